@@ -1,0 +1,76 @@
+// Assembles the Koa app: shared HTTP middleware first, then Gatehouse's own routes, then oidc-provider for the
+// protocol endpoints. Order matters: security headers and the error handler wrap everything.
+import Koa from 'koa';
+import type { AuditLog } from './audit/writer.js';
+import type { Config } from './config.js';
+import type { Db } from './db/connection.js';
+import { cors } from './http/cors.js';
+import { errorHandler } from './http/errors.js';
+import { health } from './http/health.js';
+import { requestLog } from './http/request-log.js';
+import { securityHeaders } from './http/security-headers.js';
+import { staticFiles } from './http/static-files.js';
+import { interactionRoutes } from './interaction/routes.js';
+import { setupRoutes } from './interaction/setup-routes.js';
+import type { Views } from './interaction/views.js';
+import type { Logger } from './log.js';
+import { metadata, OIDC_DISCOVERY_PATH, RFC8414_PATH } from './oauth/metadata.js';
+import { canonicalResourceParam } from './oauth/policies/canonical-resource-param.js';
+import { cookieKeys, ROUTES } from './oauth/provider.js';
+import type { ProviderHolder } from './oauth/provider-holder.js';
+import type { ResourceRegistry } from './oauth/resources.js';
+import type { LocalAccounts } from './upstream/local/accounts.js';
+
+export interface AppDeps {
+  config: Config;
+  db: Db;
+  log: Logger;
+  secretKey: string;
+  holder: ProviderHolder;
+  resources: ResourceRegistry;
+  accounts: LocalAccounts;
+  views: Views;
+  audit: AuditLog;
+}
+
+export function buildApp(deps: AppDeps): Koa {
+  const app = new Koa({ proxy: deps.config.TRUST_PROXY });
+  // The provider's cookies are signed with these keys; the outer app must share them (DESIGN.md §10.2).
+  app.keys = cookieKeys(deps.secretKey);
+  app.silent = true; // errors are logged by errorHandler, without request secrets
+
+  app.use(requestLog(deps.log));
+  app.use(securityHeaders({ https: deps.config.ISSUER.startsWith('https:') }));
+  app.use(errorHandler(deps.log, deps.views));
+  app.use(
+    cors([RFC8414_PATH, OIDC_DISCOVERY_PATH, ROUTES.token, ROUTES.registration, ROUTES.revocation, ROUTES.introspection, ROUTES.jwks, ROUTES.userinfo]),
+  );
+  app.use(health(deps.db));
+  app.use(staticFiles());
+
+  // Published keys come from the database-backed key set, so a key added by `keys rotate` is published by every
+  // instance as soon as it reloads, whatever its activation time.
+  app.use(async (ctx, next) => {
+    if (ctx.path !== ROUTES.jwks || (ctx.method !== 'GET' && ctx.method !== 'HEAD')) return next();
+    ctx.type = 'application/jwk-set+json';
+    ctx.set('Cache-Control', 'public, max-age=60');
+    ctx.body = deps.holder.keys.publicJwks();
+  });
+
+  const interactions = interactionRoutes({ ...deps, provider: () => deps.holder.provider });
+  app.use(interactions.routes());
+  app.use(interactions.allowedMethods());
+  const setup = setupRoutes(deps);
+  app.use(setup.routes());
+
+  app.use(metadata({ resources: deps.resources, cimd: deps.config.CIMD }));
+  app.use(canonicalResourceParam({ authorization: ROUTES.authorization, token: ROUTES.token }));
+  app.use(async (ctx, next) => {
+    await next();
+    if (ctx.path === ROUTES.revocation && ctx.method === 'POST' && ctx.status === 200) {
+      await deps.audit.record({ type: 'token.revoked', outcome: 'success', ip: ctx.ip, userAgent: ctx.get('user-agent') || undefined });
+    }
+  });
+  app.use(deps.holder.middleware());
+  return app;
+}

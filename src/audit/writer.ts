@@ -1,0 +1,59 @@
+// The one audit writer every module calls (DESIGN.md §7): security-relevant events with who, what client, what
+// resource, from where, and why a refusal happened. Never secrets: details are filtered by key name as a backstop.
+import type { Db } from '../db/connection.js';
+import type { Logger } from '../log.js';
+
+export type AuditOutcome = 'success' | 'failure';
+
+export interface AuditEvent {
+  type: string; // e.g. login, consent.granted, token.issued, authorization.refused
+  outcome: AuditOutcome;
+  actor?: string | undefined; // account id or email, "cli", "system"
+  clientId?: string | undefined;
+  resource?: string | undefined;
+  ip?: string | undefined;
+  userAgent?: string | undefined;
+  reason?: string | undefined;
+  details?: Record<string, unknown> | undefined;
+}
+
+const SECRET_KEY_NAMES = /secret|password|token|code|verifier|cookie|authorization|assertion/i;
+
+function scrub(details: Record<string, unknown> | undefined): Record<string, unknown> | null {
+  if (!details) return null;
+  return Object.fromEntries(Object.entries(details).filter(([k]) => !SECRET_KEY_NAMES.test(k)));
+}
+
+const clip = (v: string | undefined, n: number) => (v === undefined ? null : v.slice(0, n));
+
+export class AuditLog {
+  constructor(
+    private readonly db: Db,
+    private readonly log: Logger,
+  ) {}
+
+  async record(event: AuditEvent): Promise<void> {
+    try {
+      await this.db('audit_events').insert({
+        type: event.type,
+        outcome: event.outcome,
+        actor: clip(event.actor, 320),
+        client_id: clip(event.clientId, 2048),
+        resource: clip(event.resource, 2048),
+        ip: clip(event.ip, 64),
+        user_agent: clip(event.userAgent, 512),
+        reason: clip(event.reason, 1000),
+        details: scrub(event.details) === null ? null : JSON.stringify(scrub(event.details)),
+      });
+    } catch (err) {
+      // An audit failure must be visible to operators but must not turn a user's request into a 500.
+      this.log.error({ err, auditType: event.type }, 'audit event could not be written');
+    }
+  }
+
+  async recent(filter: { type?: string; limit?: number } = {}): Promise<Array<Record<string, unknown>>> {
+    const q = this.db('audit_events').orderBy('id', 'desc').limit(Math.min(filter.limit ?? 100, 1000));
+    if (filter.type) q.where({ type: filter.type });
+    return q;
+  }
+}

@@ -1,0 +1,181 @@
+// The `gatehouse` command. It reads the same configuration as the server (environment and .env). Commands that
+// create something accept --json and then print exactly one JSON object on stdout.
+import { Command, InvalidArgumentError } from 'commander';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { DataDirLockedError } from './db/data-dir-lock.js';
+import { migrateLatest } from './db/migrations.js';
+import { openServices, type Services } from './gatehouse.js';
+import { Views } from './interaction/views.js';
+import { createLogger } from './log.js';
+import { ensureSigningKeys, loadKeySet, rotateSigningKeys } from './oauth/keys.js';
+import { buildProvider } from './oauth/provider.js';
+import { createStaticClient } from './oauth/static-clients.js';
+import { AccountError, generatePassword } from './upstream/local/accounts.js';
+import { serve } from './main.js';
+
+class CliError extends Error {}
+
+function config(): Config {
+  return loadConfig();
+}
+
+/** Opens the services for one command, runs it, and always closes the database (releasing the data-dir lock). */
+async function withServices<T>(fn: (s: Services) => Promise<T>): Promise<T> {
+  const cfg = config();
+  const services = await openServices(cfg, { log: createLogger(cfg.LOG_LEVEL === 'info' ? 'warn' : cfg.LOG_LEVEL) });
+  try {
+    return await fn(services);
+  } finally {
+    await services.handle.close();
+  }
+}
+
+function output(json: boolean, value: Record<string, unknown>, human: string): void {
+  process.stdout.write(json ? `${JSON.stringify(value)}\n` : `${human}\n`);
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+}
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+const nonNegativeInt = (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('must be a whole number of seconds');
+  return n;
+};
+
+const program = new Command('gatehouse').description('OAuth 2.1 authorization server for MCP').showHelpAfterError();
+
+program
+  .command('serve')
+  .description('run the server (same as npm start)')
+  .action(async () => {
+    await serve();
+  });
+
+program
+  .command('migrate')
+  .description('apply pending database migrations')
+  .option('--json', 'print one JSON object')
+  .action(async (opts: { json?: boolean }) => {
+    await withServices(async (s) => {
+      const applied = await migrateLatest(s.handle.db);
+      output(!!opts.json, { applied }, applied.length ? `applied: ${applied.join(', ')}` : 'database is up to date');
+    });
+  });
+
+const keys = program.command('keys').description('signing keys');
+keys
+  .command('rotate')
+  .description('add new signing keys; the current ones stay published until the tokens they signed have expired')
+  .option(
+    '--activate-in <seconds>',
+    'publish now, start signing after this delay (default: 0 on the embedded database, 2 key-reload intervals on PostgreSQL so every instance publishes the key before any signs with it)',
+    nonNegativeInt,
+  )
+  .option('--json', 'print one JSON object')
+  .action(async (opts: { activateIn?: number; json?: boolean }) => {
+    await withServices(async (s) => {
+      await ensureSigningKeys(s.handle.db, s.box);
+      const activateInSeconds = opts.activateIn ?? (s.handle.embedded ? 0 : 2 * s.config.KEY_RELOAD_INTERVAL);
+      const maxSignedLifetime = Math.max(s.config.ACCESS_TOKEN_TTL, 3600);
+      const { kids, activatesAt } = await rotateSigningKeys(s.handle.db, s.box, { activateInSeconds, maxSignedLifetime });
+      await s.audit.record({ type: 'keys.rotated', outcome: 'success', actor: 'cli', details: { kids } });
+      output(!!opts.json, { kids, activates_at: activatesAt.toISOString() }, `new signing keys ${kids.join(', ')} sign from ${activatesAt.toISOString()}`);
+    });
+  });
+
+const user = program.command('user').description('local accounts');
+user
+  .command('add')
+  .description('add a local account (password from stdin with --password-stdin, else generated and printed once)')
+  .requiredOption('--email <email>', 'email address')
+  .option('--name <name>', 'display name')
+  .option('--admin', 'may use the admin console')
+  .option('--password-stdin', 'read the password from standard input')
+  .option('--json', 'print one JSON object')
+  .action(async (opts: { email: string; name?: string; admin?: boolean; passwordStdin?: boolean; json?: boolean }) => {
+    const password = opts.passwordStdin ? await readStdin() : generatePassword();
+    await withServices(async (s) => {
+      const created = await s.accounts.create({ email: opts.email, password, name: opts.name, isAdmin: !!opts.admin });
+      await s.audit.record({ type: 'user.created', outcome: 'success', actor: 'cli', details: { email: created.email, admin: created.isAdmin } });
+      const value: Record<string, unknown> = { id: created.id, email: created.email, admin: created.isAdmin };
+      if (!opts.passwordStdin) value.password = password;
+      output(!!opts.json, value, `created ${created.email}${created.isAdmin ? ' (admin)' : ''}${opts.passwordStdin ? '' : `\npassword (shown once): ${password}`}`);
+    });
+  });
+
+const client = program.command('client').description('OAuth clients');
+client
+  .command('add')
+  .description('add a client: an MCP client with redirect URIs, or a confidential machine agent (client_credentials)')
+  .requiredOption('--name <name>', 'client name shown on the consent page')
+  .option('--redirect-uri <uri>', 'redirect URI (repeatable)', collect, [])
+  .option('--confidential', 'issue a client secret (client_secret_basic/post) and allow client_credentials')
+  .option('--scope <scopes>', 'space-separated scopes the client registers with')
+  .option('--resource <uri>', 'the MCP server this confidential client speaks for (may introspect its tokens)')
+  .option('--json', 'print one JSON object')
+  .action(async (opts: { name: string; redirectUri: string[]; confidential?: boolean; scope?: string; resource?: string; json?: boolean }) => {
+    await withServices(async (s) => {
+      await ensureSigningKeys(s.handle.db, s.box);
+      const provider = buildProvider({
+        config: s.config, db: s.handle.db, box: s.box, secretKey: s.secretKey, keys: await loadKeySet(s.handle.db, s.box),
+        resources: s.resources, accounts: s.accounts, views: new Views(),
+      });
+      const created = await createStaticClient(s.handle.db, s.box, provider, {
+        name: opts.name, redirectUris: opts.redirectUri, confidential: !!opts.confidential, scope: opts.scope, resource: opts.resource,
+      });
+      await s.audit.record({ type: 'client.created', outcome: 'success', actor: 'cli', clientId: created.client_id });
+      output(!!opts.json, { ...created }, `client_id: ${created.client_id}${created.client_secret ? `\nclient_secret (shown once): ${created.client_secret}` : ''}`);
+    });
+  });
+
+const resource = program.command('resource').description('MCP servers (RFC 8707 resources)');
+resource
+  .command('add')
+  .description('register an MCP server tokens can be issued for (updates it if it exists)')
+  .requiredOption('--uri <uri>', 'canonical URI of the MCP server, e.g. https://mcp.example.com/mcp')
+  .option('--name <name>', 'name shown on the consent page')
+  .option('--scope <name=description>', 'a scope and its description (repeatable)', collect, [])
+  .option('--default', 'use for clients that send no resource parameter')
+  .option('--json', 'print one JSON object')
+  .action(async (opts: { uri: string; name?: string; scope: string[]; default?: boolean; json?: boolean }) => {
+    const scopes: Record<string, string> = {};
+    for (const s of opts.scope) {
+      const [name, ...rest] = s.split('=');
+      if (!name || !/^[\x21\x23-\x5B\x5D-\x7E]+$/.test(name)) throw new CliError(`--scope ${s}: not a valid scope name`);
+      scopes[name] = rest.join('=') || name;
+    }
+    await withServices(async (s) => {
+      const saved = await s.resources.upsert({ uri: opts.uri, name: opts.name, scopes, default: !!opts.default });
+      await s.audit.record({ type: 'resource.saved', outcome: 'success', actor: 'cli', resource: saved.uri });
+      output(!!opts.json, { uri: saved.uri, name: saved.name, scopes: saved.scopes, default: saved.isDefault }, `resource ${saved.uri} saved`);
+    });
+  });
+resource
+  .command('list')
+  .description('list registered MCP servers')
+  .option('--json', 'print one JSON object')
+  .action(async (opts: { json?: boolean }) => {
+    await withServices(async (s) => {
+      const all = await s.resources.list();
+      output(!!opts.json, { resources: all }, all.map((r) => `${r.isDefault ? '* ' : '  '}${r.uri}  ${r.name}  [${Object.keys(r.scopes).join(' ')}]`).join('\n') || 'no resources');
+    });
+  });
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof ConfigError) {
+    for (const p of err.problems) process.stderr.write(`gatehouse: configuration error: ${p}\n`);
+  } else if (err instanceof DataDirLockedError || err instanceof AccountError || err instanceof CliError) {
+    process.stderr.write(`gatehouse: ${err.message}\n`);
+  } else {
+    const e = err as { message?: string; error_description?: string };
+    process.stderr.write(`gatehouse: ${e.error_description ?? e.message ?? String(err)}\n`);
+  }
+  process.exitCode = 1;
+}

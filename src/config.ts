@@ -1,0 +1,157 @@
+// The environment, parsed once with zod. Every problem is reported as one line naming the variable, and unsafe
+// production settings are refused before anything listens (DESIGN.md §4).
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parse as parseDotenv } from 'dotenv';
+import { z } from 'zod';
+
+export class ConfigError extends Error {
+  constructor(public readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const bool = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .refine((v) => ['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'].includes(v), 'must be true or false')
+  .transform((v) => ['true', '1', 'yes', 'on'].includes(v));
+
+const onOff = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .refine((v) => ['on', 'off', 'true', 'false'].includes(v), 'must be on or off')
+  .transform((v) => v === 'on' || v === 'true');
+
+const list = z
+  .string()
+  .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean));
+
+const seconds = (min: number, max: number) =>
+  z.coerce.number().int(`must be a whole number of seconds`).min(min).max(max);
+
+const scopeName = /^[\x21\x23-\x5B\x5D-\x7E]+$/; // RFC 6749 §3.3 scope-token
+
+export const resourceSeed = z
+  .object({
+    uri: z.string().url('must be an absolute URL'),
+    name: z.string().min(1).max(200).optional(),
+    scopes: z.record(z.string().regex(scopeName, 'is not a valid scope name'), z.string().max(500)).default({}),
+    default: z.boolean().default(false),
+  })
+  .strict();
+export type ResourceSeed = z.infer<typeof resourceSeed>;
+
+const resourcesJson = z.string().transform((raw, ctx) => {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'must be a JSON array of {uri, name, scopes, default}' });
+    return z.NEVER;
+  }
+  const result = z.array(resourceSeed).safeParse(parsed);
+  if (!result.success) {
+    for (const issue of result.error.issues) {
+      ctx.addIssue({ code: 'custom', message: `[${issue.path.join('.')}] ${issue.message}` });
+    }
+    return z.NEVER;
+  }
+  if (result.data.filter((r) => r.default).length > 1) {
+    ctx.addIssue({ code: 'custom', message: 'at most one resource may be the default' });
+  }
+  return result.data;
+});
+
+const schema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  PORT: z.coerce.number().int('must be an integer').min(0).max(65535).default(8080),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  ISSUER: z.string().optional(),
+  DATABASE_URL: z
+    .string()
+    .optional()
+    .refine((v) => v === undefined || /^postgres(ql)?:\/\//.test(v), 'must be a postgres:// URL'),
+  DATA_DIR: z.string().min(1).default('./data'),
+  SECRET_KEY: z
+    .string()
+    .optional()
+    .refine((v) => v === undefined || v.length >= 32, 'must be at least 32 characters (e.g. openssl rand -base64 32)'),
+  UPSTREAM_PROVIDER: z.enum(['local', 'oidc', 'okta', 'entra', 'google', 'github']).default('local'),
+  UPSTREAM_ISSUER: z.string().url('must be a URL').optional(),
+  UPSTREAM_CLIENT_ID: z.string().optional(),
+  UPSTREAM_CLIENT_SECRET: z.string().optional(),
+  UPSTREAM_SCOPES: z.string().optional(),
+  UPSTREAM_TENANT: z.string().optional(),
+  ALLOWED_EMAIL_DOMAINS: list.default([]),
+  ALLOWED_GROUPS: list.default([]),
+  ADMIN_EMAILS: list.default([]),
+  ADMIN_GROUPS: list.default([]),
+  RESOURCES: resourcesJson.default([]),
+  REGISTRATION: z.enum(['open', 'approval', 'closed']).default('open'),
+  CIMD: onOff.default(true),
+  CIMD_ALLOWED_DOMAINS: list.default([]),
+  CIMD_BLOCKED_DOMAINS: list.default([]),
+  CIMD_ALLOW_PRIVATE_ADDRESSES: bool.default(false),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  ACCESS_TOKEN_TTL: seconds(60, 86400).default(900),
+  REFRESH_TOKEN_TTL: seconds(300, 365 * 86400).default(30 * 86400),
+  TRUST_PROXY: bool.default(false),
+  KEY_RELOAD_INTERVAL: seconds(1, 3600).default(5),
+});
+
+export type Config = Omit<z.infer<typeof schema>, 'ISSUER'> & {
+  ISSUER: string;
+  /** true when DATABASE_URL is unset: the embedded PGlite database in DATA_DIR is used. */
+  embedded: boolean;
+  dataDir: string;
+};
+
+/** Reads `.env` from the working directory (if any) beneath the real environment, which always wins. */
+export function environment(cwd = process.cwd()): Record<string, string | undefined> {
+  const file = resolve(cwd, '.env');
+  const fromFile = existsSync(file) ? parseDotenv(readFileSync(file)) : {};
+  return { ...fromFile, ...process.env };
+}
+
+export function loadConfig(env: Record<string, string | undefined> = environment()): Config {
+  // Empty strings mean "unset": `FOO=` in a .env file should not fail a URL check.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = schema.safeParse(cleaned);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((i) => `${String(i.path[0] ?? 'environment')}: ${i.message}`),
+    );
+  }
+  const c = parsed.data;
+  const problems: string[] = [];
+  const issuer = (c.ISSUER ?? `http://localhost:${c.PORT}`);
+  let issuerUrl: URL | undefined;
+  try {
+    issuerUrl = new URL(issuer);
+  } catch {
+    problems.push('ISSUER: must be an absolute URL such as https://auth.example.com');
+  }
+  if (issuerUrl) {
+    if (!['http:', 'https:'].includes(issuerUrl.protocol)) problems.push('ISSUER: must be an http(s) URL');
+    if (issuer.endsWith('/')) problems.push('ISSUER: must not end with a slash');
+    if (issuerUrl.search || issuerUrl.hash) problems.push('ISSUER: must not have a query or fragment');
+  }
+  if (c.UPSTREAM_PROVIDER !== 'local') {
+    if (!c.UPSTREAM_CLIENT_ID) problems.push(`UPSTREAM_CLIENT_ID: required when UPSTREAM_PROVIDER=${c.UPSTREAM_PROVIDER}`);
+    if (['oidc', 'okta'].includes(c.UPSTREAM_PROVIDER) && !c.UPSTREAM_ISSUER) {
+      problems.push(`UPSTREAM_ISSUER: required when UPSTREAM_PROVIDER=${c.UPSTREAM_PROVIDER}`);
+    }
+  }
+  if (c.NODE_ENV === 'production') {
+    if (issuerUrl && issuerUrl.protocol !== 'https:') problems.push('ISSUER: must be https in production');
+    if (!c.SECRET_KEY) problems.push('SECRET_KEY: required in production (at least 32 random characters)');
+    if (!c.DATABASE_URL) problems.push('DATABASE_URL: required in production (the embedded database is for one development process)');
+    if (c.CIMD_ALLOW_PRIVATE_ADDRESSES) problems.push('CIMD_ALLOW_PRIVATE_ADDRESSES: must not be true in production');
+  }
+  if (problems.length) throw new ConfigError(problems);
+  return { ...c, ISSUER: issuer, embedded: !c.DATABASE_URL, dataDir: resolve(c.DATA_DIR) };
+}

@@ -1,0 +1,135 @@
+// One Gatehouse instance: config → database → migrations → keys → provider → app. main.ts listens and handles
+// signals; tests start one on an ephemeral port with the same function.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { buildApp } from './app.js';
+import { auditProviderEvents } from './audit/provider-events.js';
+import { AuditLog } from './audit/writer.js';
+import type { Config } from './config.js';
+import { SecretBox } from './crypto/secret-box.js';
+import { resolveSecretKey } from './crypto/secret-key.js';
+import { openDatabase, type DbHandle } from './db/connection.js';
+import { migrateLatest } from './db/migrations.js';
+import { Views } from './interaction/views.js';
+import { createLogger, type Logger } from './log.js';
+import { deleteExpiredPayloads } from './oauth/adapter.js';
+import { ensureSigningKeys, loadKeySet } from './oauth/keys.js';
+import { buildProvider } from './oauth/provider.js';
+import { ProviderHolder } from './oauth/provider-holder.js';
+import { ResourceRegistry } from './oauth/resources.js';
+import { LocalAccounts } from './upstream/local/accounts.js';
+import { issueFirstAdminLink } from './upstream/local/first-admin.js';
+
+export interface Services {
+  config: Config;
+  log: Logger;
+  handle: DbHandle;
+  box: SecretBox;
+  secretKey: string;
+  resources: ResourceRegistry;
+  accounts: LocalAccounts;
+  audit: AuditLog;
+}
+
+/** Opens the database and the services the server and the CLI share. Runs migrations when asked. */
+export async function openServices(config: Config, options: { log?: Logger; migrate?: boolean } = {}): Promise<Services> {
+  const log = options.log ?? createLogger(config.LOG_LEVEL);
+  const secretKey = resolveSecretKey(config);
+  const handle = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.dataDir });
+  try {
+    if (options.migrate !== false) {
+      const applied = await migrateLatest(handle.db);
+      if (applied.length) log.info({ applied }, 'migrations applied');
+    }
+    return {
+      config,
+      log,
+      handle,
+      box: new SecretBox(secretKey),
+      secretKey,
+      resources: new ResourceRegistry(handle.db),
+      accounts: new LocalAccounts(handle.db),
+      audit: new AuditLog(handle.db, log),
+    };
+  } catch (err) {
+    await handle.close();
+    throw err;
+  }
+}
+
+export interface RunningGatehouse {
+  server: Server;
+  url: string;
+  services: Services;
+  holder: ProviderHolder;
+  close(): Promise<void>;
+}
+
+const CLEANUP_INTERVAL_MS = 10 * 60 * 1000;
+
+export async function startGatehouse(config: Config, options: { log?: Logger } = {}): Promise<RunningGatehouse> {
+  const services = await openServices(config, options);
+  const { log, handle, box, resources, accounts, audit } = services;
+  const timers: NodeJS.Timeout[] = [];
+  try {
+    await resources.seed(config.RESOURCES);
+    await ensureSigningKeys(handle.db, box);
+    const views = new Views();
+    const holder = new ProviderHolder(
+      (keys) => {
+        const provider = buildProvider({ config, db: handle.db, box, secretKey: services.secretKey, keys, resources, accounts, views });
+        auditProviderEvents(provider, audit);
+        provider.on('server_error', (_ctx: unknown, err: Error) => log.error({ err }, 'oidc-provider server error'));
+        return provider;
+      },
+      () => loadKeySet(handle.db, box),
+      log,
+    );
+    await holder.refresh();
+
+    const app = buildApp({ config, db: handle.db, log, secretKey: services.secretKey, holder, resources, accounts, views, audit });
+    const server = createServer(app.callback());
+    server.requestTimeout = 30_000;
+    server.headersTimeout = 20_000;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.PORT, config.HOST, () => resolve());
+    });
+    const port = (server.address() as AddressInfo).port;
+
+    const setupLink = await issueFirstAdminLink(handle.db, accounts, config.ISSUER);
+    if (setupLink) log.warn({ setupLink }, `no user exists yet: create the first administrator at ${setupLink}`);
+
+    timers.push(
+      setInterval(() => {
+        holder.refresh().catch((err) => log.error({ err }, 'signing key reload failed'));
+      }, config.KEY_RELOAD_INTERVAL * 1000),
+      setInterval(() => {
+        deleteExpiredPayloads(handle.db)
+          .then((n) => n && log.info({ deleted: n }, 'expired authorization state deleted'))
+          .catch((err) => log.error({ err }, 'cleanup failed'));
+      }, CLEANUP_INTERVAL_MS),
+    );
+    for (const t of timers) t.unref();
+
+    let closing: Promise<void> | undefined;
+    const close = () =>
+      (closing ??= (async () => {
+        for (const t of timers) clearInterval(t);
+        // Stop accepting, let in-flight requests finish, drop idle keep-alive sockets, then close the pool.
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeIdleConnections();
+          setTimeout(() => server.closeAllConnections(), 10_000).unref();
+        });
+        await handle.close();
+      })());
+
+    log.info({ issuer: config.ISSUER, port, database: handle.embedded ? `embedded (${config.dataDir})` : 'postgresql' }, 'gatehouse listening');
+    return { server, url: `http://127.0.0.1:${port}`, services, holder, close };
+  } catch (err) {
+    for (const t of timers) clearInterval(t);
+    await handle.close();
+    throw err;
+  }
+}

@@ -1,0 +1,25 @@
+// CORS for the metadata documents and the client-facing endpoints (DESIGN.md §5): browser-based MCP clients read
+// discovery and call /token, /register and /revoke cross-origin. No cookies are involved, so any origin may.
+// oidc-provider adds CORS to its own endpoints; this covers preflights and the documents served here.
+import type { Middleware } from 'koa';
+
+const ALLOW_HEADERS = 'Authorization, Content-Type, MCP-Protocol-Version, DPoP';
+
+export function cors(paths: string[]): Middleware {
+  const set = new Set(paths);
+  return async (ctx, next) => {
+    if (!set.has(ctx.path) || !ctx.get('Origin')) return next();
+    ctx.set('Access-Control-Allow-Origin', '*');
+    ctx.vary('Origin');
+    if (ctx.method === 'OPTIONS') {
+      ctx.set('Access-Control-Allow-Methods', 'GET, POST, PUT, DELETE, OPTIONS');
+      ctx.set('Access-Control-Allow-Headers', ALLOW_HEADERS);
+      ctx.set('Access-Control-Max-Age', '3600');
+      ctx.status = 204;
+      return;
+    }
+    ctx.set('Access-Control-Expose-Headers', 'WWW-Authenticate');
+    await next();
+    ctx.set('Access-Control-Allow-Origin', '*');
+  };
+}

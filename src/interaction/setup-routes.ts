@@ -1,0 +1,47 @@
+// The first-admin setup page behind the one-time link printed at first start.
+import Router from '@koa/router';
+import type { AuditLog } from '../audit/writer.js';
+import type { Config } from '../config.js';
+import type { Db } from '../db/connection.js';
+import { assertSameOrigin, readForm } from '../http/form-body.js';
+import { AccountError, type LocalAccounts } from '../upstream/local/accounts.js';
+import { completeFirstAdmin, setupTokenValid } from '../upstream/local/first-admin.js';
+import type { Views } from './views.js';
+
+export function setupRoutes(deps: { config: Config; db: Db; accounts: LocalAccounts; views: Views; audit: AuditLog }): Router {
+  const router = new Router({ prefix: '/setup/:token' });
+  const invalid = { title: 'This setup link is not valid', error: 'invalid_request', description: 'The link was already used or has expired. Use `npx gatehouse user add --admin` instead.' };
+
+  router.get('/', async (ctx) => {
+    ctx.set('Cache-Control', 'no-store');
+    ctx.type = 'html';
+    if (!(await setupTokenValid(deps.db, ctx.params.token!))) {
+      ctx.status = 404;
+      ctx.body = deps.views.render('error', invalid);
+      return;
+    }
+    ctx.body = deps.views.render('setup', { action: ctx.path });
+  });
+
+  router.post('/', async (ctx) => {
+    assertSameOrigin(ctx, deps.config.ISSUER);
+    ctx.set('Cache-Control', 'no-store');
+    ctx.type = 'html';
+    const form = await readForm(ctx);
+    try {
+      const user = await completeFirstAdmin(deps.db, deps.accounts, ctx.params.token!, { email: form.email ?? '', password: form.password ?? '' });
+      if (!user) {
+        ctx.status = 404;
+        ctx.body = deps.views.render('error', invalid);
+        return;
+      }
+      await deps.audit.record({ type: 'admin.created', outcome: 'success', actor: user.email, reason: 'first-admin setup link', ip: ctx.ip });
+      ctx.body = deps.views.render('setup', { done: true, email: user.email });
+    } catch (err) {
+      if (!(err instanceof AccountError)) throw err;
+      ctx.status = 400;
+      ctx.body = deps.views.render('setup', { action: ctx.path, error: err.message, email: form.email });
+    }
+  });
+  return router;
+}

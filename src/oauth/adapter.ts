@@ -1,0 +1,143 @@
+// oidc-provider's storage adapter on PostgreSQL (or PGlite): one table, one row per model instance.
+//
+// - Bearer secrets (tokens, codes, sessions, interactions, registration access tokens) are looked up and stored by
+//   their SHA-256 digest only (DESIGN.md §7); Client and Grant ids are not credentials and stay readable.
+// - Client payloads carry client secrets: they are sealed with SECRET_KEY (DESIGN.md §10.8).
+// - Expiry is honoured on read, whatever the cleanup job has or has not deleted yet.
+// - consume() is one conditional UPDATE; the loser of a race gets invalid_grant (DESIGN.md §10.5). A plain
+//   read-then-write let three concurrent refreshes of one token all succeed on real PostgreSQL.
+import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
+import { sha256 } from '../crypto/digest.js';
+import type { SecretBox } from '../crypto/secret-box.js';
+import type { Db } from '../db/connection.js';
+
+const PLAIN_ID_MODELS = new Set(['Client', 'Grant']);
+const SEALED_MODELS = new Set(['Client']);
+// Reusing a code twice, even concurrently, is an attack signal: the grant and everything it issued goes.
+const REVOKE_ON_CONSUME_RACE = new Set(['AuthorizationCode', 'DeviceCode', 'BackchannelAuthenticationRequest']);
+
+interface Row {
+  payload: string;
+  consumed_at: Date | string | null;
+  expires_at: Date | string | null;
+}
+
+export interface AdapterDeps {
+  db: Db;
+  box: SecretBox;
+}
+
+export class PostgresAdapter implements Adapter {
+  private readonly hashed: boolean;
+  private readonly sealed: boolean;
+
+  constructor(
+    private readonly model: string,
+    private readonly deps: AdapterDeps,
+  ) {
+    this.hashed = !PLAIN_ID_MODELS.has(model);
+    this.sealed = SEALED_MODELS.has(model);
+  }
+
+  private key(value: string): string {
+    return this.hashed ? sha256(value) : value;
+  }
+
+  private encode(payload: AdapterPayload): string {
+    const json = JSON.stringify(payload);
+    return this.sealed ? this.deps.box.seal(json, `oidc:${this.model}`) : json;
+  }
+
+  private decode(row: Row | undefined): AdapterPayload | undefined {
+    if (!row) return undefined;
+    if (row.expires_at && new Date(row.expires_at).getTime() <= Date.now()) return undefined;
+    const json = this.sealed ? this.deps.box.open(row.payload, `oidc:${this.model}`) : row.payload;
+    const payload = JSON.parse(json) as AdapterPayload;
+    if (row.consumed_at) payload.consumed = Math.floor(new Date(row.consumed_at).getTime() / 1000);
+    return payload;
+  }
+
+  async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
+    const row = {
+      model: this.model,
+      id: this.key(id),
+      payload: this.encode(payload),
+      grant_id: payload.grantId ?? null,
+      uid: payload.uid ? this.key(payload.uid) : null,
+      user_code: payload.userCode ? this.key(payload.userCode) : null,
+      expires_at: expiresIn ? new Date(Date.now() + expiresIn * 1000) : null,
+    };
+    await this.deps.db('oidc_payloads')
+      .insert(row)
+      .onConflict(['model', 'id'])
+      .merge(['payload', 'grant_id', 'uid', 'user_code', 'expires_at']);
+  }
+
+  private async findWhere(where: Record<string, string>): Promise<AdapterPayload | undefined> {
+    const row = (await this.deps.db('oidc_payloads')
+      .select('payload', 'consumed_at', 'expires_at')
+      .where({ model: this.model, ...where })
+      .first()) as Row | undefined;
+    return this.decode(row);
+  }
+
+  find(id: string) {
+    return this.findWhere({ id: this.key(id) });
+  }
+
+  findByUid(uid: string) {
+    return this.findWhere({ uid: this.key(uid) });
+  }
+
+  findByUserCode(userCode: string) {
+    return this.findWhere({ user_code: this.key(userCode) });
+  }
+
+  async consume(id: string): Promise<void> {
+    const updated = await this.deps.db('oidc_payloads')
+      .where({ model: this.model, id: this.key(id) })
+      .whereNull('consumed_at')
+      .update({ consumed_at: new Date() });
+    if (updated === 1) return;
+    if (REVOKE_ON_CONSUME_RACE.has(this.model)) {
+      const row = (await this.deps.db('oidc_payloads')
+        .select('grant_id')
+        .where({ model: this.model, id: this.key(id) })
+        .first()) as { grant_id: string | null } | undefined;
+      if (row?.grant_id) await revokeGrant(this.deps.db, row.grant_id);
+    }
+    throw new errors.InvalidGrant(`${this.model === 'RefreshToken' ? 'refresh token' : 'grant'} already used`);
+  }
+
+  async destroy(id: string): Promise<void> {
+    await this.deps.db('oidc_payloads').where({ model: this.model, id: this.key(id) }).delete();
+  }
+
+  async revokeByGrantId(grantId: string): Promise<void> {
+    await this.deps.db('oidc_payloads').where({ model: this.model, grant_id: grantId }).delete();
+  }
+}
+
+/** Deletes every artefact issued under a grant, and the grant itself. */
+export async function revokeGrant(db: Db, grantId: string): Promise<void> {
+  await db.transaction(async (trx) => {
+    await trx('oidc_payloads').where({ grant_id: grantId }).delete();
+    await trx('oidc_payloads').where({ model: 'Grant', id: grantId }).delete();
+    await trx('consents').where({ grant_id: grantId }).delete();
+  });
+}
+
+/** Deletes expired rows in small batches, so a large backlog never holds long locks. Returns how many went. */
+export async function deleteExpiredPayloads(db: Db, batch = 1000): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const result = await db.raw(
+      `delete from oidc_payloads where ctid in (
+         select ctid from oidc_payloads where expires_at is not null and expires_at <= ? limit ?)`,
+      [new Date(), batch],
+    );
+    const count = Number((result as { rowCount?: number; affectedRows?: number }).rowCount ?? (result as { affectedRows?: number }).affectedRows ?? 0);
+    total += count;
+    if (count < batch) return total;
+  }
+}

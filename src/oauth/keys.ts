@@ -1,0 +1,144 @@
+// Signing keys: ES256 (the default for access tokens) and RS256 (for clients that can only verify RSA ID tokens).
+// Generated on first start, stored sealed with SECRET_KEY, shared by every instance through the database.
+//
+// Rotation (`gatehouse keys rotate`): the new key is published in /jwks from the moment it is committed, and signs
+// only from its `activates_at` on. The keys it replaces stay published until every token they signed has expired
+// (retired_at + the longest signed-token lifetime), so resource servers never meet an unknown `kid` for a
+// valid token.
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
+import type { SecretBox } from '../crypto/secret-box.js';
+import type { Db } from '../db/connection.js';
+
+export const SIGNING_ALGS = ['ES256', 'RS256'] as const;
+export type SigningAlg = (typeof SIGNING_ALGS)[number];
+
+export interface SigningKey {
+  kid: string;
+  alg: SigningAlg;
+  privateJwk: JWK;
+  publicJwk: JWK;
+  activatesAt: Date;
+  retiredAt: Date | null;
+}
+
+interface KeyRow {
+  kid: string;
+  alg: SigningAlg;
+  private_jwk: string;
+  public_jwk: JWK | string;
+  activates_at: Date | string;
+  retired_at: Date | string | null;
+}
+
+const PURPOSE = 'signing-key';
+// Any constant works: it serialises key creation across instances starting at the same moment.
+const KEY_LOCK = 724_117;
+
+async function generate(alg: SigningAlg): Promise<{ kid: string; privateJwk: JWK; publicJwk: JWK }> {
+  const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true, ...(alg === 'RS256' ? { modulusLength: 2048 } : {}) });
+  const publicJwk = await exportJWK(publicKey);
+  const kid = await calculateJwkThumbprint(publicJwk);
+  const meta = { kid, alg, use: 'sig' };
+  return { kid, privateJwk: { ...(await exportJWK(privateKey)), ...meta }, publicJwk: { ...publicJwk, ...meta } };
+}
+
+async function insertKeys(trx: Db, box: SecretBox, activatesAt: Date): Promise<string[]> {
+  const kids: string[] = [];
+  for (const alg of SIGNING_ALGS) {
+    const key = await generate(alg);
+    await trx('signing_keys').insert({
+      kid: key.kid,
+      alg,
+      private_jwk: box.seal(JSON.stringify(key.privateJwk), PURPOSE),
+      public_jwk: JSON.stringify(key.publicJwk),
+      activates_at: activatesAt,
+    });
+    kids.push(key.kid);
+  }
+  return kids;
+}
+
+/** Creates the first ES256 and RS256 keys if none is usable. Safe to call from several instances at once. */
+export async function ensureSigningKeys(db: Db, box: SecretBox): Promise<void> {
+  await db.transaction(async (trx) => {
+    await trx.raw('select pg_advisory_xact_lock(?)', [KEY_LOCK]);
+    for (const alg of SIGNING_ALGS) {
+      const usable = await trx('signing_keys').where({ alg }).whereNull('retired_at').first('kid');
+      if (!usable) {
+        const key = await generate(alg);
+        await trx('signing_keys').insert({
+          kid: key.kid,
+          alg,
+          private_jwk: box.seal(JSON.stringify(key.privateJwk), PURPOSE),
+          public_jwk: JSON.stringify(key.publicJwk),
+          activates_at: new Date(),
+        });
+      }
+    }
+  });
+}
+
+/**
+ * Adds a new key per algorithm that signs from `activateInSeconds` on, and retires the current ones at that moment.
+ * `maxSignedLifetime` is the longest lifetime of a token these keys sign (access and ID tokens), so retired keys
+ * stay in /jwks until the last such token has expired.
+ */
+export async function rotateSigningKeys(
+  db: Db,
+  box: SecretBox,
+  options: { activateInSeconds: number; maxSignedLifetime: number },
+): Promise<{ kids: string[]; activatesAt: Date }> {
+  const activatesAt = new Date(Date.now() + options.activateInSeconds * 1000);
+  const retiredExpire = new Date(activatesAt.getTime() + (options.maxSignedLifetime + 60) * 1000);
+  return db.transaction(async (trx) => {
+    await trx.raw('select pg_advisory_xact_lock(?)', [KEY_LOCK]);
+    await trx('signing_keys').whereNull('retired_at').update({ retired_at: activatesAt, expires_at: retiredExpire });
+    const kids = await insertKeys(trx, box, activatesAt);
+    return { kids, activatesAt };
+  });
+}
+
+/** The keys as one instance sees them at one moment. */
+export class KeySet {
+  constructor(readonly keys: SigningKey[]) {}
+
+  /** The key that signs now for `alg`: the newest one whose activation time has come. */
+  signingKey(alg: SigningAlg, now = Date.now()): SigningKey | undefined {
+    return this.keys
+      .filter((k) => k.alg === alg && k.activatesAt.getTime() <= now)
+      .sort((a, b) => b.activatesAt.getTime() - a.activatesAt.getTime())[0];
+  }
+
+  /** Private JWKs for oidc-provider, the current signing keys first (it signs ID tokens with the first match). */
+  providerJwks(now = Date.now()): JWK[] {
+    const current = new Set(SIGNING_ALGS.map((alg) => this.signingKey(alg, now)?.kid));
+    return [...this.keys].sort((a, b) => Number(current.has(b.kid)) - Number(current.has(a.kid))).map((k) => k.privateJwk);
+  }
+
+  publicJwks(): { keys: JWK[] } {
+    return { keys: this.keys.map((k) => k.publicJwk) };
+  }
+
+  /** Changes when the provider must be rebuilt: a key appeared or went, or another key became the signing one. */
+  fingerprint(now = Date.now()): string {
+    const kids = this.keys.map((k) => k.kid).sort();
+    return `${kids.join(',')}|${SIGNING_ALGS.map((alg) => this.signingKey(alg, now)?.kid).join(',')}`;
+  }
+}
+
+/** Every published key: not yet expired after retirement. */
+export async function loadKeySet(db: Db, box: SecretBox): Promise<KeySet> {
+  const rows = (await db('signing_keys')
+    .where((q) => q.whereNull('expires_at').orWhere('expires_at', '>', new Date()))
+    .orderBy('activates_at', 'asc')) as KeyRow[];
+  return new KeySet(
+    rows.map((r) => ({
+      kid: r.kid,
+      alg: r.alg,
+      privateJwk: JSON.parse(box.open(r.private_jwk, PURPOSE)) as JWK,
+      publicJwk: (typeof r.public_jwk === 'string' ? JSON.parse(r.public_jwk) : r.public_jwk) as JWK,
+      activatesAt: new Date(r.activates_at),
+      retiredAt: r.retired_at ? new Date(r.retired_at) : null,
+    })),
+  );
+}

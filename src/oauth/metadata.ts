@@ -1,0 +1,31 @@
+// Authorization server metadata (RFC 8414) at /.well-known/oauth-authorization-server, and OIDC discovery at
+// /.well-known/openid-configuration: the same document, produced by oidc-provider and completed here with what
+// MCP clients look for (DESIGN.md §5). Served as application/json with CORS.
+import type { Middleware } from 'koa';
+import type { ResourceRegistry } from './resources.js';
+
+export const RFC8414_PATH = '/.well-known/oauth-authorization-server';
+export const OIDC_DISCOVERY_PATH = '/.well-known/openid-configuration';
+
+export function metadata(options: { resources: ResourceRegistry; cimd: boolean }): Middleware {
+  return async (ctx, next) => {
+    const rfc8414 = ctx.path === RFC8414_PATH || ctx.path.startsWith(`${RFC8414_PATH}/`);
+    if (!rfc8414 && ctx.path !== OIDC_DISCOVERY_PATH) return next();
+    if (ctx.method !== 'GET' && ctx.method !== 'HEAD') return next();
+    if (rfc8414) ctx.path = OIDC_DISCOVERY_PATH;
+    await next();
+    if (ctx.status !== 200 || !ctx.body || typeof ctx.body !== 'object') return;
+    const doc = ctx.body as Record<string, unknown>;
+    const resourceScopes = await options.resources.allScopes();
+    ctx.body = {
+      ...doc,
+      response_types_supported: ['code'],
+      response_modes_supported: ['query'],
+      code_challenge_methods_supported: ['S256'],
+      authorization_response_iss_parameter_supported: true,
+      client_id_metadata_document_supported: options.cimd,
+      scopes_supported: [...new Set([...((doc.scopes_supported as string[]) ?? []), ...resourceScopes])],
+    };
+    ctx.type = 'application/json';
+  };
+}

@@ -1,0 +1,138 @@
+// oidc-provider configured for the MCP authorization profile (DESIGN.md §6). Every rule lives in its own module
+// under policies/; this file only composes them, so an auditor finds each rule by name.
+import { hkdfSync, randomBytes } from 'node:crypto';
+import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import type { Config } from '../config.js';
+import type { SecretBox } from '../crypto/secret-box.js';
+import type { Db } from '../db/connection.js';
+import type { LocalAccounts } from '../upstream/local/accounts.js';
+import type { Views } from '../interaction/views.js';
+import { PostgresAdapter } from './adapter.js';
+import type { KeySet } from './keys.js';
+import type { ResourceRegistry } from './resources.js';
+import { interactionPolicyWithResourceConsent } from './policies/consent-covers-resource.js';
+import { introspectionAllowed } from './policies/introspection.js';
+import { applyLoopbackRedirectRule } from './policies/loopback-redirect.js';
+import { pkceRequired } from './policies/pkce-required.js';
+import { issueRefreshToken, rotateRefreshToken } from './policies/refresh-tokens.js';
+import { resourceIndicators } from './policies/resource-indicators.js';
+import { loadRememberedGrant } from './remembered-consent.js';
+
+export const ROUTES = {
+  authorization: '/authorize',
+  token: '/token',
+  registration: '/register',
+  jwks: '/jwks',
+  revocation: '/revoke',
+  introspection: '/introspect',
+  userinfo: '/userinfo',
+  end_session: '/logout',
+} as const;
+
+export interface ProviderDeps {
+  config: Config;
+  db: Db;
+  box: SecretBox;
+  secretKey: string;
+  keys: KeySet;
+  resources: ResourceRegistry;
+  accounts: LocalAccounts;
+  views: Views;
+}
+
+/** Cookie signing keys derived from SECRET_KEY; the outer Koa app must use the same ones (DESIGN.md §10.2). */
+export function cookieKeys(secretKey: string): string[] {
+  return [Buffer.from(hkdfSync('sha256', secretKey, Buffer.alloc(0), 'gatehouse cookies v1', 32)).toString('base64url')];
+}
+
+export function buildProvider(deps: ProviderDeps): Provider {
+  const { config } = deps;
+  const secure = config.ISSUER.startsWith('https:');
+  const cookieOptions = { httpOnly: true, sameSite: 'lax' as const, secure, signed: true };
+
+  const configuration: Configuration = {
+    adapter: (name: string) => new PostgresAdapter(name, { db: deps.db, box: deps.box }),
+    jwks: { keys: deps.keys.providerJwks() as NonNullable<Configuration['jwks']>['keys'] },
+    cookies: { keys: cookieKeys(deps.secretKey), long: cookieOptions, short: cookieOptions },
+    routes: ROUTES,
+    responseTypes: ['code'],
+    pkce: { required: pkceRequired },
+    scopes: ['openid', 'offline_access', 'email', 'profile'],
+    claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
+    clientAuthMethods: ['none', 'client_secret_basic', 'client_secret_post', 'private_key_jwt'],
+    clientDefaults: {
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      id_token_signed_response_alg: 'ES256',
+      token_endpoint_auth_method: 'client_secret_basic',
+    },
+    enabledJWA: { idTokenSigningAlgValues: ['ES256', 'RS256'] },
+    allowOmittingSingleRegisteredRedirectUri: false,
+    extraClientMetadata: {
+      // The resource server a confidential client speaks for (set only by `gatehouse client add --resource`).
+      properties: ['gatehouse_resource'],
+      validator(ctx, key, value) {
+        if (key === 'gatehouse_resource' && value !== undefined && ctx && ['registration', 'client_update'].includes(String((ctx as KoaContextWithOIDC).oidc?.route))) {
+          throw new errors.InvalidClientMetadata('gatehouse_resource cannot be self-asserted');
+        }
+      },
+    },
+    features: {
+      devInteractions: { enabled: false },
+      registration: { enabled: true, idFactory: () => `dyn_${randomId()}` },
+      registrationManagement: { enabled: true, rotateRegistrationAccessToken: true },
+      revocation: { enabled: true },
+      introspection: { enabled: true, allowedPolicy: introspectionAllowed as never },
+      clientCredentials: { enabled: true },
+      userinfo: { enabled: true },
+      rpInitiatedLogout: { enabled: false },
+      resourceIndicators: resourceIndicators({ resources: deps.resources, keys: () => deps.keys, accessTokenTtl: config.ACCESS_TOKEN_TTL }) as never,
+      clientIdMetadataDocument: config.CIMD ? { enabled: true, ack: 'draft-02' } : { enabled: false },
+      pushedAuthorizationRequests: { enabled: false },
+    },
+    issueRefreshToken,
+    rotateRefreshToken,
+    loadExistingGrant: (ctx) => loadRememberedGrant(ctx, deps.db),
+    ttl: {
+      AccessToken: config.ACCESS_TOKEN_TTL,
+      ClientCredentials: config.ACCESS_TOKEN_TTL,
+      AuthorizationCode: 60,
+      IdToken: 3600,
+      RefreshToken: config.REFRESH_TOKEN_TTL,
+      Grant: 365 * 24 * 3600,
+      Interaction: 30 * 60,
+      Session: 14 * 24 * 3600,
+    },
+    interactions: {
+      policy: interactionPolicyWithResourceConsent(),
+      url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
+    },
+    findAccount: async (_ctx, sub) => {
+      const user = await deps.accounts.findById(sub);
+      if (!user || user.disabled) return undefined;
+      return {
+        accountId: user.id,
+        claims: async () => ({ sub: user.id, email: user.email, email_verified: true, ...(user.name ? { name: user.name } : {}) }),
+      };
+    },
+    // Tokens endpoints are called from browser-based MCP clients too; they carry no cookies, so any origin is safe.
+    clientBasedCORS: () => true,
+    renderError: async (ctx, out) => {
+      ctx.type = 'html';
+      ctx.body = deps.views.render('error', {
+        title: 'Sign-in could not continue',
+        error: String(out.error ?? 'server_error'),
+        description: String(out.error_description ?? 'An unexpected error occurred.'),
+      });
+    },
+  };
+
+  const provider = new Provider(config.ISSUER, configuration);
+  provider.proxy = config.TRUST_PROXY;
+  applyLoopbackRedirectRule(provider);
+  return provider;
+}
+
+function randomId(): string {
+  return randomBytes(16).toString('base64url');
+}

@@ -1,0 +1,29 @@
+// Consent is remembered per person and client (DESIGN.md §6): the grant a person approved is found again on their
+// next authorization, from any browser, and reused while it covers the requested resource and scopes; anything
+// new asks again (the consent prompt's checks compare the request with this grant).
+import type { Grant, KoaContextWithOIDC } from 'oidc-provider';
+import type { Db } from '../db/connection.js';
+
+export async function loadRememberedGrant(ctx: KoaContextWithOIDC, db: Db): Promise<Grant | undefined> {
+  const { oidc } = ctx;
+  const clientId = oidc.client!.clientId;
+  const accountId = oidc.session?.accountId;
+  let grantId: string | undefined = oidc.result?.consent?.grantId;
+  if (!grantId && accountId) {
+    const row = (await db('consents').where({ account_id: accountId, client_id: clientId }).first('grant_id')) as { grant_id: string } | undefined;
+    grantId = row?.grant_id;
+  }
+  grantId ??= oidc.session?.grantIdFor(clientId);
+  if (!grantId) return undefined;
+  const grant = await oidc.provider.Grant.find(grantId);
+  // A grant belongs to one person and one client: never reuse it across either.
+  if (!grant || grant.clientId !== clientId || (accountId && grant.accountId !== accountId)) return undefined;
+  return grant;
+}
+
+export async function rememberConsent(db: Db, accountId: string, clientId: string, grantId: string): Promise<void> {
+  await db('consents')
+    .insert({ account_id: accountId, client_id: clientId, grant_id: grantId, updated_at: new Date() })
+    .onConflict(['account_id', 'client_id'])
+    .merge(['grant_id', 'updated_at']);
+}

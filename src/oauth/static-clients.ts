@@ -1,0 +1,56 @@
+// Clients an administrator creates (`gatehouse client add`): MCP clients with fixed redirect URIs, and
+// confidential machine agents using client_credentials. Metadata is validated by oidc-provider's own client schema,
+// so a static client obeys the same rules as a registered one, then stored through the adapter (sealed at rest).
+import { randomBytes } from 'node:crypto';
+import type Provider from 'oidc-provider';
+import type { SecretBox } from '../crypto/secret-box.js';
+import type { Db } from '../db/connection.js';
+import { PostgresAdapter } from './adapter.js';
+import { canonicalResource } from './resources.js';
+
+export interface NewClient {
+  name: string;
+  redirectUris: string[];
+  confidential: boolean;
+  scope?: string | undefined;
+  resource?: string | undefined; // the resource server this confidential client speaks for (introspection)
+}
+
+export interface CreatedClient {
+  client_id: string;
+  client_secret?: string;
+  client_name: string;
+  redirect_uris: string[];
+  grant_types: string[];
+  token_endpoint_auth_method: string;
+}
+
+export async function createStaticClient(db: Db, box: SecretBox, provider: Provider, input: NewClient): Promise<CreatedClient> {
+  if (!input.confidential && input.redirectUris.length === 0) throw new Error('a public client needs at least one --redirect-uri');
+  const grantTypes = [
+    ...(input.redirectUris.length ? ['authorization_code', 'refresh_token'] : []),
+    ...(input.confidential ? ['client_credentials'] : []),
+  ];
+  const metadata: Record<string, unknown> = {
+    client_id: `gh_${randomBytes(12).toString('base64url')}`,
+    client_name: input.name,
+    redirect_uris: input.redirectUris,
+    grant_types: grantTypes,
+    response_types: input.redirectUris.length ? ['code'] : [],
+    token_endpoint_auth_method: input.confidential ? 'client_secret_basic' : 'none',
+    client_id_issued_at: Math.floor(Date.now() / 1000),
+    ...(input.confidential ? { client_secret: randomBytes(32).toString('base64url'), client_secret_expires_at: 0 } : {}),
+    ...(input.scope ? { scope: input.scope } : {}),
+    ...(input.resource ? { gatehouse_resource: canonicalResource(input.resource) } : {}),
+  };
+  await provider.Client.validate(metadata as never);
+  await new PostgresAdapter('Client', { db, box }).upsert(String(metadata.client_id), metadata as never, 0);
+  return {
+    client_id: String(metadata.client_id),
+    ...(metadata.client_secret ? { client_secret: String(metadata.client_secret) } : {}),
+    client_name: input.name,
+    redirect_uris: input.redirectUris,
+    grant_types: grantTypes,
+    token_endpoint_auth_method: String(metadata.token_endpoint_auth_method),
+  };
+}

@@ -1,0 +1,93 @@
+// Local accounts (UPSTREAM_PROVIDER=local): people with an email and an argon2id password, kept in `users`.
+// This module owns that table; others call these functions.
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { Db } from '../../db/connection.js';
+import type { Identity, PasswordConnector } from '../connector.js';
+import { hashPassword, MIN_PASSWORD_LENGTH, verifyPassword } from './passwords.js';
+
+export interface User {
+  id: string;
+  email: string;
+  name: string | null;
+  isAdmin: boolean;
+  disabled: boolean;
+}
+
+interface Row {
+  id: string;
+  email: string;
+  name: string | null;
+  password_hash: string | null;
+  is_admin: boolean;
+  disabled_at: Date | null;
+}
+
+const toUser = (r: Row): User => ({ id: r.id, email: r.email, name: r.name, isAdmin: r.is_admin, disabled: !!r.disabled_at });
+
+export class AccountError extends Error {}
+
+const EMAIL = /^[^\s@<>()[\]\\,;:"]+@[^\s@<>()[\]\\,;:"]+\.[^\s@<>()[\]\\,;:"]+$/;
+
+export function normaliseEmail(email: string): string {
+  const e = email.trim().toLowerCase();
+  if (e.length > 254 || !EMAIL.test(e)) throw new AccountError(`not a valid email address: ${email}`);
+  return e;
+}
+
+export function checkPasswordStrength(password: string): void {
+  if (password.length < MIN_PASSWORD_LENGTH) throw new AccountError(`password must be at least ${MIN_PASSWORD_LENGTH} characters`);
+  if (password.length > 1024) throw new AccountError('password must be at most 1024 characters');
+}
+
+export function generatePassword(): string {
+  return randomBytes(18).toString('base64url');
+}
+
+export class LocalAccounts {
+  constructor(private readonly db: Db) {}
+
+  async count(): Promise<number> {
+    const row = (await this.db('users').count<{ count: string | number }[]>('id as count').first()) as { count: string | number };
+    return Number(row.count);
+  }
+
+  async findById(id: string): Promise<User | undefined> {
+    const row = (await this.db('users').where({ id }).first()) as Row | undefined;
+    return row ? toUser(row) : undefined;
+  }
+
+  async findByEmail(email: string): Promise<User | undefined> {
+    const row = (await this.db('users').where({ email: email.trim().toLowerCase() }).first()) as Row | undefined;
+    return row ? toUser(row) : undefined;
+  }
+
+  async create(input: { email: string; password: string; name?: string; isAdmin?: boolean }, db: Db = this.db): Promise<User> {
+    const email = normaliseEmail(input.email);
+    checkPasswordStrength(input.password);
+    const hash = await hashPassword(input.password);
+    const id = randomUUID();
+    try {
+      await db('users').insert({ id, email, name: input.name ?? null, password_hash: hash, is_admin: input.isAdmin ?? false });
+    } catch (err) {
+      if ((err as { code?: string }).code === '23505' || /unique|duplicate/i.test(String(err))) {
+        throw new AccountError(`a user with email ${email} already exists`);
+      }
+      throw err;
+    }
+    return { id, email, name: input.name ?? null, isAdmin: input.isAdmin ?? false, disabled: false };
+  }
+
+  /** The password connector for the login form. Disabled accounts cannot log in. */
+  connector(issuer: string): PasswordConnector {
+    return {
+      id: 'local',
+      kind: 'password',
+      login: async (email, password): Promise<Identity | undefined> => {
+        const row = (await this.db('users').where({ email: email.trim().toLowerCase() }).first()) as Row | undefined;
+        const ok = await verifyPassword(row?.password_hash, password);
+        if (!row || !ok || row.disabled_at) return undefined;
+        return { connector: 'local', issuer, subject: row.id, email: row.email, emailVerified: true, name: row.name ?? undefined, groups: row.is_admin ? ['gatehouse-admins'] : [] };
+      },
+    };
+  }
+}

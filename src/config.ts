@@ -141,6 +141,8 @@ export function loadConfig(env: Record<string, string | undefined> = environment
     if (issuerUrl.search || issuerUrl.hash) problems.push('ISSUER: must not have a query or fragment');
   }
   if (c.UPSTREAM_PROVIDER !== 'local') {
+    // Upstream connectors (issue #4) are not in this build: refuse rather than silently fall back to local login.
+    problems.push(`UPSTREAM_PROVIDER: ${c.UPSTREAM_PROVIDER} is not available in this version yet; use local`);
     if (!c.UPSTREAM_CLIENT_ID) problems.push(`UPSTREAM_CLIENT_ID: required when UPSTREAM_PROVIDER=${c.UPSTREAM_PROVIDER}`);
     if (['oidc', 'okta'].includes(c.UPSTREAM_PROVIDER) && !c.UPSTREAM_ISSUER) {
       problems.push(`UPSTREAM_ISSUER: required when UPSTREAM_PROVIDER=${c.UPSTREAM_PROVIDER}`);

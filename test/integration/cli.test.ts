@@ -1,0 +1,87 @@
+// The `gatehouse` command as an operator uses it: creating commands print exactly one JSON object with --json,
+// it reads the same configuration as the server, and it never touches an embedded database a server holds.
+import { runCli } from '../helpers/cli.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { startTestServer } from '../helpers/server.js';
+
+let db: TestDatabase;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+});
+
+afterAll(async () => {
+  await db?.drop();
+});
+
+function oneJson(stdout: string): Record<string, any> {
+  const lines = stdout.trim().split('\n');
+  expect(lines).toHaveLength(1);
+  return JSON.parse(lines[0]!) as Record<string, any>;
+}
+
+describe('gatehouse CLI', () => {
+  it('migrate, resource add, user add, client add: each prints one JSON object with --json', async () => {
+    const migrated = await runCli(['migrate', '--json'], db.env);
+    expect(migrated.code).toBe(0);
+    expect(oneJson(migrated.stdout)).toHaveProperty('applied');
+
+    const resource = await runCli(['resource', 'add', '--uri', 'https://MCP.example.com/', '--name', 'Docs', '--scope', 'docs:read=Read the docs', '--default', '--json'], db.env);
+    expect(resource.code).toBe(0);
+    expect(oneJson(resource.stdout)).toEqual({ uri: 'https://mcp.example.com', name: 'Docs', scopes: { 'docs:read': 'Read the docs' }, default: true });
+
+    const withStdin = await runCli(['user', 'add', '--email', 'Ops@Example.com', '--admin', '--password-stdin', '--json'], db.env, 'a very long password indeed\n');
+    expect(withStdin.code).toBe(0);
+    const u = oneJson(withStdin.stdout);
+    expect(u).toMatchObject({ email: 'ops@example.com', admin: true });
+    expect(u).not.toHaveProperty('password');
+
+    const generated = await runCli(['user', 'add', '--email', 'dev@example.com', '--json'], db.env);
+    expect(generated.code).toBe(0);
+    expect(typeof oneJson(generated.stdout).password).toBe('string');
+
+    const dup = await runCli(['user', 'add', '--email', 'dev@example.com', '--json'], db.env);
+    expect(dup.code).toBe(1);
+    expect(dup.stderr).toMatch(/already exists/);
+
+    const weak = await runCli(['user', 'add', '--email', 'x@example.com', '--password-stdin'], db.env, 'short');
+    expect(weak.code).toBe(1);
+    expect(weak.stderr).toMatch(/at least 12/);
+
+    const pub = await runCli(['client', 'add', '--name', 'Desk', '--redirect-uri', 'http://127.0.0.1/callback', '--json'], db.env);
+    expect(pub.code).toBe(0);
+    const p = oneJson(pub.stdout);
+    expect(p.client_id).toMatch(/^gh_/);
+    expect(p).not.toHaveProperty('client_secret');
+
+    const conf = await runCli(['client', 'add', '--name', 'Agent', '--confidential', '--json'], db.env);
+    expect(conf.code).toBe(0);
+    const c = oneJson(conf.stdout);
+    expect(typeof c.client_secret).toBe('string');
+    expect(c.grant_types).toEqual(['client_credentials']);
+
+    const bad = await runCli(['client', 'add', '--name', 'Bad', '--redirect-uri', 'javascript:alert(1)', '--json'], db.env);
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toBe('');
+  }, 120_000);
+
+  it('refuses to open an embedded database that a running server holds; shares a PostgreSQL one', async () => {
+    const server = await startTestServer(db.env);
+    try {
+      const res = await runCli(['user', 'add', '--email', 'late@example.com', '--json'], db.env);
+      if (db.realPostgres) {
+        // Several processes may share PostgreSQL: the command works beside the running server.
+        expect(res.code).toBe(0);
+        expect(await server.services.accounts.findByEmail('late@example.com')).toBeDefined();
+        return;
+      }
+      expect(res.code).toBe(1);
+      expect(res.stderr).toMatch(/in use by another process/);
+      expect(res.stdout).toBe('');
+    } finally {
+      await server.close();
+    }
+    const after = await runCli(['user', 'add', '--email', 'late@example.com', '--json'], db.env);
+    expect(after.code).toBe(0);
+  }, 120_000);
+});

@@ -12,6 +12,10 @@ import type { SecretBox } from '../crypto/secret-box.js';
 import type { Db } from '../db/connection.js';
 
 const PLAIN_ID_MODELS = new Set(['Client', 'Grant']);
+// oidc-provider keeps the id (`jti`) inside the payload too: it is removed before storage and restored on read.
+// Models also found by uid or user code keep it sealed, since those lookups do not know the id.
+const SECONDARY_LOOKUP_MODELS = new Set(['Session', 'DeviceCode', 'BackchannelAuthenticationRequest']);
+const SEALED_JTI = '_sealedJti';
 const SEALED_MODELS = new Set(['Client']);
 // Reusing a code twice, even concurrently, is an attack signal: the grant and everything it issued goes.
 const REVOKE_ON_CONSUME_RACE = new Set(['AuthorizationCode', 'DeviceCode', 'BackchannelAuthenticationRequest']);
@@ -44,15 +48,33 @@ export class PostgresAdapter implements Adapter {
   }
 
   private encode(payload: AdapterPayload): string {
-    const json = JSON.stringify(payload);
+    let stored: Record<string, unknown> = payload as Record<string, unknown>;
+    if (this.hashed && typeof payload.jti === 'string') {
+      const { jti, ...rest } = payload;
+      stored = SECONDARY_LOOKUP_MODELS.has(this.model) ? { ...rest, [SEALED_JTI]: this.deps.box.seal(jti, `jti:${this.model}`) } : rest;
+    }
+    // An interaction remembers the session cookie value it belongs to: a bearer secret, so sealed as well.
+    const session = (stored as { session?: { cookie?: string } }).session;
+    if (this.model === 'Interaction' && typeof session?.cookie === 'string') {
+      stored = { ...stored, session: { ...session, cookie: this.deps.box.seal(session.cookie, 'interaction-session') } };
+    }
+    const json = JSON.stringify(stored);
     return this.sealed ? this.deps.box.seal(json, `oidc:${this.model}`) : json;
   }
 
-  private decode(row: Row | undefined): AdapterPayload | undefined {
+  private decode(row: Row | undefined, id?: string): AdapterPayload | undefined {
     if (!row) return undefined;
     if (row.expires_at && new Date(row.expires_at).getTime() <= Date.now()) return undefined;
     const json = this.sealed ? this.deps.box.open(row.payload, `oidc:${this.model}`) : row.payload;
-    const payload = JSON.parse(json) as AdapterPayload;
+    const payload = JSON.parse(json) as AdapterPayload & { [SEALED_JTI]?: string };
+    if (this.hashed) {
+      const sealedJti = payload[SEALED_JTI];
+      delete payload[SEALED_JTI];
+      if (id !== undefined) payload.jti = id;
+      else if (sealedJti) payload.jti = this.deps.box.open(sealedJti, `jti:${this.model}`);
+    }
+    const session = (payload as { session?: { cookie?: string } }).session;
+    if (this.model === 'Interaction' && typeof session?.cookie === 'string') session.cookie = this.deps.box.open(session.cookie, 'interaction-session');
     if (row.consumed_at) payload.consumed = Math.floor(new Date(row.consumed_at).getTime() / 1000);
     return payload;
   }
@@ -73,16 +95,16 @@ export class PostgresAdapter implements Adapter {
       .merge(['payload', 'grant_id', 'uid', 'user_code', 'expires_at']);
   }
 
-  private async findWhere(where: Record<string, string>): Promise<AdapterPayload | undefined> {
+  private async findWhere(where: Record<string, string>, id?: string): Promise<AdapterPayload | undefined> {
     const row = (await this.deps.db('oidc_payloads')
       .select('payload', 'consumed_at', 'expires_at')
       .where({ model: this.model, ...where })
       .first()) as Row | undefined;
-    return this.decode(row);
+    return this.decode(row, id);
   }
 
   find(id: string) {
-    return this.findWhere({ id: this.key(id) });
+    return this.findWhere({ id: this.key(id) }, id);
   }
 
   findByUid(uid: string) {

@@ -16,7 +16,8 @@ import type { Views } from './interaction/views.js';
 import type { Logger } from './log.js';
 import { metadata, OIDC_DISCOVERY_PATH, RFC8414_PATH } from './oauth/metadata.js';
 import { canonicalResourceParam } from './oauth/policies/canonical-resource-param.js';
-import { cookieKeys, ROUTES } from './oauth/provider.js';
+import { cookieKeys, ROUTES, STATIC_SCOPES } from './oauth/provider.js';
+import { registrationScope } from './oauth/policies/registration-scope.js';
 import type { ProviderHolder } from './oauth/provider-holder.js';
 import type { ResourceRegistry } from './oauth/resources.js';
 import type { LocalAccounts } from './upstream/local/accounts.js';
@@ -65,6 +66,7 @@ export function buildApp(deps: AppDeps): Koa {
 
   app.use(metadata({ resources: deps.resources, cimd: deps.config.CIMD }));
   app.use(canonicalResourceParam({ authorization: ROUTES.authorization, token: ROUTES.token }));
+  app.use(registrationScope({ registrationPath: ROUTES.registration, staticScopes: STATIC_SCOPES }));
   app.use(async (ctx, next) => {
     await next();
     if (ctx.path === ROUTES.revocation && ctx.method === 'POST' && ctx.status === 200) {

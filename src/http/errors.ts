@@ -16,7 +16,7 @@ export function errorHandler(log: Logger, views: Views): Middleware {
       const description = status >= 500 ? 'an unexpected error occurred' : (e.error_description ?? e.message ?? 'bad request');
       if (status >= 500) log.error({ err, path: ctx.path }, 'unhandled error');
       ctx.status = status;
-      if (ctx.accepts('json', 'html') === 'html' && ctx.method === 'GET') {
+      if (ctx.accepts('json', 'html') === 'html') {
         ctx.type = 'html';
         ctx.body = views.render('error', { title: 'Something went wrong', error, description });
       } else {

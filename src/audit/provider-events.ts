@@ -1,8 +1,29 @@
 // Turns oidc-provider's events into audit events: tokens issued and refreshed, refusals with their reason,
 // grants revoked (code replay, refresh token reuse), registrations.
+//
+// oidc-provider emits its events synchronously and does not wait for listeners, so a bare `void audit.record(…)`
+// let the response (a refusal, a token) reach the client before its audit row was written: on real PostgreSQL the
+// event was routinely missing when the client looked, and a crash in between lost it (DESIGN.md §7: nothing is
+// lost). Each write is therefore remembered on its request and awaited before the response leaves.
+import type { Middleware } from 'koa';
 import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
-import type { AuditLog } from './writer.js';
+import type { AuditEvent, AuditLog } from './writer.js';
+
+const pendingWrites = new WeakMap<object, Array<Promise<void>>>();
+
+/** Runs around every provider request: the audit writes its events started are finished before it returns. */
+const awaitAuditWrites: Middleware = async (ctx, next) => {
+  try {
+    await next();
+  } finally {
+    const writes = pendingWrites.get(ctx);
+    if (writes) {
+      pendingWrites.delete(ctx);
+      await Promise.all(writes); // AuditLog.record never rejects: a failed write is logged, not thrown
+    }
+  }
+};
 
 function meta(ctx: KoaContextWithOIDC) {
   const resource = ctx.oidc?.params?.resource;
@@ -20,30 +41,39 @@ function reason(err: unknown): string {
 }
 
 export function auditProviderEvents(provider: Provider, audit: AuditLog): void {
+  provider.use(awaitAuditWrites);
+  const record = (ctx: KoaContextWithOIDC | undefined, event: AuditEvent) => {
+    const write = audit.record(event);
+    if (!ctx) return;
+    const writes = pendingWrites.get(ctx);
+    if (writes) writes.push(write);
+    else pendingWrites.set(ctx, [write]);
+  };
+
   provider.on('grant.success', (ctx: KoaContextWithOIDC) => {
     const grantType = String(ctx.oidc.params?.grant_type ?? '');
     const type = grantType === 'refresh_token' ? 'token.refreshed' : 'token.issued';
-    void audit.record({ type, outcome: 'success', actor: ctx.oidc.account?.accountId, details: { grant_type: grantType }, ...meta(ctx) });
+    record(ctx, { type, outcome: 'success', actor: ctx.oidc.account?.accountId, details: { grant_type: grantType }, ...meta(ctx) });
   });
   provider.on('grant.error', (ctx: KoaContextWithOIDC, err: unknown) => {
-    void audit.record({ type: 'token.refused', outcome: 'failure', reason: reason(err), details: { grant_type: String(ctx.oidc?.params?.grant_type ?? '') }, ...meta(ctx) });
+    record(ctx, { type: 'token.refused', outcome: 'failure', reason: reason(err), details: { grant_type: String(ctx.oidc?.params?.grant_type ?? '') }, ...meta(ctx) });
   });
   provider.on('authorization.error', (ctx: KoaContextWithOIDC, err: unknown) => {
-    void audit.record({ type: 'authorization.refused', outcome: 'failure', reason: reason(err), ...meta(ctx) });
+    record(ctx, { type: 'authorization.refused', outcome: 'failure', reason: reason(err), ...meta(ctx) });
   });
   provider.on('grant.revoked', (ctx: KoaContextWithOIDC, grantId: string) => {
-    void audit.record({ type: 'grant.revoked', outcome: 'success', reason: `revoked during ${ctx.oidc?.route ?? 'request'}`, details: { grant_id: grantId }, ...meta(ctx) });
+    record(ctx, { type: 'grant.revoked', outcome: 'success', reason: `revoked during ${ctx.oidc?.route ?? 'request'}`, details: { grant_id: grantId }, ...meta(ctx) });
   });
   provider.on('revocation.error', (ctx: KoaContextWithOIDC, err: unknown) => {
-    void audit.record({ type: 'token.revoke_refused', outcome: 'failure', reason: reason(err), ...meta(ctx) });
+    record(ctx, { type: 'token.revoke_refused', outcome: 'failure', reason: reason(err), ...meta(ctx) });
   });
   provider.on('introspection.error', (ctx: KoaContextWithOIDC, err: unknown) => {
-    void audit.record({ type: 'introspection.refused', outcome: 'failure', reason: reason(err), ...meta(ctx) });
+    record(ctx, { type: 'introspection.refused', outcome: 'failure', reason: reason(err), ...meta(ctx) });
   });
   provider.on('registration_create.error', (ctx: KoaContextWithOIDC, err: unknown) => {
-    void audit.record({ type: 'registration.refused', outcome: 'failure', reason: reason(err), ...meta(ctx) });
+    record(ctx, { type: 'registration.refused', outcome: 'failure', reason: reason(err), ...meta(ctx) });
   });
   provider.on('registration_create.success', (ctx: KoaContextWithOIDC, client: { clientId: string }) => {
-    void audit.record({ type: 'registration.created', outcome: 'success', ...meta(ctx), clientId: client.clientId });
+    record(ctx, { type: 'registration.created', outcome: 'success', ...meta(ctx), clientId: client.clientId });
   });
 }

@@ -23,16 +23,22 @@ function alive(pid: number): boolean {
   }
 }
 
+// Locks this process holds: a second open of the same directory in one process is refused too.
+const heldHere = new Set<string>();
+
 export function lockDataDir(dir: string): () => void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const file = join(dir, 'gatehouse.lock');
+  if (heldHere.has(file)) throw new DataDirLockedError(dir, process.pid);
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       writeFileSync(file, String(process.pid), { flag: 'wx', mode: 0o600 });
+      heldHere.add(file);
       let released = false;
       const release = () => {
         if (released) return;
         released = true;
+        heldHere.delete(file);
         try {
           if (readFileSync(file, 'utf8').trim() === String(process.pid)) rmSync(file);
         } catch {
@@ -44,7 +50,7 @@ export function lockDataDir(dir: string): () => void {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const owner = Number.parseInt(readFileSync(file, 'utf8').trim(), 10);
-      if (Number.isInteger(owner) && owner !== process.pid && alive(owner)) throw new DataDirLockedError(dir, owner);
+      if (Number.isInteger(owner) && alive(owner)) throw new DataDirLockedError(dir, owner);
       rmSync(file, { force: true }); // stale: its process is gone
     }
   }

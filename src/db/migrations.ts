@@ -18,8 +18,23 @@ const source: Knex.MigrationSource<[string, Migration]> = {
 
 export const migrationConfig: Knex.MigratorConfig = { migrationSource: source, tableName: 'knex_migrations' };
 
+// Any constant: serialises migrations across instances starting at the same moment on one PostgreSQL.
+const MIGRATION_LOCK = 724_118;
+
+/**
+ * Applies pending migrations. On PostgreSQL several instances may start at once, and knex's own migration lock
+ * only exists once its tables do: an advisory lock, held by a transaction on one pooled connection while the
+ * migrations run on another, makes the first instance migrate and the others wait. PGlite has a single connection
+ * (and a single process), so it needs no lock and would deadlock on one.
+ */
 export async function migrateLatest(db: Knex): Promise<string[]> {
-  const [, applied] = (await db.migrate.latest(migrationConfig)) as [number, string[]];
+  const run = async () => ((await db.migrate.latest(migrationConfig)) as [number, string[]])[1];
+  if (db.client.config.client !== 'pg') return run();
+  let applied: string[] = [];
+  await db.transaction(async (trx) => {
+    await trx.raw('select pg_advisory_xact_lock(?)', [MIGRATION_LOCK]);
+    applied = await run();
+  });
   return applied;
 }
 

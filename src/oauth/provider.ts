@@ -16,6 +16,7 @@ import { applyLoopbackRedirectRule } from './policies/loopback-redirect.js';
 import { pkceRequired } from './policies/pkce-required.js';
 import { issueRefreshToken, rotateRefreshToken } from './policies/refresh-tokens.js';
 import { resourceIndicators } from './policies/resource-indicators.js';
+import { unauthorizedGrantType } from './policies/unauthorized-grant-type.js';
 import { loadRememberedGrant } from './remembered-consent.js';
 
 export const ROUTES = {
@@ -28,6 +29,9 @@ export const ROUTES = {
   userinfo: '/userinfo',
   end_session: '/logout',
 } as const;
+
+/** OpenID scopes; MCP scopes belong to resources (resources table) and are never listed here. */
+export const STATIC_SCOPES = ['openid', 'offline_access', 'email', 'profile'] as const;
 
 export interface ProviderDeps {
   config: Config;
@@ -57,7 +61,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
     routes: ROUTES,
     responseTypes: ['code'],
     pkce: { required: pkceRequired },
-    scopes: ['openid', 'offline_access', 'email', 'profile'],
+    scopes: [...STATIC_SCOPES],
     claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
     clientAuthMethods: ['none', 'client_secret_basic', 'client_secret_post', 'private_key_jwt'],
     clientDefaults: {
@@ -130,6 +134,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
   const provider = new Provider(config.ISSUER, configuration);
   provider.proxy = config.TRUST_PROXY;
   applyLoopbackRedirectRule(provider);
+  provider.use(unauthorizedGrantType(ROUTES.token));
   return provider;
 }
 

@@ -7,6 +7,7 @@ import type { Db } from './db/connection.js';
 import { cors } from './http/cors.js';
 import { errorHandler } from './http/errors.js';
 import { health } from './http/health.js';
+import { issuerOrigin } from './http/issuer-origin.js';
 import { requestLog } from './http/request-log.js';
 import { securityHeaders } from './http/security-headers.js';
 import { staticFiles } from './http/static-files.js';
@@ -17,7 +18,8 @@ import type { Logger } from './log.js';
 import { metadata, OIDC_DISCOVERY_PATH, RFC8414_PATH } from './oauth/metadata.js';
 import { canonicalResourceParam } from './oauth/policies/canonical-resource-param.js';
 import { cookieKeys, ROUTES, STATIC_SCOPES } from './oauth/provider.js';
-import { registrationScope } from './oauth/policies/registration-scope.js';
+import { defaultScope } from './oauth/policies/default-scope.js';
+import { registrationPolicy } from './oauth/registration.js';
 import type { ProviderHolder } from './oauth/provider-holder.js';
 import type { ResourceRegistry } from './oauth/resources.js';
 import type { LocalAccounts } from './upstream/local/accounts.js';
@@ -40,6 +42,7 @@ export function buildApp(deps: AppDeps): Koa {
   app.keys = cookieKeys(deps.secretKey);
   app.silent = true; // errors are logged by errorHandler, without request secrets
 
+  app.use(issuerOrigin(deps.config.ISSUER));
   app.use(requestLog(deps.log));
   app.use(securityHeaders({ https: deps.config.ISSUER.startsWith('https:') }));
   app.use(errorHandler(deps.log, deps.views));
@@ -66,7 +69,8 @@ export function buildApp(deps: AppDeps): Koa {
 
   app.use(metadata({ resources: deps.resources, cimd: deps.config.CIMD }));
   app.use(canonicalResourceParam({ authorization: ROUTES.authorization, token: ROUTES.token }));
-  app.use(registrationScope({ registrationPath: ROUTES.registration, staticScopes: STATIC_SCOPES }));
+  app.use(defaultScope({ authorizationPath: ROUTES.authorization, resources: deps.resources }));
+  app.use(registrationPolicy({ registrationPath: ROUTES.registration, staticScopes: STATIC_SCOPES, audit: deps.audit }));
   app.use(async (ctx, next) => {
     await next();
     if (ctx.path === ROUTES.revocation && ctx.method === 'POST' && ctx.status === 200) {

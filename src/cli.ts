@@ -20,9 +20,9 @@ function config(): Config {
 }
 
 /** Opens the services for one command, runs it, and always closes the database (releasing the data-dir lock). */
-async function withServices<T>(fn: (s: Services) => Promise<T>): Promise<T> {
+async function withServices<T>(fn: (s: Services) => Promise<T>, options: { migrate?: boolean } = {}): Promise<T> {
   const cfg = config();
-  const services = await openServices(cfg, { log: createLogger(cfg.LOG_LEVEL === 'info' ? 'warn' : cfg.LOG_LEVEL) });
+  const services = await openServices(cfg, { log: createLogger(cfg.LOG_LEVEL === 'info' ? 'warn' : cfg.LOG_LEVEL), migrate: options.migrate });
   try {
     return await fn(services);
   } finally {
@@ -64,7 +64,7 @@ program
     await withServices(async (s) => {
       const applied = await migrateLatest(s.handle.db);
       output(!!opts.json, { applied }, applied.length ? `applied: ${applied.join(', ')}` : 'database is up to date');
-    });
+    }, { migrate: false });
   });
 
 const keys = program.command('keys').description('signing keys');
@@ -162,7 +162,8 @@ resource
   .action(async (opts: { json?: boolean }) => {
     await withServices(async (s) => {
       const all = await s.resources.list();
-      output(!!opts.json, { resources: all }, all.map((r) => `${r.isDefault ? '* ' : '  '}${r.uri}  ${r.name}  [${Object.keys(r.scopes).join(' ')}]`).join('\n') || 'no resources');
+      const shaped = all.map((r) => ({ uri: r.uri, name: r.name, scopes: r.scopes, default: r.isDefault }));
+      output(!!opts.json, { resources: shaped }, all.map((r) => `${r.isDefault ? '* ' : '  '}${r.uri}  ${r.name}  [${Object.keys(r.scopes).join(' ')}]`).join('\n') || 'no resources');
     });
   });
 

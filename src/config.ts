@@ -86,7 +86,7 @@ const schema = z.object({
   UPSTREAM_CLIENT_SECRET: z.string().optional(),
   UPSTREAM_SCOPES: z.string().optional(),
   UPSTREAM_TENANT: z.string().optional(),
-  ALLOWED_EMAIL_DOMAINS: list.default([]),
+  ALLOWED_EMAIL_DOMAINS: list.transform((l) => l.map((d) => d.toLowerCase())).default([]),
   ALLOWED_GROUPS: list.default([]),
   ADMIN_EMAILS: list.default([]),
   ADMIN_GROUPS: list.default([]),
@@ -139,6 +139,7 @@ export function loadConfig(env: Record<string, string | undefined> = environment
     if (!['http:', 'https:'].includes(issuerUrl.protocol)) problems.push('ISSUER: must be an http(s) URL');
     if (issuer.endsWith('/')) problems.push('ISSUER: must not end with a slash');
     if (issuerUrl.search || issuerUrl.hash) problems.push('ISSUER: must not have a query or fragment');
+    if (issuerUrl.pathname !== '/' && !issuer.endsWith('/')) problems.push('ISSUER: must not have a path; serve Gatehouse at the root of its own host');
   }
   if (c.UPSTREAM_PROVIDER !== 'local') {
     // Upstream connectors (issue #4) are not in this build: refuse rather than silently fall back to local login.
@@ -148,6 +149,11 @@ export function loadConfig(env: Record<string, string | undefined> = environment
       problems.push(`UPSTREAM_ISSUER: required when UPSTREAM_PROVIDER=${c.UPSTREAM_PROVIDER}`);
     }
   }
+  // Policies that later issues implement (#3: registration governance and CIMD trust). Accepting them and doing
+  // nothing would give an operator a false sense of control, so they are refused until they work.
+  if (c.REGISTRATION !== 'open') problems.push(`REGISTRATION: ${c.REGISTRATION} is not available in this version yet; only open`);
+  if (c.CIMD_ALLOWED_DOMAINS.length) problems.push('CIMD_ALLOWED_DOMAINS: not available in this version yet; set CIMD=off to refuse metadata-document clients');
+  if (c.CIMD_BLOCKED_DOMAINS.length) problems.push('CIMD_BLOCKED_DOMAINS: not available in this version yet; set CIMD=off to refuse metadata-document clients');
   if (c.NODE_ENV === 'production') {
     if (issuerUrl && issuerUrl.protocol !== 'https:') problems.push('ISSUER: must be https in production');
     if (!c.SECRET_KEY) problems.push('SECRET_KEY: required in production (at least 32 random characters)');

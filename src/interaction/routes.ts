@@ -118,6 +118,11 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       await deps.audit.record({ type: 'login', outcome: 'failure', actor: identity.email, clientId, reason: 'email domain not allowed', ...meta });
       return page(ctx, 403, 'error', { title: 'Access not allowed', error: 'access_denied', description: 'Your account is not allowed to use this service.' });
     }
+    const groups = deps.config.ALLOWED_GROUPS;
+    if (groups.length && !identity.groups.some((g) => groups.includes(g))) {
+      await deps.audit.record({ type: 'login', outcome: 'failure', actor: identity.email, clientId, reason: 'not in an allowed group', ...meta });
+      return page(ctx, 403, 'error', { title: 'Access not allowed', error: 'access_denied', description: 'Your account is not allowed to use this service.' });
+    }
     await deps.audit.record({ type: 'login', outcome: 'success', actor: identity.email, clientId, details: { connector: identity.connector }, ...meta });
     const redirectTo = await deps.provider().interactionResult(ctx.req, ctx.res, { login: { accountId: identity.subject } }, { mergeWithLastSubmission: false });
     ctx.redirect(redirectTo);

@@ -6,6 +6,8 @@ import type Provider from 'oidc-provider';
 import type { SecretBox } from '../crypto/secret-box.js';
 import type { Db } from '../db/connection.js';
 import { PostgresAdapter } from './adapter.js';
+import { STATIC_SCOPES } from './provider.js';
+import { checkClientMetadata } from './registration.js';
 import { canonicalResource } from './resources.js';
 
 export interface NewClient {
@@ -43,6 +45,12 @@ export async function createStaticClient(db: Db, box: SecretBox, provider: Provi
     ...(input.scope ? { scope: input.scope } : {}),
     ...(input.resource ? { gatehouse_resource: canonicalResource(input.resource) } : {}),
   };
+  // The same rules as dynamic registration, except that an admin may create client_credentials clients.
+  const checked: Record<string, unknown> = { redirect_uris: metadata.redirect_uris, scope: metadata.scope };
+  const refusal = checkClientMetadata(checked, STATIC_SCOPES);
+  if (refusal) throw new Error(refusal.error_description);
+  if (checked.scope) metadata.scope = checked.scope;
+  else delete metadata.scope;
   await provider.Client.validate(metadata as never);
   await new PostgresAdapter('Client', { db, box }).upsert(String(metadata.client_id), metadata as never, 0);
   return {

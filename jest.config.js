@@ -1,9 +1,10 @@
-// ESM TypeScript through @swc/jest (DESIGN.md §10.10: Node 20 needs --experimental-vm-modules, set in npm test).
+// ESM TypeScript through ts-jest (DESIGN.md §10.10: Node 20 needs --experimental-vm-modules, set in npm test).
+// Type-checking is `npm run typecheck`; tests only transpile, each file on its own.
 export default {
   testEnvironment: 'node',
   extensionsToTreatAsEsm: ['.ts'],
   transform: {
-    '^.+\\.ts$': ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'es6' } }],
+    '^.+\\.ts$': ['ts-jest', { useESM: true, isolatedModules: true, diagnostics: false }],
   },
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   testMatch: ['<rootDir>/test/**/*.test.ts'],

@@ -20,6 +20,10 @@ import { canonicalResourceParam } from './oauth/policies/canonical-resource-para
 import { cookieKeys, ROUTES, STATIC_SCOPES } from './oauth/provider.js';
 import { defaultScope } from './oauth/policies/default-scope.js';
 import { registrationPolicy } from './oauth/registration.js';
+import type { ClientRegistry } from './oauth/client-registry.js';
+import { clientApproval } from './oauth/policies/client-approval.js';
+import type { RegistrationRateLimit } from './oauth/policies/registration-rate-limit.js';
+import { providerForm } from './http/provider-form.js';
 import type { ProviderHolder } from './oauth/provider-holder.js';
 import type { ResourceRegistry } from './oauth/resources.js';
 import type { LocalAccounts } from './upstream/local/accounts.js';
@@ -34,6 +38,8 @@ export interface AppDeps {
   accounts: LocalAccounts;
   views: Views;
   audit: AuditLog;
+  registry: ClientRegistry;
+  registrationRateLimit: RegistrationRateLimit;
 }
 
 export function buildApp(deps: AppDeps): Koa {
@@ -68,9 +74,28 @@ export function buildApp(deps: AppDeps): Koa {
   app.use(setup.routes());
 
   app.use(metadata({ resources: deps.resources, cimd: deps.config.CIMD }));
+  app.use(providerForm([ROUTES.token, ROUTES.authorization, ROUTES.revocation, ROUTES.introspection]));
   app.use(canonicalResourceParam({ authorization: ROUTES.authorization, token: ROUTES.token }));
   app.use(defaultScope({ authorizationPath: ROUTES.authorization, resources: deps.resources }));
-  app.use(registrationPolicy({ registrationPath: ROUTES.registration, staticScopes: STATIC_SCOPES, audit: deps.audit }));
+  app.use(
+    clientApproval({
+      authorizationPath: ROUTES.authorization,
+      clientEndpoints: [ROUTES.token, ROUTES.revocation, ROUTES.introspection],
+      registry: deps.registry,
+      views: deps.views,
+      audit: deps.audit,
+    }),
+  );
+  app.use(
+    registrationPolicy({
+      config: deps.config,
+      registrationPath: ROUTES.registration,
+      staticScopes: STATIC_SCOPES,
+      audit: deps.audit,
+      registry: deps.registry,
+      rateLimit: deps.registrationRateLimit,
+    }),
+  );
   app.use(async (ctx, next) => {
     await next();
     if (ctx.path === ROUTES.revocation && ctx.method === 'POST' && ctx.status === 200) {

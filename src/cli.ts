@@ -4,7 +4,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { DataDirLockedError } from './db/data-dir-lock.js';
 import { migrateLatest } from './db/migrations.js';
-import { openServices, type Services } from './gatehouse.js';
+import { openServices, sweepUnusedClients, type Services } from './gatehouse.js';
 import { Views } from './interaction/views.js';
 import { createLogger } from './log.js';
 import { ensureSigningKeys, loadKeySet, rotateSigningKeys } from './oauth/keys.js';
@@ -127,9 +127,79 @@ client
       });
       const created = await createStaticClient(s.handle.db, s.box, provider, {
         name: opts.name, redirectUris: opts.redirectUri, confidential: !!opts.confidential, scope: opts.scope, resource: opts.resource,
+        redirectUriSchemes: s.config.REDIRECT_URI_SCHEMES,
       });
+      await s.registry.record({ clientId: created.client_id, origin: 'static', status: 'active', clientName: created.client_name });
       await s.audit.record({ type: 'client.created', outcome: 'success', actor: 'cli', clientId: created.client_id });
       output(!!opts.json, { ...created }, `client_id: ${created.client_id}${created.client_secret ? `\nclient_secret (shown once): ${created.client_secret}` : ''}`);
+    });
+  });
+
+for (const [name, status, verb] of [
+  ['approve', 'active', 'approved'],
+  ['enable', 'active', 'enabled'],
+  ['disable', 'disabled', 'disabled'],
+] as const) {
+  client
+    .command(`${name} <client_id>`)
+    .description(name === 'disable' ? 'stop a client: it can no longer authorize or use its tokens' : `let a ${name === 'approve' ? 'pending (REGISTRATION=approval)' : 'disabled'} client authorize again`)
+    .option('--json', 'print one JSON object')
+    .action(async (clientId: string, opts: { json?: boolean }) => {
+      await withServices(async (s) => {
+        const known = await s.registry.setStatus(clientId, status, 'cli');
+        if (!known) throw new CliError(`no client ${clientId} in the registry`);
+        await s.audit.record({ type: `client.${verb}`, outcome: 'success', actor: 'cli', clientId });
+        output(!!opts.json, { client_id: clientId, status }, `${clientId} ${verb}`);
+      });
+    });
+}
+
+client
+  .command('list')
+  .description('list clients with their origin and status')
+  .option('--status <status>', 'only pending, active or disabled clients')
+  .option('--json', 'print one JSON object')
+  .action(async (opts: { status?: 'pending' | 'active' | 'disabled'; json?: boolean }) => {
+    await withServices(async (s) => {
+      const all = await s.registry.list(opts.status ? { status: opts.status } : {});
+      const shaped = all.map((c) => ({
+        client_id: c.clientId, client_name: c.clientName, origin: c.origin, status: c.status,
+        created_at: c.createdAt.toISOString(), last_used_at: c.lastUsedAt?.toISOString() ?? null,
+      }));
+      output(!!opts.json, { clients: shaped }, shaped.map((c) => `${c.status.padEnd(8)} ${c.origin.padEnd(7)} ${c.client_id}  ${c.client_name ?? ''}`).join('\n') || 'no clients');
+    });
+  });
+
+client
+  .command('sweep')
+  .description('delete dynamically registered clients unused for DCR_CLIENT_TTL_DAYS now (the server also does it every 10 minutes)')
+  .option('--json', 'print one JSON object')
+  .action(async (opts: { json?: boolean }) => {
+    await withServices(async (s) => {
+      const expired = await sweepUnusedClients(s);
+      output(!!opts.json, { expired }, `${expired.length} unused dynamic client(s) deleted`);
+    });
+  });
+
+program
+  .command('registration-token')
+  .description('initial access tokens for dynamic registration (needed when REGISTRATION=closed)')
+  .command('create')
+  .description('create an initial access token (printed once)')
+  .option('--expires-in <seconds>', 'lifetime in seconds (default 86400)', nonNegativeInt)
+  .option('--json', 'print one JSON object')
+  .action(async (opts: { expiresIn?: number; json?: boolean }) => {
+    await withServices(async (s) => {
+      await ensureSigningKeys(s.handle.db, s.box);
+      const provider = buildProvider({
+        config: s.config, db: s.handle.db, box: s.box, secretKey: s.secretKey, keys: await loadKeySet(s.handle.db, s.box),
+        resources: s.resources, accounts: s.accounts, views: new Views(),
+      });
+      const expiresIn = opts.expiresIn || 86_400;
+      const token = await new provider.InitialAccessToken({ expiresIn }).save();
+      const expiresAt = new Date(Date.now() + expiresIn * 1000).toISOString();
+      await s.audit.record({ type: 'registration_token.created', outcome: 'success', actor: 'cli', details: { expires_at: expiresAt } });
+      output(!!opts.json, { initial_access_token: token, expires_at: expiresAt }, `initial access token (shown once, valid until ${expiresAt}):\n${token}\nregister with: Authorization: Bearer <token>`);
     });
   });
 

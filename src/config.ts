@@ -92,6 +92,16 @@ const schema = z.object({
   ADMIN_GROUPS: list.default([]),
   RESOURCES: resourcesJson.default([]),
   REGISTRATION: z.enum(['open', 'approval', 'closed']).default('open'),
+  REGISTRATION_RATE_LIMIT: z.coerce.number().int('must be a whole number').min(1).max(1_000_000).default(20),
+  REGISTRATION_RATE_WINDOW: seconds(1, 7 * 86400).default(3600),
+  DCR_MAX_CLIENTS: z.coerce.number().int('must be a whole number').min(1).max(10_000_000).default(10_000),
+  DCR_CLIENT_TTL_DAYS: z.coerce.number().int('must be a whole number of days').min(1).max(3650).default(90),
+  DCR_ALLOWED_RESOURCES: list.default([]),
+  DCR_ALLOWED_SCOPES: list.default([]),
+  REDIRECT_URI_SCHEMES: list
+    .transform((l) => l.map((s) => s.toLowerCase().replace(/:$/, '')))
+    .refine((l) => l.every((s) => /^[a-z][a-z0-9+.-]*$/.test(s) && !['http', 'https', 'javascript', 'data', 'file', 'vbscript', 'blob', 'about'].includes(s)), 'must be private-use URI schemes such as cursor,vscode')
+    .default([]),
   CIMD: onOff.default(true),
   CIMD_ALLOWED_DOMAINS: list.default([]),
   CIMD_BLOCKED_DOMAINS: list.default([]),
@@ -149,9 +159,8 @@ export function loadConfig(env: Record<string, string | undefined> = environment
       problems.push(`UPSTREAM_ISSUER: required when UPSTREAM_PROVIDER=${c.UPSTREAM_PROVIDER}`);
     }
   }
-  // Policies that later issues implement (#3: registration governance and CIMD trust). Accepting them and doing
-  // nothing would give an operator a false sense of control, so they are refused until they work.
-  if (c.REGISTRATION !== 'open') problems.push(`REGISTRATION: ${c.REGISTRATION} is not available in this version yet; only open`);
+  // Policies that later issues implement (#3: CIMD trust). Accepting them and doing nothing would give an
+  // operator a false sense of control, so they are refused until they work.
   if (c.CIMD_ALLOWED_DOMAINS.length) problems.push('CIMD_ALLOWED_DOMAINS: not available in this version yet; set CIMD=off to refuse metadata-document clients');
   if (c.CIMD_BLOCKED_DOMAINS.length) problems.push('CIMD_BLOCKED_DOMAINS: not available in this version yet; set CIMD=off to refuse metadata-document clients');
   if (c.NODE_ENV === 'production') {

@@ -17,6 +17,8 @@ import { ensureSigningKeys, loadKeySet } from './oauth/keys.js';
 import { buildProvider } from './oauth/provider.js';
 import { ProviderHolder } from './oauth/provider-holder.js';
 import { ResourceRegistry } from './oauth/resources.js';
+import { ClientRegistry } from './oauth/client-registry.js';
+import { RegistrationRateLimit } from './oauth/policies/registration-rate-limit.js';
 import { LocalAccounts } from './upstream/local/accounts.js';
 import { issueFirstAdminLink } from './upstream/local/first-admin.js';
 
@@ -29,6 +31,7 @@ export interface Services {
   resources: ResourceRegistry;
   accounts: LocalAccounts;
   audit: AuditLog;
+  registry: ClientRegistry;
 }
 
 /** Opens the database and the services the server and the CLI share. Runs migrations when asked. */
@@ -50,6 +53,7 @@ export async function openServices(config: Config, options: { log?: Logger; migr
       resources: new ResourceRegistry(handle.db),
       accounts: new LocalAccounts(handle.db),
       audit: new AuditLog(handle.db, log),
+      registry: new ClientRegistry(handle.db),
     };
   } catch (err) {
     await handle.close();
@@ -66,6 +70,16 @@ export interface RunningGatehouse {
 }
 
 const CLEANUP_INTERVAL_MS = 10 * 60 * 1000;
+
+/** Deletes dynamic clients unused for DCR_CLIENT_TTL_DAYS and audits the sweep. */
+export async function sweepUnusedClients(services: Services): Promise<string[]> {
+  const expired = await services.registry.sweepUnused(services.config.DCR_CLIENT_TTL_DAYS);
+  if (expired.length) {
+    await services.audit.record({ type: 'client.expired', outcome: 'success', actor: 'system', reason: `unused for ${services.config.DCR_CLIENT_TTL_DAYS} days`, details: { count: expired.length, client_ids: expired.slice(0, 100) } });
+    services.log.info({ count: expired.length }, 'unused dynamic clients expired');
+  }
+  return expired;
+}
 
 export async function startGatehouse(config: Config, options: { log?: Logger } = {}): Promise<RunningGatehouse> {
   const services = await openServices(config, options);
@@ -87,7 +101,10 @@ export async function startGatehouse(config: Config, options: { log?: Logger } =
     );
     await holder.refresh();
 
-    const app = buildApp({ config, db: handle.db, log, secretKey: services.secretKey, holder, resources, accounts, views, audit });
+    const registrationRateLimit = new RegistrationRateLimit(handle.db, { points: config.REGISTRATION_RATE_LIMIT, durationSeconds: config.REGISTRATION_RATE_WINDOW });
+    const app = buildApp({
+      config, db: handle.db, log, secretKey: services.secretKey, holder, resources, accounts, views, audit, registry: services.registry, registrationRateLimit,
+    });
     const server = createServer(app.callback());
     server.requestTimeout = 30_000;
     server.headersTimeout = 20_000;
@@ -108,6 +125,7 @@ export async function startGatehouse(config: Config, options: { log?: Logger } =
         deleteExpiredPayloads(handle.db)
           .then((n) => n && log.info({ deleted: n }, 'expired authorization state deleted'))
           .catch((err) => log.error({ err }, 'cleanup failed'));
+        sweepUnusedClients(services).catch((err) => log.error({ err }, 'client expiry sweep failed'));
       }, CLEANUP_INTERVAL_MS),
     );
     for (const t of timers) t.unref();

@@ -70,10 +70,5 @@ export function auditProviderEvents(provider: Provider, audit: AuditLog): void {
   provider.on('introspection.error', (ctx: KoaContextWithOIDC, err: unknown) => {
     record(ctx, { type: 'introspection.refused', outcome: 'failure', reason: reason(err), ...meta(ctx) });
   });
-  provider.on('registration_create.error', (ctx: KoaContextWithOIDC, err: unknown) => {
-    record(ctx, { type: 'registration.refused', outcome: 'failure', reason: reason(err), ...meta(ctx) });
-  });
-  provider.on('registration_create.success', (ctx: KoaContextWithOIDC, client: { clientId: string }) => {
-    record(ctx, { type: 'registration.created', outcome: 'success', ...meta(ctx), clientId: client.clientId });
-  });
+  // Registrations are audited by oauth/registration.ts, which also knows the rule that refused one.
 }

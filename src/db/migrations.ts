@@ -2,13 +2,17 @@
 // bundler. Add each new file of migrations/ to this list, in order.
 import type { Knex } from 'knex';
 import * as foundation from '../../migrations/20261123_001_foundation.js';
+import * as clientGovernance from '../../migrations/20261123_003_client_governance.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
   down?(knex: Knex): Promise<void>;
 }
 
-const MIGRATIONS: Array<[string, Migration]> = [['20261123_001_foundation', foundation]];
+const MIGRATIONS: Array<[string, Migration]> = [
+  ['20261123_001_foundation', foundation],
+  ['20261123_003_client_governance', clientGovernance],
+];
 
 const source: Knex.MigrationSource<[string, Migration]> = {
   getMigrations: async () => MIGRATIONS,

@@ -83,14 +83,20 @@ export function buildProvider(deps: ProviderDeps): Provider {
     },
     features: {
       devInteractions: { enabled: false },
-      registration: { enabled: true, idFactory: () => `dyn_${randomId()}` },
+      // REGISTRATION=closed: registering needs an initial access token (`gatehouse registration-token create`).
+      registration: { enabled: true, idFactory: () => `dyn_${randomId()}`, initialAccessToken: config.REGISTRATION === 'closed' },
       registrationManagement: { enabled: true, rotateRegistrationAccessToken: true },
       revocation: { enabled: true },
       introspection: { enabled: true, allowedPolicy: introspectionAllowed as never },
       clientCredentials: { enabled: true },
       userinfo: { enabled: true },
       rpInitiatedLogout: { enabled: false },
-      resourceIndicators: resourceIndicators({ resources: deps.resources, keys: () => deps.keys, accessTokenTtl: config.ACCESS_TOKEN_TTL }) as never,
+      resourceIndicators: resourceIndicators({
+        resources: deps.resources,
+        keys: () => deps.keys,
+        accessTokenTtl: config.ACCESS_TOKEN_TTL,
+        caps: { resources: config.DCR_ALLOWED_RESOURCES, scopes: config.DCR_ALLOWED_SCOPES },
+      }) as never,
       clientIdMetadataDocument: config.CIMD ? { enabled: true, ack: 'draft-02' } : { enabled: false },
       pushedAuthorizationRequests: { enabled: false },
     },

@@ -1,11 +1,18 @@
-// Gatehouse's rules for client metadata, applied to Dynamic Client Registration (RFC 7591 POST /register) and
-// to RFC 7592 updates (PUT /register/<id>) before oidc-provider validates the rest. Each rule is one module in
-// policies/, composed in this one list; a refusal is RFC 7591 §3.2.2 `invalid_redirect_uri` or
-// `invalid_client_metadata`, and is audited.
-import type { Middleware } from 'koa';
+// Dynamic Client Registration governance (RFC 7591, RFC 7592, DESIGN.md §6, issue #3), around oidc-provider's
+// own registration endpoint:
+//   before: per-IP rate limit, the maximum number of dynamic clients, and the client-metadata rules (one module
+//           each in policies/, composed in `clientMetadataRules`) for POST /register and PUT /register/<id>;
+//   after:  the client is entered in the client registry (pending in approval mode) and every registration,
+//           update, deletion and refusal is audited with the rule that refused it.
+// REGISTRATION=closed is oidc-provider's initial-access-token requirement (see provider.ts).
+import type { Context, Middleware } from 'koa';
 import type { AuditLog } from '../audit/writer.js';
+import type { Config } from '../config.js';
 import { readRawBody, setParsedBody } from '../http/raw-body.js';
+import type { ClientRegistry } from './client-registry.js';
+import { registrationApplicationType } from './policies/registration-application-type.js';
 import { registrationGrantTypes } from './policies/registration-grant-types.js';
+import type { RegistrationRateLimit } from './policies/registration-rate-limit.js';
 import { registrationRedirectUris } from './policies/registration-redirect-uris.js';
 import { registrationScope } from './policies/registration-scope.js';
 
@@ -13,46 +20,100 @@ export type ClientMetadata = Record<string, unknown>;
 /** Returns a refusal reason, or undefined; may normalise the metadata in place. */
 export type ClientMetadataRule = (meta: ClientMetadata) => string | undefined;
 
-export function clientMetadataRules(staticScopes: readonly string[]): Array<[ClientMetadataRule, string]> {
+export interface MetadataPolicy {
+  staticScopes: readonly string[];
+  redirectUriSchemes: readonly string[];
+}
+
+export function clientMetadataRules(policy: MetadataPolicy): Array<[ClientMetadataRule, string]> {
   return [
-    [registrationRedirectUris, 'invalid_redirect_uri'],
+    [registrationRedirectUris(policy.redirectUriSchemes), 'invalid_redirect_uri'],
     [registrationGrantTypes, 'invalid_client_metadata'],
-    [registrationScope(staticScopes), 'invalid_client_metadata'],
+    [registrationScope(policy.staticScopes), 'invalid_client_metadata'],
+    [registrationApplicationType, 'invalid_client_metadata'],
   ];
 }
 
 /** Applies the rules; returns the first refusal as an OAuth error, or undefined. */
-export function checkClientMetadata(meta: ClientMetadata, staticScopes: readonly string[]): { error: string; error_description: string } | undefined {
-  for (const [rule, error] of clientMetadataRules(staticScopes)) {
+export function checkClientMetadata(meta: ClientMetadata, policy: MetadataPolicy): { error: string; error_description: string } | undefined {
+  for (const [rule, error] of clientMetadataRules(policy)) {
     const problem = rule(meta);
     if (problem) return { error, error_description: problem };
   }
   return undefined;
 }
 
-export function registrationPolicy(options: { registrationPath: string; staticScopes: readonly string[]; audit: AuditLog }): Middleware {
+export interface RegistrationDeps {
+  config: Config;
+  registrationPath: string;
+  staticScopes: readonly string[];
+  audit: AuditLog;
+  registry: ClientRegistry;
+  rateLimit: RegistrationRateLimit;
+}
+
+export function registrationPolicy(deps: RegistrationDeps): Middleware {
+  const { config, registrationPath, audit, registry } = deps;
+  const policy: MetadataPolicy = { staticScopes: deps.staticScopes, redirectUriSchemes: config.REDIRECT_URI_SCHEMES };
+  const meta = (ctx: Context) => ({ ip: ctx.ip, userAgent: ctx.get('user-agent') || undefined });
+
+  const refuse = async (ctx: Context, status: number, error: string, description: string, clientId?: string) => {
+    ctx.status = status;
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { error, error_description: description };
+    await audit.record({ type: 'registration.refused', outcome: 'failure', reason: `${error}: ${description}`, clientId, ...meta(ctx) });
+  };
+
   return async (ctx, next) => {
-    const isRegistration =
-      (ctx.method === 'POST' && ctx.path === options.registrationPath) ||
-      (ctx.method === 'PUT' && ctx.path.startsWith(`${options.registrationPath}/`));
-    if (!isRegistration || !ctx.is('application/json')) return next();
-    const raw = await readRawBody(ctx);
-    let body: unknown;
-    try {
-      body = JSON.parse(raw);
-    } catch {
-      body = undefined;
+    const create = ctx.method === 'POST' && ctx.path === registrationPath;
+    const manage = ctx.path.startsWith(`${registrationPath}/`) && ['GET', 'PUT', 'DELETE'].includes(ctx.method);
+    if (!create && !manage) return next();
+    const clientId = manage ? decodeURIComponent(ctx.path.slice(registrationPath.length + 1)) : undefined;
+
+    if (create) {
+      const verdict = await deps.rateLimit.consume(ctx.ip);
+      if (!verdict.allowed) {
+        ctx.set('Retry-After', String(verdict.retryAfterSeconds));
+        return refuse(ctx, 429, 'temporarily_unavailable', `too many registrations from this address; retry in ${verdict.retryAfterSeconds} s`);
+      }
+      if ((await registry.countDynamic()) >= config.DCR_MAX_CLIENTS) {
+        return refuse(ctx, 400, 'invalid_client_metadata', 'the maximum number of registered clients has been reached; ask an administrator');
+      }
     }
-    const refuse = async (error: string, description: string) => {
-      ctx.status = 400;
-      ctx.set('Cache-Control', 'no-store');
-      ctx.body = { error, error_description: description };
-      await options.audit.record({ type: 'registration.refused', outcome: 'failure', reason: `${error}: ${description}`, ip: ctx.ip, userAgent: ctx.get('user-agent') || undefined });
-    };
-    if (!body || typeof body !== 'object' || Array.isArray(body)) return refuse('invalid_client_metadata', 'the request body must be a JSON object');
-    const refusal = checkClientMetadata(body as ClientMetadata, options.staticScopes);
-    if (refusal) return refuse(refusal.error, refusal.error_description);
-    setParsedBody(ctx, body);
+
+    if ((create || ctx.method === 'PUT') && ctx.is('application/json')) {
+      let body: unknown;
+      try {
+        body = JSON.parse(await readRawBody(ctx));
+      } catch (err) {
+        if ((err as { status?: number }).status === 413) throw err;
+        body = undefined;
+      }
+      if (!body || typeof body !== 'object' || Array.isArray(body)) return refuse(ctx, 400, 'invalid_client_metadata', 'the request body must be a JSON object', clientId);
+      const refusal = checkClientMetadata(body as ClientMetadata, policy);
+      if (refusal) return refuse(ctx, 400, refusal.error, refusal.error_description, clientId);
+      setParsedBody(ctx, body);
+    }
+
     await next();
+
+    if (create && ctx.status === 201) {
+      const created = ctx.body as { client_id?: string; client_name?: string };
+      if (!created?.client_id) return;
+      const status = config.REGISTRATION === 'approval' ? 'pending' : 'active';
+      await registry.record({ clientId: created.client_id, origin: 'dynamic', status, clientName: created.client_name, ip: ctx.ip });
+      await audit.record({ type: 'registration.created', outcome: 'success', clientId: created.client_id, details: { status, client_name: created.client_name }, ...meta(ctx) });
+    } else if (create && ctx.status >= 400) {
+      const err = ctx.body as { error?: string; error_description?: string } | undefined;
+      await audit.record({ type: 'registration.refused', outcome: 'failure', reason: [err?.error, err?.error_description].filter(Boolean).join(': '), ...meta(ctx) });
+    } else if (ctx.method === 'PUT' && ctx.status === 200) {
+      await audit.record({ type: 'registration.updated', outcome: 'success', clientId, ...meta(ctx) });
+    } else if (ctx.method === 'DELETE' && ctx.status === 204 && clientId) {
+      await registry.remove(clientId);
+      await audit.record({ type: 'registration.deleted', outcome: 'success', clientId, ...meta(ctx) });
+    } else if (manage && ctx.status >= 400) {
+      const err = ctx.body as { error?: string; error_description?: string } | undefined;
+      await audit.record({ type: 'registration.management_refused', outcome: 'failure', clientId, reason: [err?.error, err?.error_description].filter(Boolean).join(': '), ...meta(ctx) });
+    }
   };
 }

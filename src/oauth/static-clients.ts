@@ -16,6 +16,7 @@ export interface NewClient {
   confidential: boolean;
   scope?: string | undefined;
   resource?: string | undefined; // the resource server this confidential client speaks for (introspection)
+  redirectUriSchemes?: readonly string[]; // REDIRECT_URI_SCHEMES
 }
 
 export interface CreatedClient {
@@ -47,8 +48,9 @@ export async function createStaticClient(db: Db, box: SecretBox, provider: Provi
   };
   // The same rules as dynamic registration, except that an admin may create client_credentials clients.
   const checked: Record<string, unknown> = { redirect_uris: metadata.redirect_uris, scope: metadata.scope };
-  const refusal = checkClientMetadata(checked, STATIC_SCOPES);
+  const refusal = checkClientMetadata(checked, { staticScopes: STATIC_SCOPES, redirectUriSchemes: input.redirectUriSchemes ?? [] });
   if (refusal) throw new Error(refusal.error_description);
+  if (checked.application_type) metadata.application_type = checked.application_type;
   if (checked.scope) metadata.scope = checked.scope;
   else delete metadata.scope;
   await provider.Client.validate(metadata as never);

@@ -38,6 +38,8 @@ export async function startTestServer(env: Record<string, string>, port?: number
     ISSUER: issuer,
     RESOURCES: DEFAULT_RESOURCES,
     LOG_LEVEL: 'silent',
+    // Test files register many clients from 127.0.0.1; the rate-limit test sets its own low limit.
+    REGISTRATION_RATE_LIMIT: '100000',
     ...env,
   });
   const running = await startGatehouse(config, { log: createLogger(config.LOG_LEVEL) });

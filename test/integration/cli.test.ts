@@ -63,6 +63,21 @@ describe('gatehouse CLI', () => {
     const bad = await runCli(['client', 'add', '--name', 'Bad', '--redirect-uri', 'javascript:alert(1)', '--json'], db.env);
     expect(bad.code).toBe(1);
     expect(bad.stdout).toBe('');
+
+    // Governance commands: list, disable, enable, registration tokens.
+    const listed = oneJson((await runCli(['client', 'list', '--json'], db.env)).stdout) as { clients: Array<{ client_id: string; origin: string; status: string }> };
+    expect(listed.clients.map((x) => x.client_id)).toEqual(expect.arrayContaining([p.client_id, c.client_id]));
+    expect(listed.clients.every((x) => x.origin === 'static' && x.status === 'active')).toBe(true);
+    const disabled = await runCli(['client', 'disable', p.client_id, '--json'], db.env);
+    expect(oneJson(disabled.stdout)).toEqual({ client_id: p.client_id, status: 'disabled' });
+    const enabled = await runCli(['client', 'enable', p.client_id, '--json'], db.env);
+    expect(oneJson(enabled.stdout)).toEqual({ client_id: p.client_id, status: 'active' });
+    const unknown = await runCli(['client', 'approve', 'dyn_nope', '--json'], db.env);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/no client dyn_nope/);
+    const iat = oneJson((await runCli(['registration-token', 'create', '--expires-in', '600', '--json'], db.env)).stdout);
+    expect(typeof iat.initial_access_token).toBe('string');
+    expect(Date.parse(iat.expires_at)).toBeGreaterThan(Date.now());
   }, 120_000);
 
   it('refuses to open an embedded database that a running server holds; shares a PostgreSQL one', async () => {

@@ -2,13 +2,11 @@
 // parameter is rewritten to its canonical form before oidc-provider sees it, so a grant made for one spelling is
 // honoured at /token for the other, and `aud` is always the canonical URI.
 import type { Middleware } from 'koa';
-import { readRawBody, setParsedBody } from '../../http/raw-body.js';
+import { parsedForm } from '../../http/provider-form.js';
 import { canonicalOrSame } from '../resources.js';
 
-function rewrite(value: unknown): unknown {
-  if (typeof value === 'string') return canonicalOrSame(value);
-  if (Array.isArray(value)) return value.map((v) => (typeof v === 'string' ? canonicalOrSame(v) : v));
-  return value;
+function rewrite(value: string | string[]): string | string[] {
+  return Array.isArray(value) ? value.map(canonicalOrSame) : canonicalOrSame(value);
 }
 
 export function canonicalResourceParam(paths: { authorization: string; token: string }): Middleware {
@@ -19,20 +17,9 @@ export function canonicalResourceParam(paths: { authorization: string; token: st
       params.delete('resource');
       for (const v of values) params.append('resource', canonicalOrSame(v));
       ctx.querystring = params.toString();
-    } else if (
-      (ctx.path === paths.token || ctx.path === paths.authorization) &&
-      ctx.method === 'POST' &&
-      ctx.is('application/x-www-form-urlencoded')
-    ) {
-      const raw = await readRawBody(ctx);
-      const params = new URLSearchParams(raw);
-      const body: Record<string, unknown> = {};
-      for (const key of new Set(params.keys())) {
-        const all = params.getAll(key);
-        body[key] = all.length === 1 ? all[0] : all;
-      }
-      if ('resource' in body) body.resource = rewrite(body.resource);
-      setParsedBody(ctx, body);
+    } else if ((ctx.path === paths.token || ctx.path === paths.authorization) && ctx.method === 'POST') {
+      const body = parsedForm(ctx);
+      if (body?.resource !== undefined) body.resource = rewrite(body.resource);
     }
     await next();
   };

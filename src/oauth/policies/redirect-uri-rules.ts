@@ -1,14 +1,15 @@
 // DESIGN.md §6 and RFC 8252 §7: a redirect URI is https, or http on a loopback address (the native-app pattern),
 // or a private-use scheme named after a domain the app owns (reverse-domain, RFC 8252 §7.1, e.g.
 // com.example.app:/callback). Plain http to any other host would hand codes to whoever is on the network path.
-// Schemes that run code or read local data are never allowed. The configurable allowlist for `cursor:`/`vscode:`
-// style callbacks is issue #3's registration policy.
+// Schemes that run code or read local data are never allowed. Clients whose private-use scheme is not a reverse
+// domain (Cursor's `cursor://…`, `vscode://…`) are allowed only when an admin lists the scheme in
+// REDIRECT_URI_SCHEMES.
 import { loopbackWithoutPort } from './loopback-redirect.js';
 
 const FORBIDDEN_SCHEMES = new Set(['javascript:', 'data:', 'file:', 'vbscript:', 'blob:', 'about:', 'ftp:', 'ws:', 'wss:']);
 
 /** Returns why the URI is refused, or undefined when it is acceptable. */
-export function redirectUriProblem(uri: string): string | undefined {
+export function redirectUriProblem(uri: string, allowedSchemes: readonly string[] = []): string | undefined {
   const url = URL.parse(uri);
   if (!url) return `${uri} is not an absolute URI`;
   if (url.hash || uri.includes('#')) return `${uri} must not contain a fragment`;
@@ -17,5 +18,6 @@ export function redirectUriProblem(uri: string): string | undefined {
   if (url.protocol === 'http:') return loopbackWithoutPort(uri) !== undefined ? undefined : `http redirect URIs are only allowed on loopback addresses (127.0.0.1, [::1], localhost): ${uri}`;
   const scheme = url.protocol.slice(0, -1);
   if (/^[a-z][a-z0-9+-]*(\.[a-z0-9+-]+)+$/.test(scheme)) return undefined;
-  return `private-use scheme ${scheme}: must be a reverse domain name such as com.example.app`;
+  if (allowedSchemes.includes(scheme)) return undefined;
+  return `private-use scheme ${scheme}: must be a reverse domain name such as com.example.app, or listed in REDIRECT_URI_SCHEMES`;
 }

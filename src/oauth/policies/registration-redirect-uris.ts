@@ -2,13 +2,15 @@
 import type { ClientMetadataRule } from '../registration.js';
 import { redirectUriProblem } from './redirect-uri-rules.js';
 
-export const registrationRedirectUris: ClientMetadataRule = (meta) => {
-  const uris = meta.redirect_uris;
-  if (!Array.isArray(uris)) return undefined; // oidc-provider reports missing/invalid redirect_uris itself
-  for (const uri of uris) {
-    if (typeof uri !== 'string') return 'redirect_uris must be strings';
-    const problem = redirectUriProblem(uri);
-    if (problem) return problem;
-  }
-  return undefined;
-};
+export function registrationRedirectUris(allowedSchemes: readonly string[]): ClientMetadataRule {
+  return (meta) => {
+    const uris = meta.redirect_uris;
+    if (!Array.isArray(uris)) return undefined; // oidc-provider reports missing/invalid redirect_uris itself
+    for (const uri of uris) {
+      if (typeof uri !== 'string') return 'redirect_uris must be strings';
+      const problem = redirectUriProblem(uri, allowedSchemes);
+      if (problem) return problem;
+    }
+    return undefined;
+  };
+}

@@ -3,9 +3,10 @@
 // RFC 9068 JWTs (typ at+jwt) signed with the current ES256 key, verifiable by the MCP server against /jwks.
 import { errors, type Client, type KoaContextWithOIDC, type ResourceServer } from 'oidc-provider';
 import type { KeySet } from '../keys.js';
+import { cappedScopes, resourceAllowed, type DynamicClientCaps } from './dynamic-client-caps.js';
 import { canonicalOrSame, type ResourceRegistry } from '../resources.js';
 
-export function resourceIndicators(deps: { resources: ResourceRegistry; keys: () => KeySet; accessTokenTtl: number }) {
+export function resourceIndicators(deps: { resources: ResourceRegistry; keys: () => KeySet; accessTokenTtl: number; caps: DynamicClientCaps }) {
   return {
     enabled: true,
 
@@ -18,13 +19,16 @@ export function resourceIndicators(deps: { resources: ResourceRegistry; keys: ()
       return fallback?.uri;
     },
 
-    async getResourceServerInfo(_ctx: KoaContextWithOIDC, indicator: string, _client: Client): Promise<ResourceServer> {
+    async getResourceServerInfo(_ctx: KoaContextWithOIDC, indicator: string, client: Client): Promise<ResourceServer> {
       const resource = await deps.resources.find(indicator);
       if (!resource) throw new errors.InvalidTarget(`resource ${canonicalOrSame(indicator)} is not registered with this authorization server`);
+      if (!resourceAllowed(deps.caps, client.clientId, resource.uri)) {
+        throw new errors.InvalidTarget(`resource ${resource.uri} is not available to dynamically registered clients`);
+      }
       const key = deps.keys().signingKey('ES256');
       if (!key) throw new Error('no active ES256 signing key');
       return {
-        scope: Object.keys(resource.scopes).join(' '),
+        scope: cappedScopes(deps.caps, client.clientId, Object.keys(resource.scopes)).join(' '),
         audience: resource.uri,
         accessTokenTTL: deps.accessTokenTtl,
         accessTokenFormat: 'jwt',

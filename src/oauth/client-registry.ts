@@ -1,0 +1,119 @@
+// Governance facts about clients that oidc-provider does not keep: where a client came from (dynamic
+// registration or an admin), whether it may authorize (approval mode), and when it was last used (so unused
+// dynamic clients expire). This module owns `client_registry`; a client with no row (created before it existed)
+// counts as active.
+import type { Db } from '../db/connection.js';
+
+export type ClientOrigin = 'dynamic' | 'static';
+export type ClientStatus = 'active' | 'pending' | 'disabled';
+
+export interface RegisteredClient {
+  clientId: string;
+  origin: ClientOrigin;
+  status: ClientStatus;
+  clientName: string | null;
+  registeredIp: string | null;
+  createdAt: Date;
+  lastUsedAt: Date | null;
+}
+
+interface Row {
+  client_id: string;
+  origin: ClientOrigin;
+  status: ClientStatus;
+  client_name: string | null;
+  registered_ip: string | null;
+  created_at: Date | string;
+  last_used_at: Date | string | null;
+}
+
+const toClient = (r: Row): RegisteredClient => ({
+  clientId: r.client_id,
+  origin: r.origin,
+  status: r.status,
+  clientName: r.client_name,
+  registeredIp: r.registered_ip,
+  createdAt: new Date(r.created_at),
+  lastUsedAt: r.last_used_at ? new Date(r.last_used_at) : null,
+});
+
+// last_used_at is written at most this often per client and instance: a token request must not cost a write.
+const TOUCH_INTERVAL_MS = 5 * 60 * 1000;
+
+export class ClientRegistry {
+  readonly #touched = new Map<string, number>();
+
+  constructor(private readonly db: Db) {}
+
+  async record(input: { clientId: string; origin: ClientOrigin; status: ClientStatus; clientName?: string | undefined; ip?: string | undefined }): Promise<void> {
+    await this.db('client_registry')
+      .insert({
+        client_id: input.clientId,
+        origin: input.origin,
+        status: input.status,
+        client_name: input.clientName ?? null,
+        registered_ip: input.ip ?? null,
+      })
+      .onConflict('client_id')
+      .merge(['client_name']);
+  }
+
+  async find(clientId: string): Promise<RegisteredClient | undefined> {
+    const row = (await this.db('client_registry').where({ client_id: clientId }).first()) as Row | undefined;
+    return row ? toClient(row) : undefined;
+  }
+
+  async status(clientId: string): Promise<ClientStatus> {
+    const row = (await this.db('client_registry').where({ client_id: clientId }).first('status')) as { status: ClientStatus } | undefined;
+    return row?.status ?? 'active';
+  }
+
+  async list(filter: { origin?: ClientOrigin; status?: ClientStatus } = {}): Promise<RegisteredClient[]> {
+    const q = this.db('client_registry').orderBy('created_at', 'desc');
+    if (filter.origin) q.where({ origin: filter.origin });
+    if (filter.status) q.where({ status: filter.status });
+    return ((await q) as Row[]).map(toClient);
+  }
+
+  async countDynamic(): Promise<number> {
+    const row = (await this.db('client_registry').where({ origin: 'dynamic' }).count<{ count: string | number }[]>('client_id as count').first()) as { count: string | number };
+    return Number(row.count);
+  }
+
+  /** Sets a client's status; false when the client is unknown. */
+  async setStatus(clientId: string, status: ClientStatus, actor: string): Promise<boolean> {
+    const updated = await this.db('client_registry')
+      .where({ client_id: clientId })
+      .update({ status, status_changed_at: new Date(), status_changed_by: actor });
+    return updated === 1;
+  }
+
+  async touch(clientId: string): Promise<void> {
+    const now = Date.now();
+    if (now - (this.#touched.get(clientId) ?? 0) < TOUCH_INTERVAL_MS) return;
+    this.#touched.set(clientId, now);
+    await this.db('client_registry').where({ client_id: clientId }).update({ last_used_at: new Date(now) });
+  }
+
+  async remove(clientId: string): Promise<void> {
+    await this.db.transaction(async (trx) => {
+      await trx('client_registry').where({ client_id: clientId }).delete();
+      await trx('oidc_payloads').where({ model: 'Client', id: clientId }).delete();
+      await trx('consents').where({ client_id: clientId }).delete();
+    });
+  }
+
+  /**
+   * Deletes dynamically registered clients unused (neither authorized nor refreshed) for `days`, so the client
+   * table cannot grow without bound. Clients re-register freely, so an expired one simply registers again.
+   */
+  async sweepUnused(days: number): Promise<string[]> {
+    const cutoff = new Date(Date.now() - days * 86_400_000);
+    const stale = (await this.db('client_registry')
+      .where({ origin: 'dynamic' })
+      .where((q) => q.where('last_used_at', '<', cutoff).orWhere((q2) => q2.whereNull('last_used_at').where('created_at', '<', cutoff)))
+      .pluck('client_id')) as string[];
+    for (const clientId of stale) await this.remove(clientId);
+    return stale;
+  }
+}

@@ -1,0 +1,56 @@
+// REGISTRATION=approval (issue #3): a dynamically registered client exists but cannot authorize until an admin
+// approves it (`gatehouse client approve`), and a disabled client can do nothing. At /authorize the person sees a
+// readable page — never a redirect to the unapproved client; at the token, revocation and introspection endpoints
+// the client gets `invalid_client`. Each refusal is audited. Active clients have their last use recorded, which
+// drives the expiry of unused dynamic clients.
+import type { Context, Middleware } from 'koa';
+import type { AuditLog } from '../../audit/writer.js';
+import type { Views } from '../../interaction/views.js';
+import type { ClientRegistry } from '../client-registry.js';
+import { requestClientId } from '../request-client.js';
+
+export function clientApproval(deps: {
+  authorizationPath: string;
+  clientEndpoints: string[];
+  registry: ClientRegistry;
+  views: Views;
+  audit: AuditLog;
+}): Middleware {
+  const endpoints = new Set(deps.clientEndpoints);
+  return async (ctx: Context, next) => {
+    const authorize = ctx.path === deps.authorizationPath;
+    if (!authorize && !(ctx.method === 'POST' && endpoints.has(ctx.path))) return next();
+    const clientId = requestClientId(ctx);
+    if (!clientId) return next();
+    const client = await deps.registry.find(clientId);
+    const status = client?.status ?? 'active';
+    if (status === 'active') {
+      if (client && (authorize || ctx.path.endsWith('/token'))) await deps.registry.touch(clientId);
+      return next();
+    }
+    const reason = status === 'pending' ? 'client awaiting administrator approval' : 'client disabled by an administrator';
+    await deps.audit.record({
+      type: authorize ? 'authorization.refused' : 'token.refused',
+      outcome: 'failure',
+      clientId,
+      reason,
+      ip: ctx.ip,
+      userAgent: ctx.get('user-agent') || undefined,
+    });
+    ctx.set('Cache-Control', 'no-store');
+    if (authorize) {
+      ctx.status = 403;
+      ctx.type = 'html';
+      ctx.body = deps.views.render(status === 'pending' ? 'pending' : 'error', {
+        title: status === 'pending' ? 'Waiting for approval' : 'This application is disabled',
+        clientName: client?.clientName ?? clientId,
+        clientId,
+        error: 'access_denied',
+        description: 'An administrator has disabled this application. Contact your administrator if you need it.',
+      });
+      return;
+    }
+    ctx.status = 401;
+    ctx.body = { error: 'invalid_client', error_description: reason };
+  };
+}

@@ -20,6 +20,7 @@ import { canonicalResourceParam } from './oauth/policies/canonical-resource-para
 import { cookieKeys, ROUTES, STATIC_SCOPES } from './oauth/provider.js';
 import { defaultScope } from './oauth/policies/default-scope.js';
 import { registrationPolicy } from './oauth/registration.js';
+import { registrationResponse } from './oauth/policies/registration-response.js';
 import type { ClientRegistry } from './oauth/client-registry.js';
 import { clientApproval } from './oauth/policies/client-approval.js';
 import type { RegistrationRateLimit } from './oauth/policies/registration-rate-limit.js';
@@ -96,6 +97,7 @@ export function buildApp(deps: AppDeps): Koa {
       rateLimit: deps.registrationRateLimit,
     }),
   );
+  app.use(registrationResponse(ROUTES.registration));
   app.use(async (ctx, next) => {
     await next();
     if (ctx.path === ROUTES.revocation && ctx.method === 'POST' && ctx.status === 200) {

@@ -10,6 +10,8 @@ import { createLogger } from './log.js';
 import { ensureSigningKeys, loadKeySet, rotateSigningKeys } from './oauth/keys.js';
 import { buildProvider } from './oauth/provider.js';
 import { createStaticClient } from './oauth/static-clients.js';
+import type { CimdClient } from './oauth/cimd/cimd-clients.js';
+import { clientIdUrlProblem } from './oauth/cimd/client-id-url.js';
 import { AccountError, generatePassword } from './upstream/local/accounts.js';
 import { serve } from './main.js';
 
@@ -28,6 +30,15 @@ async function withServices<T>(fn: (s: Services) => Promise<T>, options: { migra
   } finally {
     await services.handle.close();
   }
+}
+
+/** An oidc-provider instance on the command's database, for its models (clients, initial access tokens). */
+async function providerFor(s: Services) {
+  await ensureSigningKeys(s.handle.db, s.box);
+  return buildProvider({
+    config: s.config, db: s.handle.db, box: s.box, secretKey: s.secretKey, keys: await loadKeySet(s.handle.db, s.box),
+    resources: s.resources, accounts: s.accounts, views: new Views(),
+  });
 }
 
 function output(json: boolean, value: Record<string, unknown>, human: string): void {
@@ -120,11 +131,7 @@ client
   .option('--json', 'print one JSON object')
   .action(async (opts: { name: string; redirectUri: string[]; confidential?: boolean; scope?: string; resource?: string; json?: boolean }) => {
     await withServices(async (s) => {
-      await ensureSigningKeys(s.handle.db, s.box);
-      const provider = buildProvider({
-        config: s.config, db: s.handle.db, box: s.box, secretKey: s.secretKey, keys: await loadKeySet(s.handle.db, s.box),
-        resources: s.resources, accounts: s.accounts, views: new Views(),
-      });
+      const provider = await providerFor(s);
       const created = await createStaticClient(s.handle.db, s.box, provider, {
         name: opts.name, redirectUris: opts.redirectUri, confidential: !!opts.confidential, scope: opts.scope, resource: opts.resource,
         redirectUriSchemes: s.config.REDIRECT_URI_SCHEMES,
@@ -190,16 +197,56 @@ program
   .option('--json', 'print one JSON object')
   .action(async (opts: { expiresIn?: number; json?: boolean }) => {
     await withServices(async (s) => {
-      await ensureSigningKeys(s.handle.db, s.box);
-      const provider = buildProvider({
-        config: s.config, db: s.handle.db, box: s.box, secretKey: s.secretKey, keys: await loadKeySet(s.handle.db, s.box),
-        resources: s.resources, accounts: s.accounts, views: new Views(),
-      });
+      const provider = await providerFor(s);
       const expiresIn = opts.expiresIn || 86_400;
       const token = await new provider.InitialAccessToken({ expiresIn }).save();
       const expiresAt = new Date(Date.now() + expiresIn * 1000).toISOString();
       await s.audit.record({ type: 'registration_token.created', outcome: 'success', actor: 'cli', details: { expires_at: expiresAt } });
       output(!!opts.json, { initial_access_token: token, expires_at: expiresAt }, `initial access token (shown once, valid until ${expiresAt}):\n${token}\nregister with: Authorization: Bearer <token>`);
+    });
+  });
+
+// Clients identified by a Client ID Metadata Document URL: recorded when first used, blockable by URL.
+const cimdJson = (c: CimdClient) => ({
+  client_id: c.clientId, host: c.host, client_name: c.clientName,
+  first_seen_at: c.firstSeenAt?.toISOString() ?? null, last_seen_at: c.lastSeenAt?.toISOString() ?? null,
+  blocked: c.blockedAt !== null, blocked_at: c.blockedAt?.toISOString() ?? null,
+});
+const cimd = program.command('cimd').description('clients that use a Client ID Metadata Document URL as client_id');
+cimd
+  .command('list')
+  .description('list the metadata-document clients seen so far (and blocked URLs)')
+  .option('--json', 'print one JSON object')
+  .action(async (opts: { json?: boolean }) => {
+    await withServices(async (s) => {
+      const shaped = (await s.cimdClients.list()).map(cimdJson);
+      const line = (c: ReturnType<typeof cimdJson>) => `${c.blocked ? 'blocked ' : 'active  '} ${c.last_seen_at ?? 'never used'.padEnd(24)}  ${c.client_id}  ${c.client_name ?? ''}`;
+      output(!!opts.json, { clients: shaped }, shaped.map(line).join('\n') || 'no metadata-document clients yet');
+    });
+  });
+cimd
+  .command('block <url>')
+  .description('refuse this client_id URL from now on (every instance within a few seconds), even before it is first used')
+  .option('--json', 'print one JSON object')
+  .action(async (url: string, opts: { json?: boolean }) => {
+    const problem = clientIdUrlProblem(url);
+    if (problem) throw new CliError(`${url}: ${problem}`);
+    await withServices(async (s) => {
+      const blocked = await s.cimdClients.block(url, 'cli');
+      await s.audit.record({ type: 'cimd.blocked', outcome: 'success', actor: 'cli', clientId: url, details: { host: blocked.host } });
+      output(!!opts.json, cimdJson(blocked), `${url} blocked`);
+    });
+  });
+cimd
+  .command('unblock <url>')
+  .description('accept this client_id URL again')
+  .option('--json', 'print one JSON object')
+  .action(async (url: string, opts: { json?: boolean }) => {
+    await withServices(async (s) => {
+      const unblocked = await s.cimdClients.unblock(url);
+      if (!unblocked) throw new CliError(`no metadata-document client ${url} is known`);
+      await s.audit.record({ type: 'cimd.unblocked', outcome: 'success', actor: 'cli', clientId: url, details: { host: unblocked.host } });
+      output(!!opts.json, cimdJson(unblocked), `${url} unblocked`);
     });
   });
 

@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import { z } from 'zod';
+import { parseDomainPattern } from './oauth/cimd/domain-policy.js';
 
 export class ConfigError extends Error {
   constructor(public readonly problems: string[]) {
@@ -29,6 +30,15 @@ const onOff = z
 const list = z
   .string()
   .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean));
+
+// CIMD_ALLOWED_DOMAINS / CIMD_BLOCKED_DOMAINS: exact hosts or *.example.com (strict subdomains), canonical form.
+const domainList = list.transform((entries, ctx) =>
+  entries.map((entry) => {
+    const pattern = parseDomainPattern(entry);
+    if (!pattern) ctx.addIssue({ code: 'custom', message: `${entry} is not a host name or a *.domain pattern` });
+    return pattern?.text ?? entry;
+  }),
+);
 
 const seconds = (min: number, max: number) =>
   z.coerce.number().int(`must be a whole number of seconds`).min(min).max(max);
@@ -103,8 +113,8 @@ const schema = z.object({
     .refine((l) => l.every((s) => /^[a-z][a-z0-9+.-]*$/.test(s) && !['http', 'https', 'javascript', 'data', 'file', 'vbscript', 'blob', 'about'].includes(s)), 'must be private-use URI schemes such as cursor,vscode')
     .default([]),
   CIMD: onOff.default(true),
-  CIMD_ALLOWED_DOMAINS: list.default([]),
-  CIMD_BLOCKED_DOMAINS: list.default([]),
+  CIMD_ALLOWED_DOMAINS: domainList.default([]),
+  CIMD_BLOCKED_DOMAINS: domainList.default([]),
   CIMD_ALLOW_PRIVATE_ADDRESSES: bool.default(false),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   ACCESS_TOKEN_TTL: seconds(60, 86400).default(900),
@@ -159,10 +169,6 @@ export function loadConfig(env: Record<string, string | undefined> = environment
       problems.push(`UPSTREAM_ISSUER: required when UPSTREAM_PROVIDER=${c.UPSTREAM_PROVIDER}`);
     }
   }
-  // Policies that later issues implement (#3: CIMD trust). Accepting them and doing nothing would give an
-  // operator a false sense of control, so they are refused until they work.
-  if (c.CIMD_ALLOWED_DOMAINS.length) problems.push('CIMD_ALLOWED_DOMAINS: not available in this version yet; set CIMD=off to refuse metadata-document clients');
-  if (c.CIMD_BLOCKED_DOMAINS.length) problems.push('CIMD_BLOCKED_DOMAINS: not available in this version yet; set CIMD=off to refuse metadata-document clients');
   if (c.NODE_ENV === 'production') {
     if (issuerUrl && issuerUrl.protocol !== 'https:') problems.push('ISSUER: must be https in production');
     if (!c.SECRET_KEY) problems.push('SECRET_KEY: required in production (at least 32 random characters)');

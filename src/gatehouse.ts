@@ -18,6 +18,8 @@ import { buildProvider } from './oauth/provider.js';
 import { ProviderHolder } from './oauth/provider-holder.js';
 import { ResourceRegistry } from './oauth/resources.js';
 import { ClientRegistry } from './oauth/client-registry.js';
+import { CimdClients } from './oauth/cimd/cimd-clients.js';
+import { CimdTrust, type CimdFetchOverrides } from './oauth/cimd/trust.js';
 import { RegistrationRateLimit } from './oauth/policies/registration-rate-limit.js';
 import { LocalAccounts } from './upstream/local/accounts.js';
 import { issueFirstAdminLink } from './upstream/local/first-admin.js';
@@ -32,6 +34,7 @@ export interface Services {
   accounts: LocalAccounts;
   audit: AuditLog;
   registry: ClientRegistry;
+  cimdClients: CimdClients;
 }
 
 /** Opens the database and the services the server and the CLI share. Runs migrations when asked. */
@@ -54,6 +57,7 @@ export async function openServices(config: Config, options: { log?: Logger; migr
       accounts: new LocalAccounts(handle.db),
       audit: new AuditLog(handle.db, log),
       registry: new ClientRegistry(handle.db),
+      cimdClients: new CimdClients(handle.db),
     };
   } catch (err) {
     await handle.close();
@@ -81,7 +85,13 @@ export async function sweepUnusedClients(services: Services): Promise<string[]> 
   return expired;
 }
 
-export async function startGatehouse(config: Config, options: { log?: Logger } = {}): Promise<RunningGatehouse> {
+export interface StartOptions {
+  log?: Logger;
+  /** Test-only trust anchors, resolver and connect spy for CIMD fetches; deliberately not configurable. */
+  cimdFetch?: CimdFetchOverrides;
+}
+
+export async function startGatehouse(config: Config, options: StartOptions = {}): Promise<RunningGatehouse> {
   const services = await openServices(config, options);
   const { log, handle, box, resources, accounts, audit } = services;
   const timers: NodeJS.Timeout[] = [];
@@ -89,9 +99,10 @@ export async function startGatehouse(config: Config, options: { log?: Logger } =
     await resources.seed(config.RESOURCES);
     await ensureSigningKeys(handle.db, box);
     const views = new Views();
+    const cimd = new CimdTrust({ config, clients: services.cimdClients, audit, fetch: options.cimdFetch });
     const holder = new ProviderHolder(
       (keys) => {
-        const provider = buildProvider({ config, db: handle.db, box, secretKey: services.secretKey, keys, resources, accounts, views });
+        const provider = buildProvider({ config, db: handle.db, box, secretKey: services.secretKey, keys, resources, accounts, views, cimd });
         auditProviderEvents(provider, audit);
         provider.on('server_error', (_ctx: unknown, err: Error) => log.error({ err }, 'oidc-provider server error'));
         return provider;

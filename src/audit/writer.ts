@@ -1,6 +1,7 @@
 // The one audit writer every module calls (DESIGN.md §7): security-relevant events with who, what client, what
 // resource, from where, and why a refusal happened. Never secrets: details are filtered by key name as a backstop.
 import type { Db } from '../db/connection.js';
+import { storable } from '../db/storable-text.js';
 import type { Logger } from '../log.js';
 
 export type AuditOutcome = 'success' | 'failure';
@@ -24,7 +25,9 @@ function scrub(details: Record<string, unknown> | undefined): Record<string, unk
   return Object.fromEntries(Object.entries(details).filter(([k]) => !SECRET_KEY_NAMES.test(k)));
 }
 
-const clip = (v: string | undefined, n: number) => (v === undefined ? null : v.slice(0, n));
+// Audited values quote what a client sent: see db/storable-text.ts for why they are made storable first.
+
+const clip = (v: string | undefined, n: number) => (v === undefined ? null : storable(v.slice(0, n)));
 
 export class AuditLog {
   constructor(
@@ -43,7 +46,7 @@ export class AuditLog {
         ip: clip(event.ip, 64),
         user_agent: clip(event.userAgent, 512),
         reason: clip(event.reason, 1000),
-        details: scrub(event.details) === null ? null : JSON.stringify(scrub(event.details)),
+        details: scrub(event.details) === null ? null : JSON.stringify(scrub(event.details), (_k, v: unknown) => (typeof v === 'string' ? storable(v) : v)),
       });
     } catch (err) {
       // An audit failure must be visible to operators but must not turn a user's request into a 500.

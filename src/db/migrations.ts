@@ -2,6 +2,7 @@
 // bundler. Add each new file of migrations/ to this list, in order.
 import type { Knex } from 'knex';
 import * as foundation from '../../migrations/20261123_001_foundation.js';
+import * as cimdClients from '../../migrations/20261123_002_cimd_clients.js';
 import * as clientGovernance from '../../migrations/20261123_003_client_governance.js';
 
 interface Migration {
@@ -11,6 +12,7 @@ interface Migration {
 
 const MIGRATIONS: Array<[string, Migration]> = [
   ['20261123_001_foundation', foundation],
+  ['20261123_002_cimd_clients', cimdClients],
   ['20261123_003_client_governance', clientGovernance],
 ];
 

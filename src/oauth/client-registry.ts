@@ -3,6 +3,7 @@
 // dynamic clients expire). This module owns `client_registry`; a client with no row (created before it existed)
 // counts as active.
 import type { Db } from '../db/connection.js';
+import { storable } from '../db/storable-text.js';
 
 export type ClientOrigin = 'dynamic' | 'static';
 export type ClientStatus = 'active' | 'pending' | 'disabled';
@@ -51,7 +52,7 @@ export class ClientRegistry {
         client_id: input.clientId,
         origin: input.origin,
         status: input.status,
-        client_name: input.clientName ?? null,
+        client_name: input.clientName === undefined ? null : storable(input.clientName).slice(0, 500),
         registered_ip: input.ip ?? null,
       })
       .onConflict('client_id')

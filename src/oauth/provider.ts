@@ -8,6 +8,8 @@ import type { Db } from '../db/connection.js';
 import type { LocalAccounts } from '../upstream/local/accounts.js';
 import type { Views } from '../interaction/views.js';
 import { PostgresAdapter } from './adapter.js';
+import { guardedFetch } from './cimd/guarded-fetch.js';
+import { failureMessage, type CimdTrust } from './cimd/trust.js';
 import type { KeySet } from './keys.js';
 import type { ResourceRegistry } from './resources.js';
 import { interactionPolicyWithResourceConsent } from './policies/consent-covers-resource.js';
@@ -42,6 +44,8 @@ export interface ProviderDeps {
   resources: ResourceRegistry;
   accounts: LocalAccounts;
   views: Views;
+  /** CIMD rules (oauth/cimd/trust.ts); absent in CLI-built providers, which never resolve clients by URL. */
+  cimd?: CimdTrust;
 }
 
 /** Cookie signing keys derived from SECRET_KEY; the outer Koa app must use the same ones (DESIGN.md §10.2). */
@@ -97,7 +101,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
         accessTokenTtl: config.ACCESS_TOKEN_TTL,
         caps: { resources: config.DCR_ALLOWED_RESOURCES, scopes: config.DCR_ALLOWED_SCOPES },
       }) as never,
-      clientIdMetadataDocument: config.CIMD ? { enabled: true, ack: 'draft-02' } : { enabled: false },
+      clientIdMetadataDocument: config.CIMD && deps.cimd ? deps.cimd.feature() : { enabled: false },
       pushedAuthorizationRequests: { enabled: false },
     },
     issueRefreshToken,
@@ -125,14 +129,18 @@ export function buildProvider(deps: ProviderDeps): Provider {
         claims: async () => ({ sub: user.id, email: user.email, email_verified: true, ...(user.name ? { name: user.name } : {}) }),
       };
     },
+    // Every outgoing request (CIMD documents, a client's jwks_uri) resolves, checks and pins the address first.
+    fetch: deps.cimd?.fetch ?? guardedFetch({ allowPrivateAddresses: config.CIMD_ALLOW_PRIVATE_ADDRESSES }),
     // Tokens endpoints are called from browser-based MCP clients too; they carry no cookies, so any origin is safe.
     clientBasedCORS: () => true,
     renderError: async (ctx, out) => {
+      // A CIMD refusal names the client_id host and the reason; the error code stays oidc-provider's.
+      const cimdFailure = deps.cimd?.failureFor(ctx);
       ctx.type = 'html';
       ctx.body = deps.views.render('error', {
-        title: 'Sign-in could not continue',
+        title: cimdFailure ? 'This application could not be verified' : 'Sign-in could not continue',
         error: String(out.error ?? 'server_error'),
-        description: String(out.error_description ?? 'An unexpected error occurred.'),
+        description: cimdFailure ? failureMessage(cimdFailure) : String(out.error_description ?? 'An unexpected error occurred.'),
       });
     },
   };
@@ -140,6 +148,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
   const provider = new Provider(config.ISSUER, configuration);
   provider.proxy = config.TRUST_PROXY;
   applyLoopbackRedirectRule(provider);
+  if (config.CIMD) deps.cimd?.attach(provider);
   provider.use(unauthorizedGrantType(ROUTES.token));
   return provider;
 }

@@ -101,7 +101,13 @@ export function registrationPolicy(deps: RegistrationDeps): Middleware {
       const created = ctx.body as { client_id?: string; client_name?: string };
       if (!created?.client_id) return;
       const status = config.REGISTRATION === 'approval' ? 'pending' : 'active';
-      await registry.record({ clientId: created.client_id, origin: 'dynamic', status, clientName: created.client_name, ip: ctx.ip });
+      try {
+        await registry.record({ clientId: created.client_id, origin: 'dynamic', status, clientName: created.client_name, ip: ctx.ip });
+      } catch (err) {
+        // A client without its registry entry would escape approval, the client cap and expiry: undo it.
+        await registry.remove(created.client_id);
+        throw err;
+      }
       await audit.record({ type: 'registration.created', outcome: 'success', clientId: created.client_id, details: { status, client_name: created.client_name }, ...meta(ctx) });
     } else if (create && ctx.status >= 400) {
       const err = ctx.body as { error?: string; error_description?: string } | undefined;

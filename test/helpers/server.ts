@@ -1,7 +1,7 @@
 // Starts a real Gatehouse on an ephemeral port (real HTTP, real database) for integration tests.
 import { createServer } from 'node:net';
 import { loadConfig } from '../../src/config.js';
-import { startGatehouse, type RunningGatehouse } from '../../src/gatehouse.js';
+import { startGatehouse, type RunningGatehouse, type StartOptions } from '../../src/gatehouse.js';
 import { createLogger } from '../../src/log.js';
 
 export async function freePort(): Promise<number> {
@@ -28,7 +28,7 @@ export interface TestServer extends RunningGatehouse {
   port: number;
 }
 
-export async function startTestServer(env: Record<string, string>, port?: number): Promise<TestServer> {
+export async function startTestServer(env: Record<string, string>, port?: number, options: Omit<StartOptions, 'log'> = {}): Promise<TestServer> {
   const p = port ?? (await freePort());
   const issuer = `http://127.0.0.1:${p}`;
   const config = loadConfig({
@@ -42,6 +42,6 @@ export async function startTestServer(env: Record<string, string>, port?: number
     REGISTRATION_RATE_LIMIT: '100000',
     ...env,
   });
-  const running = await startGatehouse(config, { log: createLogger(config.LOG_LEVEL) });
+  const running = await startGatehouse(config, { ...options, log: createLogger(config.LOG_LEVEL) });
   return { ...running, issuer, port: p };
 }

@@ -78,7 +78,7 @@ describe('gatehouse CLI', () => {
     const iat = oneJson((await runCli(['registration-token', 'create', '--expires-in', '600', '--json'], db.env)).stdout);
     expect(typeof iat.initial_access_token).toBe('string');
     expect(Date.parse(iat.expires_at)).toBeGreaterThan(Date.now());
-  }, 120_000);
+  }, 300_000);
 
   it('refuses to open an embedded database that a running server holds; shares a PostgreSQL one', async () => {
     const server = await startTestServer(db.env);
@@ -98,5 +98,5 @@ describe('gatehouse CLI', () => {
     }
     const after = await runCli(['user', 'add', '--email', 'late@example.com', '--json'], db.env);
     expect(after.code).toBe(0);
-  }, 120_000);
+  }, 300_000);
 });

@@ -1,0 +1,61 @@
+// CIMD trust policy (DESIGN.md §4, issue #3; CIMD draft, Security Considerations: an authorization server may
+// restrict which hosts it accepts client identifier URLs from). CIMD_ALLOWED_DOMAINS and CIMD_BLOCKED_DOMAINS hold
+// exact hosts (`app.example.com`) or `*.example.com`, which means strict subdomains only (not example.com itself).
+// A blocked match always wins; when the allow list is non-empty, only hosts on it are accepted.
+//
+// Host names are compared in the form the URL parser gives (lower case, IDNs in punycode) without a trailing dot,
+// so `EVIL.example.com.` cannot slip past a block on `evil.example.com`. Ports are not part of the match.
+import { isIP } from 'node:net';
+
+export interface DomainPattern {
+  /** `*.example.com` → suffix ".example.com"; an exact host → the host. */
+  readonly wildcard: boolean;
+  readonly host: string;
+  readonly text: string;
+}
+
+function canonicalHost(host: string): string | undefined {
+  const url = URL.parse(`https://${host}/`);
+  if (!url || url.username || url.password || url.port || url.pathname !== '/' || url.search || url.hash) return undefined;
+  return url.hostname.replace(/\.$/, '');
+}
+
+/** Parses one entry of CIMD_ALLOWED_DOMAINS / CIMD_BLOCKED_DOMAINS; undefined when it is not a host or *.domain. */
+export function parseDomainPattern(text: string): DomainPattern | undefined {
+  const trimmed = text.trim();
+  const wildcard = trimmed.startsWith('*.');
+  const rest = wildcard ? trimmed.slice(2) : trimmed;
+  if (!rest || /[*/:@?#\s]/.test(rest.replace(/^\[[0-9a-f:.]+\]$/i, ''))) return undefined;
+  const host = canonicalHost(rest);
+  // A wildcard names subdomains of a domain; an IP address has none.
+  if (!host || (wildcard && (isIP(host) || host.startsWith('[')))) return undefined;
+  return { wildcard, host, text: `${wildcard ? '*.' : ''}${host}` };
+}
+
+function matches(pattern: DomainPattern, hostname: string): boolean {
+  return pattern.wildcard ? hostname.endsWith(`.${pattern.host}`) : hostname === pattern.host;
+}
+
+export class DomainPolicy {
+  constructor(
+    private readonly allowed: readonly DomainPattern[],
+    private readonly blocked: readonly DomainPattern[],
+  ) {}
+
+  static fromConfig(allowed: readonly string[], blocked: readonly string[]): DomainPolicy {
+    // config.ts has already refused entries that do not parse; anything left unparsed here is simply dropped.
+    const parse = (list: readonly string[]) => list.map(parseDomainPattern).filter((p): p is DomainPattern => !!p);
+    return new DomainPolicy(parse(allowed), parse(blocked));
+  }
+
+  /** Why a client_id on this host is refused, or undefined when the host is acceptable. */
+  problem(hostname: string): string | undefined {
+    const host = hostname.toLowerCase().replace(/\.$/, '');
+    const block = this.blocked.find((p) => matches(p, host));
+    if (block) return `the host ${host} is blocked (CIMD_BLOCKED_DOMAINS: ${block.text})`;
+    if (this.allowed.length && !this.allowed.some((p) => matches(p, host))) {
+      return `the host ${host} is not on the list of allowed hosts (CIMD_ALLOWED_DOMAINS)`;
+    }
+    return undefined;
+  }
+}

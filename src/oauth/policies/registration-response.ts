@@ -1,0 +1,32 @@
+// RFC 7591 §3.2.1 (and RFC 7592 §2.1/§2.2 for read and update): the registration response carries the client's
+// registered metadata; `client_secret`, with `client_secret_expires_at`, is returned only to a client that is
+// issued a secret. oidc-provider keeps the secret of a client updated to `token_endpoint_auth_method: none` and goes
+// on returning it on every read and update; MCP clients that find a `client_secret` authenticate with it, and a
+// `none` client that does is refused at /token. So the secret is dropped from a `none` client's answer.
+// DESIGN.md §6 also promises no null fields: MCP clients parse this answer with strict schemas (the TypeScript
+// SDK's OAuthClientInformationFullSchema), which fail on a null or "" where a value is expected. oidc-provider
+// 9.13.3 emits none today; removing them here keeps the promise independent of its internals.
+import type { Middleware } from 'koa';
+
+type Registration = Record<string, unknown>;
+
+function clean(body: Registration): void {
+  for (const [key, value] of Object.entries(body)) if (value === null || value === '') delete body[key];
+  if (body.token_endpoint_auth_method === 'none') {
+    delete body.client_secret;
+    delete body.client_secret_expires_at;
+  }
+}
+
+/** Cleans the JSON answer of POST /register and GET/PUT /register/<id> on its way out. */
+export function registrationResponse(registrationPath: string): Middleware {
+  return async (ctx, next) => {
+    await next();
+    const create = ctx.method === 'POST' && ctx.path === registrationPath;
+    const manage = (ctx.method === 'GET' || ctx.method === 'PUT') && ctx.path.startsWith(`${registrationPath}/`);
+    if ((!create && !manage) || ctx.status < 200 || ctx.status >= 300) return;
+    const body: unknown = ctx.body;
+    // Only the plain JSON object oidc-provider built; never a stream or a buffer.
+    if (body && typeof body === 'object' && Object.getPrototypeOf(body) === Object.prototype) clean(body as Registration);
+  };
+}

@@ -289,3 +289,42 @@ describe('Cursor (private-use cursor:// callback, allowed by name through REDIRE
     expect(res.body.error).toBe('invalid_redirect_uri');
   });
 });
+
+describe('a confidential client with private_key_jwt (RFC 7523) and its keys registered inline', () => {
+  it('registers its public key, and redeems its code only with an assertion signed by the matching private key', async () => {
+    const { SignJWT, exportJWK, generateKeyPair } = await import('jose');
+    const { publicKey, privateKey } = await generateKeyPair('ES256');
+    const jwk = { ...(await exportJWK(publicKey)), kid: 'agent-1', alg: 'ES256', use: 'sig' };
+    const redirect = `http://127.0.0.1:${port()}/callback`;
+    const reg = await postRegistration(gh.issuer, {
+      client_name: 'Key-holding agent',
+      redirect_uris: [redirect],
+      token_endpoint_auth_method: 'private_key_jwt',
+      token_endpoint_auth_signing_alg: 'ES256',
+      jwks: { keys: [jwk] },
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+    });
+    expect(reg.status).toBe(201);
+    expect(reg.body.client_secret).toBeUndefined();
+    const clientId = reg.body.client_id as string;
+
+    const { verifier, challenge } = pkcePair();
+    const callback = await authorizeThrough(new Browser(gh.issuer), gh.issuer, {
+      client_id: clientId, redirect_uri: redirect, code_challenge: challenge, code_challenge_method: 'S256', resource: TEST_RESOURCE, scope: 'tools:read',
+    }, USER);
+    const code = callback.searchParams.get('code')!;
+    const assertion = (key: CryptoKey | Uint8Array | Parameters<SignJWT['sign']>[0]) =>
+      new SignJWT({}).setProtectedHeader({ alg: 'ES256', kid: 'agent-1' }).setIssuer(clientId).setSubject(clientId)
+        .setAudience(`${gh.issuer}/token`).setJti(randomBytes(16).toString('hex')).setIssuedAt().setExpirationTime('2m').sign(key);
+    const form = { grant_type: 'authorization_code', code, code_verifier: verifier, redirect_uri: redirect, client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer' };
+
+    const forged = await tokenRequest(gh.issuer, { ...form, client_assertion: await assertion((await generateKeyPair('ES256')).privateKey) });
+    expect(forged.status).toBe(401);
+    expect(forged.body.error).toBe('invalid_client');
+
+    const tokens = await tokenRequest(gh.issuer, { ...form, client_assertion: await assertion(privateKey) });
+    expect(tokens.status).toBe(200);
+    expect(decodeJwt(tokens.body.access_token as string).client_id).toBe(clientId);
+  });
+});

@@ -293,6 +293,7 @@ describe('Cursor (private-use cursor:// callback, allowed by name through REDIRE
 describe('a confidential client with private_key_jwt (RFC 7523) and its keys registered inline', () => {
   it('registers its public key, and redeems its code only with an assertion signed by the matching private key', async () => {
     const { SignJWT, exportJWK, generateKeyPair } = await import('jose');
+    type SigningKey = Awaited<ReturnType<typeof generateKeyPair>>['privateKey'];
     const { publicKey, privateKey } = await generateKeyPair('ES256');
     const jwk = { ...(await exportJWK(publicKey)), kid: 'agent-1', alg: 'ES256', use: 'sig' };
     const redirect = `http://127.0.0.1:${port()}/callback`;
@@ -314,7 +315,7 @@ describe('a confidential client with private_key_jwt (RFC 7523) and its keys reg
       client_id: clientId, redirect_uri: redirect, code_challenge: challenge, code_challenge_method: 'S256', resource: TEST_RESOURCE, scope: 'tools:read',
     }, USER);
     const code = callback.searchParams.get('code')!;
-    const assertion = (key: CryptoKey | Uint8Array | Parameters<SignJWT['sign']>[0]) =>
+    const assertion = (key: SigningKey) =>
       new SignJWT({}).setProtectedHeader({ alg: 'ES256', kid: 'agent-1' }).setIssuer(clientId).setSubject(clientId)
         .setAudience(`${gh.issuer}/token`).setJti(randomBytes(16).toString('hex')).setIssuedAt().setExpirationTime('2m').sign(key);
     const form = { grant_type: 'authorization_code', code, code_verifier: verifier, redirect_uri: redirect, client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer' };

@@ -13,6 +13,7 @@ import { RESOURCE_CONSENT_MARKER } from '../oauth/policies/consent-covers-resour
 import { rememberConsent } from '../oauth/remembered-consent.js';
 import type { ResourceRegistry } from '../oauth/resources.js';
 import type { LocalAccounts } from '../upstream/local/accounts.js';
+import { cappedScopes } from '../oauth/policies/dynamic-client-caps.js';
 import { clientFacts } from './client-facts.js';
 import type { Views } from './views.js';
 
@@ -67,6 +68,8 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     }
   }
 
+  const caps = { resources: deps.config.DCR_ALLOWED_RESOURCES, scopes: deps.config.DCR_ALLOWED_SCOPES };
+
   async function consentView(ctx: Context, d: Details) {
     const clientId = String(d.params.client_id);
     const client = await deps.provider().Client.find(clientId);
@@ -75,8 +78,10 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     const resourceParam = d.params.resource;
     const indicators = [resourceParam].flat().filter((v): v is string => typeof v === 'string');
     const resource = indicators[0] ? await deps.resources.find(indicators[0]) : await deps.resources.defaultResource();
+    // Only what the token can carry: the resource's scopes, after the dynamic-client cap.
+    const grantable = new Set(resource ? cappedScopes(caps, clientId, Object.keys(resource.scopes)) : []);
     const scopes = requested
-      .filter((s) => s in OIDC_SCOPE_TEXT || (resource && s in resource.scopes))
+      .filter((s) => s in OIDC_SCOPE_TEXT || grantable.has(s))
       .map((s) => ({ name: s, description: resource?.scopes[s] ?? OIDC_SCOPE_TEXT[s] ?? '' }));
     return {
       ...clientFacts({ clientId, clientName: client?.clientName }, String(d.params.redirect_uri)),

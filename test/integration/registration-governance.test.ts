@@ -132,6 +132,17 @@ describe('caps', () => {
 
   it('dynamic clients only get the allowed resources and scopes', async () => {
     const client = await registerPublicClient(gh.issuer, [REDIRECT]);
+    // The consent page lists only what the token can carry.
+    const { challenge: c0 } = pkcePair();
+    const browser = new Browser(gh.issuer);
+    const { login } = await import('../helpers/browser-flow.js');
+    const loginPage = await browser.follow(await browser.get(authorizeUrl(gh.issuer, {
+      client_id: client.client_id, redirect_uri: REDIRECT, code_challenge: c0, code_challenge_method: 'S256', resource: TEST_RESOURCE, scope: 'tools:read tools:write',
+    })));
+    const consentHtml = await ((await login(browser, loginPage as Response, USER.email, USER.password)) as Response).text();
+    expect(consentHtml).toContain('tools:read');
+    expect(consentHtml).not.toContain('tools:write');
+
     const { callback, verifier } = await flow(gh, client.client_id, { scope: 'tools:read tools:write' });
     const tokens = await tokenRequest(gh.issuer, { grant_type: 'authorization_code', code: callback.searchParams.get('code')!, code_verifier: verifier, client_id: client.client_id, redirect_uri: REDIRECT });
     expect(tokens.status).toBe(200);

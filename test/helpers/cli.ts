@@ -32,3 +32,10 @@ export function runCli(args: string[], env: Record<string, string>, stdin?: stri
     child.stdin.end(stdin ?? '');
   });
 }
+
+/** `--json` output: exactly one line, one JSON object. */
+export function oneJson(stdout: string): Record<string, any> {
+  const lines = stdout.trim().split('\n');
+  if (lines.length !== 1) throw new Error(`expected exactly one JSON line on stdout, got ${lines.length}:\n${stdout}`);
+  return JSON.parse(lines[0]!) as Record<string, any>;
+}

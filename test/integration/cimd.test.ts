@@ -12,7 +12,7 @@ import { authorizeThrough, authorizeUrl, Browser, login, pkcePair, tokenRequest 
 import { DocumentHost, makeTestPki, type TestPki } from '../helpers/cimd-fixture.js';
 import { loadConfig } from '../../src/config.js';
 import { openServices } from '../../src/gatehouse.js';
-import { runCli } from '../helpers/cli.js';
+import { oneJson, runCli } from '../helpers/cli.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { startTestServer, TEST_RESOURCE, type TestServer } from '../helpers/server.js';
 
@@ -492,11 +492,6 @@ describe('gatehouse cimd (CLI)', () => {
     await db?.drop();
   });
 
-  function oneJson(stdout: string): Record<string, any> {
-    const lines = stdout.trim().split('\n');
-    expect(lines).toHaveLength(1);
-    return JSON.parse(lines[0]!) as Record<string, any>;
-  }
 
   it('block, list and unblock print one JSON object each with --json', async () => {
     const target = 'https://tools.example.com/oauth/client.json';

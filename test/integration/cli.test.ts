@@ -1,6 +1,6 @@
 // The `gatehouse` command as an operator uses it: creating commands print exactly one JSON object with --json,
 // it reads the same configuration as the server, and it never touches an embedded database a server holds.
-import { runCli } from '../helpers/cli.js';
+import { oneJson, runCli } from '../helpers/cli.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { startTestServer } from '../helpers/server.js';
 
@@ -14,11 +14,6 @@ afterAll(async () => {
   await db?.drop();
 });
 
-function oneJson(stdout: string): Record<string, any> {
-  const lines = stdout.trim().split('\n');
-  expect(lines).toHaveLength(1);
-  return JSON.parse(lines[0]!) as Record<string, any>;
-}
 
 describe('gatehouse CLI', () => {
   it('migrate, resource add, user add, client add: each prints one JSON object with --json', async () => {

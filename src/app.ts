@@ -1,7 +1,7 @@
 // Assembles the Koa app: shared HTTP middleware first, then Gatehouse's own routes, then oidc-provider for the
 // protocol endpoints. Order matters: security headers and the error handler wrap everything.
 import Koa from 'koa';
-import type { AuditLog } from './audit/writer.js';
+import { requestOrigin, type AuditLog } from './audit/writer.js';
 import type { Config } from './config.js';
 import type { Db } from './db/connection.js';
 import { cors } from './http/cors.js';
@@ -81,6 +81,7 @@ export function buildApp(deps: AppDeps): Koa {
   app.use(
     clientApproval({
       authorizationPath: ROUTES.authorization,
+      tokenPath: ROUTES.token,
       clientEndpoints: [ROUTES.token, ROUTES.revocation, ROUTES.introspection],
       registry: deps.registry,
       views: deps.views,
@@ -101,7 +102,7 @@ export function buildApp(deps: AppDeps): Koa {
   app.use(async (ctx, next) => {
     await next();
     if (ctx.path === ROUTES.revocation && ctx.method === 'POST' && ctx.status === 200) {
-      await deps.audit.record({ type: 'token.revoked', outcome: 'success', ip: ctx.ip, userAgent: ctx.get('user-agent') || undefined });
+      await deps.audit.record({ type: 'token.revoked', outcome: 'success', ...requestOrigin(ctx) });
     }
   });
   app.use(deps.holder.middleware());

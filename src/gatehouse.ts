@@ -107,7 +107,7 @@ export async function startGatehouse(config: Config, options: StartOptions = {})
         provider.on('server_error', (_ctx: unknown, err: Error) => log.error({ err }, 'oidc-provider server error'));
         return provider;
       },
-      () => loadKeySet(handle.db, box),
+      (previous) => loadKeySet(handle.db, box, previous),
       log,
     );
     await holder.refresh();

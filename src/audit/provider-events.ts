@@ -8,7 +8,7 @@
 import type { Middleware } from 'koa';
 import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
-import type { AuditEvent, AuditLog } from './writer.js';
+import { requestOrigin, type AuditEvent, type AuditLog } from './writer.js';
 
 const pendingWrites = new WeakMap<object, Array<Promise<void>>>();
 
@@ -30,8 +30,7 @@ function meta(ctx: KoaContextWithOIDC) {
   return {
     clientId: ctx.oidc?.client?.clientId ?? (typeof ctx.oidc?.params?.client_id === 'string' ? ctx.oidc.params.client_id : undefined),
     resource: typeof resource === 'string' ? resource : Array.isArray(resource) ? resource.join(' ') : undefined,
-    ip: ctx.ip,
-    userAgent: ctx.get('user-agent') || undefined,
+    ...requestOrigin(ctx),
   };
 }
 

@@ -18,6 +18,11 @@ export interface AuditEvent {
   details?: Record<string, unknown> | undefined;
 }
 
+/** Where a request came from, as every audit event records it. */
+export function requestOrigin(ctx: { ip: string; get(header: string): string }): Pick<AuditEvent, 'ip' | 'userAgent'> {
+  return { ip: ctx.ip, userAgent: ctx.get('user-agent') || undefined };
+}
+
 const SECRET_KEY_NAMES = /secret|password|token|code|verifier|cookie|authorization|assertion/i;
 
 function scrub(details: Record<string, unknown> | undefined): Record<string, unknown> | null {

@@ -20,6 +20,5 @@ export function cors(paths: string[]): Middleware {
     }
     ctx.set('Access-Control-Expose-Headers', 'WWW-Authenticate');
     await next();
-    ctx.set('Access-Control-Allow-Origin', '*');
   };
 }

@@ -4,7 +4,7 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
-import type { AuditLog } from '../audit/writer.js';
+import { requestOrigin, type AuditLog } from '../audit/writer.js';
 import type { Config } from '../config.js';
 import type { Db } from '../db/connection.js';
 import { assertSameOrigin, readForm } from '../http/form-body.js';
@@ -37,9 +37,6 @@ export interface InteractionDeps {
 
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
 
-function requestMeta(ctx: Context) {
-  return { ip: ctx.ip, userAgent: ctx.get('user-agent') || undefined };
-}
 
 export function interactionRoutes(deps: InteractionDeps): Router {
   const router = new Router({ prefix: '/interaction/:uid' });
@@ -77,7 +74,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     const requested = String(d.params.scope ?? '').split(' ').filter(Boolean);
     const resourceParam = d.params.resource;
     const indicators = [resourceParam].flat().filter((v): v is string => typeof v === 'string');
-    const resource = indicators[0] ? await deps.resources.find(indicators[0]) : await deps.resources.defaultResource();
+    const resource = await deps.resources.resolve(indicators);
     // Only what the token can carry: the resource's scopes, after the dynamic-client cap.
     const grantable = new Set(resource ? cappedScopes(caps, clientId, Object.keys(resource.scopes)) : []);
     const scopes = requested
@@ -113,7 +110,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     const email = (form.email ?? '').slice(0, 320);
     const clientId = String(d.params.client_id);
     const identity = await deps.accounts.connector(deps.config.ISSUER).login(email, (form.password ?? '').slice(0, 1024));
-    const meta = requestMeta(ctx);
+    const meta = requestOrigin(ctx);
     if (!identity) {
       await deps.audit.record({ type: 'login', outcome: 'failure', actor: email, clientId, reason: 'invalid email or password', ...meta });
       return page(ctx, 401, 'login', { action: `/interaction/${d.uid}/login`, error: 'Invalid email or password.', email });
@@ -142,7 +139,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     const accountId = d.session.accountId;
     const clientId = String(d.params.client_id);
     const indicators = [d.params.resource].flat().filter((v): v is string => typeof v === 'string');
-    const meta = { actor: accountId, clientId, resource: indicators.join(' ') || undefined, ...requestMeta(ctx) };
+    const meta = { actor: accountId, clientId, resource: indicators.join(' ') || undefined, ...requestOrigin(ctx) };
 
     if (form.decision !== 'allow') {
       await deps.audit.record({ type: 'consent', outcome: 'failure', reason: 'denied by the user', ...meta });
@@ -161,7 +158,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     if (missing.missingOIDCScope?.length) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
     for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {})) grant.addResourceScope(indicator, scopes.join(' '));
     // Resources the request names, or the default the provider resolved for it.
-    const resolved = indicators.length ? indicators : [(await deps.resources.defaultResource())?.uri].filter((v): v is string => !!v);
+    const resolved = indicators.length ? indicators : [(await deps.resources.resolve([]))?.uri].filter((v): v is string => !!v);
     for (const indicator of resolved) grant.addResourceScope(indicator, RESOURCE_CONSENT_MARKER);
     const grantId = await grant.save();
     await rememberConsent(deps.db, accountId, clientId, grantId);

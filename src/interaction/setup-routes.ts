@@ -1,6 +1,6 @@
 // The first-admin setup page behind the one-time link printed at first start.
 import Router from '@koa/router';
-import type { AuditLog } from '../audit/writer.js';
+import { requestOrigin, type AuditLog } from '../audit/writer.js';
 import type { Config } from '../config.js';
 import type { Db } from '../db/connection.js';
 import { assertSameOrigin, readForm } from '../http/form-body.js';
@@ -35,7 +35,7 @@ export function setupRoutes(deps: { config: Config; db: Db; accounts: LocalAccou
         ctx.body = deps.views.render('error', invalid);
         return;
       }
-      await deps.audit.record({ type: 'admin.created', outcome: 'success', actor: user.email, reason: 'first-admin setup link', ip: ctx.ip });
+      await deps.audit.record({ type: 'admin.created', outcome: 'success', actor: user.email, reason: 'first-admin setup link', ...requestOrigin(ctx) });
       ctx.body = deps.views.render('setup', { done: true, email: user.email });
     } catch (err) {
       if (!(err instanceof AccountError)) throw err;

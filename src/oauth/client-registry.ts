@@ -64,11 +64,6 @@ export class ClientRegistry {
     return row ? toClient(row) : undefined;
   }
 
-  async status(clientId: string): Promise<ClientStatus> {
-    const row = (await this.db('client_registry').where({ client_id: clientId }).first('status')) as { status: ClientStatus } | undefined;
-    return row?.status ?? 'active';
-  }
-
   async list(filter: { origin?: ClientOrigin; status?: ClientStatus } = {}): Promise<RegisteredClient[]> {
     const q = this.db('client_registry').orderBy('created_at', 'desc');
     if (filter.origin) q.where({ origin: filter.origin });

@@ -126,8 +126,11 @@ export class KeySet {
   }
 }
 
-/** Every published key: not yet expired after retirement. */
-export async function loadKeySet(db: Db, box: SecretBox): Promise<KeySet> {
+/**
+ * Every published key: not yet expired after retirement. Instances reload every few seconds; a key already in
+ * `previous` is reused rather than decrypted again (a kid is the thumbprint of its key, so it cannot change).
+ */
+export async function loadKeySet(db: Db, box: SecretBox, previous?: KeySet): Promise<KeySet> {
   const rows = (await db('signing_keys')
     .where((q) => q.whereNull('expires_at').orWhere('expires_at', '>', new Date()))
     .orderBy('activates_at', 'asc')) as KeyRow[];
@@ -135,7 +138,7 @@ export async function loadKeySet(db: Db, box: SecretBox): Promise<KeySet> {
     rows.map((r) => ({
       kid: r.kid,
       alg: r.alg,
-      privateJwk: JSON.parse(box.open(r.private_jwk, PURPOSE)) as JWK,
+      privateJwk: previous?.keys.find((k) => k.kid === r.kid)?.privateJwk ?? (JSON.parse(box.open(r.private_jwk, PURPOSE)) as JWK),
       publicJwk: (typeof r.public_jwk === 'string' ? JSON.parse(r.public_jwk) : r.public_jwk) as JWK,
       activatesAt: new Date(r.activates_at),
       retiredAt: r.retired_at ? new Date(r.retired_at) : null,

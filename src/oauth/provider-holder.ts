@@ -16,7 +16,7 @@ export class ProviderHolder {
 
   constructor(
     private readonly build: (keys: KeySet) => Provider,
-    private readonly loadKeys: () => Promise<KeySet>,
+    private readonly loadKeys: (previous?: KeySet) => Promise<KeySet>,
     private readonly log: Logger,
   ) {}
 
@@ -30,7 +30,7 @@ export class ProviderHolder {
 
   /** Loads the keys and (re)builds the provider if they changed. Returns whether it rebuilt. */
   async refresh(): Promise<boolean> {
-    const keys = await this.loadKeys();
+    const keys = await this.loadKeys(this.#keys);
     const fingerprint = keys.fingerprint();
     this.#keys = keys;
     if (fingerprint === this.#fingerprint) return false;

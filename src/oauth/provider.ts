@@ -8,6 +8,7 @@ import type { Db } from '../db/connection.js';
 import type { LocalAccounts } from '../upstream/local/accounts.js';
 import type { Views } from '../interaction/views.js';
 import { PostgresAdapter } from './adapter.js';
+import { DYNAMIC_CLIENT_PREFIX } from './client-kind.js';
 import { guardedFetch } from './cimd/guarded-fetch.js';
 import { failureMessage, type CimdTrust } from './cimd/trust.js';
 import type { KeySet } from './keys.js';
@@ -88,7 +89,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
     features: {
       devInteractions: { enabled: false },
       // REGISTRATION=closed: registering needs an initial access token (`gatehouse registration-token create`).
-      registration: { enabled: true, idFactory: () => `dyn_${randomId()}`, initialAccessToken: config.REGISTRATION === 'closed' },
+      registration: { enabled: true, idFactory: () => `${DYNAMIC_CLIENT_PREFIX}${randomId()}`, initialAccessToken: config.REGISTRATION === 'closed' },
       registrationManagement: { enabled: true, rotateRegistrationAccessToken: true },
       revocation: { enabled: true },
       introspection: { enabled: true, allowedPolicy: introspectionAllowed as never },

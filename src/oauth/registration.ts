@@ -6,7 +6,7 @@
 //           update, deletion and refusal is audited with the rule that refused it.
 // REGISTRATION=closed is oidc-provider's initial-access-token requirement (see provider.ts).
 import type { Context, Middleware } from 'koa';
-import type { AuditLog } from '../audit/writer.js';
+import { requestOrigin, type AuditLog } from '../audit/writer.js';
 import type { Config } from '../config.js';
 import { readRawBody, setParsedBody } from '../http/raw-body.js';
 import type { ClientRegistry } from './client-registry.js';
@@ -55,13 +55,12 @@ export interface RegistrationDeps {
 export function registrationPolicy(deps: RegistrationDeps): Middleware {
   const { config, registrationPath, audit, registry } = deps;
   const policy: MetadataPolicy = { staticScopes: deps.staticScopes, redirectUriSchemes: config.REDIRECT_URI_SCHEMES };
-  const meta = (ctx: Context) => ({ ip: ctx.ip, userAgent: ctx.get('user-agent') || undefined });
 
   const refuse = async (ctx: Context, status: number, error: string, description: string, clientId?: string) => {
     ctx.status = status;
     ctx.set('Cache-Control', 'no-store');
     ctx.body = { error, error_description: description };
-    await audit.record({ type: 'registration.refused', outcome: 'failure', reason: `${error}: ${description}`, clientId, ...meta(ctx) });
+    await audit.record({ type: 'registration.refused', outcome: 'failure', reason: `${error}: ${description}`, clientId, ...requestOrigin(ctx) });
   };
 
   return async (ctx, next) => {
@@ -108,18 +107,18 @@ export function registrationPolicy(deps: RegistrationDeps): Middleware {
         await registry.remove(created.client_id);
         throw err;
       }
-      await audit.record({ type: 'registration.created', outcome: 'success', clientId: created.client_id, details: { status, client_name: created.client_name }, ...meta(ctx) });
+      await audit.record({ type: 'registration.created', outcome: 'success', clientId: created.client_id, details: { status, client_name: created.client_name }, ...requestOrigin(ctx) });
     } else if (create && ctx.status >= 400) {
       const err = ctx.body as { error?: string; error_description?: string } | undefined;
-      await audit.record({ type: 'registration.refused', outcome: 'failure', reason: [err?.error, err?.error_description].filter(Boolean).join(': '), ...meta(ctx) });
+      await audit.record({ type: 'registration.refused', outcome: 'failure', reason: [err?.error, err?.error_description].filter(Boolean).join(': '), ...requestOrigin(ctx) });
     } else if (ctx.method === 'PUT' && ctx.status === 200) {
-      await audit.record({ type: 'registration.updated', outcome: 'success', clientId, ...meta(ctx) });
+      await audit.record({ type: 'registration.updated', outcome: 'success', clientId, ...requestOrigin(ctx) });
     } else if (ctx.method === 'DELETE' && ctx.status === 204 && clientId) {
       await registry.remove(clientId);
-      await audit.record({ type: 'registration.deleted', outcome: 'success', clientId, ...meta(ctx) });
+      await audit.record({ type: 'registration.deleted', outcome: 'success', clientId, ...requestOrigin(ctx) });
     } else if (manage && ctx.status >= 400) {
       const err = ctx.body as { error?: string; error_description?: string } | undefined;
-      await audit.record({ type: 'registration.management_refused', outcome: 'failure', clientId, reason: [err?.error, err?.error_description].filter(Boolean).join(': '), ...meta(ctx) });
+      await audit.record({ type: 'registration.management_refused', outcome: 'failure', clientId, reason: [err?.error, err?.error_description].filter(Boolean).join(': '), ...requestOrigin(ctx) });
     }
   };
 }

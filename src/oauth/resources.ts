@@ -82,6 +82,14 @@ export class ResourceRegistry {
     return [...(await this.all()).values()].find((r) => r.isDefault);
   }
 
+  /**
+   * The resource an authorization request is for: the first one it names, or the default when it names none.
+   * Undefined for an unregistered resource (refused further on with invalid_target).
+   */
+  async resolve(requested: readonly string[]): Promise<Resource | undefined> {
+    return requested.length ? this.find(requested[0]!) : this.defaultResource();
+  }
+
   async list(): Promise<Resource[]> {
     return [...(await this.all()).values()].sort((a, b) => a.uri.localeCompare(b.uri));
   }

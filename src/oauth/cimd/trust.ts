@@ -14,7 +14,7 @@
 // shown to the person by the error page (provider.ts renderError → failureFor), instead of oidc-provider's terse
 // "invalid_client".
 import Provider, { type Client, type KoaContextWithOIDC } from 'oidc-provider';
-import type { AuditLog } from '../../audit/writer.js';
+import { requestOrigin, type AuditLog } from '../../audit/writer.js';
 import type { CimdClients } from './cimd-clients.js';
 import { clientIdHost, clientIdUrlProblem, looksLikeClientIdUrl } from './client-id-url.js';
 import { documentLifetime, MAX_DOCUMENT_LIFETIME, withLifetime } from './document-lifetime.js';
@@ -199,5 +199,5 @@ export class CimdTrust {
 }
 
 function requestMeta(ctx: KoaContextWithOIDC | undefined) {
-  return ctx ? { ip: ctx.ip, userAgent: ctx.get('user-agent') || undefined } : {};
+  return ctx ? requestOrigin(ctx) : {};
 }

@@ -4,13 +4,14 @@
 // the client gets `invalid_client`. Each refusal is audited. Active clients have their last use recorded, which
 // drives the expiry of unused dynamic clients.
 import type { Context, Middleware } from 'koa';
-import type { AuditLog } from '../../audit/writer.js';
+import { requestOrigin, type AuditLog } from '../../audit/writer.js';
 import type { Views } from '../../interaction/views.js';
 import type { ClientRegistry } from '../client-registry.js';
 import { requestClientId } from '../request-client.js';
 
 export function clientApproval(deps: {
   authorizationPath: string;
+  tokenPath: string;
   clientEndpoints: string[];
   registry: ClientRegistry;
   views: Views;
@@ -25,7 +26,7 @@ export function clientApproval(deps: {
     const client = await deps.registry.find(clientId);
     const status = client?.status ?? 'active';
     if (status === 'active') {
-      if (client && (authorize || ctx.path.endsWith('/token'))) await deps.registry.touch(clientId);
+      if (client && (authorize || ctx.path === deps.tokenPath)) await deps.registry.touch(clientId);
       return next();
     }
     const reason = status === 'pending' ? 'client awaiting administrator approval' : 'client disabled by an administrator';
@@ -34,8 +35,7 @@ export function clientApproval(deps: {
       outcome: 'failure',
       clientId,
       reason,
-      ip: ctx.ip,
-      userAgent: ctx.get('user-agent') || undefined,
+      ...requestOrigin(ctx),
     });
     ctx.set('Cache-Control', 'no-store');
     if (authorize) {

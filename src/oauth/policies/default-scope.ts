@@ -16,7 +16,7 @@ export function defaultScope(options: { authorizationPath: string; resources: Re
     if (scope !== null && scope !== undefined && scope !== '') return next();
     const requested = fromQuery ? params!.getAll('resource') : [body!.resource].flat().filter((v): v is string => typeof v === 'string');
     if (requested.length > 1) return next(); // several resources: the client must say what it wants
-    const resource = requested.length ? await options.resources.find(requested[0]!) : await options.resources.defaultResource();
+    const resource = await options.resources.resolve(requested);
     const names = resource ? Object.keys(resource.scopes) : [];
     if (!names.length) return next(); // an unknown resource is refused further on (invalid_target)
     if (fromQuery) {

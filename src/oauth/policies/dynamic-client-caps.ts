@@ -1,6 +1,7 @@
 // Registration policy caps (issue #3): dynamically registered clients may only get tokens for the resources in
 // DCR_ALLOWED_RESOURCES and the scopes in DCR_ALLOWED_SCOPES (each unset = no cap). Admin-created and CIMD
 // clients are not capped here: an admin created the first, and CIMD has its own domain policy.
+import { clientKind } from '../client-kind.js';
 import { canonicalOrSame } from '../resources.js';
 
 export interface DynamicClientCaps {
@@ -8,7 +9,7 @@ export interface DynamicClientCaps {
   scopes: readonly string[];
 }
 
-export const isDynamicClient = (clientId: string) => clientId.startsWith('dyn_');
+const isDynamicClient = (clientId: string) => clientKind(clientId) === 'dynamic';
 
 /** Whether a dynamic client may target this resource at all. */
 export function resourceAllowed(caps: DynamicClientCaps, clientId: string, resourceUri: string): boolean {

@@ -40,9 +40,15 @@ const toClient = (r: Row): RegisteredClient => ({
 
 // last_used_at is written at most this often per client and instance: a token request must not cost a write.
 const TOUCH_INTERVAL_MS = 5 * 60 * 1000;
+const GATE_CACHE_MS = 2000;
+const GATE_CACHE_MAX = 10_000;
 
 export class ClientRegistry {
   readonly #touched = new Map<string, number>();
+  // The approval gate reads a client on every /token request: a short per-instance cache (DESIGN.md §8) keeps that
+  // off the database. Changes made through this instance drop their entry at once; other instances see them
+  // within GATE_CACHE_MS.
+  readonly #gateCache = new Map<string, { at: number; client: RegisteredClient | undefined }>();
 
   constructor(private readonly db: Db) {}
 
@@ -57,6 +63,17 @@ export class ClientRegistry {
       })
       .onConflict('client_id')
       .merge(['client_name']);
+    this.#gateCache.delete(input.clientId);
+  }
+
+  /** find(), cached for GATE_CACHE_MS: for the per-request approval gate only. */
+  async findForGate(clientId: string): Promise<RegisteredClient | undefined> {
+    const hit = this.#gateCache.get(clientId);
+    if (hit && Date.now() - hit.at < GATE_CACHE_MS) return hit.client;
+    const client = await this.find(clientId);
+    if (this.#gateCache.size >= GATE_CACHE_MAX) this.#gateCache.clear();
+    this.#gateCache.set(clientId, { at: Date.now(), client });
+    return client;
   }
 
   async find(clientId: string): Promise<RegisteredClient | undefined> {
@@ -81,6 +98,7 @@ export class ClientRegistry {
     const updated = await this.db('client_registry')
       .where({ client_id: clientId })
       .update({ status, status_changed_at: new Date(), status_changed_by: actor });
+    this.#gateCache.delete(clientId);
     return updated === 1;
   }
 
@@ -92,6 +110,7 @@ export class ClientRegistry {
   }
 
   async remove(clientId: string): Promise<void> {
+    this.#gateCache.delete(clientId);
     await this.db.transaction(async (trx) => {
       await trx('client_registry').where({ client_id: clientId }).delete();
       await trx('oidc_payloads').where({ model: 'Client', id: clientId }).delete();

@@ -23,7 +23,7 @@ export function clientApproval(deps: {
     if (!authorize && !(ctx.method === 'POST' && endpoints.has(ctx.path))) return next();
     const clientId = requestClientId(ctx);
     if (!clientId) return next();
-    const client = await deps.registry.find(clientId);
+    const client = await deps.registry.findForGate(clientId);
     const status = client?.status ?? 'active';
     if (status === 'active') {
       if (client && (authorize || ctx.path === deps.tokenPath)) await deps.registry.touch(clientId);

@@ -27,7 +27,13 @@ import type { RegistrationRateLimit } from './oauth/policies/registration-rate-l
 import { providerForm } from './http/provider-form.js';
 import type { ProviderHolder } from './oauth/provider-holder.js';
 import type { ResourceRegistry } from './oauth/resources.js';
+import type { Accounts } from './upstream/accounts.js';
+import type { Connections } from './upstream/connections.js';
 import type { LocalAccounts } from './upstream/local/accounts.js';
+import type { UpstreamTransactions } from './upstream/transactions.js';
+import type { UpstreamTokenStore } from './upstream/upstream-tokens.js';
+import { upstreamCallbackRoutes } from './interaction/upstream-callback.js';
+import { interactionPages } from './interaction/pages.js';
 
 export interface AppDeps {
   config: Config;
@@ -36,7 +42,11 @@ export interface AppDeps {
   secretKey: string;
   holder: ProviderHolder;
   resources: ResourceRegistry;
-  accounts: LocalAccounts;
+  accounts: Accounts;
+  users: LocalAccounts;
+  connections: Connections;
+  transactions: UpstreamTransactions;
+  upstreamTokens: UpstreamTokenStore;
   views: Views;
   audit: AuditLog;
   registry: ClientRegistry;
@@ -68,10 +78,12 @@ export function buildApp(deps: AppDeps): Koa {
     ctx.body = deps.holder.keys.publicJwks();
   });
 
-  const interactions = interactionRoutes({ ...deps, provider: () => deps.holder.provider });
+  const provider = () => deps.holder.provider;
+  const interactions = interactionRoutes({ ...deps, provider });
   app.use(interactions.routes());
   app.use(interactions.allowedMethods());
-  const setup = setupRoutes(deps);
+  app.use(upstreamCallbackRoutes({ audit: deps.audit, pages: interactionPages(deps.views, provider) }).routes());
+  const setup = setupRoutes({ ...deps, accounts: deps.users });
   app.use(setup.routes());
 
   app.use(metadata({ resources: deps.resources, cimd: deps.config.CIMD }));

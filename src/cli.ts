@@ -14,6 +14,9 @@ import type { CimdClient } from './oauth/cimd/cimd-clients.js';
 import { clientIdUrlProblem } from './oauth/cimd/client-id-url.js';
 import { AccountError, generatePassword } from './upstream/local/accounts.js';
 import { serve } from './main.js';
+import { CONNECTION_KINDS, type ConnectionKindName, type SpecField } from './upstream/connection.js';
+import { ConnectionError, connectionSpec, type StoredConnection } from './upstream/connections.js';
+import { CALLBACK_PATH } from './interaction/upstream-leg.js';
 
 class CliError extends Error {}
 
@@ -111,7 +114,7 @@ user
   .action(async (opts: { email: string; name?: string; admin?: boolean; passwordStdin?: boolean; json?: boolean }) => {
     const password = opts.passwordStdin ? await readStdin() : generatePassword();
     await withServices(async (s) => {
-      const created = await s.accounts.create({ email: opts.email, password, name: opts.name, isAdmin: !!opts.admin });
+      const created = await s.users.create({ email: opts.email, password, name: opts.name, isAdmin: !!opts.admin });
       await s.audit.record({ type: 'user.created', outcome: 'success', actor: 'cli', details: { email: created.email, admin: created.isAdmin } });
       const value: Record<string, unknown> = { id: created.id, email: created.email, admin: created.isAdmin };
       if (!opts.passwordStdin) value.password = password;
@@ -281,6 +284,94 @@ resource
       const all = await s.resources.list();
       const shaped = all.map((r) => ({ uri: r.uri, name: r.name, scopes: r.scopes, default: r.isDefault }));
       output(!!opts.json, { resources: shaped }, all.map((r) => `${r.isDefault ? '* ' : '  '}${r.uri}  ${r.name}  [${Object.keys(r.scopes).join(' ')}]`).join('\n') || 'no resources');
+    });
+  });
+
+const FLAG: Record<SpecField, string> = {
+  id: '--id', kind: '--kind', name: '--name', issuer: '--issuer', clientId: '--client-id', clientSecret: '--client-secret',
+  scopes: '--scopes', tenant: '--tenant', allowedTenants: '--allowed-tenants', hostedDomains: '--hosted-domains',
+  groupsClaim: '--groups-claim', orgs: '--orgs', storeTokens: '--store-tokens',
+};
+const csv = (v: string | undefined) => (v ?? '').split(/[\s,]+/).filter(Boolean);
+const publicConnection = (c: StoredConnection) => ({
+  id: c.id, name: c.name, kind: c.kind, issuer: c.issuer ?? null, client_id: c.clientId ?? null, has_client_secret: !!c.clientSecret,
+  scopes: c.scopes, tenant: c.tenant ?? null, allowed_tenants: c.allowedTenants, hosted_domains: c.hostedDomains,
+  groups_claim: c.groupsClaim ?? null, orgs: c.orgs, store_tokens: c.storeTokens, source: c.source,
+});
+
+const connection = program.command('connection').description('upstream identity providers people log in with');
+connection
+  .command('add')
+  .description('add an identity provider connection (the login page shows "Continue with <name>")')
+  .requiredOption('--kind <kind>', `one of ${CONNECTION_KINDS.join(', ')}`)
+  .option('--id <id>', 'stable id (lower-case letters, digits, dashes); defaults to the kind')
+  .option('--name <name>', 'name on the login button')
+  .option('--issuer <url>', 'OIDC issuer (oidc, okta) or GitHub Enterprise base URL')
+  .option('--client-id <id>', 'client id registered at the IdP')
+  .option('--client-secret <secret>', 'client secret (prefer --client-secret-stdin: keeps it out of shell history)')
+  .option('--client-secret-stdin', 'read the client secret from standard input')
+  .option('--scopes <scopes>', 'scopes to request instead of the kind\'s defaults')
+  .option('--tenant <tenant>', 'entra: tenant id or domain, or organizations / common')
+  .option('--allowed-tenants <ids>', 'entra multi-tenant: comma-separated tenant ids allowed to log in')
+  .option('--hosted-domains <domains>', 'google: comma-separated Workspace domains allowed to log in')
+  .option('--groups-claim <claim>', 'ID token claim that lists the person\'s groups')
+  .option('--orgs <orgs>', 'github: comma-separated organisations; members only')
+  .option('--store-tokens', 'keep the upstream refresh token (encrypted) for the token vault')
+  .option('--json', 'print one JSON object')
+  .action(async (opts: Record<string, string | boolean | undefined>) => {
+    const kind = String(opts.kind) as ConnectionKindName;
+    if (!CONNECTION_KINDS.includes(kind)) throw new CliError(`--kind: must be one of ${CONNECTION_KINDS.join(', ')}`);
+    const secret = opts.clientSecretStdin ? await readStdin() : (opts.clientSecret as string | undefined);
+    const spec = connectionSpec({
+      id: (opts.id as string | undefined) ?? kind,
+      kind,
+      name: opts.name as string | undefined,
+      issuer: opts.issuer as string | undefined,
+      clientId: opts.clientId as string | undefined,
+      clientSecret: secret || undefined,
+      scopes: csv(opts.scopes as string | undefined),
+      tenant: opts.tenant as string | undefined,
+      allowedTenants: csv(opts.allowedTenants as string | undefined),
+      hostedDomains: csv(opts.hostedDomains as string | undefined).map((d) => d.toLowerCase()),
+      groupsClaim: opts.groupsClaim as string | undefined,
+      orgs: csv(opts.orgs as string | undefined),
+      storeTokens: !!opts.storeTokens,
+    });
+    await withServices(async (s) => {
+      let saved: StoredConnection;
+      try {
+        saved = await s.connections.add(spec, 'cli');
+      } catch (err) {
+        if (err instanceof ConnectionError) throw new CliError(err.problems.map(([f, m]) => `${FLAG[f]}: ${m}`).join('\n'));
+        throw err;
+      }
+      await s.audit.record({ type: 'connection.added', outcome: 'success', actor: 'cli', details: { id: saved.id, kind: saved.kind } });
+      output(!!opts.json, publicConnection(saved), `connection ${saved.id} (${saved.kind}) added; register ${s.config.ISSUER}${CALLBACK_PATH} as its redirect URI at the IdP`);
+    });
+  });
+connection
+  .command('list')
+  .description('list connections (secrets are never printed)')
+  .option('--json', 'print one JSON object')
+  .action(async (opts: { json?: boolean }) => {
+    await withServices(async (s) => {
+      const all = await s.connections.list();
+      output(!!opts.json, { connections: all.map(publicConnection) }, all.map((c) => `${c.id}  ${c.kind}  "${c.name}"  ${c.issuer ?? ''}  (${c.source})`).join('\n') || 'no connections');
+    });
+  });
+connection
+  .command('remove')
+  .description('remove a connection (accounts linked through it stay; its stored upstream tokens are deleted)')
+  .argument('<id>', 'connection id')
+  .option('--json', 'print one JSON object')
+  .action(async (id: string, opts: { json?: boolean }) => {
+    await withServices(async (s) => {
+      const found = await s.connections.find(id);
+      if (!found) throw new CliError(`no connection with id ${id}`);
+      await s.connections.remove(id);
+      await s.audit.record({ type: 'connection.removed', outcome: 'success', actor: 'cli', details: { id, kind: found.kind } });
+      const note = found.source === 'env' ? ' (it comes from UPSTREAM_*: it returns at the next start unless those change)' : '';
+      output(!!opts.json, { id, removed: true }, `connection ${id} removed${note}`);
     });
   });
 

@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import { z } from 'zod';
+import { envConnectionProblems } from './upstream/env-connection.js';
 import { parseDomainPattern } from './oauth/cimd/domain-policy.js';
 
 export class ConfigError extends Error {
@@ -91,11 +92,17 @@ const schema = z.object({
     .optional()
     .refine((v) => v === undefined || v.length >= 32, 'must be at least 32 characters (e.g. openssl rand -base64 32)'),
   UPSTREAM_PROVIDER: z.enum(['local', 'oidc', 'okta', 'entra', 'google', 'github']).default('local'),
+  UPSTREAM_NAME: z.string().max(60, 'must be at most 60 characters').optional(),
   UPSTREAM_ISSUER: z.string().url('must be a URL').optional(),
   UPSTREAM_CLIENT_ID: z.string().optional(),
   UPSTREAM_CLIENT_SECRET: z.string().optional(),
-  UPSTREAM_SCOPES: z.string().optional(),
+  UPSTREAM_SCOPES: z.string().transform((v) => v.split(/[\s,]+/).filter(Boolean)).default([]),
   UPSTREAM_TENANT: z.string().optional(),
+  UPSTREAM_ALLOWED_TENANTS: list.default([]),
+  UPSTREAM_HOSTED_DOMAINS: list.default([]),
+  UPSTREAM_GROUPS_CLAIM: z.string().optional(),
+  UPSTREAM_ORGS: list.default([]),
+  UPSTREAM_STORE_TOKENS: bool.default(false),
   ALLOWED_EMAIL_DOMAINS: list.transform((l) => l.map((d) => d.toLowerCase())).default([]),
   ALLOWED_GROUPS: list.default([]),
   ADMIN_EMAILS: list.default([]),
@@ -161,14 +168,7 @@ export function loadConfig(env: Record<string, string | undefined> = environment
     if (issuerUrl.search || issuerUrl.hash) problems.push('ISSUER: must not have a query or fragment');
     if (issuerUrl.pathname !== '/' && !issuer.endsWith('/')) problems.push('ISSUER: must not have a path; serve Gatehouse at the root of its own host');
   }
-  if (c.UPSTREAM_PROVIDER !== 'local') {
-    // Upstream connectors (issue #4) are not in this build: refuse rather than silently fall back to local login.
-    problems.push(`UPSTREAM_PROVIDER: ${c.UPSTREAM_PROVIDER} is not available in this version yet; use local`);
-    if (!c.UPSTREAM_CLIENT_ID) problems.push(`UPSTREAM_CLIENT_ID: required when UPSTREAM_PROVIDER=${c.UPSTREAM_PROVIDER}`);
-    if (['oidc', 'okta'].includes(c.UPSTREAM_PROVIDER) && !c.UPSTREAM_ISSUER) {
-      problems.push(`UPSTREAM_ISSUER: required when UPSTREAM_PROVIDER=${c.UPSTREAM_PROVIDER}`);
-    }
-  }
+  problems.push(...envConnectionProblems(c, c.NODE_ENV === 'production'));
   if (c.NODE_ENV === 'production') {
     if (issuerUrl && issuerUrl.protocol !== 'https:') problems.push('ISSUER: must be https in production');
     if (!c.SECRET_KEY) problems.push('SECRET_KEY: required in production (at least 32 random characters)');

@@ -21,8 +21,14 @@ import { ClientRegistry } from './oauth/client-registry.js';
 import { CimdClients } from './oauth/cimd/cimd-clients.js';
 import { CimdTrust, type CimdFetchOverrides } from './oauth/cimd/trust.js';
 import { RegistrationRateLimit } from './oauth/policies/registration-rate-limit.js';
+import { Accounts } from './upstream/accounts.js';
+import { Connections } from './upstream/connections.js';
+import { connectionFromEnv } from './upstream/env-connection.js';
 import { LocalAccounts } from './upstream/local/accounts.js';
 import { issueFirstAdminLink } from './upstream/local/first-admin.js';
+import { UpstreamTransactions } from './upstream/transactions.js';
+import { UpstreamTokenStore } from './upstream/upstream-tokens.js';
+import { CALLBACK_PATH } from './interaction/upstream-leg.js';
 
 export interface Services {
   config: Config;
@@ -31,14 +37,20 @@ export interface Services {
   box: SecretBox;
   secretKey: string;
   resources: ResourceRegistry;
-  accounts: LocalAccounts;
+  /** Local accounts (email + password): the local connection's user store. */
+  users: LocalAccounts;
+  /** Accounts and the identities linked to them, whatever the connection. */
+  accounts: Accounts;
+  connections: Connections;
+  transactions: UpstreamTransactions;
+  upstreamTokens: UpstreamTokenStore;
   audit: AuditLog;
   registry: ClientRegistry;
   cimdClients: CimdClients;
 }
 
 /** Opens the database and the services the server and the CLI share. Runs migrations when asked. */
-export async function openServices(config: Config, options: { log?: Logger; migrate?: boolean } = {}): Promise<Services> {
+export async function openServices(config: Config, options: { log?: Logger; migrate?: boolean; upstreamFetch?: typeof fetch } = {}): Promise<Services> {
   const log = options.log ?? createLogger(config.LOG_LEVEL);
   const secretKey = resolveSecretKey(config);
   const handle = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.dataDir });
@@ -47,14 +59,25 @@ export async function openServices(config: Config, options: { log?: Logger; migr
       const applied = await migrateLatest(handle.db);
       if (applied.length) log.info({ applied }, 'migrations applied');
     }
+    const box = new SecretBox(secretKey);
+    const users = new LocalAccounts(handle.db);
     return {
       config,
       log,
       handle,
-      box: new SecretBox(secretKey),
+      box,
       secretKey,
       resources: new ResourceRegistry(handle.db),
-      accounts: new LocalAccounts(handle.db),
+      users,
+      accounts: new Accounts(handle.db),
+      connections: new Connections(handle.db, box, {
+        redirectUri: `${config.ISSUER}${CALLBACK_PATH}`,
+        production: config.NODE_ENV === 'production',
+        local: users,
+        fetch: options.upstreamFetch,
+      }),
+      transactions: new UpstreamTransactions(handle.db, box),
+      upstreamTokens: new UpstreamTokenStore(handle.db, box),
       audit: new AuditLog(handle.db, log),
       registry: new ClientRegistry(handle.db),
       cimdClients: new CimdClients(handle.db),
@@ -89,14 +112,17 @@ export interface StartOptions {
   log?: Logger;
   /** Test-only trust anchors, resolver and connect spy for CIMD fetches; deliberately not configurable. */
   cimdFetch?: CimdFetchOverrides;
+  /** Test-only: serves upstream IdP endpoints (discovery, token, APIs) from a stub. */
+  upstreamFetch?: typeof fetch;
 }
 
 export async function startGatehouse(config: Config, options: StartOptions = {}): Promise<RunningGatehouse> {
   const services = await openServices(config, options);
-  const { log, handle, box, resources, accounts, audit } = services;
+  const { log, handle, box, resources, accounts, users, audit } = services;
   const timers: NodeJS.Timeout[] = [];
   try {
     await resources.seed(config.RESOURCES);
+    await services.connections.seed(connectionFromEnv(config));
     await ensureSigningKeys(handle.db, box);
     const views = new Views();
     const cimd = new CimdTrust({ config, clients: services.cimdClients, audit, fetch: options.cimdFetch });
@@ -114,7 +140,8 @@ export async function startGatehouse(config: Config, options: StartOptions = {})
 
     const registrationRateLimit = new RegistrationRateLimit(handle.db, { points: config.REGISTRATION_RATE_LIMIT, durationSeconds: config.REGISTRATION_RATE_WINDOW });
     const app = buildApp({
-      config, db: handle.db, log, secretKey: services.secretKey, holder, resources, accounts, views, audit, registry: services.registry, registrationRateLimit,
+      config, db: handle.db, log, secretKey: services.secretKey, holder, resources, accounts, users, connections: services.connections,
+      transactions: services.transactions, upstreamTokens: services.upstreamTokens, views, audit, registry: services.registry, registrationRateLimit,
     });
     const server = createServer(app.callback());
     server.requestTimeout = 30_000;
@@ -125,7 +152,9 @@ export async function startGatehouse(config: Config, options: StartOptions = {})
     });
     const port = (server.address() as AddressInfo).port;
 
-    const setupLink = await issueFirstAdminLink(handle.db, accounts, config.ISSUER);
+    // The setup link only makes sense where passwords are accepted; with an IdP, ADMIN_EMAILS/ADMIN_GROUPS decide.
+    const passwords = (await services.connections.list()).some((c) => c.kind === 'local');
+    const setupLink = passwords ? await issueFirstAdminLink(handle.db, users, config.ISSUER) : undefined;
     if (setupLink) log.warn({ setupLink }, `no user exists yet: create the first administrator at ${setupLink}`);
 
     timers.push(
@@ -137,6 +166,7 @@ export async function startGatehouse(config: Config, options: StartOptions = {})
           .then((n) => n && log.info({ deleted: n }, 'expired authorization state deleted'))
           .catch((err) => log.error({ err }, 'cleanup failed'));
         sweepUnusedClients(services).catch((err) => log.error({ err }, 'client expiry sweep failed'));
+        services.transactions.deleteExpired().catch((err) => log.error({ err }, 'upstream transaction cleanup failed'));
       }, CLEANUP_INTERVAL_MS),
     );
     for (const t of timers) t.unref();

@@ -4,6 +4,7 @@ import type { Knex } from 'knex';
 import * as foundation from '../../migrations/20261123_001_foundation.js';
 import * as cimdClients from '../../migrations/20261123_002_cimd_clients.js';
 import * as clientGovernance from '../../migrations/20261123_003_client_governance.js';
+import * as upstream from '../../migrations/20261123_004_upstream.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -14,6 +15,7 @@ const MIGRATIONS: Array<[string, Migration]> = [
   ['20261123_001_foundation', foundation],
   ['20261123_002_cimd_clients', cimdClients],
   ['20261123_003_client_governance', clientGovernance],
+  ['20261123_004_upstream', upstream],
 ];
 
 const source: Knex.MigrationSource<[string, Migration]> = {

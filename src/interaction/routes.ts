@@ -12,7 +12,13 @@ import type { Logger } from '../log.js';
 import { RESOURCE_CONSENT_MARKER } from '../oauth/policies/consent-covers-resource.js';
 import { rememberConsent } from '../oauth/remembered-consent.js';
 import type { ResourceRegistry } from '../oauth/resources.js';
-import type { LocalAccounts } from '../upstream/local/accounts.js';
+import type { Accounts } from '../upstream/accounts.js';
+import type { Connections } from '../upstream/connections.js';
+import type { UpstreamTransactions } from '../upstream/transactions.js';
+import type { UpstreamTokenStore } from '../upstream/upstream-tokens.js';
+import { completeLogin } from './login-result.js';
+import { interactionPages, type Details } from './pages.js';
+import { upstreamLeg } from './upstream-leg.js';
 import { cappedScopes } from '../oauth/policies/dynamic-client-caps.js';
 import { clientFacts } from './client-facts.js';
 import type { Views } from './views.js';
@@ -29,41 +35,21 @@ export interface InteractionDeps {
   db: Db;
   provider: () => Provider;
   resources: ResourceRegistry;
-  accounts: LocalAccounts;
+  accounts: Accounts;
+  connections: Connections;
+  transactions: UpstreamTransactions;
+  upstreamTokens: UpstreamTokenStore;
   views: Views;
   audit: AuditLog;
   log: Logger;
 }
 
-type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
-
-
 export function interactionRoutes(deps: InteractionDeps): Router {
   const router = new Router({ prefix: '/interaction/:uid' });
-
-  const page = (ctx: Context, status: number, view: string, data: Record<string, unknown>) => {
-    ctx.status = status;
-    ctx.type = 'html';
-    ctx.set('Cache-Control', 'no-store');
-    ctx.body = deps.views.render(view, data);
-  };
-
-  const expired = (ctx: Context) =>
-    page(ctx, 400, 'error', {
-      title: 'This sign-in has expired',
-      error: 'invalid_request',
-      description: 'The sign-in session was not found or has expired. Start again from your application.',
-    });
-
-  /** The interaction bound to this browser, only if it is the one named in the URL. */
-  async function details(ctx: Context): Promise<Details | undefined> {
-    try {
-      const d = await deps.provider().interactionDetails(ctx.req, ctx.res);
-      return d.uid === ctx.params.uid ? d : undefined;
-    } catch {
-      return undefined;
-    }
-  }
+  const pages = interactionPages(deps.views, deps.provider);
+  const { page, expired, details } = pages;
+  const loginDeps = { ...deps, pages };
+  const upstream = upstreamLeg({ ...deps, pages });
 
   const caps = { resources: deps.config.DCR_ALLOWED_RESOURCES, scopes: deps.config.DCR_ALLOWED_SCOPES };
 
@@ -94,41 +80,55 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     const d = await details(ctx);
     if (!d) return expired(ctx);
     if (d.prompt.name === 'login') {
-      const client = await deps.provider().Client.find(String(d.params.client_id));
-      return page(ctx, 200, 'login', { action: `/interaction/${d.uid}/login`, clientName: client?.clientName ?? undefined });
+      const connections = await deps.connections.list();
+      const local = connections.find((c) => c.kind === 'local');
+      const redirects = connections.filter((c) => c.kind !== 'local');
+      // One IdP and no password form: there is nothing to choose, so go straight to the IdP.
+      if (!local && redirects.length === 1) return upstream.start(ctx, d, redirects[0]!);
+      if (!local && !redirects.length) {
+        return pages.refuse(ctx, 503, 'Sign-in is not configured', 'No identity provider is configured for this service. Ask its administrator.', 'temporarily_unavailable');
+      }
+      return page(ctx, 200, 'login', await loginView(d, !!local));
     }
     if (d.prompt.name === 'consent') return page(ctx, 200, 'consent', await consentView(ctx, d));
     return page(ctx, 400, 'error', { title: 'Unsupported request', error: 'invalid_request', description: `Unknown prompt ${d.prompt.name}.` });
   });
 
+  async function loginView(d: Details, local: boolean, extra: Record<string, unknown> = {}) {
+    const client = await deps.provider().Client.find(String(d.params.client_id));
+    const connections = (await deps.connections.list())
+      .filter((c) => c.kind !== 'local')
+      .map((c) => ({ name: c.name, action: `/interaction/${d.uid}/upstream/${c.id}` }));
+    return { action: `/interaction/${d.uid}/login`, clientName: client?.clientName ?? undefined, connections, local, ...extra };
+  }
+
   router.post('/login', async (ctx) => {
     assertSameOrigin(ctx, deps.config.ISSUER);
     const d = await details(ctx);
-    if (!d) return expired(ctx);
-    if (d.prompt.name !== 'login') return expired(ctx);
+    if (!d || d.prompt.name !== 'login') return expired(ctx);
+    const local = (await deps.connections.list()).find((c) => c.kind === 'local');
+    if (!local) return pages.refuse(ctx, 404, 'Password sign-in is off', 'This service does not accept passwords. Use your organisation\'s sign-in.');
     const form = await readForm(ctx);
     const email = (form.email ?? '').slice(0, 320);
-    const clientId = String(d.params.client_id);
-    const identity = await deps.accounts.connector(deps.config.ISSUER).login(email, (form.password ?? '').slice(0, 1024));
-    const meta = requestOrigin(ctx);
+    const connector = deps.connections.connector(local);
+    const identity = connector.kind === 'password' ? await connector.login(email, (form.password ?? '').slice(0, 1024)) : undefined;
     if (!identity) {
-      await deps.audit.record({ type: 'login', outcome: 'failure', actor: email, clientId, reason: 'invalid email or password', ...meta });
-      return page(ctx, 401, 'login', { action: `/interaction/${d.uid}/login`, error: 'Invalid email or password.', email });
+      await deps.audit.record({ type: 'login', outcome: 'failure', actor: email, clientId: String(d.params.client_id), reason: 'invalid email or password', details: { connector: local.id }, ...requestOrigin(ctx) });
+      return page(ctx, 401, 'login', await loginView(d, true, { error: 'Invalid email or password.', email }));
     }
-    const domain = identity.email?.split('@')[1] ?? '';
-    if (deps.config.ALLOWED_EMAIL_DOMAINS.length && !deps.config.ALLOWED_EMAIL_DOMAINS.includes(domain)) {
-      await deps.audit.record({ type: 'login', outcome: 'failure', actor: identity.email, clientId, reason: 'email domain not allowed', ...meta });
-      return page(ctx, 403, 'error', { title: 'Access not allowed', error: 'access_denied', description: 'Your account is not allowed to use this service.' });
-    }
-    const groups = deps.config.ALLOWED_GROUPS;
-    if (groups.length && !identity.groups.some((g) => groups.includes(g))) {
-      await deps.audit.record({ type: 'login', outcome: 'failure', actor: identity.email, clientId, reason: 'not in an allowed group', ...meta });
-      return page(ctx, 403, 'error', { title: 'Access not allowed', error: 'access_denied', description: 'Your account is not allowed to use this service.' });
-    }
-    await deps.audit.record({ type: 'login', outcome: 'success', actor: identity.email, clientId, details: { connector: identity.connector }, ...meta });
-    const redirectTo = await deps.provider().interactionResult(ctx.req, ctx.res, { login: { accountId: identity.subject } }, { mergeWithLastSubmission: false });
-    ctx.redirect(redirectTo);
+    return completeLogin(loginDeps, ctx, d, identity);
   });
+
+  router.post('/upstream/:connection', async (ctx) => {
+    assertSameOrigin(ctx, deps.config.ISSUER);
+    const d = await details(ctx);
+    if (!d || d.prompt.name !== 'login') return expired(ctx);
+    const connection = await deps.connections.find(ctx.params.connection!);
+    if (!connection || connection.kind === 'local') return pages.refuse(ctx, 404, 'Unknown sign-in option', 'This sign-in option does not exist. Start again from your application.');
+    return upstream.start(ctx, d, connection);
+  });
+
+  router.get('/upstream/callback', (ctx) => upstream.finish(ctx));
 
   router.post('/confirm', async (ctx) => {
     assertSameOrigin(ctx, deps.config.ISSUER);

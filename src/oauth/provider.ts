@@ -5,7 +5,7 @@ import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'o
 import type { Config } from '../config.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import type { Db } from '../db/connection.js';
-import type { LocalAccounts } from '../upstream/local/accounts.js';
+import type { Accounts } from '../upstream/accounts.js';
 import type { Views } from '../interaction/views.js';
 import { PostgresAdapter } from './adapter.js';
 import { DYNAMIC_CLIENT_PREFIX } from './client-kind.js';
@@ -43,7 +43,7 @@ export interface ProviderDeps {
   secretKey: string;
   keys: KeySet;
   resources: ResourceRegistry;
-  accounts: LocalAccounts;
+  accounts: Accounts;
   views: Views;
   /** CIMD rules (oauth/cimd/trust.ts); absent in CLI-built providers, which never resolve clients by URL. */
   cimd?: CimdTrust;
@@ -123,11 +123,15 @@ export function buildProvider(deps: ProviderDeps): Provider {
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
     },
     findAccount: async (_ctx, sub) => {
-      const user = await deps.accounts.findById(sub);
-      if (!user || user.disabled) return undefined;
+      const account = await deps.accounts.findById(sub);
+      if (!account || account.disabled) return undefined;
       return {
-        accountId: user.id,
-        claims: async () => ({ sub: user.id, email: user.email, email_verified: true, ...(user.name ? { name: user.name } : {}) }),
+        accountId: account.id,
+        claims: async () => ({
+          sub: account.id,
+          ...(account.email ? { email: account.email, email_verified: account.emailVerified } : {}),
+          ...(account.name ? { name: account.name } : {}),
+        }),
       };
     },
     // Every outgoing request (CIMD documents, a client's jwks_uri) resolves, checks and pins the address first.

@@ -1,13 +1,20 @@
-// The one shape every identity source produces (DESIGN.md §9, after dex's connector.Identity): whoever logs a
-// person in, Gatehouse only ever sees this. Upstream tokens never leave the connector.
+// The one shape every identity source produces and the two small interfaces a connector implements (DESIGN.md §9,
+// after dex's connector package). Whoever logs a person in, Gatehouse only ever sees an Identity; upstream tokens
+// stay with the connector and the token vault, never in a Gatehouse token.
+
 export interface Identity {
-  connector: string; // the connection's id, e.g. "local"
-  issuer: string; // who vouches for the subject
-  subject: string; // stable id at that issuer
+  connector: string; // the connection's id, e.g. "local", "okta"
+  issuer: string; // who vouches for the subject (the upstream issuer, or urn:gatehouse:local)
+  subject: string; // stable id at that issuer: never an email, which can be reassigned
   email?: string | undefined;
+  /** Only a verified email can satisfy ALLOWED_EMAIL_DOMAINS or ADMIN_EMAILS. */
   emailVerified?: boolean | undefined;
   name?: string | undefined;
   groups: string[];
+  /** The IdP sent only part of the person's groups (Entra's overage): group rules cannot be decided. */
+  groupsIncomplete?: boolean | undefined;
+  /** Local accounts only: the account was created as an admin (first-run setup, `user add --admin`). */
+  localAdmin?: boolean | undefined;
 }
 
 /** A connector that checks a password itself (local accounts). */
@@ -17,4 +24,43 @@ export interface PasswordConnector {
   login(email: string, password: string): Promise<Identity | undefined>;
 }
 
-export type Connector = PasswordConnector;
+/** What must be kept server-side between the redirect to the IdP and its callback (single use, ≤ 10 minutes). */
+export interface UpstreamChecks {
+  state: string;
+  nonce?: string | undefined;
+  codeVerifier: string;
+}
+
+/** Upstream tokens, kept (encrypted) only when the connection asks for them. */
+export interface UpstreamTokens {
+  accessToken?: string | undefined;
+  refreshToken?: string | undefined;
+  expiresAt?: Date | undefined;
+  scope?: string | undefined;
+}
+
+/** A connector that sends the browser to an IdP and verifies what comes back (OIDC, OAuth 2). */
+export interface RedirectConnector {
+  readonly id: string;
+  readonly kind: 'redirect';
+  /** The upstream authorization URL, and the checks the callback must pass. Never carries MCP parameters. */
+  start(): Promise<{ url: URL; checks: UpstreamChecks }>;
+  /** Exchanges the callback's code (state, PKCE and nonce checked) and returns who logged in. */
+  finish(callback: URL, checks: UpstreamChecks): Promise<{ identity: Identity; tokens?: UpstreamTokens | undefined }>;
+}
+
+export type Connector = PasswordConnector | RedirectConnector;
+
+/**
+ * A refusal a person should read: `reason` goes to the audit log, `message` to the page. Anything else a
+ * connector throws is treated as "the identity provider could not be reached or answered wrongly".
+ */
+export class UpstreamError extends Error {
+  constructor(
+    readonly reason: string,
+    readonly userMessage: string,
+    readonly cancelled = false,
+  ) {
+    super(reason);
+  }
+}

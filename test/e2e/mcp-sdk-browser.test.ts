@@ -69,7 +69,7 @@ class TestOAuthProvider implements OAuthClientProvider {
 beforeAll(async () => {
   db = await createTestDatabase();
   gh = await startTestServer(db.env);
-  await gh.services.accounts.create(USER);
+  await gh.services.users.create(USER);
   mcp = await startMcpServer(gh.issuer, ['tools:read']);
   await gh.services.resources.upsert({ uri: mcp.url, name: 'E2E MCP server', scopes: { 'tools:read': 'Call read-only tools' }, default: false });
   callbackServer = createServer((req, res) => {
@@ -123,7 +123,7 @@ describe('MCP SDK client + real browser', () => {
     await client.connect(new StreamableHTTPClientTransport(new URL(mcp.url), { authProvider: provider }));
     const result = await client.callTool({ name: 'whoami', arguments: {} });
     const who = JSON.parse((result.content as Array<{ text: string }>)[0]!.text) as { sub: string; scope: string; client_id: string };
-    const user = await gh.services.accounts.findByEmail(USER.email);
+    const user = await gh.services.users.findByEmail(USER.email);
     expect(who.sub).toBe(user!.id);
     expect(who.scope).toBe('tools:read');
     expect(who.client_id).toBe((provider.info as { client_id: string }).client_id);

@@ -14,7 +14,7 @@ let gh: TestServer;
 beforeAll(async () => {
   db = await createTestDatabase();
   gh = await startTestServer(db.env);
-  await gh.services.accounts.create(USER);
+  await gh.services.users.create(USER);
 });
 
 afterAll(async () => {

@@ -121,7 +121,7 @@ beforeAll(async () => {
     { cimdFetch },
   );
   strict = await startTestServer({ ...dbStrict.env }, undefined, { cimdFetch });
-  await open.services.accounts.create(USER);
+  await open.services.users.create(USER);
 });
 
 afterAll(async () => {

@@ -82,7 +82,7 @@ describe('gatehouse CLI', () => {
       if (db.realPostgres) {
         // Several processes may share PostgreSQL: the command works beside the running server.
         expect(res.code).toBe(0);
-        expect(await server.services.accounts.findByEmail('late@example.com')).toBeDefined();
+        expect(await server.services.users.findByEmail('late@example.com')).toBeDefined();
         return;
       }
       expect(res.code).toBe(1);

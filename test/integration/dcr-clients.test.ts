@@ -28,11 +28,11 @@ let cursorGh: TestServer;
 beforeAll(async () => {
   db = await createTestDatabase();
   gh = await startTestServer(db.env);
-  await gh.services.accounts.create(USER);
+  await gh.services.users.create(USER);
   // Cursor's callback is a private-use scheme that is not a reverse domain name: an operator allows it by name.
   cursorDb = await createTestDatabase();
   cursorGh = await startTestServer({ ...cursorDb.env, REDIRECT_URI_SCHEMES: 'cursor' });
-  await cursorGh.services.accounts.create(USER);
+  await cursorGh.services.users.create(USER);
 });
 
 afterAll(async () => {

@@ -18,7 +18,7 @@ beforeAll(async () => {
   db = await createTestDatabase();
   // Far more registrations than a real client makes in an hour; the per-IP limit is not what this file tests.
   gh = await startTestServer({ ...db.env, REGISTRATION_RATE_LIMIT: '100000' });
-  await gh.services.accounts.create(USER);
+  await gh.services.users.create(USER);
 });
 
 afterAll(async () => {

@@ -26,7 +26,7 @@ afterAll(async () => {
 async function restart(): Promise<TestServer> {
   await gh?.close();
   gh = await startTestServer(db.env, port);
-  if (!(await gh.services.accounts.findByEmail(USER.email))) await gh.services.accounts.create(USER);
+  if (!(await gh.services.users.findByEmail(USER.email))) await gh.services.users.create(USER);
   return gh;
 }
 

@@ -43,7 +43,7 @@ describe('several instances', () => {
     expect(jwksA.keys).toHaveLength(2);
     expect(jwksB.keys.map((k) => k.kid).sort()).toEqual(jwksA.keys.map((k) => k.kid).sort());
 
-    await a.services.accounts.create(USER);
+    await a.services.users.create(USER);
     const client = await registerPublicClient(a.issuer, [REDIRECT]);
     const { verifier, challenge } = pkcePair();
     const callback = await authorizeThrough(new Browser(a.issuer), a.issuer, {

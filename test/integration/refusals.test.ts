@@ -27,7 +27,7 @@ let jwks: ReturnType<typeof createRemoteJWKSet>;
 beforeAll(async () => {
   db = await createTestDatabase();
   gh = await startTestServer(db.env);
-  await gh.services.accounts.create(USER);
+  await gh.services.users.create(USER);
   jwks = createRemoteJWKSet(new URL(`${gh.issuer}/jwks`));
 });
 

@@ -16,7 +16,7 @@ async function server(env: Record<string, string>): Promise<TestServer> {
   dbs.push(db);
   const gh = await startTestServer({ ...db.env, ...env });
   servers.push(gh);
-  await gh.services.accounts.create(USER);
+  await gh.services.users.create(USER);
   return gh;
 }
 

@@ -26,6 +26,9 @@ const toUser = (r: Row): User => ({ id: r.id, email: r.email, name: r.name, isAd
 
 export class AccountError extends Error {}
 
+/** The issuer of local identities: Gatehouse's own user store, independent of ISSUER (which may change). */
+export const LOCAL_ISSUER = 'urn:gatehouse:local';
+
 const EMAIL = /^[^\s@<>()[\]\\,;:"]+@[^\s@<>()[\]\\,;:"]+\.[^\s@<>()[\]\\,;:"]+$/;
 
 export function normaliseEmail(email: string): string {
@@ -78,15 +81,15 @@ export class LocalAccounts {
   }
 
   /** The password connector for the login form. Disabled accounts cannot log in. */
-  connector(issuer: string): PasswordConnector {
+  connector(id = 'local'): PasswordConnector {
     return {
-      id: 'local',
+      id,
       kind: 'password',
       login: async (email, password): Promise<Identity | undefined> => {
         const row = (await this.db('users').where({ email: email.trim().toLowerCase() }).first()) as Row | undefined;
         const ok = await verifyPassword(row?.password_hash, password);
         if (!row || !ok || row.disabled_at) return undefined;
-        return { connector: 'local', issuer, subject: row.id, email: row.email, emailVerified: true, name: row.name ?? undefined, groups: row.is_admin ? ['gatehouse-admins'] : [] };
+        return { connector: id, issuer: LOCAL_ISSUER, subject: row.id, email: row.email, emailVerified: true, name: row.name ?? undefined, groups: [], localAdmin: row.is_admin };
       },
     };
   }

@@ -1,0 +1,52 @@
+// The end of every login, whichever connection vouched for the person: the access policy, identity linking, the
+// upstream tokens the connection keeps, the audit event, and handing the account to oidc-provider. What comes next
+// (Gatehouse's consent page for this client) is decided by the grant, never by what the IdP asked or skipped.
+import type { Context } from 'koa';
+import type Provider from 'oidc-provider';
+import { requestOrigin, type AuditLog } from '../audit/writer.js';
+import type { Config } from '../config.js';
+import type { Accounts } from '../upstream/accounts.js';
+import { decideAccess } from '../upstream/access-policy.js';
+import type { Identity, UpstreamTokens } from '../upstream/connector.js';
+import { LOCAL_ISSUER } from '../upstream/local/accounts.js';
+import type { UpstreamTokenStore } from '../upstream/upstream-tokens.js';
+import type { Details, Pages } from './pages.js';
+
+export interface LoginDeps {
+  config: Config;
+  provider: () => Provider;
+  accounts: Accounts;
+  upstreamTokens: UpstreamTokenStore;
+  audit: AuditLog;
+  pages: Pages;
+}
+
+export async function completeLogin(deps: LoginDeps, ctx: Context, d: Details, identity: Identity, tokens?: UpstreamTokens): Promise<void> {
+  const c = deps.config;
+  const meta = { actor: identity.email ?? identity.subject, clientId: String(d.params.client_id), ...requestOrigin(ctx) };
+  const details = { connector: identity.connector, issuer: identity.issuer };
+  const decision = decideAccess(identity, {
+    allowedEmailDomains: c.ALLOWED_EMAIL_DOMAINS,
+    allowedGroups: c.ALLOWED_GROUPS,
+    adminEmails: c.ADMIN_EMAILS,
+    adminGroups: c.ADMIN_GROUPS,
+  });
+  if (!decision.allowed) {
+    await deps.audit.record({ type: 'login', outcome: 'failure', reason: decision.reason, details, ...meta });
+    return deps.pages.refuse(ctx, 403, 'Access not allowed', decision.message);
+  }
+  const account = await deps.accounts.link(identity, decision.admin);
+  if (account.disabled) {
+    await deps.audit.record({ type: 'login', outcome: 'failure', reason: 'account disabled', details: { ...details, accountId: account.id }, ...meta });
+    return deps.pages.refuse(ctx, 403, 'Access not allowed', 'Your account has been disabled by an administrator.');
+  }
+  if (tokens) await deps.upstreamTokens.save(account.id, identity.connector, tokens);
+  await deps.audit.record({ type: 'login', outcome: 'success', details: { ...details, accountId: account.id, admin: decision.admin }, ...meta });
+  const redirectTo = await deps.provider().interactionResult(
+    ctx.req,
+    ctx.res,
+    { login: { accountId: account.id, amr: [identity.issuer === LOCAL_ISSUER ? 'pwd' : 'fed'] } },
+    { mergeWithLastSubmission: false },
+  );
+  ctx.redirect(redirectTo);
+}

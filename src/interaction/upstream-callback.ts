@@ -1,0 +1,24 @@
+// The fixed redirect URI registered at every IdP (DESIGN.md §5). It decides nothing: it reads which interaction
+// this browser started an upstream leg for (a cookie scoped to this path) and bounces the browser, query intact,
+// into that interaction's path, where the interaction cookie and the server-side transaction decide.
+import Router from '@koa/router';
+import { requestOrigin, type AuditLog } from '../audit/writer.js';
+import type { Pages } from './pages.js';
+import { CALLBACK_PATH, UPSTREAM_COOKIE } from './upstream-leg.js';
+
+const UID = /^[A-Za-z0-9_-]{1,64}$/;
+
+export function upstreamCallbackRoutes(deps: { audit: AuditLog; pages: Pages }): Router {
+  const router = new Router();
+  router.get(CALLBACK_PATH, async (ctx) => {
+    const uid = ctx.cookies.get(UPSTREAM_COOKIE, { signed: true });
+    if (!uid || !UID.test(uid)) {
+      await deps.audit.record({ type: 'upstream.callback', outcome: 'failure', reason: 'missing upstream cookie: no sign-in was started in this browser', ...requestOrigin(ctx) });
+      return deps.pages.refuse(ctx, 400, 'This sign-in has expired', 'No sign-in was started in this browser, or it has expired. Start again from your application.');
+    }
+    ctx.set('Cache-Control', 'no-store');
+    ctx.status = 303;
+    ctx.redirect(`/interaction/${uid}${CALLBACK_PATH}${ctx.querystring ? `?${ctx.querystring}` : ''}`);
+  });
+  return router;
+}

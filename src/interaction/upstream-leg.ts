@@ -1,0 +1,162 @@
+// The second handshake, Gatehouse ↔ the upstream IdP, bound to the first (DESIGN.md §1, §10.9; seed 000: the
+// two-layer consent CSRF). The leg starts under /interaction/<uid>, from the browser whose interaction cookie names
+// that uid; its state, nonce and PKCE verifier stay server-side under that uid. The IdP returns to the fixed
+// /upstream/callback, which only bounces the browser back under /interaction/<uid>; there the transaction is
+// loaded by the cookie's uid, deleted, and checked. A callback from another person's login (their code, their
+// state) meets this browser's transaction and fails the state check; a browser without this interaction's cookie
+// never reaches a transaction at all. Every refusal is audited and ends on a page, never on a redirect.
+import { timingSafeEqual } from 'node:crypto';
+import type { Context } from 'koa';
+import * as oc from 'openid-client';
+import type Provider from 'oidc-provider';
+import { requestOrigin, type AuditLog } from '../audit/writer.js';
+import type { Config } from '../config.js';
+import type { Logger } from '../log.js';
+import type { Accounts } from '../upstream/accounts.js';
+import { UpstreamError } from '../upstream/connector.js';
+import type { Connections, StoredConnection } from '../upstream/connections.js';
+import { TRANSACTION_TTL_MS, type UpstreamTransactions } from '../upstream/transactions.js';
+import type { UpstreamTokenStore } from '../upstream/upstream-tokens.js';
+import { completeLogin } from './login-result.js';
+import type { Details, Pages } from './pages.js';
+
+/** Set when the leg starts; only read by /upstream/callback, to know which interaction to bounce into. */
+export const UPSTREAM_COOKIE = 'gatehouse.upstream';
+export const CALLBACK_PATH = '/upstream/callback';
+
+export interface UpstreamLegDeps {
+  config: Config;
+  provider: () => Provider;
+  connections: Connections;
+  transactions: UpstreamTransactions;
+  accounts: Accounts;
+  upstreamTokens: UpstreamTokenStore;
+  audit: AuditLog;
+  log: Logger;
+  pages: Pages;
+}
+
+const sameString = (a: string, b: string) => {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+};
+
+export function upstreamLeg(deps: UpstreamLegDeps) {
+  const { pages } = deps;
+
+  const refused = async (ctx: Context, reason: string, extra: { clientId?: string; connection?: string } = {}) => {
+    await deps.audit.record({
+      type: 'upstream.callback',
+      outcome: 'failure',
+      reason,
+      clientId: extra.clientId,
+      details: { interaction: ctx.params.uid, connector: extra.connection },
+      ...requestOrigin(ctx),
+    });
+  };
+
+  const unreachable = (ctx: Context, name: string) =>
+    pages.refuse(ctx, 502, 'Sign-in is unavailable', `${name} could not be reached or did not answer correctly. Try again in a moment.`, 'temporarily_unavailable');
+
+  async function start(ctx: Context, d: Details, connection: StoredConnection): Promise<void> {
+    const connector = deps.connections.connector(connection);
+    if (connector.kind !== 'redirect') return pages.expired(ctx);
+    let begun: Awaited<ReturnType<typeof connector.start>>;
+    try {
+      begun = await connector.start();
+    } catch (err) {
+      deps.log.warn({ connection: connection.id, err: errorSummary(err) }, 'upstream IdP unavailable');
+      await deps.audit.record({ type: 'upstream.start', outcome: 'failure', reason: `identity provider unavailable: ${errorSummary(err)}`, clientId: String(d.params.client_id), details: { connector: connection.id }, ...requestOrigin(ctx) });
+      return unreachable(ctx, connection.name);
+    }
+    const interactionEnds = d.exp ? new Date(d.exp * 1000) : new Date(Date.now() + TRANSACTION_TTL_MS);
+    await deps.transactions.begin(d.uid, connection.id, begun.checks, interactionEnds);
+    ctx.cookies.set(UPSTREAM_COOKIE, d.uid, {
+      path: CALLBACK_PATH,
+      httpOnly: true,
+      // Lax: the IdP's redirect back is a top-level cross-site navigation, which Lax cookies accompany.
+      sameSite: 'lax',
+      secure: deps.config.ISSUER.startsWith('https:'),
+      signed: true,
+      maxAge: TRANSACTION_TTL_MS,
+      overwrite: true,
+    });
+    ctx.status = 303;
+    ctx.redirect(begun.url.href);
+  }
+
+  async function finish(ctx: Context): Promise<void> {
+    const d = await pages.details(ctx);
+    if (!d) {
+      // No interaction cookie for this uid in this browser: someone else's interaction, or an expired one.
+      await refused(ctx, 'callback without this interaction\'s cookie (expired, or not this browser\'s sign-in)');
+      return pages.expired(ctx);
+    }
+    const clientId = String(d.params.client_id);
+    const tx = await deps.transactions.take(d.uid);
+    if (!tx) {
+      await refused(ctx, 'no upstream transaction (expired, replayed or never started)', { clientId });
+      return pages.refuse(ctx, 400, 'This sign-in has expired', 'This sign-in response was already used or has expired. Start again from your application.');
+    }
+    const state = typeof ctx.query.state === 'string' ? ctx.query.state : '';
+    if (!sameString(state, tx.checks.state)) {
+      await refused(ctx, 'state mismatch: the response belongs to another sign-in (possible login CSRF)', { clientId, connection: tx.connectionId });
+      return pages.refuse(ctx, 400, 'This sign-in response is not yours', 'The identity provider\'s response does not belong to the sign-in started in this browser, so nobody was signed in. Start again from your application.');
+    }
+    if (d.prompt.name !== 'login') {
+      await refused(ctx, `interaction is past login (${d.prompt.name})`, { clientId, connection: tx.connectionId });
+      return pages.expired(ctx);
+    }
+    const connection = await deps.connections.find(tx.connectionId);
+    const connector = connection && deps.connections.connector(connection);
+    if (!connection || connector?.kind !== 'redirect') {
+      await refused(ctx, 'connection removed during sign-in', { clientId, connection: tx.connectionId });
+      return pages.expired(ctx);
+    }
+    // openid-client checks the response against the URL the IdP redirected to: the fixed callback.
+    const callback = new URL(`${deps.config.ISSUER}${CALLBACK_PATH}`);
+    callback.search = ctx.querystring;
+    try {
+      const { identity, tokens } = await connector.finish(callback, tx.checks);
+      return await completeLogin({ ...deps }, ctx, d, identity, tokens);
+    } catch (err) {
+      return failed(ctx, d, connection, err);
+    }
+  }
+
+  async function failed(ctx: Context, d: Details, connection: StoredConnection, err: unknown): Promise<void> {
+    const clientId = String(d.params.client_id);
+    const meta = { clientId, details: { connector: connection.id }, ...requestOrigin(ctx) };
+    if (err instanceof UpstreamError) {
+      await deps.audit.record({ type: 'login', outcome: 'failure', reason: err.reason, ...meta });
+      return pages.refuse(ctx, 403, 'Access not allowed', err.userMessage);
+    }
+    if (err instanceof oc.AuthorizationResponseError) {
+      // The IdP itself said no (the person cancelled, or the IdP refused them): the MCP client hears access_denied.
+      await deps.audit.record({ type: 'login', outcome: 'failure', reason: `identity provider returned ${err.error}`, ...meta });
+      const redirectTo = await deps.provider().interactionResult(
+        ctx.req,
+        ctx.res,
+        { error: 'access_denied', error_description: `Sign-in at ${connection.name} did not complete (${err.error})` },
+        { mergeWithLastSubmission: false },
+      );
+      return ctx.redirect(redirectTo);
+    }
+    const summary = errorSummary(err);
+    const network = !(err instanceof oc.ResponseBodyError) && !(err instanceof oc.ClientError && String(err.code ?? '').startsWith('OAUTH_'));
+    deps.log.warn({ connection: connection.id, err: summary }, 'upstream login failed');
+    await deps.audit.record({ type: 'upstream.callback', outcome: 'failure', reason: `upstream response rejected: ${summary}`, ...meta });
+    if (network) return unreachable(ctx, connection.name);
+    return pages.refuse(ctx, 400, 'Sign-in could not be verified', `The response from ${connection.name} failed verification, so nobody was signed in. Start again from your application.`);
+  }
+
+  return { start, finish };
+}
+
+/** A loggable one-liner: openid-client's code and message, never a response body (which can hold tokens). */
+function errorSummary(err: unknown): string {
+  if (err instanceof oc.ResponseBodyError) return `${err.code}: ${err.error}`;
+  if (err instanceof Error) return `${(err as { code?: string }).code ?? err.name}: ${err.message}`.slice(0, 300);
+  return 'unknown error';
+}

@@ -1,0 +1,86 @@
+// Accounts and the identities linked to them (this module owns `accounts` and `identities`). An account is the
+// stable subject of Gatehouse's tokens; an identity is (connection, upstream issuer, upstream subject). Linking is
+// by that triple only, never by email: two IdPs (or two tenants of one) can both vouch for alice@example.com, and
+// an email match is how account-takeover bugs begin. Email, name, groups and the admin mark are refreshed from the
+// IdP at every login.
+import { randomUUID } from 'node:crypto';
+import type { Db } from '../db/connection.js';
+import type { Identity } from './connector.js';
+import { LOCAL_ISSUER } from './local/accounts.js';
+
+export interface Account {
+  id: string;
+  email: string | null;
+  emailVerified: boolean;
+  name: string | null;
+  groups: string[];
+  isAdmin: boolean;
+  disabled: boolean;
+  lastLoginAt: Date | null;
+}
+
+interface Row {
+  id: string;
+  email: string | null;
+  email_verified: boolean;
+  name: string | null;
+  groups: string[] | string;
+  is_admin: boolean;
+  disabled_at: Date | null;
+  last_login_at: Date | null;
+}
+
+const toAccount = (r: Row): Account => ({
+  id: r.id,
+  email: r.email,
+  emailVerified: r.email_verified,
+  name: r.name,
+  groups: typeof r.groups === 'string' ? (JSON.parse(r.groups) as string[]) : r.groups,
+  isAdmin: r.is_admin,
+  disabled: !!r.disabled_at,
+  lastLoginAt: r.last_login_at ? new Date(r.last_login_at) : null,
+});
+
+export class Accounts {
+  constructor(private readonly db: Db) {}
+
+  async findById(id: string): Promise<Account | undefined> {
+    const row = (await this.db('accounts').where({ id }).first()) as Row | undefined;
+    return row ? toAccount(row) : undefined;
+  }
+
+  /** The identities linked to an account (for the console and tests). */
+  async identities(accountId: string): Promise<Array<{ connectionId: string; issuer: string; subject: string }>> {
+    const rows = (await this.db('identities').where({ account_id: accountId }).orderBy('created_at')) as Array<{ connection_id: string; issuer: string; subject: string }>;
+    return rows.map((r) => ({ connectionId: r.connection_id, issuer: r.issuer, subject: r.subject }));
+  }
+
+  /**
+   * The account an identity belongs to, created at its first login, with the profile refreshed. A local identity
+   * keeps its user id as account id, so grants issued before accounts existed still name the right person.
+   */
+  async link(identity: Identity, isAdmin: boolean): Promise<Account> {
+    const key = { connection_id: identity.connector, issuer: identity.issuer, subject: identity.subject };
+    const profile = {
+      email: identity.email ?? null,
+      email_verified: !!identity.email && identity.emailVerified === true,
+      name: identity.name ?? null,
+      groups: JSON.stringify(identity.groups),
+      last_login_at: new Date(),
+    };
+    return this.db.transaction(async (trx) => {
+      let link = (await trx('identities').where(key).first('account_id')) as { account_id: string } | undefined;
+      if (!link) {
+        const accountId = identity.issuer === LOCAL_ISSUER ? identity.subject : randomUUID();
+        await trx('accounts').insert({ id: accountId, ...profile, is_admin: isAdmin }).onConflict('id').ignore();
+        // A concurrent first login of the same identity may have linked it already: the key decides.
+        await trx('identities').insert({ ...key, account_id: accountId, ...profile }).onConflict(['connection_id', 'issuer', 'subject']).ignore();
+        link = (await trx('identities').where(key).first('account_id')) as { account_id: string };
+      } else {
+        await trx('identities').where(key).update(profile);
+      }
+      await trx('accounts').where({ id: link.account_id }).update({ ...profile, is_admin: isAdmin });
+      return toAccount((await trx('accounts').where({ id: link.account_id }).first()) as Row);
+    });
+  }
+}

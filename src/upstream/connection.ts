@@ -1,0 +1,79 @@
+// A connection is one configured upstream identity source: which kind of IdP, its client registration with that
+// IdP, and the kind's options. Connections live in the database (see connections.ts); UPSTREAM_* seeds one.
+// The settings are checked here, once, for the environment, the CLI and the console alike.
+import type { Connector } from './connector.js';
+import type { LocalAccounts } from './local/accounts.js';
+
+export const CONNECTION_KINDS = ['local', 'oidc', 'okta', 'entra', 'google', 'github'] as const;
+export type ConnectionKindName = (typeof CONNECTION_KINDS)[number];
+
+export interface ConnectionSpec {
+  id: string; // stable slug: part of identity links, so never reused for another IdP
+  name: string; // shown on the login page: "Continue with <name>"
+  kind: ConnectionKindName;
+  issuer?: string | undefined;
+  clientId?: string | undefined;
+  clientSecret?: string | undefined;
+  scopes: string[]; // empty: the kind's defaults
+  tenant?: string | undefined; // entra
+  allowedTenants: string[]; // entra multi-tenant
+  hostedDomains: string[]; // google Workspace domains
+  groupsClaim?: string | undefined; // oidc, okta, entra
+  orgs: string[]; // github organisations
+  storeTokens: boolean; // keep the upstream refresh/access token (encrypted) for the token vault
+}
+
+export type SpecField = keyof ConnectionSpec;
+
+export interface ConnectorDeps {
+  /** Gatehouse's fixed callback, registered at the IdP: `${ISSUER}/upstream/callback`. */
+  redirectUri: string;
+  production: boolean;
+  local: LocalAccounts;
+  /** Tests only: serves the IdP's endpoints from a stub. */
+  fetch?: typeof fetch | undefined;
+}
+
+/** One IdP kind: a folder under src/upstream/ exporting one of these. */
+export interface ConnectionKind {
+  readonly kind: ConnectionKindName;
+  readonly displayName: string;
+  /** Problems with a connection's settings, each naming the field. */
+  validate(spec: ConnectionSpec, production: boolean): Array<[SpecField, string]>;
+  create(spec: ConnectionSpec, deps: ConnectorDeps): Connector;
+}
+
+const SLUG = /^[a-z0-9][a-z0-9-]{0,39}$/;
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/** The checks every kind shares. */
+export function commonProblems(spec: ConnectionSpec, production: boolean): Array<[SpecField, string]> {
+  const problems: Array<[SpecField, string]> = [];
+  if (!SLUG.test(spec.id)) problems.push(['id', 'must be 1-40 lower-case letters, digits or dashes']);
+  if (!spec.name.trim() || spec.name.length > 60) problems.push(['name', 'must be 1-60 characters']);
+  if (spec.kind !== 'local' && !spec.clientId) problems.push(['clientId', `required for a ${spec.kind} connection`]);
+  if (spec.issuer !== undefined) problems.push(...issuerProblems(spec.issuer, production));
+  if (spec.groupsClaim !== undefined && !/^[A-Za-z0-9_:./-]{1,100}$/.test(spec.groupsClaim)) {
+    problems.push(['groupsClaim', 'must be a claim name']);
+  }
+  return problems;
+}
+
+/** https, or http on a loopback host outside production (a local test IdP). */
+export function issuerProblems(issuer: string, production: boolean): Array<[SpecField, string]> {
+  let url: URL;
+  try {
+    url = new URL(issuer);
+  } catch {
+    return [['issuer', 'must be an absolute https URL']];
+  }
+  if (url.search || url.hash) return [['issuer', 'must not have a query or fragment']];
+  if (url.protocol === 'https:') return [];
+  if (url.protocol === 'http:' && LOOPBACK.has(url.hostname) && !production) return [];
+  return [['issuer', production ? 'must be https' : 'must be https (http only for a loopback test IdP)']];
+}
+
+/** openid-client refuses plain http unless told: only a loopback test IdP outside production gets that. */
+export function insecureAllowed(issuer: string, production: boolean): boolean {
+  return !production && new URL(issuer).protocol === 'http:';
+}

@@ -1,0 +1,176 @@
+// Connections live in `upstream_connections` (this module owns it): settings in the clear, the client secret
+// sealed with SECRET_KEY. UPSTREAM_* seeds one connection at start (source "env", owned by the environment);
+// `gatehouse connection add` and the console add more. Each instance reads them through a 2 s cache and keeps one
+// connector per connection version, so the IdP's discovery document is fetched once per hour, not per login.
+import type { SecretBox } from '../crypto/secret-box.js';
+import type { Db } from '../db/connection.js';
+import { CONNECTION_KINDS, type ConnectionKindName, type ConnectionSpec, type ConnectorDeps, type SpecField } from './connection.js';
+import type { Connector } from './connector.js';
+import { KINDS } from './kinds.js';
+
+export interface StoredConnection extends ConnectionSpec {
+  source: string;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+interface Row {
+  id: string;
+  name: string;
+  kind: string;
+  settings: Settings | string;
+  client_secret: string | null;
+  source: string;
+  created_at: Date;
+  updated_at: Date;
+}
+
+type Settings = Omit<ConnectionSpec, 'id' | 'name' | 'kind' | 'clientSecret'>;
+
+const SECRET_PURPOSE = 'upstream-connection-secret';
+const CACHE_MS = 2000;
+
+export class ConnectionError extends Error {
+  constructor(readonly problems: Array<[SpecField, string]>) {
+    super(problems.map(([f, m]) => `${f}: ${m}`).join('; '));
+  }
+}
+
+/** Fills the list fields a caller may leave out. */
+export function connectionSpec(input: Partial<ConnectionSpec> & Pick<ConnectionSpec, 'id' | 'kind'>): ConnectionSpec {
+  return {
+    name: KINDS[input.kind]?.displayName ?? input.kind,
+    scopes: [],
+    allowedTenants: [],
+    hostedDomains: [],
+    orgs: [],
+    storeTokens: false,
+    ...Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)),
+  } as unknown as ConnectionSpec;
+}
+
+export function validateConnection(spec: ConnectionSpec, production: boolean): Array<[SpecField, string]> {
+  if (!CONNECTION_KINDS.includes(spec.kind)) return [['kind', `must be one of ${CONNECTION_KINDS.join(', ')}`]];
+  return KINDS[spec.kind].validate(spec, production);
+}
+
+export class Connections {
+  #cache: { at: number; value: Promise<StoredConnection[]> } | undefined;
+  readonly #connectors = new Map<string, { version: number; connector: Connector }>();
+
+  constructor(
+    private readonly db: Db,
+    private readonly box: SecretBox,
+    private readonly deps: ConnectorDeps,
+  ) {}
+
+  list(): Promise<StoredConnection[]> {
+    if (this.#cache && Date.now() - this.#cache.at < CACHE_MS) return this.#cache.value;
+    const value = this.load();
+    this.#cache = { at: Date.now(), value };
+    value.catch(() => (this.#cache = undefined));
+    return value;
+  }
+
+  async find(id: string): Promise<StoredConnection | undefined> {
+    return (await this.list()).find((c) => c.id === id);
+  }
+
+  /** The connector for a connection, rebuilt only when the connection changed. */
+  connector(connection: StoredConnection): Connector {
+    const version = connection.updatedAt.getTime();
+    const cached = this.#connectors.get(connection.id);
+    if (cached && cached.version === version) return cached.connector;
+    const connector = KINDS[connection.kind].create(connection, this.deps);
+    this.#connectors.set(connection.id, { version, connector });
+    return connector;
+  }
+
+  /** Adds a connection; refuses an invalid one or an id already in use. */
+  async add(spec: ConnectionSpec, source: string): Promise<StoredConnection> {
+    this.check(spec);
+    const existing = await this.db('upstream_connections').where({ id: spec.id }).first();
+    if (existing) throw new ConnectionError([['id', `a connection with id ${spec.id} already exists`]]);
+    await this.db('upstream_connections').insert(this.toRow(spec, source));
+    this.#cache = undefined;
+    return (await this.find(spec.id))!;
+  }
+
+  /**
+   * Makes the environment's connection current, and removes connections an earlier environment seeded: when an
+   * operator switches UPSTREAM_PROVIDER from local to okta, the password form must go away too.
+   */
+  async seed(spec: ConnectionSpec): Promise<void> {
+    this.check(spec);
+    const row = this.toRow(spec, 'env');
+    await this.db.transaction(async (trx) => {
+      await trx('upstream_connections').where({ source: 'env' }).whereNot({ id: spec.id }).delete();
+      const current = (await trx('upstream_connections').where({ id: spec.id }).first()) as Row | undefined;
+      if (!current) {
+        await trx('upstream_connections').insert(row);
+      } else if (this.changed(current, spec)) {
+        await trx('upstream_connections').where({ id: spec.id }).update({ ...row, created_at: current.created_at, updated_at: new Date() });
+      }
+    });
+    this.#cache = undefined;
+  }
+
+  /** Removes a connection and the upstream tokens kept for it; the linked accounts stay. */
+  async remove(id: string): Promise<boolean> {
+    const removed = await this.db.transaction(async (trx) => {
+      await trx('upstream_tokens').where({ connection_id: id }).delete();
+      await trx('upstream_transactions').where({ connection_id: id }).delete();
+      return (await trx('upstream_connections').where({ id }).delete()) as number;
+    });
+    this.#cache = undefined;
+    this.#connectors.delete(id);
+    return removed > 0;
+  }
+
+  private check(spec: ConnectionSpec): void {
+    const problems = validateConnection(spec, this.deps.production);
+    if (problems.length) throw new ConnectionError(problems);
+  }
+
+  private changed(row: Row, spec: ConnectionSpec): boolean {
+    const stored = this.fromRow(row);
+    const { source: _s, createdAt: _c, updatedAt: _u, ...before } = stored;
+    return JSON.stringify(sorted(before)) !== JSON.stringify(sorted(spec));
+  }
+
+  private toRow(spec: ConnectionSpec, source: string) {
+    const { id, name, kind, clientSecret, ...settings } = spec;
+    return {
+      id,
+      name,
+      kind,
+      settings: JSON.stringify(settings),
+      client_secret: clientSecret ? this.box.seal(clientSecret, SECRET_PURPOSE) : null,
+      source,
+      updated_at: new Date(),
+    };
+  }
+
+  private fromRow(row: Row): StoredConnection {
+    const settings = (typeof row.settings === 'string' ? JSON.parse(row.settings) : row.settings) as Settings;
+    return {
+      ...connectionSpec({ id: row.id, kind: row.kind as ConnectionKindName, ...settings }),
+      name: row.name,
+      clientSecret: row.client_secret ? this.box.open(row.client_secret, SECRET_PURPOSE) : undefined,
+      source: row.source,
+      createdAt: new Date(row.created_at),
+      updatedAt: new Date(row.updated_at),
+    };
+  }
+
+  private async load(): Promise<StoredConnection[]> {
+    const rows = (await this.db('upstream_connections').orderBy([{ column: 'created_at' }, { column: 'id' }])) as Row[];
+    return rows.filter((r) => CONNECTION_KINDS.includes(r.kind as ConnectionKindName)).map((r) => this.fromRow(r));
+  }
+}
+
+function sorted(spec: Partial<ConnectionSpec>): Array<[string, unknown]> {
+  return Object.entries(spec)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => a.localeCompare(b));
+}

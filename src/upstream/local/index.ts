@@ -1,0 +1,10 @@
+// Local accounts (email + argon2id password in Gatehouse's own database) as one more connection kind: the login
+// page shows the Email/Password form when a connection of this kind exists.
+import { commonProblems, type ConnectionKind } from '../connection.js';
+
+export const localKind: ConnectionKind = {
+  kind: 'local',
+  displayName: 'Email and password',
+  validate: (spec, production) => commonProblems(spec, production),
+  create: (spec, deps) => deps.local.connector(spec.id),
+};

@@ -1,0 +1,93 @@
+// Generic OpenID Connect: any IdP with discovery (Keycloak, Auth0, Authentik, Ping, an Okta or Entra set up by
+// hand…). The okta, entra and google kinds extend this connector with their own request parameters and checks.
+import { commonProblems, insecureAllowed, type ConnectionKind, type ConnectionSpec, type ConnectorDeps, type SpecField } from '../connection.js';
+import type { Identity, RedirectConnector, UpstreamChecks, UpstreamTokens } from '../connector.js';
+import { groupsFrom, OidcClient, str, type IdTokenClaims } from './oidc-client.js';
+
+export const DEFAULT_OIDC_SCOPES = ['openid', 'email', 'profile'];
+
+export class OidcConnector implements RedirectConnector {
+  readonly kind = 'redirect' as const;
+  readonly id: string;
+  protected readonly client: OidcClient;
+
+  constructor(
+    protected readonly spec: ConnectionSpec,
+    deps: ConnectorDeps,
+    issuer: URL = new URL(spec.issuer!),
+  ) {
+    this.id = spec.id;
+    const base = spec.scopes.length ? spec.scopes : this.defaultScopes();
+    const scopes = spec.storeTokens ? [...new Set([...base, ...this.offlineScopes()])] : base;
+    // `openid` is what makes this an OIDC login: never let a scope override drop it.
+    this.client = new OidcClient({
+      issuer,
+      clientId: spec.clientId!,
+      clientSecret: spec.clientSecret,
+      redirectUri: deps.redirectUri,
+      scopes: scopes.includes('openid') ? scopes : ['openid', ...scopes],
+      allowInsecure: insecureAllowed(issuer.href, deps.production),
+      fetch: deps.fetch,
+    });
+  }
+
+  protected defaultScopes(): string[] {
+    return DEFAULT_OIDC_SCOPES;
+  }
+
+  /** What asks the IdP for a refresh token, when the connection stores upstream tokens. */
+  protected offlineScopes(): string[] {
+    return ['offline_access'];
+  }
+
+  /** Extra authorization parameters of a kind (Google's hd, for instance). */
+  protected authorizationParams(): Record<string, string> {
+    return {};
+  }
+
+  /** A kind's own checks on the validated ID token; throws UpstreamError to refuse. */
+  protected verify(_claims: IdTokenClaims): void {}
+
+  protected emailVerified(claims: Record<string, unknown>): boolean {
+    return claims.email_verified === true || claims.email_verified === 'true';
+  }
+
+  start(): Promise<{ url: URL; checks: UpstreamChecks }> {
+    return this.client.start(this.authorizationParams());
+  }
+
+  async finish(callback: URL, checks: UpstreamChecks): Promise<{ identity: Identity; tokens?: UpstreamTokens }> {
+    const { claims, accessToken, tokens } = await this.client.finish(callback, checks);
+    this.verify(claims);
+    // Some IdPs keep email or groups out of the ID token; UserInfo (bound to the same subject) fills the gaps.
+    let profile: Record<string, unknown> = claims;
+    const groupsClaim = this.spec.groupsClaim ?? 'groups';
+    if (!str(claims.email) || (this.spec.groupsClaim && !(groupsClaim in claims))) {
+      profile = { ...(await this.client.userinfo(accessToken, claims.sub).catch(() => ({}))), ...claims };
+    }
+    return { identity: this.identity(claims, profile, groupsClaim), ...(this.spec.storeTokens ? { tokens } : {}) };
+  }
+
+  protected identity(claims: IdTokenClaims, profile: Record<string, unknown>, groupsClaim: string): Identity {
+    return {
+      connector: this.spec.id,
+      issuer: claims.iss,
+      subject: claims.sub,
+      email: str(profile.email)?.toLowerCase(),
+      emailVerified: this.emailVerified(profile),
+      name: str(profile.name) ?? str(profile.preferred_username),
+      groups: groupsFrom(profile, groupsClaim),
+    };
+  }
+}
+
+export function requireIssuer(spec: ConnectionSpec): Array<[SpecField, string]> {
+  return spec.issuer ? [] : [['issuer', `required for a ${spec.kind} connection`]];
+}
+
+export const oidcKind: ConnectionKind = {
+  kind: 'oidc',
+  displayName: 'Single sign-on',
+  validate: (spec, production) => [...requireIssuer(spec), ...commonProblems(spec, production)],
+  create: (spec, deps) => new OidcConnector(spec, deps),
+};

@@ -1,0 +1,101 @@
+// The OpenID Connect relying-party half of the bridge, on openid-client: discovery (cached per instance for an
+// hour, failures never cached), an authorization URL with PKCE S256, state and nonce, and a code exchange that
+// validates state, PKCE, the ID token's issuer, audience, expiry and nonce, and its signature against the IdP's
+// JWKS (openid-client skips the signature for TLS-fetched ID tokens unless non-repudiation checks are enabled;
+// we enable them so a compromised TLS path alone cannot mint identities). Every OIDC-based kind uses this.
+import * as oc from 'openid-client';
+import type { UpstreamChecks, UpstreamTokens } from '../connector.js';
+
+export interface OidcClientOptions {
+  /** The issuer to discover (`<issuer>/.well-known/openid-configuration`). */
+  issuer: URL;
+  clientId: string;
+  clientSecret?: string | undefined;
+  redirectUri: string;
+  scopes: string[];
+  allowInsecure: boolean;
+  fetch?: typeof fetch | undefined;
+}
+
+const DISCOVERY_TTL_MS = 3600_000;
+const TIMEOUT_S = 10;
+
+export type IdTokenClaims = oc.IDToken;
+
+export class OidcClient {
+  #config: { value: Promise<oc.Configuration>; at: number } | undefined;
+
+  constructor(private readonly options: OidcClientOptions) {}
+
+  configuration(): Promise<oc.Configuration> {
+    if (this.#config && Date.now() - this.#config.at < DISCOVERY_TTL_MS) return this.#config.value;
+    const o = this.options;
+    const auth = o.clientSecret ? oc.ClientSecretPost(o.clientSecret) : oc.None();
+    const value = oc.discovery(o.issuer, o.clientId, undefined, auth, {
+      timeout: TIMEOUT_S,
+      execute: [...(o.allowInsecure ? [oc.allowInsecureRequests] : []), oc.enableNonRepudiationChecks],
+      ...(o.fetch ? { [oc.customFetch]: o.fetch as oc.CustomFetch } : {}),
+    });
+    const entry = { value, at: Date.now() };
+    this.#config = entry;
+    value.catch(() => {
+      if (this.#config === entry) this.#config = undefined;
+    });
+    return value;
+  }
+
+  /** The URL to send the browser to, with only the parameters given here: never an MCP client's. */
+  async start(extra: Record<string, string> = {}): Promise<{ url: URL; checks: UpstreamChecks }> {
+    const config = await this.configuration();
+    const codeVerifier = oc.randomPKCECodeVerifier();
+    const checks = { state: oc.randomState(), nonce: oc.randomNonce(), codeVerifier };
+    const url = oc.buildAuthorizationUrl(config, {
+      redirect_uri: this.options.redirectUri,
+      scope: this.options.scopes.join(' '),
+      code_challenge: await oc.calculatePKCECodeChallenge(codeVerifier),
+      code_challenge_method: 'S256',
+      state: checks.state,
+      nonce: checks.nonce,
+      ...extra,
+    });
+    return { url, checks };
+  }
+
+  /** Exchanges the code; throws unless state, PKCE, nonce and the ID token all check out. */
+  async finish(callback: URL, checks: UpstreamChecks): Promise<{ claims: IdTokenClaims; accessToken: string; tokens: UpstreamTokens }> {
+    const config = await this.configuration();
+    const response = await oc.authorizationCodeGrant(config, callback, {
+      pkceCodeVerifier: checks.codeVerifier,
+      expectedState: checks.state,
+      ...(checks.nonce ? { expectedNonce: checks.nonce } : {}),
+      idTokenExpected: true,
+    });
+    const claims = response.claims();
+    if (!claims) throw new Error('the identity provider returned no ID token');
+    return { claims, accessToken: response.access_token, tokens: tokensOf(response) };
+  }
+
+  /** UserInfo, bound to the ID token's subject (a mismatched `sub` is refused by openid-client). */
+  async userinfo(accessToken: string, subject: string): Promise<Record<string, unknown>> {
+    return oc.fetchUserInfo(await this.configuration(), accessToken, subject);
+  }
+}
+
+export function tokensOf(response: { access_token: string; refresh_token?: string | undefined; expires_in?: number | undefined; scope?: string | undefined }): UpstreamTokens {
+  return {
+    accessToken: response.access_token,
+    refreshToken: response.refresh_token,
+    expiresAt: response.expires_in ? new Date(Date.now() + response.expires_in * 1000) : undefined,
+    scope: response.scope,
+  };
+}
+
+/** The groups a claim carries, if it is a list of strings (or one string). */
+export function groupsFrom(claims: Record<string, unknown>, claim: string): string[] {
+  const value = claims[claim];
+  if (typeof value === 'string') return [value];
+  if (Array.isArray(value)) return value.filter((g): g is string => typeof g === 'string');
+  return [];
+}
+
+export const str = (v: unknown): string | undefined => (typeof v === 'string' && v.length ? v : undefined);

@@ -46,9 +46,29 @@ export interface ConnectionKind {
 const SLUG = /^[a-z0-9][a-z0-9-]{0,39}$/;
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
 
+// The optional settings each kind reads. A setting a kind ignores is refused rather than dropped: an operator who
+// sets hostedDomains on an okta connection must not believe a restriction is in force when it is not.
+const USES: Record<ConnectionKindName, SpecField[]> = {
+  local: [],
+  oidc: ['issuer', 'clientId', 'clientSecret', 'scopes', 'groupsClaim', 'storeTokens'],
+  okta: ['issuer', 'clientId', 'clientSecret', 'scopes', 'groupsClaim', 'storeTokens'],
+  entra: ['issuer', 'clientId', 'clientSecret', 'scopes', 'tenant', 'allowedTenants', 'groupsClaim', 'storeTokens'],
+  google: ['issuer', 'clientId', 'clientSecret', 'scopes', 'hostedDomains', 'storeTokens'],
+  github: ['issuer', 'clientId', 'clientSecret', 'scopes', 'orgs', 'storeTokens'],
+};
+const OPTIONAL: SpecField[] = ['issuer', 'clientId', 'clientSecret', 'scopes', 'tenant', 'allowedTenants', 'hostedDomains', 'groupsClaim', 'orgs', 'storeTokens'];
+
+function isSet(value: unknown): boolean {
+  return Array.isArray(value) ? value.length > 0 : value !== undefined && value !== false && value !== '';
+}
+
 /** The checks every kind shares. */
 export function commonProblems(spec: ConnectionSpec, production: boolean): Array<[SpecField, string]> {
   const problems: Array<[SpecField, string]> = [];
+  for (const field of OPTIONAL) {
+    // issuer is judged by each kind (entra and google derive theirs and say so).
+    if (field !== 'issuer' && isSet(spec[field]) && !USES[spec.kind].includes(field)) problems.push([field, `not used by a ${spec.kind} connection`]);
+  }
   if (!SLUG.test(spec.id)) problems.push(['id', 'must be 1-40 lower-case letters, digits or dashes']);
   if (!spec.name.trim() || spec.name.length > 60) problems.push(['name', 'must be 1-60 characters']);
   if (spec.kind !== 'local' && !spec.clientId) problems.push(['clientId', `required for a ${spec.kind} connection`]);

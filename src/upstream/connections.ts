@@ -164,7 +164,8 @@ export class Connections {
   }
 
   private async load(): Promise<StoredConnection[]> {
-    const rows = (await this.db('upstream_connections').orderBy([{ column: 'created_at' }, { column: 'id' }])) as Row[];
+    // The environment's connection first (the operator's main IdP), then the others in the order they were added.
+    const rows = (await this.db('upstream_connections').orderByRaw("case when source = 'env' then 0 else 1 end, created_at, id")) as Row[];
     return rows.filter((r) => CONNECTION_KINDS.includes(r.kind as ConnectionKindName)).map((r) => this.fromRow(r));
   }
 }

@@ -58,3 +58,43 @@ describe('configuration', () => {
     expect(c.CIMD).toBe(true);
   });
 });
+
+describe('the upstream connection from UPSTREAM_*', () => {
+  it('names each missing setting of an IdP by its variable', () => {
+    const p = problems({ UPSTREAM_PROVIDER: 'oidc' });
+    expect(p).toEqual(expect.arrayContaining([expect.stringMatching(/^UPSTREAM_ISSUER: required/), expect.stringMatching(/^UPSTREAM_CLIENT_ID: required/)]));
+  });
+
+  it('refuses a plain-http IdP in production (tokens and codes would cross the network in the clear)', () => {
+    const p = problems({ NODE_ENV: 'production', ISSUER: 'https://auth.example.com', SECRET_KEY: 'x'.repeat(40), DATABASE_URL: 'postgres://u@db/gh', UPSTREAM_PROVIDER: 'oidc', UPSTREAM_ISSUER: 'http://127.0.0.1:9000', UPSTREAM_CLIENT_ID: 'gh' });
+    expect(p).toEqual([expect.stringMatching(/^UPSTREAM_ISSUER: must be https/)]);
+  });
+
+  it('refuses a plain-http IdP that is not on loopback, even in development', () => {
+    expect(problems({ UPSTREAM_PROVIDER: 'oidc', UPSTREAM_ISSUER: 'http://idp.example.com', UPSTREAM_CLIENT_ID: 'gh' })).toEqual([expect.stringMatching(/^UPSTREAM_ISSUER: /)]);
+  });
+
+  it('refuses a multi-tenant Entra connection without an allowed-tenants list (any Microsoft organisation could log in)', () => {
+    const p = problems({ UPSTREAM_PROVIDER: 'entra', UPSTREAM_TENANT: 'organizations', UPSTREAM_CLIENT_ID: 'gh' });
+    expect(p.some((l) => l.startsWith('UPSTREAM_ALLOWED_TENANTS:'))).toBe(true);
+  });
+
+  it('accepts a complete OIDC connection', () => {
+    expect(problems({ UPSTREAM_PROVIDER: 'oidc', UPSTREAM_ISSUER: 'https://idp.example.com', UPSTREAM_CLIENT_ID: 'gh', UPSTREAM_CLIENT_SECRET: 's' })).toEqual([]);
+  });
+
+  it('stops the server at start when UPSTREAM_* is incomplete', async () => {
+    const res = await runCli(['serve'], { UPSTREAM_PROVIDER: 'okta', UPSTREAM_CLIENT_ID: 'gh', DATA_DIR: '/tmp/gatehouse-never-created' });
+    expect(res.code).not.toBe(0);
+    expect(res.stderr).toMatch(/UPSTREAM_ISSUER: /);
+  }, 30_000);
+});
+
+describe('settings a connection kind would ignore', () => {
+  it('are refused, not silently dropped (an ignored restriction is a false sense of security)', () => {
+    expect(problems({ UPSTREAM_PROVIDER: 'okta', UPSTREAM_ISSUER: 'https://acme.okta.com', UPSTREAM_CLIENT_ID: 'gh', UPSTREAM_HOSTED_DOMAINS: 'acme.com' })).toEqual([
+      expect.stringMatching(/^UPSTREAM_HOSTED_DOMAINS: not used by an okta connection/),
+    ]);
+    expect(problems({ UPSTREAM_ISSUER: 'https://idp.example.com' })).toEqual([expect.stringMatching(/^UPSTREAM_ISSUER: not used by a local connection/)]);
+  });
+});

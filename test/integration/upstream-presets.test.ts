@@ -171,7 +171,7 @@ describe('Entra ID: a multi-tenant connection signs in only the allowed tenants'
 
   it('refuses an ID token not signed by a key Microsoft publishes', async () => {
     idp.signingKey = 'foreign';
-    await expect(signIn(connector(entraKind, multiTenant()), entraAccount())).rejects.toThrow(/signature/);
+    await expect(signIn(connector(entraKind, multiTenant()), entraAccount())).rejects.toEqual(failedCheck(/signature verification failed/));
   });
 });
 

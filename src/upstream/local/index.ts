@@ -5,6 +5,9 @@ import { commonProblems, type ConnectionKind } from '../connection.js';
 export const localKind: ConnectionKind = {
   kind: 'local',
   displayName: 'Email and password',
-  validate: (spec, production) => commonProblems(spec, production),
+  validate: (spec, production) => [
+    ...(spec.issuer !== undefined ? ([['issuer', 'not used by a local connection (set UPSTREAM_PROVIDER to use an IdP)']] as const) : []),
+    ...commonProblems(spec, production),
+  ],
   create: (spec, deps) => deps.local.connector(spec.id),
 };

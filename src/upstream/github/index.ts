@@ -1,0 +1,167 @@
+// GitHub (github.com, or GitHub Enterprise Server at its own host). GitHub is OAuth 2, not OpenID Connect: there is
+// no discovery, no ID token and no nonce, so who logged in is whatever GitHub's REST API says the access token
+// belongs to, asked over TLS right after the code exchange (state and PKCE S256 still bind the code to this browser).
+//
+// - The subject is the numeric user id. A login can be renamed and then registered by someone else.
+// - The email is the account's primary address, and counts as verified only if GitHub verified it. Other verified
+//   addresses are never used instead: the primary one is the address the person chose to be known by, and picking
+//   among secondary ones would let any address ever added to the account satisfy ALLOWED_EMAIL_DOMAINS.
+// - Groups are the configured organisations of which the person is an active member (a pending invitation is not
+//   membership). With orgs configured, a person in none of them is refused here, before any group rule runs. An
+//   organisation with OAuth App access restrictions hides its membership from apps it has not approved (GitHub
+//   answers 403): an owner must approve Gatehouse's app for the organisation.
+import * as oc from 'openid-client';
+import { commonProblems, insecureAllowed, type ConnectionKind, type ConnectionSpec, type ConnectorDeps, type SpecField } from '../connection.js';
+import { UpstreamError, type Identity, type RedirectConnector, type UpstreamChecks, type UpstreamTokens } from '../connector.js';
+import { tokensOf } from '../oidc/oidc-client.js';
+
+export const GITHUB_BASE = 'https://github.com';
+const ORG = /^[a-z0-9](?:[a-z0-9-]{0,38})$/i;
+const TIMEOUT_S = 10;
+
+/** github.com's API has its own host; GitHub Enterprise Server serves it under /api/v3. */
+export function githubApi(base: string): string {
+  return base === GITHUB_BASE ? 'https://api.github.com' : `${base}/api/v3`;
+}
+
+function githubProblems(spec: ConnectionSpec): Array<[SpecField, string]> {
+  const problems: Array<[SpecField, string]> = [];
+  if (!spec.clientSecret) problems.push(['clientSecret', 'required for a github connection']);
+  if (spec.issuer !== undefined && URL.canParse(spec.issuer)) {
+    const url = new URL(spec.issuer);
+    if (url.hostname === 'api.github.com') problems.push(['issuer', `must be the web address (${GITHUB_BASE}), not the API's`]);
+    else if (url.pathname !== '/') problems.push(['issuer', 'must be the web address of GitHub with no path (https://github.com, or https://<your GitHub Enterprise Server host>)']);
+  }
+  if (spec.orgs.some((o) => !ORG.test(o))) problems.push(['orgs', 'must be GitHub organisation names (letters, digits and dashes)']);
+  return problems;
+}
+
+interface GithubUser {
+  id: number;
+  login: string;
+  name?: string | null;
+}
+
+interface GithubEmail {
+  email: string;
+  primary: boolean;
+  verified: boolean;
+}
+
+export class GithubConnector implements RedirectConnector {
+  readonly kind = 'redirect' as const;
+  readonly id: string;
+  readonly #base: string;
+  readonly #api: string;
+  readonly #config: oc.Configuration;
+  readonly #scopes: string[];
+  readonly #fetch: typeof fetch;
+
+  constructor(
+    private readonly spec: ConnectionSpec,
+    private readonly deps: ConnectorDeps,
+  ) {
+    this.id = spec.id;
+    this.#base = new URL(spec.issuer ?? GITHUB_BASE).origin;
+    this.#api = githubApi(this.#base);
+    this.#fetch = deps.fetch ?? globalThis.fetch;
+    const base = spec.scopes.length ? spec.scopes : ['read:user', 'user:email'];
+    // Membership of a private member is visible only with read:org: the org rule needs it whatever the scope list.
+    this.#scopes = spec.orgs.length && !base.includes('read:org') ? [...base, 'read:org'] : base;
+    this.#config = new oc.Configuration(
+      { issuer: this.#base, authorization_endpoint: `${this.#base}/login/oauth/authorize`, token_endpoint: `${this.#base}/login/oauth/access_token` },
+      spec.clientId!,
+      undefined,
+      oc.ClientSecretPost(spec.clientSecret),
+    );
+    this.#config.timeout = TIMEOUT_S;
+    if (insecureAllowed(this.#base, deps.production)) oc.allowInsecureRequests(this.#config);
+    if (deps.fetch) this.#config[oc.customFetch] = deps.fetch as oc.CustomFetch;
+  }
+
+  async start(): Promise<{ url: URL; checks: UpstreamChecks }> {
+    const codeVerifier = oc.randomPKCECodeVerifier();
+    const checks = { state: oc.randomState(), codeVerifier };
+    const url = oc.buildAuthorizationUrl(this.#config, {
+      redirect_uri: this.deps.redirectUri,
+      scope: this.#scopes.join(' '),
+      code_challenge: await oc.calculatePKCECodeChallenge(codeVerifier),
+      code_challenge_method: 'S256',
+      state: checks.state,
+    });
+    return { url, checks };
+  }
+
+  async finish(callback: URL, checks: UpstreamChecks): Promise<{ identity: Identity; tokens?: UpstreamTokens }> {
+    const response = await oc.authorizationCodeGrant(this.#config, callback, {
+      pkceCodeVerifier: checks.codeVerifier,
+      expectedState: checks.state,
+      idTokenExpected: false,
+    });
+    const token = response.access_token;
+    const user = (await this.#get(token, '/user')).body as GithubUser | undefined;
+    if (!user || !Number.isSafeInteger(user.id) || typeof user.login !== 'string') throw new Error('GitHub answered /user without an id');
+    const [email, groups] = await Promise.all([this.#primaryEmail(token), this.#activeOrgs(token, user.login)]);
+    const identity: Identity = {
+      connector: this.spec.id,
+      issuer: this.#base,
+      subject: String(user.id),
+      ...email,
+      name: (typeof user.name === 'string' && user.name) || user.login,
+      groups,
+    };
+    return { identity, ...(this.spec.storeTokens ? { tokens: tokensOf(response) } : {}) };
+  }
+
+  /** The primary address, verified or not; without the user:email grant (404/403), no address at all. */
+  async #primaryEmail(token: string): Promise<{ email?: string; emailVerified: boolean }> {
+    const { status, body } = await this.#get(token, '/user/emails', [403, 404]);
+    if (status !== 200 || !Array.isArray(body)) return { emailVerified: false };
+    const primary = (body as GithubEmail[]).find((e) => e.primary === true && typeof e.email === 'string');
+    if (!primary) return { emailVerified: false };
+    return { email: primary.email.toLowerCase(), emailVerified: primary.verified === true };
+  }
+
+  /** The configured organisations the person is an active member of, by the configured spelling. */
+  async #activeOrgs(token: string, login: string): Promise<string[]> {
+    const orgs = this.spec.orgs;
+    if (!orgs.length) return [];
+    const results = await Promise.all(
+      orgs.map(async (org) => {
+        const { status, body } = await this.#get(token, `/user/memberships/orgs/${encodeURIComponent(org)}`, [403, 404]);
+        const state = (body as { state?: unknown } | undefined)?.state;
+        return { org, status, active: status === 200 && state === 'active', pending: status === 200 && state === 'pending' };
+      }),
+    );
+    const active = results.filter((r) => r.active).map((r) => r.org);
+    if (!active.length) {
+      const why = results.map((r) => `${r.org}: ${r.active ? 'active' : r.pending ? 'pending invitation' : r.status}`).join(', ');
+      throw new UpstreamError(
+        `github: ${login} is not an active member of a configured organisation (${why})`,
+        `Your GitHub account ${login} is not a member of ${orgs.join(' or ')}. If it is, accept any pending invitation, or ask an organisation owner to approve this application's access to the organisation.`,
+      );
+    }
+    return active;
+  }
+
+  /** GET on the REST API; a status outside 200 and `tolerated` means GitHub answered wrongly. */
+  async #get(token: string, path: string, tolerated: number[] = []): Promise<{ status: number; body: unknown }> {
+    const response = await this.#fetch(`${this.#api}${path}`, {
+      headers: { accept: 'application/vnd.github+json', 'user-agent': 'Gatehouse', authorization: `Bearer ${token}` },
+      redirect: 'error',
+      signal: AbortSignal.timeout(TIMEOUT_S * 1000),
+    });
+    if (response.status !== 200 && !tolerated.includes(response.status)) {
+      throw new Error(`GitHub answered ${path} with HTTP ${response.status}`);
+    }
+    const body: unknown = response.status === 200 ? await response.json() : await response.body?.cancel();
+    return { status: response.status, body };
+  }
+}
+
+export const githubKind: ConnectionKind = {
+  kind: 'github',
+  displayName: 'GitHub',
+  validate: (spec, production) => [...githubProblems(spec), ...commonProblems(spec, production)],
+  create: (spec, deps) => new GithubConnector(spec, deps),
+};

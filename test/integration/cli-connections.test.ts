@@ -1,0 +1,72 @@
+// `gatehouse connection add|list|remove`: connections are stored with their client secret sealed, listed without
+// it, validated with the flag that is wrong named, and removable.
+import { oneJson, runCli } from '../helpers/cli.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { startTestServer } from '../helpers/server.js';
+
+let db: TestDatabase;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+});
+
+afterAll(async () => {
+  await db?.drop();
+});
+
+const SECRET = 'okta-client-secret-that-must-not-leak';
+
+describe('gatehouse connection', () => {
+  it('adds, lists, refuses bad settings by flag name, and removes connections; secrets never printed nor stored in the clear', async () => {
+    const added = await runCli(
+      ['connection', 'add', '--kind', 'okta', '--name', 'Acme Okta', '--issuer', 'https://acme.okta.com/oauth2/default', '--client-id', 'gh-okta', '--client-secret-stdin', '--groups-claim', 'groups', '--json'],
+      db.env,
+      `${SECRET}\n`,
+    );
+    expect(added.code).toBe(0);
+    const a = oneJson(added.stdout);
+    expect(a).toMatchObject({ id: 'okta', kind: 'okta', name: 'Acme Okta', client_id: 'gh-okta', has_client_secret: true, groups_claim: 'groups', source: 'cli' });
+    expect(added.stdout + added.stderr).not.toContain(SECRET);
+
+    const bad = await runCli(['connection', 'add', '--kind', 'entra', '--tenant', 'organizations', '--client-id', 'x', '--json'], db.env);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/--allowed-tenants: /);
+
+    const badOkta = await runCli(['connection', 'add', '--kind', 'okta', '--id', 'okta2', '--issuer', 'https://acme.okta.com/somewhere/else', '--client-id', 'x'], db.env);
+    expect(badOkta.code).toBe(1);
+    expect(badOkta.stderr).toMatch(/--issuer: /);
+
+    const dup = await runCli(['connection', 'add', '--kind', 'okta', '--issuer', 'https://acme.okta.com', '--client-id', 'x'], db.env);
+    expect(dup.code).toBe(1);
+    expect(dup.stderr).toMatch(/already exists/);
+
+    // A server on this database offers the new connection beside the environment's local login, and stores the
+    // secret sealed.
+    const gh = await startTestServer(db.env);
+    try {
+      const listed = (await gh.services.connections.list()).map((c) => [c.id, c.kind, c.source]);
+      expect(listed).toEqual([['local', 'local', 'env'], ['okta', 'okta', 'cli']]);
+      const row = await gh.services.handle.db('upstream_connections').where({ id: 'okta' }).first();
+      expect(JSON.stringify(row)).not.toContain(SECRET);
+      expect((await gh.services.connections.find('okta'))?.clientSecret).toBe(SECRET);
+    } finally {
+      await gh.close();
+    }
+
+    const list = await runCli(['connection', 'list', '--json'], db.env);
+    expect(list.code).toBe(0);
+    const l = oneJson(list.stdout);
+    expect(l.connections.map((c: { id: string }) => c.id)).toEqual(['local', 'okta']);
+    expect(list.stdout).not.toContain(SECRET);
+
+    const removed = await runCli(['connection', 'remove', 'okta', '--json'], db.env);
+    expect(removed.code).toBe(0);
+    expect(oneJson(removed.stdout)).toEqual({ id: 'okta', removed: true });
+    const after = oneJson((await runCli(['connection', 'list', '--json'], db.env)).stdout);
+    expect(after.connections.map((c: { id: string }) => c.id)).toEqual(['local']);
+
+    const missing = await runCli(['connection', 'remove', 'okta'], db.env);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/no connection/);
+  }, 120_000);
+});

@@ -67,7 +67,7 @@ export function commonProblems(spec: ConnectionSpec, production: boolean): Array
   const problems: Array<[SpecField, string]> = [];
   for (const field of OPTIONAL) {
     // issuer is judged by each kind (entra and google derive theirs and say so).
-    if (field !== 'issuer' && isSet(spec[field]) && !USES[spec.kind].includes(field)) problems.push([field, `not used by a ${spec.kind} connection`]);
+    if (field !== 'issuer' && isSet(spec[field]) && !USES[spec.kind].includes(field)) problems.push([field, `not used by ${/^[aeiou]/.test(spec.kind) ? 'an' : 'a'} ${spec.kind} connection`]);
   }
   if (!SLUG.test(spec.id)) problems.push(['id', 'must be 1-40 lower-case letters, digits or dashes']);
   if (!spec.name.trim() || spec.name.length > 60) problems.push(['name', 'must be 1-60 characters']);

@@ -1,0 +1,61 @@
+// The server-side half of the upstream handshake is single use and short-lived: two callbacks racing for one
+// transaction (a replay fired in parallel) get it at most once, an expired one is never returned, and the checks
+// are sealed at rest. Races are run against whatever database the suite uses (real PostgreSQL in CI).
+import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+
+let db: TestDatabase;
+let gh: TestServer;
+const checks = { state: 'state-value-abcdefghijklmnop', nonce: 'nonce-value-abcdefghijkl', codeVerifier: 'verifier-value-abcdefghijklmnopqrstuvwxyz0123456' };
+const later = () => new Date(Date.now() + 60_000);
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  gh = await startTestServer(db.env);
+});
+
+afterAll(async () => {
+  await gh?.close();
+  await db?.drop();
+});
+
+describe('upstream transactions', () => {
+  it('are taken at most once, even by concurrent callbacks', async () => {
+    const tx = gh.services.transactions;
+    await tx.begin('uid-race', 'oidc', checks, later());
+    const results = await Promise.all(Array.from({ length: 5 }, () => tx.take('uid-race')));
+    expect(results.filter(Boolean)).toHaveLength(1);
+    expect(results.find(Boolean)).toEqual({ interactionId: 'uid-race', connectionId: 'oidc', checks });
+    expect(await tx.take('uid-race')).toBeUndefined();
+  });
+
+  it('are never returned once expired, and are used up by the attempt', async () => {
+    const tx = gh.services.transactions;
+    await tx.begin('uid-old', 'oidc', checks, new Date(Date.now() - 1000));
+    expect(await tx.take('uid-old')).toBeUndefined();
+    expect(await gh.services.handle.db('upstream_transactions').where({ interaction_id: 'uid-old' }).first()).toBeUndefined();
+  });
+
+  it('live at most ten minutes, whatever the interaction allows', async () => {
+    await gh.services.transactions.begin('uid-long', 'oidc', checks, new Date(Date.now() + 3600_000));
+    const row = await gh.services.handle.db('upstream_transactions').where({ interaction_id: 'uid-long' }).first();
+    expect(new Date(row.expires_at).getTime()).toBeLessThanOrEqual(Date.now() + 10 * 60_000);
+  });
+
+  it('are restarted, not duplicated, when the person picks another connection', async () => {
+    const tx = gh.services.transactions;
+    await tx.begin('uid-twice', 'oidc', checks, later());
+    await tx.begin('uid-twice', 'github', { ...checks, state: 'second-state-abcdefghijklmnop' }, later());
+    expect(await tx.take('uid-twice')).toMatchObject({ connectionId: 'github', checks: { state: 'second-state-abcdefghijklmnop' } });
+  });
+
+  it('keep state, nonce and PKCE verifier sealed at rest, bound to their interaction', async () => {
+    await gh.services.transactions.begin('uid-sealed', 'oidc', checks, later());
+    const row = await gh.services.handle.db('upstream_transactions').where({ interaction_id: 'uid-sealed' }).first();
+    for (const secret of Object.values(checks)) expect(JSON.stringify(row)).not.toContain(secret);
+    // Moving the sealed checks under another interaction id does not make them usable there.
+    await gh.services.transactions.begin('uid-other', 'oidc', { ...checks, state: 'x'.repeat(30) }, later());
+    await gh.services.handle.db('upstream_transactions').where({ interaction_id: 'uid-other' }).update({ checks: row.checks });
+    await expect(gh.services.transactions.take('uid-other')).rejects.toThrow();
+  });
+});

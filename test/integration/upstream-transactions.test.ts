@@ -59,3 +59,19 @@ describe('upstream transactions', () => {
     await expect(gh.services.transactions.take('uid-other')).rejects.toThrow();
   });
 });
+
+describe('upstream tokens', () => {
+  it('are sealed at rest, per account and connection, and a later answer without a refresh token keeps the old one', async () => {
+    const account = await gh.services.accounts.link({ connector: 'oidc', issuer: 'https://idp.example.com', subject: 'tok-1', groups: [] }, false);
+    const store = gh.services.upstreamTokens;
+    await store.save(account.id, 'oidc', { accessToken: 'upstream-access-AAAAAAAAAAAAAAAA', refreshToken: 'upstream-refresh-RRRRRRRRRRRRRRRR', expiresAt: later(), scope: 'openid offline_access' });
+    const row = await gh.services.handle.db('upstream_tokens').where({ account_id: account.id }).first();
+    expect(JSON.stringify(row)).not.toMatch(/upstream-(access|refresh)-/);
+    await store.save(account.id, 'oidc', { accessToken: 'upstream-access-BBBBBBBBBBBBBBBB' });
+    expect(await store.find(account.id, 'oidc')).toMatchObject({ accessToken: 'upstream-access-BBBBBBBBBBBBBBBB', refreshToken: 'upstream-refresh-RRRRRRRRRRRRRRRR' });
+    // Sealed values are bound to their account: copied onto another account's row they do not open.
+    const other = await gh.services.accounts.link({ connector: 'oidc', issuer: 'https://idp.example.com', subject: 'tok-2', groups: [] }, false);
+    await gh.services.handle.db('upstream_tokens').insert({ ...row, account_id: other.id });
+    await expect(store.find(other.id, 'oidc')).rejects.toThrow();
+  });
+});

@@ -20,7 +20,11 @@ import type { UpstreamTokenStore } from '../upstream/upstream-tokens.js';
 import { completeLogin } from './login-result.js';
 import type { Details, Pages } from './pages.js';
 
-/** Set when the leg starts; only read by /upstream/callback, to know which interaction to bounce into. */
+/**
+ * Set when the leg starts; only read by /upstream/callback, to know which interaction to bounce into. It is left to
+ * expire (≤ 10 minutes) rather than cleared when used: it names an interaction, not a secret, and keeping it lets a
+ * replayed callback reach the spent transaction and be audited as the replay it is.
+ */
 export const UPSTREAM_COOKIE = 'gatehouse.upstream';
 export const CALLBACK_PATH = '/upstream/callback';
 
@@ -64,7 +68,9 @@ export function upstreamLeg(deps: UpstreamLegDeps) {
     if (connector.kind !== 'redirect') return pages.expired(ctx);
     let begun: Awaited<ReturnType<typeof connector.start>>;
     try {
-      begun = await connector.start();
+      // A client that demands a fresh sign-in (prompt=login, max_age) must not be satisfied by an IdP session.
+      const prompts = String(d.params.prompt ?? '').split(' ');
+      begun = await connector.start({ freshLogin: prompts.includes('login') || d.params.max_age !== undefined });
     } catch (err) {
       deps.log.warn({ connection: connection.id, err: errorSummary(err) }, 'upstream IdP unavailable');
       await deps.audit.record({ type: 'upstream.start', outcome: 'failure', reason: `identity provider unavailable: ${errorSummary(err)}`, clientId: String(d.params.client_id), details: { connector: connection.id }, ...requestOrigin(ctx) });

@@ -39,12 +39,20 @@ export interface UpstreamTokens {
   scope?: string | undefined;
 }
 
+export interface StartOptions {
+  /** The person must authenticate again at the IdP, not ride an IdP session. */
+  freshLogin?: boolean | undefined;
+}
+
 /** A connector that sends the browser to an IdP and verifies what comes back (OIDC, OAuth 2). */
 export interface RedirectConnector {
   readonly id: string;
   readonly kind: 'redirect';
-  /** The upstream authorization URL, and the checks the callback must pass. Never carries MCP parameters. */
-  start(): Promise<{ url: URL; checks: UpstreamChecks }>;
+  /**
+   * The upstream authorization URL, and the checks the callback must pass. Never carries MCP parameters; only
+   * Gatehouse's own demand for a fresh sign-in (an MCP client asked for prompt=login or max_age).
+   */
+  start(options?: StartOptions): Promise<{ url: URL; checks: UpstreamChecks }>;
   /** Exchanges the callback's code (state, PKCE and nonce checked) and returns who logged in. */
   finish(callback: URL, checks: UpstreamChecks): Promise<{ identity: Identity; tokens?: UpstreamTokens | undefined }>;
 }

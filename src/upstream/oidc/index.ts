@@ -1,7 +1,7 @@
 // Generic OpenID Connect: any IdP with discovery (Keycloak, Auth0, Authentik, Ping, an Okta or Entra set up by
 // hand…). The okta, entra and google kinds extend this connector with their own request parameters and checks.
 import { commonProblems, insecureAllowed, type ConnectionKind, type ConnectionSpec, type ConnectorDeps, type SpecField } from '../connection.js';
-import type { Identity, RedirectConnector, UpstreamChecks, UpstreamTokens } from '../connector.js';
+import type { Identity, RedirectConnector, StartOptions, UpstreamChecks, UpstreamTokens } from '../connector.js';
 import { groupsFrom, OidcClient, str, type IdTokenClaims } from './oidc-client.js';
 
 export const DEFAULT_OIDC_SCOPES = ['openid', 'email', 'profile'];
@@ -52,8 +52,11 @@ export class OidcConnector implements RedirectConnector {
     return claims.email_verified === true || claims.email_verified === 'true';
   }
 
-  start(): Promise<{ url: URL; checks: UpstreamChecks }> {
-    return this.client.start(this.authorizationParams());
+  start(options: StartOptions = {}): Promise<{ url: URL; checks: UpstreamChecks }> {
+    const params = this.authorizationParams();
+    // OIDC Core §3.1.2.1: prompt=login makes the IdP re-authenticate (Google's prompt=consent is kept beside it).
+    if (options.freshLogin) params.prompt = [...new Set([...(params.prompt ?? '').split(' ').filter(Boolean), 'login'])].join(' ');
+    return this.client.start(params);
   }
 
   async finish(callback: URL, checks: UpstreamChecks): Promise<{ identity: Identity; tokens?: UpstreamTokens }> {

@@ -34,6 +34,7 @@ import type { UpstreamTransactions } from './upstream/transactions.js';
 import type { UpstreamTokenStore } from './upstream/upstream-tokens.js';
 import { upstreamCallbackRoutes } from './interaction/upstream-callback.js';
 import { interactionPages } from './interaction/pages.js';
+import { catalogue } from './oauth/catalogue.js';
 
 export interface AppDeps {
   config: Config;
@@ -86,6 +87,7 @@ export function buildApp(deps: AppDeps): Koa {
   const setup = setupRoutes({ ...deps, accounts: deps.users });
   app.use(setup.routes());
 
+  app.use(catalogue(deps.resources));
   app.use(metadata({ resources: deps.resources, cimd: deps.config.CIMD }));
   app.use(providerForm([ROUTES.token, ROUTES.authorization, ROUTES.revocation, ROUTES.introspection]));
   app.use(canonicalResourceParam({ authorization: ROUTES.authorization, token: ROUTES.token }));

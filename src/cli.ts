@@ -14,6 +14,7 @@ import type { CimdClient } from './oauth/cimd/cimd-clients.js';
 import { clientIdUrlProblem } from './oauth/cimd/client-id-url.js';
 import { AccountError, generatePassword } from './upstream/local/accounts.js';
 import { serve } from './main.js';
+import { canonicalResource, type Resource } from './oauth/resources.js';
 import { CONNECTION_KINDS, type ConnectionKindName, type SpecField } from './upstream/connection.js';
 import { ConnectionError, connectionSpec, type StoredConnection } from './upstream/connections.js';
 import { CALLBACK_PATH } from './interaction/upstream-leg.js';
@@ -254,25 +255,63 @@ cimd
   });
 
 const resource = program.command('resource').description('MCP servers (RFC 8707 resources)');
+const shapeResource = (r: Resource) => ({
+  uri: r.uri,
+  name: r.name,
+  description: r.description,
+  scopes: r.scopes,
+  tools: Object.fromEntries(Object.entries(r.catalogue).map(([s, e]) => [s, e.tools])),
+  access: r.access ? { email_domains: r.access.emailDomains, groups: r.access.groups } : null,
+  scope_access: Object.fromEntries(Object.entries(r.catalogue).filter(([, e]) => e.access).map(([s, e]) => [s, { email_domains: e.access!.emailDomains, groups: e.access!.groups }])),
+  default: r.isDefault,
+});
+const pairs = (values: string[], flag: string) =>
+  values.map((v) => {
+    const i = v.indexOf('=');
+    if (i < 1 || i === v.length - 1) throw new CliError(`${flag} ${v}: expected <scope>=<value>`);
+    return [v.slice(0, i), v.slice(i + 1)] as const;
+  });
 resource
   .command('add')
   .description('register an MCP server tokens can be issued for (updates it if it exists)')
   .requiredOption('--uri <uri>', 'canonical URI of the MCP server, e.g. https://mcp.example.com/mcp')
   .option('--name <name>', 'name shown on the consent page')
+  .option('--description <text>', 'what the server is, for people and clients')
   .option('--scope <name=description>', 'a scope and its description (repeatable)', collect, [])
+  .option('--tool <scope=tool>', 'an MCP tool the scope unlocks (repeatable)', collect, [])
+  .option('--allow-email-domain <domain>', 'only people with a verified email in this domain (repeatable; with --allow-group: either)', collect, [])
+  .option('--allow-group <group>', 'only members of this group (repeatable)', collect, [])
+  .option('--scope-allow-group <scope=group>', 'only members of this group may get that scope (repeatable)', collect, [])
   .option('--default', 'use for clients that send no resource parameter')
   .option('--json', 'print one JSON object')
-  .action(async (opts: { uri: string; name?: string; scope: string[]; default?: boolean; json?: boolean }) => {
-    const scopes: Record<string, string> = {};
+  .action(async (opts: { uri: string; name?: string; description?: string; scope: string[]; tool: string[]; allowEmailDomain: string[]; allowGroup: string[]; scopeAllowGroup: string[]; default?: boolean; json?: boolean }) => {
+    const scopes: Record<string, { description: string; tools: string[]; access?: { email_domains: string[]; groups: string[] } }> = {};
     for (const s of opts.scope) {
       const [name, ...rest] = s.split('=');
       if (!name || !/^[\x21\x23-\x5B\x5D-\x7E]+$/.test(name)) throw new CliError(`--scope ${s}: not a valid scope name`);
-      scopes[name] = rest.join('=') || name;
+      scopes[name] = { description: rest.join('=') || name, tools: [] };
     }
+    for (const [scope, tool] of pairs(opts.tool, '--tool')) {
+      if (!scopes[scope]) throw new CliError(`--tool ${scope}=${tool}: declare the scope with --scope first`);
+      if (!/^[A-Za-z0-9_.\/-]{1,128}$/.test(tool)) throw new CliError(`--tool ${scope}=${tool}: not a valid MCP tool name`);
+      scopes[scope].tools.push(tool);
+    }
+    for (const [scope, group] of pairs(opts.scopeAllowGroup, '--scope-allow-group')) {
+      if (!scopes[scope]) throw new CliError(`--scope-allow-group ${scope}=${group}: declare the scope with --scope first`);
+      (scopes[scope].access ??= { email_domains: [], groups: [] }).groups.push(group);
+    }
+    const restricted = opts.allowEmailDomain.length || opts.allowGroup.length;
     await withServices(async (s) => {
-      const saved = await s.resources.upsert({ uri: opts.uri, name: opts.name, scopes, default: !!opts.default });
+      const saved = await s.resources.upsert({
+        uri: opts.uri,
+        name: opts.name,
+        description: opts.description,
+        scopes,
+        ...(restricted ? { access: { email_domains: opts.allowEmailDomain.map((d) => d.toLowerCase()), groups: opts.allowGroup } } : {}),
+        default: !!opts.default,
+      });
       await s.audit.record({ type: 'resource.saved', outcome: 'success', actor: 'cli', resource: saved.uri });
-      output(!!opts.json, { uri: saved.uri, name: saved.name, scopes: saved.scopes, default: saved.isDefault }, `resource ${saved.uri} saved`);
+      output(!!opts.json, shapeResource(saved), `resource ${saved.uri} saved`);
     });
   });
 resource
@@ -282,8 +321,22 @@ resource
   .action(async (opts: { json?: boolean }) => {
     await withServices(async (s) => {
       const all = await s.resources.list();
-      const shaped = all.map((r) => ({ uri: r.uri, name: r.name, scopes: r.scopes, default: r.isDefault }));
-      output(!!opts.json, { resources: shaped }, all.map((r) => `${r.isDefault ? '* ' : '  '}${r.uri}  ${r.name}  [${Object.keys(r.scopes).join(' ')}]`).join('\n') || 'no resources');
+      output(!!opts.json, { resources: all.map(shapeResource) }, all.map((r) => `${r.isDefault ? '* ' : '  '}${r.uri}  ${r.name}  [${Object.keys(r.scopes).join(' ')}]`).join('\n') || 'no resources');
+    });
+  });
+resource
+  .command('remove')
+  .description('remove an MCP server: no new token can be issued for it (issued ones expire)')
+  .argument('<uri>', 'the MCP server URI')
+  .option('--json', 'print one JSON object')
+  .action(async (uri: string, opts: { json?: boolean }) => {
+    await withServices(async (s) => {
+      const found = await s.resources.find(uri);
+      if (!found) throw new CliError(`no resource ${uri}`);
+      await s.resources.remove(found.uri);
+      await s.audit.record({ type: 'resource.removed', outcome: 'success', actor: 'cli', resource: found.uri });
+      const note = s.config.RESOURCES.some((r) => { try { return canonicalResource(r.uri) === found.uri; } catch { return false; } }) ? ' (it is in RESOURCES: it returns at the next start)' : '';
+      output(!!opts.json, { uri: found.uri, removed: true }, `resource ${found.uri} removed${note}`);
     });
   });
 

@@ -46,22 +46,45 @@ const seconds = (min: number, max: number) =>
 
 const scopeName = /^[\x21\x23-\x5B\x5D-\x7E]+$/; // RFC 6749 §3.3 scope-token
 
+const toolName = z.string().regex(/^[A-Za-z0-9_.\/-]{1,128}$/, 'is not a valid MCP tool name');
+const accessRuleSeed = z
+  .object({
+    email_domains: z.array(z.string().min(1).max(253).transform((d) => d.toLowerCase())).default([]),
+    groups: z.array(z.string().min(1).max(256)).default([]),
+  })
+  .strict();
+const scopeSeed = z.union([
+  z.string().max(500),
+  z
+    .object({
+      description: z.string().max(500).optional(),
+      tools: z.array(toolName).max(500).default([]),
+      access: accessRuleSeed.optional(),
+    })
+    .strict(),
+]);
+
 export const resourceSeed = z
   .object({
     uri: z.string().url('must be an absolute URL'),
     name: z.string().min(1).max(200).optional(),
-    scopes: z.record(z.string().regex(scopeName, 'is not a valid scope name'), z.string().max(500)).default({}),
+    description: z.string().max(1000).optional(),
+    // scope → description, or {description, tools it unlocks, access rule}
+    scopes: z.record(z.string().regex(scopeName, 'is not a valid scope name'), scopeSeed).default({}),
+    access: accessRuleSeed.optional(),
     default: z.boolean().default(false),
   })
   .strict();
 export type ResourceSeed = z.infer<typeof resourceSeed>;
+/** What callers may pass to ResourceRegistry.upsert: the seed with its defaults optional. */
+export type ResourceInput = z.input<typeof resourceSeed>;
 
 const resourcesJson = z.string().transform((raw, ctx) => {
   let parsed: unknown;
   try {
     parsed = JSON.parse(raw);
   } catch {
-    ctx.addIssue({ code: 'custom', message: 'must be a JSON array of {uri, name, scopes, default}' });
+    ctx.addIssue({ code: 'custom', message: 'must be a JSON array of {uri, name, description, scopes, access, default}' });
     return z.NEVER;
   }
   const result = z.array(resourceSeed).safeParse(parsed);

@@ -5,6 +5,7 @@ import * as foundation from '../../migrations/20261123_001_foundation.js';
 import * as cimdClients from '../../migrations/20261123_002_cimd_clients.js';
 import * as clientGovernance from '../../migrations/20261123_003_client_governance.js';
 import * as upstream from '../../migrations/20261123_004_upstream.js';
+import * as resourceCatalogue from '../../migrations/20261123_005_resource_catalogue.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -16,6 +17,7 @@ const MIGRATIONS: Array<[string, Migration]> = [
   ['20261123_002_cimd_clients', cimdClients],
   ['20261123_003_client_governance', clientGovernance],
   ['20261123_004_upstream', upstream],
+  ['20261123_005_resource_catalogue', resourceCatalogue],
 ];
 
 const source: Knex.MigrationSource<[string, Migration]> = {

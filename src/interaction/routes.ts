@@ -20,6 +20,7 @@ import { completeLogin } from './login-result.js';
 import { interactionPages, type Details } from './pages.js';
 import { upstreamLeg } from './upstream-leg.js';
 import { cappedScopes } from '../oauth/policies/dynamic-client-caps.js';
+import { refusedAccess, type AccessRefusal } from '../oauth/policies/resource-access.js';
 import { clientFacts } from './client-facts.js';
 import type { Views } from './views.js';
 
@@ -65,7 +66,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     const grantable = new Set(resource ? cappedScopes(caps, clientId, Object.keys(resource.scopes)) : []);
     const scopes = requested
       .filter((s) => s in OIDC_SCOPE_TEXT || grantable.has(s))
-      .map((s) => ({ name: s, description: resource?.scopes[s] ?? OIDC_SCOPE_TEXT[s] ?? '' }));
+      .map((s) => ({ name: s, description: resource?.scopes[s] ?? OIDC_SCOPE_TEXT[s] ?? '', tools: resource?.catalogue[s]?.tools ?? [] }));
     return {
       ...clientFacts({ clientId, clientName: client?.clientName }, String(d.params.redirect_uri)),
       resourceName: resource?.name ?? 'this server',
@@ -74,6 +75,31 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       scopes,
       action: `/interaction/${d.uid}/confirm`,
     };
+  }
+
+  /** The access rule (of the MCP server or a requested scope) that keeps this person from this request, if any. */
+  async function accessRefusal(d: Details): Promise<AccessRefusal | undefined> {
+    const accountId = d.session?.accountId;
+    const indicators = [d.params.resource].flat().filter((v): v is string => typeof v === 'string');
+    const resource = await deps.resources.resolve(indicators);
+    const account = accountId ? await deps.accounts.findById(accountId) : undefined;
+    if (!resource || !account) return undefined;
+    return refusedAccess(resource, String(d.params.scope ?? '').split(' ').filter(Boolean), account);
+  }
+
+  /** A clear denial: the page says what is not allowed; its one button sends the client access_denied. */
+  async function refuseAccess(ctx: Context, d: Details, refusal: AccessRefusal) {
+    const clientId = String(d.params.client_id);
+    const client = await deps.provider().Client.find(clientId);
+    await deps.audit.record({ type: 'authorization.refused', outcome: 'failure', actor: d.session?.accountId, clientId, reason: `access rule: ${refusal.reason}`, resource: [d.params.resource].flat().filter(Boolean).join(' ') || undefined, ...requestOrigin(ctx) });
+    return page(ctx, 403, 'denied', {
+      title: 'Access not allowed',
+      description: refusal.scope
+        ? `Your account may not grant the permission ${refusal.scope}. Ask an administrator if you need it.`
+        : 'Your account may not use this MCP server. Ask an administrator if you need it.',
+      clientName: client?.clientName ?? clientId,
+      action: `/interaction/${d.uid}/confirm`,
+    });
   }
 
   router.get('/', async (ctx) => {
@@ -90,7 +116,11 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       }
       return page(ctx, 200, 'login', await loginView(d, !!local));
     }
-    if (d.prompt.name === 'consent') return page(ctx, 200, 'consent', await consentView(ctx, d));
+    if (d.prompt.name === 'consent') {
+      const refusal = await accessRefusal(d);
+      if (refusal) return refuseAccess(ctx, d, refusal);
+      return page(ctx, 200, 'consent', await consentView(ctx, d));
+    }
     return page(ctx, 400, 'error', { title: 'Unsupported request', error: 'invalid_request', description: `Unknown prompt ${d.prompt.name}.` });
   });
 
@@ -141,6 +171,9 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     const indicators = [d.params.resource].flat().filter((v): v is string => typeof v === 'string');
     const meta = { actor: accountId, clientId, resource: indicators.join(' ') || undefined, ...requestOrigin(ctx) };
 
+    // The access rules are checked again here: a crafted Allow must not get past the page that refused it.
+    const refusal = form.decision === 'allow' ? await accessRefusal(d) : undefined;
+    if (refusal) return refuseAccess(ctx, d, refusal);
     if (form.decision !== 'allow') {
       await deps.audit.record({ type: 'consent', outcome: 'failure', reason: 'denied by the user', ...meta });
       const redirectTo = await provider.interactionResult(

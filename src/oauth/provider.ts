@@ -107,7 +107,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
     },
     issueRefreshToken,
     rotateRefreshToken,
-    loadExistingGrant: (ctx) => loadRememberedGrant(ctx, deps.db),
+    loadExistingGrant: (ctx) => loadRememberedGrant(ctx, deps),
     ttl: {
       AccessToken: config.ACCESS_TOKEN_TTL,
       ClientCredentials: config.ACCESS_TOKEN_TTL,

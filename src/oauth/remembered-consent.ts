@@ -3,8 +3,34 @@
 // new asks again (the consent prompt's checks compare the request with this grant).
 import type { Grant, KoaContextWithOIDC } from 'oidc-provider';
 import type { Db } from '../db/connection.js';
+import type { Accounts } from '../upstream/accounts.js';
+import { refusedAccess } from './policies/resource-access.js';
+import type { ResourceRegistry } from './resources.js';
 
-export async function loadRememberedGrant(ctx: KoaContextWithOIDC, db: Db): Promise<Grant | undefined> {
+export interface RememberedGrantDeps {
+  db: Db;
+  resources: ResourceRegistry;
+  accounts: Accounts;
+}
+
+/**
+ * The grant to reuse, unless the access rules no longer admit the person to what is asked: then the consent prompt
+ * runs, and the consent page refuses with the reason (a rule tightened since the last consent takes effect at the
+ * next authorization).
+ */
+export async function loadRememberedGrant(ctx: KoaContextWithOIDC, deps: RememberedGrantDeps): Promise<Grant | undefined> {
+  const grant = await rememberedGrant(ctx, deps.db);
+  const accountId = ctx.oidc.session?.accountId;
+  if (!grant || !accountId) return grant;
+  const indicators = [ctx.oidc.params?.resource].flat().filter((v): v is string => typeof v === 'string');
+  const resource = await deps.resources.resolve(indicators);
+  const account = await deps.accounts.findById(accountId);
+  if (!resource || !account) return grant;
+  const scopes = String(ctx.oidc.params?.scope ?? '').split(' ').filter(Boolean);
+  return refusedAccess(resource, scopes, account) ? undefined : grant;
+}
+
+async function rememberedGrant(ctx: KoaContextWithOIDC, db: Db): Promise<Grant | undefined> {
   const { oidc } = ctx;
   const clientId = oidc.client!.clientId;
   const accountId = oidc.session?.accountId;

@@ -3,12 +3,31 @@
 // host, no default port, no fragment, and no trailing slash on an empty path, so `https://h` and `https://h/`
 // are one resource.
 import type { Db } from '../db/connection.js';
-import type { ResourceSeed } from '../config.js';
+import type { ResourceInput } from '../config.js';
+
+/** Who may get tokens for a resource or one of its scopes: anyone matching either list (empty lists: nobody). */
+export interface AccessRule {
+  emailDomains: string[];
+  groups: string[];
+}
+
+/** One scope of an MCP server: what the consent page says, and the MCP tools it unlocks. */
+export interface ScopeEntry {
+  description: string;
+  tools: string[];
+  access?: AccessRule | undefined;
+}
 
 export interface Resource {
   uri: string;
   name: string;
+  description: string | null;
+  /** scope → description (what most callers need). */
   scopes: Record<string, string>;
+  /** scope → description, tools and access rule: the tool→scope catalogue. */
+  catalogue: Record<string, ScopeEntry>;
+  /** Who may get tokens for this server at all; undefined: everyone who may sign in. */
+  access?: AccessRule | undefined;
   isDefault: boolean;
 }
 
@@ -33,19 +52,44 @@ export function canonicalOrSame(value: string): string {
   }
 }
 
+type StoredScope = string | { description?: string; tools?: string[]; access?: { email_domains?: string[]; groups?: string[] } };
+type StoredAccess = { email_domains?: string[]; groups?: string[] } | null;
+
 interface Row {
   uri: string;
   name: string;
-  scopes: Record<string, string> | string;
+  description: string | null;
+  scopes: Record<string, StoredScope> | string;
+  access: StoredAccess | string;
   is_default: boolean;
 }
 
-const toResource = (r: Row): Resource => ({
-  uri: r.uri,
-  name: r.name,
-  scopes: typeof r.scopes === 'string' ? (JSON.parse(r.scopes) as Record<string, string>) : r.scopes,
-  isDefault: r.is_default,
-});
+const json = <T>(v: T | string): T => (typeof v === 'string' ? (JSON.parse(v) as T) : v);
+
+function accessRule(stored: StoredAccess | undefined): AccessRule | undefined {
+  if (!stored) return undefined;
+  return { emailDomains: (stored.email_domains ?? []).map((d) => d.toLowerCase()), groups: stored.groups ?? [] };
+}
+
+function scopeEntry(name: string, stored: StoredScope): ScopeEntry {
+  if (typeof stored === 'string') return { description: stored || name, tools: [] };
+  return { description: stored.description || name, tools: stored.tools ?? [], access: accessRule(stored.access) };
+}
+
+const toResource = (r: Row): Resource => {
+  const catalogue = Object.fromEntries(Object.entries(json(r.scopes)).map(([name, v]) => [name, scopeEntry(name, v)]));
+  return {
+    uri: r.uri,
+    name: r.name,
+    description: r.description ?? null,
+    scopes: Object.fromEntries(Object.entries(catalogue).map(([name, e]) => [name, e.description])),
+    catalogue,
+    access: accessRule(r.access === null || r.access === undefined ? null : json(r.access)),
+    isDefault: r.is_default,
+  };
+};
+
+const storedAccess = (a: AccessRule | undefined) => (a ? { email_domains: a.emailDomains, groups: a.groups } : undefined);
 
 export class ResourceRegistry {
   // Per-instance cache with a short TTL (DESIGN.md §8): the table is read on every authorization and token request.
@@ -102,24 +146,46 @@ export class ResourceRegistry {
   }
 
   /** Adds or updates one resource; making it the default clears the previous default in the same transaction. */
-  async upsert(seed: ResourceSeed): Promise<Resource> {
+  async upsert(seed: ResourceInput): Promise<Resource> {
     const uri = canonicalResource(seed.uri);
+    const catalogue = Object.fromEntries(
+      Object.entries(seed.scopes ?? {}).map(([name, v]) => {
+        const entry = scopeEntry(name, v as StoredScope);
+        return [name, { description: entry.description, tools: entry.tools, ...(entry.access ? { access: storedAccess(entry.access) } : {}) }];
+      }),
+    );
+    const access = accessRule(seed.access as StoredAccess | undefined);
     const row = {
       uri,
       name: seed.name ?? uri,
-      scopes: JSON.stringify(seed.scopes ?? {}),
+      description: seed.description ?? null,
+      scopes: JSON.stringify(catalogue),
+      access: access ? JSON.stringify(storedAccess(access)) : null,
       is_default: seed.default ?? false,
       updated_at: new Date(),
     };
     await this.db.transaction(async (trx) => {
       if (row.is_default) await trx('resources').where({ is_default: true }).whereNot({ uri }).update({ is_default: false });
-      await trx('resources').insert(row).onConflict('uri').merge(['name', 'scopes', 'is_default', 'updated_at']);
+      await trx('resources').insert(row).onConflict('uri').merge(['name', 'description', 'scopes', 'access', 'is_default', 'updated_at']);
     });
     this.invalidate();
-    return { uri, name: row.name, scopes: seed.scopes ?? {}, isDefault: row.is_default };
+    return toResource({ ...row, scopes: catalogue, access: row.access });
   }
 
-  async seed(seeds: ResourceSeed[]): Promise<void> {
+  /** Removes a resource: no token can be issued for it any more (invalid_target); issued ones expire. */
+  async remove(uri: string): Promise<boolean> {
+    let key: string;
+    try {
+      key = canonicalResource(uri);
+    } catch {
+      return false;
+    }
+    const n = (await this.db('resources').where({ uri: key }).delete()) as number;
+    this.invalidate();
+    return n > 0;
+  }
+
+  async seed(seeds: ResourceInput[]): Promise<void> {
     for (const s of seeds) await this.upsert(s);
   }
 }

@@ -4,15 +4,21 @@ import { loadConfig } from '../../src/config.js';
 import { startGatehouse, type RunningGatehouse, type StartOptions } from '../../src/gatehouse.js';
 import { createLogger } from '../../src/log.js';
 
+/**
+ * A port for a server whose URL must be known before it listens (its ISSUER). Chosen below the kernel's ephemeral
+ * range (32768–60999 here), where nothing binding port 0 — another test's IdP, MCP server, callback server or
+ * chromium — can be handed it in the seconds between this check and the server's listen.
+ */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const free = await new Promise<boolean>((resolve) => {
+      const srv = createServer();
+      srv.once('error', () => resolve(false));
+      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
     });
-  });
+    if (free) return port;
+  }
 }
 
 export const TEST_RESOURCE = 'https://mcp.example.test/mcp';

@@ -23,7 +23,7 @@ describe('gatehouse CLI', () => {
 
     const resource = await runCli(['resource', 'add', '--uri', 'https://MCP.example.com/', '--name', 'Docs', '--scope', 'docs:read=Read the docs', '--default', '--json'], db.env);
     expect(resource.code).toBe(0);
-    expect(oneJson(resource.stdout)).toEqual({ uri: 'https://mcp.example.com', name: 'Docs', scopes: { 'docs:read': 'Read the docs' }, default: true });
+    expect(oneJson(resource.stdout)).toMatchObject({ uri: 'https://mcp.example.com', name: 'Docs', scopes: { 'docs:read': 'Read the docs' }, tools: { 'docs:read': [] }, access: null, default: true });
 
     const withStdin = await runCli(['user', 'add', '--email', 'Ops@Example.com', '--admin', '--password-stdin', '--json'], db.env, 'a very long password indeed\n');
     expect(withStdin.code).toBe(0);

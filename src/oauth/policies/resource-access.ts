@@ -1,0 +1,31 @@
+// Who may get tokens for an MCP server, and for each of its scopes (issue #5's access rules). A rule admits a person
+// whose verified email is in one of its domains or who is in one of its groups; a resource or scope without a rule
+// admits everyone who may sign in. Checked when a person is about to consent and before a remembered grant is reused,
+// so a step-up to a restricted scope, or a rule tightened since the last consent, ends in a clear denial rather than
+// a token.
+import type { AccessRule, Resource } from '../resources.js';
+
+export interface Person {
+  email: string | null;
+  emailVerified: boolean;
+  groups: string[];
+}
+
+export function ruleAdmits(rule: AccessRule | undefined, person: Person): boolean {
+  if (!rule) return true;
+  const email = person.emailVerified && person.email ? person.email.toLowerCase() : undefined;
+  const domain = email?.slice(email.lastIndexOf('@') + 1);
+  return (!!domain && rule.emailDomains.includes(domain)) || person.groups.some((g) => rule.groups.includes(g));
+}
+
+export type AccessRefusal = { scope?: string; reason: string };
+
+/** The first rule the request breaks, if any: the resource's own, then each requested scope's. */
+export function refusedAccess(resource: Resource, requestedScopes: readonly string[], person: Person): AccessRefusal | undefined {
+  if (!ruleAdmits(resource.access, person)) return { reason: `not allowed to use ${resource.name}` };
+  for (const scope of requestedScopes) {
+    const entry = resource.catalogue[scope];
+    if (entry && !ruleAdmits(entry.access, person)) return { scope, reason: `not allowed the scope ${scope} on ${resource.name}` };
+  }
+  return undefined;
+}

@@ -1,5 +1,6 @@
 // Assembles the Koa app: shared HTTP middleware first, then Gatehouse's own routes, then oidc-provider for the
-// protocol endpoints. Order matters: security headers and the error handler wrap everything.
+// protocol endpoints. Order matters: security headers and the error handler wrap everything, and with an ISSUER
+// path the mount (issuer-path.ts) comes before every middleware that matches a path.
 import Koa from 'koa';
 import { requestOrigin, type AuditLog } from './audit/writer.js';
 import type { Config } from './config.js';
@@ -8,6 +9,7 @@ import { cors } from './http/cors.js';
 import { errorHandler } from './http/errors.js';
 import { health } from './http/health.js';
 import { issuerOrigin } from './http/issuer-origin.js';
+import { issuerBase, issuerPath } from './http/issuer-path.js';
 import { requestLog } from './http/request-log.js';
 import { securityHeaders } from './http/security-headers.js';
 import { staticFiles } from './http/static-files.js';
@@ -64,6 +66,10 @@ export function buildApp(deps: AppDeps): Koa {
   app.use(requestLog(deps.log));
   app.use(securityHeaders({ https: deps.config.ISSUER.startsWith('https:') }));
   app.use(errorHandler(deps.log, deps.views));
+  // An ISSUER with a path: every route below sees paths relative to it (http/issuer-path.ts).
+  if (issuerBase(deps.config.ISSUER)) {
+    app.use(issuerPath({ issuer: deps.config.ISSUER, wellKnown: [RFC8414_PATH, OIDC_DISCOVERY_PATH], rootPaths: ['/healthz', '/readyz'] }));
+  }
   app.use(
     cors([RFC8414_PATH, OIDC_DISCOVERY_PATH, ROUTES.token, ROUTES.registration, ROUTES.revocation, ROUTES.introspection, ROUTES.jwks, ROUTES.userinfo]),
   );
@@ -83,7 +89,7 @@ export function buildApp(deps: AppDeps): Koa {
   const interactions = interactionRoutes({ ...deps, provider });
   app.use(interactions.routes());
   app.use(interactions.allowedMethods());
-  app.use(upstreamCallbackRoutes({ audit: deps.audit, pages: interactionPages(deps.views, provider) }).routes());
+  app.use(upstreamCallbackRoutes({ audit: deps.audit, pages: interactionPages(deps.views, provider), base: issuerBase(deps.config.ISSUER) }).routes());
   const setup = setupRoutes({ ...deps, accounts: deps.users });
   app.use(setup.routes());
 

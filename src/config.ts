@@ -44,6 +44,20 @@ const domainList = list.transform((entries, ctx) =>
 const seconds = (min: number, max: number) =>
   z.coerce.number().int(`must be a whole number of seconds`).min(min).max(max);
 
+/** ISSUER's path as written must be the path URL parsing gives, in plain segments (see the ISSUER rules below). */
+function issuerPathAllowed(issuer: string, url: URL): boolean {
+  const afterScheme = issuer.indexOf('//') + 2;
+  const slash = issuer.indexOf('/', afterScheme);
+  const written = slash < 0 ? '' : issuer.slice(slash);
+  const segments = written.split('/').slice(1);
+  return (
+    written === url.pathname &&
+    /^(\/[A-Za-z0-9._~-]+)+$/.test(written) &&
+    !segments.some((s) => s === '.' || s === '..') &&
+    segments[0] !== '.well-known'
+  );
+}
+
 const scopeName = /^[\x21\x23-\x5B\x5D-\x7E]+$/; // RFC 6749 §3.3 scope-token
 
 const toolName = z.string().regex(/^[A-Za-z0-9_.\/-]{1,128}$/, 'is not a valid MCP tool name');
@@ -189,7 +203,11 @@ export function loadConfig(env: Record<string, string | undefined> = environment
     if (!['http:', 'https:'].includes(issuerUrl.protocol)) problems.push('ISSUER: must be an http(s) URL');
     if (issuer.endsWith('/')) problems.push('ISSUER: must not end with a slash');
     if (issuerUrl.search || issuerUrl.hash) problems.push('ISSUER: must not have a query or fragment');
-    if (issuerUrl.pathname !== '/' && !issuer.endsWith('/')) problems.push('ISSUER: must not have a path; serve Gatehouse at the root of its own host');
+    // A path mounts Gatehouse under it (http/issuer-path.ts). Plain segments only, so the issuer string, the path
+    // the browser sends and the path oidc-provider builds are byte-identical (no percent-encoding, no dot segments).
+    if (issuerUrl.pathname !== '/' && !issuer.endsWith('/') && !issuerPathAllowed(issuer, issuerUrl)) {
+      problems.push('ISSUER: its path must be one or more segments of letters, digits, "-", "_", "~" or "." (such as /tenant1), none of them "." or ".." and not /.well-known');
+    }
   }
   problems.push(...envConnectionProblems(c, c.NODE_ENV === 'production'));
   if (c.NODE_ENV === 'production') {

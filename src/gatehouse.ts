@@ -29,6 +29,7 @@ import { issueFirstAdminLink } from './upstream/local/first-admin.js';
 import { UpstreamTransactions } from './upstream/transactions.js';
 import { UpstreamTokenStore } from './upstream/upstream-tokens.js';
 import { CALLBACK_PATH } from './interaction/upstream-leg.js';
+import { issuerBase } from './http/issuer-path.js';
 
 export interface Services {
   config: Config;
@@ -124,7 +125,7 @@ export async function startGatehouse(config: Config, options: StartOptions = {})
     await resources.seed(config.RESOURCES);
     await services.connections.seed(connectionFromEnv(config));
     await ensureSigningKeys(handle.db, box);
-    const views = new Views();
+    const views = new Views(issuerBase(config.ISSUER));
     const cimd = new CimdTrust({ config, clients: services.cimdClients, audit, fetch: options.cimdFetch });
     const holder = new ProviderHolder(
       (keys) => {

@@ -8,6 +8,7 @@ import { requestOrigin, type AuditLog } from '../audit/writer.js';
 import type { Config } from '../config.js';
 import type { Db } from '../db/connection.js';
 import { assertSameOrigin, readForm } from '../http/form-body.js';
+import { issuerBase } from '../http/issuer-path.js';
 import type { Logger } from '../log.js';
 import { RESOURCE_CONSENT_MARKER } from '../oauth/policies/consent-covers-resource.js';
 import { rememberConsent } from '../oauth/remembered-consent.js';
@@ -47,6 +48,8 @@ export interface InteractionDeps {
 
 export function interactionRoutes(deps: InteractionDeps): Router {
   const router = new Router({ prefix: '/interaction/:uid' });
+  // Routes match the path below ISSUER's (http/issuer-path.ts); URLs sent to the browser carry it.
+  const base = issuerBase(deps.config.ISSUER);
   const pages = interactionPages(deps.views, deps.provider);
   const { page, expired, details } = pages;
   const loginDeps = { ...deps, pages };
@@ -73,7 +76,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       resourceUri: resource?.uri ?? '',
       accountEmail: account?.email ?? '',
       scopes,
-      action: `/interaction/${d.uid}/confirm`,
+      action: `${base}/interaction/${d.uid}/confirm`,
     };
   }
 
@@ -98,7 +101,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
         ? `Your account may not grant the permission ${refusal.scope}. Ask an administrator if you need it.`
         : 'Your account may not use this MCP server. Ask an administrator if you need it.',
       clientName: client?.clientName ?? clientId,
-      action: `/interaction/${d.uid}/confirm`,
+      action: `${base}/interaction/${d.uid}/confirm`,
     });
   }
 
@@ -128,8 +131,8 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     const client = await deps.provider().Client.find(String(d.params.client_id));
     const connections = (await deps.connections.list())
       .filter((c) => c.kind !== 'local')
-      .map((c) => ({ name: c.name, action: `/interaction/${d.uid}/upstream/${c.id}` }));
-    return { action: `/interaction/${d.uid}/login`, clientName: client?.clientName ?? undefined, connections, local, ...extra };
+      .map((c) => ({ name: c.name, action: `${base}/interaction/${d.uid}/upstream/${c.id}` }));
+    return { action: `${base}/interaction/${d.uid}/login`, clientName: client?.clientName ?? undefined, connections, local, ...extra };
   }
 
   router.post('/login', async (ctx) => {

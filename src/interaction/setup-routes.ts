@@ -4,12 +4,15 @@ import { requestOrigin, type AuditLog } from '../audit/writer.js';
 import type { Config } from '../config.js';
 import type { Db } from '../db/connection.js';
 import { assertSameOrigin, readForm } from '../http/form-body.js';
+import { issuerBase } from '../http/issuer-path.js';
 import { AccountError, type LocalAccounts } from '../upstream/local/accounts.js';
 import { completeFirstAdmin, setupTokenValid } from '../upstream/local/first-admin.js';
 import type { Views } from './views.js';
 
 export function setupRoutes(deps: { config: Config; db: Db; accounts: LocalAccounts; views: Views; audit: AuditLog }): Router {
   const router = new Router({ prefix: '/setup/:token' });
+  // The route matches below ISSUER's path (http/issuer-path.ts); the form posts to the full path.
+  const base = issuerBase(deps.config.ISSUER);
   const invalid = { title: 'This setup link is not valid', error: 'invalid_request', description: 'The link was already used or has expired. Use `npx gatehouse user add --admin` instead.' };
 
   router.get('/', async (ctx) => {
@@ -20,7 +23,7 @@ export function setupRoutes(deps: { config: Config; db: Db; accounts: LocalAccou
       ctx.body = deps.views.render('error', invalid);
       return;
     }
-    ctx.body = deps.views.render('setup', { action: ctx.path });
+    ctx.body = deps.views.render('setup', { action: `${base}${ctx.path}` });
   });
 
   router.post('/', async (ctx) => {
@@ -40,7 +43,7 @@ export function setupRoutes(deps: { config: Config; db: Db; accounts: LocalAccou
     } catch (err) {
       if (!(err instanceof AccountError)) throw err;
       ctx.status = 400;
-      ctx.body = deps.views.render('setup', { action: ctx.path, error: err.message, email: form.email });
+      ctx.body = deps.views.render('setup', { action: `${base}${ctx.path}`, error: err.message, email: form.email });
     }
   });
   return router;

@@ -1,6 +1,7 @@
 // The fixed redirect URI registered at every IdP (DESIGN.md §5). It decides nothing: it reads which interaction
 // this browser started an upstream leg for (a cookie scoped to this path) and bounces the browser, query intact,
-// into that interaction's path, where the interaction cookie and the server-side transaction decide.
+// into that interaction's path, where the interaction cookie and the server-side transaction decide. `base` is
+// ISSUER's path ('' at the root): the route matches below it, the bounce goes to the full path.
 import Router from '@koa/router';
 import { requestOrigin, type AuditLog } from '../audit/writer.js';
 import type { Pages } from './pages.js';
@@ -8,7 +9,7 @@ import { CALLBACK_PATH, UPSTREAM_COOKIE } from './upstream-leg.js';
 
 const UID = /^[A-Za-z0-9_-]{1,64}$/;
 
-export function upstreamCallbackRoutes(deps: { audit: AuditLog; pages: Pages }): Router {
+export function upstreamCallbackRoutes(deps: { audit: AuditLog; pages: Pages; base: string }): Router {
   const router = new Router();
   router.get(CALLBACK_PATH, async (ctx) => {
     const uid = ctx.cookies.get(UPSTREAM_COOKIE, { signed: true });
@@ -18,7 +19,7 @@ export function upstreamCallbackRoutes(deps: { audit: AuditLog; pages: Pages }):
     }
     ctx.set('Cache-Control', 'no-store');
     ctx.status = 303;
-    ctx.redirect(`/interaction/${uid}${CALLBACK_PATH}${ctx.querystring ? `?${ctx.querystring}` : ''}`);
+    ctx.redirect(`${deps.base}/interaction/${uid}${CALLBACK_PATH}${ctx.querystring ? `?${ctx.querystring}` : ''}`);
   });
   return router;
 }

@@ -11,6 +11,7 @@ import * as oc from 'openid-client';
 import type Provider from 'oidc-provider';
 import { requestOrigin, type AuditLog } from '../audit/writer.js';
 import type { Config } from '../config.js';
+import { issuerBase } from '../http/issuer-path.js';
 import type { Logger } from '../log.js';
 import type { Accounts } from '../upstream/accounts.js';
 import { UpstreamError } from '../upstream/connector.js';
@@ -79,7 +80,8 @@ export function upstreamLeg(deps: UpstreamLegDeps) {
     const interactionEnds = d.exp ? new Date(d.exp * 1000) : new Date(Date.now() + TRANSACTION_TTL_MS);
     await deps.transactions.begin(d.uid, connection.id, begun.checks, interactionEnds);
     ctx.cookies.set(UPSTREAM_COOKIE, d.uid, {
-      path: CALLBACK_PATH,
+      // Under ISSUER's path, where the IdP sends the browser back (`${ISSUER}/upstream/callback`).
+      path: `${issuerBase(deps.config.ISSUER)}${CALLBACK_PATH}`,
       httpOnly: true,
       // Lax: the IdP's redirect back is a top-level cross-site navigation, which Lax cookies accompany.
       sameSite: 'lax',

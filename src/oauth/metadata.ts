@@ -1,6 +1,11 @@
 // Authorization server metadata (RFC 8414) at /.well-known/oauth-authorization-server, and OIDC discovery at
 // /.well-known/openid-configuration: the same document, produced by oidc-provider and completed here with what
 // MCP clients look for (DESIGN.md §5). Served as application/json with CORS.
+//
+// With an ISSUER path (/tenant1) these paths are seen here relative to it: http/issuer-path.ts maps the RFC 8414
+// §3.1 insertion forms (/.well-known/oauth-authorization-server/tenant1, /.well-known/openid-configuration/tenant1)
+// and the OIDC Discovery §4 form (/tenant1/.well-known/openid-configuration) onto them, and sets ctx.mountPath, so
+// oidc-provider lists `issuer` as ISSUER and every endpoint under /tenant1.
 import type { Middleware } from 'koa';
 import type { ResourceRegistry } from './resources.js';
 

@@ -7,6 +7,7 @@ import type { SecretBox } from '../crypto/secret-box.js';
 import type { Db } from '../db/connection.js';
 import type { Accounts } from '../upstream/accounts.js';
 import type { Views } from '../interaction/views.js';
+import { issuerBase } from '../http/issuer-path.js';
 import { PostgresAdapter } from './adapter.js';
 import { DYNAMIC_CLIENT_PREFIX } from './client-kind.js';
 import { guardedFetch } from './cimd/guarded-fetch.js';
@@ -58,11 +59,17 @@ export function buildProvider(deps: ProviderDeps): Provider {
   const { config } = deps;
   const secure = config.ISSUER.startsWith('https:');
   const cookieOptions = { httpOnly: true, sameSite: 'lax' as const, secure, signed: true };
+  // With an ISSUER path, oidc-provider builds its URLs under it from ctx.mountPath (http/issuer-path.ts), and the
+  // interaction and resume cookies take their paths from those URLs. The session cookie has no path of its own: it
+  // is scoped to the issuer's path here, so instances mounted at different paths of one host keep apart sessions.
+  // (Only `long` gets a path: oidc-provider spreads `short` over the interaction cookie's own path.)
+  const base = issuerBase(config.ISSUER);
+  const sessionCookieOptions = base ? { ...cookieOptions, path: base } : cookieOptions;
 
   const configuration: Configuration = {
     adapter: (name: string) => new PostgresAdapter(name, { db: deps.db, box: deps.box }),
     jwks: { keys: deps.keys.providerJwks() as NonNullable<Configuration['jwks']>['keys'] },
-    cookies: { keys: cookieKeys(deps.secretKey), long: cookieOptions, short: cookieOptions },
+    cookies: { keys: cookieKeys(deps.secretKey), long: sessionCookieOptions, short: cookieOptions },
     routes: ROUTES,
     responseTypes: ['code'],
     pkce: { required: pkceRequired },
@@ -120,7 +127,8 @@ export function buildProvider(deps: ProviderDeps): Provider {
     },
     interactions: {
       policy: interactionPolicyWithResourceConsent(),
-      url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
+      // Absolute path under the issuer: the `_interaction` cookie's path is this URL's (DESIGN.md §10.9).
+      url: (_ctx, interaction) => `${base}/interaction/${interaction.uid}`,
     },
     findAccount: async (_ctx, sub) => {
       const account = await deps.accounts.findById(sub);

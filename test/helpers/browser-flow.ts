@@ -120,7 +120,7 @@ export async function authorizeThrough(
   decision: 'allow' | 'deny' = 'allow',
 ): Promise<URL> {
   let step = await browser.follow(await browser.get(authorizeUrl(issuer, params)));
-  if (step instanceof Response && new URL(step.url).pathname.startsWith('/interaction/')) {
+  if (step instanceof Response && new URL(step.url).pathname.includes('/interaction/')) {
     const html = await step.clone().text();
     if (html.includes('name="password"')) step = await login(browser, step, user.email, user.password);
   }

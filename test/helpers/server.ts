@@ -49,5 +49,5 @@ export async function startTestServer(env: Record<string, string>, port?: number
     ...env,
   });
   const running = await startGatehouse(config, { ...options, log: createLogger(config.LOG_LEVEL) });
-  return { ...running, issuer, port: p };
+  return { ...running, issuer: config.ISSUER, port: p };
 }

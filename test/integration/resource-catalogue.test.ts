@@ -64,7 +64,7 @@ describe('the catalogue', () => {
   it('answers invalid_target for an unregistered resource', async () => {
     const res = await fetch(`${gh.issuer}/catalogue?resource=${encodeURIComponent('https://unknown.example.test/mcp')}`);
     expect(res.status).toBe(404);
-    expect((await res.json()).error).toBe('invalid_target');
+    expect(((await res.json()) as { error: string }).error).toBe('invalid_target');
   });
 
   it('is on the consent page: the tools each requested scope unlocks', async () => {

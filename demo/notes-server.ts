@@ -1,0 +1,98 @@
+// The demo MCP server: a small notes service (Streamable HTTP, the official MCP SDK) protected by Gatehouse's
+// resource-server kit. Reading needs notes:read, adding notes:write, deleting its own scope notes:delete — so a client
+// that only asked to read must step up before it can delete. The same server backs the end-to-end tests.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { z } from 'zod';
+import { protectedResource } from '../src/resource-server/index.js';
+
+/** The catalogue Gatehouse is told about (RESOURCES): scopes, what they mean, the tools each unlocks. */
+export const NOTES_SCOPES = {
+  'notes:read': { description: 'List and read your notes', tools: ['list_notes', 'read_note', 'whoami'] },
+  'notes:write': { description: 'Add notes', tools: ['add_note'] },
+  'notes:delete': { description: 'Delete notes', tools: ['delete_note'] },
+};
+
+export interface NotesServer {
+  url: string; // the MCP endpoint, which is also the resource URI
+  close(): Promise<void>;
+}
+
+export interface NotesServerOptions {
+  issuer: string;
+  port?: number;
+  host?: string;
+  /** The resource URI as registered at Gatehouse; default http://<host>:<port>/mcp. */
+  resource?: string;
+  fetch?: typeof fetch;
+}
+
+export async function startNotesServer(options: NotesServerOptions): Promise<NotesServer> {
+  const host = options.host ?? '127.0.0.1';
+  const notes = new Map<number, { id: number; text: string; owner: string }>();
+  let nextId = 1;
+  let resource = options.resource ?? '';
+  let guard: ReturnType<typeof protectedResource> | undefined;
+
+  const server: Server = createServer(async (req, res) => {
+    const auth = await guard!.authenticate(req, res);
+    if (!auth) return; // the kit answered: metadata, preflight, 401 or 403
+    if (new URL(req.url ?? '/', 'http://x').pathname !== new URL(resource).pathname) {
+      res.statusCode = 404;
+      res.end();
+      return;
+    }
+    const who = auth.identity;
+    const mcp = new McpServer({ name: 'gatehouse-demo-notes', version: '1.0.0' });
+    mcp.registerTool('whoami', { description: 'Who the access token says you are' }, async () => ({
+      content: [{ type: 'text', text: JSON.stringify({ sub: who.sub, client_id: who.clientId, scopes: who.scopes, email: who.email }) }],
+    }));
+    mcp.registerTool('list_notes', { description: 'List your notes' }, async () => ({
+      content: [{ type: 'text', text: JSON.stringify([...notes.values()].filter((n) => n.owner === who.sub)) }],
+    }));
+    mcp.registerTool('read_note', { description: 'Read one note', inputSchema: { id: z.number().int() } }, async ({ id }) => {
+      const note = notes.get(id);
+      return note && note.owner === who.sub
+        ? { content: [{ type: 'text', text: note.text }] }
+        : { content: [{ type: 'text', text: `no note ${id}` }], isError: true };
+    });
+    mcp.registerTool('add_note', { description: 'Add a note', inputSchema: { text: z.string().min(1).max(2000) } }, async ({ text }) => {
+      const note = { id: nextId++, text, owner: who.sub };
+      notes.set(note.id, note);
+      return { content: [{ type: 'text', text: JSON.stringify(note) }] };
+    });
+    mcp.registerTool('delete_note', { description: 'Delete a note (needs notes:delete)', inputSchema: { id: z.number().int() } }, async ({ id }) => {
+      const note = notes.get(id);
+      if (!note || note.owner !== who.sub) return { content: [{ type: 'text', text: `no note ${id}` }], isError: true };
+      notes.delete(id);
+      return { content: [{ type: 'text', text: `deleted note ${id}` }] };
+    });
+    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
+    res.on('close', () => {
+      void transport.close();
+      void mcp.close();
+    });
+    await mcp.connect(transport);
+    await transport.handleRequest(req, res, auth.body);
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  resource ||= `http://${host === '0.0.0.0' ? 'localhost' : host}:${port}/mcp`;
+  // The tool→scope rules come from Gatehouse's catalogue for this resource; notes:read is the baseline every request
+  // needs, so a client starts with it and steps up for writing or deleting.
+  guard = protectedResource({ issuer: options.issuer, resource, requiredScopes: ['notes:read'], ...(options.fetch ? { fetch: options.fetch } : {}) });
+  return {
+    url: resource,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

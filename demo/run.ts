@@ -1,0 +1,61 @@
+// `npm run demo`: Gatehouse on the embedded database with local accounts and a printed demo login, and the demo
+// notes MCP server protected by the resource-server kit. Point MCP Inspector or the SDK's example client at the
+// printed MCP URL and walk the whole flow: 401 → discovery → registration → sign-in → consent → tools.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { environment, loadConfig } from '../src/config.js';
+import { startGatehouse } from '../src/gatehouse.js';
+import { createLogger } from '../src/log.js';
+import { generatePassword } from '../src/upstream/local/accounts.js';
+import { NOTES_SCOPES, startNotesServer } from './notes-server.js';
+
+const env = environment();
+const gatehousePort = Number(env.PORT ?? 8080);
+const mcpPort = Number(env.DEMO_MCP_PORT ?? 3001);
+const dataDir = env.DATA_DIR ?? './data/demo';
+const issuer = env.ISSUER ?? `http://localhost:${gatehousePort}`;
+const resource = `http://localhost:${mcpPort}/mcp`;
+const DEMO_EMAIL = 'demo@example.com';
+
+mkdirSync(dataDir, { recursive: true });
+const config = loadConfig({
+  ...env,
+  PORT: String(gatehousePort),
+  HOST: env.HOST ?? '127.0.0.1',
+  ISSUER: issuer,
+  DATA_DIR: dataDir,
+  LOG_LEVEL: env.LOG_LEVEL ?? 'warn',
+  RESOURCES: JSON.stringify([{ uri: resource, name: 'Demo notes', description: 'A notes service protected by Gatehouse', scopes: NOTES_SCOPES, default: true }]),
+});
+const gatehouse = await startGatehouse(config, { log: createLogger(config.LOG_LEVEL) });
+
+// A demo login, created once; its password is kept beside the demo database so every run can print it.
+const passwordFile = join(dataDir, 'demo-password.txt');
+if (!(await gatehouse.services.users.findByEmail(DEMO_EMAIL))) {
+  const password = generatePassword();
+  await gatehouse.services.users.create({ email: DEMO_EMAIL, password, name: 'Demo user' });
+  writeFileSync(passwordFile, `${password}\n`, { mode: 0o600 });
+}
+const password = existsSync(passwordFile) ? readFileSync(passwordFile, 'utf8').trim() : '(set when this demo database was created)';
+const notes = await startNotesServer({ issuer, port: mcpPort, host: '127.0.0.1', resource });
+
+process.stdout.write(`
+Gatehouse demo
+  authorization server  ${issuer}
+  MCP server (notes)    ${notes.url}
+  sign in as            ${DEMO_EMAIL}
+  password              ${password}
+
+Try it:
+  npx @modelcontextprotocol/inspector      then connect to ${notes.url} (Streamable HTTP)
+Tools: list_notes, read_note, whoami (notes:read) · add_note (notes:write) · delete_note (notes:delete)
+Ctrl-C to stop.
+`);
+
+const stop = async () => {
+  await notes.close();
+  await gatehouse.close();
+  process.exit(0);
+};
+process.once('SIGINT', () => void stop());
+process.once('SIGTERM', () => void stop());

@@ -1,0 +1,155 @@
+// The kit's decision for one request, independent of the framework: answer it here (preflight, metadata, 401, 403,
+// 413, 503) or let it through with the caller's verified identity and the parsed body. The order is the point:
+//   1. OPTIONS preflight and the RFC 9728 metadata are public;
+//   2. no bearer token → 401 with the challenge, before any body is read;
+//   3. a token that is not valid for this resource → 401 invalid_token (RFC 6750 §3.1; never 400);
+//   4. the body is read (or taken from a framework that parsed it) and inspected for `tools/call`;
+//   5. a scope the request needs is missing → 403 insufficient_scope naming what to ask for.
+import type { IncomingMessage } from 'node:http';
+import { jsonAnswer, oauthError, type Answer } from './answers.js';
+import { bearerToken, challenge, scopeList } from './bearer.js';
+import type { CatalogueSource } from './catalogue.js';
+import { PREFLIGHT_HEADERS } from './cors.js';
+import type { Identity } from './identity.js';
+import { readJsonBody, type BodyRead } from './json-body.js';
+import { metadataDocument } from './metadata.js';
+import { decideScopes, rulesFromCatalogue, toolsCalled, type ToolRules } from './tool-scopes.js';
+import { InvalidTokenError, KeysUnavailableError, type TokenVerifier } from './verify-token.js';
+
+export interface GuardConfig {
+  issuer: string;
+  /** Canonical resource URI. */
+  resource: string;
+  metadataUrl: string;
+  metadataPaths: ReadonlySet<string>;
+  verify: TokenVerifier;
+  /** Present when scopes_supported, the tool rules or the name come from Gatehouse. */
+  catalogue?: CatalogueSource | undefined;
+  scopes?: string[] | undefined;
+  toolRules?: ToolRules | undefined;
+  requiredScopes: string[];
+  resourceName?: string | undefined;
+  maxBodyBytes: number;
+  onError?: ((err: Error) => void) | undefined;
+}
+
+/** What an adapter knows about the request. */
+export interface GuardRequest {
+  req: IncomingMessage;
+  method: string;
+  /** Path and query, as on the request line. */
+  url: string;
+  /** Where the body comes from when a framework already parsed it; default: read from `req` (json-body.ts). */
+  readBody?: (() => Promise<BodyRead>) | undefined;
+}
+
+export interface Authenticated {
+  identity: Identity;
+  /** The parsed JSON body (undefined for a request without one): pass it to the MCP transport. */
+  body: unknown;
+}
+
+export type Outcome = { answer: Answer } | { pass: Authenticated };
+
+export class Guard {
+  #rulesFrom: unknown;
+  #rules: ToolRules = new Map();
+
+  constructor(readonly config: GuardConfig) {}
+
+  async decide(request: GuardRequest): Promise<Outcome> {
+    const { config } = this;
+    if (request.method === 'OPTIONS') return { answer: { status: 204, headers: { ...PREFLIGHT_HEADERS } } };
+    const path = pathOf(request.url);
+    if (config.metadataPaths.has(path)) return { answer: await this.metadata(request.method) };
+
+    const token = bearerToken(request.req.headers.authorization);
+    if (!token) {
+      // RFC 6750 §3.1: a request with no credentials gets the challenge without an error code.
+      return { answer: oauthError(401, 'unauthorized', 'a bearer access token is required', { 'WWW-Authenticate': challenge({ resourceMetadata: config.metadataUrl, scope: await this.initialScope() }) }) };
+    }
+    let identity: Identity;
+    try {
+      identity = await config.verify(token);
+    } catch (err) {
+      if (err instanceof InvalidTokenError) {
+        const header = challenge({ error: 'invalid_token', errorDescription: err.message, resourceMetadata: config.metadataUrl, scope: await this.initialScope() });
+        return { answer: oauthError(401, 'invalid_token', err.message, { 'WWW-Authenticate': header }) };
+      }
+      return { answer: this.unavailable(err) };
+    }
+
+    const read: BodyRead =
+      request.method === 'GET' || request.method === 'HEAD'
+        ? { ok: true, body: undefined }
+        : await (request.readBody ?? (() => readJsonBody(request.req, config.maxBodyBytes)))();
+    if (!read.ok) return { answer: read.answer };
+
+    const tools = toolsCalled(read.body);
+    let rules = config.toolRules;
+    if (!rules && tools.length) {
+      const catalogue = await config.catalogue?.get();
+      if (!catalogue) return { answer: this.unavailable(new Error('the tool→scope catalogue is unavailable')) };
+      rules = this.catalogueRules(catalogue);
+    }
+    const granted = new Set(identity.scopes);
+    const { needed, missing } = decideScopes(tools, rules ?? new Map(), config.requiredScopes, granted);
+    if (missing.length) {
+      // MCP spec, "Scope Challenge Handling": name what this request needs plus what the token already has, so a
+      // client that replaces its scope with ours (the TypeScript SDK does) keeps its other permissions.
+      const scope = scopeList(needed, identity.scopes);
+      const what = tools.length ? `calling ${tools.join(', ')}` : 'this request';
+      const description = `${what} needs the scope ${missing.join(' ')}`;
+      const header = challenge({ error: 'insufficient_scope', scope, resourceMetadata: config.metadataUrl, errorDescription: description });
+      return { answer: oauthError(403, 'insufficient_scope', description, { 'WWW-Authenticate': header }, { scope: scope.join(' ') }) };
+    }
+    return { pass: { identity, body: read.body } };
+  }
+
+  /** scopes_supported: the configured ones, else the catalogue's (absent if it never could be fetched). */
+  async scopesSupported(): Promise<string[] | undefined> {
+    if (this.config.scopes) return this.config.scopes;
+    const catalogue = await this.config.catalogue?.get();
+    return catalogue ? Object.keys(catalogue.scopes) : undefined;
+  }
+
+  /** The scope a 401 suggests: what every request needs, else everything (what spec clients fall back to anyway). */
+  private async initialScope(): Promise<string[] | undefined> {
+    return this.config.requiredScopes.length ? this.config.requiredScopes : this.scopesSupported();
+  }
+
+  private async metadata(method: string): Promise<Answer> {
+    if (method !== 'GET' && method !== 'HEAD') return oauthError(405, 'invalid_request', 'use GET', { Allow: 'GET, HEAD, OPTIONS' });
+    const name = this.config.resourceName ?? (await this.config.catalogue?.get())?.name;
+    const doc = metadataDocument({ resource: this.config.resource, issuer: this.config.issuer, scopes: await this.scopesSupported(), name });
+    return jsonAnswer(200, doc, { 'Cache-Control': 'public, max-age=60' }); // for HEAD, node and Koa drop the body
+  }
+
+  private catalogueRules(catalogue: object): ToolRules {
+    if (this.#rulesFrom !== catalogue) {
+      this.#rules = rulesFromCatalogue((catalogue as { scopes: Record<string, { tools: string[] }> }).scopes);
+      this.#rulesFrom = catalogue;
+    }
+    return this.#rules;
+  }
+
+  private unavailable(err: unknown): Answer {
+    const error = err instanceof Error ? err : new Error(String(err));
+    this.config.onError?.(error);
+    const description = err instanceof KeysUnavailableError ? 'the authorization server keys are unavailable' : error.message;
+    return oauthError(503, 'temporarily_unavailable', description, { 'Retry-After': '5' });
+  }
+}
+
+/** The path of a request target, whether origin-form (`/mcp?x`) or absolute-form (`http://h/mcp`). */
+function pathOf(url: string): string {
+  if (url.startsWith('/')) {
+    const q = url.indexOf('?');
+    return q === -1 ? url : url.slice(0, q);
+  }
+  try {
+    return new URL(url).pathname;
+  } catch {
+    return url;
+  }
+}

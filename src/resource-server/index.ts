@@ -1,0 +1,141 @@
+// gatehouse/resource-server — the kit an MCP server imports to delegate authorization to Gatehouse (MCP
+// authorization spec 2025-11-25; RFC 9728, RFC 6750, RFC 9068, RFC 8707). It ships alone: only `jose` and node
+// built-ins, nothing else from Gatehouse's src/.
+//
+// What one guard does for the MCP endpoint it protects:
+// - serves RFC 9728 metadata at /.well-known/oauth-protected-resource<path of resource> and at the root form;
+// - answers a request without a bearer token with 401 and `WWW-Authenticate: Bearer scope="…",
+//   resource_metadata="<absolute URL>"`, and a token not valid here with 401 `error="invalid_token"`;
+// - verifies JWT access tokens locally (signature against Gatehouse's cached JWKS, iss, typ at+jwt, exp/nbf, aud =
+//   this resource in canonical form, ES256/RS256 only);
+// - checks `tools/call` (single or batch) against the tool→scope rules (`toolScopes`, or Gatehouse's catalogue):
+//   a missing scope gets 403 `error="insufficient_scope", scope="<needed + granted>"`, which makes MCP clients
+//   step up;
+// - hands the handler the verified identity and the parsed body, and sets `req.auth` for the MCP SDK;
+// - CORS on every response it handles.
+//
+//   const guard = protectedResource({ issuer: 'https://auth.example.com', resource: 'https://mcp.example.com/mcp' });
+//
+// node:http —
+//   http.createServer(async (req, res) => {
+//     const auth = await guard.authenticate(req, res);   // undefined: the kit already answered
+//     if (!auth) return;
+//     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
+//     await mcpServer.connect(transport);                 // tools see extra.authInfo (req.auth)
+//     await transport.handleRequest(req, res, auth.body); // the body is already read: pass it on
+//   }).listen(3000);
+//   // or: http.createServer(guard.handler((req, res, identity, body) => { … }))
+//
+// Express —
+//   app.use(guard.express());                // metadata, 401/403; sets req.auth, res.locals.identity, req.body
+//   app.post('/mcp', (req, res) => transport.handleRequest(req, res, req.body));
+//
+// Koa —
+//   app.use(guard.koa());                    // metadata, 401/403; sets ctx.state.identity, ctx.req.auth
+//   app.use(async (ctx) => { ctx.respond = false; await transport.handleRequest(ctx.req, ctx.res, ctx.request.body); });
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { expressMiddleware, type ExpressMiddleware } from './adapters/express.js';
+import { koaMiddleware, type KoaMiddleware } from './adapters/koa.js';
+import { authenticateNode, nodeHandler, type NodeHandler } from './adapters/node.js';
+import { CatalogueSource } from './catalogue.js';
+import { canonicalResource, metadataUrl } from './canonical-resource.js';
+import { Guard, type Authenticated } from './guard.js';
+import { DEFAULT_MAX_BODY_BYTES } from './json-body.js';
+import { metadataPaths } from './metadata.js';
+import { rulesFromMap } from './tool-scopes.js';
+import { createTokenVerifier, type TokenVerifier } from './verify-token.js';
+
+export interface ProtectedResourceOptions {
+  /** Gatehouse's ISSUER, exactly (published byte for byte in authorization_servers, compared with `iss`). */
+  issuer: string;
+  /** This MCP server's canonical URI, e.g. https://mcp.example.com/mcp, as registered in Gatehouse. */
+  resource: string;
+  /** scopes_supported in the metadata; default: the scopes of Gatehouse's catalogue for this resource. */
+  scopes?: string[];
+  /** Tool name → every scope it needs; default 'catalogue': the tools each scope unlocks, from Gatehouse. */
+  toolScopes?: Record<string, string[]> | 'catalogue';
+  /** Scopes every request needs (tools or not); default none. */
+  requiredScopes?: string[];
+  /** resource_name in the metadata; default: the name in Gatehouse's catalogue, when the catalogue is used. */
+  resourceName?: string;
+  /** Default `${issuer}/jwks`. */
+  jwksUri?: string;
+  /** Default `${issuer}/catalogue?resource=<resource>`. */
+  catalogueUrl?: string;
+  /** Used for the JWKS and the catalogue (tests, proxies). */
+  fetch?: typeof fetch;
+  /** Seconds of clock skew allowed on exp/nbf; default 0. */
+  clockTolerance?: number;
+  /** Largest JSON body read, in bytes; default 1 MiB (larger: 413). */
+  maxBodyBytes?: number;
+  /** Told about what makes the kit answer 503 (JWKS or catalogue unreachable) and handler errors; never tokens. */
+  onError?: (err: Error) => void;
+}
+
+export interface ProtectedResource {
+  /** The canonical resource URI (what the metadata publishes and `aud` must name). */
+  readonly resource: string;
+  /** The absolute URL of the RFC 9728 metadata (the challenge's resource_metadata). */
+  readonly metadataUrl: string;
+  /** node:http — answers (and resolves undefined) or resolves `{ identity, body }`. */
+  authenticate(req: IncomingMessage, res: ServerResponse): Promise<Authenticated | undefined>;
+  /** node:http — a request listener that calls `handler` for authorized requests only. */
+  handler(handler: NodeHandler): (req: IncomingMessage, res: ServerResponse) => void;
+  express(): ExpressMiddleware;
+  koa(): KoaMiddleware;
+  /** Verifies one access token (throws InvalidTokenError, or KeysUnavailableError). */
+  verify: TokenVerifier;
+  /** The metadata's scopes_supported as it stands (fetches the catalogue if that is where they come from). */
+  scopesSupported(): Promise<string[] | undefined>;
+}
+
+export function protectedResource(options: ProtectedResourceOptions): ProtectedResource {
+  const issuerUrl = new URL(options.issuer); // throws on a relative or malformed issuer
+  if (issuerUrl.protocol !== 'https:' && issuerUrl.protocol !== 'http:') throw new TypeError('issuer must be an http(s) URL');
+  const resource = canonicalResource(options.resource);
+  const toolScopes = options.toolScopes ?? 'catalogue';
+  const usesCatalogue = toolScopes === 'catalogue' || options.scopes === undefined;
+  const base = options.issuer.replace(/\/+$/, '');
+  const catalogue = usesCatalogue
+    ? new CatalogueSource({
+        url: options.catalogueUrl ?? `${base}/catalogue?resource=${encodeURIComponent(resource)}`,
+        resource,
+        fetch: options.fetch,
+        onError: options.onError,
+      })
+    : undefined;
+  const verify = createTokenVerifier({ issuer: options.issuer, resource, jwksUri: options.jwksUri, fetch: options.fetch, clockTolerance: options.clockTolerance });
+  const guard = new Guard({
+    issuer: options.issuer,
+    resource,
+    metadataUrl: metadataUrl(resource),
+    metadataPaths: metadataPaths(resource),
+    verify,
+    catalogue,
+    scopes: options.scopes,
+    toolRules: toolScopes === 'catalogue' ? undefined : rulesFromMap(toolScopes),
+    requiredScopes: options.requiredScopes ?? [],
+    resourceName: options.resourceName,
+    maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+    onError: options.onError,
+  });
+  return {
+    resource,
+    metadataUrl: guard.config.metadataUrl,
+    authenticate: (req, res) => authenticateNode(guard, req, res),
+    handler: (handler) => nodeHandler(guard, handler),
+    express: () => expressMiddleware(guard),
+    koa: () => koaMiddleware(guard),
+    verify,
+    scopesSupported: () => guard.scopesSupported(),
+  };
+}
+
+export type { Authenticated } from './guard.js';
+export type { AuthInfo, Identity } from './identity.js';
+export type { NodeHandler } from './adapters/node.js';
+export type { ExpressMiddleware, ExpressLikeRequest, ExpressLikeResponse } from './adapters/express.js';
+export type { KoaMiddleware, KoaLikeContext } from './adapters/koa.js';
+export type { ProtectedResourceMetadata } from './metadata.js';
+export { canonicalResource } from './canonical-resource.js';
+export { createTokenVerifier, InvalidTokenError, KeysUnavailableError, type TokenVerifier, type VerifierOptions } from './verify-token.js';

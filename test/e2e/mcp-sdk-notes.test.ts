@@ -259,6 +259,32 @@ describe('the official MCP SDK client against the demo server', () => {
   });
 });
 
+describe('a resource URI with an empty path', () => {
+  it('interoperates: PRM says http://host:port, the SDK connects to http://host:port/, Gatehouse and the kit agree', async () => {
+    const port = await freePort();
+    const bare = await startNotesServer({ issuer: gh.issuer, port, resource: `http://127.0.0.1:${port}` });
+    try {
+      // Registered with the slash; Gatehouse stores (and puts in `aud`) the canonical form without it.
+      await gh.services.resources.upsert({ uri: `http://127.0.0.1:${port}/`, name: 'Bare notes', scopes: NOTES_SCOPES });
+      gh.services.resources.invalidate();
+      const prm = (await (await fetch(`http://127.0.0.1:${port}/.well-known/oauth-protected-resource`)).json()) as { resource: string };
+      expect(prm.resource).toBe(`http://127.0.0.1:${port}`);
+      const provider = new Provider();
+      const transport = new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${port}/`), { authProvider: provider });
+      await expect(new Client({ name: 'bare', version: '1.0.0' }).connect(transport)).rejects.toBeInstanceOf(UnauthorizedError);
+      const back = (await personAuthorizes(provider.authorizationUrl!)) as URL;
+      await transport.finishAuth(back.searchParams.get('code')!);
+      expect(decodeJwt(provider.saved!.access_token).aud).toBe(`http://127.0.0.1:${port}`);
+      const client = new Client({ name: 'bare', version: '1.0.0' });
+      await client.connect(new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${port}/`), { authProvider: provider }));
+      expect(JSON.parse(text(await client.callTool({ name: 'list_notes', arguments: {} })))).toEqual([]);
+      await client.close();
+    } finally {
+      await bare.close();
+    }
+  });
+});
+
 /** A real Gatehouse token for another resource, through the same pages. */
 async function mintFor(resource: string, scope: string): Promise<string> {
   const { registerPublicClient, authorizeThrough, pkcePair, tokenRequest } = await import('../helpers/browser-flow.js');

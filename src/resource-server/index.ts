@@ -15,24 +15,24 @@
 // - CORS on every response it handles.
 //
 //   const guard = protectedResource({ issuer: 'https://auth.example.com', resource: 'https://mcp.example.com/mcp' });
+//   // buildServer(): a new McpServer with your tools (stateless transport); tools read extra.authInfo (= req.auth)
 //
 // node:http —
 //   http.createServer(async (req, res) => {
-//     const auth = await guard.authenticate(req, res);   // undefined: the kit already answered
-//     if (!auth) return;
+//     const auth = await guard.authenticate(req, res);       // undefined: the kit already answered
+//     if (!auth) return;                                     // auth.identity: sub, clientId, scopes, …
+//     const server = buildServer();
 //     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
-//     await mcpServer.connect(transport);                 // tools see extra.authInfo (req.auth)
-//     await transport.handleRequest(req, res, auth.body); // the body is already read: pass it on
+//     res.on('close', () => { transport.close(); server.close(); });
+//     await server.connect(transport);
+//     await transport.handleRequest(req, res, auth.body);     // the kit read the body: pass it on
 //   }).listen(3000);
-//   // or: http.createServer(guard.handler((req, res, identity, body) => { … }))
+//   // or http.createServer(guard.handler((req, res, identity, body) => …))
 //
-// Express —
-//   app.use(guard.express());                // metadata, 401/403; sets req.auth, res.locals.identity, req.body
-//   app.post('/mcp', (req, res) => transport.handleRequest(req, res, req.body));
-//
-// Koa —
-//   app.use(guard.koa());                    // metadata, 401/403; sets ctx.state.identity, ctx.req.auth
-//   app.use(async (ctx) => { ctx.respond = false; await transport.handleRequest(ctx.req, ctx.res, ctx.request.body); });
+// Express —   app.use(guard.express());  // then req.auth, res.locals.identity, req.body (parsed by it if no parser ran)
+//             app.post('/mcp', … transport.handleRequest(req, res, req.body));
+// Koa —       app.use(guard.koa());      // then ctx.state.identity, ctx.req.auth, ctx.request.body
+//             app.use(async (ctx) => { ctx.respond = false; … transport.handleRequest(ctx.req, ctx.res, ctx.request.body); });
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { expressMiddleware, type ExpressMiddleware } from './adapters/express.js';
 import { koaMiddleware, type KoaMiddleware } from './adapters/koa.js';

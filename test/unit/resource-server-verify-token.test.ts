@@ -70,6 +70,19 @@ describe('the kit\'s key set', () => {
     expect((await verify(await token(a))).clientId).toBe('c'); // and the known keys still work
   });
 
+  it('stops trusting a key once a refetch shows it is no longer published', async () => {
+    const [a, b] = [await newKey(), await newKey()];
+    published = [a];
+    const verify = createTokenVerifier({ issuer, resource: RESOURCE, cooldownMs: 100 });
+    const tokenA = await token(a);
+    await verify(tokenA);
+    await verify(tokenA); // now served from the kit's own key cache
+    published = [b];
+    await new Promise((r) => setTimeout(r, 150));
+    await verify(await token(b)); // unknown kid: refetch
+    await expect(verify(tokenA)).rejects.toBeInstanceOf(InvalidTokenError);
+  });
+
   it('keeps verifying with the last good set while the JWKS server is down', async () => {
     const a = await newKey();
     published = [a];

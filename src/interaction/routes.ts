@@ -21,7 +21,7 @@ import { completeLogin } from './login-result.js';
 import { interactionPages, type Details } from './pages.js';
 import { upstreamLeg } from './upstream-leg.js';
 import { cappedScopes } from '../oauth/policies/dynamic-client-caps.js';
-import { refusedAccess, type AccessRefusal } from '../oauth/policies/resource-access.js';
+import { requestRefusal, type AccessRefusal } from '../oauth/policies/resource-access.js';
 import { clientFacts } from './client-facts.js';
 import type { Views } from './views.js';
 
@@ -81,14 +81,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
   }
 
   /** The access rule (of the MCP server or a requested scope) that keeps this person from this request, if any. */
-  async function accessRefusal(d: Details): Promise<AccessRefusal | undefined> {
-    const accountId = d.session?.accountId;
-    const indicators = [d.params.resource].flat().filter((v): v is string => typeof v === 'string');
-    const resource = await deps.resources.resolve(indicators);
-    const account = accountId ? await deps.accounts.findById(accountId) : undefined;
-    if (!resource || !account) return undefined;
-    return refusedAccess(resource, String(d.params.scope ?? '').split(' ').filter(Boolean), account);
-  }
+  const accessRefusal = (d: Details) => requestRefusal(deps, d.session?.accountId, d.params);
 
   /** A clear denial: the page says what is not allowed; its one button sends the client access_denied. */
   async function refuseAccess(ctx: Context, d: Details, refusal: AccessRefusal) {

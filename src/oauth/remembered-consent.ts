@@ -4,7 +4,7 @@
 import type { Grant, KoaContextWithOIDC } from 'oidc-provider';
 import type { Db } from '../db/connection.js';
 import type { Accounts } from '../upstream/accounts.js';
-import { refusedAccess } from './policies/resource-access.js';
+import { requestRefusal } from './policies/resource-access.js';
 import type { ResourceRegistry } from './resources.js';
 
 export interface RememberedGrantDeps {
@@ -20,14 +20,8 @@ export interface RememberedGrantDeps {
  */
 export async function loadRememberedGrant(ctx: KoaContextWithOIDC, deps: RememberedGrantDeps): Promise<Grant | undefined> {
   const grant = await rememberedGrant(ctx, deps.db);
-  const accountId = ctx.oidc.session?.accountId;
-  if (!grant || !accountId) return grant;
-  const indicators = [ctx.oidc.params?.resource].flat().filter((v): v is string => typeof v === 'string');
-  const resource = await deps.resources.resolve(indicators);
-  const account = await deps.accounts.findById(accountId);
-  if (!resource || !account) return grant;
-  const scopes = String(ctx.oidc.params?.scope ?? '').split(' ').filter(Boolean);
-  return refusedAccess(resource, scopes, account) ? undefined : grant;
+  if (!grant) return grant;
+  return (await requestRefusal(deps, ctx.oidc.session?.accountId, ctx.oidc.params ?? {})) ? undefined : grant;
 }
 
 async function rememberedGrant(ctx: KoaContextWithOIDC, db: Db): Promise<Grant | undefined> {

@@ -3,6 +3,7 @@
 // host, no default port, no fragment, and no trailing slash on an empty path, so `https://h` and `https://h/`
 // are one resource.
 import type { Db } from '../db/connection.js';
+import { canonicalResource as kitCanonicalResource } from '../resource-server/canonical-resource.js';
 import type { ResourceInput } from '../config.js';
 
 /** Who may get tokens for a resource or one of its scopes: anyone matching either list (empty lists: nobody). */
@@ -33,14 +34,13 @@ export interface Resource {
 
 export class InvalidResourceUri extends Error {}
 
+/** One definition of the canonical form, the kit's: Gatehouse writes `aud` exactly as MCP servers compare it. */
 export function canonicalResource(value: string): string {
-  const url = URL.parse(value);
-  if (!url || !url.protocol || !url.host) throw new InvalidResourceUri('resource must be an absolute URI');
-  if (value.includes('#')) throw new InvalidResourceUri('resource must not contain a fragment');
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new InvalidResourceUri('resource must be an http(s) URI');
-  if (url.username || url.password) throw new InvalidResourceUri('resource must not contain credentials');
-  const path = url.pathname === '/' ? '' : url.pathname;
-  return `${url.protocol}//${url.host}${path}${url.search}`;
+  try {
+    return kitCanonicalResource(value);
+  } catch (err) {
+    throw new InvalidResourceUri((err as Error).message);
+  }
 }
 
 /** Canonical form if `value` is a valid resource URI, else the value unchanged (the registry lookup then fails). */

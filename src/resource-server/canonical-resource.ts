@@ -1,8 +1,8 @@
 // The canonical form of a resource URI (MCP authorization spec, "Canonical Server URI"; RFC 8707): the one string
 // Gatehouse writes into a token's `aud`. Comparing canonical forms is what makes `https://H:443/` and `https://h`
 // the same resource, so a token is neither refused for a cosmetic difference nor accepted for another server.
-// Same rules as Gatehouse's own registry (kept in step by test/unit/resource-server-canonical.test.ts), written
-// again here because the kit ships without the rest of src/.
+// The kit ships without the rest of src/, so this is the one definition: Gatehouse's registry
+// (src/oauth/resources.ts) calls it too.
 
 /**
  * Lower-case scheme and host (the URL parser does it), no default port, no fragment, no credentials, and an empty

@@ -13,8 +13,15 @@ export interface AccessRules {
 
 export type AccessDecision = { allowed: true; admin: boolean } | { allowed: false; reason: string; message: string };
 
-export function verifiedEmail(identity: Identity): string | undefined {
-  return identity.emailVerified === true && identity.email ? identity.email.trim().toLowerCase() : undefined;
+/** The email, lower-cased, only if the IdP verified it: the one form every email rule compares. */
+export function verifiedEmail(person: { email?: string | null | undefined; emailVerified?: boolean | undefined }): string | undefined {
+  return person.emailVerified === true && person.email ? person.email.trim().toLowerCase() : undefined;
+}
+
+/** The domain of the verified email, if any. */
+export function verifiedDomain(person: Parameters<typeof verifiedEmail>[0]): string | undefined {
+  const email = verifiedEmail(person);
+  return email?.slice(email.lastIndexOf('@') + 1);
 }
 
 export function decideAccess(identity: Identity, rules: AccessRules): AccessDecision {
@@ -27,7 +34,7 @@ export function decideAccess(identity: Identity, rules: AccessRules): AccessDeci
         message: 'This service only admits people with a verified email address from an approved domain, and your identity provider did not confirm one for you.',
       };
     }
-    const domain = email.slice(email.lastIndexOf('@') + 1);
+    const domain = verifiedDomain(identity)!;
     if (!rules.allowedEmailDomains.includes(domain)) {
       return { allowed: false, reason: `email domain ${domain} not allowed`, message: `Email addresses at ${domain} are not allowed to use this service.` };
     }

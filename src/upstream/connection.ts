@@ -43,6 +43,8 @@ export interface ConnectionKind {
   create(spec: ConnectionSpec, deps: ConnectorDeps): Connector;
 }
 
+/** A DNS domain name (Workspace domains, Entra tenant domains). */
+export const DOMAIN_NAME = /^(?=.{4,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i;
 const SLUG = /^[a-z0-9][a-z0-9-]{0,39}$/;
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
 

@@ -4,11 +4,11 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { UnauthorizedError, type OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
+import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
 import type { Browser as Chromium } from 'playwright-core';
 import { launchChromium } from '../helpers/chromium.js';
+import { TestOAuthProvider } from '../helpers/sdk-oauth-provider.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { startMcpServer, type TestMcpServer } from '../fixtures/mcp-server.js';
@@ -22,49 +22,6 @@ let chromium: Chromium;
 let callbackServer: Server;
 let callbackUrl: string;
 let nextCode: (code: string) => void = () => undefined;
-
-class TestOAuthProvider implements OAuthClientProvider {
-  info?: OAuthClientInformationMixed;
-  saved?: OAuthTokens;
-  verifier = '';
-  authorizationUrl?: URL;
-
-  get redirectUrl() {
-    return callbackUrl;
-  }
-
-  get clientMetadata(): OAuthClientMetadata {
-    return { client_name: 'SDK e2e client', redirect_uris: [callbackUrl], grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], token_endpoint_auth_method: 'none' };
-  }
-
-  clientInformation() {
-    return this.info;
-  }
-
-  saveClientInformation(info: OAuthClientInformationMixed) {
-    this.info = info;
-  }
-
-  tokens() {
-    return this.saved;
-  }
-
-  saveTokens(tokens: OAuthTokens) {
-    this.saved = tokens;
-  }
-
-  redirectToAuthorization(url: URL) {
-    this.authorizationUrl = url;
-  }
-
-  saveCodeVerifier(v: string) {
-    this.verifier = v;
-  }
-
-  codeVerifier() {
-    return this.verifier;
-  }
-}
 
 beforeAll(async () => {
   db = await createTestDatabase();
@@ -94,7 +51,7 @@ afterAll(async () => {
 
 describe('MCP SDK client + real browser', () => {
   it('authorizes through login and consent pages, then calls a tool with an audience-bound token', async () => {
-    const provider = new TestOAuthProvider();
+    const provider = new TestOAuthProvider(() => callbackUrl, { clientName: 'SDK e2e client' });
     const first = new StreamableHTTPClientTransport(new URL(mcp.url), { authProvider: provider });
     await expect(new Client({ name: 'e2e', version: '1.0.0' }).connect(first)).rejects.toBeInstanceOf(UnauthorizedError);
 
@@ -131,7 +88,7 @@ describe('MCP SDK client + real browser', () => {
   });
 
   it('a person who clicks Deny sends the client an access_denied error, and no token exists', async () => {
-    const provider = new TestOAuthProvider();
+    const provider = new TestOAuthProvider(() => callbackUrl, { clientName: 'SDK e2e client' });
     const transport = new StreamableHTTPClientTransport(new URL(mcp.url), { authProvider: provider });
     await expect(new Client({ name: 'e2e', version: '1.0.0' }).connect(transport)).rejects.toBeInstanceOf(UnauthorizedError);
     const context = await chromium.newContext();
@@ -153,7 +110,7 @@ describe('MCP SDK client + real browser', () => {
   });
 
   it('a wrong password keeps the person on the login page with an error', async () => {
-    const provider = new TestOAuthProvider();
+    const provider = new TestOAuthProvider(() => callbackUrl, { clientName: 'SDK e2e client' });
     const transport = new StreamableHTTPClientTransport(new URL(mcp.url), { authProvider: provider });
     await expect(new Client({ name: 'e2e', version: '1.0.0' }).connect(transport)).rejects.toBeInstanceOf(UnauthorizedError);
     const context = await chromium.newContext();

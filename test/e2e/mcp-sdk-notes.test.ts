@@ -7,11 +7,11 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { UnauthorizedError, type OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
+import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
 import { decodeJwt } from 'jose';
-import { Browser, consent, login } from '../helpers/browser-flow.js';
+import { authorizeThrough, Browser, consent, login, pkcePair, registerPublicClient, tokenRequest } from '../helpers/browser-flow.js';
+import { TestOAuthProvider, type TestOAuthProviderOptions } from '../helpers/sdk-oauth-provider.js';
 import { DocumentHost, makeTestPki, type TestPki } from '../helpers/cimd-fixture.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { freePort, startTestServer, TEST_RESOURCE, type TestServer } from '../helpers/server.js';
@@ -28,49 +28,10 @@ let callbackUrl: string;
 let pki: TestPki;
 let docHost: DocumentHost;
 
-class Provider implements OAuthClientProvider {
-  info?: OAuthClientInformationMixed;
-  saved?: OAuthTokens;
-  verifier = '';
-  authorizationUrl?: URL;
-  invalidated: string[] = [];
-
-  constructor(readonly options: { clientMetadataUrl?: string; keepRefreshToken?: boolean } = {}) {}
-
-  get redirectUrl() {
-    return callbackUrl;
-  }
-  get clientMetadataUrl() {
-    return this.options.clientMetadataUrl;
-  }
-  get clientMetadata(): OAuthClientMetadata {
-    return { client_name: 'SDK notes client', redirect_uris: [callbackUrl], grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], token_endpoint_auth_method: 'none' };
-  }
-  clientInformation() {
-    return this.info;
-  }
-  saveClientInformation(info: OAuthClientInformationMixed) {
-    this.info = info;
-  }
-  tokens() {
-    return this.saved;
-  }
-  saveTokens(tokens: OAuthTokens) {
-    this.saved = this.options.keepRefreshToken === false ? { ...tokens, refresh_token: undefined } : tokens;
-  }
-  redirectToAuthorization(url: URL) {
-    this.authorizationUrl = url;
-  }
-  saveCodeVerifier(v: string) {
-    this.verifier = v;
-  }
-  codeVerifier() {
-    return this.verifier;
-  }
-  invalidateCredentials(scope: string) {
-    this.invalidated.push(scope);
-    if (scope === 'tokens' || scope === 'all') this.saved = undefined;
-    if (scope === 'all') this.info = undefined;
+/** The SDK client's provider, answering at this file's callback server. */
+class Provider extends TestOAuthProvider {
+  constructor(options: TestOAuthProviderOptions = {}) {
+    super(() => callbackUrl, { clientName: 'SDK notes client', ...options });
   }
 }
 
@@ -287,7 +248,6 @@ describe('a resource URI with an empty path', () => {
 
 /** A real Gatehouse token for another resource, through the same pages. */
 async function mintFor(resource: string, scope: string): Promise<string> {
-  const { registerPublicClient, authorizeThrough, pkcePair, tokenRequest } = await import('../helpers/browser-flow.js');
   const client = await registerPublicClient(gh.issuer, [callbackUrl]);
   const { verifier, challenge } = pkcePair();
   const back = await authorizeThrough(new Browser(gh.issuer), gh.issuer, { client_id: client.client_id, redirect_uri: callbackUrl, code_challenge: challenge, code_challenge_method: 'S256', resource, scope }, USER);

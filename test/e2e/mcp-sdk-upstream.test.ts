@@ -5,12 +5,12 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { UnauthorizedError, type OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
+import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
 import { decodeJwt } from 'jose';
 import type { Browser as Chromium } from 'playwright-core';
 import { launchChromium } from '../helpers/chromium.js';
+import { TestOAuthProvider } from '../helpers/sdk-oauth-provider.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { freePort, startTestServer, type TestServer } from '../helpers/server.js';
 import { startMockIdp, type MockIdp } from '../helpers/upstream-idp.js';
@@ -24,49 +24,6 @@ let chromium: Chromium;
 let callbackServer: Server;
 let callbackUrl: string;
 let nextCode: (code: string) => void = () => undefined;
-
-class TestOAuthProvider implements OAuthClientProvider {
-  info?: OAuthClientInformationMixed;
-  saved?: OAuthTokens;
-  verifier = '';
-  authorizationUrl?: URL;
-
-  get redirectUrl() {
-    return callbackUrl;
-  }
-
-  get clientMetadata(): OAuthClientMetadata {
-    return { client_name: 'SDK e2e client', redirect_uris: [callbackUrl], grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], token_endpoint_auth_method: 'none' };
-  }
-
-  clientInformation() {
-    return this.info;
-  }
-
-  saveClientInformation(info: OAuthClientInformationMixed) {
-    this.info = info;
-  }
-
-  tokens() {
-    return this.saved;
-  }
-
-  saveTokens(tokens: OAuthTokens) {
-    this.saved = tokens;
-  }
-
-  redirectToAuthorization(url: URL) {
-    this.authorizationUrl = url;
-  }
-
-  saveCodeVerifier(v: string) {
-    this.verifier = v;
-  }
-
-  codeVerifier() {
-    return this.verifier;
-  }
-}
 
 beforeAll(async () => {
   db = await createTestDatabase();
@@ -104,7 +61,7 @@ afterAll(async () => {
 
 describe('MCP SDK client + real browser + upstream OIDC IdP', () => {
   it('signs in at the IdP, asks Gatehouse consent, and calls a tool with a Gatehouse token for the linked account', async () => {
-    const provider = new TestOAuthProvider();
+    const provider = new TestOAuthProvider(() => callbackUrl, { clientName: 'SDK e2e client' });
     const first = new StreamableHTTPClientTransport(new URL(mcp.url), { authProvider: provider });
     await expect(new Client({ name: 'e2e', version: '1.0.0' }).connect(first)).rejects.toBeInstanceOf(UnauthorizedError);
     const authUrl = provider.authorizationUrl!;

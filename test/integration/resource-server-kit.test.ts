@@ -4,8 +4,7 @@
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { extractWWWAuthenticateParams, UnauthorizedError, type OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
-import type { OAuthClientInformationMixed, OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
+import { extractWWWAuthenticateParams, UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
@@ -16,6 +15,7 @@ import { protectedResource, type ProtectedResource } from '../../src/resource-se
 import { loadKeySet } from '../../src/oauth/keys.js';
 import { authorizeThrough, Browser, pkcePair, registerPublicClient, tokenRequest } from '../helpers/browser-flow.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { TestOAuthProvider } from '../helpers/sdk-oauth-provider.js';
 import { OTHER_RESOURCE, startTestServer, type TestServer } from '../helpers/server.js';
 
 const USER = { email: 'kit@example.com', password: 'correct horse battery staple' };
@@ -520,43 +520,6 @@ describe('CORS', () => {
 });
 
 describe('step-up with the MCP SDK client (403 insufficient_scope → a new authorization for the scopes named)', () => {
-  /** An OAuth client provider that keeps what the SDK gives it in memory and records where it was sent to log in. */
-  class MemoryProvider implements OAuthClientProvider {
-    info: OAuthClientInformationMixed | undefined;
-    saved: OAuthTokens | undefined;
-    verifier = '';
-    sentTo: URL | undefined;
-    get redirectUrl() {
-      return REDIRECT;
-    }
-    get clientMetadata() {
-      return { client_name: 'Kit step-up', redirect_uris: [REDIRECT], grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], token_endpoint_auth_method: 'none' };
-    }
-    clientInformation() {
-      return this.info;
-    }
-    saveClientInformation(info: OAuthClientInformationMixed) {
-      this.info = info;
-    }
-    tokens() {
-      return this.saved;
-    }
-    // The installed SDK refreshes instead of re-authorizing when it holds a refresh token, and a refresh cannot widen
-    // the scope (modelcontextprotocol/typescript-sdk#2255), so this client keeps none.
-    saveTokens(tokens: OAuthTokens) {
-      this.saved = { ...tokens, refresh_token: undefined };
-    }
-    redirectToAuthorization(url: URL) {
-      this.sentTo = url;
-    }
-    saveCodeVerifier(v: string) {
-      this.verifier = v;
-    }
-    codeVerifier() {
-      return this.verifier;
-    }
-  }
-
   async function logIn(at: URL): Promise<string> {
     const params = Object.fromEntries([...at.searchParams].filter(([k]) => k !== 'response_type')) as { client_id: string; redirect_uri: string };
     const callback = await authorizeThrough(new Browser(gh.issuer), gh.issuer, params, USER);
@@ -576,20 +539,20 @@ describe('step-up with the MCP SDK client (403 insufficient_scope → a new auth
       await transport.handleRequest(req, res, body);
     }));
 
-    const provider = new MemoryProvider();
+    const provider = new TestOAuthProvider(REDIRECT, { clientName: 'Kit step-up', keepRefreshToken: false });
     const client = new Client({ name: 'kit-step-up', version: '1.0.0' });
     let transport = new StreamableHTTPClientTransport(new URL(resource), { authProvider: provider });
     await expect(client.connect(transport)).rejects.toBeInstanceOf(UnauthorizedError);
-    expect(provider.sentTo!.searchParams.get('scope')).toBe('tools:read');
-    expect(provider.sentTo!.searchParams.get('resource')).toBe(resource);
-    await transport.finishAuth(await logIn(provider.sentTo!));
+    expect(provider.authorizationUrl!.searchParams.get('scope')).toBe('tools:read');
+    expect(provider.authorizationUrl!.searchParams.get('resource')).toBe(resource);
+    await transport.finishAuth(await logIn(provider.authorizationUrl!));
 
     transport = new StreamableHTTPClientTransport(new URL(resource), { authProvider: provider });
     await client.connect(transport);
-    provider.sentTo = undefined;
+    provider.authorizationUrl = undefined;
     await expect(client.callTool({ name: 'deploy', arguments: {} })).rejects.toBeInstanceOf(UnauthorizedError);
-    expect(provider.sentTo!.searchParams.get('scope')).toBe('tools:read tools:write'); // required first, then the tool's
-    await transport.finishAuth(await logIn(provider.sentTo!));
+    expect(provider.authorizationUrl!.searchParams.get('scope')).toBe('tools:read tools:write'); // required first, then the tool's
+    await transport.finishAuth(await logIn(provider.authorizationUrl!));
 
     const result = await client.callTool({ name: 'deploy', arguments: {} });
     expect((result.content as { text: string }[])[0]!.text).toBe('deployed with tools:read tools:write');

@@ -1,6 +1,6 @@
 // The kit's canonical resource URI must be Gatehouse's, character for character: the kit compares a token's `aud`
-// (written by Gatehouse) with its own resource in that form. The kit ships without src/oauth, so the rule is
-// written twice; this file keeps the two in step.
+// (written by Gatehouse) with its own resource in that form. Gatehouse's registry calls the kit's function; this file
+// guards that it stays so.
 import fc from 'fast-check';
 import { audienceMatches, canonicalResource, metadataPath, metadataUrl } from '../../src/resource-server/canonical-resource.js';
 import { canonicalResource as gatehouseCanonical } from '../../src/oauth/resources.js';

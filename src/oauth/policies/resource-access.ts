@@ -3,7 +3,8 @@
 // admits everyone who may sign in. Checked when a person is about to consent and before a remembered grant is reused,
 // so a step-up to a restricted scope, or a rule tightened since the last consent, ends in a clear denial rather than
 // a token.
-import type { AccessRule, Resource } from '../resources.js';
+import { verifiedDomain } from '../../upstream/access-policy.js';
+import type { AccessRule, Resource, ResourceRegistry } from '../resources.js';
 
 export interface Person {
   email: string | null;
@@ -13,8 +14,7 @@ export interface Person {
 
 export function ruleAdmits(rule: AccessRule | undefined, person: Person): boolean {
   if (!rule) return true;
-  const email = person.emailVerified && person.email ? person.email.toLowerCase() : undefined;
-  const domain = email?.slice(email.lastIndexOf('@') + 1);
+  const domain = verifiedDomain(person);
   return (!!domain && rule.emailDomains.includes(domain)) || person.groups.some((g) => rule.groups.includes(g));
 }
 
@@ -28,4 +28,23 @@ export function refusedAccess(resource: Resource, requestedScopes: readonly stri
     if (entry && !ruleAdmits(entry.access, person)) return { scope, reason: `not allowed the scope ${scope} on ${resource.name}` };
   }
   return undefined;
+}
+
+/** Where the rules look people and servers up. */
+export interface AccessLookup {
+  resources: ResourceRegistry;
+  accounts: { findById(id: string): Promise<Person | undefined> };
+}
+
+/**
+ * The refusal for one authorization request (its `resource` and `scope` parameters) by one account, if any. Used by
+ * the consent page, the Allow handler and the remembered-grant check, so all three decide alike.
+ */
+export async function requestRefusal(lookup: AccessLookup, accountId: string | undefined, params: { resource?: unknown; scope?: unknown }): Promise<AccessRefusal | undefined> {
+  if (!accountId) return undefined;
+  const indicators = [params.resource].flat().filter((v): v is string => typeof v === 'string');
+  const resource = await lookup.resources.resolve(indicators);
+  const account = await lookup.accounts.findById(accountId);
+  if (!resource || !account) return undefined;
+  return refusedAccess(resource, String(params.scope ?? '').split(' ').filter(Boolean), account);
 }

@@ -14,14 +14,13 @@
 // registration: replacing the app registration would otherwise turn every person into a stranger. `oid` comes with
 // the `profile` scope, which is therefore always requested. Only Gatehouse's own scopes go upstream: never the MCP
 // `resource` parameter (Entra rejects it, and it names a Gatehouse resource, not a Microsoft one) nor MCP scopes.
-import { commonProblems, type ConnectionKind, type ConnectionSpec, type ConnectorDeps, type SpecField } from '../connection.js';
+import { commonProblems, DOMAIN_NAME, type ConnectionKind, type ConnectionSpec, type ConnectorDeps, type SpecField } from '../connection.js';
 import { UpstreamError, type Identity } from '../connector.js';
 import { OidcConnector } from '../oidc/index.js';
 import { str, type IdTokenClaims } from '../oidc/oidc-client.js';
 
 const LOGIN = 'https://login.microsoftonline.com';
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const DOMAIN = /^(?=.{4,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i;
 const MULTI_TENANT = new Set(['organizations', 'common']);
 /** The tenant of personal Microsoft accounts (outlook.com, hotmail.com…): not an organisation. */
 const CONSUMER_TENANT = '9188040d-6c67-4c5b-b112-36a304b66dad';
@@ -38,7 +37,7 @@ function entraProblems(spec: ConnectionSpec): Array<[SpecField, string]> {
     problems.push(['tenant', 'required for an entra connection: a tenant id (GUID) or verified domain, or organizations for several tenants']);
   } else if (tenant === 'consumers' || tenant === CONSUMER_TENANT) {
     problems.push(['tenant', 'personal Microsoft accounts (consumers) cannot sign in: use a tenant id or domain, or organizations']);
-  } else if (!MULTI_TENANT.has(tenant) && !GUID.test(tenant) && !DOMAIN.test(tenant)) {
+  } else if (!MULTI_TENANT.has(tenant) && !GUID.test(tenant) && !DOMAIN_NAME.test(tenant)) {
     problems.push(['tenant', 'must be a tenant id (GUID), a verified domain of the tenant, organizations or common']);
   }
   if (MULTI_TENANT.has(tenant)) {

@@ -15,19 +15,18 @@
 //   Google is authoritative for an address only when it hosts it: a Workspace account (`hd` present) or Gmail. A
 //   consumer Google account registered with alice@company.com keeps email_verified=true after Alice has left the
 //   company, so such an address does not count as verified here (nor for ALLOWED_EMAIL_DOMAINS or ADMIN_EMAILS).
-import { commonProblems, type ConnectionKind, type ConnectionSpec, type ConnectorDeps, type SpecField } from '../connection.js';
+import { commonProblems, DOMAIN_NAME, type ConnectionKind, type ConnectionSpec, type ConnectorDeps, type SpecField } from '../connection.js';
 import { UpstreamError } from '../connector.js';
 import { OidcConnector } from '../oidc/index.js';
 import { str, type IdTokenClaims } from '../oidc/oidc-client.js';
 
 export const GOOGLE_ISSUER = 'https://accounts.google.com';
-const DOMAIN = /^(?=.{4,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i;
 
 function googleProblems(spec: ConnectionSpec): Array<[SpecField, string]> {
   const problems: Array<[SpecField, string]> = [];
   if (spec.issuer !== undefined) problems.push(['issuer', `must not be set for a google connection: the issuer is always ${GOOGLE_ISSUER}`]);
   if (!spec.clientSecret) problems.push(['clientSecret', 'required for a google connection (a Web application OAuth client)']);
-  if (spec.hostedDomains.some((d) => !DOMAIN.test(d))) problems.push(['hostedDomains', 'must be Google Workspace domains, e.g. example.com']);
+  if (spec.hostedDomains.some((d) => !DOMAIN_NAME.test(d))) problems.push(['hostedDomains', 'must be Google Workspace domains, e.g. example.com']);
   return problems;
 }
 

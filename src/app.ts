@@ -37,6 +37,12 @@ import type { UpstreamTokenStore } from './upstream/upstream-tokens.js';
 import { upstreamCallbackRoutes } from './interaction/upstream-callback.js';
 import { interactionPages } from './interaction/pages.js';
 import { catalogue } from './oauth/catalogue.js';
+import { consoleRoutes } from './console/index.js';
+import { ConsolePages } from './console/render.js';
+import { ConsoleSessions } from './console/sessions.js';
+import type { PolicySettings } from './policy/settings.js';
+import type { SecretBox } from './crypto/secret-box.js';
+import type { CimdClients } from './oauth/cimd/cimd-clients.js';
 
 export interface AppDeps {
   config: Config;
@@ -54,6 +60,10 @@ export interface AppDeps {
   audit: AuditLog;
   registry: ClientRegistry;
   registrationRateLimit: RegistrationRateLimit;
+  box: SecretBox;
+  cimdClients: CimdClients;
+  consoleSessions: ConsoleSessions;
+  policy: PolicySettings;
 }
 
 export function buildApp(deps: AppDeps): Koa {
@@ -92,6 +102,14 @@ export function buildApp(deps: AppDeps): Koa {
   app.use(upstreamCallbackRoutes({ audit: deps.audit, pages: interactionPages(deps.views, provider), base: issuerBase(deps.config.ISSUER) }).routes());
   const setup = setupRoutes({ ...deps, accounts: deps.users });
   app.use(setup.routes());
+  app.use(
+    consoleRoutes({
+      ...deps,
+      provider,
+      sessions: deps.consoleSessions,
+      pages: new ConsolePages(deps.views, deps.audit, issuerBase(deps.config.ISSUER), deps.config.ISSUER.startsWith('https:')),
+    }),
+  );
 
   app.use(catalogue(deps.resources));
   app.use(metadata({ resources: deps.resources, cimd: deps.config.CIMD }));
@@ -116,6 +134,8 @@ export function buildApp(deps: AppDeps): Koa {
       audit: deps.audit,
       registry: deps.registry,
       rateLimit: deps.registrationRateLimit,
+      policy: deps.policy,
+      provider,
     }),
   );
   app.use(registrationResponse(ROUTES.registration));

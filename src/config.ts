@@ -165,7 +165,20 @@ const schema = z.object({
   REFRESH_TOKEN_TTL: seconds(300, 365 * 86400).default(30 * 86400),
   TRUST_PROXY: bool.default(false),
   KEY_RELOAD_INTERVAL: seconds(1, 3600).default(5),
+  // The console signs an admin out after this long without a request (and after 12 hours in any case).
+  CONSOLE_IDLE_TIMEOUT: seconds(60, 86400).default(1800),
 });
+
+/** Settings an admin may override from the console (policy/settings.ts), parsed exactly as the environment is. */
+export const POLICY_SETTINGS = ['REGISTRATION', 'CIMD_ALLOWED_DOMAINS', 'CIMD_BLOCKED_DOMAINS', 'ALLOWED_EMAIL_DOMAINS', 'ALLOWED_GROUPS'] as const;
+export type PolicySettingName = (typeof POLICY_SETTINGS)[number];
+
+/** Parses a setting as the environment would; an empty string means an empty list. Returns the problem otherwise. */
+export function parsePolicySetting<N extends PolicySettingName>(name: N, raw: string): { value: Config[N] } | { problem: string } {
+  const parsed = schema.shape[name].safeParse(raw);
+  if (parsed.success) return { value: parsed.data as Config[N] };
+  return { problem: `${name}: ${parsed.error.issues.map((i) => i.message).join('; ')}` };
+}
 
 export type Config = Omit<z.infer<typeof schema>, 'ISSUER'> & {
   ISSUER: string;

@@ -30,6 +30,8 @@ import { UpstreamTransactions } from './upstream/transactions.js';
 import { UpstreamTokenStore } from './upstream/upstream-tokens.js';
 import { CALLBACK_PATH } from './interaction/upstream-leg.js';
 import { issuerBase } from './http/issuer-path.js';
+import { ConsoleSessions } from './console/sessions.js';
+import { PolicySettings } from './policy/settings.js';
 
 export interface Services {
   config: Config;
@@ -48,6 +50,8 @@ export interface Services {
   audit: AuditLog;
   registry: ClientRegistry;
   cimdClients: CimdClients;
+  /** Policy overrides an admin set in the console, over the environment's defaults. */
+  policy: PolicySettings;
 }
 
 /** Opens the database and the services the server and the CLI share. Runs migrations when asked. */
@@ -82,6 +86,7 @@ export async function openServices(config: Config, options: { log?: Logger; migr
       audit: new AuditLog(handle.db, log),
       registry: new ClientRegistry(handle.db),
       cimdClients: new CimdClients(handle.db),
+      policy: new PolicySettings(handle.db, config),
     };
   } catch (err) {
     await handle.close();
@@ -126,7 +131,7 @@ export async function startGatehouse(config: Config, options: StartOptions = {})
     await services.connections.seed(connectionFromEnv(config));
     await ensureSigningKeys(handle.db, box);
     const views = new Views(issuerBase(config.ISSUER));
-    const cimd = new CimdTrust({ config, clients: services.cimdClients, audit, fetch: options.cimdFetch });
+    const cimd = new CimdTrust({ config, clients: services.cimdClients, audit, policy: services.policy, fetch: options.cimdFetch });
     const holder = new ProviderHolder(
       (keys) => {
         const provider = buildProvider({ config, db: handle.db, box, secretKey: services.secretKey, keys, resources, accounts, views, cimd });
@@ -140,9 +145,11 @@ export async function startGatehouse(config: Config, options: StartOptions = {})
     await holder.refresh();
 
     const registrationRateLimit = new RegistrationRateLimit(handle.db, { points: config.REGISTRATION_RATE_LIMIT, durationSeconds: config.REGISTRATION_RATE_WINDOW });
+    const consoleSessions = new ConsoleSessions(handle.db, services.secretKey, config.CONSOLE_IDLE_TIMEOUT * 1000);
     const app = buildApp({
       config, db: handle.db, log, secretKey: services.secretKey, holder, resources, accounts, users, connections: services.connections,
       transactions: services.transactions, upstreamTokens: services.upstreamTokens, views, audit, registry: services.registry, registrationRateLimit,
+      box, cimdClients: services.cimdClients, consoleSessions, policy: services.policy,
     });
     const server = createServer(app.callback());
     server.requestTimeout = 30_000;
@@ -168,6 +175,7 @@ export async function startGatehouse(config: Config, options: StartOptions = {})
           .catch((err) => log.error({ err }, 'cleanup failed'));
         sweepUnusedClients(services).catch((err) => log.error({ err }, 'client expiry sweep failed'));
         services.transactions.deleteExpired().catch((err) => log.error({ err }, 'upstream transaction cleanup failed'));
+        consoleSessions.deleteExpired().catch((err) => log.error({ err }, 'console session cleanup failed'));
       }, CLEANUP_INTERVAL_MS),
     );
     for (const t of timers) t.unref();

@@ -6,6 +6,7 @@ import * as cimdClients from '../../migrations/20261123_002_cimd_clients.js';
 import * as clientGovernance from '../../migrations/20261123_003_client_governance.js';
 import * as upstream from '../../migrations/20261123_004_upstream.js';
 import * as resourceCatalogue from '../../migrations/20261123_005_resource_catalogue.js';
+import * as consoleTables from '../../migrations/20261124_006_console.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -18,6 +19,7 @@ const MIGRATIONS: Array<[string, Migration]> = [
   ['20261123_003_client_governance', clientGovernance],
   ['20261123_004_upstream', upstream],
   ['20261123_005_resource_catalogue', resourceCatalogue],
+  ['20261124_006_console', consoleTables],
 ];
 
 const source: Knex.MigrationSource<[string, Migration]> = {

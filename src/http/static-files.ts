@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Middleware } from 'koa';
 import { VIEWS_DIR } from '../interaction/views.js';
 
-const FILES: Record<string, string> = { '/static/style.css': 'text/css; charset=utf-8' };
+const FILES: Record<string, string> = { '/static/style.css': 'text/css; charset=utf-8', '/static/console.css': 'text/css; charset=utf-8' };
 
 export function staticFiles(): Middleware {
   const cache = new Map(Object.keys(FILES).map((p) => [p, readFileSync(join(VIEWS_DIR, p))]));

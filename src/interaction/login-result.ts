@@ -5,6 +5,7 @@ import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import { requestOrigin, type AuditLog } from '../audit/writer.js';
 import type { Config } from '../config.js';
+import type { PolicyReader } from '../policy/settings.js';
 import type { Accounts } from '../upstream/accounts.js';
 import { decideAccess } from '../upstream/access-policy.js';
 import type { Identity, UpstreamTokens } from '../upstream/connector.js';
@@ -19,15 +20,19 @@ export interface LoginDeps {
   upstreamTokens: UpstreamTokenStore;
   audit: AuditLog;
   pages: Pages;
+  /** Who may log in (ALLOWED_EMAIL_DOMAINS, ALLOWED_GROUPS) is the policy in force, read at each login. */
+  policy: PolicyReader;
 }
 
 export async function completeLogin(deps: LoginDeps, ctx: Context, d: Details, identity: Identity, tokens?: UpstreamTokens): Promise<void> {
   const c = deps.config;
+  const policy = await deps.policy.effective();
   const meta = { actor: identity.email ?? identity.subject, clientId: String(d.params.client_id), ...requestOrigin(ctx) };
   const details = { connector: identity.connector, issuer: identity.issuer };
   const decision = decideAccess(identity, {
-    allowedEmailDomains: c.ALLOWED_EMAIL_DOMAINS,
-    allowedGroups: c.ALLOWED_GROUPS,
+    allowedEmailDomains: policy.ALLOWED_EMAIL_DOMAINS,
+    allowedGroups: policy.ALLOWED_GROUPS,
+    // Environment only: an admin must not be able to take console access away from everyone from the console.
     adminEmails: c.ADMIN_EMAILS,
     adminGroups: c.ADMIN_GROUPS,
   });

@@ -6,6 +6,7 @@ import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import { requestOrigin, type AuditLog } from '../audit/writer.js';
 import type { Config } from '../config.js';
+import type { PolicyReader } from '../policy/settings.js';
 import type { Db } from '../db/connection.js';
 import { assertSameOrigin, readForm } from '../http/form-body.js';
 import { issuerBase } from '../http/issuer-path.js';
@@ -44,6 +45,7 @@ export interface InteractionDeps {
   views: Views;
   audit: AuditLog;
   log: Logger;
+  policy: PolicyReader;
 }
 
 export function interactionRoutes(deps: InteractionDeps): Router {

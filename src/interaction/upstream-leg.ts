@@ -11,6 +11,7 @@ import * as oc from 'openid-client';
 import type Provider from 'oidc-provider';
 import { requestOrigin, type AuditLog } from '../audit/writer.js';
 import type { Config } from '../config.js';
+import type { PolicyReader } from '../policy/settings.js';
 import { issuerBase } from '../http/issuer-path.js';
 import type { Logger } from '../log.js';
 import type { Accounts } from '../upstream/accounts.js';
@@ -39,6 +40,7 @@ export interface UpstreamLegDeps {
   audit: AuditLog;
   log: Logger;
   pages: Pages;
+  policy: PolicyReader;
 }
 
 const sameString = (a: string, b: string) => {

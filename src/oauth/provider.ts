@@ -22,6 +22,7 @@ import { issueRefreshToken, rotateRefreshToken } from './policies/refresh-tokens
 import { resourceIndicators } from './policies/resource-indicators.js';
 import { unauthorizedGrantType } from './policies/unauthorized-grant-type.js';
 import { loadRememberedGrant } from './remembered-consent.js';
+import { consoleClient, CONSOLE_CLIENT_ID } from '../console/console-client.js';
 
 export const ROUTES = {
   authorization: '/authorize',
@@ -68,6 +69,8 @@ export function buildProvider(deps: ProviderDeps): Provider {
 
   const configuration: Configuration = {
     adapter: (name: string) => new PostgresAdapter(name, { db: deps.db, box: deps.box }),
+    // The admin console's sign-in client (console/console-client.ts): defined here, never stored.
+    clients: [consoleClient(config.ISSUER)],
     jwks: { keys: deps.keys.providerJwks() as NonNullable<Configuration['jwks']>['keys'] },
     cookies: { keys: cookieKeys(deps.secretKey), long: sessionCookieOptions, short: cookieOptions },
     routes: ROUTES,
@@ -95,8 +98,9 @@ export function buildProvider(deps: ProviderDeps): Provider {
     },
     features: {
       devInteractions: { enabled: false },
-      // REGISTRATION=closed: registering needs an initial access token (`gatehouse registration-token create`).
-      registration: { enabled: true, idFactory: () => `${DYNAMIC_CLIENT_PREFIX}${randomId()}`, initialAccessToken: config.REGISTRATION === 'closed' },
+      // Always off: REGISTRATION is runtime policy an admin may change, so "closed" (an initial access token from
+      // `gatehouse registration-token create`) is enforced per request by policies/registration-closed.ts.
+      registration: { enabled: true, idFactory: () => `${DYNAMIC_CLIENT_PREFIX}${randomId()}`, initialAccessToken: false },
       registrationManagement: { enabled: true, rotateRegistrationAccessToken: true },
       revocation: { enabled: true },
       introspection: { enabled: true, allowedPolicy: introspectionAllowed as never },
@@ -114,7 +118,16 @@ export function buildProvider(deps: ProviderDeps): Provider {
     },
     issueRefreshToken,
     rotateRefreshToken,
-    loadExistingGrant: (ctx) => loadRememberedGrant(ctx, deps),
+    loadExistingGrant: async (ctx) => {
+      // The console is Gatehouse itself asking "who are you" (openid, no resource): nothing to consent to.
+      if (ctx.oidc.client?.clientId === CONSOLE_CLIENT_ID && ctx.oidc.session?.accountId) {
+        const grant = new ctx.oidc.provider.Grant({ clientId: CONSOLE_CLIENT_ID, accountId: ctx.oidc.session.accountId });
+        grant.addOIDCScope('openid');
+        await grant.save();
+        return grant;
+      }
+      return loadRememberedGrant(ctx, deps);
+    },
     ttl: {
       AccessToken: config.ACCESS_TOKEN_TTL,
       ClientCredentials: config.ACCESS_TOKEN_TTL,

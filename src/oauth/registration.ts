@@ -4,14 +4,19 @@
 //           each in policies/, composed in `clientMetadataRules`) for POST /register and PUT /register/<id>;
 //   after:  the client is entered in the client registry (pending in approval mode) and every registration,
 //           update, deletion and refusal is audited with the rule that refused it.
-// REGISTRATION=closed is oidc-provider's initial-access-token requirement (see provider.ts).
+// REGISTRATION (open | approval | closed) is the policy in force (policy/settings.ts: the console's value, else the
+// environment's), read per request, so a change holds on every instance within seconds; closed is enforced here
+// (registration-closed.ts), not by oidc-provider.
 import type { Context, Middleware } from 'koa';
+import type Provider from 'oidc-provider';
 import { requestOrigin, type AuditLog } from '../audit/writer.js';
 import type { Config } from '../config.js';
 import { readRawBody, setParsedBody } from '../http/raw-body.js';
+import type { PolicyReader } from '../policy/settings.js';
 import type { ClientRegistry } from './client-registry.js';
 import { registrationApplicationType } from './policies/registration-application-type.js';
 import { registrationGrantTypes } from './policies/registration-grant-types.js';
+import { initialAccessTokenProblem } from './policies/registration-closed.js';
 import type { RegistrationRateLimit } from './policies/registration-rate-limit.js';
 import { registrationRedirectUris } from './policies/registration-redirect-uris.js';
 import { registrationScope } from './policies/registration-scope.js';
@@ -50,6 +55,9 @@ export interface RegistrationDeps {
   audit: AuditLog;
   registry: ClientRegistry;
   rateLimit: RegistrationRateLimit;
+  policy: PolicyReader;
+  /** The provider of the moment: its InitialAccessToken model checks tokens when registration is closed. */
+  provider: () => Provider;
 }
 
 export function registrationPolicy(deps: RegistrationDeps): Middleware {
@@ -68,12 +76,23 @@ export function registrationPolicy(deps: RegistrationDeps): Middleware {
     const manage = ctx.path.startsWith(`${registrationPath}/`) && ['GET', 'PUT', 'DELETE'].includes(ctx.method);
     if (!create && !manage) return next();
     const clientId = manage ? decodeURIComponent(ctx.path.slice(registrationPath.length + 1)) : undefined;
+    // Read once: the whole registration follows the mode in force when it arrived.
+    const mode = create ? await deps.policy.get('REGISTRATION') : undefined;
 
     if (create) {
       const verdict = await deps.rateLimit.consume(ctx.ip);
       if (!verdict.allowed) {
         ctx.set('Retry-After', String(verdict.retryAfterSeconds));
         return refuse(ctx, 429, 'temporarily_unavailable', `too many registrations from this address; retry in ${verdict.retryAfterSeconds} s`);
+      }
+      // Before anything else answers (the client cap, the metadata rules): a closed endpoint tells a caller without
+      // a token nothing more than that.
+      if (mode === 'closed') {
+        const problem = await initialAccessTokenProblem(ctx, deps.provider());
+        if (problem) {
+          ctx.set('WWW-Authenticate', `Bearer realm="${config.ISSUER}", error="invalid_token", error_description="${problem}"`);
+          return refuse(ctx, 401, 'invalid_token', `registration is closed: ${problem}`);
+        }
       }
       if ((await registry.countDynamic()) >= config.DCR_MAX_CLIENTS) {
         return refuse(ctx, 400, 'invalid_client_metadata', 'the maximum number of registered clients has been reached; ask an administrator');
@@ -99,7 +118,7 @@ export function registrationPolicy(deps: RegistrationDeps): Middleware {
     if (create && ctx.status === 201) {
       const created = ctx.body as { client_id?: string; client_name?: string };
       if (!created?.client_id) return;
-      const status = config.REGISTRATION === 'approval' ? 'pending' : 'active';
+      const status = mode === 'approval' ? 'pending' : 'active';
       try {
         await registry.record({ clientId: created.client_id, origin: 'dynamic', status, clientName: created.client_name, ip: ctx.ip });
       } catch (err) {

@@ -1,7 +1,8 @@
 // Client ID Metadata Documents (CIMD draft, draft-ietf-oauth-client-id-metadata-document; DESIGN.md §6, §10.7):
 // the rules Gatehouse adds to oidc-provider's built-in support, composed in this one place.
 //
-//   before a fetch (allowFetch)   client-id-url.ts (URL form) → domain-policy.ts (allow/block lists) → blocked by
+//   before a fetch (allowFetch)   client-id-url.ts (URL form) → domain-policy.ts (allow/block lists, the policy in
+//                                 force: policy/settings.ts, the console's value else the environment's) → blocked by
 //                                 an administrator (cimd-clients.ts)
 //   the fetch itself (fetch)      guarded-fetch.ts: public addresses only, connect to the checked address, no
 //                                 redirects, 200 + JSON only, timeout; document-lifetime.ts: cache per Cache-Control,
@@ -19,6 +20,7 @@ import type { CimdClients } from './cimd-clients.js';
 import { clientIdHost, clientIdUrlProblem, looksLikeClientIdUrl } from './client-id-url.js';
 import { documentLifetime, MAX_DOCUMENT_LIFETIME, withLifetime } from './document-lifetime.js';
 import { DomainPolicy } from './domain-policy.js';
+import type { PolicyReader } from '../../policy/settings.js';
 import { guardedFetch, GuardedFetchError, type FetchFunction, type GuardedFetchOptions } from './guarded-fetch.js';
 
 /** What tests may inject into the outgoing fetch; nothing here is reachable from configuration. */
@@ -28,6 +30,8 @@ export interface CimdTrustOptions {
   config: { CIMD_ALLOWED_DOMAINS: readonly string[]; CIMD_BLOCKED_DOMAINS: readonly string[]; CIMD_ALLOW_PRIVATE_ADDRESSES: boolean };
   clients: CimdClients;
   audit: AuditLog;
+  /** The policy in force (its CIMD lists); without it, the lists in `config` hold. */
+  policy?: PolicyReader;
   fetch?: CimdFetchOverrides;
 }
 
@@ -82,13 +86,13 @@ export function describeResolutionError(err: unknown): { stage: CimdFailureStage
 
 export class CimdTrust {
   readonly fetch: FetchFunction;
-  readonly #policy: DomainPolicy;
+  // The DomainPolicy built from the lists last seen: rebuilt only when they change, not per request.
+  #domains: { key: string; policy: DomainPolicy } | undefined;
   // Per request (the Koa context): refusals already recorded, and document fetches allowFetch approved.
   readonly #failures = new WeakMap<object, Map<string, CimdFailure>>();
   readonly #approved = new WeakMap<object, Set<string>>();
 
   constructor(private readonly options: CimdTrustOptions) {
-    this.#policy = DomainPolicy.fromConfig(options.config.CIMD_ALLOWED_DOMAINS, options.config.CIMD_BLOCKED_DOMAINS);
     const guarded = guardedFetch({ ...options.fetch, allowPrivateAddresses: options.config.CIMD_ALLOW_PRIVATE_ADDRESSES });
     this.fetch = async (input, init) => {
       // A metadata document (a fetch allowFetch just approved for this request) gets the 5 KiB limit, must be
@@ -170,8 +174,17 @@ export class CimdTrust {
     return true;
   }
 
+  async #domainPolicy(): Promise<DomainPolicy> {
+    const lists = this.options.policy ? await this.options.policy.effective() : this.options.config;
+    const key = JSON.stringify([lists.CIMD_ALLOWED_DOMAINS, lists.CIMD_BLOCKED_DOMAINS]);
+    if (this.#domains?.key !== key) this.#domains = { key, policy: DomainPolicy.fromConfig(lists.CIMD_ALLOWED_DOMAINS, lists.CIMD_BLOCKED_DOMAINS) };
+    return this.#domains.policy;
+  }
+
+  // Checked before every fetch and on every use of a cached document, so a host blocked in the console is refused
+  // at its next request even while its document is still cached.
   async #hostAndBlockAllowed(ctx: KoaContextWithOIDC | undefined, clientId: string): Promise<boolean> {
-    const hostProblem = this.#policy.problem(new URL(clientId).hostname);
+    const hostProblem = (await this.#domainPolicy()).problem(new URL(clientId).hostname);
     if (hostProblem) return this.#refuse(ctx, clientId, 'policy', hostProblem);
     if (await this.options.clients.isBlocked(clientId)) return this.#refuse(ctx, clientId, 'policy', 'an administrator blocked this client');
     return true;

@@ -47,6 +47,8 @@ export function clientApproval(deps: {
         clientId,
         error: 'access_denied',
         description: 'An administrator has disabled this application. Contact your administrator if you need it.',
+        // The same authorization request again, so the person can go on once an administrator approved the client.
+        retryUrl: ctx.method === 'GET' ? ctx.originalUrl : undefined,
       });
       return;
     }

@@ -1,0 +1,44 @@
+// The admin console at /console (issue 6): sign-in, then one module per page, each behind the guard (a live
+// session of an administrator; CSRF-checked forms). Composed here, in the order a reader meets them in the nav.
+import compose from 'koa-compose';
+import type { Middleware } from 'koa';
+import type Router from '@koa/router';
+import type { ConsoleDeps } from './deps.js';
+import { consoleGuard } from './guard.js';
+import { overviewPages } from './overview.js';
+import { clientsPages } from './clients.js';
+import { resourcesPages } from './resources.js';
+import { connectionsPages } from './connections.js';
+import { peoplePages } from './people.js';
+import { auditPages } from './audit.js';
+import { keysPages } from './keys.js';
+import { policyPages } from './policy.js';
+import { signInRoutes } from './sign-in.js';
+import { signOutRoutes } from './sign-out.js';
+import type { Views } from '../interaction/views.js';
+
+type Deps = ConsoleDeps & { views: Views; secretKey: string };
+
+/** Every console router, sign-in first (exported so the security suite can walk every route). */
+export function consoleRouters(deps: Deps): Router[] {
+  return [
+    signInRoutes(deps),
+    signOutRoutes(deps),
+    overviewPages(deps),
+    clientsPages(deps),
+    resourcesPages(deps),
+    connectionsPages(deps),
+    peoplePages(deps),
+    auditPages(deps),
+    keysPages(deps),
+    policyPages(deps),
+  ];
+}
+
+export function consoleRoutes(deps: Deps): Middleware {
+  const routers = consoleRouters(deps);
+  return compose([
+    consoleGuard({ issuer: deps.config.ISSUER, base: deps.pages.base, sessions: deps.sessions, accounts: deps.accounts, audit: deps.audit, views: deps.views }),
+    ...routers.map((r) => r.routes() as Middleware),
+  ]);
+}

@@ -1,0 +1,7 @@
+// Console: people (placeholder until its page is built; registered in index.ts).
+import Router from '@koa/router';
+import type { ConsoleDeps } from './deps.js';
+
+export function peoplePages(_deps: ConsoleDeps): Router {
+  return new Router();
+}

@@ -1,0 +1,88 @@
+// Console sessions (this module owns `console_sessions`). The cookie holds 32 random bytes; the database holds only
+// their SHA-256 digest, so a database dump signs nobody in (DESIGN.md §7). A session ends after
+// CONSOLE_IDLE_TIMEOUT without a request and after MAX_AGE_MS in any case. The CSRF token of a session is an HMAC of
+// its id under a key derived from SECRET_KEY: nothing more to store, and useless without the cookie it belongs to.
+import { createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { sha256 } from '../crypto/digest.js';
+import type { Db } from '../db/connection.js';
+
+export const CONSOLE_COOKIE = 'gatehouse.console';
+export const MAX_AGE_MS = 12 * 3600 * 1000;
+// last_seen_at is written at most this often per session: a page view need not cost a write.
+const TOUCH_EVERY_MS = 30 * 1000;
+
+export interface ConsoleSession {
+  id: string;
+  accountId: string;
+  csrf: string;
+}
+
+interface Row {
+  id_hash: string;
+  account_id: string;
+  created_at: Date | string;
+  last_seen_at: Date | string;
+}
+
+export class ConsoleSessions {
+  readonly #csrfKey: Buffer;
+
+  constructor(
+    private readonly db: Db,
+    secretKey: string,
+    private readonly idleTimeoutMs: number,
+  ) {
+    this.#csrfKey = Buffer.from(hkdfSync('sha256', secretKey, Buffer.alloc(0), 'gatehouse console csrf v1', 32));
+  }
+
+  csrfFor(id: string): string {
+    return createHmac('sha256', this.#csrfKey).update(id).digest('base64url');
+  }
+
+  /** Constant-time comparison of a submitted CSRF token with the session's. */
+  csrfMatches(session: ConsoleSession, submitted: string | undefined): boolean {
+    if (!submitted) return false;
+    const a = Buffer.from(session.csrf);
+    const b = Buffer.from(submitted);
+    return a.length === b.length && timingSafeEqual(a, b);
+  }
+
+  async create(accountId: string): Promise<ConsoleSession> {
+    const id = randomBytes(32).toString('base64url');
+    await this.db('console_sessions').insert({ id_hash: sha256(id), account_id: accountId });
+    return { id, accountId, csrf: this.csrfFor(id) };
+  }
+
+  /** The live session for a cookie value, its idle clock restarted; expired sessions are deleted on sight. */
+  async find(id: string | undefined): Promise<ConsoleSession | undefined> {
+    if (!id || id.length > 100) return undefined;
+    const idHash = sha256(id);
+    const row = (await this.db('console_sessions').where({ id_hash: idHash }).first()) as Row | undefined;
+    if (!row) return undefined;
+    const now = Date.now();
+    const lastSeen = new Date(row.last_seen_at).getTime();
+    if (now - lastSeen > this.idleTimeoutMs || now - new Date(row.created_at).getTime() > MAX_AGE_MS) {
+      await this.db('console_sessions').where({ id_hash: idHash }).delete();
+      return undefined;
+    }
+    if (now - lastSeen > TOUCH_EVERY_MS) await this.db('console_sessions').where({ id_hash: idHash }).update({ last_seen_at: new Date(now) });
+    return { id, accountId: row.account_id, csrf: this.csrfFor(id) };
+  }
+
+  async destroy(id: string): Promise<void> {
+    await this.db('console_sessions').where({ id_hash: sha256(id) }).delete();
+  }
+
+  /** Signs a person out of the console everywhere (their account was disabled or lost admin rights). */
+  async destroyForAccount(accountId: string): Promise<void> {
+    await this.db('console_sessions').where({ account_id: accountId }).delete();
+  }
+
+  async deleteExpired(): Promise<number> {
+    const now = Date.now();
+    return this.db('console_sessions')
+      .where('last_seen_at', '<', new Date(now - this.idleTimeoutMs))
+      .orWhere('created_at', '<', new Date(now - MAX_AGE_MS))
+      .delete();
+  }
+}

@@ -1,0 +1,153 @@
+// Console sign-in: the console is a first-party client of Gatehouse's own /authorize (console/console-client.ts),
+// so admins meet the same login as everyone. The flow is bound to the browser that started it: /console/login
+// sets a signed, HttpOnly cookie holding a random nonce, which is the `state` and, HMAC'd with SECRET_KEY, the PKCE
+// verifier; /console/callback accepts a code only with that cookie, redeems the code in process (no token is ever
+// issued to the console), and opens a console session. `prompt=login` makes every console sign-in a fresh
+// authentication, at the IdP too.
+import { createHash, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import type Provider from 'oidc-provider';
+import { requestOrigin, type AuditLog } from '../audit/writer.js';
+import type { Config } from '../config.js';
+import { issuerBase } from '../http/issuer-path.js';
+import type { Views } from '../interaction/views.js';
+import { ROUTES } from '../oauth/provider.js';
+import type { Accounts } from '../upstream/accounts.js';
+import { CONSOLE_CALLBACK_PATH, CONSOLE_CLIENT_ID, consolePath, consoleRedirectUri } from './console-client.js';
+import { CONSOLE_COOKIE, MAX_AGE_MS, type ConsoleSessions } from './sessions.js';
+
+const LOGIN_COOKIE = 'gatehouse.console.login';
+const LOGIN_TTL_MS = 30 * 60 * 1000; // the interaction's own lifetime
+
+export interface SignInDeps {
+  config: Config;
+  provider: () => Provider;
+  accounts: Accounts;
+  sessions: ConsoleSessions;
+  audit: AuditLog;
+  views: Views;
+  secretKey: string;
+}
+
+export function signInRoutes(deps: SignInDeps): Router {
+  const router = new Router();
+  const base = issuerBase(deps.config.ISSUER);
+  const secure = deps.config.ISSUER.startsWith('https:');
+  const verifierKey = Buffer.from(hkdfSync('sha256', deps.secretKey, Buffer.alloc(0), 'gatehouse console pkce v1', 32));
+  const verifierFor = (nonce: string) => createHmac('sha256', verifierKey).update(nonce).digest('base64url');
+  const challengeFor = (verifier: string) => createHash('sha256').update(verifier).digest('base64url');
+
+  const page = (ctx: Context, status: number, view: string, data: Record<string, unknown>) => {
+    ctx.status = status;
+    ctx.type = 'html';
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = deps.views.render(view, data);
+  };
+  const refuse = (ctx: Context, status: number, title: string, description: string) =>
+    page(ctx, status, 'error', { title, error: status === 403 ? 'access_denied' : 'invalid_request', description });
+
+  router.get('/console/login', (ctx) => {
+    const nonce = randomBytes(32).toString('base64url');
+    ctx.cookies.set(LOGIN_COOKIE, nonce, {
+      path: `${base}${CONSOLE_CALLBACK_PATH}`,
+      httpOnly: true,
+      // Lax, not Strict: the way back from an IdP on another site is a cross-site redirect chain.
+      sameSite: 'lax',
+      secure,
+      signed: true,
+      maxAge: LOGIN_TTL_MS,
+      overwrite: true,
+    });
+    const url = new URL(`${deps.config.ISSUER}${ROUTES.authorization}`);
+    url.search = new URLSearchParams({
+      client_id: CONSOLE_CLIENT_ID,
+      response_type: 'code',
+      scope: 'openid',
+      redirect_uri: consoleRedirectUri(deps.config.ISSUER),
+      state: nonce,
+      code_challenge: challengeFor(verifierFor(nonce)),
+      code_challenge_method: 'S256',
+      prompt: 'login',
+    }).toString();
+    ctx.set('Cache-Control', 'no-store');
+    ctx.status = 303;
+    ctx.redirect(url.href);
+  });
+
+  router.get(CONSOLE_CALLBACK_PATH, async (ctx) => {
+    const q = ctx.query;
+    const one = (v: unknown) => (typeof v === 'string' ? v : undefined);
+    const state = one(q.state);
+    const code = one(q.code);
+    const nonce = ctx.cookies.get(LOGIN_COOKIE, { signed: true });
+    ctx.cookies.set(LOGIN_COOKIE, null, { path: `${base}${CONSOLE_CALLBACK_PATH}`, httpOnly: true, sameSite: 'lax', secure, signed: true, overwrite: true });
+    const origin = requestOrigin(ctx);
+    const fail = async (reason: string, title: string, description: string, status = 400) => {
+      await deps.audit.record({ type: 'console.login', outcome: 'failure', reason, ...origin });
+      return refuse(ctx, status, title, description);
+    };
+
+    // The code is taken off the table first, whatever follows: a code for the console is used once or never.
+    const found = code ? await deps.provider().AuthorizationCode.find(code).catch(() => undefined) : undefined;
+    let consumed = false;
+    if (found) {
+      try {
+        await found.consume();
+        consumed = true;
+      } catch {
+        consumed = false;
+      }
+    }
+    if (found?.grantId) {
+      const grant = await deps.provider().Grant.find(found.grantId).catch(() => undefined);
+      if (grant?.clientId === CONSOLE_CLIENT_ID) await grant.destroy();
+    }
+
+    if (!nonce || !state || !sameText(nonce, state)) {
+      return fail('state does not match this browser', 'Sign-in could not be completed', 'This sign-in was not started in this browser, or it took too long. Start again from the console.');
+    }
+    if (one(q.error)) {
+      return fail(`sign-in ended: ${one(q.error)}`, 'Sign-in was not completed', 'The sign-in was cancelled or refused. Start again from the console.', 403);
+    }
+    if (one(q.iss) !== deps.config.ISSUER) return fail('iss does not match the issuer', 'Sign-in could not be completed', 'The response did not come from this server.');
+    if (!found || !consumed || found.clientId !== CONSOLE_CLIENT_ID || found.redirectUri !== consoleRedirectUri(deps.config.ISSUER)) {
+      return fail('authorization code unknown, used or not the console\'s', 'Sign-in could not be completed', 'This sign-in link is not valid. Start again from the console.');
+    }
+    if (found.codeChallengeMethod !== 'S256' || !found.codeChallenge || !sameText(found.codeChallenge, challengeFor(verifierFor(nonce)))) {
+      return fail('PKCE verifier does not match', 'Sign-in could not be completed', 'This sign-in was not started in this browser. Start again from the console.');
+    }
+    const account = found.accountId ? await deps.accounts.findById(found.accountId) : undefined;
+    if (!account || account.disabled) return fail('account unknown or disabled', 'Access not allowed', 'Your account may not sign in.', 403);
+
+    const session = await deps.sessions.create(account.id);
+    ctx.cookies.set(CONSOLE_COOKIE, session.id, {
+      path: consolePath(deps.config.ISSUER),
+      httpOnly: true,
+      // Strict: no request from another site ever carries the console session.
+      sameSite: 'strict',
+      secure,
+      maxAge: MAX_AGE_MS,
+      overwrite: true,
+    });
+    await deps.audit.record({
+      type: 'console.login',
+      outcome: account.isAdmin ? 'success' : 'failure',
+      actor: account.email ?? account.id,
+      ...(account.isAdmin ? {} : { reason: 'not an administrator' }),
+      details: { accountId: account.id },
+      ...origin,
+    });
+    // A page, not a redirect: after a cross-site IdP redirect chain the browser would withhold the new Strict
+    // cookie from a redirected request; a navigation this page starts itself is same-site.
+    page(ctx, 200, 'console/continue', { title: 'Signed in', next: `${base}/console` });
+  });
+
+  return router;
+}
+
+function sameText(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}

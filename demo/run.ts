@@ -29,11 +29,11 @@ const config = loadConfig({
 });
 const gatehouse = await startGatehouse(config, { log: createLogger(config.LOG_LEVEL) });
 
-// A demo login, created once; its password is kept beside the demo database so every run can print it.
+// A demo login (an administrator, so the console can be tried too), created once; its password is kept beside the demo database so every run can print it.
 const passwordFile = join(dataDir, 'demo-password.txt');
 if (!(await gatehouse.services.users.findByEmail(DEMO_EMAIL))) {
   const password = generatePassword();
-  await gatehouse.services.users.create({ email: DEMO_EMAIL, password, name: 'Demo user' });
+  await gatehouse.services.users.create({ email: DEMO_EMAIL, password, name: 'Demo user', isAdmin: true });
   writeFileSync(passwordFile, `${password}\n`, { mode: 0o600 });
 }
 const password = existsSync(passwordFile) ? readFileSync(passwordFile, 'utf8').trim() : '(set when this demo database was created)';
@@ -43,6 +43,7 @@ process.stdout.write(`
 Gatehouse demo
   authorization server  ${issuer}
   MCP server (notes)    ${notes.url}
+  admin console         ${issuer}/console
   sign in as            ${DEMO_EMAIL}
   password              ${password}
 

@@ -1,0 +1,31 @@
+# Gatehouse container image: a build stage that installs everything and compiles the resource-server kit, and a
+# runtime stage with production dependencies only, running as the unprivileged `node` user. The server runs the
+# TypeScript sources through tsx (a production dependency), exactly as `npm start` does.
+FROM node:22-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund --ignore-scripts
+COPY tsconfig.json tsconfig.kit.json ./
+COPY src ./src
+RUN npx tsc -p tsconfig.kit.json
+
+FROM node:22-bookworm-slim AS runtime
+ENV NODE_ENV=production \
+    PORT=8080 \
+    HOST=0.0.0.0 \
+    DATA_DIR=/app/data
+WORKDIR /app
+COPY package.json package-lock.json ./
+# argon2 ships prebuilt binaries for linux x64/arm64 (glibc), so no install scripts and no compiler are needed.
+RUN npm ci --omit=dev --no-audit --no-fund --ignore-scripts && npm cache clean --force
+COPY bin ./bin
+COPY src ./src
+COPY migrations ./migrations
+COPY views ./views
+COPY --from=build /app/dist ./dist
+RUN mkdir -p /app/data && chown node:node /app/data
+USER node
+EXPOSE 8080
+HEALTHCHECK --interval=10s --timeout=3s --start-period=20s \
+  CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+CMD ["node", "bin/gatehouse.js", "serve"]

@@ -7,14 +7,14 @@ import { migrateLatest } from './db/migrations.js';
 import { openServices, sweepUnusedClients, type Services } from './gatehouse.js';
 import { Views } from './interaction/views.js';
 import { createLogger } from './log.js';
-import { ensureSigningKeys, loadKeySet, rotateSigningKeys } from './oauth/keys.js';
+import { ensureSigningKeys, loadKeySet, rotateKeysNow } from './oauth/keys.js';
 import { buildProvider } from './oauth/provider.js';
-import { createStaticClient } from './oauth/static-clients.js';
+import { addStaticClient } from './oauth/static-clients.js';
 import type { CimdClient } from './oauth/cimd/cimd-clients.js';
 import { clientIdUrlProblem } from './oauth/cimd/client-id-url.js';
 import { AccountError, generatePassword } from './upstream/local/accounts.js';
 import { serve } from './main.js';
-import { canonicalResource, type Resource } from './oauth/resources.js';
+import { definedByEnvironment, type Resource } from './oauth/resources.js';
 import { CONNECTION_KINDS, type ConnectionKindName, type SpecField } from './upstream/connection.js';
 import { ConnectionError, connectionSpec, type StoredConnection } from './upstream/connections.js';
 import { CALLBACK_PATH } from './interaction/upstream-leg.js';
@@ -94,10 +94,9 @@ keys
   .option('--json', 'print one JSON object')
   .action(async (opts: { activateIn?: number; json?: boolean }) => {
     await withServices(async (s) => {
-      await ensureSigningKeys(s.handle.db, s.box);
-      const activateInSeconds = opts.activateIn ?? (s.handle.embedded ? 0 : 2 * s.config.KEY_RELOAD_INTERVAL);
-      const maxSignedLifetime = Math.max(s.config.ACCESS_TOKEN_TTL, 3600);
-      const { kids, activatesAt } = await rotateSigningKeys(s.handle.db, s.box, { activateInSeconds, maxSignedLifetime });
+      const { kids, activatesAt } = await rotateKeysNow(s.handle.db, s.box, {
+        embedded: s.handle.embedded, keyReloadInterval: s.config.KEY_RELOAD_INTERVAL, accessTokenTtl: s.config.ACCESS_TOKEN_TTL, activateInSeconds: opts.activateIn,
+      });
       await s.audit.record({ type: 'keys.rotated', outcome: 'success', actor: 'cli', details: { kids } });
       output(!!opts.json, { kids, activates_at: activatesAt.toISOString() }, `new signing keys ${kids.join(', ')} sign from ${activatesAt.toISOString()}`);
     });
@@ -136,11 +135,10 @@ client
   .action(async (opts: { name: string; redirectUri: string[]; confidential?: boolean; scope?: string; resource?: string; json?: boolean }) => {
     await withServices(async (s) => {
       const provider = await providerFor(s);
-      const created = await createStaticClient(s.handle.db, s.box, provider, {
+      const created = await addStaticClient({ db: s.handle.db, box: s.box, provider, registry: s.registry }, {
         name: opts.name, redirectUris: opts.redirectUri, confidential: !!opts.confidential, scope: opts.scope, resource: opts.resource,
         redirectUriSchemes: s.config.REDIRECT_URI_SCHEMES,
       });
-      await s.registry.record({ clientId: created.client_id, origin: 'static', status: 'active', clientName: created.client_name });
       await s.audit.record({ type: 'client.created', outcome: 'success', actor: 'cli', clientId: created.client_id });
       output(!!opts.json, { ...created }, `client_id: ${created.client_id}${created.client_secret ? `\nclient_secret (shown once): ${created.client_secret}` : ''}`);
     });
@@ -335,7 +333,7 @@ resource
       if (!found) throw new CliError(`no resource ${uri}`);
       await s.resources.remove(found.uri);
       await s.audit.record({ type: 'resource.removed', outcome: 'success', actor: 'cli', resource: found.uri });
-      const note = s.config.RESOURCES.some((r) => { try { return canonicalResource(r.uri) === found.uri; } catch { return false; } }) ? ' (it is in RESOURCES: it returns at the next start)' : '';
+      const note = definedByEnvironment(s.config.RESOURCES, found.uri) ? ' (it is in RESOURCES: it returns at the next start)' : '';
       output(!!opts.json, { uri: found.uri, removed: true }, `resource ${found.uri} removed${note}`);
     });
   });

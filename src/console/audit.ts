@@ -1,7 +1,111 @@
-// Console: audit (placeholder until its page is built; registered in index.ts).
+// Console: the audit log. Filter by type (exact, or a prefix such as client.*), outcome, person (a part of the actor,
+// case-insensitive), client and resource (exact) and a time range (UTC); newest first, 50 a page by id (keyset);
+// and the filtered set exported as JSON Lines or CSV, streamed in batches (at most 100,000 rows), itself audited.
+import { Readable } from 'node:stream';
 import Router from '@koa/router';
+import type { Context } from 'koa';
+import { auditExport, auditPage, AuditFilterError, FILTER_FIELDS, parseAuditQuery, type AuditRow, type FilterField } from '../audit/queries.js';
 import type { ConsoleDeps } from './deps.js';
 
-export function auditPages(_deps: ConsoleDeps): Router {
-  return new Router();
+const COLUMNS = ['id', 'at', 'type', 'outcome', 'actor', 'client_id', 'resource', 'ip', 'user_agent', 'reason', 'details'] as const;
+
+function record(e: AuditRow): Record<(typeof COLUMNS)[number], unknown> {
+  return {
+    id: e.id,
+    at: e.at.toISOString(),
+    type: e.type,
+    outcome: e.outcome,
+    actor: e.actor,
+    client_id: e.clientId,
+    resource: e.resource,
+    ip: e.ip,
+    user_agent: e.userAgent,
+    reason: e.reason,
+    details: e.details,
+  };
+}
+
+/**
+ * One CSV cell (RFC 4180): quoted when it holds a quote, comma or line break. A cell a spreadsheet would read as a
+ * formula (starting with = + - @, a tab or a carriage return) gets a leading apostrophe first.
+ */
+export function csvCell(value: unknown): string {
+  let text = value === null || value === undefined ? '' : typeof value === 'object' ? JSON.stringify(value) : String(value);
+  if (/^[=+\-@\t\r]/.test(text)) text = `'${text}`;
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+const csvLine = (cells: unknown[]) => `${cells.map(csvCell).join(',')}\r\n`;
+
+/** The query string of a filter (only the fields given), with an optional page position. */
+function queryString(values: Record<FilterField, string>, extra: Record<string, string | number> = {}): string {
+  const q = new URLSearchParams();
+  for (const f of FILTER_FIELDS) if (values[f]) q.set(f, values[f]);
+  for (const [k, v] of Object.entries(extra)) q.set(k, String(v));
+  const s = q.toString();
+  return s ? `?${s}` : '';
+}
+
+export function auditPages(deps: ConsoleDeps): Router {
+  const router = new Router();
+  const { pages, db } = deps;
+
+  const refused = (ctx: Context, err: AuditFilterError) => {
+    pages.render(ctx, 'audit', 'audit', { title: 'Audit log', values: err.values, problems: err.problems, events: [], links: {} }, 400);
+  };
+
+  router.get('/console/audit', async (ctx) => {
+    let query;
+    try {
+      query = parseAuditQuery(ctx.query);
+    } catch (err) {
+      if (err instanceof AuditFilterError) return refused(ctx, err);
+      throw err;
+    }
+    const { events, older, newer } = await auditPage(db, query);
+    const filterQuery = queryString(query.values);
+    pages.render(ctx, 'audit', 'audit', {
+      title: 'Audit log',
+      values: query.values,
+      problems: {},
+      events: events.map((e) => ({ ...e, at: e.at.toISOString().slice(0, 19).replace('T', ' '), details: e.details ? JSON.stringify(e.details) : '' })),
+      links: {
+        newer: newer ? pages.url(`/audit${queryString(query.values, { after: newer })}`) : undefined,
+        older: older ? pages.url(`/audit${queryString(query.values, { before: older })}`) : undefined,
+        newest: query.before || query.after ? pages.url(`/audit${filterQuery}`) : undefined,
+        jsonl: pages.url(`/audit/export.jsonl${filterQuery}`),
+        csv: pages.url(`/audit/export.csv${filterQuery}`),
+      },
+    });
+  });
+
+  for (const format of ['jsonl', 'csv'] as const) {
+    router.get(`/console/audit/export.${format}`, async (ctx) => {
+      let query;
+      try {
+        query = parseAuditQuery(ctx.query);
+      } catch (err) {
+        if (err instanceof AuditFilterError) return refused(ctx, err);
+        throw err;
+      }
+      const { count, rows } = await auditExport(db, query.filter);
+      const filter = Object.fromEntries(FILTER_FIELDS.filter((f) => query.values[f]).map((f) => [f, query.values[f]]));
+      await pages.record(ctx, { type: 'console.audit.exported', outcome: 'success', details: { format, filter, rows: count } });
+      async function* lines(): AsyncGenerator<string> {
+        if (format === 'csv') yield csvLine([...COLUMNS]);
+        for await (const e of rows()) {
+          const r = record(e);
+          yield format === 'csv' ? csvLine(COLUMNS.map((c) => r[c])) : `${JSON.stringify(r)}\n`;
+        }
+      }
+      const day = new Date().toISOString().slice(0, 10);
+      ctx.status = 200;
+      ctx.set('Cache-Control', 'no-store');
+      ctx.set('Content-Disposition', `attachment; filename="gatehouse-audit-${day}.${format}"`);
+      ctx.type = format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8';
+      ctx.body = Readable.from(lines());
+    });
+  }
+
+  return router;
 }

@@ -1,7 +1,400 @@
-// Console: clients (placeholder until its page is built; registered in index.ts).
+// Console: clients. One list over both kinds of client — those in the registry (dynamically registered "DCR", or
+// created by an admin "static") and those identified by a metadata-document URL ("CIMD", recorded when first
+// used) — with filters and pages; a page per client (its metadata, who consented, its live grants, its recent
+// audit events); and the admin's actions: approve, disable, re-enable, delete (everything it holds is revoked),
+// block the host of a CIMD client, and create a static client (as `gatehouse client add` does).
 import Router from '@koa/router';
+import type { Context } from 'koa';
+import { auditPage } from '../audit/queries.js';
+import { grantsOfClient } from '../oauth/adapter.js';
+import { clientKind } from '../oauth/client-kind.js';
+import type { CimdClient } from '../oauth/cimd/cimd-clients.js';
+import { DomainPolicy } from '../oauth/cimd/domain-policy.js';
+import type { RegisteredClient } from '../oauth/client-registry.js';
+import { addStaticClient, ClientInputError } from '../oauth/static-clients.js';
+import { PolicyError } from '../policy/settings.js';
 import type { ConsoleDeps } from './deps.js';
+import { consoleState } from './guard.js';
 
-export function clientsPages(_deps: ConsoleDeps): Router {
-  return new Router();
+export const PAGE_SIZE = 50;
+const MAX_PAGE = 200; // an offset list merged from two tables: deeper than 10 000 clients, narrow the filter
+const MAX_Q = 200;
+
+type Kind = 'dcr' | 'cimd' | 'static';
+type StatusFilter = 'active' | 'waiting' | 'disabled';
+type Status = 'active' | 'pending' | 'disabled' | 'blocked';
+
+const KINDS: Record<Kind, string> = { dcr: 'DCR', cimd: 'CIMD', static: 'static' };
+const STATUS_FILTERS: Record<StatusFilter, string> = { active: 'active', waiting: 'waiting for approval', disabled: 'disabled or blocked' };
+const STATUS_LABELS: Record<Status, string> = { active: 'active', pending: 'waiting', disabled: 'disabled', blocked: 'blocked' };
+
+/** A client as the console knows it, whichever table it comes from. */
+interface Known {
+  clientId: string;
+  kind: Kind;
+  status: Status;
+  name: string | null;
+  /** CIMD: the URL's host; DCR: the address it registered from. */
+  host: string | null;
+  createdAt: Date | null;
+  lastUsedAt: Date | null;
+  registry?: RegisteredClient;
+  cimd?: CimdClient;
+}
+
+const fromRegistry = (c: RegisteredClient): Known => ({
+  clientId: c.clientId,
+  kind: c.origin === 'dynamic' ? 'dcr' : 'static',
+  status: c.status,
+  name: c.clientName,
+  host: c.registeredIp,
+  createdAt: c.createdAt,
+  lastUsedAt: c.lastUsedAt,
+  registry: c,
+});
+
+const fromCimd = (c: CimdClient): Known => ({
+  clientId: c.clientId,
+  kind: 'cimd',
+  status: c.blockedAt ? 'blocked' : 'active',
+  name: c.clientName,
+  host: c.host,
+  createdAt: c.firstSeenAt ?? c.blockedAt,
+  lastUsedAt: c.lastSeenAt,
+  cimd: c,
+});
+
+const when = (d: Date | null | undefined) => (d ? { iso: d.toISOString(), text: `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC` } : null);
+
+/** The actions that apply to a client in its present state. */
+function applicable(c: Known) {
+  return {
+    approve: c.status === 'pending',
+    disable: c.status === 'active' || c.status === 'pending',
+    enable: c.status === 'disabled' || c.status === 'blocked',
+  };
+}
+
+/** One query value, or '' when absent, repeated or not text. */
+function param(ctx: Context, name: string): string {
+  const v = ctx.query[name];
+  return typeof v === 'string' ? v : '';
+}
+
+function parseListQuery(ctx: Context) {
+  const kindRaw = param(ctx, 'kind');
+  const statusRaw = param(ctx, 'status');
+  const kind = Object.hasOwn(KINDS, kindRaw) ? (kindRaw as Kind) : undefined;
+  const status = Object.hasOwn(STATUS_FILTERS, statusRaw) ? (statusRaw as StatusFilter) : undefined;
+  const q = param(ctx, 'q').replace(/[\u0000-\u001f\u007f]/g, '').trim().slice(0, MAX_Q);
+  const pageRaw = param(ctx, 'page');
+  const page = /^[0-9]{1,6}$/.test(pageRaw) ? Math.min(Math.max(Number(pageRaw), 1), MAX_PAGE) : 1;
+  return { kind, status, q, page };
+}
+
+/** Two lists each newest first (undated last) merged into one, keeping each list's own order among equals. */
+function merge(a: Known[], b: Known[]): Known[] {
+  const t = (k: Known) => k.createdAt?.getTime() ?? -Infinity;
+  const out: Known[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    if (j >= b.length || (i < a.length && t(a[i]!) >= t(b[j]!))) out.push(a[i++]!);
+    else out.push(b[j++]!);
+  }
+  return out;
+}
+
+export function clientsPages(deps: ConsoleDeps): Router {
+  const router = new Router();
+  const { pages, registry, cimdClients } = deps;
+  const href = (clientId: string, suffix = '') => pages.url(`/clients/${encodeURIComponent(clientId)}${suffix}`);
+  const actor = (ctx: Context) => {
+    const { account } = consoleState(ctx);
+    return account.email ?? account.id;
+  };
+
+  /** The client named by the route (its URL-encoded client_id); a 404 page when there is none. */
+  async function known(ctx: Context): Promise<Known> {
+    const clientId = String(ctx.params.id ?? '');
+    const inRegistry = clientId ? await registry.find(clientId) : undefined;
+    if (inRegistry) return fromRegistry(inRegistry);
+    const cimd = clientKind(clientId) === 'cimd' ? await cimdClients.find(clientId) : undefined;
+    if (cimd) return fromCimd(cimd);
+    ctx.throw(404, 'There is no such client.');
+  }
+
+  const display = (c: Known) => c.name || c.clientId;
+
+  // ---- the list ---------------------------------------------------------------------------------------------------
+
+  router.get('/console/clients', async (ctx) => {
+    const { kind, status, q, page } = parseListQuery(ctx);
+    const wanted = page * PAGE_SIZE + 1;
+    const registryStatus = status === 'waiting' ? 'pending' : status;
+    const fromReg =
+      kind === 'cimd'
+        ? { clients: [], total: 0 }
+        : await registry.search({ origin: kind === 'dcr' ? 'dynamic' : kind === 'static' ? 'static' : undefined, status: registryStatus, q: q || undefined }, wanted);
+    const fromDocs =
+      kind === 'dcr' || kind === 'static' || status === 'waiting'
+        ? { clients: [], total: 0 }
+        : await cimdClients.search({ blocked: status === 'disabled' ? true : status === 'active' ? false : undefined, q: q || undefined }, wanted);
+    const all = merge(fromReg.clients.map(fromRegistry), fromDocs.clients.map(fromCimd));
+    const shown = all.slice((page - 1) * PAGE_SIZE, page * PAGE_SIZE);
+    const total = fromReg.total + fromDocs.total;
+    const link = (p: number) => {
+      const sp = new URLSearchParams();
+      if (kind) sp.set('kind', kind);
+      if (status) sp.set('status', status);
+      if (q) sp.set('q', q);
+      if (p > 1) sp.set('page', String(p));
+      const s = sp.toString();
+      return pages.url(`/clients${s ? `?${s}` : ''}`);
+    };
+    pages.render(ctx, 'clients', 'clients', {
+      title: 'Clients',
+      filter: { kind: kind ?? '', status: status ?? '', q },
+      kinds: Object.entries(KINDS).map(([value, label]) => ({ value, label })),
+      statuses: Object.entries(STATUS_FILTERS).map(([value, label]) => ({ value, label })),
+      total,
+      page,
+      from: shown.length ? (page - 1) * PAGE_SIZE + 1 : 0,
+      to: (page - 1) * PAGE_SIZE + shown.length,
+      previous: page > 1 ? link(page - 1) : undefined,
+      next: all.length > page * PAGE_SIZE && page < MAX_PAGE ? link(page + 1) : undefined,
+      newHref: pages.url('/clients/new'),
+      clients: shown.map((c) => ({
+        clientId: c.clientId,
+        name: display(c),
+        href: href(c.clientId),
+        actionBase: href(c.clientId),
+        kind: KINDS[c.kind],
+        status: c.status,
+        statusLabel: STATUS_LABELS[c.status],
+        host: c.host,
+        hostIsAddress: c.kind !== 'cimd',
+        created: when(c.createdAt),
+        lastUsed: when(c.lastUsedAt),
+        actions: applicable(c),
+      })),
+    });
+  });
+
+  // ---- creating a static client (before /:id, which would take "new") ---------------------------------------------
+
+  interface NewForm {
+    name: string;
+    redirectUris: string;
+    confidential: boolean;
+    scope: string;
+    resource: string;
+  }
+  type Field = 'name' | 'redirectUris' | 'scope' | 'resource' | 'form';
+
+  async function showNew(ctx: Context, form: NewForm, problem?: { field: Field; text: string }): Promise<void> {
+    const resources = (await deps.resources.list()).map((r) => ({ uri: r.uri, name: r.name }));
+    pages.render(ctx, 'clients', 'client-new', { title: 'New static client', form, resources, problem, action: pages.url('/clients') }, problem ? 400 : 200);
+  }
+
+  /** Which field a refusal of createStaticClient is about, so the problem is shown next to it. */
+  const fieldOf = (message: string): Field =>
+    /name/i.test(message) && !/redirect/i.test(message) ? 'name' : /redirect|uri|scheme|loopback|https/i.test(message) ? 'redirectUris' : /scope/i.test(message) ? 'scope' : /resource/i.test(message) ? 'resource' : 'form';
+
+  router.get('/console/clients/new', (ctx) => showNew(ctx, { name: '', redirectUris: '', confidential: false, scope: '', resource: '' }));
+
+  router.post('/console/clients', async (ctx) => {
+    const { form: raw } = consoleState(ctx);
+    const form: NewForm = {
+      name: (raw.name ?? '').trim(),
+      redirectUris: (raw.redirect_uris ?? '').slice(0, 20_000),
+      confidential: raw.confidential === 'on' || raw.confidential === 'true',
+      scope: (raw.scope ?? '').trim().slice(0, 2000),
+      resource: (raw.resource ?? '').trim(),
+    };
+    const redirectUris = form.redirectUris.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+    const refuse = async (field: Field, text: string) => {
+      await pages.record(ctx, { type: 'console.client.created', outcome: 'failure', reason: text, details: { name: form.name.slice(0, 200), confidential: form.confidential } });
+      await showNew(ctx, form, { field, text });
+    };
+    if (!form.name) return refuse('name', 'Give the client a name: people see it on the consent page.');
+    if (form.name.length > 200) return refuse('name', 'The name is longer than 200 characters.');
+    if (redirectUris.length > 20) return refuse('redirectUris', 'At most 20 redirect URIs.');
+    if (form.resource && !(await deps.resources.find(form.resource))) return refuse('resource', 'Choose one of the registered MCP servers, or none.');
+    try {
+      const created = await addStaticClient(
+        { db: deps.db, box: deps.box, provider: deps.provider(), registry },
+        { name: form.name, redirectUris, confidential: form.confidential, scope: form.scope || undefined, resource: form.resource || undefined, redirectUriSchemes: deps.config.REDIRECT_URI_SCHEMES },
+      );
+      await pages.record(ctx, {
+        type: 'console.client.created',
+        outcome: 'success',
+        clientId: created.client_id,
+        details: { name: created.client_name, confidential: form.confidential, redirect_uris: created.redirect_uris, grant_types: created.grant_types, ...(form.resource ? { resource: form.resource } : {}) },
+      });
+      // Shown once, never stored readable again: a page of its own (201, no-store), not a redirect.
+      pages.render(ctx, 'clients', 'client-created', { title: 'Client created', created, href: href(created.client_id), listHref: pages.url('/clients') }, 201);
+    } catch (err) {
+      if (!(err instanceof ClientInputError)) throw err;
+      await refuse(fieldOf(err.message), err.message);
+    }
+  });
+
+  // ---- one client -------------------------------------------------------------------------------------------------
+
+  /** The stored registration of a registry client, without any secret; undefined when it cannot be read. */
+  async function metadataOf(clientId: string): Promise<Array<{ name: string; value: string }> | undefined> {
+    let client;
+    try {
+      client = await deps.provider().Client.find(clientId);
+    } catch {
+      return undefined;
+    }
+    if (!client) return undefined;
+    const m = client.metadata() as Record<string, unknown>;
+    const fields = ['client_name', 'redirect_uris', 'grant_types', 'response_types', 'token_endpoint_auth_method', 'scope', 'application_type', 'client_uri', 'logo_uri', 'policy_uri', 'tos_uri', 'contacts', 'software_id', 'software_version', 'gatehouse_resource'];
+    return fields
+      .filter((f) => m[f] !== undefined && m[f] !== null && m[f] !== '' && !(Array.isArray(m[f]) && (m[f] as unknown[]).length === 0))
+      .map((f) => ({ name: f, value: Array.isArray(m[f]) ? (m[f] as unknown[]).map(String).join('\n') : String(m[f]) }));
+  }
+
+  /** Whether CIMD_BLOCKED_DOMAINS already refuses this CIMD client's host (the reason, if so). */
+  async function hostBlock(c: Known): Promise<string | undefined> {
+    if (c.kind !== 'cimd') return undefined;
+    const hostname = new URL(c.clientId).hostname;
+    return DomainPolicy.fromConfig([], await deps.policy.get('CIMD_BLOCKED_DOMAINS')).problem(hostname);
+  }
+
+  router.get('/console/clients/:id', async (ctx) => {
+    const c = await known(ctx);
+    const [metadata, consents, grants, audit, hostBlocked] = await Promise.all([
+      c.kind === 'cimd' ? Promise.resolve(undefined) : metadataOf(c.clientId),
+      registry.consents(c.clientId),
+      grantsOfClient(deps.db, c.clientId),
+      auditPage(deps.db, { filter: { client: c.clientId } }, 20),
+      hostBlock(c),
+    ]);
+    const people = new Map<string, { email: string | null; name: string | null } | undefined>();
+    for (const id of [...consents.map((x) => x.accountId), ...grants.map((g) => g.accountId ?? '')].slice(0, 200)) {
+      if (id && !people.has(id)) people.set(id, await deps.accounts.findById(id));
+    }
+    const person = (id: string | null) => {
+      const a = id ? people.get(id) : undefined;
+      return { label: a ? (a.email ?? a.name ?? id!) : (id ?? 'unknown'), name: a?.email && a.name ? a.name : null };
+    };
+    pages.render(ctx, 'clients', 'client', {
+      title: `Client ${display(c)}`,
+      client: {
+        clientId: c.clientId,
+        name: display(c),
+        kind: KINDS[c.kind],
+        isCimd: c.kind === 'cimd',
+        status: c.status,
+        statusLabel: STATUS_LABELS[c.status],
+        host: c.host,
+        created: when(c.createdAt),
+        lastUsed: when(c.lastUsedAt),
+        blockedAt: when(c.cimd?.blockedAt),
+        actionBase: href(c.clientId),
+        actions: applicable(c),
+      },
+      hostBlocked,
+      hostname: c.kind === 'cimd' ? new URL(c.clientId).hostname : undefined,
+      metadata,
+      consents: consents.slice(0, 100).map((x) => ({ person: person(x.accountId), updated: when(x.updatedAt) })),
+      grants: grants.slice(0, 100).map((g) => ({
+        person: person(g.accountId),
+        resources: Object.entries(g.resources).map(([uri, scopes]) => ({ uri, scopes: scopes.join(' ') })),
+        openid: g.openidScope ?? '',
+        issued: when(g.grantedAt),
+        expires: when(g.expiresAt),
+      })),
+      events: audit.events.map((e) => ({ at: when(e.at), type: e.type, outcome: e.outcome, actor: e.actor, reason: e.reason })),
+      auditHref: pages.url(`/audit?client=${encodeURIComponent(c.clientId)}`),
+      deleteHref: href(c.clientId, '/delete'),
+      listHref: pages.url('/clients'),
+    });
+  });
+
+  router.get('/console/clients/:id/delete', async (ctx) => {
+    const c = await known(ctx);
+    const grants = await grantsOfClient(deps.db, c.clientId);
+    pages.render(ctx, 'clients', 'client-delete', {
+      title: `Delete ${display(c)}`,
+      client: { clientId: c.clientId, name: display(c), kind: KINDS[c.kind], isCimd: c.kind === 'cimd', blocked: c.status === 'blocked', href: href(c.clientId), action: href(c.clientId, '/delete') },
+      grantCount: grants.length,
+    });
+  });
+
+  // ---- the actions ------------------------------------------------------------------------------------------------
+
+  /** Where to go after an action: the list when it was used there, else the client's page. */
+  const back = (ctx: Context, clientId: string) => (consoleState(ctx).form.from === 'list' ? '/clients' : `/clients/${encodeURIComponent(clientId)}`);
+
+  /** A post that does not apply to the client as it is now: audited, 409, nothing changed. */
+  async function conflict(ctx: Context, type: string, c: Known, reason: string): Promise<never> {
+    await pages.record(ctx, { type, outcome: 'failure', clientId: c.clientId, reason, details: { status: c.status } });
+    ctx.throw(409, reason);
+  }
+
+  router.post('/console/clients/:id/approve', async (ctx) => {
+    const c = await known(ctx);
+    if (c.status !== 'pending' || !c.registry) return conflict(ctx, 'console.client.approved', c, 'This client is not waiting for approval.');
+    await registry.setStatus(c.clientId, 'active', actor(ctx));
+    await pages.record(ctx, { type: 'console.client.approved', outcome: 'success', clientId: c.clientId, details: { kind: c.kind } });
+    pages.redirect(ctx, back(ctx, c.clientId), `${display(c)} is approved: it may now ask people for authorization.`);
+  });
+
+  router.post('/console/clients/:id/disable', async (ctx) => {
+    const c = await known(ctx);
+    if (!applicable(c).disable) return conflict(ctx, 'console.client.disabled', c, 'This client is already disabled.');
+    if (c.kind === 'cimd') await cimdClients.block(c.clientId, actor(ctx));
+    else await registry.setStatus(c.clientId, 'disabled', actor(ctx));
+    await pages.record(ctx, { type: 'console.client.disabled', outcome: 'success', clientId: c.clientId, details: { kind: c.kind } });
+    pages.redirect(ctx, back(ctx, c.clientId), `${display(c)} is disabled: it can no longer authorize or use its tokens.`);
+  });
+
+  router.post('/console/clients/:id/enable', async (ctx) => {
+    const c = await known(ctx);
+    if (!applicable(c).enable) return conflict(ctx, 'console.client.enabled', c, 'This client is not disabled.');
+    if (c.kind === 'cimd') await cimdClients.unblock(c.clientId);
+    else await registry.setStatus(c.clientId, 'active', actor(ctx));
+    await pages.record(ctx, { type: 'console.client.enabled', outcome: 'success', clientId: c.clientId, details: { kind: c.kind } });
+    pages.redirect(ctx, back(ctx, c.clientId), `${display(c)} is enabled again.`);
+  });
+
+  router.post('/console/clients/:id/delete', async (ctx) => {
+    const c = await known(ctx);
+    const revoked = await registry.revokeEverything(c.clientId);
+    if (c.kind === 'cimd') await cimdClients.remove(c.clientId);
+    else await registry.remove(c.clientId);
+    await pages.record(ctx, { type: 'console.client.deleted', outcome: 'success', clientId: c.clientId, details: { kind: c.kind, name: c.name, grants_revoked: revoked } });
+    const comeBack =
+      c.kind === 'cimd'
+        ? ' A metadata-document client comes back when it is used again: to keep it out, block it (Disable) or its host instead.'
+        : c.kind === 'dcr'
+          ? ' It may register again (as a new client).'
+          : '';
+    pages.redirect(ctx, '/clients', `${display(c)} is deleted; ${revoked} grant(s) and every token issued under them are revoked.${comeBack}`);
+  });
+
+  router.post('/console/clients/:id/block-host', async (ctx) => {
+    const c = await known(ctx);
+    if (c.kind !== 'cimd') return conflict(ctx, 'console.cimd.host_blocked', c, 'Only a metadata-document (CIMD) client has a host to block.');
+    const hostname = new URL(c.clientId).hostname;
+    if (await hostBlock(c)) return conflict(ctx, 'console.cimd.host_blocked', c, `The host ${hostname} is already blocked.`);
+    const current = await deps.policy.get('CIMD_BLOCKED_DOMAINS');
+    const raw = [...current, hostname].join(', ');
+    try {
+      const stored = await deps.policy.set('CIMD_BLOCKED_DOMAINS', raw, actor(ctx));
+      await pages.record(ctx, { type: 'console.cimd.host_blocked', outcome: 'success', clientId: c.clientId, details: { host: hostname, setting: 'CIMD_BLOCKED_DOMAINS', value: stored } });
+    } catch (err) {
+      if (!(err instanceof PolicyError)) throw err;
+      await pages.record(ctx, { type: 'console.cimd.host_blocked', outcome: 'failure', clientId: c.clientId, reason: err.message, details: { host: hostname } });
+      ctx.throw(400, err.message);
+    }
+    pages.redirect(ctx, back(ctx, c.clientId), `The host ${hostname} is blocked: every client_id URL on it is refused from now on (CIMD_BLOCKED_DOMAINS, on the Policy page).`);
+  });
+
+  return router;
 }

@@ -10,6 +10,7 @@ import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import { sha256 } from '../crypto/digest.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import type { Db } from '../db/connection.js';
+import { RESOURCE_CONSENT_MARKER } from './policies/consent-covers-resource.js';
 
 const PLAIN_ID_MODELS = new Set(['Client', 'Grant']);
 // oidc-provider keeps the id (`jti`) inside the payload too: it is removed before storage and restored on read.
@@ -162,4 +163,104 @@ export async function deleteExpiredPayloads(db: Db, batch = 1000): Promise<numbe
     total += count;
     if (count < batch) return total;
   }
+}
+
+/** A person's grant to one client, as the console lists it (Grant payloads are stored readable: no secret in them). */
+export interface GrantSummary {
+  grantId: string;
+  accountId: string;
+  clientId: string;
+  /** resource URI → the scopes granted for it (without the consent marker, which is not a scope). */
+  resources: Record<string, string[]>;
+  /** The OpenID Connect scopes granted without a resource (openid, profile…), if any. */
+  openidScope: string | null;
+  grantedAt: Date;
+  expiresAt: Date | null;
+}
+
+interface GrantPayload {
+  accountId?: string;
+  clientId?: string;
+  iat?: number;
+  resources?: Record<string, string>;
+  openid?: { scope?: string };
+}
+
+type PayloadField = 'accountId' | 'clientId';
+// A field of a readable payload. The CASE keeps the JSON cast off sealed Client rows whatever order the database
+// evaluates the conditions in.
+const payloadField = (field: PayloadField) => `(case when model <> 'Client' then payload::jsonb ->> '${field}' end)`;
+
+function liveGrants(db: Db) {
+  return db('oidc_payloads')
+    .where({ model: 'Grant' })
+    .where((q) => q.whereNull('expires_at').orWhere('expires_at', '>', new Date()));
+}
+
+async function liveGrantsWhere(db: Db, field: PayloadField, value: string): Promise<GrantSummary[]> {
+  const rows = (await liveGrants(db)
+    .whereRaw(`${payloadField(field)} = ?`, [value])
+    .select('id', 'payload', 'created_at', 'expires_at')
+    .orderBy('created_at', 'desc')
+    .limit(1000)) as Array<{ id: string; payload: string; created_at: Date | string; expires_at: Date | string | null }>;
+  return rows.map((r) => {
+    const p = JSON.parse(r.payload) as GrantPayload;
+    return {
+      grantId: r.id,
+      accountId: String(p.accountId ?? ''),
+      clientId: String(p.clientId ?? ''),
+      resources: Object.fromEntries(
+        Object.entries(p.resources && typeof p.resources === 'object' ? p.resources : {}).map(([uri, scope]) => [
+          uri,
+          String(scope).split(' ').filter((s) => s && s !== RESOURCE_CONSENT_MARKER),
+        ]),
+      ),
+      openidScope: p.openid?.scope ?? null,
+      grantedAt: p.iat ? new Date(p.iat * 1000) : new Date(r.created_at),
+      expiresAt: r.expires_at ? new Date(r.expires_at) : null,
+    };
+  });
+}
+
+/** The live grants of one account, newest first. */
+export function grantsOfAccount(db: Db, accountId: string): Promise<GrantSummary[]> {
+  return liveGrantsWhere(db, 'accountId', accountId);
+}
+
+/** The live grants given to one client, newest first. */
+export function grantsOfClient(db: Db, clientId: string): Promise<GrantSummary[]> {
+  return liveGrantsWhere(db, 'clientId', clientId);
+}
+
+/** How many live grants each of these accounts has (absent: none). */
+export async function countGrantsByAccount(db: Db, accountIds: string[]): Promise<Map<string, number>> {
+  if (!accountIds.length) return new Map();
+  const account = payloadField('accountId');
+  const rows = (await liveGrants(db)
+    .whereRaw(`${account} in (${accountIds.map(() => '?').join(', ')})`, accountIds)
+    .select(db.raw(`${account} as account_id`))
+    .count('id as count')
+    .groupByRaw('1')) as Array<{ account_id: string; count: string | number }>;
+  return new Map(rows.map((r) => [r.account_id, Number(r.count)]));
+}
+
+/** Revokes every grant of an account (and what each issued); returns the grant ids revoked. */
+export async function revokeGrantsOfAccount(db: Db, accountId: string): Promise<string[]> {
+  // Expired grants too: nothing issued under any grant of the person may survive.
+  const ids = (await db('oidc_payloads').where({ model: 'Grant' }).whereRaw(`${payloadField('accountId')} = ?`, [accountId]).pluck('id')) as string[];
+  for (const id of ids) await revokeGrant(db, id);
+  return ids;
+}
+
+/**
+ * Revokes everything a client holds: each of its grants with every token and code issued under it, and the tokens
+ * it holds without a grant (client_credentials). Works for any client id, registered or metadata-document.
+ * Returns the number of grants revoked. (Remembered consents belong to remembered-consent; the caller drops them.)
+ */
+export async function revokeGrantsOfClient(db: Db, clientId: string): Promise<number> {
+  const client = payloadField('clientId');
+  const ids = (await db('oidc_payloads').where({ model: 'Grant' }).whereRaw(`${client} = ?`, [clientId]).pluck('id')) as string[];
+  for (const id of ids) await revokeGrant(db, id);
+  await db('oidc_payloads').whereNot({ model: 'Client' }).whereRaw(`${client} = ?`, [clientId]).delete();
+  return ids.length;
 }

@@ -2,8 +2,11 @@
 // registration or an admin), whether it may authorize (approval mode), and when it was last used (so unused
 // dynamic clients expire). This module owns `client_registry`; a client with no row (created before it existed)
 // counts as active.
+import type { Knex } from 'knex';
 import type { Db } from '../db/connection.js';
+import { containsPattern } from '../db/like-pattern.js';
 import { storable } from '../db/storable-text.js';
+import { revokeGrantsOfClient } from './adapter.js';
 
 export type ClientOrigin = 'dynamic' | 'static';
 export type ClientStatus = 'active' | 'pending' | 'disabled';
@@ -86,6 +89,45 @@ export class ClientRegistry {
     if (filter.origin) q.where({ origin: filter.origin });
     if (filter.status) q.where({ status: filter.status });
     return ((await q) as Row[]).map(toClient);
+  }
+
+  /**
+   * Clients for the console's list, newest first (then by id): by origin and status, and `q` a case-insensitive
+   * part of the name, client_id or registering address. At most `limit` rows.
+   */
+  async search(filter: { origin?: ClientOrigin | undefined; status?: ClientStatus | undefined; q?: string | undefined }, limit: number): Promise<{ clients: RegisteredClient[]; total: number }> {
+    const where = (q: Knex.QueryBuilder) => {
+      if (filter.origin) q.where({ origin: filter.origin });
+      if (filter.status) q.where({ status: filter.status });
+      if (filter.q) {
+        const pattern = containsPattern(filter.q);
+        q.where((w) =>
+          w.whereRaw("lower(coalesce(client_name, '')) like ? escape '\\'", [pattern])
+            .orWhereRaw("lower(client_id) like ? escape '\\'", [pattern])
+            .orWhereRaw("lower(coalesce(registered_ip, '')) like ? escape '\\'", [pattern]),
+        );
+      }
+      return q;
+    };
+    const rows = (await where(this.db('client_registry')).orderBy('created_at', 'desc').orderBy('client_id').limit(limit)) as Row[];
+    const count = (await where(this.db('client_registry')).count<{ count: string | number }[]>('client_id as count').first()) as { count: string | number };
+    return { clients: rows.map(toClient), total: Number(count.count) };
+  }
+
+  /** Who has consented to this client (remembered consent), newest first. */
+  async consents(clientId: string): Promise<Array<{ accountId: string; grantId: string; updatedAt: Date }>> {
+    const rows = (await this.db('consents').where({ client_id: clientId }).orderBy('updated_at', 'desc').limit(500)) as Array<{ account_id: string; grant_id: string; updated_at: Date | string }>;
+    return rows.map((r) => ({ accountId: r.account_id, grantId: r.grant_id, updatedAt: new Date(r.updated_at) }));
+  }
+
+  /**
+   * Revokes everything the client holds (every grant and token, see revokeGrantsOfClient) and its remembered
+   * consents. Returns the number of grants revoked.
+   */
+  async revokeEverything(clientId: string): Promise<number> {
+    const revoked = await revokeGrantsOfClient(this.db, clientId);
+    await this.db('consents').where({ client_id: clientId }).delete();
+    return revoked;
   }
 
   async countDynamic(): Promise<number> {

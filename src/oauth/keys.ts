@@ -98,6 +98,64 @@ export async function rotateSigningKeys(
   });
 }
 
+/**
+ * "Rotate now", as `gatehouse keys rotate` and the console do it: make sure keys exist, then rotate with the default
+ * activation delay — 0 on the embedded database (one process), two key-reload intervals on PostgreSQL so every
+ * instance publishes the new key before any signs with it — and keep the old keys published for the longest
+ * lifetime of a token they signed.
+ */
+export async function rotateKeysNow(
+  db: Db,
+  box: SecretBox,
+  options: { embedded: boolean; keyReloadInterval: number; accessTokenTtl: number; activateInSeconds?: number | undefined },
+): Promise<{ kids: string[]; activatesAt: Date }> {
+  await ensureSigningKeys(db, box);
+  const activateInSeconds = options.activateInSeconds ?? (options.embedded ? 0 : 2 * options.keyReloadInterval);
+  const maxSignedLifetime = Math.max(options.accessTokenTtl, 3600);
+  return rotateSigningKeys(db, box, { activateInSeconds, maxSignedLifetime });
+}
+
+export type SigningKeyState = 'next' | 'current' | 'retired';
+
+export interface SigningKeyInfo {
+  kid: string;
+  alg: SigningAlg;
+  state: SigningKeyState;
+  /** In /jwks: not yet past its expiry after retirement. */
+  published: boolean;
+  createdAt: Date;
+  activatesAt: Date;
+  retiredAt: Date | null;
+  expiresAt: Date | null;
+}
+
+/**
+ * Every signing key with its state at `now` (for the console): next (activates later), current (the one that signs
+ * now for its algorithm, by the rule of KeySet.signingKey) or retired (replaced, or past its expiry). Newest first.
+ */
+export async function describeSigningKeys(db: Db, now = Date.now()): Promise<SigningKeyInfo[]> {
+  const rows = (await db('signing_keys')
+    .select('kid', 'alg', 'created_at', 'activates_at', 'retired_at', 'expires_at')
+    .orderBy('activates_at', 'desc')
+    .orderBy('created_at', 'desc')
+    .limit(200)) as Array<{ kid: string; alg: SigningAlg; created_at: Date | string; activates_at: Date | string; retired_at: Date | string | null; expires_at: Date | string | null }>;
+  const keys = rows.map((r) => {
+    const expiresAt = r.expires_at ? new Date(r.expires_at) : null;
+    return {
+      kid: r.kid,
+      alg: r.alg,
+      published: !expiresAt || expiresAt.getTime() > now,
+      createdAt: new Date(r.created_at),
+      activatesAt: new Date(r.activates_at),
+      retiredAt: r.retired_at ? new Date(r.retired_at) : null,
+      expiresAt,
+    };
+  });
+  const current = new KeySet(keys.filter((k) => k.published).map((k) => ({ ...k, privateJwk: {}, publicJwk: {} })));
+  const signing = new Set(SIGNING_ALGS.map((alg) => current.signingKey(alg, now)?.kid));
+  return keys.map((k) => ({ ...k, state: k.activatesAt.getTime() > now ? 'next' : signing.has(k.kid) ? 'current' : 'retired' }));
+}
+
 /** The keys as one instance sees them at one moment. */
 export class KeySet {
   constructor(readonly keys: SigningKey[]) {}

@@ -52,6 +52,14 @@ export function canonicalOrSame(value: string): string {
   }
 }
 
+/**
+ * Whether RESOURCES (the environment) defines this resource: it is seeded again at every start, so a change made
+ * at run time (CLI, console) lasts only until the next start, and a removed one comes back.
+ */
+export function definedByEnvironment(seeds: readonly ResourceInput[], uri: string): boolean {
+  return seeds.some((r) => canonicalOrSame(r.uri) === uri);
+}
+
 type StoredScope = string | { description?: string; tools?: string[]; access?: { email_domains?: string[]; groups?: string[] } };
 type StoredAccess = { email_domains?: string[]; groups?: string[] } | null;
 

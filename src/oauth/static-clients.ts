@@ -8,7 +8,19 @@ import type { Db } from '../db/connection.js';
 import { PostgresAdapter } from './adapter.js';
 import { STATIC_SCOPES } from './provider.js';
 import { checkClientMetadata } from './registration.js';
-import { canonicalResource } from './resources.js';
+import type { ClientRegistry } from './client-registry.js';
+import { canonicalResource, InvalidResourceUri } from './resources.js';
+
+/** The input describes a client Gatehouse will not create (the message says why, for the admin). */
+export class ClientInputError extends Error {}
+
+function resourceOf(uri: string): string {
+  try {
+    return canonicalResource(uri);
+  } catch (err) {
+    throw err instanceof InvalidResourceUri ? new ClientInputError(err.message) : err;
+  }
+}
 
 export interface NewClient {
   name: string;
@@ -29,7 +41,8 @@ export interface CreatedClient {
 }
 
 export async function createStaticClient(db: Db, box: SecretBox, provider: Provider, input: NewClient): Promise<CreatedClient> {
-  if (!input.confidential && input.redirectUris.length === 0) throw new Error('a public client needs at least one --redirect-uri');
+  if (!input.name.trim()) throw new ClientInputError('a client needs a name');
+  if (!input.confidential && input.redirectUris.length === 0) throw new ClientInputError('a public client needs at least one redirect URI');
   const grantTypes = [
     ...(input.redirectUris.length ? ['authorization_code', 'refresh_token'] : []),
     ...(input.confidential ? ['client_credentials'] : []),
@@ -44,16 +57,21 @@ export async function createStaticClient(db: Db, box: SecretBox, provider: Provi
     client_id_issued_at: Math.floor(Date.now() / 1000),
     ...(input.confidential ? { client_secret: randomBytes(32).toString('base64url'), client_secret_expires_at: 0 } : {}),
     ...(input.scope ? { scope: input.scope } : {}),
-    ...(input.resource ? { gatehouse_resource: canonicalResource(input.resource) } : {}),
+    ...(input.resource ? { gatehouse_resource: resourceOf(input.resource) } : {}),
   };
   // The same rules as dynamic registration, except that an admin may create client_credentials clients.
   const checked: Record<string, unknown> = { redirect_uris: metadata.redirect_uris, scope: metadata.scope };
   const refusal = checkClientMetadata(checked, { staticScopes: STATIC_SCOPES, redirectUriSchemes: input.redirectUriSchemes ?? [] });
-  if (refusal) throw new Error(refusal.error_description);
+  if (refusal) throw new ClientInputError(refusal.error_description);
   if (checked.application_type) metadata.application_type = checked.application_type;
   if (checked.scope) metadata.scope = checked.scope;
   else delete metadata.scope;
-  await provider.Client.validate(metadata as never);
+  try {
+    await provider.Client.validate(metadata as never);
+  } catch (err) {
+    const described = err as { error_description?: unknown };
+    throw typeof described.error_description === 'string' ? new ClientInputError(described.error_description) : err;
+  }
   await new PostgresAdapter('Client', { db, box }).upsert(String(metadata.client_id), metadata as never, 0);
   return {
     client_id: String(metadata.client_id),
@@ -63,4 +81,17 @@ export async function createStaticClient(db: Db, box: SecretBox, provider: Provi
     grant_types: grantTypes,
     token_endpoint_auth_method: String(metadata.token_endpoint_auth_method),
   };
+}
+
+/**
+ * An admin adds a client (`gatehouse client add`, the console's New static client): created as above, then entered
+ * in the registry as an active static client. The caller audits it (never with the secret).
+ */
+export async function addStaticClient(
+  deps: { db: Db; box: SecretBox; provider: Provider; registry: ClientRegistry },
+  input: NewClient,
+): Promise<CreatedClient> {
+  const created = await createStaticClient(deps.db, deps.box, deps.provider, input);
+  await deps.registry.record({ clientId: created.client_id, origin: 'static', status: 'active', clientName: created.client_name });
+  return created;
 }

@@ -49,6 +49,29 @@ export class Accounts {
     return row ? toAccount(row) : undefined;
   }
 
+  /**
+   * One page of accounts for the console, by email then id, with the connections each has signed in through.
+   * `q` matches a part of the email or name (case-insensitive). Returns one row more than `limit` if there is more.
+   */
+  async list(options: { q?: string; offset: number; limit: number }): Promise<Array<Account & { connections: string[] }>> {
+    const query = this.db('accounts').orderByRaw('email asc nulls last').orderBy('id').offset(options.offset).limit(options.limit + 1);
+    if (options.q) {
+      const pattern = `%${options.q.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      query.where((w) => w.whereRaw("lower(email) like ? escape '\\'", [pattern]).orWhereRaw("lower(name) like ? escape '\\'", [pattern]));
+    }
+    const rows = (await query) as Row[];
+    const links = rows.length
+      ? ((await this.db('identities').whereIn('account_id', rows.map((r) => r.id)).select('account_id', 'connection_id').orderBy('created_at')) as Array<{ account_id: string; connection_id: string }>)
+      : [];
+    return rows.map((r) => ({ ...toAccount(r), connections: [...new Set(links.filter((l) => l.account_id === r.id).map((l) => l.connection_id))] }));
+  }
+
+  /** Disables (refused at login, token refresh and the console) or enables an account; false when it is unknown. */
+  async setDisabled(id: string, disabled: boolean): Promise<boolean> {
+    const updated = await this.db('accounts').where({ id }).update({ disabled_at: disabled ? new Date() : null });
+    return updated > 0;
+  }
+
   /** The identities linked to an account (for the console and tests). */
   async identities(accountId: string): Promise<Array<{ connectionId: string; issuer: string; subject: string }>> {
     const rows = (await this.db('identities').where({ account_id: accountId }).orderBy('created_at')) as Array<{ connection_id: string; issuer: string; subject: string }>;

@@ -58,6 +58,10 @@ const USES: Record<ConnectionKindName, SpecField[]> = {
   google: ['issuer', 'clientId', 'clientSecret', 'scopes', 'hostedDomains', 'storeTokens'],
   github: ['issuer', 'clientId', 'clientSecret', 'scopes', 'orgs', 'storeTokens'],
 };
+/** The optional settings a kind reads (the console shows these fields for it). */
+export function connectionFields(kind: ConnectionKindName): readonly SpecField[] {
+  return USES[kind];
+}
 const OPTIONAL: SpecField[] = ['issuer', 'clientId', 'clientSecret', 'scopes', 'tenant', 'allowedTenants', 'hostedDomains', 'groupsClaim', 'orgs', 'storeTokens'];
 
 function isSet(value: unknown): boolean {

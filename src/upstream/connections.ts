@@ -5,7 +5,7 @@
 import type { SecretBox } from '../crypto/secret-box.js';
 import type { Db } from '../db/connection.js';
 import { CONNECTION_KINDS, type ConnectionKindName, type ConnectionSpec, type ConnectorDeps, type SpecField } from './connection.js';
-import type { Connector } from './connector.js';
+import type { Connector, DiscoveryReport } from './connector.js';
 import { KINDS } from './kinds.js';
 
 export interface StoredConnection extends ConnectionSpec {
@@ -35,6 +35,9 @@ export class ConnectionError extends Error {
     super(problems.map(([f, m]) => `${f}: ${m}`).join('; '));
   }
 }
+
+/** The id is taken (the console answers 409). */
+export class ConnectionExists extends ConnectionError {}
 
 /** Fills the list fields a caller may leave out. */
 export function connectionSpec(input: Partial<ConnectionSpec> & Pick<ConnectionSpec, 'id' | 'kind'>): ConnectionSpec {
@@ -90,10 +93,36 @@ export class Connections {
   async add(spec: ConnectionSpec, source: string): Promise<StoredConnection> {
     this.check(spec);
     const existing = await this.db('upstream_connections').where({ id: spec.id }).first();
-    if (existing) throw new ConnectionError([['id', `a connection with id ${spec.id} already exists`]]);
+    if (existing) throw new ConnectionExists([['id', `a connection with id ${spec.id} already exists`]]);
     await this.db('upstream_connections').insert(this.toRow(spec, source));
     this.#cache = undefined;
     return (await this.find(spec.id))!;
+  }
+
+  /**
+   * Changes a connection's settings (not its id or kind: identities are linked through them). `keepSecret` keeps
+   * the stored client secret whatever `spec` says, so a form never has to show it. The environment's connection is
+   * refused: seed() would put UPSTREAM_* back at the next start.
+   */
+  async update(spec: ConnectionSpec, options: { keepSecret: boolean }): Promise<StoredConnection> {
+    const current = (await this.db('upstream_connections').where({ id: spec.id }).first()) as Row | undefined;
+    if (!current) throw new ConnectionError([['id', `no connection with id ${spec.id}`]]);
+    if (current.source === 'env') throw new ConnectionError([['id', `connection ${spec.id} comes from UPSTREAM_*: change the environment instead`]]);
+    if (current.kind !== spec.kind) throw new ConnectionError([['kind', 'cannot change: remove the connection and add another']]);
+    const full = options.keepSecret ? { ...spec, clientSecret: this.fromRow(current).clientSecret } : spec;
+    this.check(full);
+    await this.db('upstream_connections').where({ id: spec.id }).update({ ...this.toRow(full, current.source), updated_at: new Date() });
+    this.#cache = undefined;
+    return (await this.find(spec.id))!;
+  }
+
+  /**
+   * Runs a connection's discovery now, on a connector of its own (never the cached one: the answer must be today's,
+   * and a failure must not disturb logins). Undefined for a kind with nothing to discover (local accounts).
+   */
+  async discover(connection: StoredConnection): Promise<DiscoveryReport | undefined> {
+    const connector = KINDS[connection.kind].create(connection, this.deps);
+    return connector.kind === 'redirect' ? connector.discover() : undefined;
   }
 
   /**

@@ -44,6 +44,21 @@ export interface StartOptions {
   freshLogin?: boolean | undefined;
 }
 
+/** What a connection's discovery found (the console's Test): the IdP's endpoints and what it supports. */
+export interface DiscoveryReport {
+  /** The document or API fetched to find this out. */
+  fetched: string;
+  issuer: string;
+  authorizationEndpoint?: string | undefined;
+  tokenEndpoint?: string | undefined;
+  userinfoEndpoint?: string | undefined;
+  jwksUri?: string | undefined;
+  scopesSupported?: string[] | undefined;
+  pkceMethods?: string[] | undefined;
+  /** What the admin should know beyond the endpoints (e.g. "no discovery document: fixed endpoints"). */
+  notes: string[];
+}
+
 /** A connector that sends the browser to an IdP and verifies what comes back (OIDC, OAuth 2). */
 export interface RedirectConnector {
   readonly id: string;
@@ -55,6 +70,8 @@ export interface RedirectConnector {
   start(options?: StartOptions): Promise<{ url: URL; checks: UpstreamChecks }>;
   /** Exchanges the callback's code (state, PKCE and nonce checked) and returns who logged in. */
   finish(callback: URL, checks: UpstreamChecks): Promise<{ identity: Identity; tokens?: UpstreamTokens | undefined }>;
+  /** Fetches the IdP's discovery document (or the kind's equivalent) now; throws what went wrong. */
+  discover(): Promise<DiscoveryReport>;
 }
 
 export type Connector = PasswordConnector | RedirectConnector;

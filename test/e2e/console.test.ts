@@ -142,9 +142,11 @@ describe('an admin governing Gatehouse in the console', () => {
     await admin.getByRole('status').filter({ hasText: /CRM/ }).waitFor();
     await photograph(admin, 'resource-detail');
     const created = await gh.services.resources.find(NEW_SERVER);
-    expect(created?.scopes.map((s) => s.scope).sort()).toEqual(['crm:read', 'crm:write']);
-    const catalogue = (await (await fetch(`${gh.issuer}/catalogue`)).json()) as { resources: Array<{ resource?: string; uri?: string }> };
-    expect(JSON.stringify(catalogue)).toContain(NEW_SERVER);
+    expect(Object.keys(created?.scopes ?? {}).sort()).toEqual(['crm:read', 'crm:write']);
+    expect(created?.catalogue['crm:read']?.tools).toEqual(['search_accounts', 'get_deal']);
+    const catalogue = (await (await fetch(`${gh.issuer}/catalogue?resource=${encodeURIComponent(NEW_SERVER)}`)).json()) as { resource: string; scopes: Record<string, { tools: string[] }> };
+    expect(catalogue.resource).toBe(NEW_SERVER);
+    expect(catalogue.scopes['crm:write']?.tools).toEqual(['update_deal']);
   });
 
   it('photographs the remaining sections', async () => {

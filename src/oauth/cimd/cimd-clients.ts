@@ -6,7 +6,9 @@
 // few minutes per instance: an authorization or a token request must not cost a write. The blocked flag is read
 // through a cache of a couple of seconds, so a block made by the CLI (another process) takes effect on every
 // instance almost at once, without a query per request.
+import type { Knex } from 'knex';
 import type { Db } from '../../db/connection.js';
+import { containsPattern } from '../../db/like-pattern.js';
 import { storable } from '../../db/storable-text.js';
 import { clientIdHost } from './client-id-url.js';
 
@@ -62,6 +64,29 @@ export class CimdClients {
     return ((await this.db('cimd_clients').orderBy('first_seen_at', 'desc').orderBy('client_id')) as Row[]).map(toClient);
   }
 
+  /**
+   * Clients for the console's list, newest first (first seen, or blocked when never seen; then by id): blocked or
+   * not, and `q` a case-insensitive part of the name, client_id or host. At most `limit` rows.
+   */
+  async search(filter: { blocked?: boolean | undefined; q?: string | undefined }, limit: number): Promise<{ clients: CimdClient[]; total: number }> {
+    const where = (q: Knex.QueryBuilder) => {
+      if (filter.blocked === true) q.whereNotNull('blocked_at');
+      if (filter.blocked === false) q.whereNull('blocked_at');
+      if (filter.q) {
+        const pattern = containsPattern(filter.q);
+        q.where((w) =>
+          w.whereRaw("lower(coalesce(client_name, '')) like ? escape '\\'", [pattern])
+            .orWhereRaw("lower(client_id) like ? escape '\\'", [pattern])
+            .orWhereRaw("lower(host) like ? escape '\\'", [pattern]),
+        );
+      }
+      return q;
+    };
+    const rows = (await where(this.db('cimd_clients')).orderByRaw('coalesce(first_seen_at, blocked_at) desc nulls last').orderBy('client_id').limit(limit)) as Row[];
+    const count = (await where(this.db('cimd_clients')).count<{ count: string | number }[]>('client_id as count').first()) as { count: string | number };
+    return { clients: rows.map(toClient), total: Number(count.count) };
+  }
+
   async find(clientId: string): Promise<CimdClient | undefined> {
     const row = (await this.db('cimd_clients').where({ client_id: clientId }).first()) as Row | undefined;
     return row ? toClient(row) : undefined;
@@ -112,6 +137,14 @@ export class CimdClients {
       .merge({ blocked_at: at, blocked_by: actor });
     this.#blocked.delete(clientId);
     return (await this.find(clientId))!;
+  }
+
+  /** Forgets a client (and any block on it); it is recorded again when next used. False when unknown. */
+  async remove(clientId: string): Promise<boolean> {
+    const deleted = await this.db('cimd_clients').where({ client_id: clientId }).delete();
+    this.#blocked.delete(clientId);
+    this.#touched.delete(clientId);
+    return deleted > 0;
   }
 
   /** Lifts a block; undefined when the client_id is unknown. */

@@ -12,7 +12,7 @@
 //   answers 403): an owner must approve Gatehouse's app for the organisation.
 import * as oc from 'openid-client';
 import { commonProblems, insecureAllowed, type ConnectionKind, type ConnectionSpec, type ConnectorDeps, type SpecField } from '../connection.js';
-import { UpstreamError, type Identity, type RedirectConnector, type UpstreamChecks, type UpstreamTokens } from '../connector.js';
+import { UpstreamError, type DiscoveryReport, type Identity, type RedirectConnector, type UpstreamChecks, type UpstreamTokens } from '../connector.js';
 import { tokensOf } from '../oidc/oidc-client.js';
 
 export const GITHUB_BASE = 'https://github.com';
@@ -90,6 +90,29 @@ export class GithubConnector implements RedirectConnector {
       state: checks.state,
     });
     return { url, checks };
+  }
+
+  /** GitHub publishes no discovery document: its endpoints are fixed; reaching its API's /meta proves the host. */
+  async discover(): Promise<DiscoveryReport> {
+    const fetched = `${this.#api}/meta`;
+    const response = await this.#fetch(fetched, {
+      headers: { accept: 'application/vnd.github+json', 'user-agent': 'Gatehouse' },
+      redirect: 'error',
+      signal: AbortSignal.timeout(TIMEOUT_S * 1000),
+    });
+    await response.body?.cancel();
+    if (response.status !== 200) throw new Error(`GitHub answered ${fetched} with HTTP ${response.status}`);
+    const server = this.#config.serverMetadata();
+    return {
+      fetched,
+      issuer: this.#base,
+      authorizationEndpoint: server.authorization_endpoint,
+      tokenEndpoint: server.token_endpoint,
+      userinfoEndpoint: `${this.#api}/user`,
+      scopesSupported: this.#scopes,
+      pkceMethods: ['S256'],
+      notes: ['GitHub is OAuth 2, not OpenID Connect: there is no discovery document and no ID token. The endpoints are fixed; the scopes shown are the ones Gatehouse asks for.'],
+    };
   }
 
   async finish(callback: URL, checks: UpstreamChecks): Promise<{ identity: Identity; tokens?: UpstreamTokens }> {

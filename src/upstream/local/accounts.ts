@@ -80,6 +80,12 @@ export class LocalAccounts {
     return { id, email, name: input.name ?? null, isAdmin: input.isAdmin ?? false, disabled: false };
   }
 
+  /** Disables or enables a local user's password login (the console keeps it in step with the account). */
+  async setDisabled(id: string, disabled: boolean): Promise<boolean> {
+    const updated = await this.db('users').where({ id }).update({ disabled_at: disabled ? new Date() : null });
+    return updated > 0;
+  }
+
   /** The password connector for the login form. Disabled accounts cannot log in. */
   connector(id = 'local'): PasswordConnector {
     return {

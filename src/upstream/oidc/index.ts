@@ -1,7 +1,7 @@
 // Generic OpenID Connect: any IdP with discovery (Keycloak, Auth0, Authentik, Ping, an Okta or Entra set up by
 // hand…). The okta, entra and google kinds extend this connector with their own request parameters and checks.
 import { commonProblems, insecureAllowed, type ConnectionKind, type ConnectionSpec, type ConnectorDeps, type SpecField } from '../connection.js';
-import type { Identity, RedirectConnector, StartOptions, UpstreamChecks, UpstreamTokens } from '../connector.js';
+import type { DiscoveryReport, Identity, RedirectConnector, StartOptions, UpstreamChecks, UpstreamTokens } from '../connector.js';
 import { groupsFrom, OidcClient, str, type IdTokenClaims } from './oidc-client.js';
 
 export const DEFAULT_OIDC_SCOPES = ['openid', 'email', 'profile'];
@@ -50,6 +50,23 @@ export class OidcConnector implements RedirectConnector {
 
   protected emailVerified(claims: Record<string, unknown>): boolean {
     return claims.email_verified === true || claims.email_verified === 'true';
+  }
+
+  async discover(): Promise<DiscoveryReport> {
+    const metadata = (await this.client.configuration()).serverMetadata();
+    const list = (v: unknown) => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : undefined);
+    const pkce = list(metadata.code_challenge_methods_supported);
+    return {
+      fetched: this.client.discoveryUrl(),
+      issuer: metadata.issuer,
+      authorizationEndpoint: metadata.authorization_endpoint,
+      tokenEndpoint: metadata.token_endpoint,
+      userinfoEndpoint: metadata.userinfo_endpoint,
+      jwksUri: metadata.jwks_uri,
+      scopesSupported: list(metadata.scopes_supported),
+      pkceMethods: pkce,
+      notes: pkce && !pkce.includes('S256') ? ['The IdP does not list PKCE S256, which Gatehouse always sends.'] : [],
+    };
   }
 
   start(options: StartOptions = {}): Promise<{ url: URL; checks: UpstreamChecks }> {

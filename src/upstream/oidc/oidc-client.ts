@@ -44,6 +44,11 @@ export class OidcClient {
     return value;
   }
 
+  /** Where discovery reads the IdP's metadata (OIDC Discovery §4). */
+  discoveryUrl(): string {
+    return `${this.options.issuer.href.replace(/\/$/, '')}/.well-known/openid-configuration`;
+  }
+
   /** The URL to send the browser to, with only the parameters given here: never an MCP client's. */
   async start(extra: Record<string, string> = {}): Promise<{ url: URL; checks: UpstreamChecks }> {
     const config = await this.configuration();

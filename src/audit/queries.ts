@@ -1,0 +1,229 @@
+// Reading the audit log (this module's table, `audit_events`): a filter parsed from a page's query parameters
+// (every value hostile until checked), pages by id descending (keyset: `before`/`after` an id), and an export that
+// reads in batches up to a cap, so the whole table is never in memory.
+import type { Db } from '../db/connection.js';
+
+export const AUDIT_PAGE_SIZE = 50;
+export const EXPORT_CAP = 100_000;
+const EXPORT_BATCH = 1000;
+const MAX_TEXT = 2048;
+
+export interface AuditFilter {
+  /** An exact type, or a prefix when it ends in `*` (`client.*` → every type starting `client.`). */
+  type?: string;
+  outcome?: 'success' | 'failure';
+  /** A part of the actor (email, account id, "cli"…), case-insensitive. */
+  actor?: string;
+  /** The exact client_id. */
+  client?: string;
+  /** The exact resource URI. */
+  resource?: string;
+  /** From this instant on (inclusive). */
+  from?: Date;
+  /** Up to the end of the unit given (a day, a minute, a second): events before `toExclusive`. */
+  toExclusive?: Date;
+}
+
+export interface AuditQuery {
+  filter: AuditFilter;
+  /** The form values as given (to show them again), only the known fields. */
+  values: Record<FilterField, string>;
+  before?: number;
+  after?: number;
+}
+
+export const FILTER_FIELDS = ['type', 'outcome', 'actor', 'client', 'resource', 'from', 'to'] as const;
+export type FilterField = (typeof FILTER_FIELDS)[number];
+
+export class AuditFilterError extends Error {
+  constructor(
+    readonly problems: Partial<Record<FilterField | 'page', string>>,
+    readonly values: Record<FilterField, string>,
+  ) {
+    super(Object.values(problems).join('; '));
+  }
+}
+
+export interface AuditRow {
+  id: number;
+  at: Date;
+  type: string;
+  outcome: string;
+  actor: string | null;
+  clientId: string | null;
+  resource: string | null;
+  ip: string | null;
+  userAgent: string | null;
+  reason: string | null;
+  details: Record<string, unknown> | null;
+}
+
+const TYPE = /^[A-Za-z0-9_.:-]{1,100}(\*)?$/;
+// 2026-01-31, 2026-01-31T10:00 (datetime-local), …:05, …:05.123, optionally ending in Z: always UTC.
+const WHEN = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?)?Z?$/;
+
+/** A date or datetime-local value as UTC, with the length of the unit it names (for an inclusive end). */
+function parseWhen(raw: string): { at: Date; unitMs: number } | undefined {
+  const m = WHEN.exec(raw);
+  if (!m) return undefined;
+  const [, y, mo, d, h, mi, s, ms] = m;
+  const parts = [Number(y), Number(mo) - 1, Number(d), Number(h ?? 0), Number(mi ?? 0), Number(s ?? 0), Number((ms ?? '0').padEnd(3, '0'))] as const;
+  const at = new Date(Date.UTC(...parts));
+  // Date.UTC rolls 2026-02-31 over to March: refuse what does not round-trip.
+  if (Number.isNaN(at.getTime()) || at.getUTCFullYear() !== parts[0] || at.getUTCMonth() !== parts[1] || at.getUTCDate() !== parts[2] || at.getUTCHours() !== parts[3] || at.getUTCMinutes() !== parts[4] || at.getUTCSeconds() !== parts[5]) {
+    return undefined;
+  }
+  const unitMs = ms !== undefined ? 1 : s !== undefined ? 1000 : h !== undefined ? 60_000 : 86_400_000;
+  return { at, unitMs };
+}
+
+const KEYSET_ID = /^[1-9]\d{0,15}$/;
+
+/** Parses the filter and page position from query parameters; throws AuditFilterError naming each bad field. */
+export function parseAuditQuery(query: Record<string, string | string[] | undefined>): AuditQuery {
+  const problems: Partial<Record<FilterField | 'page', string>> = {};
+  const one = (name: string): string => {
+    const v = query[name];
+    if (Array.isArray(v)) {
+      problems[name as FilterField] = `${name} was given more than once`;
+      return '';
+    }
+    return (v ?? '').trim();
+  };
+  const values = Object.fromEntries(FILTER_FIELDS.map((f) => [f, one(f)])) as Record<FilterField, string>;
+  for (const f of FILTER_FIELDS) {
+    if (values[f].length > MAX_TEXT) {
+      problems[f] = `${f} is too long (at most ${MAX_TEXT} characters)`;
+      values[f] = values[f].slice(0, MAX_TEXT);
+    }
+  }
+  const filter: AuditFilter = {};
+  if (values.type && !problems.type) {
+    if (TYPE.test(values.type)) filter.type = values.type;
+    else problems.type = 'Type is an event type such as consent.granted, or a prefix ending in * such as client.*';
+  }
+  if (values.outcome && !problems.outcome) {
+    if (values.outcome === 'success' || values.outcome === 'failure') filter.outcome = values.outcome;
+    else problems.outcome = 'Outcome is success or failure';
+  }
+  if (values.actor && !problems.actor) filter.actor = values.actor;
+  if (values.client && !problems.client) filter.client = values.client;
+  if (values.resource && !problems.resource) filter.resource = values.resource;
+  if (values.from && !problems.from) {
+    const from = parseWhen(values.from);
+    if (from) filter.from = from.at;
+    else problems.from = 'From is a date (2026-01-31) or a date and time (2026-01-31T09:30), in UTC';
+  }
+  if (values.to && !problems.to) {
+    const to = parseWhen(values.to);
+    if (to) filter.toExclusive = new Date(to.at.getTime() + to.unitMs);
+    else problems.to = 'To is a date (2026-01-31) or a date and time (2026-01-31T17:00), in UTC';
+  }
+  if (filter.from && filter.toExclusive && filter.from >= filter.toExclusive) problems.to = 'To is before From';
+
+  const position: { before?: number; after?: number } = {};
+  for (const name of ['before', 'after'] as const) {
+    const raw = one(name);
+    if (!raw) continue;
+    if (KEYSET_ID.test(raw)) position[name] = Number(raw);
+    else problems.page = 'The page position is not valid: start again from the newest events';
+  }
+  if (position.before && position.after) problems.page = 'The page position is not valid: start again from the newest events';
+  if (Object.keys(problems).length) throw new AuditFilterError(problems, values);
+  return { filter, values, ...position };
+}
+
+const likeEscape = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
+
+function filtered(db: Db, filter: AuditFilter) {
+  const q = db('audit_events');
+  if (filter.type) {
+    if (filter.type.endsWith('*')) q.whereRaw("type like ? escape '\\'", [`${likeEscape(filter.type.slice(0, -1))}%`]);
+    else q.where({ type: filter.type });
+  }
+  if (filter.outcome) q.where({ outcome: filter.outcome });
+  if (filter.actor) q.whereRaw("lower(actor) like ? escape '\\'", [`%${likeEscape(filter.actor.toLowerCase())}%`]);
+  if (filter.client) q.where({ client_id: filter.client });
+  if (filter.resource) q.where({ resource: filter.resource });
+  if (filter.from) q.where('at', '>=', filter.from);
+  if (filter.toExclusive) q.where('at', '<', filter.toExclusive);
+  return q;
+}
+
+interface DbRow {
+  id: string | number;
+  at: Date | string;
+  type: string;
+  outcome: string;
+  actor: string | null;
+  client_id: string | null;
+  resource: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  reason: string | null;
+  details: Record<string, unknown> | string | null;
+}
+
+const toRow = (r: DbRow): AuditRow => ({
+  id: Number(r.id),
+  at: new Date(r.at),
+  type: r.type,
+  outcome: r.outcome,
+  actor: r.actor,
+  clientId: r.client_id,
+  resource: r.resource,
+  ip: r.ip,
+  userAgent: r.user_agent,
+  reason: r.reason,
+  details: typeof r.details === 'string' ? (JSON.parse(r.details) as Record<string, unknown>) : r.details,
+});
+
+/**
+ * One page of events, newest first: the newest ones, those older than `before`, or those newer than `after`.
+ * `older`/`newer` give the keyset of the next and previous pages when there are any.
+ */
+export async function auditPage(db: Db, query: Pick<AuditQuery, 'filter' | 'before' | 'after'>, size = AUDIT_PAGE_SIZE): Promise<{ events: AuditRow[]; older?: number; newer?: number }> {
+  let rows: DbRow[];
+  let moreOlder = false;
+  let moreNewer = false;
+  if (query.after) {
+    rows = (await filtered(db, query.filter).where('id', '>', query.after).orderBy('id', 'asc').limit(size + 1)) as DbRow[];
+    moreNewer = rows.length > size;
+    rows = rows.slice(0, size).reverse();
+    moreOlder = true; // the page we came from
+  } else {
+    const q = filtered(db, query.filter).orderBy('id', 'desc').limit(size + 1);
+    if (query.before) q.where('id', '<', query.before);
+    rows = (await q) as DbRow[];
+    moreOlder = rows.length > size;
+    rows = rows.slice(0, size);
+    moreNewer = !!query.before;
+  }
+  const events = rows.map(toRow);
+  if (!events.length) return { events };
+  return { events, ...(moreOlder ? { older: events[events.length - 1]!.id } : {}), ...(moreNewer ? { newer: events[0]!.id } : {}) };
+}
+
+/**
+ * The export of a filter, newest first, fixed at the moment it starts (events written meanwhile, such as the
+ * export's own audit event, are not in it): how many rows it will yield (at most EXPORT_CAP), and the rows, read
+ * EXPORT_BATCH at a time.
+ */
+export async function auditExport(db: Db, filter: AuditFilter, cap = EXPORT_CAP): Promise<{ count: number; rows: () => AsyncGenerator<AuditRow> }> {
+  const top = (await db('audit_events').max('id as max').first()) as { max: string | number | null } | undefined;
+  const upTo = Number(top?.max ?? 0);
+  const counted = (await filtered(db, filter).where('id', '<=', upTo).count('id as count').first()) as { count: string | number } | undefined;
+  const count = Math.min(Number(counted?.count ?? 0), cap);
+  async function* rows(): AsyncGenerator<AuditRow> {
+    let below = upTo + 1;
+    let left = count;
+    while (left > 0) {
+      const batch = (await filtered(db, filter).where('id', '<', below).orderBy('id', 'desc').limit(Math.min(EXPORT_BATCH, left))) as DbRow[];
+      if (!batch.length) return;
+      for (const r of batch) yield toRow(r);
+      left -= batch.length;
+      below = Number(batch[batch.length - 1]!.id);
+    }
+  }
+  return { count, rows };
+}

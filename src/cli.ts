@@ -1,7 +1,8 @@
 // The `gatehouse` command. It reads the same configuration as the server (environment and .env). Commands that
 // create something accept --json and then print exactly one JSON object on stdout.
 import { Command, InvalidArgumentError } from 'commander';
-import { ConfigError, loadConfig, type Config } from './config.js';
+import { ConfigError, loadConfig, POLICY_SETTINGS, type Config } from './config.js';
+import { isPolicySetting, PolicyError, type PolicyEntry } from './policy/settings.js';
 import { DataDirLockedError } from './db/data-dir-lock.js';
 import { migrateLatest } from './db/migrations.js';
 import { openServices, sweepUnusedClients, type Services } from './gatehouse.js';
@@ -423,6 +424,56 @@ connection
       await s.audit.record({ type: 'connection.removed', outcome: 'success', actor: 'cli', details: { id, kind: found.kind } });
       const note = found.source === 'env' ? ' (it comes from UPSTREAM_*: it returns at the next start unless those change)' : '';
       output(!!opts.json, { id, removed: true }, `connection ${id} removed${note}`);
+    });
+  });
+
+// Policy overrides (the console's Policy page): the break-glass path too, so no self-lockout check here.
+const policyJson = (e: PolicyEntry) => ({
+  name: e.name, effective: e.effective, environment: e.environment, overridden: e.overridden,
+  updated_by: e.updatedBy, updated_at: e.updatedAt?.toISOString() ?? null,
+});
+const shownValue = (v: unknown) => (Array.isArray(v) ? (v.length ? v.join(',') : '(empty)') : String(v));
+const policyCmd = program.command('policy').description(`settings stored in the database over the environment: ${POLICY_SETTINGS.join(', ')}`);
+policyCmd
+  .command('show')
+  .description('each setting: the value in force, the environment value, and who overrode it')
+  .option('--json', 'print one JSON object')
+  .action(async (opts: { json?: boolean }) => {
+    await withServices(async (s) => {
+      const entries = (await s.policy.entries()).map(policyJson);
+      const line = (e: ReturnType<typeof policyJson>) =>
+        `${e.name.padEnd(22)} ${shownValue(e.effective)}${e.overridden ? `  (overridden by ${e.updated_by ?? '?'}; environment: ${shownValue(e.environment)})` : ''}`;
+      output(!!opts.json, { settings: entries }, entries.map(line).join('\n'));
+    });
+  });
+policyCmd
+  .command('set <name> <value>')
+  .description('override a setting (the value is written as its environment variable would be; "" for an empty list)')
+  .option('--json', 'print one JSON object')
+  .action(async (name: string, value: string, opts: { json?: boolean }) => {
+    if (!isPolicySetting(name)) throw new CliError(`${name} is not a policy setting (one of ${POLICY_SETTINGS.join(', ')})`);
+    await withServices(async (s) => {
+      let stored: unknown;
+      try {
+        stored = await s.policy.set(name, value, 'cli');
+      } catch (err) {
+        if (err instanceof PolicyError) throw new CliError(err.message);
+        throw err;
+      }
+      await s.audit.record({ type: 'policy.updated', outcome: 'success', actor: 'cli', details: { setting: name, value: stored } });
+      output(!!opts.json, { name, effective: stored }, `${name} is now ${shownValue(stored)} (every instance within a few seconds)`);
+    });
+  });
+policyCmd
+  .command('reset <name>')
+  .description('hand a setting back to the environment')
+  .option('--json', 'print one JSON object')
+  .action(async (name: string, opts: { json?: boolean }) => {
+    if (!isPolicySetting(name)) throw new CliError(`${name} is not a policy setting (one of ${POLICY_SETTINGS.join(', ')})`);
+    await withServices(async (s) => {
+      await s.policy.reset(name);
+      await s.audit.record({ type: 'policy.reset', outcome: 'success', actor: 'cli', details: { setting: name, value: s.config[name] } });
+      output(!!opts.json, { name, effective: s.config[name] }, `${name} now follows the environment: ${shownValue(s.config[name])}`);
     });
   });
 

@@ -75,6 +75,31 @@ describe('gatehouse CLI', () => {
     expect(Date.parse(iat.expires_at)).toBeGreaterThan(Date.now());
   }, 300_000);
 
+  it('policy show/set/reset: overrides stored in the database, parsed like the environment, audited', async () => {
+    const set = await runCli(['policy', 'set', 'CIMD_BLOCKED_DOMAINS', 'Evil.example, *.bad.example', '--json'], db.env);
+    expect(set.code).toBe(0);
+    expect(oneJson(set.stdout)).toEqual({ name: 'CIMD_BLOCKED_DOMAINS', effective: ['evil.example', '*.bad.example'] });
+
+    const shown = await runCli(['policy', 'show', '--json'], db.env);
+    expect(shown.code).toBe(0);
+    const settings = oneJson(shown.stdout).settings as Array<Record<string, unknown>>;
+    expect(settings.map((e) => e.name)).toEqual(['REGISTRATION', 'CIMD_ALLOWED_DOMAINS', 'CIMD_BLOCKED_DOMAINS', 'ALLOWED_EMAIL_DOMAINS', 'ALLOWED_GROUPS']);
+    expect(settings.find((e) => e.name === 'CIMD_BLOCKED_DOMAINS')).toMatchObject({ effective: ['evil.example', '*.bad.example'], environment: [], overridden: true, updated_by: 'cli' });
+
+    const bad = await runCli(['policy', 'set', 'REGISTRATION', 'wide-open'], db.env);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/REGISTRATION/);
+    const unknown = await runCli(['policy', 'set', 'ADMIN_EMAILS', 'eve@evil.test'], db.env);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/ADMIN_EMAILS is not a policy setting/);
+
+    const reset = await runCli(['policy', 'reset', 'CIMD_BLOCKED_DOMAINS', '--json'], db.env);
+    expect(reset.code).toBe(0);
+    expect(oneJson(reset.stdout)).toEqual({ name: 'CIMD_BLOCKED_DOMAINS', effective: [] });
+    const after = oneJson((await runCli(['policy', 'show', '--json'], db.env)).stdout).settings as Array<Record<string, unknown>>;
+    expect(after.every((e) => e.overridden === false)).toBe(true);
+  });
+
   it('refuses to open an embedded database that a running server holds; shares a PostgreSQL one', async () => {
     const server = await startTestServer(db.env);
     try {

@@ -25,7 +25,7 @@ import { registrationPolicy } from './oauth/registration.js';
 import { registrationResponse } from './oauth/policies/registration-response.js';
 import type { ClientRegistry } from './oauth/client-registry.js';
 import { clientApproval } from './oauth/policies/client-approval.js';
-import type { RegistrationRateLimit } from './oauth/policies/registration-rate-limit.js';
+import { endpointRateLimits, type RateLimits } from './http/rate-limits.js';
 import { providerForm } from './http/provider-form.js';
 import type { ProviderHolder } from './oauth/provider-holder.js';
 import type { ResourceRegistry } from './oauth/resources.js';
@@ -43,6 +43,10 @@ import { ConsoleSessions } from './console/sessions.js';
 import type { PolicySettings } from './policy/settings.js';
 import type { SecretBox } from './crypto/secret-box.js';
 import type { CimdClients } from './oauth/cimd/cimd-clients.js';
+import type { Metrics } from './metrics/registry.js';
+import { httpMetrics } from './metrics/http-metrics.js';
+import { METRICS_PATH, metricsEndpoint } from './metrics/endpoint.js';
+import { upstreamMetrics } from './metrics/upstream-metrics.js';
 
 export interface AppDeps {
   config: Config;
@@ -59,11 +63,12 @@ export interface AppDeps {
   views: Views;
   audit: AuditLog;
   registry: ClientRegistry;
-  registrationRateLimit: RegistrationRateLimit;
+  rateLimits: RateLimits;
   box: SecretBox;
   cimdClients: CimdClients;
   consoleSessions: ConsoleSessions;
   policy: PolicySettings;
+  metrics: Metrics;
 }
 
 export function buildApp(deps: AppDeps): Koa {
@@ -73,17 +78,19 @@ export function buildApp(deps: AppDeps): Koa {
   app.silent = true; // errors are logged by errorHandler, without request secrets
 
   app.use(issuerOrigin(deps.config.ISSUER));
+  app.use(httpMetrics(deps.metrics, issuerBase(deps.config.ISSUER)));
   app.use(requestLog(deps.log));
   app.use(securityHeaders({ https: deps.config.ISSUER.startsWith('https:') }));
   app.use(errorHandler(deps.log, deps.views));
   // An ISSUER with a path: every route below sees paths relative to it (http/issuer-path.ts).
   if (issuerBase(deps.config.ISSUER)) {
-    app.use(issuerPath({ issuer: deps.config.ISSUER, wellKnown: [RFC8414_PATH, OIDC_DISCOVERY_PATH], rootPaths: ['/healthz', '/readyz'] }));
+    app.use(issuerPath({ issuer: deps.config.ISSUER, wellKnown: [RFC8414_PATH, OIDC_DISCOVERY_PATH], rootPaths: ['/healthz', '/readyz', METRICS_PATH] }));
   }
   app.use(
     cors([RFC8414_PATH, OIDC_DISCOVERY_PATH, ROUTES.token, ROUTES.registration, ROUTES.revocation, ROUTES.introspection, ROUTES.jwks, ROUTES.userinfo]),
   );
   app.use(health(deps.db));
+  app.use(metricsEndpoint({ metrics: deps.metrics, token: deps.config.METRICS_TOKEN, audit: deps.audit }));
   app.use(staticFiles());
 
   // Published keys come from the database-backed key set, so a key added by `keys rotate` is published by every
@@ -96,7 +103,7 @@ export function buildApp(deps: AppDeps): Koa {
   });
 
   const provider = () => deps.holder.provider;
-  const interactions = interactionRoutes({ ...deps, provider });
+  const interactions = interactionRoutes({ ...deps, provider, upstreamMetrics: upstreamMetrics(deps.metrics) });
   app.use(interactions.routes());
   app.use(interactions.allowedMethods());
   app.use(upstreamCallbackRoutes({ audit: deps.audit, pages: interactionPages(deps.views, provider), base: issuerBase(deps.config.ISSUER) }).routes());
@@ -114,6 +121,7 @@ export function buildApp(deps: AppDeps): Koa {
   app.use(catalogue(deps.resources));
   app.use(metadata({ resources: deps.resources, cimd: deps.config.CIMD }));
   app.use(providerForm([ROUTES.token, ROUTES.authorization, ROUTES.revocation, ROUTES.introspection]));
+  app.use(endpointRateLimits({ limits: deps.rateLimits, views: deps.views, cimdClients: deps.cimdClients, cimd: deps.config.CIMD, paths: ROUTES }));
   app.use(canonicalResourceParam({ authorization: ROUTES.authorization, token: ROUTES.token }));
   app.use(defaultScope({ authorizationPath: ROUTES.authorization, resources: deps.resources }));
   app.use(
@@ -133,7 +141,7 @@ export function buildApp(deps: AppDeps): Koa {
       staticScopes: STATIC_SCOPES,
       audit: deps.audit,
       registry: deps.registry,
-      rateLimit: deps.registrationRateLimit,
+      rateLimits: deps.rateLimits,
       policy: deps.policy,
       provider,
     }),

@@ -44,6 +44,14 @@ const domainList = list.transform((entries, ctx) =>
 const seconds = (min: number, max: number) =>
   z.coerce.number().int(`must be a whole number of seconds`).min(min).max(max);
 
+const rateLimit = (fallback: number) =>
+  z.coerce
+    .number({ error: 'must be a whole number (0 turns the limit off)' })
+    .int('must be a whole number (0 turns the limit off)')
+    .min(0, 'must be 0 (off) or more')
+    .max(1_000_000, 'must be at most 1000000')
+    .default(fallback);
+
 /** ISSUER's path as written must be the path URL parsing gives, in plain segments (see the ISSUER rules below). */
 function issuerPathAllowed(issuer: string, url: URL): boolean {
   const afterScheme = issuer.indexOf('//') + 2;
@@ -146,8 +154,19 @@ const schema = z.object({
   ADMIN_GROUPS: list.default([]),
   RESOURCES: resourcesJson.default([]),
   REGISTRATION: z.enum(['open', 'approval', 'closed']).default('open'),
-  REGISTRATION_RATE_LIMIT: z.coerce.number().int('must be a whole number').min(1).max(1_000_000).default(20),
+  // Rate limits (http/rate-limits.ts): requests per fixed window; 0 turns a limit off.
+  REGISTRATION_RATE_LIMIT: rateLimit(20),
   REGISTRATION_RATE_WINDOW: seconds(1, 7 * 86400).default(3600),
+  TOKEN_RATE_LIMIT: rateLimit(600),
+  TOKEN_RATE_LIMIT_IP: rateLimit(600),
+  TOKEN_RATE_WINDOW: seconds(1, 86400).default(60),
+  AUTHORIZE_RATE_LIMIT: rateLimit(300),
+  AUTHORIZE_RATE_WINDOW: seconds(1, 86400).default(60),
+  LOGIN_RATE_LIMIT: rateLimit(10),
+  LOGIN_RATE_LIMIT_IP: rateLimit(100),
+  LOGIN_RATE_WINDOW: seconds(1, 86400).default(900),
+  CIMD_RATE_LIMIT: rateLimit(30),
+  CIMD_RATE_WINDOW: seconds(1, 7 * 86400).default(3600),
   DCR_MAX_CLIENTS: z.coerce.number().int('must be a whole number').min(1).max(10_000_000).default(10_000),
   DCR_CLIENT_TTL_DAYS: z.coerce.number().int('must be a whole number of days').min(1).max(3650).default(90),
   DCR_ALLOWED_RESOURCES: list.default([]),
@@ -161,6 +180,11 @@ const schema = z.object({
   CIMD_BLOCKED_DOMAINS: domainList.default([]),
   CIMD_ALLOW_PRIVATE_ADDRESSES: bool.default(false),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  // Bearer token a Prometheus scraper presents at /metrics; unset, /metrics does not exist (metrics/endpoint.ts).
+  METRICS_TOKEN: z
+    .string()
+    .optional()
+    .refine((v) => v === undefined || /^[\x21-\x7E]{16,}$/.test(v), 'must be at least 16 visible ASCII characters, no spaces (e.g. openssl rand -hex 32)'),
   ACCESS_TOKEN_TTL: seconds(60, 86400).default(900),
   REFRESH_TOKEN_TTL: seconds(300, 365 * 86400).default(30 * 86400),
   TRUST_PROXY: bool.default(false),

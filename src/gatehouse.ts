@@ -20,7 +20,7 @@ import { ResourceRegistry } from './oauth/resources.js';
 import { ClientRegistry } from './oauth/client-registry.js';
 import { CimdClients } from './oauth/cimd/cimd-clients.js';
 import { CimdTrust, type CimdFetchOverrides } from './oauth/cimd/trust.js';
-import { RegistrationRateLimit } from './oauth/policies/registration-rate-limit.js';
+import { RateLimits } from './http/rate-limits.js';
 import { Accounts } from './upstream/accounts.js';
 import { Connections } from './upstream/connections.js';
 import { connectionFromEnv } from './upstream/env-connection.js';
@@ -30,8 +30,11 @@ import { UpstreamTransactions } from './upstream/transactions.js';
 import { UpstreamTokenStore } from './upstream/upstream-tokens.js';
 import { CALLBACK_PATH } from './interaction/upstream-leg.js';
 import { issuerBase } from './http/issuer-path.js';
+import { noteProviderServerError } from './http/errors.js';
 import { ConsoleSessions } from './console/sessions.js';
 import { PolicySettings } from './policy/settings.js';
+import { Metrics } from './metrics/registry.js';
+import { auditMetrics } from './metrics/audit-metrics.js';
 
 export interface Services {
   config: Config;
@@ -99,6 +102,8 @@ export interface RunningGatehouse {
   url: string;
   services: Services;
   holder: ProviderHolder;
+  /** This instance's metrics registry (what /metrics serves). */
+  metrics: Metrics;
   close(): Promise<void>;
 }
 
@@ -131,12 +136,17 @@ export async function startGatehouse(config: Config, options: StartOptions = {})
     await services.connections.seed(connectionFromEnv(config));
     await ensureSigningKeys(handle.db, box);
     const views = new Views(issuerBase(config.ISSUER));
+    const metrics = new Metrics(handle.db);
+    audit.observe(auditMetrics(metrics));
     const cimd = new CimdTrust({ config, clients: services.cimdClients, audit, policy: services.policy, fetch: options.cimdFetch });
     const holder = new ProviderHolder(
       (keys) => {
         const provider = buildProvider({ config, db: handle.db, box, secretKey: services.secretKey, keys, resources, accounts, views, cimd });
         auditProviderEvents(provider, audit);
-        provider.on('server_error', (_ctx: unknown, err: Error) => log.error({ err }, 'oidc-provider server error'));
+        // A database outage becomes a 503 (http/errors.ts), logged there without a stack; anything else is a bug.
+        provider.on('server_error', (ctx: object, err: Error) => {
+          if (!noteProviderServerError(ctx, err)) log.error({ err }, 'oidc-provider server error');
+        });
         return provider;
       },
       (previous) => loadKeySet(handle.db, box, previous),
@@ -144,12 +154,12 @@ export async function startGatehouse(config: Config, options: StartOptions = {})
     );
     await holder.refresh();
 
-    const registrationRateLimit = new RegistrationRateLimit(handle.db, { points: config.REGISTRATION_RATE_LIMIT, durationSeconds: config.REGISTRATION_RATE_WINDOW });
+    const rateLimits = new RateLimits(handle.db, config, audit);
     const consoleSessions = new ConsoleSessions(handle.db, services.secretKey, config.CONSOLE_IDLE_TIMEOUT * 1000);
     const app = buildApp({
       config, db: handle.db, log, secretKey: services.secretKey, holder, resources, accounts, users, connections: services.connections,
-      transactions: services.transactions, upstreamTokens: services.upstreamTokens, views, audit, registry: services.registry, registrationRateLimit,
-      box, cimdClients: services.cimdClients, consoleSessions, policy: services.policy,
+      transactions: services.transactions, upstreamTokens: services.upstreamTokens, views, audit, registry: services.registry, rateLimits,
+      box, cimdClients: services.cimdClients, consoleSessions, policy: services.policy, metrics,
     });
     const server = createServer(app.callback());
     server.requestTimeout = 30_000;
@@ -194,7 +204,7 @@ export async function startGatehouse(config: Config, options: StartOptions = {})
       })());
 
     log.info({ issuer: config.ISSUER, port, database: handle.embedded ? `embedded (${config.dataDir})` : 'postgresql' }, 'gatehouse listening');
-    return { server, url: `http://127.0.0.1:${port}`, services, holder, close };
+    return { server, url: `http://127.0.0.1:${port}`, services, holder, metrics, close };
   } catch (err) {
     for (const t of timers) clearInterval(t);
     await handle.close();

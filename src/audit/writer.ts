@@ -1,6 +1,7 @@
 // The one audit writer every module calls (DESIGN.md §7): security-relevant events with who, what client, what
 // resource, from where, and why a refusal happened. Never secrets: details are filtered by key name as a backstop.
 import type { Db } from '../db/connection.js';
+import { scoped, transactionOpen } from '../db/transaction-scope.js';
 import { storable } from '../db/storable-text.js';
 import type { Logger } from '../log.js';
 
@@ -35,14 +36,28 @@ function scrub(details: Record<string, unknown> | undefined): Record<string, unk
 const clip = (v: string | undefined, n: number) => (v === undefined ? null : storable(v.slice(0, n)));
 
 export class AuditLog {
+  private readonly observers: Array<(event: AuditEvent) => void> = [];
+
   constructor(
     private readonly db: Db,
     private readonly log: Logger,
   ) {}
 
+  /** Calls `observer` with every event as it is recorded (the metrics count tokens, refusals, registrations). */
+  observe(observer: (event: AuditEvent) => void): void {
+    this.observers.push(observer);
+  }
+
   async record(event: AuditEvent): Promise<void> {
+    for (const observer of this.observers) {
+      try {
+        observer(event);
+      } catch (err) {
+        this.log.error({ err, auditType: event.type }, 'audit observer failed');
+      }
+    }
     try {
-      await this.db('audit_events').insert({
+      await scoped(this.db)('audit_events').insert({
         type: event.type,
         outcome: event.outcome,
         actor: clip(event.actor, 320),
@@ -54,6 +69,8 @@ export class AuditLog {
         details: scrub(event.details) === null ? null : JSON.stringify(scrub(event.details), (_k, v: unknown) => (typeof v === 'string' ? storable(v) : v)),
       });
     } catch (err) {
+      // Inside a transaction the failed insert has aborted it: the unit of work must fail, not commit nothing.
+      if (transactionOpen()) throw err;
       // An audit failure must be visible to operators but must not turn a user's request into a 500.
       this.log.error({ err, auditType: event.type }, 'audit event could not be written');
     }

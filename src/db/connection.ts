@@ -11,6 +11,18 @@ export type Db = Knex;
 // Return BIGINT and NUMERIC as JS numbers on pg, as PGlite does: our bigints are epoch milliseconds and counters.
 pg.types.setTypeParser(20, (v) => Number.parseInt(v, 10));
 
+// A database that went away must fail a request within seconds, never hang it (issue 7): each bound below is one
+// way a request can wait on PostgreSQL. Together a request meets a dead database in well under 5 s and answers 503
+// (db/unavailable.ts); the pool opens fresh connections as soon as the database is back, with no restart.
+const ACQUIRE_TIMEOUT_MS = 3_000; // waiting for a pooled connection (all busy, or every new one failing)
+const FAIL_FAST = {
+  connectionTimeoutMillis: 2_000, // TCP connect + startup; a partitioned host never answers a SYN
+  statement_timeout: 4_000, // server side: a query stuck on locks or load is cancelled cleanly (57014)
+  query_timeout: 4_500, // client side: catches a partition under an open socket, which the server cannot see
+  keepAlive: true, // and lets the kernel notice a dead peer on idle pooled connections
+  keepAliveInitialDelayMillis: 10_000,
+};
+
 export interface DbHandle {
   db: Db;
   embedded: boolean;
@@ -21,9 +33,13 @@ export async function openDatabase(options: { databaseUrl?: string; dataDir: str
   if (options.databaseUrl) {
     const db = knexFactory({
       client: 'pg',
-      connection: { connectionString: options.databaseUrl, application_name: 'gatehouse' },
+      connection: {
+        connectionString: options.databaseUrl,
+        application_name: 'gatehouse',
+        ...FAIL_FAST,
+      },
       pool: { min: 0, max: options.poolMax ?? 10 },
-      acquireConnectionTimeout: 10_000,
+      acquireConnectionTimeout: ACQUIRE_TIMEOUT_MS,
     });
     return { db, embedded: false, close: () => db.destroy() };
   }

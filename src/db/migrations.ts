@@ -32,6 +32,7 @@ export const migrationConfig: Knex.MigratorConfig = { migrationSource: source, t
 
 // Any constant: serialises migrations across instances starting at the same moment on one PostgreSQL.
 const MIGRATION_LOCK = 724_118;
+const MIGRATION_LOCK_WAIT_MS = 5 * 60_000;
 
 /**
  * Applies pending migrations. On PostgreSQL several instances may start at once, and knex's own migration lock
@@ -44,7 +45,14 @@ export async function migrateLatest(db: Knex): Promise<string[]> {
   if (db.client.config.client !== 'pg') return run();
   let applied: string[] = [];
   await db.transaction(async (trx) => {
-    await trx.raw('select pg_advisory_xact_lock(?)', [MIGRATION_LOCK]);
+    // Polled rather than waited on: a blocking wait would meet the pool's statement and query timeouts
+    // (db/connection.ts) while another instance migrates.
+    for (const started = Date.now(); ; ) {
+      const { rows } = (await trx.raw('select pg_try_advisory_xact_lock(?) as locked', [MIGRATION_LOCK])) as { rows: Array<{ locked: boolean }> };
+      if (rows[0]?.locked) break;
+      if (Date.now() - started > MIGRATION_LOCK_WAIT_MS) throw new Error('another instance has held the migration lock for too long');
+      await new Promise((r) => setTimeout(r, 200));
+    }
     applied = await run();
   });
   return applied;

@@ -4,6 +4,17 @@ import type { Middleware } from 'koa';
 import type { Db } from '../db/connection.js';
 import { pendingMigrations } from '../db/migrations.js';
 
+const READY_TIMEOUT_MS = 3_000;
+
+function withinTime<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('readiness check timed out')), ms);
+  });
+  work.catch(() => {}); // a late failure after the timeout has answered is expected, not unhandled
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
 export function health(db: Db): Middleware {
   return async (ctx, next) => {
     if (ctx.path === '/healthz') {
@@ -14,8 +25,14 @@ export function health(db: Db): Middleware {
     if (ctx.path !== '/readyz') return next();
     ctx.set('Cache-Control', 'no-store');
     try {
-      await db.raw('select 1');
-      const pending = await pendingMigrations(db);
+      // Bounded: a probe that hangs on a dead database is as bad as one that lies.
+      const pending = await withinTime(
+        (async () => {
+          await db.raw('select 1');
+          return pendingMigrations(db);
+        })(),
+        READY_TIMEOUT_MS,
+      );
       if (pending.length) {
         ctx.status = 503;
         ctx.body = { status: 'unavailable', reason: 'migrations pending', pending };

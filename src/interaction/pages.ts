@@ -3,6 +3,7 @@
 // if it is the one the URL names (DESIGN.md §10.9): a link into someone else's interaction does nothing.
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
+import { isDatabaseUnavailable } from '../db/unavailable.js';
 import type { Views } from './views.js';
 
 export type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
@@ -33,7 +34,9 @@ export function interactionPages(views: Views, provider: () => Provider): Pages 
       try {
         const d = await provider().interactionDetails(ctx.req, ctx.res);
         return d.uid === ctx.params.uid ? d : undefined;
-      } catch {
+      } catch (err) {
+        // No interaction for this cookie is an expired sign-in; a database outage is not (503 from the error handler).
+        if (isDatabaseUnavailable(err)) throw err;
         return undefined;
       }
     },

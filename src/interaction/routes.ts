@@ -8,8 +8,10 @@ import { requestOrigin, type AuditLog } from '../audit/writer.js';
 import type { Config } from '../config.js';
 import type { PolicyReader } from '../policy/settings.js';
 import type { Db } from '../db/connection.js';
+import { inTransaction } from '../db/transaction-scope.js';
 import { assertSameOrigin, readForm } from '../http/form-body.js';
 import { issuerBase } from '../http/issuer-path.js';
+import { normaliseAccountKey, waitText, type RateLimits } from '../http/rate-limits.js';
 import type { Logger } from '../log.js';
 import { RESOURCE_CONSENT_MARKER } from '../oauth/policies/consent-covers-resource.js';
 import { rememberConsent } from '../oauth/remembered-consent.js';
@@ -21,6 +23,7 @@ import type { UpstreamTokenStore } from '../upstream/upstream-tokens.js';
 import { completeLogin } from './login-result.js';
 import { interactionPages, type Details } from './pages.js';
 import { upstreamLeg } from './upstream-leg.js';
+import type { UpstreamMetrics } from '../metrics/upstream-metrics.js';
 import { cappedScopes } from '../oauth/policies/dynamic-client-caps.js';
 import { requestRefusal, type AccessRefusal } from '../oauth/policies/resource-access.js';
 import { clientFacts } from './client-facts.js';
@@ -46,6 +49,8 @@ export interface InteractionDeps {
   audit: AuditLog;
   log: Logger;
   policy: PolicyReader;
+  rateLimits: RateLimits;
+  upstreamMetrics?: UpstreamMetrics | undefined;
 }
 
 export function interactionRoutes(deps: InteractionDeps): Router {
@@ -138,12 +143,23 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     if (!local) return pages.refuse(ctx, 404, 'Password sign-in is off', 'This service does not accept passwords. Use your organisation\'s sign-in.');
     const form = await readForm(ctx);
     const email = (form.email ?? '').slice(0, 320);
+    // Brute force (DESIGN.md §6): every attempt is counted before the password is checked, so parallel guesses
+    // cannot slip past the limit; a success then gives its points back. Over the limit, even the right password
+    // waits for the window to pass.
+    const { loginAccount, loginIp } = deps.rateLimits;
+    const account = normaliseAccountKey(email);
+    const limited = await deps.rateLimits.check(ctx, [[loginAccount, account], [loginIp, ctx.ip]], { actor: email, clientId: String(d.params.client_id) });
+    if (limited) {
+      ctx.set('Retry-After', String(limited.verdict.retryAfterSeconds));
+      return page(ctx, 429, 'login', await loginView(d, true, { error: `Too many failed sign-in attempts. Try again in ${waitText(limited.verdict.retryAfterSeconds)}.`, email }));
+    }
     const connector = deps.connections.connector(local);
     const identity = connector.kind === 'password' ? await connector.login(email, (form.password ?? '').slice(0, 1024)) : undefined;
     if (!identity) {
       await deps.audit.record({ type: 'login', outcome: 'failure', actor: email, clientId: String(d.params.client_id), reason: 'invalid email or password', details: { connector: local.id }, ...requestOrigin(ctx) });
       return page(ctx, 401, 'login', await loginView(d, true, { error: 'Invalid email or password.', email }));
     }
+    await Promise.all([loginAccount.reset(account), loginIp.refund(ctx.ip)]);
     return completeLogin(loginDeps, ctx, d, identity);
   });
 
@@ -191,9 +207,14 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     // Resources the request names, or the default the provider resolved for it.
     const resolved = indicators.length ? indicators : [(await deps.resources.resolve([]))?.uri].filter((v): v is string => !!v);
     for (const indicator of resolved) grant.addResourceScope(indicator, RESOURCE_CONSENT_MARKER);
-    const grantId = await grant.save();
-    await rememberConsent(deps.db, accountId, clientId, grantId);
-    await deps.audit.record({ type: 'consent', outcome: 'success', details: { scope: String(d.params.scope ?? '') }, ...meta });
+    // One transaction: the grant (saved by oidc-provider through the adapter), the consent memory and the audit
+    // row commit together or not at all (db/transaction-scope.ts). The interaction result is written after it.
+    const grantId = await inTransaction(deps.db, async (trx) => {
+      const id = await grant.save();
+      await rememberConsent(trx, accountId, clientId, id);
+      await deps.audit.record({ type: 'consent', outcome: 'success', details: { scope: String(d.params.scope ?? '') }, ...meta });
+      return id;
+    });
     const redirectTo = await provider.interactionResult(ctx.req, ctx.res, { consent: { grantId } }, { mergeWithLastSubmission: true });
     ctx.redirect(redirectTo);
   });

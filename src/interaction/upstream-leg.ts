@@ -14,6 +14,7 @@ import type { Config } from '../config.js';
 import type { PolicyReader } from '../policy/settings.js';
 import { issuerBase } from '../http/issuer-path.js';
 import type { Logger } from '../log.js';
+import { NO_UPSTREAM_METRICS, type UpstreamMetrics } from '../metrics/upstream-metrics.js';
 import type { Accounts } from '../upstream/accounts.js';
 import { UpstreamError } from '../upstream/connector.js';
 import type { Connections, StoredConnection } from '../upstream/connections.js';
@@ -41,6 +42,8 @@ export interface UpstreamLegDeps {
   log: Logger;
   pages: Pages;
   policy: PolicyReader;
+  /** Upstream latency and failures by connection kind; absent where nothing is scraped. */
+  upstreamMetrics?: UpstreamMetrics | undefined;
 }
 
 const sameString = (a: string, b: string) => {
@@ -51,6 +54,7 @@ const sameString = (a: string, b: string) => {
 
 export function upstreamLeg(deps: UpstreamLegDeps) {
   const { pages } = deps;
+  const metrics = deps.upstreamMetrics ?? NO_UPSTREAM_METRICS;
 
   const refused = async (ctx: Context, reason: string, extra: { clientId?: string; connection?: string } = {}) => {
     await deps.audit.record({
@@ -73,8 +77,9 @@ export function upstreamLeg(deps: UpstreamLegDeps) {
     try {
       // A client that demands a fresh sign-in (prompt=login, max_age) must not be satisfied by an IdP session.
       const prompts = String(d.params.prompt ?? '').split(' ');
-      begun = await connector.start({ freshLogin: prompts.includes('login') || d.params.max_age !== undefined });
+      begun = await metrics.time(connection.kind, 'start', () => connector.start({ freshLogin: prompts.includes('login') || d.params.max_age !== undefined }));
     } catch (err) {
+      metrics.failed(connection.kind, 'start', 'unreachable');
       deps.log.warn({ connection: connection.id, err: errorSummary(err) }, 'upstream IdP unavailable');
       await deps.audit.record({ type: 'upstream.start', outcome: 'failure', reason: `identity provider unavailable: ${errorSummary(err)}`, clientId: String(d.params.client_id), details: { connector: connection.id }, ...requestOrigin(ctx) });
       return unreachable(ctx, connection.name);
@@ -128,7 +133,7 @@ export function upstreamLeg(deps: UpstreamLegDeps) {
     const callback = new URL(`${deps.config.ISSUER}${CALLBACK_PATH}`);
     callback.search = ctx.querystring;
     try {
-      const { identity, tokens } = await connector.finish(callback, tx.checks);
+      const { identity, tokens } = await metrics.time(connection.kind, 'finish', () => connector.finish(callback, tx.checks));
       return await completeLogin({ ...deps }, ctx, d, identity, tokens);
     } catch (err) {
       return failed(ctx, d, connection, err);
@@ -139,11 +144,13 @@ export function upstreamLeg(deps: UpstreamLegDeps) {
     const clientId = String(d.params.client_id);
     const meta = { clientId, details: { connector: connection.id }, ...requestOrigin(ctx) };
     if (err instanceof UpstreamError) {
+      metrics.failed(connection.kind, 'finish', 'refused');
       await deps.audit.record({ type: 'login', outcome: 'failure', reason: err.reason, ...meta });
       return pages.refuse(ctx, 403, 'Access not allowed', err.userMessage);
     }
     if (err instanceof oc.AuthorizationResponseError) {
       // The IdP itself said no (the person cancelled, or the IdP refused them): the MCP client hears access_denied.
+      metrics.failed(connection.kind, 'finish', 'idp_denied');
       await deps.audit.record({ type: 'login', outcome: 'failure', reason: `identity provider returned ${err.error}`, ...meta });
       const redirectTo = await deps.provider().interactionResult(
         ctx.req,
@@ -156,6 +163,7 @@ export function upstreamLeg(deps: UpstreamLegDeps) {
     const summary = errorSummary(err);
     const network = !(err instanceof oc.ResponseBodyError) && !(err instanceof oc.ClientError && String(err.code ?? '').startsWith('OAUTH_'));
     deps.log.warn({ connection: connection.id, err: summary }, 'upstream login failed');
+    metrics.failed(connection.kind, 'finish', network ? 'unreachable' : 'invalid_response');
     await deps.audit.record({ type: 'upstream.callback', outcome: 'failure', reason: `upstream response rejected: ${summary}`, ...meta });
     if (network) return unreachable(ctx, connection.name);
     return pages.refuse(ctx, 400, 'Sign-in could not be verified', `The response from ${connection.name} failed verification, so nobody was signed in. Start again from your application.`);

@@ -10,6 +10,8 @@ import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import { sha256 } from '../crypto/digest.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import type { Db } from '../db/connection.js';
+import { scoped } from '../db/transaction-scope.js';
+import { storable } from '../db/storable-text.js';
 import { RESOURCE_CONSENT_MARKER } from './policies/consent-covers-resource.js';
 
 const PLAIN_ID_MODELS = new Set(['Client', 'Grant']);
@@ -90,7 +92,8 @@ export class PostgresAdapter implements Adapter {
       user_code: payload.userCode ? this.key(payload.userCode) : null,
       expires_at: expiresIn ? new Date(Date.now() + expiresIn * 1000) : null,
     };
-    await this.deps.db('oidc_payloads')
+    // Inside a unit of work (consent), the save joins its transaction.
+    await scoped(this.deps.db)('oidc_payloads')
       .insert(row)
       .onConflict(['model', 'id'])
       .merge(['payload', 'grant_id', 'uid', 'user_code', 'expires_at']);
@@ -105,6 +108,9 @@ export class PostgresAdapter implements Adapter {
   }
 
   find(id: string) {
+    // A plain id (a client_id from a request) that PostgreSQL cannot hold (U+0000) names nothing stored; asking
+    // would fail the query and answer 500 instead of invalid_client.
+    if (!this.hashed && storable(id) !== id) return Promise.resolve(undefined);
     return this.findWhere({ id: this.key(id) }, id);
   }
 

@@ -80,6 +80,8 @@ export class ClientRegistry {
   }
 
   async find(clientId: string): Promise<RegisteredClient | undefined> {
+    // An id PostgreSQL cannot hold (U+0000) names no stored client; asking would fail the query (a 500).
+    if (storable(clientId) !== clientId) return undefined;
     const row = (await this.db('client_registry').where({ client_id: clientId }).first()) as Row | undefined;
     return row ? toClient(row) : undefined;
   }

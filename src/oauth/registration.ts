@@ -17,7 +17,7 @@ import type { ClientRegistry } from './client-registry.js';
 import { registrationApplicationType } from './policies/registration-application-type.js';
 import { registrationGrantTypes } from './policies/registration-grant-types.js';
 import { initialAccessTokenProblem } from './policies/registration-closed.js';
-import type { RegistrationRateLimit } from './policies/registration-rate-limit.js';
+import { answerJson, type RateLimits } from '../http/rate-limits.js';
 import { registrationRedirectUris } from './policies/registration-redirect-uris.js';
 import { registrationScope } from './policies/registration-scope.js';
 
@@ -54,7 +54,7 @@ export interface RegistrationDeps {
   staticScopes: readonly string[];
   audit: AuditLog;
   registry: ClientRegistry;
-  rateLimit: RegistrationRateLimit;
+  rateLimits: RateLimits;
   policy: PolicyReader;
   /** The provider of the moment: its InitialAccessToken model checks tokens when registration is closed. */
   provider: () => Provider;
@@ -80,11 +80,9 @@ export function registrationPolicy(deps: RegistrationDeps): Middleware {
     const mode = create ? await deps.policy.get('REGISTRATION') : undefined;
 
     if (create) {
-      const verdict = await deps.rateLimit.consume(ctx.ip);
-      if (!verdict.allowed) {
-        ctx.set('Retry-After', String(verdict.retryAfterSeconds));
-        return refuse(ctx, 429, 'temporarily_unavailable', `too many registrations from this address; retry in ${verdict.retryAfterSeconds} s`);
-      }
+      // Audited once per window as rate_limit.exceeded (not per refused request: a flood must not fill the audit log).
+      const limited = await deps.rateLimits.check(ctx, [[deps.rateLimits.register, ctx.ip]]);
+      if (limited) return answerJson(ctx, limited);
       // Before anything else answers (the client cap, the metadata rules): a closed endpoint tells a caller without
       // a token nothing more than that.
       if (mode === 'closed') {

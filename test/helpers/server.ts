@@ -46,6 +46,13 @@ export async function startTestServer(env: Record<string, string>, port?: number
     LOG_LEVEL: 'silent',
     // Test files register many clients from 127.0.0.1; the rate-limit test sets its own low limit.
     REGISTRATION_RATE_LIMIT: '100000',
+    // Likewise for the other limits (http/rate-limits.ts): counted, but never reached; rate-limits.test.ts sets its own.
+    TOKEN_RATE_LIMIT: '1000000',
+    TOKEN_RATE_LIMIT_IP: '1000000',
+    AUTHORIZE_RATE_LIMIT: '1000000',
+    LOGIN_RATE_LIMIT: '1000000',
+    LOGIN_RATE_LIMIT_IP: '1000000',
+    CIMD_RATE_LIMIT: '1000000',
     ...env,
   });
   const running = await startGatehouse(config, { ...options, log: createLogger(config.LOG_LEVEL) });

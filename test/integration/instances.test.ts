@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { DataDirLockedError } from '../../src/db/data-dir-lock.js';
 import { deleteExpiredPayloads } from '../../src/oauth/adapter.js';
-import { authorizeThrough, Browser, pkcePair, registerPublicClient, tokenRequest } from '../helpers/browser-flow.js';
+import { authorizeThrough, authorizeUrl, Browser, pkcePair, registerPublicClient, tokenRequest } from '../helpers/browser-flow.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
-import { freePort, startTestServer, TEST_RESOURCE, type TestServer } from '../helpers/server.js';
+import { DEFAULT_RESOURCES, freePort, startTestServer, TEST_RESOURCE, type TestServer } from '../helpers/server.js';
 
 const USER = { email: 'barbara@example.com', password: 'liskov substitution' };
 const REDIRECT = 'http://127.0.0.1:47000/cb';
@@ -101,3 +101,121 @@ describe('graceful shutdown', () => {
     if (!db.realPostgres) expect(existsSync(join(db.dataDir, 'gatehouse.lock'))).toBe(false);
   }, 60_000);
 });
+
+// Issue 7: a flow may hop between instances at every step, and an instance killed mid-flow loses nothing that was
+// committed. Both need several processes on one PostgreSQL, so these are defined only on PostgreSQL (the embedded
+// database refuses a second process, tested above).
+const realPostgres = !!process.env.TEST_DATABASE_URL;
+const NO_RATE_LIMITS = { TOKEN_RATE_LIMIT: '1000000', TOKEN_RATE_LIMIT_IP: '1000000', AUTHORIZE_RATE_LIMIT: '1000000' };
+
+/** One browser step sent to a chosen instance: the URL's path and query, that instance's address. */
+const on = (server: { url: string }, url: string) => {
+  const u = new URL(url, server.url); // relative (form actions, locations) or absolute on ISSUER
+  return `${server.url}${u.pathname}${u.search}`;
+};
+const location = (res: Response) => res.headers.get('location')!;
+const formAction = (html: string) => /<form[^>]*action="([^"]+)"/.exec(html)![1]!.replace(/&amp;/g, '&');
+
+const grantsOf = (d: TestServer, clientId: string) =>
+  d.services.handle.db('oidc_payloads').where({ model: 'Grant' }).whereRaw(`payload::jsonb ->> 'clientId' = ?`, [clientId]).pluck('id') as Promise<string[]>;
+
+if (realPostgres) {
+  describe('a flow hopping between two instances of one issuer', () => {
+    const hop: TestServer[] = [];
+    afterAll(async () => {
+      for (const s of hop) await s.close();
+    });
+
+    it('authorizes on A, signs in on B, consents on A, redeems on B and refreshes on A, with exactly one grant', async () => {
+      const a = await startTestServer({ ...db.env, ...NO_RATE_LIMITS });
+      hop.push(a);
+      // B serves the same ISSUER from another port: issuer-origin takes every URL from ISSUER, not from the request.
+      const b = await startTestServer({ ...db.env, ...NO_RATE_LIMITS, ISSUER: a.issuer });
+      hop.push(b);
+      const user = { email: 'hopper@example.com', password: 'grace hopper compiles' };
+      await b.services.users.create(user);
+      const client = await registerPublicClient(b.url, [REDIRECT]);
+      const { verifier, challenge } = pkcePair();
+      const browser = new Browser(a.issuer);
+
+      const authorize = await browser.get(authorizeUrl(a.url, { client_id: client.client_id, redirect_uri: REDIRECT, code_challenge: challenge, code_challenge_method: 'S256', scope: 'tools:read', resource: TEST_RESOURCE, state: 'hop' }));
+      expect([302, 303]).toContain(authorize.status);
+      const loginPage = await browser.get(on(b, location(authorize)));
+      expect(loginPage.status).toBe(200);
+      const signedIn = await browser.postForm(on(b, formAction(await loginPage.text())), user);
+      expect([302, 303]).toContain(signedIn.status);
+      const resumed = await browser.get(on(b, location(signedIn))); // oidc-provider resumes the login on B
+      expect([302, 303]).toContain(resumed.status);
+      const consentPage = await browser.get(on(a, location(resumed)));
+      expect(consentPage.status).toBe(200);
+      const allowed = await browser.postForm(on(a, formAction(await consentPage.text())), { decision: 'allow' });
+      expect([302, 303]).toContain(allowed.status);
+      const finished = await browser.get(on(a, location(allowed)));
+      expect([302, 303]).toContain(finished.status);
+      const callback = new URL(location(finished));
+      expect(callback.origin + callback.pathname).toBe(REDIRECT);
+      expect(callback.searchParams.get('iss')).toBe(a.issuer);
+      expect(callback.searchParams.get('state')).toBe('hop');
+
+      const tokens = await tokenRequest(b.url, { grant_type: 'authorization_code', code: callback.searchParams.get('code')!, code_verifier: verifier, client_id: client.client_id, redirect_uri: REDIRECT });
+      expect(tokens.status).toBe(200);
+      const refreshed = await tokenRequest(a.url, { grant_type: 'refresh_token', refresh_token: tokens.body.refresh_token, client_id: client.client_id });
+      expect(refreshed.status).toBe(200);
+      await expect(jwtVerify(refreshed.body.access_token, createRemoteJWKSet(new URL(`${b.url}/jwks`)), { issuer: a.issuer, audience: TEST_RESOURCE })).resolves.toBeDefined();
+      expect(await grantsOf(a, client.client_id)).toHaveLength(1);
+    }, 60_000);
+  });
+
+  describe('an instance killed with SIGKILL mid-flow', () => {
+    it('loses nothing committed: the flow it started finishes on the other instance, with exactly one grant', async () => {
+      const port = await freePort();
+      const issuer = `http://127.0.0.1:${port}`;
+      const survivor = await startTestServer({ ...db.env, ...NO_RATE_LIMITS, ISSUER: issuer });
+      try {
+        const user = { email: 'killed@example.com', password: 'kill dash nine survivor' };
+        await survivor.services.users.create(user);
+        const child = spawn(process.execPath, [join(process.cwd(), 'bin', 'gatehouse.js'), 'serve'], {
+          env: { PATH: process.env.PATH ?? '', NODE_ENV: 'test', PORT: String(port), HOST: '127.0.0.1', ISSUER: issuer, LOG_LEVEL: 'warn', RESOURCES: DEFAULT_RESOURCES, ...NO_RATE_LIMITS, ...db.env },
+          stdio: ['ignore', 'ignore', 'ignore'],
+        });
+        const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
+        let up = false;
+        for (let i = 0; i < 160 && !up; i++) {
+          up = await fetch(`${issuer}/readyz`).then((r) => r.ok, () => false);
+          if (!up) await new Promise((r) => setTimeout(r, 250));
+        }
+        expect(up).toBe(true);
+
+        // On the child: register, authorize, sign in — up to the consent page.
+        const client = await registerPublicClient(issuer, [REDIRECT]);
+        const { verifier, challenge } = pkcePair();
+        const browser = new Browser(issuer);
+        const loginPage = await browser.follow(await browser.get(authorizeUrl(issuer, { client_id: client.client_id, redirect_uri: REDIRECT, code_challenge: challenge, code_challenge_method: 'S256', scope: 'tools:read', resource: TEST_RESOURCE })));
+        const consentPage = await browser.follow(await browser.postForm(new URL(formAction(await (loginPage as Response).text()), issuer).href, user));
+        expect(consentPage).toBeInstanceOf(Response);
+        const consentHtml = await (consentPage as Response).text();
+        expect(consentHtml).toContain('Allow');
+
+        child.kill('SIGKILL');
+        expect(await exited).toBe('SIGKILL');
+
+        // The other instance takes over the very same browser state.
+        const allowed = await browser.postForm(on(survivor, new URL(formAction(consentHtml), issuer).href), { decision: 'allow' });
+        expect([302, 303]).toContain(allowed.status);
+        const finished = await browser.get(on(survivor, location(allowed)));
+        const callback = new URL(location(finished));
+        const tokens = await tokenRequest(survivor.url, { grant_type: 'authorization_code', code: callback.searchParams.get('code')!, code_verifier: verifier, client_id: client.client_id, redirect_uri: REDIRECT });
+        expect(tokens.status).toBe(200);
+        const refreshed = await tokenRequest(survivor.url, { grant_type: 'refresh_token', refresh_token: tokens.body.refresh_token, client_id: client.client_id });
+        expect(refreshed.status).toBe(200);
+        const grants = await grantsOf(survivor, client.client_id);
+        expect(grants).toHaveLength(1);
+        // The consent memory points at that one grant: a new authorization reuses it rather than asking again.
+        const remembered = (await survivor.services.handle.db('consents').where({ client_id: client.client_id }).pluck('grant_id')) as string[];
+        expect(remembered).toEqual(grants);
+      } finally {
+        await survivor.close();
+      }
+    }, 60_000);
+  });
+}

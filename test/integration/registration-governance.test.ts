@@ -119,8 +119,7 @@ describe('limits on an open registration endpoint', () => {
     expect(limited.status).toBe(429);
     expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
     expect(limited.body.error).toBe('temporarily_unavailable');
-    const refusals = await gh.services.audit.recent({ type: 'registration.refused' });
-    expect(refusals.some((e) => String(e.reason).includes('too many registrations'))).toBe(true);
+    expect((await gh.services.audit.recent({ type: 'rate_limit.exceeded' })).some((e) => String(e.reason).includes('too many registrations'))).toBe(true);
   });
 });
 

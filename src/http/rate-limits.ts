@@ -1,0 +1,262 @@
+// Rate limits (DESIGN.md §6, issue #7): how often one source may knock on each door. Counters live in PostgreSQL
+// (rate-limiter-flexible's Postgres store, table `rate_limits` from migration 003), so every instance shares them;
+// the store reaches the database through knex, which also serves PGlite.
+//
+//   /register           per IP                          REGISTRATION_RATE_LIMIT / REGISTRATION_RATE_WINDOW
+//   /token              per client_id and per IP        TOKEN_RATE_LIMIT, TOKEN_RATE_LIMIT_IP / TOKEN_RATE_WINDOW
+//   /authorize          per IP                          AUTHORIZE_RATE_LIMIT / AUTHORIZE_RATE_WINDOW
+//   password sign-in    failures per account and IP     LOGIN_RATE_LIMIT, LOGIN_RATE_LIMIT_IP / LOGIN_RATE_WINDOW
+//   CIMD first use      per IP (a client_id URL never   CIMD_RATE_LIMIT / CIMD_RATE_WINDOW
+//                       seen before costs a fetch and a row)
+//
+// Fixed windows; 0 turns a limit off. A refusal is 429 with Retry-After and `temporarily_unavailable` (RFC 6749
+// defines no rate-limit code; `slow_down` belongs to the device flow), or the error page for a browser; never a
+// redirect to a client. Only the first refusal of a window is audited, so a flood cannot turn into audit rows.
+// Limiter errors are not swallowed: the request would fail on its next query anyway, and a brute-force guard that
+// silently opens when its table misbehaves guards nothing (the error handler answers them like any database fault).
+import type { Context, Middleware } from 'koa';
+import { RateLimiterPostgres, RateLimiterRes } from 'rate-limiter-flexible';
+import { requestOrigin, type AuditLog } from '../audit/writer.js';
+import type { Config } from '../config.js';
+import { sha256 } from '../crypto/digest.js';
+import type { Db } from '../db/connection.js';
+import type { Views } from '../interaction/views.js';
+import { looksLikeClientIdUrl } from '../oauth/cimd/client-id-url.js';
+import type { CimdClients } from '../oauth/cimd/cimd-clients.js';
+import { requestClientId } from '../oauth/request-client.js';
+
+/** rate-limiter-flexible's `client` store interface, answered by knex (pg or PGlite) with positional params. */
+function knexStore(db: Db) {
+  return {
+    async query(q: { text: string; values?: unknown[] }) {
+      const bindings: Record<string, unknown> = {};
+      (q.values ?? []).forEach((v, i) => (bindings[`p${i + 1}`] = v));
+      const text = q.text.replace(/\$(\d+)/g, (_m, n: string) => `:p${n}`);
+      const res = (await db.raw(text, bindings)) as { rows?: unknown[]; rowCount?: number; affectedRows?: number };
+      const rows = res.rows ?? [];
+      return { rows, rowCount: res.rowCount ?? res.affectedRows ?? rows.length };
+    },
+  };
+}
+
+export type LimitName = 'register_ip' | 'token_client' | 'token_ip' | 'authorize_ip' | 'login_account' | 'login_ip' | 'cimd_ip';
+export type KeyKind = 'ip' | 'client' | 'account';
+
+export interface RateLimitVerdict {
+  allowed: boolean;
+  retryAfterSeconds: number;
+  /** The refusal that crossed the limit: the one of its window that is audited. */
+  firstRefusal: boolean;
+}
+
+const ALLOWED: RateLimitVerdict = { allowed: true, retryAfterSeconds: 0, firstRefusal: false };
+
+/** One named limit: `points` per fixed window of `durationSeconds` per key; 0 points = off (no database work). */
+export class RateLimit {
+  readonly #limiter: RateLimiterPostgres | undefined;
+
+  constructor(
+    db: Db,
+    readonly name: LimitName,
+    readonly kind: KeyKind,
+    readonly points: number,
+    durationSeconds: number,
+    options: { keyPrefix?: string; sweepExpired?: boolean } = {},
+  ) {
+    if (points <= 0) return;
+    this.#limiter = new RateLimiterPostgres({
+      storeClient: knexStore(db),
+      storeType: 'client',
+      tableName: 'rate_limits',
+      tableCreated: true, // created by migration 003
+      keyPrefix: options.keyPrefix ?? name,
+      points,
+      duration: durationSeconds,
+      // Every limit shares one table: one hourly sweep of expired rows is enough.
+      clearExpiredByTimeout: options.sweepExpired ?? false,
+    });
+  }
+
+  get enabled(): boolean {
+    return !!this.#limiter;
+  }
+
+  async consume(key: string): Promise<RateLimitVerdict> {
+    if (!this.#limiter) return ALLOWED;
+    try {
+      await this.#limiter.consume(this.#key(key));
+      return ALLOWED;
+    } catch (res) {
+      if (!(res instanceof RateLimiterRes)) throw res;
+      // The counter is incremented atomically in one upsert, so exactly one request of a window sees points + 1.
+      return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil(res.msBeforeNext / 1000)), firstRefusal: res.consumedPoints === this.points + 1 };
+    }
+  }
+
+  /** Forgets the key's counter (a successful sign-in clears its account's failures). */
+  async reset(key: string): Promise<void> {
+    if (this.#limiter) await this.#limiter.delete(this.#key(key));
+  }
+
+  /** Gives back one point (an attempt that turned out not to count). */
+  async refund(key: string): Promise<void> {
+    if (this.#limiter) await this.#limiter.reward(this.#key(key), 1);
+  }
+
+  // Client ids (CIMD URLs) and emails can be long and personal: the table keeps their digest. Addresses stay readable.
+  #key(key: string): string {
+    return this.kind === 'ip' ? key : sha256(key);
+  }
+}
+
+/** The email a person typed, as the per-account counter knows it (case and surrounding spaces do not matter). */
+export function normaliseAccountKey(email: string): string {
+  return email.trim().toLowerCase();
+}
+
+const WHAT: Record<LimitName, string> = {
+  register_ip: 'too many registrations from this address',
+  token_client: 'too many token requests for this client',
+  token_ip: 'too many token requests from this address',
+  authorize_ip: 'too many authorization requests from this address',
+  login_account: 'too many failed sign-in attempts for this account',
+  login_ip: 'too many failed sign-in attempts from this address',
+  cimd_ip: 'too many new client metadata documents from this address',
+};
+
+export function refusalDescription(limit: RateLimit, verdict: RateLimitVerdict): string {
+  return `${WHAT[limit.name]}; retry in ${verdict.retryAfterSeconds} s`;
+}
+
+/** Every limit of one Gatehouse, built from its configuration. */
+export class RateLimits {
+  readonly register: RateLimit;
+  readonly tokenClient: RateLimit;
+  readonly tokenIp: RateLimit;
+  readonly authorizeIp: RateLimit;
+  readonly loginAccount: RateLimit;
+  readonly loginIp: RateLimit;
+  readonly cimdIp: RateLimit;
+
+  constructor(
+    db: Db,
+    config: Pick<
+      Config,
+      | 'REGISTRATION_RATE_LIMIT' | 'REGISTRATION_RATE_WINDOW' | 'TOKEN_RATE_LIMIT' | 'TOKEN_RATE_LIMIT_IP' | 'TOKEN_RATE_WINDOW'
+      | 'AUTHORIZE_RATE_LIMIT' | 'AUTHORIZE_RATE_WINDOW' | 'LOGIN_RATE_LIMIT' | 'LOGIN_RATE_LIMIT_IP' | 'LOGIN_RATE_WINDOW'
+      | 'CIMD_RATE_LIMIT' | 'CIMD_RATE_WINDOW'
+    >,
+    private readonly audit: AuditLog,
+  ) {
+    // 'register' is the prefix the registration limiter has always used: counters survive the upgrade.
+    this.register = new RateLimit(db, 'register_ip', 'ip', config.REGISTRATION_RATE_LIMIT, config.REGISTRATION_RATE_WINDOW, { keyPrefix: 'register', sweepExpired: true });
+    this.tokenClient = new RateLimit(db, 'token_client', 'client', config.TOKEN_RATE_LIMIT, config.TOKEN_RATE_WINDOW);
+    this.tokenIp = new RateLimit(db, 'token_ip', 'ip', config.TOKEN_RATE_LIMIT_IP, config.TOKEN_RATE_WINDOW);
+    this.authorizeIp = new RateLimit(db, 'authorize_ip', 'ip', config.AUTHORIZE_RATE_LIMIT, config.AUTHORIZE_RATE_WINDOW);
+    this.loginAccount = new RateLimit(db, 'login_account', 'account', config.LOGIN_RATE_LIMIT, config.LOGIN_RATE_WINDOW);
+    this.loginIp = new RateLimit(db, 'login_ip', 'ip', config.LOGIN_RATE_LIMIT_IP, config.LOGIN_RATE_WINDOW);
+    this.cimdIp = new RateLimit(db, 'cimd_ip', 'ip', config.CIMD_RATE_LIMIT, config.CIMD_RATE_WINDOW);
+  }
+
+  /**
+   * Counts one request against each limit (concurrently: one round trip of latency) and returns the refusal with
+   * the longest wait, if any. The first refusal of each window is audited as `rate_limit.exceeded`.
+   */
+  async check(ctx: Context, checks: Array<[RateLimit, string]>, who: { clientId?: string | undefined; actor?: string | undefined } = {}): Promise<Refusal | undefined> {
+    const active = checks.filter(([limit]) => limit.enabled);
+    if (!active.length) return undefined;
+    const verdicts = await Promise.all(active.map(([limit, key]) => limit.consume(key)));
+    let refusal: Refusal | undefined;
+    for (const [i, verdict] of verdicts.entries()) {
+      if (verdict.allowed) continue;
+      const limit = active[i]![0];
+      if (verdict.firstRefusal) {
+        await this.audit.record({
+          type: 'rate_limit.exceeded',
+          outcome: 'failure',
+          actor: who.actor,
+          clientId: who.clientId,
+          reason: `${WHAT[limit.name]} (more than ${limit.points} in the window)`,
+          details: { limit: limit.name, key: limit.kind, retry_after: verdict.retryAfterSeconds },
+          ...requestOrigin(ctx),
+        });
+      }
+      if (!refusal || verdict.retryAfterSeconds > refusal.verdict.retryAfterSeconds) refusal = { limit, verdict };
+    }
+    return refusal;
+  }
+}
+
+export interface Refusal {
+  limit: RateLimit;
+  verdict: RateLimitVerdict;
+}
+
+/** The JSON answer to a refused API request (RFC 6749 §5.2 shape). */
+export function answerJson(ctx: Context, refusal: Refusal): void {
+  ctx.status = 429;
+  ctx.set('Retry-After', String(refusal.verdict.retryAfterSeconds));
+  ctx.set('Cache-Control', 'no-store');
+  ctx.body = { error: 'temporarily_unavailable', error_description: refusalDescription(refusal.limit, refusal.verdict) };
+}
+
+/** The error page for a person's browser; never a redirect, so a client learns nothing it did not earn. */
+export function answerPage(ctx: Context, views: Views, refusal: Refusal): void {
+  ctx.status = 429;
+  ctx.set('Retry-After', String(refusal.verdict.retryAfterSeconds));
+  ctx.set('Cache-Control', 'no-store');
+  ctx.type = 'html';
+  ctx.body = views.render('error', {
+    title: 'Too many attempts',
+    error: 'temporarily_unavailable',
+    description: `There have been ${WHAT[refusal.limit.name]}. Try again in ${waitText(refusal.verdict.retryAfterSeconds)}.`,
+  });
+}
+
+export function waitText(seconds: number): string {
+  return seconds < 120 ? `${seconds} seconds` : `${Math.ceil(seconds / 60)} minutes`;
+}
+
+// Client ids confirmed as already seen, per instance: a known CIMD client never pays the lookup again.
+const KNOWN_CIMD_CAP = 10_000;
+
+/**
+ * The /authorize and /token limits, and the first-use limit of CIMD client_id URLs at every endpoint that would
+ * fetch an unknown document (/authorize, /token, /revoke, /introspect). Runs after the form is parsed
+ * (http/provider-form.ts), before any policy that reads the database.
+ */
+export function endpointRateLimits(deps: {
+  limits: RateLimits;
+  views: Views;
+  cimdClients: CimdClients;
+  cimd: boolean;
+  paths: { authorization: string; token: string; revocation: string; introspection: string };
+}): Middleware {
+  const { limits, paths } = deps;
+  const known = new Set<string>();
+  const cimdEndpoints = new Set([paths.authorization, paths.token, paths.revocation, paths.introspection]);
+
+  async function cimdFirstUse(ctx: Context, clientId: string | undefined): Promise<Refusal | undefined> {
+    if (!deps.cimd || !limits.cimdIp.enabled || !clientId || !looksLikeClientIdUrl(clientId) || known.has(clientId)) return undefined;
+    if ((await deps.cimdClients.find(clientId))?.firstSeenAt) {
+      if (known.size >= KNOWN_CIMD_CAP) known.clear();
+      known.add(clientId);
+      return undefined;
+    }
+    return limits.check(ctx, [[limits.cimdIp, ctx.ip]], { clientId });
+  }
+
+  return async (ctx, next) => {
+    const authorize = ctx.path === paths.authorization && (ctx.method === 'GET' || ctx.method === 'POST');
+    const token = ctx.path === paths.token && ctx.method === 'POST';
+    if (!authorize && !(ctx.method === 'POST' && cimdEndpoints.has(ctx.path))) return next();
+    const clientId = requestClientId(ctx);
+    let refusal: Refusal | undefined;
+    if (authorize) refusal = await limits.check(ctx, [[limits.authorizeIp, ctx.ip]], { clientId });
+    if (token) refusal = await limits.check(ctx, [[limits.tokenIp, ctx.ip], ...(clientId ? [[limits.tokenClient, clientId] as [RateLimit, string]] : [])], { clientId });
+    refusal ??= await cimdFirstUse(ctx, clientId);
+    if (!refusal) return next();
+    if (authorize) answerPage(ctx, deps.views, refusal);
+    else answerJson(ctx, refusal);
+  };
+}

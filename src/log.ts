@@ -19,6 +19,10 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
         '*.code_verifier',
         '*.refresh_token',
         '*.access_token',
+        // A failed query's parameters are request data (ids, sometimes worse): never in a log line.
+        'err.params',
+        'err.bindings',
+        'err.parameters',
       ],
       censor: '[redacted]',
     },

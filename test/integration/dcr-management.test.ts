@@ -1,7 +1,7 @@
 // RFC 7592 client registration management: a dynamically registered client reads, replaces and deletes its own
 // registration at registration_client_uri with its registration access token, and with nothing else. Updates obey
 // the same registration rules as POST /register (DESIGN.md §6); a refused update changes nothing.
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { authorizeThrough, authorizeUrl, Browser, pkcePair, tokenRequest } from '../helpers/browser-flow.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { clientAuthentication, expectRegistrationShape, manage, postRegistration, type HttpResult, type Json } from '../helpers/registration.js';
@@ -167,6 +167,23 @@ describe('RFC 7592 §2.2 update: PUT replaces the whole registration and rotates
     const read = await manage('GET', client.registration_client_uri, res.body.registration_access_token);
     expectRegistrationShape(read.body, gh.issuer, { redirect_uris: [REDIRECT], auth_method: 'none' });
     expect((await authorizeAndRedeem(res.body)).status).toBe(200);
+  });
+
+  it('a client updated to private_key_jwt is told no secret either (the old one would only get it refused at /token)', async () => {
+    const client = await register(publicMetadata({ token_endpoint_auth_method: 'client_secret_basic' }));
+    expect(client.client_secret).toEqual(expect.any(String));
+    const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const jwk = { ...(publicKey.export({ format: 'jwk' }) as Record<string, unknown>), kid: 'k1', use: 'sig', alg: 'ES256' };
+    const res = await manage('PUT', client.registration_client_uri, client.registration_access_token, publicMetadata({
+      client_id: client.client_id, token_endpoint_auth_method: 'private_key_jwt', token_endpoint_auth_signing_alg: 'ES256', jwks: { keys: [jwk] },
+    }));
+    expect(res.status).toBe(200);
+    expect(res.body.token_endpoint_auth_method).toBe('private_key_jwt');
+    expect(res.body).not.toHaveProperty('client_secret');
+    expect(res.body).not.toHaveProperty('client_secret_expires_at');
+    const read = await manage('GET', client.registration_client_uri, res.body.registration_access_token as string);
+    expect(read.status).toBe(200);
+    expect(read.body).not.toHaveProperty('client_secret');
   });
 
   it('a public client updated to client_secret_basic is issued a secret it must then use', async () => {

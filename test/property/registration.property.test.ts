@@ -13,11 +13,13 @@ import { redirectUriProblem } from '../../src/oauth/policies/redirect-uri-rules.
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { CONFIDENTIAL_METHODS, emptyValuePaths, manage, postRegistration, type HttpResult, type Json } from '../helpers/registration.js';
 import { startTestServer, TEST_RESOURCE, type TestServer } from '../helpers/server.js';
+import { FUZZ_RUNS, fuzzTimeout } from './fuzz-config.js';
 
 const SEED = 20_261_123;
 const LANES = 6;
-const POST_RUNS_PER_LANE = 350; // 2,100 registrations
-const PUT_RUNS_PER_LANE = 60; // 360 updates
+// 2,100 registrations and 360 updates in `npm test`; at least FUZZ_RUNS of each under `npm run fuzz`.
+const POST_RUNS_PER_LANE = Math.max(350, Math.ceil(FUZZ_RUNS / LANES));
+const PUT_RUNS_PER_LANE = Math.max(60, Math.ceil(FUZZ_RUNS / LANES));
 
 let db: TestDatabase;
 let gh: TestServer;
@@ -260,7 +262,7 @@ describe('POST /register with random metadata (RFC 7591 §3.2)', () => {
         if (storedViolations.length) throw new Error(`stored a client that breaks the policy: ${storedViolations.join('; ')}`);
       }),
     );
-  }, 120_000);
+  }, Math.max(120_000, fuzzTimeout(80, POST_RUNS_PER_LANE * LANES)));
 });
 
 describe('PUT /register/<id> with random metadata (RFC 7592 §2.2)', () => {
@@ -301,7 +303,7 @@ describe('PUT /register/<id> with random metadata (RFC 7592 §2.2)', () => {
         }
       }),
     );
-  }, 120_000);
+  }, Math.max(120_000, fuzzTimeout(150, PUT_RUNS_PER_LANE * LANES)));
 });
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -1,0 +1,66 @@
+// A benchmark server in its own process, so its RSS is its own: started with tsx, it prints one JSON line (what the
+// parent needs: URLs, credentials), then answers one-line commands on stdin with one JSON line each.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+const MARK = '@@bench ';
+
+/** Prints one line for the parent. */
+export function tellParent(value: unknown): void {
+  process.stdout.write(`${MARK}${JSON.stringify(value)}\n`);
+}
+
+export interface Child<T> {
+  info: T;
+  pid: number;
+  ask(command: string): Promise<unknown>;
+  /** Resident set size in MB now (Linux /proc). */
+  rssMb(): number;
+  stop(): Promise<void>;
+}
+
+export async function startChild<T>(script: string, env: Record<string, string> = {}): Promise<Child<T>> {
+  const proc: ChildProcess = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL(script, import.meta.url))], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+    env: { ...process.env, ...env },
+  });
+  const lines = createInterface({ input: proc.stdout! });
+  const waiting: ((line: string) => void)[] = [];
+  // Only lines with the marker are ours: the server's own logs go to stdout too.
+  lines.on('line', (line) => {
+    if (line.startsWith(MARK)) waiting.shift()?.(line.slice(MARK.length));
+    else process.stderr.write(`${line}\n`);
+  });
+  const next = () => new Promise<string>((resolve, reject) => {
+    waiting.push(resolve);
+    proc.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
+  });
+  const info = JSON.parse(await next()) as T;
+  return {
+    info,
+    pid: proc.pid!,
+    async ask(command) {
+      const answer = next();
+      proc.stdin!.write(`${command}\n`);
+      return JSON.parse(await answer);
+    },
+    rssMb() {
+      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${proc.pid}/status`, 'utf8'));
+      return m ? Number(m[1]) / 1024 : NaN;
+    },
+    stop: () => new Promise<void>((resolve) => {
+      if (proc.exitCode !== null) return resolve();
+      proc.once('exit', () => resolve());
+      proc.kill('SIGTERM');
+    }),
+  };
+}
+
+/** Answers the parent's commands (one per line) with the handler's JSON. */
+export function serveCommands(handler: (command: string) => unknown | Promise<unknown>): void {
+  createInterface({ input: process.stdin }).on('line', async (line) => {
+    tellParent(await handler(line.trim()));
+  });
+}

@@ -1,0 +1,240 @@
+// Gatehouse's own endpoints under load next to a bare oidc-provider (`npm run bench:server`; docs/PERFORMANCE.md).
+// Each server runs in its own child process (its RSS is its own); autocannon runs here. Contenders alternate round
+// by round so a slow patch of the machine hits both.
+//
+// (a) client_credentials at /token, 50 connections: Gatehouse on PostgreSQL vs oidc-provider 9.13.3 in memory.
+// (b) refresh-token rotation at /token, 50 connections, each connection following its own rotating chain.
+// (c) the full headless authorization-code flow (DCR + /authorize + login + consent + /token), flows per second.
+// (d) metadata and JWKS.
+// Plus SQL queries per /token (a knex query listener) and peak RSS under load. Results: bench/results/<name>.json.
+//
+// Knobs: BENCH_DURATION (s per load, 10), BENCH_ROUNDS (2), BENCH_CONNECTIONS (50), BENCH_FLOW_CONCURRENCY (8),
+// BENCH_ONLY (comma list of a,b,c,d), BENCH_DATABASE_URL (a database to use instead of a fresh one).
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import autocannon from 'autocannon';
+import { authorizeThrough, Browser, pkcePair, registerPublicClient, tokenRequest } from '../test/helpers/browser-flow.js';
+import { startChild, type Child } from './child.js';
+
+const DURATION = Number(process.env.BENCH_DURATION ?? 10);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
+const FLOW_CONCURRENCY = Number(process.env.BENCH_FLOW_CONCURRENCY ?? 8);
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'a,b,c,d').split(','));
+const RESULTS = new URL('./results/', import.meta.url);
+const REDIRECT = 'http://127.0.0.1:33500/callback';
+
+interface ServerInfo {
+  issuer: string;
+  metadata: string;
+  jwks: string;
+  machine: { id: string; secret: string };
+  publicClient?: string;
+  user?: { email: string; password: string };
+  resource?: string;
+}
+
+interface Measured {
+  reqPerSec: number;
+  p50: number;
+  p99: number;
+  peakRssMb: number;
+  non2xx: number;
+  errors: number;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
+const round1 = (n: number) => Math.round(n * 10) / 10;
+
+/** Samples the child's RSS every 100 ms while `work` runs; returns the work's result and the peak. */
+async function withPeakRss<T>(child: Child<ServerInfo>, work: () => Promise<T>): Promise<[T, number]> {
+  let peak = child.rssMb();
+  const timer = setInterval(() => (peak = Math.max(peak, child.rssMb())), 100);
+  try {
+    return [await work(), Math.max(peak, child.rssMb())];
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+async function load(child: Child<ServerInfo>, opts: Record<string, unknown>): Promise<Measured> {
+  const [r, peak] = await withPeakRss(child, () => autocannon({ connections: CONNECTIONS, duration: DURATION, ...opts } as never));
+  return { reqPerSec: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, peakRssMb: round1(peak), non2xx: r.non2xx, errors: r.errors };
+}
+
+function summarise(rounds: Measured[]) {
+  return {
+    reqPerSec: Math.round(median(rounds.map((r) => r.reqPerSec))),
+    p50: median(rounds.map((r) => r.p50)),
+    p99: median(rounds.map((r) => r.p99)),
+    peakRssMb: Math.max(...rounds.map((r) => r.peakRssMb)),
+    non2xx: rounds.reduce((n, r) => n + r.non2xx, 0),
+    errors: rounds.reduce((n, r) => n + r.errors, 0),
+    rounds,
+  };
+}
+
+function write(name: string, data: unknown) {
+  mkdirSync(RESULTS, { recursive: true });
+  writeFileSync(new URL(`${name}.json`, RESULTS), `${JSON.stringify({ name, at: new Date().toISOString(), node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model, duration: DURATION, rounds: ROUNDS, connections: CONNECTIONS, ...data as object }, null, 2)}\n`);
+}
+
+function printPair(title: string, gh: ReturnType<typeof summarise>, base: ReturnType<typeof summarise>, target?: number) {
+  const ratio = gh.reqPerSec / base.reqPerSec;
+  console.log(`\n${title}`);
+  console.log(`  ${''.padEnd(14)} ${'req/s'.padStart(8)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'peak RSS MB'.padStart(12)} ${'non-2xx'.padStart(8)}`);
+  for (const [name, s] of [['gatehouse', gh], ['baseline', base]] as const) {
+    console.log(`  ${name.padEnd(14)} ${String(s.reqPerSec).padStart(8)} ${String(s.p50).padStart(7)} ${String(s.p99).padStart(7)} ${String(s.peakRssMb).padStart(12)} ${String(s.non2xx + s.errors).padStart(8)}`);
+  }
+  console.log(`  ratio gatehouse/baseline = ${ratio.toFixed(3)}${target ? ` — target ≥ ${target}: ${ratio >= target ? 'met' : 'MISSED'}` : ''}`);
+  return ratio;
+}
+
+/** Runs the same load on both servers, alternating which goes first, ROUNDS times. */
+async function paired(gh: Child<ServerInfo>, base: Child<ServerInfo>, optsFor: (c: Child<ServerInfo>) => Promise<Record<string, unknown>> | Record<string, unknown>) {
+  await load(gh, { ...(await optsFor(gh)), duration: 2 }); // warm-up (JIT, pools, caches)
+  await load(base, { ...(await optsFor(base)), duration: 2 });
+  const out = { gh: [] as Measured[], base: [] as Measured[] };
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const which of (r % 2 ? ['base', 'gh'] : ['gh', 'base']) as ('gh' | 'base')[]) {
+      const child = which === 'gh' ? gh : base;
+      out[which].push(await load(child, await optsFor(child)));
+    }
+  }
+  return { gh: summarise(out.gh), base: summarise(out.base) };
+}
+
+// (a) ------------------------------------------------------------------------------------------------------------
+function clientCredentials(c: Child<ServerInfo>) {
+  return {
+    url: `${c.info.issuer}/token`,
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic(c.info.machine.id, c.info.machine.secret) },
+    body: 'grant_type=client_credentials&resource=https%3A%2F%2Fmcp.example.test%2Fmcp&scope=tools%3Aread',
+  };
+}
+
+// (b) ------------------------------------------------------------------------------------------------------------
+/** Refresh tokens for Gatehouse come from real flows (one person, one public client, one grant per flow). */
+async function gatehouseRefreshTokens(info: ServerInfo, n: number): Promise<{ clientId: string; tokens: string[] }> {
+  const client = await registerPublicClient(info.issuer, [REDIRECT]);
+  const tokens: string[] = [];
+  for (let i = 0; i < n; i++) tokens.push((await headlessFlow(info, client.client_id)).refresh_token);
+  return { clientId: client.client_id, tokens };
+}
+
+function rotation(c: Child<ServerInfo>, clientId: string, pool: string[]) {
+  return {
+    url: `${c.info.issuer}/token`,
+    requests: [{
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      setupRequest: (req: Record<string, unknown>, context: { rt?: string }) => {
+        context.rt ??= pool.shift();
+        return { ...req, body: `grant_type=refresh_token&client_id=${encodeURIComponent(clientId)}&refresh_token=${encodeURIComponent(context.rt ?? 'exhausted')}` };
+      },
+      onResponse: (status: number, body: string, context: { rt?: string }) => {
+        context.rt = status === 200 ? (JSON.parse(body) as { refresh_token: string }).refresh_token : undefined;
+      },
+    }],
+  };
+}
+
+// (c) ------------------------------------------------------------------------------------------------------------
+async function headlessFlow(info: ServerInfo, clientId: string) {
+  const { verifier, challenge } = pkcePair();
+  const callback = await authorizeThrough(new Browser(info.issuer), info.issuer, {
+    client_id: clientId, redirect_uri: REDIRECT, code_challenge: challenge, code_challenge_method: 'S256', scope: 'tools:read', resource: info.resource!, state: 'b',
+  }, info.user!);
+  const res = await tokenRequest(info.issuer, { grant_type: 'authorization_code', code: callback.searchParams.get('code')!, code_verifier: verifier, client_id: clientId, redirect_uri: REDIRECT });
+  if (res.status !== 200) throw new Error(`token: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body as { access_token: string; refresh_token: string };
+}
+
+async function flows(gh: Child<ServerInfo>) {
+  const run = async (seconds: number) => {
+    let done = 0;
+    let failed = 0;
+    const until = Date.now() + seconds * 1000;
+    const worker = async () => {
+      while (Date.now() < until) {
+        try {
+          const client = await registerPublicClient(gh.info.issuer, [REDIRECT]);
+          await headlessFlow(gh.info, client.client_id);
+          done++;
+        } catch {
+          failed++;
+        }
+      }
+    };
+    const started = performance.now();
+    const [, peak] = await withPeakRss(gh, () => Promise.all(Array.from({ length: FLOW_CONCURRENCY }, worker)));
+    return { flowsPerSec: done / ((performance.now() - started) / 1000), done, failed, peakRssMb: round1(peak) };
+  };
+  await run(2);
+  const rounds = [];
+  for (let r = 0; r < ROUNDS; r++) rounds.push(await run(DURATION));
+  const before = (await gh.ask('queries')) as { queries: number };
+  const client = await registerPublicClient(gh.info.issuer, [REDIRECT]);
+  await headlessFlow(gh.info, client.client_id);
+  const after = (await gh.ask('queries')) as { queries: number };
+  return { flowsPerSec: round1(median(rounds.map((r) => r.flowsPerSec))), concurrency: FLOW_CONCURRENCY, queriesPerFlow: after.queries - before.queries, rounds };
+}
+
+/** SQL queries per request, from the Gatehouse child's knex listener over `n` sequential requests. */
+async function queriesPer(gh: Child<ServerInfo>, n: number, request: () => Promise<void>): Promise<number> {
+  const before = (await gh.ask('queries')) as { queries: number };
+  for (let i = 0; i < n; i++) await request();
+  const after = (await gh.ask('queries')) as { queries: number };
+  return round1((after.queries - before.queries) / n);
+}
+
+// ------------------------------------------------------------------------------------------------------------------
+console.log(`node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB; ${DURATION} s × ${ROUNDS} rounds, ${CONNECTIONS} connections`);
+const gh = await startChild<ServerInfo>('./servers/gatehouse.ts');
+const base = await startChild<ServerInfo>('./servers/baseline.ts');
+const idle = { gatehouse: round1(gh.rssMb()), baseline: round1(base.rssMb()) };
+console.log(`idle RSS: gatehouse ${idle.gatehouse} MB, baseline ${idle.baseline} MB`);
+try {
+  if (ONLY.has('a')) {
+    const r = await paired(gh, base, clientCredentials);
+    const ratio = printPair(`(a) client_credentials at /token, ${CONNECTIONS} connections`, r.gh, r.base, 0.7);
+    const cc = clientCredentials(gh);
+    const queries = await queriesPer(gh, 100, async () => void (await fetch(cc.url, { method: 'POST', headers: cc.headers, body: cc.body })).arrayBuffer());
+    console.log(`  SQL queries per client_credentials /token at Gatehouse: ${queries}`);
+    write('token-client-credentials', { gatehouse: r.gh, baseline: r.base, ratio, target: 0.7, queriesPerRequest: queries, idleRssMb: idle });
+  }
+  if (ONLY.has('b')) {
+    const pool = Math.max(CONNECTIONS * 2, 60);
+    console.log(`\nminting ${pool * (ROUNDS + 1)} refresh tokens per server (real flows at Gatehouse)…`);
+    const ghTokens = await gatehouseRefreshTokens(gh.info, pool * (ROUNDS + 1) + 5);
+    const baseTokens = (await base.ask(`refresh ${pool * (ROUNDS + 1)}`)) as string[];
+    const pools = new Map([[gh, ghTokens.tokens], [base, baseTokens]]);
+    const r = await paired(gh, base, (c) => rotation(c, c === gh ? ghTokens.clientId : c.info.publicClient!, pools.get(c)!.splice(0, pool)));
+    const ratio = printPair(`(b) refresh-token rotation at /token, ${CONNECTIONS} connections`, r.gh, r.base, 0.7);
+    let rt = ghTokens.tokens.pop()!;
+    const queries = await queriesPer(gh, 50, async () => {
+      const res = await tokenRequest(gh.info.issuer, { grant_type: 'refresh_token', refresh_token: rt, client_id: ghTokens.clientId });
+      rt = res.body.refresh_token;
+    });
+    console.log(`  SQL queries per refresh at Gatehouse: ${queries}`);
+    write('token-refresh-rotation', { gatehouse: r.gh, baseline: r.base, ratio, target: 0.7, queriesPerRequest: queries });
+  }
+  if (ONLY.has('c')) {
+    const r = await flows(gh);
+    console.log(`\n(c) full headless authorization-code flow (DCR + authorize + login + consent + token), ${FLOW_CONCURRENCY} at once`);
+    console.log(`  ${r.flowsPerSec} flows/s (rounds: ${r.rounds.map((x) => `${round1(x.flowsPerSec)} (${x.failed} failed)`).join(', ')}); ${r.queriesPerFlow} SQL queries per flow; peak RSS ${Math.max(...r.rounds.map((x) => x.peakRssMb))} MB — target ≥ 150/s: ${r.flowsPerSec >= 150 ? 'met' : 'MISSED'}`);
+    write('authorization-code-flow', { ...r, target: 150 });
+  }
+  if (ONLY.has('d')) {
+    const meta = await paired(gh, base, (c) => ({ url: c.info.metadata }));
+    const metaRatio = printPair(`(d) authorization server metadata (Gatehouse RFC 8414 document vs oidc-provider discovery)`, meta.gh, meta.base);
+    const jwks = await paired(gh, base, (c) => ({ url: c.info.jwks }));
+    const jwksRatio = printPair('(d) JWKS', jwks.gh, jwks.base);
+    write('metadata-jwks', { metadata: { gatehouse: meta.gh, baseline: meta.base, ratio: metaRatio }, jwks: { gatehouse: jwks.gh, baseline: jwks.base, ratio: jwksRatio } });
+  }
+} finally {
+  await gh.stop();
+  await base.stop();
+}

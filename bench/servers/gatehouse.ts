@@ -1,0 +1,76 @@
+// Gatehouse as deployed: PostgreSQL (BENCH_DATABASE_URL, else a fresh database on postgres://postgres@127.0.0.1:5432,
+// dropped on exit), every layer on, rate limits off (they would answer 429 to a load generator on one IP), logs at
+// warn. Creates one confidential client_credentials client and one local user. Commands: `queries` → SQL queries
+// run since start (a knex query listener), to count round trips per request.
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { loadConfig } from '../../src/config.js';
+import { startGatehouse } from '../../src/gatehouse.js';
+import { createLogger } from '../../src/log.js';
+import { createStaticClient } from '../../src/oauth/static-clients.js';
+import { serveCommands, tellParent } from '../child.js';
+
+export const RESOURCE = 'https://mcp.example.test/mcp';
+const USER = { email: 'bench@example.com', password: 'bench password that is long enough' };
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+let databaseUrl = process.env.BENCH_DATABASE_URL;
+let drop: (() => Promise<void>) | undefined;
+if (!databaseUrl) {
+  const admin = 'postgres://postgres@127.0.0.1:5432/postgres';
+  const name = `gatehouse_bench_${randomBytes(5).toString('hex')}`;
+  const c = new pg.Client({ connectionString: admin });
+  await c.connect();
+  await c.query(`create database ${name}`);
+  await c.end();
+  databaseUrl = `postgres://postgres@127.0.0.1:5432/${name}`;
+  drop = async () => {
+    const d = new pg.Client({ connectionString: admin });
+    await d.connect();
+    await d.query(`drop database if exists ${name} with (force)`);
+    await d.end();
+  };
+}
+const dataDir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'));
+const port = await freePort();
+const config = loadConfig({
+  PORT: String(port),
+  HOST: '127.0.0.1',
+  ISSUER: `http://127.0.0.1:${port}`,
+  DATABASE_URL: databaseUrl,
+  DATA_DIR: dataDir,
+  LOG_LEVEL: 'warn',
+  RESOURCES: JSON.stringify([{ uri: RESOURCE, name: 'Bench MCP', scopes: { 'tools:read': 'Read', 'tools:write': 'Write' }, default: true }]),
+  REGISTRATION_RATE_LIMIT: '0', TOKEN_RATE_LIMIT: '0', TOKEN_RATE_LIMIT_IP: '0', AUTHORIZE_RATE_LIMIT: '0', LOGIN_RATE_LIMIT: '0', LOGIN_RATE_LIMIT_IP: '0',
+  DCR_MAX_CLIENTS: process.env.DCR_MAX_CLIENTS ?? '1000000',
+  ...(process.env.NODE_ENV ? { NODE_ENV: process.env.NODE_ENV } : {}),
+});
+const gh = await startGatehouse(config, { log: createLogger(config.LOG_LEVEL) });
+let queries = 0;
+gh.services.handle.db.on('query', () => queries++);
+await gh.services.users.create(USER);
+const machine = await createStaticClient(gh.services.handle.db, gh.services.box, gh.holder.provider, { name: 'Bench agent', redirectUris: [], confidential: true });
+
+const shutdown = async () => {
+  await gh.close();
+  await drop?.();
+  rmSync(dataDir, { recursive: true, force: true });
+  process.exit(0);
+};
+process.on('SIGTERM', () => void shutdown());
+
+serveCommands((command) => (command === 'queries' ? { queries } : { error: `unknown command ${command}` }));
+tellParent({ issuer: config.ISSUER, metadata: `${config.ISSUER}/.well-known/oauth-authorization-server`, jwks: `${config.ISSUER}/jwks`, machine: { id: machine.client_id, secret: machine.client_secret }, user: USER, resource: RESOURCE });

@@ -178,6 +178,12 @@ const toRow = (r: DbRow): AuditRow => ({
   details: typeof r.details === 'string' ? (JSON.parse(r.details) as Record<string, unknown>) : r.details,
 });
 
+/** How many events match a filter. */
+export async function auditCount(db: Db, filter: AuditFilter): Promise<number> {
+  const row = (await filtered(db, filter).count('id as count').first()) as { count: string | number } | undefined;
+  return Number(row?.count ?? 0);
+}
+
 /**
  * One page of events, newest first: the newest ones, those older than `before`, or those newer than `after`.
  * `older`/`newer` give the keyset of the next and previous pages when there are any.

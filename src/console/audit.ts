@@ -4,7 +4,7 @@
 import { Readable } from 'node:stream';
 import Router from '@koa/router';
 import type { Context } from 'koa';
-import { auditExport, auditPage, AuditFilterError, FILTER_FIELDS, parseAuditQuery, type AuditRow, type FilterField } from '../audit/queries.js';
+import { auditExport, auditPage, AuditFilterError, FILTER_FIELDS, parseAuditQuery, type AuditQuery, type AuditRow, type FilterField } from '../audit/queries.js';
 import type { ConsoleDeps } from './deps.js';
 
 const COLUMNS = ['id', 'at', 'type', 'outcome', 'actor', 'client_id', 'resource', 'ip', 'user_agent', 'reason', 'details'] as const;
@@ -50,18 +50,20 @@ export function auditPages(deps: ConsoleDeps): Router {
   const router = new Router();
   const { pages, db } = deps;
 
-  const refused = (ctx: Context, err: AuditFilterError) => {
-    pages.render(ctx, 'audit', 'audit', { title: 'Audit log', values: err.values, problems: err.problems, events: [], links: {} }, 400);
+  /** The page's filter, or undefined once the 400 page naming the bad values has been rendered. */
+  const parsed = (ctx: Context): AuditQuery | undefined => {
+    try {
+      return parseAuditQuery(ctx.query);
+    } catch (err) {
+      if (!(err instanceof AuditFilterError)) throw err;
+      pages.render(ctx, 'audit', 'audit', { title: 'Audit log', values: err.values, problems: err.problems, events: [], links: {} }, 400);
+      return undefined;
+    }
   };
 
   router.get('/console/audit', async (ctx) => {
-    let query;
-    try {
-      query = parseAuditQuery(ctx.query);
-    } catch (err) {
-      if (err instanceof AuditFilterError) return refused(ctx, err);
-      throw err;
-    }
+    const query = parsed(ctx);
+    if (!query) return;
     const { events, older, newer } = await auditPage(db, query);
     const filterQuery = queryString(query.values);
     pages.render(ctx, 'audit', 'audit', {
@@ -81,13 +83,8 @@ export function auditPages(deps: ConsoleDeps): Router {
 
   for (const format of ['jsonl', 'csv'] as const) {
     router.get(`/console/audit/export.${format}`, async (ctx) => {
-      let query;
-      try {
-        query = parseAuditQuery(ctx.query);
-      } catch (err) {
-        if (err instanceof AuditFilterError) return refused(ctx, err);
-        throw err;
-      }
+      const query = parsed(ctx);
+      if (!query) return;
       const { count, rows } = await auditExport(db, query.filter);
       const filter = Object.fromEntries(FILTER_FIELDS.filter((f) => query.values[f]).map((f) => [f, query.values[f]]));
       await pages.record(ctx, { type: 'console.audit.exported', outcome: 'success', details: { format, filter, rows: count } });

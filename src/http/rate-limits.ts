@@ -217,9 +217,6 @@ export function waitText(seconds: number): string {
   return seconds < 120 ? `${seconds} seconds` : `${Math.ceil(seconds / 60)} minutes`;
 }
 
-// Client ids confirmed as already seen, per instance: a known CIMD client never pays the lookup again.
-const KNOWN_CIMD_CAP = 10_000;
-
 /**
  * The /authorize and /token limits, and the first-use limit of CIMD client_id URLs at every endpoint that would
  * fetch an unknown document (/authorize, /token, /revoke, /introspect). Runs after the form is parsed
@@ -233,16 +230,11 @@ export function endpointRateLimits(deps: {
   paths: { authorization: string; token: string; revocation: string; introspection: string };
 }): Middleware {
   const { limits, paths } = deps;
-  const known = new Set<string>();
   const cimdEndpoints = new Set([paths.authorization, paths.token, paths.revocation, paths.introspection]);
 
   async function cimdFirstUse(ctx: Context, clientId: string | undefined): Promise<Refusal | undefined> {
-    if (!deps.cimd || !limits.cimdIp.enabled || !clientId || !looksLikeClientIdUrl(clientId) || known.has(clientId)) return undefined;
-    if ((await deps.cimdClients.find(clientId))?.firstSeenAt) {
-      if (known.size >= KNOWN_CIMD_CAP) known.clear();
-      known.add(clientId);
-      return undefined;
-    }
+    if (!deps.cimd || !limits.cimdIp.enabled || !clientId || !looksLikeClientIdUrl(clientId)) return undefined;
+    if (await deps.cimdClients.known(clientId)) return undefined;
     return limits.check(ctx, [[limits.cimdIp, ctx.ip]], { clientId });
   }
 

@@ -238,6 +238,12 @@ export function grantsOfClient(db: Db, clientId: string): Promise<GrantSummary[]
   return liveGrantsWhere(db, 'clientId', clientId);
 }
 
+/** How many grants are live. */
+export async function countLiveGrants(db: Db): Promise<number> {
+  const row = (await liveGrants(db).count('id as count').first()) as { count: string | number } | undefined;
+  return Number(row?.count ?? 0);
+}
+
 /** How many live grants each of these accounts has (absent: none). */
 export async function countGrantsByAccount(db: Db, accountIds: string[]): Promise<Map<string, number>> {
   if (!accountIds.length) return new Map();

@@ -132,6 +132,38 @@ export class ClientRegistry {
     return revoked;
   }
 
+  /** How many clients there are of each origin and status. */
+  async counts(): Promise<Array<{ origin: ClientOrigin; status: ClientStatus; count: number }>> {
+    const rows = (await this.db('client_registry').select('origin', 'status').count('client_id as count').groupBy('origin', 'status')) as Array<{ origin: ClientOrigin; status: ClientStatus; count: string | number }>;
+    return rows.map((r) => ({ origin: r.origin, status: r.status, count: Number(r.count) }));
+  }
+
+  /**
+   * Dynamic registrations since `since`: how many per day (UTC, newest first), and the client names registered more
+   * than once (the signature of a client that loses its registration, or of someone filling the table).
+   */
+  async churn(since: Date): Promise<{ perDay: Array<{ day: string; count: number }>; repeated: Array<{ name: string | null; count: number; ips: number; latest: Date }> }> {
+    const recent = () => this.db('client_registry').where({ origin: 'dynamic' }).where('created_at', '>=', since);
+    const perDay = (await recent()
+      .select(this.db.raw("to_char(date_trunc('day', created_at at time zone 'UTC'), 'YYYY-MM-DD') as day"))
+      .count('client_id as count')
+      .groupByRaw('1')
+      .orderBy('day', 'desc')) as Array<{ day: string; count: string | number }>;
+    const repeated = (await recent()
+      .select('client_name')
+      .count('client_id as count')
+      .countDistinct('registered_ip as ips')
+      .max('created_at as latest')
+      .groupBy('client_name')
+      .havingRaw('count(client_id) > 1')
+      .orderBy('count', 'desc')
+      .limit(10)) as Array<{ client_name: string | null; count: string | number; ips: string | number; latest: Date | string }>;
+    return {
+      perDay: perDay.map((d) => ({ day: d.day, count: Number(d.count) })),
+      repeated: repeated.map((r) => ({ name: r.client_name, count: Number(r.count), ips: Number(r.ips), latest: new Date(r.latest) })),
+    };
+  }
+
   async countDynamic(): Promise<number> {
     const row = (await this.db('client_registry').where({ origin: 'dynamic' }).count<{ count: string | number }[]>('client_id as count').first()) as { count: string | number };
     return Number(row.count);

@@ -44,6 +44,11 @@ const toAccount = (r: Row): Account => ({
 export class Accounts {
   constructor(private readonly db: Db) {}
 
+  async count(): Promise<number> {
+    const row = (await this.db('accounts').count('id as count').first()) as { count: string | number } | undefined;
+    return Number(row?.count ?? 0);
+  }
+
   async findById(id: string): Promise<Account | undefined> {
     const row = (await this.db('accounts').where({ id }).first()) as Row | undefined;
     return row ? toAccount(row) : undefined;

@@ -57,8 +57,17 @@ function remember<V>(map: Map<string, V>, key: string, value: V): void {
 export class CimdClients {
   readonly #touched = new Map<string, number>();
   readonly #blocked = new Map<string, { blocked: boolean; at: number }>();
+  // Client ids confirmed as already seen: a known client never pays that lookup again on this instance.
+  readonly #known = new Map<string, true>();
 
   constructor(private readonly db: Db) {}
+
+  /** How many metadata-document clients are in use and how many are blocked. */
+  async counts(): Promise<{ active: number; blocked: number }> {
+    const rows = (await this.db('cimd_clients').select(this.db.raw('(blocked_at is not null) as blocked')).count('client_id as count').groupByRaw('1')) as Array<{ blocked: boolean; count: string | number }>;
+    const of = (blocked: boolean) => Number(rows.find((r) => r.blocked === blocked)?.count ?? 0);
+    return { active: of(false), blocked: of(true) };
+  }
 
   async list(): Promise<CimdClient[]> {
     return ((await this.db('cimd_clients').orderBy('first_seen_at', 'desc').orderBy('client_id')) as Row[]).map(toClient);
@@ -90,6 +99,14 @@ export class CimdClients {
   async find(clientId: string): Promise<CimdClient | undefined> {
     const row = (await this.db('cimd_clients').where({ client_id: clientId }).first()) as Row | undefined;
     return row ? toClient(row) : undefined;
+  }
+
+  /** Whether this client_id URL has been used before (so its first use is behind it). */
+  async known(clientId: string): Promise<boolean> {
+    if (this.#known.has(clientId)) return true;
+    if (!(await this.find(clientId))?.firstSeenAt) return false;
+    remember(this.#known, clientId, true);
+    return true;
   }
 
   async isBlocked(clientId: string): Promise<boolean> {
@@ -144,6 +161,7 @@ export class CimdClients {
     const deleted = await this.db('cimd_clients').where({ client_id: clientId }).delete();
     this.#blocked.delete(clientId);
     this.#touched.delete(clientId);
+    this.#known.delete(clientId);
     return deleted > 0;
   }
 

@@ -11,4 +11,6 @@ export default {
   testTimeout: 60_000,
   maxWorkers: 2,
   setupFiles: ['<rootDir>/test/helpers/env.ts'],
+  // One initialised embedded database, copied by every test file that uses one (saves an initdb per file).
+  globalSetup: '<rootDir>/test/setup/pglite-template.js',
 };

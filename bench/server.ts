@@ -124,18 +124,25 @@ async function gatehouseRefreshTokens(info: ServerInfo, n: number): Promise<{ cl
   return { clientId: client.client_id, tokens };
 }
 
+/**
+ * Rotation chains under load. autocannon resets a connection's `context` after every pass over `requests` (one
+ * request here), so a chain cannot live there: live refresh tokens sit in one queue instead. A request takes the
+ * oldest; its answer puts the rotated token back. With more tokens than connections the queue never runs dry, and
+ * every token is used exactly once, so every non-2xx is a real refusal.
+ */
 function rotation(c: Child<ServerInfo>, clientId: string, pool: string[]) {
+  const live = [...pool];
   return {
     url: `${c.info.issuer}/token`,
     requests: [{
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      setupRequest: (req: Record<string, unknown>, context: { rt?: string }) => {
-        context.rt ??= pool.shift();
-        return { ...req, body: `grant_type=refresh_token&client_id=${encodeURIComponent(clientId)}&refresh_token=${encodeURIComponent(context.rt ?? 'exhausted')}` };
+      setupRequest: (req: Record<string, unknown>) => {
+        const rt = live.shift() ?? 'exhausted';
+        return { ...req, body: `grant_type=refresh_token&client_id=${encodeURIComponent(clientId)}&refresh_token=${encodeURIComponent(rt)}` };
       },
-      onResponse: (status: number, body: string, context: { rt?: string }) => {
-        context.rt = status === 200 ? (JSON.parse(body) as { refresh_token: string }).refresh_token : undefined;
+      onResponse: (status: number, body: string) => {
+        if (status === 200) live.push((JSON.parse(body) as { refresh_token: string }).refresh_token);
       },
     }],
   };

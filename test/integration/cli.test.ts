@@ -7,7 +7,8 @@ import { startTestServer } from '../helpers/server.js';
 let db: TestDatabase;
 
 beforeAll(async () => {
-  db = await createTestDatabase();
+  // From nothing, as `npx gatehouse migrate` meets a new machine: initdb included, no template copy.
+  db = await createTestDatabase({ fresh: true });
 });
 
 afterAll(async () => {

@@ -1,13 +1,15 @@
-# Gatehouse container image: a build stage that installs everything and compiles the resource-server kit, and a
-# runtime stage with production dependencies only, running as the unprivileged `node` user. The server runs the
-# TypeScript sources through tsx (a production dependency), exactly as `npm start` does.
+# Gatehouse container image: a build stage that installs everything and compiles the server and the resource-server
+# kit (npm run build), and a runtime stage with production dependencies only, running as the unprivileged `node`
+# user. With NODE_ENV=production bin/gatehouse.js runs the compiled JavaScript in dist/server (no TypeScript loader
+# in memory: about 70 MB less RSS, see docs/PERFORMANCE.md).
 FROM node:22-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund --ignore-scripts
-COPY tsconfig.json tsconfig.kit.json ./
+COPY tsconfig.json tsconfig.kit.json tsconfig.build.json ./
 COPY src ./src
-RUN npx tsc -p tsconfig.kit.json
+COPY migrations ./migrations
+RUN npm run build
 
 FROM node:22-bookworm-slim AS runtime
 ENV NODE_ENV=production \
@@ -19,8 +21,6 @@ COPY package.json package-lock.json ./
 # argon2 ships prebuilt binaries for linux x64/arm64 (glibc), so no install scripts and no compiler are needed.
 RUN npm ci --omit=dev --no-audit --no-fund --ignore-scripts && npm cache clean --force
 COPY bin ./bin
-COPY src ./src
-COPY migrations ./migrations
 COPY views ./views
 COPY --from=build /app/dist ./dist
 RUN mkdir -p /app/data && chown node:node /app/data

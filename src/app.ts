@@ -1,7 +1,8 @@
 // Assembles the Koa app: shared HTTP middleware first, then Gatehouse's own routes, then oidc-provider for the
 // protocol endpoints. Order matters: security headers and the error handler wrap everything, and with an ISSUER
 // path the mount (issuer-path.ts) comes before every middleware that matches a path.
-import Koa from 'koa';
+import Koa, { type Middleware } from 'koa';
+import compose from 'koa-compose';
 import { requestOrigin, type AuditLog } from './audit/writer.js';
 import type { Config } from './config.js';
 import type { Db } from './db/connection.js';
@@ -35,6 +36,8 @@ import type { LocalAccounts } from './upstream/local/accounts.js';
 import type { UpstreamTransactions } from './upstream/transactions.js';
 import type { UpstreamTokenStore } from './upstream/upstream-tokens.js';
 import { upstreamCallbackRoutes } from './interaction/upstream-callback.js';
+import { CALLBACK_PATH } from './interaction/upstream-leg.js';
+import { underPath } from './http/path-scope.js';
 import { interactionPages } from './interaction/pages.js';
 import { catalogue } from './oauth/catalogue.js';
 import { consoleRoutes } from './console/index.js';
@@ -104,18 +107,19 @@ export function buildApp(deps: AppDeps): Koa {
 
   const provider = () => deps.holder.provider;
   const interactions = interactionRoutes({ ...deps, provider, upstreamMetrics: upstreamMetrics(deps.metrics) });
-  app.use(interactions.routes());
-  app.use(interactions.allowedMethods());
-  app.use(upstreamCallbackRoutes({ audit: deps.audit, pages: interactionPages(deps.views, provider), base: issuerBase(deps.config.ISSUER) }).routes());
-  const setup = setupRoutes({ ...deps, accounts: deps.users });
-  app.use(setup.routes());
+  app.use(underPath('/interaction', compose([interactions.routes(), interactions.allowedMethods()] as Middleware[])));
+  app.use(underPath(CALLBACK_PATH, upstreamCallbackRoutes({ audit: deps.audit, pages: interactionPages(deps.views, provider), base: issuerBase(deps.config.ISSUER) }).routes() as Middleware));
+  app.use(underPath('/setup', setupRoutes({ ...deps, accounts: deps.users }).routes() as Middleware));
   app.use(
-    consoleRoutes({
-      ...deps,
-      provider,
-      sessions: deps.consoleSessions,
-      pages: new ConsolePages(deps.views, deps.audit, issuerBase(deps.config.ISSUER), deps.config.ISSUER.startsWith('https:')),
-    }),
+    underPath(
+      '/console',
+      consoleRoutes({
+        ...deps,
+        provider,
+        sessions: deps.consoleSessions,
+        pages: new ConsolePages(deps.views, deps.audit, issuerBase(deps.config.ISSUER), deps.config.ISSUER.startsWith('https:')),
+      }),
+    ),
   );
 
   app.use(catalogue(deps.resources));

@@ -39,6 +39,7 @@ const provider = new Provider(issuer, {
   ttl: { RefreshToken: 86_400, AccessToken: 3600, ClientCredentials: 3600 },
 });
 server.on('request', provider.callback());
+process.on('SIGTERM', () => server.close(() => process.exit(0)));
 
 async function mintRefreshToken(): Promise<string> {
   const client = await provider.Client.find('bench-public');

@@ -8,11 +8,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { loadConfig } from '../../src/config.js';
-import { startGatehouse } from '../../src/gatehouse.js';
-import { createLogger } from '../../src/log.js';
-import { createStaticClient } from '../../src/oauth/static-clients.js';
 import { serveCommands, tellParent } from '../child.js';
+
+// The server as deployed runs the production build (npm run build, which bench:server runs first): compiled
+// JavaScript, no TypeScript loader in the process. BENCH_SOURCE=ts measures the sources through tsx instead.
+const code = process.env.BENCH_SOURCE === 'ts' ? '../../src' : '../../dist/server/src';
+const { loadConfig } = (await import(`${code}/config.js`)) as typeof import('../../src/config.js');
+const { startGatehouse } = (await import(`${code}/gatehouse.js`)) as typeof import('../../src/gatehouse.js');
+const { createLogger } = (await import(`${code}/log.js`)) as typeof import('../../src/log.js');
+const { createStaticClient } = (await import(`${code}/oauth/static-clients.js`)) as typeof import('../../src/oauth/static-clients.js');
 
 export const RESOURCE = 'https://mcp.example.test/mcp';
 const USER = { email: 'bench@example.com', password: 'bench password that is long enough' };

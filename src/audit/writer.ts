@@ -4,6 +4,7 @@ import type { Db } from '../db/connection.js';
 import { scoped, transactionOpen } from '../db/transaction-scope.js';
 import { storable } from '../db/storable-text.js';
 import type { Logger } from '../log.js';
+import { InsertBatch } from '../db/insert-batch.js';
 
 export type AuditOutcome = 'success' | 'failure';
 
@@ -35,13 +36,37 @@ function scrub(details: Record<string, unknown> | undefined): Record<string, unk
 
 const clip = (v: string | undefined, n: number) => (v === undefined ? null : storable(v.slice(0, n)));
 
+type AuditRow = Record<string, string | null>;
+
+function toRow(event: AuditEvent): AuditRow {
+  const details = scrub(event.details);
+  return {
+    type: event.type,
+    outcome: event.outcome,
+    actor: clip(event.actor, 320),
+    client_id: clip(event.clientId, 2048),
+    resource: clip(event.resource, 2048),
+    ip: clip(event.ip, 64),
+    user_agent: clip(event.userAgent, 512),
+    reason: clip(event.reason, 1000),
+    details: details === null ? null : JSON.stringify(details, (_k, v: unknown) => (typeof v === 'string' ? storable(v) : v)),
+  };
+}
+
 export class AuditLog {
   private readonly observers: Array<(event: AuditEvent) => void> = [];
+  readonly #batch: InsertBatch<AuditRow>;
 
   constructor(
     private readonly db: Db,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.#batch = new InsertBatch<AuditRow>(
+      (rows) => this.db('audit_events').insert(rows),
+      // An audit failure must be visible to operators but must not turn a user's request into a 500.
+      (err, rows) => this.log.error({ err, auditTypes: [...new Set(rows.map((r) => r.type))] }, 'audit event could not be written'),
+    );
+  }
 
   /** Calls `observer` with every event as it is recorded (the metrics count tokens, refusals, registrations). */
   observe(observer: (event: AuditEvent) => void): void {
@@ -56,24 +81,14 @@ export class AuditLog {
         this.log.error({ err, auditType: event.type }, 'audit observer failed');
       }
     }
-    try {
-      await scoped(this.db)('audit_events').insert({
-        type: event.type,
-        outcome: event.outcome,
-        actor: clip(event.actor, 320),
-        client_id: clip(event.clientId, 2048),
-        resource: clip(event.resource, 2048),
-        ip: clip(event.ip, 64),
-        user_agent: clip(event.userAgent, 512),
-        reason: clip(event.reason, 1000),
-        details: scrub(event.details) === null ? null : JSON.stringify(scrub(event.details), (_k, v: unknown) => (typeof v === 'string' ? storable(v) : v)),
-      });
-    } catch (err) {
-      // Inside a transaction the failed insert has aborted it: the unit of work must fail, not commit nothing.
-      if (transactionOpen()) throw err;
-      // An audit failure must be visible to operators but must not turn a user's request into a 500.
-      this.log.error({ err, auditType: event.type }, 'audit event could not be written');
+    const row = toRow(event);
+    if (transactionOpen()) {
+      // Inside a unit of work (consent) the row commits or rolls back with it; a failed insert has aborted the
+      // transaction, so the unit must fail rather than commit without its audit row.
+      await scoped(this.db)('audit_events').insert(row);
+      return;
     }
+    await this.#batch.add(row);
   }
 
   async recent(filter: { type?: string; limit?: number } = {}): Promise<Array<Record<string, unknown>>> {

@@ -23,6 +23,26 @@ const SEALED_MODELS = new Set(['Client']);
 // Reusing a code twice, even concurrently, is an attack signal: the grant and everything it issued goes.
 const REVOKE_ON_CONSUME_RACE = new Set(['AuthorizationCode', 'DeviceCode', 'BackchannelAuthenticationRequest']);
 
+// Client metadata is read on every /token, /revoke and /introspect request and changes rarely: each instance keeps
+// what it read for CLIENT_CACHE_MS (DESIGN.md §8: per-instance caches with bounded TTLs). A change made through
+// this instance (registration management, deletion) drops the entry at once; other instances see it within the
+// TTL, the same bound as the client-approval gate's cache (client-registry.ts). Only found clients are kept, as
+// the decrypted JSON text, parsed afresh for each caller.
+const CLIENT_CACHE_MS = 2000;
+const CLIENT_CACHE_MAX = 10_000;
+const clientCaches = new WeakMap<Db, Map<string, { at: number; row: Row; json: string }>>();
+
+function clientCache(db: Db) {
+  let cache = clientCaches.get(db);
+  if (!cache) clientCaches.set(db, (cache = new Map()));
+  return cache;
+}
+
+/** Forgets a client this instance may have cached (it was deleted or changed outside the adapter). */
+export function forgetCachedClient(db: Db, clientId: string): void {
+  clientCaches.get(db)?.delete(clientId);
+}
+
 interface Row {
   payload: string;
   consumed_at: Date | string | null;
@@ -65,10 +85,10 @@ export class PostgresAdapter implements Adapter {
     return this.sealed ? this.deps.box.seal(json, `oidc:${this.model}`) : json;
   }
 
-  private decode(row: Row | undefined, id?: string): AdapterPayload | undefined {
+  private decode(row: Row | undefined, id?: string, opened?: string): AdapterPayload | undefined {
     if (!row) return undefined;
     if (row.expires_at && new Date(row.expires_at).getTime() <= Date.now()) return undefined;
-    const json = this.sealed ? this.deps.box.open(row.payload, `oidc:${this.model}`) : row.payload;
+    const json = opened ?? (this.sealed ? this.deps.box.open(row.payload, `oidc:${this.model}`) : row.payload);
     const payload = JSON.parse(json) as AdapterPayload & { [SEALED_JTI]?: string };
     if (this.hashed) {
       const sealedJti = payload[SEALED_JTI];
@@ -97,6 +117,7 @@ export class PostgresAdapter implements Adapter {
       .insert(row)
       .onConflict(['model', 'id'])
       .merge(['payload', 'grant_id', 'uid', 'user_code', 'expires_at']);
+    if (this.model === 'Client') forgetCachedClient(this.deps.db, id);
   }
 
   private async findWhere(where: Record<string, string>, id?: string): Promise<AdapterPayload | undefined> {
@@ -111,7 +132,26 @@ export class PostgresAdapter implements Adapter {
     // A plain id (a client_id from a request) that PostgreSQL cannot hold (U+0000) names nothing stored; asking
     // would fail the query and answer 500 instead of invalid_client.
     if (!this.hashed && storable(id) !== id) return Promise.resolve(undefined);
+    if (this.model === 'Client') return this.findClient(id);
     return this.findWhere({ id: this.key(id) }, id);
+  }
+
+  private async findClient(id: string): Promise<AdapterPayload | undefined> {
+    const cache = clientCache(this.deps.db);
+    const hit = cache.get(id);
+    if (hit && Date.now() - hit.at < CLIENT_CACHE_MS) return this.decode(hit.row, id, hit.json);
+    const row = (await this.deps.db('oidc_payloads')
+      .select('payload', 'consumed_at', 'expires_at')
+      .where({ model: 'Client', id })
+      .first()) as Row | undefined;
+    if (!row) {
+      cache.delete(id);
+      return undefined;
+    }
+    const json = this.deps.box.open(row.payload, 'oidc:Client');
+    if (cache.size >= CLIENT_CACHE_MAX) cache.clear();
+    cache.set(id, { at: Date.now(), row, json });
+    return this.decode(row, id, json);
   }
 
   findByUid(uid: string) {
@@ -140,6 +180,7 @@ export class PostgresAdapter implements Adapter {
 
   async destroy(id: string): Promise<void> {
     await this.deps.db('oidc_payloads').where({ model: this.model, id: this.key(id) }).delete();
+    if (this.model === 'Client') forgetCachedClient(this.deps.db, id);
   }
 
   async revokeByGrantId(grantId: string): Promise<void> {

@@ -6,7 +6,7 @@ import type { Knex } from 'knex';
 import type { Db } from '../db/connection.js';
 import { containsPattern } from '../db/like-pattern.js';
 import { storable } from '../db/storable-text.js';
-import { revokeGrantsOfClient } from './adapter.js';
+import { forgetCachedClient, revokeGrantsOfClient } from './adapter.js';
 
 export type ClientOrigin = 'dynamic' | 'static';
 export type ClientStatus = 'active' | 'pending' | 'disabled';
@@ -192,6 +192,7 @@ export class ClientRegistry {
       await trx('oidc_payloads').where({ model: 'Client', id: clientId }).delete();
       await trx('consents').where({ client_id: clientId }).delete();
     });
+    forgetCachedClient(this.db, clientId);
   }
 
   /**

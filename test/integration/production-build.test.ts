@@ -1,0 +1,58 @@
+// The production build (npm run build → dist/server, what the Dockerfile runs): the compiled JavaScript starts with
+// plain `node` (no TypeScript loader), finds its views and migrations, and serves the protocol and its pages.
+import { execFile, spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { DEFAULT_RESOURCES, freePort } from '../helpers/server.js';
+
+const run = promisify(execFile);
+let db: TestDatabase;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  await run(process.execPath, [join(process.cwd(), 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: process.cwd() });
+}, 120_000);
+
+afterAll(async () => {
+  await db?.drop();
+});
+
+describe('production build', () => {
+  it('dist/server runs under plain node: migrations, metadata, an error page from the views, graceful stop', async () => {
+    const port = await freePort();
+    const issuer = `http://127.0.0.1:${port}`;
+    const child = spawn(process.execPath, [join(process.cwd(), 'dist', 'server', 'src', 'cli.js'), 'serve'], {
+      env: { PATH: process.env.PATH ?? '', NODE_ENV: 'test', PORT: String(port), HOST: '127.0.0.1', ISSUER: issuer, LOG_LEVEL: 'info', RESOURCES: DEFAULT_RESOURCES, ...db.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    try {
+      let ready = false;
+      for (let i = 0; i < 120 && !ready; i++) {
+        ready = await fetch(`${issuer}/readyz`).then((r) => r.ok, () => false);
+        if (!ready) await new Promise((r) => setTimeout(r, 250));
+      }
+      expect(ready).toBe(true);
+      const meta = (await (await fetch(`${issuer}/.well-known/oauth-authorization-server`)).json()) as { issuer: string; code_challenge_methods_supported: string[] };
+      expect(meta.issuer).toBe(issuer);
+      expect(meta.code_challenge_methods_supported).toEqual(['S256']);
+      // An unknown client gets Gatehouse's error page (views/error.eta through the layout), never a redirect.
+      const page = await fetch(`${issuer}/authorize?client_id=nobody&response_type=code&redirect_uri=https%3A%2F%2Fevil.example%2Fcb`, { redirect: 'manual' });
+      expect(page.status).toBe(400);
+      expect(page.headers.get('location')).toBeNull();
+      const html = await page.text();
+      expect(html).toMatch(/<html/i);
+      expect(html).toContain('/static/style.css');
+      expect((await fetch(`${issuer}/static/style.css`)).status).toBe(200);
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect(await exited).toBe(0);
+    expect(out).toMatch(/migrations applied/);
+    expect(out).toMatch(/shutting down/);
+  }, 90_000);
+});

@@ -1,16 +1,11 @@
-// A benchmark server in its own process, so its RSS is its own: started with tsx, it prints one JSON line (what the
-// parent needs: URLs, credentials), then answers one-line commands on stdin with one JSON line each.
+// A benchmark server in its own process, so its RSS is its own: it prints one JSON line (what the parent needs: URLs,
+// credentials), then answers one-line commands on stdin with one JSON line each (bench/servers/protocol.mjs).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
-const MARK = '@@bench ';
-
-/** Prints one line for the parent. */
-export function tellParent(value: unknown): void {
-  process.stdout.write(`${MARK}${JSON.stringify(value)}\n`);
-}
+const MARK = '@@bench '; // the same marker as bench/servers/protocol.mjs
 
 export interface Child<T> {
   info: T;
@@ -24,7 +19,9 @@ export interface Child<T> {
 export async function startChild<T>(script: string, env: Record<string, string> = {}): Promise<Child<T>> {
   // BENCH_CPU_PROF=<dir>: each server writes a V8 CPU profile there when it exits (open it in Chrome DevTools).
   const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
-  const proc: ChildProcess = spawn(process.execPath, [...profile, '--import', 'tsx', fileURLToPath(new URL(script, import.meta.url))], {
+  // JavaScript servers (.mjs) run under plain node; TypeScript ones through tsx.
+  const loader = script.endsWith('.ts') ? ['--import', 'tsx'] : [];
+  const proc: ChildProcess = spawn(process.execPath, [...profile, ...loader, fileURLToPath(new URL(script, import.meta.url))], {
     stdio: ['pipe', 'pipe', 'inherit'],
     env: { ...process.env, ...env },
   });
@@ -58,11 +55,4 @@ export async function startChild<T>(script: string, env: Record<string, string> 
       proc.kill('SIGTERM');
     }),
   };
-}
-
-/** Answers the parent's commands (one per line) with the handler's JSON. */
-export function serveCommands(handler: (command: string) => unknown | Promise<unknown>): void {
-  createInterface({ input: process.stdin }).on('line', async (line) => {
-    tellParent(await handler(line.trim()));
-  });
 }

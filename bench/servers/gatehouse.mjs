@@ -1,4 +1,4 @@
-// Gatehouse as deployed: PostgreSQL (BENCH_DATABASE_URL, else a fresh database on postgres://postgres@127.0.0.1:5432,
+// Gatehouse as deployed (plain JavaScript: see protocol.mjs): PostgreSQL (BENCH_DATABASE_URL, else a fresh database on postgres://postgres@127.0.0.1:5432,
 // dropped on exit), every layer on, rate limits off (they would answer 429 to a load generator on one IP), logs at
 // warn. Creates one confidential client_credentials client and one local user. Commands: `queries` → SQL queries
 // run since start (a knex query listener), to count round trips per request.
@@ -8,31 +8,30 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { serveCommands, tellParent } from '../child.js';
+import { serveCommands, tellParent } from './protocol.mjs';
 
-// The server as deployed runs the production build (npm run build, which bench:server runs first): compiled
-// JavaScript, no TypeScript loader in the process. BENCH_SOURCE=ts measures the sources through tsx instead.
-const code = process.env.BENCH_SOURCE === 'ts' ? '../../src' : '../../dist/server/src';
-const { loadConfig } = (await import(`${code}/config.js`)) as typeof import('../../src/config.js');
-const { startGatehouse } = (await import(`${code}/gatehouse.js`)) as typeof import('../../src/gatehouse.js');
-const { createLogger } = (await import(`${code}/log.js`)) as typeof import('../../src/log.js');
-const { createStaticClient } = (await import(`${code}/oauth/static-clients.js`)) as typeof import('../../src/oauth/static-clients.js');
+// The server as deployed: the production build (npm run build, which bench:server runs first), compiled JavaScript
+// under plain node, with no TypeScript loader in the process.
+import { loadConfig } from '../../dist/server/src/config.js';
+import { startGatehouse } from '../../dist/server/src/gatehouse.js';
+import { createLogger } from '../../dist/server/src/log.js';
+import { createStaticClient } from '../../dist/server/src/oauth/static-clients.js';
 
-export const RESOURCE = 'https://mcp.example.test/mcp';
+const RESOURCE = 'https://mcp.example.test/mcp';
 const USER = { email: 'bench@example.com', password: 'bench password that is long enough' };
 
-async function freePort(): Promise<number> {
+async function freePort() {
   return new Promise((resolve) => {
     const srv = createServer();
     srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
+      const { port } = srv.address();
       srv.close(() => resolve(port));
     });
   });
 }
 
 let databaseUrl = process.env.BENCH_DATABASE_URL;
-let drop: (() => Promise<void>) | undefined;
+let drop;
 if (!databaseUrl) {
   const admin = 'postgres://postgres@127.0.0.1:5432/postgres';
   const name = `gatehouse_bench_${randomBytes(5).toString('hex')}`;

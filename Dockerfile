@@ -1,7 +1,7 @@
 # Gatehouse container image: a build stage that installs everything and compiles the server and the resource-server
 # kit (npm run build), and a runtime stage with production dependencies only, running as the unprivileged `node`
-# user. With NODE_ENV=production bin/gatehouse.js runs the compiled JavaScript in dist/server (no TypeScript loader
-# in memory: about 70 MB less RSS, see docs/PERFORMANCE.md).
+# user. The image holds no TypeScript sources, so bin/gatehouse.js runs the compiled JavaScript in dist/server
+# whatever NODE_ENV is (no TypeScript loader in memory: about 70 MB less RSS, see docs/PERFORMANCE.md).
 FROM node:22-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./

@@ -1,6 +1,8 @@
 // The production build (npm run build → dist/server, what the Dockerfile runs): the compiled JavaScript starts with
 // plain `node` (no TypeScript loader), finds its views and migrations, and serves the protocol and its pages.
 import { execFile, spawn } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
@@ -55,4 +57,20 @@ describe('production build', () => {
     expect(out).toMatch(/migrations applied/);
     expect(out).toMatch(/shutting down/);
   }, 90_000);
+
+  it('bin/gatehouse.js runs the build where the sources are absent (the Docker image), whatever NODE_ENV says', async () => {
+    // The image's layout: bin/, dist/, views/, node_modules/ and package.json — no src/.
+    const image = mkdtempSync(join(tmpdir(), 'gatehouse-image-'));
+    try {
+      mkdirSync(join(image, 'bin'));
+      copyFileSync(join(process.cwd(), 'bin', 'gatehouse.js'), join(image, 'bin', 'gatehouse.js'));
+      copyFileSync(join(process.cwd(), 'package.json'), join(image, 'package.json'));
+      for (const dir of ['dist', 'views', 'node_modules']) symlinkSync(join(process.cwd(), dir), join(image, dir));
+      const env = { PATH: process.env.PATH ?? '', NODE_ENV: 'development', LOG_LEVEL: 'warn', ...db.env };
+      const { stdout } = await run(process.execPath, [join(image, 'bin', 'gatehouse.js'), 'migrate', '--json'], { env });
+      expect(JSON.parse(stdout.trim().split('\n').pop()!)).toHaveProperty('applied');
+    } finally {
+      rmSync(image, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

@@ -13,6 +13,7 @@ import type { Db } from '../db/connection.js';
 import { scoped } from '../db/transaction-scope.js';
 import { storable } from '../db/storable-text.js';
 import { RESOURCE_CONSENT_MARKER } from './policies/consent-covers-resource.js';
+import { TtlCache } from '../cache/ttl-cache.js';
 
 const PLAIN_ID_MODELS = new Set(['Client', 'Grant']);
 // oidc-provider keeps the id (`jti`) inside the payload too: it is removed before storage and restored on read.
@@ -24,17 +25,15 @@ const SEALED_MODELS = new Set(['Client']);
 const REVOKE_ON_CONSUME_RACE = new Set(['AuthorizationCode', 'DeviceCode', 'BackchannelAuthenticationRequest']);
 
 // Client metadata is read on every /token, /revoke and /introspect request and changes rarely: each instance keeps
-// what it read for CLIENT_CACHE_MS (DESIGN.md §8: per-instance caches with bounded TTLs). A change made through
-// this instance (registration management, deletion) drops the entry at once; other instances see it within the
-// TTL, the same bound as the client-approval gate's cache (client-registry.ts). Only found clients are kept, as
-// the decrypted JSON text, parsed afresh for each caller.
+// the rows it found for CLIENT_CACHE_MS (cache/ttl-cache.ts), the same bound as the client-approval gate's cache.
+// Writes and deletes through the adapter, and ClientRegistry.remove, drop the entry at once (forgetCachedClient).
+// Only found clients are kept: a client registered on another instance is never hidden by a remembered miss.
 const CLIENT_CACHE_MS = 2000;
-const CLIENT_CACHE_MAX = 10_000;
-const clientCaches = new WeakMap<Db, Map<string, { at: number; row: Row; json: string }>>();
+const clientCaches = new WeakMap<Db, TtlCache<Row | undefined>>();
 
-function clientCache(db: Db) {
+function clientCache(db: Db): TtlCache<Row | undefined> {
   let cache = clientCaches.get(db);
-  if (!cache) clientCaches.set(db, (cache = new Map()));
+  if (!cache) clientCaches.set(db, (cache = new TtlCache(CLIENT_CACHE_MS)));
   return cache;
 }
 
@@ -85,10 +84,10 @@ export class PostgresAdapter implements Adapter {
     return this.sealed ? this.deps.box.seal(json, `oidc:${this.model}`) : json;
   }
 
-  private decode(row: Row | undefined, id?: string, opened?: string): AdapterPayload | undefined {
+  private decode(row: Row | undefined, id?: string): AdapterPayload | undefined {
     if (!row) return undefined;
     if (row.expires_at && new Date(row.expires_at).getTime() <= Date.now()) return undefined;
-    const json = opened ?? (this.sealed ? this.deps.box.open(row.payload, `oidc:${this.model}`) : row.payload);
+    const json = this.sealed ? this.deps.box.open(row.payload, `oidc:${this.model}`) : row.payload;
     const payload = JSON.parse(json) as AdapterPayload & { [SEALED_JTI]?: string };
     if (this.hashed) {
       const sealedJti = payload[SEALED_JTI];
@@ -120,38 +119,24 @@ export class PostgresAdapter implements Adapter {
     if (this.model === 'Client') forgetCachedClient(this.deps.db, id);
   }
 
-  private async findWhere(where: Record<string, string>, id?: string): Promise<AdapterPayload | undefined> {
-    const row = (await this.deps.db('oidc_payloads')
+  private async row(where: Record<string, string>): Promise<Row | undefined> {
+    return (await this.deps.db('oidc_payloads')
       .select('payload', 'consumed_at', 'expires_at')
       .where({ model: this.model, ...where })
       .first()) as Row | undefined;
-    return this.decode(row, id);
   }
 
-  find(id: string) {
+  private async findWhere(where: Record<string, string>, id?: string): Promise<AdapterPayload | undefined> {
+    return this.decode(await this.row(where), id);
+  }
+
+  async find(id: string): Promise<AdapterPayload | undefined> {
     // A plain id (a client_id from a request) that PostgreSQL cannot hold (U+0000) names nothing stored; asking
     // would fail the query and answer 500 instead of invalid_client.
-    if (!this.hashed && storable(id) !== id) return Promise.resolve(undefined);
-    if (this.model === 'Client') return this.findClient(id);
-    return this.findWhere({ id: this.key(id) }, id);
-  }
-
-  private async findClient(id: string): Promise<AdapterPayload | undefined> {
-    const cache = clientCache(this.deps.db);
-    const hit = cache.get(id);
-    if (hit && Date.now() - hit.at < CLIENT_CACHE_MS) return this.decode(hit.row, id, hit.json);
-    const row = (await this.deps.db('oidc_payloads')
-      .select('payload', 'consumed_at', 'expires_at')
-      .where({ model: 'Client', id })
-      .first()) as Row | undefined;
-    if (!row) {
-      cache.delete(id);
-      return undefined;
-    }
-    const json = this.deps.box.open(row.payload, 'oidc:Client');
-    if (cache.size >= CLIENT_CACHE_MAX) cache.clear();
-    cache.set(id, { at: Date.now(), row, json });
-    return this.decode(row, id, json);
+    if (!this.hashed && storable(id) !== id) return undefined;
+    const where = { id: this.key(id) };
+    const row = this.model === 'Client' ? await clientCache(this.deps.db).getOrLoad(id, () => this.row(where), (r) => r !== undefined) : await this.row(where);
+    return this.decode(row, id);
   }
 
   findByUid(uid: string) {

@@ -7,6 +7,7 @@ import type { Db } from '../db/connection.js';
 import { containsPattern } from '../db/like-pattern.js';
 import { storable } from '../db/storable-text.js';
 import { forgetCachedClient, revokeGrantsOfClient } from './adapter.js';
+import { TtlCache } from '../cache/ttl-cache.js';
 
 export type ClientOrigin = 'dynamic' | 'static';
 export type ClientStatus = 'active' | 'pending' | 'disabled';
@@ -44,14 +45,13 @@ const toClient = (r: Row): RegisteredClient => ({
 // last_used_at is written at most this often per client and instance: a token request must not cost a write.
 const TOUCH_INTERVAL_MS = 5 * 60 * 1000;
 const GATE_CACHE_MS = 2000;
-const GATE_CACHE_MAX = 10_000;
 
 export class ClientRegistry {
   readonly #touched = new Map<string, number>();
   // The approval gate reads a client on every /token request: a short per-instance cache (DESIGN.md §8) keeps that
   // off the database. Changes made through this instance drop their entry at once; other instances see them
   // within GATE_CACHE_MS.
-  readonly #gateCache = new Map<string, { at: number; client: RegisteredClient | undefined }>();
+  readonly #gateCache = new TtlCache<RegisteredClient | undefined>(GATE_CACHE_MS);
 
   constructor(private readonly db: Db) {}
 
@@ -71,12 +71,7 @@ export class ClientRegistry {
 
   /** find(), cached for GATE_CACHE_MS: for the per-request approval gate only. */
   async findForGate(clientId: string): Promise<RegisteredClient | undefined> {
-    const hit = this.#gateCache.get(clientId);
-    if (hit && Date.now() - hit.at < GATE_CACHE_MS) return hit.client;
-    const client = await this.find(clientId);
-    if (this.#gateCache.size >= GATE_CACHE_MAX) this.#gateCache.clear();
-    this.#gateCache.set(clientId, { at: Date.now(), client });
-    return client;
+    return this.#gateCache.getOrLoad(clientId, () => this.find(clientId));
   }
 
   async find(clientId: string): Promise<RegisteredClient | undefined> {

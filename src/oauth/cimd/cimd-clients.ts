@@ -10,6 +10,7 @@ import type { Knex } from 'knex';
 import type { Db } from '../../db/connection.js';
 import { containsPattern } from '../../db/like-pattern.js';
 import { storable } from '../../db/storable-text.js';
+import { TtlCache } from '../../cache/ttl-cache.js';
 import { clientIdHost } from './client-id-url.js';
 
 export interface CimdClient {
@@ -56,7 +57,7 @@ function remember<V>(map: Map<string, V>, key: string, value: V): void {
 
 export class CimdClients {
   readonly #touched = new Map<string, number>();
-  readonly #blocked = new Map<string, { blocked: boolean; at: number }>();
+  readonly #blocked = new TtlCache<boolean>(BLOCKED_CACHE_MS, MEMO_LIMIT);
   // Client ids confirmed as already seen: a known client never pays that lookup again on this instance.
   readonly #known = new Map<string, true>();
 
@@ -110,12 +111,10 @@ export class CimdClients {
   }
 
   async isBlocked(clientId: string): Promise<boolean> {
-    const cached = this.#blocked.get(clientId);
-    if (cached && Date.now() - cached.at < BLOCKED_CACHE_MS) return cached.blocked;
-    const row = (await this.db('cimd_clients').where({ client_id: clientId }).first('blocked_at')) as { blocked_at: unknown } | undefined;
-    const blocked = !!row?.blocked_at;
-    remember(this.#blocked, clientId, { blocked, at: Date.now() });
-    return blocked;
+    return this.#blocked.getOrLoad(clientId, async () => {
+      const row = (await this.db('cimd_clients').where({ client_id: clientId }).first('blocked_at')) as { blocked_at: unknown } | undefined;
+      return !!row?.blocked_at;
+    });
   }
 
   /**

@@ -19,9 +19,8 @@ export interface Child<T> {
 export async function startChild<T>(script: string, env: Record<string, string> = {}): Promise<Child<T>> {
   // BENCH_CPU_PROF=<dir>: each server writes a V8 CPU profile there when it exits (open it in Chrome DevTools).
   const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
-  // JavaScript servers (.mjs) run under plain node; TypeScript ones through tsx.
-  const loader = script.endsWith('.ts') ? ['--import', 'tsx'] : [];
-  const proc: ChildProcess = spawn(process.execPath, [...profile, ...loader, fileURLToPath(new URL(script, import.meta.url))], {
+  // The servers are plain JavaScript (servers/*.mjs) under plain node: no TypeScript loader in their memory.
+  const proc: ChildProcess = spawn(process.execPath, [...profile, fileURLToPath(new URL(script, import.meta.url))], {
     stdio: ['pipe', 'pipe', 'inherit'],
     env: { ...process.env, ...env },
   });

@@ -10,14 +10,10 @@ import { PGlite } from '@electric-sql/pglite';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-export function templateDir() {
-  const { version } = JSON.parse(readFileSync(join(root, 'node_modules', '@electric-sql', 'pglite', 'package.json'), 'utf8'));
-  return join(tmpdir(), `gatehouse-pglite-template-${version}`);
-}
-
 export default async function setup() {
   if (process.env.TEST_DATABASE_URL) return;
-  const dir = templateDir();
+  const { version } = JSON.parse(readFileSync(join(root, 'node_modules', '@electric-sql', 'pglite', 'package.json'), 'utf8'));
+  const dir = join(tmpdir(), `gatehouse-pglite-template-${version}`);
   process.env.GATEHOUSE_PGLITE_TEMPLATE = dir;
   if (existsSync(join(dir, 'pgdata', 'PG_VERSION'))) return;
   const scratch = mkdtempSync(`${dir}.building-`);

@@ -14,6 +14,8 @@ import { scoped } from '../db/transaction-scope.js';
 import { storable } from '../db/storable-text.js';
 import { RESOURCE_CONSENT_MARKER } from './policies/consent-covers-resource.js';
 import { TtlCache } from '../cache/ttl-cache.js';
+import { alreadyUsed, deferConsume, takePendingConsume } from './refresh-rotation.js';
+import { grantKey, readTokenAhead, sessionKey, takeAhead, type PayloadRow } from './read-ahead.js';
 
 const PLAIN_ID_MODELS = new Set(['Client', 'Grant']);
 // oidc-provider keeps the id (`jti`) inside the payload too: it is removed before storage and restored on read.
@@ -42,11 +44,9 @@ export function forgetCachedClient(db: Db, clientId: string): void {
   clientCaches.get(db)?.delete(clientId);
 }
 
-interface Row {
-  payload: string;
-  consumed_at: Date | string | null;
-  expires_at: Date | string | null;
-}
+type Row = PayloadRow;
+// Redeeming these reads the session, grant and account next: one statement reads all four (read-ahead.ts).
+const READ_AHEAD_MODELS = new Set(['AuthorizationCode', 'RefreshToken']);
 
 export interface AdapterDeps {
   db: Db;
@@ -111,6 +111,12 @@ export class PostgresAdapter implements Adapter {
       user_code: payload.userCode ? this.key(payload.userCode) : null,
       expires_at: expiresIn ? new Date(Date.now() + expiresIn * 1000) : null,
     };
+    // A rotated refresh token is saved only by the request that spends its predecessor (refresh-rotation.ts).
+    const spent = this.model === 'RefreshToken' ? takePendingConsume() : undefined;
+    if (spent !== undefined) {
+      if (!(await rotate(this.deps.db, spent, row))) throw alreadyUsed();
+      return;
+    }
     // Inside a unit of work (consent), the save joins its transaction.
     await scoped(this.deps.db)('oidc_payloads')
       .insert(row)
@@ -134,13 +140,24 @@ export class PostgresAdapter implements Adapter {
     // A plain id (a client_id from a request) that PostgreSQL cannot hold (U+0000) names nothing stored; asking
     // would fail the query and answer 500 instead of invalid_client.
     if (!this.hashed && storable(id) !== id) return undefined;
-    const where = { id: this.key(id) };
-    const row = this.model === 'Client' ? await clientCache(this.deps.db).getOrLoad(id, () => this.row(where), (r) => r !== undefined) : await this.row(where);
-    return this.decode(row, id);
+    const key = this.key(id);
+    const where = { id: key };
+    if (this.model === 'Client') return this.decode(await clientCache(this.deps.db).getOrLoad(id, () => this.row(where), (r) => r !== undefined), id);
+    if (READ_AHEAD_MODELS.has(this.model)) return this.decode(await readTokenAhead(this.deps.db, this.model, key), id);
+    if (this.model === 'Grant') {
+      const ahead = takeAhead<Row>(grantKey(key));
+      if (ahead !== undefined) return this.decode(ahead ?? undefined, id);
+    }
+    return this.decode(await this.row(where), id);
   }
 
-  findByUid(uid: string) {
-    return this.findWhere({ uid: this.key(uid) });
+  async findByUid(uid: string) {
+    const key = this.key(uid);
+    if (this.model === 'Session') {
+      const ahead = takeAhead<Row>(sessionKey(key));
+      if (ahead !== undefined) return this.decode(ahead ?? undefined);
+    }
+    return this.findWhere({ uid: key });
   }
 
   findByUserCode(userCode: string) {
@@ -148,11 +165,9 @@ export class PostgresAdapter implements Adapter {
   }
 
   async consume(id: string): Promise<void> {
-    const updated = await this.deps.db('oidc_payloads')
-      .where({ model: this.model, id: this.key(id) })
-      .whereNull('consumed_at')
-      .update({ consumed_at: new Date() });
-    if (updated === 1) return;
+    // A refresh token is spent together with the save of its successor, in one statement (refresh-rotation.ts).
+    if (this.model === 'RefreshToken' && deferConsume(this.key(id))) return;
+    if (await spend(this.deps.db, this.model, this.key(id))) return;
     if (REVOKE_ON_CONSUME_RACE.has(this.model)) {
       const row = (await this.deps.db('oidc_payloads')
         .select('grant_id')
@@ -171,6 +186,30 @@ export class PostgresAdapter implements Adapter {
   async revokeByGrantId(grantId: string): Promise<void> {
     await this.deps.db('oidc_payloads').where({ model: this.model, grant_id: grantId }).delete();
   }
+}
+
+/** Marks a stored code or token consumed; false if it was consumed already (or is not there). */
+async function spend(db: Db, model: string, key: string): Promise<boolean> {
+  const updated = await db('oidc_payloads').where({ model, id: key }).whereNull('consumed_at').update({ consumed_at: new Date() });
+  return updated === 1;
+}
+
+/** Spends a refresh token noted by a request that did not save a successor (refresh-rotation.ts). */
+export const spendRefreshToken = (db: Db, key: string) => spend(db, 'RefreshToken', key);
+
+type StoredRow = Record<'model' | 'id' | 'payload', string> & Record<'grant_id' | 'uid' | 'user_code', string | null> & { expires_at: Date | null };
+
+/** Spends the refresh token `spentKey` and stores its successor in one statement; false if it was already spent. */
+async function rotate(db: Db, spentKey: string, next: StoredRow): Promise<boolean> {
+  const result = (await db.raw(
+    `with spent as (
+       update oidc_payloads set consumed_at = ? where model = 'RefreshToken' and id = ? and consumed_at is null returning 1
+     )
+     insert into oidc_payloads (model, id, payload, grant_id, uid, user_code, expires_at)
+     select ?, ?, ?, ?, ?, ?, ?::timestamptz from spent`,
+    [new Date(), spentKey, next.model, next.id, next.payload, next.grant_id, next.uid, next.user_code, next.expires_at],
+  )) as { rowCount?: number; affectedRows?: number };
+  return Number(result.rowCount ?? result.affectedRows ?? 0) === 1;
 }
 
 /** Deletes every artefact issued under a grant, and the grant itself. */

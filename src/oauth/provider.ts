@@ -5,10 +5,12 @@ import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'o
 import type { Config } from '../config.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import type { Db } from '../db/connection.js';
-import type { Accounts } from '../upstream/accounts.js';
+import { accountFromRow, type AccountRow, type Accounts } from '../upstream/accounts.js';
+import { accountKey, takeAhead } from './read-ahead.js';
 import type { Views } from '../interaction/views.js';
 import { issuerBase } from '../http/issuer-path.js';
-import { PostgresAdapter } from './adapter.js';
+import { PostgresAdapter, spendRefreshToken } from './adapter.js';
+import { settlePendingConsumes } from './refresh-rotation.js';
 import { DYNAMIC_CLIENT_PREFIX } from './client-kind.js';
 import { guardedFetch } from './cimd/guarded-fetch.js';
 import { failureMessage, type CimdTrust } from './cimd/trust.js';
@@ -144,7 +146,9 @@ export function buildProvider(deps: ProviderDeps): Provider {
       url: (_ctx, interaction) => `${base}/interaction/${interaction.uid}`,
     },
     findAccount: async (_ctx, sub) => {
-      const account = await deps.accounts.findById(sub);
+      // A code or refresh token redeemed in this request may have read the account with it (read-ahead.ts).
+      const ahead = takeAhead<AccountRow>(accountKey(sub));
+      const account = ahead === undefined ? await deps.accounts.findById(sub) : ahead && accountFromRow(ahead);
       if (!account || account.disabled) return undefined;
       return {
         accountId: account.id,
@@ -176,6 +180,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
   applyLoopbackRedirectRule(provider);
   if (config.CIMD) deps.cimd?.attach(provider);
   provider.use(unauthorizedGrantType(ROUTES.token));
+  provider.use(settlePendingConsumes((key) => spendRefreshToken(deps.db, key)));
   return provider;
 }
 

@@ -19,7 +19,7 @@ export interface Account {
   lastLoginAt: Date | null;
 }
 
-interface Row {
+export interface AccountRow {
   id: string;
   email: string | null;
   email_verified: boolean;
@@ -30,7 +30,8 @@ interface Row {
   last_login_at: Date | null;
 }
 
-const toAccount = (r: Row): Account => ({
+/** An accounts row (every column, as `select *` or `to_jsonb` gives it) as an Account. */
+export const accountFromRow = (r: AccountRow): Account => ({
   id: r.id,
   email: r.email,
   emailVerified: r.email_verified,
@@ -50,8 +51,8 @@ export class Accounts {
   }
 
   async findById(id: string): Promise<Account | undefined> {
-    const row = (await this.db('accounts').where({ id }).first()) as Row | undefined;
-    return row ? toAccount(row) : undefined;
+    const row = (await this.db('accounts').where({ id }).first()) as AccountRow | undefined;
+    return row ? accountFromRow(row) : undefined;
   }
 
   /**
@@ -64,11 +65,11 @@ export class Accounts {
       const pattern = `%${options.q.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
       query.where((w) => w.whereRaw("lower(email) like ? escape '\\'", [pattern]).orWhereRaw("lower(name) like ? escape '\\'", [pattern]));
     }
-    const rows = (await query) as Row[];
+    const rows = (await query) as AccountRow[];
     const links = rows.length
       ? ((await this.db('identities').whereIn('account_id', rows.map((r) => r.id)).select('account_id', 'connection_id').orderBy('created_at')) as Array<{ account_id: string; connection_id: string }>)
       : [];
-    return rows.map((r) => ({ ...toAccount(r), connections: [...new Set(links.filter((l) => l.account_id === r.id).map((l) => l.connection_id))] }));
+    return rows.map((r) => ({ ...accountFromRow(r), connections: [...new Set(links.filter((l) => l.account_id === r.id).map((l) => l.connection_id))] }));
   }
 
   /** Disables (refused at login, token refresh and the console) or enables an account; false when it is unknown. */
@@ -108,7 +109,7 @@ export class Accounts {
         await trx('identities').where(key).update(profile);
       }
       await trx('accounts').where({ id: link.account_id }).update({ ...profile, is_admin: isAdmin });
-      return toAccount((await trx('accounts').where({ id: link.account_id }).first()) as Row);
+      return accountFromRow((await trx('accounts').where({ id: link.account_id }).first()) as AccountRow);
     });
   }
 }

@@ -1,0 +1,122 @@
+// Redeeming a code or a refresh token reads the token, its session, its grant and its account in one statement
+// (src/oauth/read-ahead.ts). These tests hold it to the two halves of that promise: fewer round trips, and the same
+// answer as four separate reads — an account disabled, a grant deleted or a session ended just before the request
+// still stops it, and rows kept for one request never serve another.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { authorizeThrough, Browser, pkcePair, registerPublicClient, tokenRequest } from '../helpers/browser-flow.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { startTestServer, TEST_RESOURCE, type TestServer } from '../helpers/server.js';
+
+const REDIRECT = 'http://127.0.0.1:45124/cb';
+let db: TestDatabase;
+let gh: TestServer;
+let n = 0;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  gh = await startTestServer(db.env);
+});
+
+afterAll(async () => {
+  await gh?.close();
+  await db?.drop();
+});
+
+/** A new person and client, a real login and consent; returns what a refresh needs. */
+async function freshGrant() {
+  const user = { email: `reader${++n}@example.com`, password: 'a passphrase long enough 123' };
+  const accountId = (await gh.services.users.create(user)).id;
+  const client = await registerPublicClient(gh.issuer, [REDIRECT]);
+  const { verifier, challenge } = pkcePair();
+  const callback = await authorizeThrough(new Browser(gh.issuer), gh.issuer, {
+    client_id: client.client_id, redirect_uri: REDIRECT, code_challenge: challenge, code_challenge_method: 'S256', scope: 'tools:read', resource: TEST_RESOURCE,
+  }, user);
+  const code = callback.searchParams.get('code')!;
+  return { accountId, clientId: client.client_id as string, code, verifier };
+}
+
+async function redeem(g: { clientId: string; code: string; verifier: string }) {
+  const res = await tokenRequest(gh.issuer, { grant_type: 'authorization_code', code: g.code, code_verifier: g.verifier, client_id: g.clientId, redirect_uri: REDIRECT });
+  expect(res.status).toBe(200);
+  return res.body as { access_token: string; refresh_token: string };
+}
+
+const refresh = (clientId: string, refreshToken: string) => tokenRequest(gh.issuer, { grant_type: 'refresh_token', refresh_token: refreshToken, client_id: clientId });
+
+/** The SQL statements `work` runs (a knex query listener). */
+async function statementsOf(work: () => Promise<unknown>): Promise<string[]> {
+  const seen: string[] = [];
+  const listener = (q: { sql: string }) => seen.push(q.sql);
+  gh.services.handle.db.on('query', listener);
+  try {
+    await work();
+  } finally {
+    gh.services.handle.db.off('query', listener);
+  }
+  return seen;
+}
+
+const reads = (sql: string[]) => sql.filter((s) => /^\s*select/i.test(s));
+
+describe('token redemption reads its context in one statement', () => {
+  it('a code exchange and a refresh each read token, session, grant and account with one SELECT', async () => {
+    const g = await freshGrant();
+    let tokens!: { refresh_token: string };
+    const exchange = await statementsOf(async () => (tokens = await redeem(g)));
+    expect(reads(exchange)).toHaveLength(1);
+    const rotation = await statementsOf(async () => {
+      const res = await refresh(g.clientId, tokens.refresh_token);
+      expect(res.status).toBe(200);
+    });
+    // Besides the rate limiters' counters: one read, the consume with the rotated token's insert, the audit row.
+    const own = rotation.filter((s) => !s.includes('"rate_limits"')).map((s) => s.trim().split(/\s+/).slice(0, 3).join(' '));
+    expect(own).toEqual(['select t.payload, t.consumed_at,', 'with spent as', 'insert into "audit_events"']);
+  });
+
+  it('an account disabled just before the refresh is refused (its grant left in place)', async () => {
+    const g = await freshGrant();
+    const tokens = await redeem(g);
+    expect(await gh.services.accounts.setDisabled(g.accountId, true)).toBe(true);
+    const res = await refresh(g.clientId, tokens.refresh_token);
+    expect(res.status).toBe(400);
+    expect(res.body.error).toBe('invalid_grant');
+    await gh.services.accounts.setDisabled(g.accountId, false);
+    // Re-enabled, the same token works: the refusal was the account, not a spent token.
+    expect((await refresh(g.clientId, tokens.refresh_token)).status).toBe(200);
+  });
+
+  it('a grant row gone just before the refresh is refused', async () => {
+    const g = await freshGrant();
+    const tokens = await redeem(g);
+    await gh.services.handle.db('oidc_payloads').where({ model: 'Grant' }).whereRaw(`payload::jsonb ->> 'clientId' = ?`, [g.clientId]).delete();
+    expect(await gh.services.handle.db('oidc_payloads').where({ model: 'Grant' }).whereRaw(`payload::jsonb ->> 'clientId' = ?`, [g.clientId]).first()).toBeUndefined();
+    const res = await refresh(g.clientId, tokens.refresh_token);
+    expect(res.status).toBe(400);
+    expect(res.body.error).toBe('invalid_grant');
+  });
+
+  it('a refresh token bound to a session that ended is refused; a code whose session ended too', async () => {
+    const g = await freshGrant();
+    const other = await freshGrant();
+    const tokens = await redeem(g);
+    // The people behind both grants sign out everywhere: their sessions are gone.
+    await gh.services.handle.db('oidc_payloads').where({ model: 'Session' }).whereRaw(`payload::jsonb ->> 'accountId' in (?, ?)`, [g.accountId, other.accountId]).delete();
+    const res = await refresh(g.clientId, tokens.refresh_token);
+    expect(res.status).toBe(400);
+    expect(res.body.error).toBe('invalid_grant');
+    const exchange = await tokenRequest(gh.issuer, { grant_type: 'authorization_code', code: other.code, code_verifier: other.verifier, client_id: other.clientId, redirect_uri: REDIRECT });
+    expect(exchange.status).toBe(400);
+    expect(exchange.body.error).toBe('invalid_grant');
+  });
+
+  it('what one request read ahead never answers another: a grant deleted after a failed refresh stays deleted', async () => {
+    const g = await freshGrant();
+    const tokens = await redeem(g);
+    // A refresh that fails after the read (wrong client) leaves its kept rows unused; they die with its request.
+    const stranger = await registerPublicClient(gh.issuer, [REDIRECT]);
+    expect((await refresh(stranger.client_id, tokens.refresh_token)).body.error).toBe('invalid_grant');
+    await gh.services.handle.db('oidc_payloads').where({ model: 'Grant' }).whereRaw(`payload::jsonb ->> 'clientId' = ?`, [g.clientId]).delete();
+    const res = await refresh(g.clientId, tokens.refresh_token);
+    expect(res.body.error).toBe('invalid_grant');
+  });
+});

@@ -30,6 +30,8 @@ const REVOKE_ON_CONSUME_RACE = new Set(['AuthorizationCode', 'DeviceCode', 'Back
 // the rows it found for CLIENT_CACHE_MS (cache/ttl-cache.ts), the same bound as the client-approval gate's cache.
 // Writes and deletes through the adapter, and ClientRegistry.remove, drop the entry at once (forgetCachedClient).
 // Only found clients are kept: a client registered on another instance is never hidden by a remembered miss.
+// Rows are kept unsealed (AES-GCM per request was a twentieth of a client_credentials request's CPU): the secret is
+// in this process's memory either way, as oidc-provider keeps every client it built.
 const CLIENT_CACHE_MS = 2000;
 const clientCaches = new WeakMap<Db, TtlCache<Row | undefined>>();
 
@@ -84,10 +86,15 @@ export class PostgresAdapter implements Adapter {
     return this.sealed ? this.deps.box.seal(json, `oidc:${this.model}`) : json;
   }
 
-  private decode(row: Row | undefined, id?: string): AdapterPayload | undefined {
+  /** The row with its payload unsealed (cached client rows are kept so: see CLIENT_CACHE_MS). */
+  private opened(row: Row | undefined): Row | undefined {
+    return row && this.sealed ? { ...row, payload: this.deps.box.open(row.payload, `oidc:${this.model}`) } : row;
+  }
+
+  private decode(row: Row | undefined, id?: string, open = true): AdapterPayload | undefined {
     if (!row) return undefined;
     if (row.expires_at && new Date(row.expires_at).getTime() <= Date.now()) return undefined;
-    const json = this.sealed ? this.deps.box.open(row.payload, `oidc:${this.model}`) : row.payload;
+    const json = this.sealed && open ? this.deps.box.open(row.payload, `oidc:${this.model}`) : row.payload;
     const payload = JSON.parse(json) as AdapterPayload & { [SEALED_JTI]?: string };
     if (this.hashed) {
       const sealedJti = payload[SEALED_JTI];
@@ -142,7 +149,10 @@ export class PostgresAdapter implements Adapter {
     if (!this.hashed && storable(id) !== id) return undefined;
     const key = this.key(id);
     const where = { id: key };
-    if (this.model === 'Client') return this.decode(await clientCache(this.deps.db).getOrLoad(id, () => this.row(where), (r) => r !== undefined), id);
+    if (this.model === 'Client') {
+      const row = await clientCache(this.deps.db).getOrLoad(id, async () => this.opened(await this.row(where)), (r) => r !== undefined);
+      return this.decode(row, id, false);
+    }
     if (READ_AHEAD_MODELS.has(this.model)) return this.decode(await readTokenAhead(this.deps.db, this.model, key), id);
     if (this.model === 'Grant') {
       const ahead = takeAhead<Row>(grantKey(key));

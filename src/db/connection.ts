@@ -5,6 +5,7 @@ import knexFactory, { type Knex } from 'knex';
 import ClientPgLite from 'knex-pglite';
 import pg from 'pg';
 import { lockDataDir } from './data-dir-lock.js';
+import { namePreparedStatements } from './prepared-statements.js';
 
 export type Db = Knex;
 
@@ -38,7 +39,14 @@ export async function openDatabase(options: { databaseUrl?: string; dataDir: str
         application_name: 'gatehouse',
         ...FAIL_FAST,
       },
-      pool: { min: 0, max: options.poolMax ?? 10 },
+      pool: {
+        min: 0,
+        max: options.poolMax ?? 10,
+        afterCreate: (conn: Parameters<typeof namePreparedStatements>[0], done: (err: Error | null, conn: unknown) => void) => {
+          namePreparedStatements(conn);
+          done(null, conn);
+        },
+      },
       acquireConnectionTimeout: ACQUIRE_TIMEOUT_MS,
     });
     return { db, embedded: false, close: () => db.destroy() };

@@ -11,6 +11,7 @@ import { decideAccess } from '../upstream/access-policy.js';
 import type { Identity, UpstreamTokens } from '../upstream/connector.js';
 import { LOCAL_ISSUER } from '../upstream/local/accounts.js';
 import type { UpstreamTokenStore } from '../upstream/upstream-tokens.js';
+import { finishInteraction } from './interaction-result.js';
 import type { Details, Pages } from './pages.js';
 
 export interface LoginDeps {
@@ -47,11 +48,6 @@ export async function completeLogin(deps: LoginDeps, ctx: Context, d: Details, i
   }
   if (tokens) await deps.upstreamTokens.save(account.id, identity.connector, tokens);
   await deps.audit.record({ type: 'login', outcome: 'success', details: { ...details, accountId: account.id, admin: decision.admin }, ...meta });
-  const redirectTo = await deps.provider().interactionResult(
-    ctx.req,
-    ctx.res,
-    { login: { accountId: account.id, amr: [identity.issuer === LOCAL_ISSUER ? 'pwd' : 'fed'] } },
-    { mergeWithLastSubmission: false },
-  );
+  const redirectTo = await finishInteraction(d, { login: { accountId: account.id, amr: [identity.issuer === LOCAL_ISSUER ? 'pwd' : 'fed'] } }, { mergeWithLastSubmission: false });
   ctx.redirect(redirectTo);
 }

@@ -26,6 +26,7 @@ import { upstreamLeg } from './upstream-leg.js';
 import type { UpstreamMetrics } from '../metrics/upstream-metrics.js';
 import { cappedScopes } from '../oauth/policies/dynamic-client-caps.js';
 import { requestRefusal, type AccessRefusal } from '../oauth/policies/resource-access.js';
+import { finishInteraction } from './interaction-result.js';
 import { clientFacts } from './client-facts.js';
 import type { Views } from './views.js';
 
@@ -190,12 +191,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     if (refusal) return refuseAccess(ctx, d, refusal);
     if (form.decision !== 'allow') {
       await deps.audit.record({ type: 'consent', outcome: 'failure', reason: 'denied by the user', ...meta });
-      const redirectTo = await provider.interactionResult(
-        ctx.req,
-        ctx.res,
-        { error: 'access_denied', error_description: 'The user denied the request' },
-        { mergeWithLastSubmission: false },
-      );
+      const redirectTo = await finishInteraction(d, { error: 'access_denied', error_description: 'The user denied the request' }, { mergeWithLastSubmission: false });
       return ctx.redirect(redirectTo);
     }
 
@@ -215,7 +211,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       await deps.audit.record({ type: 'consent', outcome: 'success', details: { scope: String(d.params.scope ?? '') }, ...meta });
       return id;
     });
-    const redirectTo = await provider.interactionResult(ctx.req, ctx.res, { consent: { grantId } }, { mergeWithLastSubmission: true });
+    const redirectTo = await finishInteraction(d, { consent: { grantId } }, { mergeWithLastSubmission: true });
     ctx.redirect(redirectTo);
   });
 

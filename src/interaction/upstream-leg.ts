@@ -20,6 +20,7 @@ import { UpstreamError } from '../upstream/connector.js';
 import type { Connections, StoredConnection } from '../upstream/connections.js';
 import { TRANSACTION_TTL_MS, type UpstreamTransactions } from '../upstream/transactions.js';
 import type { UpstreamTokenStore } from '../upstream/upstream-tokens.js';
+import { finishInteraction } from './interaction-result.js';
 import { completeLogin } from './login-result.js';
 import type { Details, Pages } from './pages.js';
 
@@ -152,12 +153,7 @@ export function upstreamLeg(deps: UpstreamLegDeps) {
       // The IdP itself said no (the person cancelled, or the IdP refused them): the MCP client hears access_denied.
       metrics.failed(connection.kind, 'finish', 'idp_denied');
       await deps.audit.record({ type: 'login', outcome: 'failure', reason: `identity provider returned ${err.error}`, ...meta });
-      const redirectTo = await deps.provider().interactionResult(
-        ctx.req,
-        ctx.res,
-        { error: 'access_denied', error_description: `Sign-in at ${connection.name} did not complete (${err.error})` },
-        { mergeWithLastSubmission: false },
-      );
+      const redirectTo = await finishInteraction(d, { error: 'access_denied', error_description: `Sign-in at ${connection.name} did not complete (${err.error})` }, { mergeWithLastSubmission: false });
       return ctx.redirect(redirectTo);
     }
     const summary = errorSummary(err);

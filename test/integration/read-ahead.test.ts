@@ -1,9 +1,10 @@
 // Redeeming a code or a refresh token reads the token, its session, its grant and its account in one statement
-// (src/oauth/read-ahead.ts). These tests hold it to the two halves of that promise: fewer round trips, and the same
+// (src/oauth/read-ahead.ts); sign-in and consent save their result on the interaction they read
+// (src/interaction/interaction-result.ts). These tests hold it to the two halves of that promise: fewer round trips, and the same
 // answer as four separate reads — an account disabled, a grant deleted or a session ended just before the request
 // still stops it, and rows kept for one request never serve another.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { authorizeThrough, Browser, pkcePair, registerPublicClient, tokenRequest } from '../helpers/browser-flow.js';
+import { authorizeThrough, authorizeUrl, Browser, pkcePair, registerPublicClient, tokenRequest } from '../helpers/browser-flow.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { startTestServer, TEST_RESOURCE, type TestServer } from '../helpers/server.js';
 
@@ -44,9 +45,12 @@ async function redeem(g: { clientId: string; code: string; verifier: string }) {
 const refresh = (clientId: string, refreshToken: string) => tokenRequest(gh.issuer, { grant_type: 'refresh_token', refresh_token: refreshToken, client_id: clientId });
 
 /** The SQL statements `work` runs (a knex query listener). */
-async function statementsOf(work: () => Promise<unknown>): Promise<string[]> {
+async function statementsOf(work: () => Promise<unknown>, withBindings?: Array<{ sql: string; bindings: unknown[] }>): Promise<string[]> {
   const seen: string[] = [];
-  const listener = (q: { sql: string }) => seen.push(q.sql);
+  const listener = (q: { sql: string; bindings?: unknown[] }) => {
+    seen.push(q.sql);
+    withBindings?.push({ sql: q.sql, bindings: q.bindings ?? [] });
+  };
   gh.services.handle.db.on('query', listener);
   try {
     await work();
@@ -118,5 +122,59 @@ describe('token redemption reads its context in one statement', () => {
     await gh.services.handle.db('oidc_payloads').where({ model: 'Grant' }).whereRaw(`payload::jsonb ->> 'clientId' = ?`, [g.clientId]).delete();
     const res = await refresh(g.clientId, tokens.refresh_token);
     expect(res.body.error).toBe('invalid_grant');
+  });
+});
+
+describe('sign-in and consent end the interaction they already read', () => {
+  const formAction = (html: string) => /<form[^>]*action="([^"]+)"/.exec(html)![1]!.replace(/&amp;/g, '&');
+  /** Reads of one model (`select … where model = ?`) among the statements seen. */
+  const readsOf = (seen: Array<{ sql: string; bindings: unknown[] }>, model: string) => seen.filter((q) => /^\s*select/i.test(q.sql) && q.bindings[0] === model).length;
+
+  it('the login POST and the Allow POST each read the interaction and its session once, and the flow completes', async () => {
+    const user = { email: `reader${++n}@example.com`, password: 'a passphrase long enough 123' };
+    await gh.services.users.create(user);
+    const client = await registerPublicClient(gh.issuer, [REDIRECT]);
+    const { verifier, challenge } = pkcePair();
+    const browser = new Browser(gh.issuer);
+    const loginPage = await browser.follow(await browser.get(authorizeUrl(gh.issuer, { client_id: client.client_id, redirect_uri: REDIRECT, code_challenge: challenge, code_challenge_method: 'S256', scope: 'tools:read', resource: TEST_RESOURCE })));
+    const loginHtml = await (loginPage as Response).text();
+
+    const atLogin: Array<{ sql: string; bindings: unknown[] }> = [];
+    let afterLogin!: Response;
+    await statementsOf(async () => (afterLogin = await browser.postForm(new URL(formAction(loginHtml), gh.issuer).href, { email: user.email, password: user.password })), atLogin);
+    expect(afterLogin.status).toBe(302);
+    expect(readsOf(atLogin, 'Interaction')).toBe(1);
+
+    const consentPage = (await browser.follow(afterLogin)) as Response;
+    const consentHtml = await consentPage.text();
+    expect(consentHtml).toContain('name="decision"');
+    const atConsent: Array<{ sql: string; bindings: unknown[] }> = [];
+    let afterConsent!: Response;
+    await statementsOf(async () => (afterConsent = await browser.postForm(new URL(formAction(consentHtml), gh.issuer).href, { decision: 'allow' })), atConsent);
+    expect(afterConsent.status).toBe(302);
+    expect(readsOf(atConsent, 'Interaction')).toBe(1);
+    expect(readsOf(atConsent, 'Session')).toBe(1);
+
+    // The resume still checks the session, and the code is good.
+    const callback = await browser.follow(afterConsent);
+    expect(callback).toBeInstanceOf(URL);
+    const code = (callback as URL).searchParams.get('code')!;
+    expect((await redeem({ clientId: client.client_id, code, verifier })).refresh_token).toBeTruthy();
+  });
+
+  it('an Allow whose session ended meanwhile gets no code: the resume refuses it', async () => {
+    const user = { email: `reader${++n}@example.com`, password: 'a passphrase long enough 123' };
+    const accountId = (await gh.services.users.create(user)).id;
+    const client = await registerPublicClient(gh.issuer, [REDIRECT]);
+    const { challenge } = pkcePair();
+    const browser = new Browser(gh.issuer);
+    const loginPage = (await browser.follow(await browser.get(authorizeUrl(gh.issuer, { client_id: client.client_id, redirect_uri: REDIRECT, code_challenge: challenge, code_challenge_method: 'S256', scope: 'tools:read', resource: TEST_RESOURCE })))) as Response;
+    const consentPage = (await browser.follow(await browser.postForm(new URL(formAction(await loginPage.text()), gh.issuer).href, user))) as Response;
+    const consentHtml = await consentPage.text();
+    await gh.services.handle.db('oidc_payloads').where({ model: 'Session' }).whereRaw(`payload::jsonb ->> 'accountId' = ?`, [accountId]).delete();
+    const end = await browser.follow(await browser.postForm(new URL(formAction(consentHtml), gh.issuer).href, { decision: 'allow' }));
+    // Either the Allow itself or the resume stops it; never a redirect carrying a code.
+    if (end instanceof URL) expect(end.searchParams.get('code')).toBeNull();
+    else expect(end.status).toBeGreaterThanOrEqual(400);
   });
 });

@@ -19,8 +19,10 @@ export interface Child<T> {
 export async function startChild<T>(script: string, env: Record<string, string> = {}): Promise<Child<T>> {
   // BENCH_CPU_PROF=<dir>: each server writes a V8 CPU profile there when it exits (open it in Chrome DevTools).
   const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  // BENCH_SERVER_FLAGS: node flags for both servers alike (say, `--max-semi-space-size=4` to weigh RSS against GC).
+  const flags = (process.env.BENCH_SERVER_FLAGS ?? '').split(' ').filter(Boolean);
   // The servers are plain JavaScript (servers/*.mjs) under plain node: no TypeScript loader in their memory.
-  const proc: ChildProcess = spawn(process.execPath, [...profile, fileURLToPath(new URL(script, import.meta.url))], {
+  const proc: ChildProcess = spawn(process.execPath, [...flags, ...profile, fileURLToPath(new URL(script, import.meta.url))], {
     stdio: ['pipe', 'pipe', 'inherit'],
     env: { ...process.env, ...env },
   });

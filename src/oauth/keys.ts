@@ -188,6 +188,18 @@ export class KeySet {
  * Every published key: not yet expired after retirement. Instances reload every few seconds; a key already in
  * `previous` is reused rather than decrypted again (a kid is the thumbprint of its key, so it cannot change).
  */
+/** A stored private key, opened; a SECRET_KEY that cannot open it is named as the problem, not a cipher error. */
+function openPrivateKey(box: SecretBox, row: KeyRow): JWK {
+  try {
+    return JSON.parse(box.open(row.private_jwk, PURPOSE)) as JWK;
+  } catch {
+    throw new Error(
+      `SECRET_KEY: cannot open signing key ${row.kid} stored in the database — it was sealed with another SECRET_KEY. ` +
+        'Every instance on one database needs the same SECRET_KEY (unset, the one generated in DATA_DIR is used).',
+    );
+  }
+}
+
 export async function loadKeySet(db: Db, box: SecretBox, previous?: KeySet): Promise<KeySet> {
   const rows = (await db('signing_keys')
     .where((q) => q.whereNull('expires_at').orWhere('expires_at', '>', new Date()))
@@ -196,7 +208,7 @@ export async function loadKeySet(db: Db, box: SecretBox, previous?: KeySet): Pro
     rows.map((r) => ({
       kid: r.kid,
       alg: r.alg,
-      privateJwk: previous?.keys.find((k) => k.kid === r.kid)?.privateJwk ?? (JSON.parse(box.open(r.private_jwk, PURPOSE)) as JWK),
+      privateJwk: previous?.keys.find((k) => k.kid === r.kid)?.privateJwk ?? openPrivateKey(box, r),
       publicJwk: (typeof r.public_jwk === 'string' ? JSON.parse(r.public_jwk) : r.public_jwk) as JWK,
       activatesAt: new Date(r.activates_at),
       retiredAt: r.retired_at ? new Date(r.retired_at) : null,

@@ -1,5 +1,7 @@
 // Bad configuration stops the process before it listens, with one line per problem naming the variable.
 import { runCli } from '../helpers/cli.js';
+import { createTestDatabase } from '../helpers/database.js';
+import { startTestServer } from '../helpers/server.js';
 import { loadConfig, ConfigError } from '../../src/config.js';
 
 function problems(env: Record<string, string>): string[] {
@@ -82,6 +84,21 @@ describe('the upstream connection from UPSTREAM_*', () => {
   it('accepts a complete OIDC connection', () => {
     expect(problems({ UPSTREAM_PROVIDER: 'oidc', UPSTREAM_ISSUER: 'https://idp.example.com', UPSTREAM_CLIENT_ID: 'gh', UPSTREAM_CLIENT_SECRET: 's' })).toEqual([]);
   });
+
+  it('stops the server at start naming SECRET_KEY when it cannot open the signing keys already in the database', async () => {
+    const db = await createTestDatabase();
+    try {
+      const first = await startTestServer({ ...db.env, SECRET_KEY: 'the first secret key, long enough to be accepted' });
+      await first.close();
+      const res = await runCli(['serve'], { ...db.env, PORT: '0', SECRET_KEY: 'another secret key, just as long as the first one' });
+      expect(res.code).not.toBe(0);
+      expect(res.stderr).toMatch(/SECRET_KEY: cannot open signing key \S+ stored in the database/);
+      expect(res.stderr).not.toMatch(/authenticate data|at .*\.js:\d+/);
+      expect(res.stderr).not.toMatch(/listening/);
+    } finally {
+      await db.drop();
+    }
+  }, 60_000);
 
   it('stops the server at start when UPSTREAM_* is incomplete', async () => {
     const res = await runCli(['serve'], { UPSTREAM_PROVIDER: 'okta', UPSTREAM_CLIENT_ID: 'gh', DATA_DIR: '/tmp/gatehouse-never-created' });

@@ -5,20 +5,24 @@
 //
 // Every statement with parameters gets a name derived from its text, up to MAX_NAMED distinct texts per process, so
 // what each backend keeps stays bounded (texts that vary with their input, like a multi-row INSERT of n rows, past
-// MAX_PARAMETERS, stay unnamed). Should the server refuse a named statement — a connection pooler in transaction
-// mode that sends it to another backend (26000), or a plan whose result type a migration changed (0A000) — that
-// text is sent unnamed from then on, and the statement is retried once unnamed if no transaction could have been
-// aborted by the failure.
+// MAX_PARAMETERS, stay unnamed). Should the server refuse a named statement, it is retried once unnamed if no
+// transaction could have been aborted by the failure, and:
+// - a plan whose result type a migration changed (0A000): that text is sent unnamed from then on;
+// - a statement missing on the backend or already there (26000, 42P05): the signs of a connection pooler in
+//   transaction mode, which hands each transaction another backend. Nothing is named any more in this process.
 import { createHash } from 'node:crypto';
 
 const MAX_NAMED = 400;
 const MAX_PARAMETERS = 64;
-const REFUSED_NAMED = new Set(['26000', '0A000']);
+const PLAN_CHANGED = '0A000';
+const POOLER = new Set(['26000', '42P05']);
 
 const names = new Map<string, string | null>();
+let naming = true;
 
 /** The name a statement text is prepared under, or undefined to send it unnamed. */
 export function statementName(text: string, parameters: number): string | undefined {
+  if (!naming) return undefined;
   const known = names.get(text);
   if (known !== undefined) return known ?? undefined;
   if (parameters === 0 || parameters > MAX_PARAMETERS || names.size >= MAX_NAMED) return undefined;
@@ -59,8 +63,10 @@ export function namePreparedStatements(connection: PgConnection): void {
     const name = statementName(text, q.values.length);
     if (!name) return original(config, callback);
     return original({ ...q, name }, ((err, result) => {
-      if (!err || !REFUSED_NAMED.has(err.code ?? '')) return (callback as Callback)(err, result);
-      refuseNaming(text);
+      const code = err?.code ?? '';
+      if (!err || (code !== PLAN_CHANGED && !POOLER.has(code))) return (callback as Callback)(err, result);
+      if (POOLER.has(code)) naming = false;
+      else refuseNaming(text);
       // Retried only if the connection was idle before it (the status of its last ReadyForQuery): inside a
       // transaction the failure has aborted it, and the unit of work must fail as a whole.
       if (connection.getTransactionStatus?.() !== 'I') return (callback as Callback)(err, result);

@@ -1,6 +1,7 @@
 // Named prepared statements on PostgreSQL (src/db/prepared-statements.ts): a repeated parameterised statement is
 // prepared once per connection; a plan a schema change invalidated (0A000) is retried unnamed outside a transaction
-// and fails the transaction inside one; statements that vary with their input are never named, so what each backend
+// and fails the transaction inside one; a statement missing on the backend (a pooler in transaction mode) turns
+// naming off; statements that vary with their input are never named, so what each backend
 // keeps stays bounded. The embedded database (PGlite) has no pooled pg connections: there the naming is not used.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { openDatabase, type DbHandle } from '../../src/db/connection.js';
@@ -66,6 +67,18 @@ if (process.env.TEST_DATABASE_URL) {
       expect(await handle.db('probe').where({ id: 3 }).first()).toBeUndefined();
       // And the text is sent unnamed from then on.
       expect(await lookup(handle.db)).toMatchObject({ id: 2, third: null });
+    });
+
+    // Last: it turns naming off for this process, as it would behind a pooler that hands out other backends.
+    it('a statement the backend does not have (a pooler in transaction mode) is answered, and nothing is named after', async () => {
+      const find = () => handle.db('probe').select('label').where({ id: 1 }).first();
+      expect(await find()).toEqual({ label: 'one' });
+      // What a transaction-mode pooler does: the next statement lands on a backend that never saw the Parse.
+      await handle.db.raw('deallocate all');
+      expect(await find()).toEqual({ label: 'one' }); // 26000, retried unnamed
+      await handle.db('probe').select('id').where({ label: 'two' }).first();
+      await handle.db('probe').select('id').where({ label: 'two' }).first();
+      expect(await prepared()).toEqual([]);
     });
   });
 }

@@ -1,5 +1,5 @@
 // Gatehouse as deployed (plain JavaScript: see protocol.mjs): PostgreSQL (BENCH_DATABASE_URL, else a fresh database on postgres://postgres@127.0.0.1:5432,
-// dropped on exit), every layer on, rate limits off (they would answer 429 to a load generator on one IP), logs at
+// dropped on exit), every layer on, rate limits off (they would answer 429 to a load generator on one IP; BENCH_RATE_LIMITS=on counts them), logs at
 // warn. Creates one confidential client_credentials client and one local user. Commands: `queries` → SQL queries
 // run since start (a knex query listener), to count round trips per request.
 import { randomBytes } from 'node:crypto';
@@ -30,6 +30,9 @@ async function freePort() {
   });
 }
 
+// BENCH_RATE_LIMITS=on: every limit counted in PostgreSQL, as in production, but set too high to refuse the load.
+const LIMITS = process.env.BENCH_RATE_LIMITS === 'on' ? '1000000' : '0'; // the most a limit may be
+
 let databaseUrl = process.env.BENCH_DATABASE_URL;
 let drop;
 if (!databaseUrl) {
@@ -57,7 +60,7 @@ const config = loadConfig({
   DATA_DIR: dataDir,
   LOG_LEVEL: 'warn',
   RESOURCES: JSON.stringify([{ uri: RESOURCE, name: 'Bench MCP', scopes: { 'tools:read': 'Read', 'tools:write': 'Write' }, default: true }]),
-  REGISTRATION_RATE_LIMIT: '0', TOKEN_RATE_LIMIT: '0', TOKEN_RATE_LIMIT_IP: '0', AUTHORIZE_RATE_LIMIT: '0', LOGIN_RATE_LIMIT: '0', LOGIN_RATE_LIMIT_IP: '0',
+  ...Object.fromEntries(['REGISTRATION_RATE_LIMIT', 'TOKEN_RATE_LIMIT', 'TOKEN_RATE_LIMIT_IP', 'AUTHORIZE_RATE_LIMIT', 'LOGIN_RATE_LIMIT', 'LOGIN_RATE_LIMIT_IP'].map((name) => [name, LIMITS])),
   DCR_MAX_CLIENTS: process.env.DCR_MAX_CLIENTS ?? '1000000',
   ...(process.env.NODE_ENV ? { NODE_ENV: process.env.NODE_ENV } : {}),
 });

@@ -1,6 +1,7 @@
 // Rate limits (DESIGN.md §6, issue #7): how often one source may knock on each door. Counters live in PostgreSQL
 // (rate-limiter-flexible's Postgres store, table `rate_limits` from migration 003), so every instance shares them;
-// the store reaches the database through knex, which also serves PGlite.
+// the store reaches the database through knex, which also serves PGlite, and folds concurrent increments of one
+// counter into one upsert (rate-limit-store.ts).
 //
 //   /register           per IP                          REGISTRATION_RATE_LIMIT / REGISTRATION_RATE_WINDOW
 //   /token              per client_id and per IP        TOKEN_RATE_LIMIT, TOKEN_RATE_LIMIT_IP / TOKEN_RATE_WINDOW
@@ -24,20 +25,7 @@ import type { Views } from '../interaction/views.js';
 import { looksLikeClientIdUrl } from '../oauth/cimd/client-id-url.js';
 import type { CimdClients } from '../oauth/cimd/cimd-clients.js';
 import { requestClientId } from '../oauth/request-client.js';
-
-/** rate-limiter-flexible's `client` store interface, answered by knex (pg or PGlite) with positional params. */
-function knexStore(db: Db) {
-  return {
-    async query(q: { text: string; values?: unknown[] }) {
-      const bindings: Record<string, unknown> = {};
-      (q.values ?? []).forEach((v, i) => (bindings[`p${i + 1}`] = v));
-      const text = q.text.replace(/\$(\d+)/g, (_m, n: string) => `:p${n}`);
-      const res = (await db.raw(text, bindings)) as { rows?: unknown[]; rowCount?: number; affectedRows?: number };
-      const rows = res.rows ?? [];
-      return { rows, rowCount: res.rowCount ?? res.affectedRows ?? rows.length };
-    },
-  };
-}
+import { rateLimitStore } from './rate-limit-store.js';
 
 export type LimitName = 'register_ip' | 'token_client' | 'token_ip' | 'authorize_ip' | 'login_account' | 'login_ip' | 'cimd_ip';
 export type KeyKind = 'ip' | 'client' | 'account';
@@ -65,7 +53,7 @@ export class RateLimit {
   ) {
     if (points <= 0) return;
     this.#limiter = new RateLimiterPostgres({
-      storeClient: knexStore(db),
+      storeClient: rateLimitStore(db),
       storeType: 'client',
       tableName: 'rate_limits',
       tableCreated: true, // created by migration 003

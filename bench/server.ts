@@ -78,7 +78,9 @@ function summarise(rounds: Measured[]) {
 
 function write(name: string, data: unknown) {
   mkdirSync(RESULTS, { recursive: true });
-  writeFileSync(new URL(`${name}.json`, RESULTS), `${JSON.stringify({ name, at: new Date().toISOString(), node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model, duration: DURATION, rounds: ROUNDS, connections: CONNECTIONS, ...data as object }, null, 2)}\n`);
+  // Runs with the limits counted (BENCH_RATE_LIMITS=on) are kept beside the default ones, not over them.
+  const file = process.env.BENCH_RATE_LIMITS === 'on' ? `${name}.rate-limits-on.json` : `${name}.json`;
+  writeFileSync(new URL(file, RESULTS), `${JSON.stringify({ name, at: new Date().toISOString(), node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model, duration: DURATION, rounds: ROUNDS, connections: CONNECTIONS, rateLimits: process.env.BENCH_RATE_LIMITS === 'on' ? 'counted (limits 1,000,000)' : 'off', ...data as object }, null, 2)}\n`);
 }
 
 function printPair(title: string, gh: ReturnType<typeof summarise>, base: ReturnType<typeof summarise>, target?: number) {

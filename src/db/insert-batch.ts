@@ -29,18 +29,30 @@ export class InsertBatch<Row> {
   async #drain(): Promise<void> {
     while (this.#queued.length) {
       const batch = this.#queued.splice(0, this.maxRows);
-      await this.#write(batch.map((b) => b.row));
+      const failure = await this.#write(batch.map((b) => b.row));
       for (const b of batch) b.done();
+      // The database is away: rows that queued behind this INSERT would each wait out a timeout of their own in
+      // turn, holding their requests for several; they are reported with it instead.
+      if (failure !== undefined && isDatabaseUnavailable(failure)) {
+        const behind = this.#queued.splice(0);
+        if (behind.length) this.onFailure(failure, behind.map((b) => b.row));
+        for (const b of behind) b.done();
+      }
     }
     this.#flushing = false;
   }
 
-  async #write(rows: Row[]): Promise<void> {
+  /** Writes the rows (one by one if the batch is refused); returns the error if the database was unreachable. */
+  async #write(rows: Row[]): Promise<unknown> {
     try {
       await this.insert(rows);
     } catch (err) {
       // With the database away every retry would fail too, after its own timeout: report the batch and move on.
-      if (rows.length === 1 || isDatabaseUnavailable(err)) return this.onFailure(err, rows);
+      if (isDatabaseUnavailable(err)) {
+        this.onFailure(err, rows);
+        return err;
+      }
+      if (rows.length === 1) return this.onFailure(err, rows);
       // One row the database refuses must not take the others with it: retry them one by one.
       for (const row of rows) {
         try {

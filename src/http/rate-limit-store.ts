@@ -9,6 +9,7 @@
 // still gets its own number, so exactly one of them is told `limit + 1` — and no request waits for a timer:
 // alone, an increment goes at once.
 import type { Db } from '../db/connection.js';
+import { isDatabaseUnavailable } from '../db/unavailable.js';
 
 interface StoreQuery {
   name?: string;
@@ -68,6 +69,12 @@ export function rateLimitStore(db: Db) {
         }
       } catch (err) {
         for (const w of batch) w.reject(err);
+        // The database is away: the increments that queued behind this statement would each wait out a timeout of
+        // their own in turn (a request must meet an outage within 5 s, not after several), so they fail with it.
+        if (isDatabaseUnavailable(err)) {
+          for (const w of queued.get(key) ?? []) w.reject(err);
+          queued.set(key, []);
+        }
       }
     }
   }

@@ -64,3 +64,17 @@ describe('rate-limit counters under concurrency', () => {
     expect(Number(row.points)).toBe(2);
   });
 });
+
+describe('rate-limit counters while the database is away', () => {
+  it('increments queued behind a failing upsert fail with it instead of each waiting out its own timeout', async () => {
+    const { rateLimitStore } = await import('../../src/http/rate-limit-store.js');
+    let statements = 0;
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+    const downDb = { raw: () => (statements++, new Promise((_, reject) => setTimeout(() => reject(refused), 20))) };
+    const store = rateLimitStore(downDb as never);
+    const increment = () => store.query({ name: 'rate_limits:rlflx-upsert', text: 'insert … $1 $2 $3 $4', values: ['token_ip:192.0.2.9', 1, Date.now() + 60_000, Date.now()] });
+    const results = await Promise.allSettled(Array.from({ length: 5 }, increment));
+    expect(results.every((r) => r.status === 'rejected' && (r.reason as { code?: string }).code === 'ECONNREFUSED')).toBe(true);
+    expect(statements).toBe(1);
+  });
+});

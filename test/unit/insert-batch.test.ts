@@ -65,4 +65,19 @@ describe('InsertBatch', () => {
     await Promise.all(Array.from({ length: 25 }, (_, i) => batch.add(i)));
     expect(calls).toEqual([10, 10, 5]);
   });
+
+  it('with the database away, rows queued behind the failing INSERT are reported with it, not sent again', async () => {
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+    const { batch, calls, failures } = recorder(() => new Promise((_, reject) => setTimeout(() => reject(refused), 20)));
+    const first = batch.add(0);
+    await new Promise((r) => setTimeout(r, 5)); // the first INSERT is in flight
+    await Promise.all([first, ...Array.from({ length: 5 }, (_, i) => batch.add(i + 1))]);
+    // One INSERT was tried; the five rows behind it did not each wait out a timeout of their own.
+    expect(calls).toEqual([[0]]);
+    expect(failures).toEqual([[0], [1, 2, 3, 4, 5]]);
+    // And once the database is back, a new row goes through.
+    const { batch: next, committed } = recorder();
+    await next.add(7);
+    expect(committed).toEqual([7]);
+  });
 });

@@ -126,7 +126,7 @@ export function buildApp(deps: AppDeps): Koa {
   app.use(metadata({ resources: deps.resources, cimd: deps.config.CIMD }));
   app.use(providerForm([ROUTES.token, ROUTES.authorization, ROUTES.revocation, ROUTES.introspection]));
   app.use(endpointRateLimits({ limits: deps.rateLimits, views: deps.views, cimdClients: deps.cimdClients, cimd: deps.config.CIMD, paths: ROUTES }));
-  app.use(canonicalResourceParam({ authorization: ROUTES.authorization, token: ROUTES.token }));
+  app.use(canonicalResourceParam({ authorization: ROUTES.authorization, token: ROUTES.token }, deps.audit));
   app.use(defaultScope({ authorizationPath: ROUTES.authorization, resources: deps.resources }));
   app.use(
     clientApproval({

@@ -31,11 +31,6 @@ export function statementName(text: string, parameters: number): string | undefi
   return name;
 }
 
-/** Sends this text unnamed from now on. */
-export function refuseNaming(text: string): void {
-  names.set(text, null);
-}
-
 interface QueryConfig {
   text?: unknown;
   name?: unknown;
@@ -66,7 +61,7 @@ export function namePreparedStatements(connection: PgConnection): void {
       const code = err?.code ?? '';
       if (!err || (code !== PLAN_CHANGED && !POOLER.has(code))) return (callback as Callback)(err, result);
       if (POOLER.has(code)) naming = false;
-      else refuseNaming(text);
+      else names.set(text, null); // this text unnamed from now on
       // Retried only if the connection was idle before it (the status of its last ReadyForQuery): inside a
       // transaction the failure has aborted it, and the unit of work must fail as a whole.
       if (connection.getTransactionStatus?.() !== 'I') return (callback as Callback)(err, result);

@@ -15,7 +15,7 @@ import { storable } from '../db/storable-text.js';
 import { RESOURCE_CONSENT_MARKER } from './policies/consent-covers-resource.js';
 import { TtlCache } from '../cache/ttl-cache.js';
 import { alreadyUsed, deferConsume, takePendingConsume } from './refresh-rotation.js';
-import { grantKey, readTokenAhead, sessionKey, takeAhead, type PayloadRow } from './read-ahead.js';
+import { grantKey, readTokenAhead, redeeming, sessionKey, takeAhead, type PayloadRow } from './read-ahead.js';
 
 const PLAIN_ID_MODELS = new Set(['Client', 'Grant']);
 // oidc-provider keeps the id (`jti`) inside the payload too: it is removed before storage and restored on read.
@@ -86,16 +86,11 @@ export class PostgresAdapter implements Adapter {
     return this.sealed ? this.deps.box.seal(json, `oidc:${this.model}`) : json;
   }
 
-  /** The row with its payload unsealed (cached client rows are kept so: see CLIENT_CACHE_MS). */
-  private opened(row: Row | undefined): Row | undefined {
-    return row && this.sealed ? { ...row, payload: this.deps.box.open(row.payload, `oidc:${this.model}`) } : row;
-  }
-
-  private decode(row: Row | undefined, id?: string, open = true): AdapterPayload | undefined {
+  /** A row as row() returns it (payload unsealed) back into oidc-provider's payload. */
+  private decode(row: Row | undefined, id?: string): AdapterPayload | undefined {
     if (!row) return undefined;
     if (row.expires_at && new Date(row.expires_at).getTime() <= Date.now()) return undefined;
-    const json = this.sealed && open ? this.deps.box.open(row.payload, `oidc:${this.model}`) : row.payload;
-    const payload = JSON.parse(json) as AdapterPayload & { [SEALED_JTI]?: string };
+    const payload = JSON.parse(row.payload) as AdapterPayload & { [SEALED_JTI]?: string };
     if (this.hashed) {
       const sealedJti = payload[SEALED_JTI];
       delete payload[SEALED_JTI];
@@ -132,11 +127,13 @@ export class PostgresAdapter implements Adapter {
     if (this.model === 'Client') forgetCachedClient(this.deps.db, id);
   }
 
+  /** The stored row with its payload unsealed: what decode() and the client cache take. */
   private async row(where: Record<string, string>): Promise<Row | undefined> {
-    return (await this.deps.db('oidc_payloads')
+    const row = (await this.deps.db('oidc_payloads')
       .select('payload', 'consumed_at', 'expires_at')
       .where({ model: this.model, ...where })
       .first()) as Row | undefined;
+    return row && this.sealed ? { ...row, payload: this.deps.box.open(row.payload, `oidc:${this.model}`) } : row;
   }
 
   private async findWhere(where: Record<string, string>, id?: string): Promise<AdapterPayload | undefined> {
@@ -149,11 +146,8 @@ export class PostgresAdapter implements Adapter {
     if (!this.hashed && storable(id) !== id) return undefined;
     const key = this.key(id);
     const where = { id: key };
-    if (this.model === 'Client') {
-      const row = await clientCache(this.deps.db).getOrLoad(id, async () => this.opened(await this.row(where)), (r) => r !== undefined);
-      return this.decode(row, id, false);
-    }
-    if (READ_AHEAD_MODELS.has(this.model)) return this.decode(await readTokenAhead(this.deps.db, this.model, key), id);
+    if (this.model === 'Client') return this.decode(await clientCache(this.deps.db).getOrLoad(id, () => this.row(where), (r) => r !== undefined), id);
+    if (READ_AHEAD_MODELS.has(this.model) && redeeming()) return this.decode(await readTokenAhead(this.deps.db, this.model, key), id);
     if (this.model === 'Grant') {
       const ahead = takeAhead<Row>(grantKey(key));
       if (ahead !== undefined) return this.decode(ahead ?? undefined, id);
@@ -185,7 +179,7 @@ export class PostgresAdapter implements Adapter {
         .first()) as { grant_id: string | null } | undefined;
       if (row?.grant_id) await revokeGrant(this.deps.db, row.grant_id);
     }
-    throw new errors.InvalidGrant(`${this.model === 'RefreshToken' ? 'refresh token' : 'grant'} already used`);
+    throw this.model === 'RefreshToken' ? alreadyUsed() : new errors.InvalidGrant('grant already used');
   }
 
   async destroy(id: string): Promise<void> {

@@ -184,10 +184,6 @@ export class KeySet {
   }
 }
 
-/**
- * Every published key: not yet expired after retirement. Instances reload every few seconds; a key already in
- * `previous` is reused rather than decrypted again (a kid is the thumbprint of its key, so it cannot change).
- */
 /** A stored private key, opened; a SECRET_KEY that cannot open it is named as the problem, not a cipher error. */
 function openPrivateKey(box: SecretBox, row: KeyRow): JWK {
   try {
@@ -200,6 +196,10 @@ function openPrivateKey(box: SecretBox, row: KeyRow): JWK {
   }
 }
 
+/**
+ * Every published key: not yet expired after retirement. Instances reload every few seconds; a key already in
+ * `previous` is reused rather than decrypted again (a kid is the thumbprint of its key, so it cannot change).
+ */
 export async function loadKeySet(db: Db, box: SecretBox, previous?: KeySet): Promise<KeySet> {
   const rows = (await db('signing_keys')
     .where((q) => q.whereNull('expires_at').orWhere('expires_at', '>', new Date()))

@@ -6,7 +6,8 @@
 // Why this reads nothing stale: the kept rows come from the same snapshot as the token itself, a few milliseconds
 // before oidc-provider would have read them in the same request; they are keyed by that request's context object
 // (oidc-provider's own AsyncLocalStorage, `Provider.ctx`), so no other request ever sees them, and a second lookup in
-// the request goes to the database. Outside a provider request (interaction routes, the CLI) nothing is kept.
+// the request goes to the database. Only /token reads ahead (revocation and introspection find tokens too, but need
+// none of the rest); outside a provider request (interaction routes, the CLI) nothing is kept.
 import Provider from 'oidc-provider';
 import type { Db } from '../db/connection.js';
 import type { AccountRow } from '../upstream/accounts.js';
@@ -31,6 +32,11 @@ function requestMemo(create: boolean): Map<string, PayloadRow | AccountRow | nul
 
 function keep(key: string, row: PayloadRow | AccountRow | null): void {
   requestMemo(true)?.set(key, row);
+}
+
+/** Whether this is a /token request: the only one that redeems codes and refresh tokens, so the only one to read ahead for. */
+export function redeeming(): boolean {
+  return (Provider.ctx as { oidc?: { route?: string } } | undefined)?.oidc?.route === 'token';
 }
 
 /** A row kept for this request under `key` (then forgotten), `null` if it was absent, `undefined` if none is kept. */

@@ -31,8 +31,10 @@ export function takePendingConsume(ctx: object | undefined = Provider.ctx as obj
   return key;
 }
 
+const ALREADY_USED = 'refresh token already used';
+
 /** The rotation could not happen: another request spent the token first. */
-export const alreadyUsed = () => new errors.InvalidGrant('refresh token already used');
+export const alreadyUsed = () => new errors.InvalidGrant(ALREADY_USED);
 
 /**
  * Provider middleware: after the route ran, spends a noted token no successor took (`consume(key)` resolves true if
@@ -47,7 +49,7 @@ export function settlePendingConsumes(consume: (key: string) => Promise<boolean>
       if (key !== undefined && !(await consume(key)) && ctx.status < 300) {
         ctx.status = 400;
         ctx.set('cache-control', 'no-store');
-        ctx.body = { error: 'invalid_grant', error_description: 'refresh token already used' };
+        ctx.body = { error: 'invalid_grant', error_description: ALREADY_USED };
       }
     }
   };

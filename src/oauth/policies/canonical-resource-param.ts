@@ -26,11 +26,12 @@ export function canonicalResourceParam(paths: { authorization: string; token: st
     } else if ((ctx.path === paths.token || ctx.path === paths.authorization) && ctx.method === 'POST') {
       const body = parsedForm(ctx);
       if (body?.resource !== undefined) body.resource = rewrite(body.resource);
-      // Two spellings of one resource are that resource, named once.
-      if (Array.isArray(body?.resource) && new Set(body.resource).size === 1) body.resource = body.resource[0]!;
-      if (ctx.path === paths.token && Array.isArray(body?.resource) && new Set(body.resource).size > 1) {
+      const distinct = Array.isArray(body?.resource) ? [...new Set(body.resource)] : [];
+      // One resource named twice is that resource, named once.
+      if (body && distinct.length === 1) body.resource = distinct[0]!;
+      if (body && ctx.path === paths.token && distinct.length > 1) {
         const reason = 'a token request must name one resource: a token has exactly one audience';
-        await audit.record({ type: 'token.refused', outcome: 'failure', clientId: requestClientId(ctx), reason, resource: body.resource.join(' ').slice(0, 2048), ...requestOrigin(ctx) });
+        await audit.record({ type: 'token.refused', outcome: 'failure', clientId: requestClientId(ctx), reason, resource: distinct.join(' ').slice(0, 2048), ...requestOrigin(ctx) });
         ctx.status = 400;
         ctx.set('Cache-Control', 'no-store');
         ctx.body = { error: 'invalid_target', error_description: reason };

@@ -90,7 +90,7 @@ export function authorizeUrl(issuer: string, params: AuthorizeParams): string {
   return `${issuer}/authorize?${q}`;
 }
 
-function formAction(html: string): string {
+export function formAction(html: string): string {
   const m = /<form[^>]*action="([^"]+)"/.exec(html);
   if (!m) throw new Error(`no form in page: ${html.slice(0, 300)}`);
   return m[1]!.replace(/&amp;/g, '&');

@@ -4,8 +4,9 @@
 // answer as four separate reads — an account disabled, a grant deleted or a session ended just before the request
 // still stops it, and rows kept for one request never serve another.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { authorizeThrough, authorizeUrl, Browser, pkcePair, registerPublicClient, tokenRequest } from '../helpers/browser-flow.js';
+import { authorizeUrl, Browser, formAction, pkcePair, registerPublicClient, tokenRequest } from '../helpers/browser-flow.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { consentedCode, redeemCode } from '../helpers/grants.js';
 import { startTestServer, TEST_RESOURCE, type TestServer } from '../helpers/server.js';
 
 const REDIRECT = 'http://127.0.0.1:45124/cb';
@@ -23,34 +24,20 @@ afterAll(async () => {
   await db?.drop();
 });
 
-/** A new person and client, a real login and consent; returns what a refresh needs. */
-async function freshGrant() {
-  const user = { email: `reader${++n}@example.com`, password: 'a passphrase long enough 123' };
-  const accountId = (await gh.services.users.create(user)).id;
-  const client = await registerPublicClient(gh.issuer, [REDIRECT]);
-  const { verifier, challenge } = pkcePair();
-  const callback = await authorizeThrough(new Browser(gh.issuer), gh.issuer, {
-    client_id: client.client_id, redirect_uri: REDIRECT, code_challenge: challenge, code_challenge_method: 'S256', scope: 'tools:read', resource: TEST_RESOURCE,
-  }, user);
-  const code = callback.searchParams.get('code')!;
-  return { accountId, clientId: client.client_id as string, code, verifier };
-}
-
-async function redeem(g: { clientId: string; code: string; verifier: string }) {
-  const res = await tokenRequest(gh.issuer, { grant_type: 'authorization_code', code: g.code, code_verifier: g.verifier, client_id: g.clientId, redirect_uri: REDIRECT });
-  expect(res.status).toBe(200);
-  return res.body as { access_token: string; refresh_token: string };
-}
+const freshGrant = () => consentedCode(gh, REDIRECT);
+const redeem = (g: { clientId: string; code: string; verifier: string }) => redeemCode(gh, { ...g, redirectUri: REDIRECT });
 
 const refresh = (clientId: string, refreshToken: string) => tokenRequest(gh.issuer, { grant_type: 'refresh_token', refresh_token: refreshToken, client_id: clientId });
 
-/** The SQL statements `work` runs (a knex query listener). */
-async function statementsOf(work: () => Promise<unknown>, withBindings?: Array<{ sql: string; bindings: unknown[] }>): Promise<string[]> {
-  const seen: string[] = [];
-  const listener = (q: { sql: string; bindings?: unknown[] }) => {
-    seen.push(q.sql);
-    withBindings?.push({ sql: q.sql, bindings: q.bindings ?? [] });
-  };
+interface Statement {
+  sql: string;
+  bindings: unknown[];
+}
+
+/** The SQL statements `work` runs, with their bindings (a knex query listener). */
+async function statementsOf(work: () => Promise<unknown>): Promise<Statement[]> {
+  const seen: Statement[] = [];
+  const listener = (q: { sql: string; bindings?: unknown[] }) => seen.push({ sql: q.sql, bindings: q.bindings ?? [] });
   gh.services.handle.db.on('query', listener);
   try {
     await work();
@@ -60,7 +47,7 @@ async function statementsOf(work: () => Promise<unknown>, withBindings?: Array<{
   return seen;
 }
 
-const reads = (sql: string[]) => sql.filter((s) => /^\s*select/i.test(s));
+const reads = (seen: Statement[]) => seen.filter((s) => /^\s*select/i.test(s.sql));
 
 describe('token redemption reads its context in one statement', () => {
   it('a code exchange and a refresh each read token, session, grant and account with one SELECT', async () => {
@@ -73,7 +60,7 @@ describe('token redemption reads its context in one statement', () => {
       expect(res.status).toBe(200);
     });
     // Besides the rate limiters' counters: one read, the consume with the rotated token's insert, the audit row.
-    const own = rotation.filter((s) => !s.includes('"rate_limits"')).map((s) => s.trim().split(/\s+/).slice(0, 3).join(' '));
+    const own = rotation.filter((s) => !s.sql.includes('"rate_limits"')).map((s) => s.sql.trim().split(/\s+/).slice(0, 3).join(' '));
     expect(own).toEqual(['select t.payload, t.consumed_at,', 'with spent as', 'insert into "audit_events"']);
   });
 
@@ -126,9 +113,8 @@ describe('token redemption reads its context in one statement', () => {
 });
 
 describe('sign-in and consent end the interaction they already read', () => {
-  const formAction = (html: string) => /<form[^>]*action="([^"]+)"/.exec(html)![1]!.replace(/&amp;/g, '&');
   /** Reads of one model (`select … where model = ?`) among the statements seen. */
-  const readsOf = (seen: Array<{ sql: string; bindings: unknown[] }>, model: string) => seen.filter((q) => /^\s*select/i.test(q.sql) && q.bindings[0] === model).length;
+  const readsOf = (seen: Statement[], model: string) => reads(seen).filter((q) => q.bindings[0] === model).length;
 
   it('the login POST and the Allow POST each read the interaction and its session once, and the flow completes', async () => {
     const user = { email: `reader${++n}@example.com`, password: 'a passphrase long enough 123' };
@@ -139,18 +125,16 @@ describe('sign-in and consent end the interaction they already read', () => {
     const loginPage = await browser.follow(await browser.get(authorizeUrl(gh.issuer, { client_id: client.client_id, redirect_uri: REDIRECT, code_challenge: challenge, code_challenge_method: 'S256', scope: 'tools:read', resource: TEST_RESOURCE })));
     const loginHtml = await (loginPage as Response).text();
 
-    const atLogin: Array<{ sql: string; bindings: unknown[] }> = [];
     let afterLogin!: Response;
-    await statementsOf(async () => (afterLogin = await browser.postForm(new URL(formAction(loginHtml), gh.issuer).href, { email: user.email, password: user.password })), atLogin);
+    const atLogin = await statementsOf(async () => (afterLogin = await browser.postForm(new URL(formAction(loginHtml), gh.issuer).href, { email: user.email, password: user.password })));
     expect(afterLogin.status).toBe(302);
     expect(readsOf(atLogin, 'Interaction')).toBe(1);
 
     const consentPage = (await browser.follow(afterLogin)) as Response;
     const consentHtml = await consentPage.text();
     expect(consentHtml).toContain('name="decision"');
-    const atConsent: Array<{ sql: string; bindings: unknown[] }> = [];
     let afterConsent!: Response;
-    await statementsOf(async () => (afterConsent = await browser.postForm(new URL(formAction(consentHtml), gh.issuer).href, { decision: 'allow' })), atConsent);
+    const atConsent = await statementsOf(async () => (afterConsent = await browser.postForm(new URL(formAction(consentHtml), gh.issuer).href, { decision: 'allow' })));
     expect(afterConsent.status).toBe(302);
     expect(readsOf(atConsent, 'Interaction')).toBe(1);
     expect(readsOf(atConsent, 'Session')).toBe(1);

@@ -3,14 +3,14 @@
 // token's `aud` is exactly one resource). Each refusal is a 4xx in the OAuth error format and issues nothing.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { decodeJwt } from 'jose';
-import { authorizeThrough, Browser, pkcePair, registerPublicClient, tokenRequest } from '../helpers/browser-flow.js';
+import { tokenRequest } from '../helpers/browser-flow.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { consentedCode, redeemCode } from '../helpers/grants.js';
 import { OTHER_RESOURCE, startTestServer, TEST_RESOURCE, type TestServer } from '../helpers/server.js';
 
 const REDIRECT = 'http://127.0.0.1:45125/cb';
 let db: TestDatabase;
 let gh: TestServer;
-let n = 0;
 
 beforeAll(async () => {
   db = await createTestDatabase();
@@ -22,18 +22,10 @@ afterAll(async () => {
   await db?.drop();
 });
 
-/** A person consents to tools:read on TEST_RESOURCE; returns the client and its first tokens. */
+/** A person consents to tools:read on TEST_RESOURCE; returns the client and its first refresh token. */
 async function granted() {
-  const user = { email: `binding${++n}@example.com`, password: 'a passphrase long enough 456' };
-  await gh.services.users.create(user);
-  const client = await registerPublicClient(gh.issuer, [REDIRECT]);
-  const { verifier, challenge } = pkcePair();
-  const callback = await authorizeThrough(new Browser(gh.issuer), gh.issuer, {
-    client_id: client.client_id, redirect_uri: REDIRECT, code_challenge: challenge, code_challenge_method: 'S256', scope: 'tools:read', resource: TEST_RESOURCE,
-  }, user);
-  const res = await tokenRequest(gh.issuer, { grant_type: 'authorization_code', code: callback.searchParams.get('code')!, code_verifier: verifier, client_id: client.client_id, redirect_uri: REDIRECT });
-  expect(res.status).toBe(200);
-  return { clientId: client.client_id as string, refreshToken: res.body.refresh_token as string };
+  const g = await consentedCode(gh, REDIRECT);
+  return { clientId: g.clientId, refreshToken: (await redeemCode(gh, g)).refresh_token };
 }
 
 function expectNoToken(res: { status: number; body: Record<string, unknown> }, error: string | RegExp) {

@@ -5,6 +5,8 @@ declare module 'autocannon' {
     mean: number;
     p50: number;
     p99: number;
+    /** Requests: the count over the whole run. */
+    total: number;
   }
   interface Options {
     url: string;

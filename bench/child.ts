@@ -1,7 +1,7 @@
 // A benchmark server in its own process, so its RSS is its own: it prints one JSON line (what the parent needs: URLs,
 // credentials), then answers one-line commands on stdin with one JSON line each (bench/servers/protocol.mjs).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
@@ -13,6 +13,8 @@ export interface Child<T> {
   ask(command: string): Promise<unknown>;
   /** Resident set size in MB now (Linux /proc). */
   rssMb(): number;
+  /** CPU seconds this process has used so far, user + system, all its threads (Linux /proc). */
+  cpuSeconds(): number;
   stop(): Promise<void>;
 }
 
@@ -50,10 +52,40 @@ export async function startChild<T>(script: string, env: Record<string, string> 
       const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${proc.pid}/status`, 'utf8'));
       return m ? Number(m[1]) / 1024 : NaN;
     },
+    cpuSeconds: () => cpuSecondsOf(proc.pid!),
     stop: () => new Promise<void>((resolve) => {
       if (proc.exitCode !== null) return resolve();
       proc.once('exit', () => resolve());
       proc.kill('SIGTERM');
     }),
   };
+}
+
+const TICKS_PER_SECOND = 100; // USER_HZ: 100 on every Linux build this runs on
+
+/** utime + stime of one process, in seconds (fields 14 and 15 of /proc/<pid>/stat, after the command name). */
+export function cpuSecondsOf(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+  } catch {
+    return 0; // the process has gone
+  }
+}
+
+/** CPU seconds used so far by every PostgreSQL server process on this machine (backends, WAL writer, checkpointer…). */
+export function postgresCpuSeconds(): number {
+  let total = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let comm = '';
+    try {
+      comm = readFileSync(`/proc/${entry}/comm`, 'utf8').trim();
+    } catch {
+      continue;
+    }
+    if (comm === 'postgres' || comm.startsWith('postgres:')) total += cpuSecondsOf(Number(entry));
+  }
+  return total;
 }

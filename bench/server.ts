@@ -14,7 +14,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import autocannon from 'autocannon';
 import { authorizeThrough, Browser, pkcePair, registerPublicClient, tokenRequest } from '../test/helpers/browser-flow.js';
-import { startChild, type Child } from './child.js';
+import { postgresCpuSeconds, startChild, type Child } from './child.js';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
@@ -42,6 +42,8 @@ interface Measured {
   peakRssMb: number;
   non2xx: number;
   errors: number;
+  /** CPU milliseconds per answered request: the server process, every PostgreSQL process, and the load generator. */
+  cpuMsPerRequest: { server: number; postgres: number; loadGenerator: number };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -59,9 +61,25 @@ async function withPeakRss<T>(child: Child<ServerInfo>, work: () => Promise<T>):
   }
 }
 
+/**
+ * One autocannon load. Besides throughput it counts the CPU time each party spent on it (from /proc), so the cost
+ * of a request is measured where it is paid — the server, PostgreSQL, the load generator — independently of how
+ * the two shared cores happened to be divided during the run.
+ */
 async function load(child: Child<ServerInfo>, opts: Record<string, unknown>): Promise<Measured> {
+  const before = { server: child.cpuSeconds(), postgres: postgresCpuSeconds(), self: process.cpuUsage() };
   const [r, peak] = await withPeakRss(child, () => autocannon({ connections: CONNECTIONS, duration: DURATION, ...opts } as never));
-  return { reqPerSec: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, peakRssMb: round1(peak), non2xx: r.non2xx, errors: r.errors };
+  const self = process.cpuUsage(before.self);
+  const n = Math.max(1, r.requests.total);
+  const perRequest = (seconds: number) => Math.round((seconds * 1000 * 1000) / n) / 1000;
+  return {
+    reqPerSec: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, peakRssMb: round1(peak), non2xx: r.non2xx, errors: r.errors,
+    cpuMsPerRequest: {
+      server: perRequest(child.cpuSeconds() - before.server),
+      postgres: perRequest(postgresCpuSeconds() - before.postgres),
+      loadGenerator: perRequest((self.user + self.system) / 1e6),
+    },
+  };
 }
 
 function summarise(rounds: Measured[]) {
@@ -72,6 +90,11 @@ function summarise(rounds: Measured[]) {
     peakRssMb: Math.max(...rounds.map((r) => r.peakRssMb)),
     non2xx: rounds.reduce((n, r) => n + r.non2xx, 0),
     errors: rounds.reduce((n, r) => n + r.errors, 0),
+    cpuMsPerRequest: {
+      server: median(rounds.map((r) => r.cpuMsPerRequest.server)),
+      postgres: median(rounds.map((r) => r.cpuMsPerRequest.postgres)),
+      loadGenerator: median(rounds.map((r) => r.cpuMsPerRequest.loadGenerator)),
+    },
     rounds,
   };
 }
@@ -86,9 +109,10 @@ function write(name: string, data: unknown) {
 function printPair(title: string, gh: ReturnType<typeof summarise>, base: ReturnType<typeof summarise>, target?: number) {
   const ratio = gh.reqPerSec / base.reqPerSec;
   console.log(`\n${title}`);
-  console.log(`  ${''.padEnd(14)} ${'req/s'.padStart(8)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'peak RSS MB'.padStart(12)} ${'non-2xx'.padStart(8)}`);
+  console.log(`  ${''.padEnd(14)} ${'req/s'.padStart(8)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'peak RSS MB'.padStart(12)} ${'non-2xx'.padStart(8)}   CPU ms/request: server, PostgreSQL, load generator`);
   for (const [name, s] of [['gatehouse', gh], ['baseline', base]] as const) {
-    console.log(`  ${name.padEnd(14)} ${String(s.reqPerSec).padStart(8)} ${String(s.p50).padStart(7)} ${String(s.p99).padStart(7)} ${String(s.peakRssMb).padStart(12)} ${String(s.non2xx + s.errors).padStart(8)}`);
+    const cpu = s.cpuMsPerRequest;
+    console.log(`  ${name.padEnd(14)} ${String(s.reqPerSec).padStart(8)} ${String(s.p50).padStart(7)} ${String(s.p99).padStart(7)} ${String(s.peakRssMb).padStart(12)} ${String(s.non2xx + s.errors).padStart(8)}   ${cpu.server.toFixed(3)}, ${cpu.postgres.toFixed(3)}, ${cpu.loadGenerator.toFixed(3)}`);
   }
   console.log(`  ratio gatehouse/baseline = ${ratio.toFixed(3)}${target ? ` — target ≥ ${target}: ${ratio >= target ? 'met' : 'MISSED'}` : ''}`);
   return ratio;

@@ -9,7 +9,7 @@ import type { Db } from './db/connection.js';
 import { cors } from './http/cors.js';
 import { errorHandler } from './http/errors.js';
 import { health } from './http/health.js';
-import { issuerOrigin } from './http/issuer-origin.js';
+import { pinIssuerOrigin } from './http/issuer-origin.js';
 import { issuerBase, issuerPath } from './http/issuer-path.js';
 import { requestLog } from './http/request-log.js';
 import { securityHeaders } from './http/security-headers.js';
@@ -80,7 +80,7 @@ export function buildApp(deps: AppDeps): Koa {
   app.keys = cookieKeys(deps.secretKey);
   app.silent = true; // errors are logged by errorHandler, without request secrets
 
-  app.use(issuerOrigin(deps.config.ISSUER));
+  pinIssuerOrigin(app, deps.config.ISSUER);
   app.use(httpMetrics(deps.metrics, issuerBase(deps.config.ISSUER)));
   app.use(requestLog(deps.log));
   app.use(securityHeaders({ https: deps.config.ISSUER.startsWith('https:') }));

@@ -1,6 +1,7 @@
 // The environment, parsed once with zod. Every problem is reported as one line naming the variable, and unsafe
 // production settings are refused before anything listens (DESIGN.md §4).
 import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import { z } from 'zod';
@@ -189,6 +190,14 @@ const schema = z.object({
   REFRESH_TOKEN_TTL: seconds(300, 365 * 86400).default(30 * 86400),
   TRUST_PROXY: bool.default(false),
   KEY_RELOAD_INTERVAL: seconds(1, 3600).default(5),
+  // Server processes on this host (server/cluster.ts): a number, or `auto` for one per core. Each is an instance in
+  // the DESIGN.md §8 sense, so more than one needs PostgreSQL.
+  WORKERS: z
+    .union([z.literal('auto'), z.coerce.number().int('must be an integer or auto').min(1, 'must be at least 1').max(64, 'must be at most 64')], {
+      error: 'must be a number from 1 to 64, or auto',
+    })
+    .default(1)
+    .transform((v) => (v === 'auto' ? availableParallelism() : v)),
   // The console signs an admin out after this long without a request (and after 12 hours in any case).
   CONSOLE_IDLE_TIMEOUT: seconds(60, 86400).default(1800),
 });
@@ -247,6 +256,9 @@ export function loadConfig(env: Record<string, string | undefined> = environment
     }
   }
   problems.push(...envConnectionProblems(c, c.NODE_ENV === 'production'));
+  if (c.WORKERS > 1 && !c.DATABASE_URL) {
+    problems.push(`WORKERS: ${c.WORKERS} workers need DATABASE_URL (the embedded database belongs to one process)`);
+  }
   if (c.NODE_ENV === 'production') {
     if (issuerUrl && issuerUrl.protocol !== 'https:') problems.push('ISSUER: must be https in production');
     if (!c.SECRET_KEY) problems.push('SECRET_KEY: required in production (at least 32 random characters)');

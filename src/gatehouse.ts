@@ -119,12 +119,21 @@ export async function sweepUnusedClients(services: Services): Promise<string[]> 
   return expired;
 }
 
+/** What every instance makes sure of at start, idempotently: the seeded resources and connection, signing keys. */
+export async function seedDatabase(services: Services): Promise<void> {
+  await services.resources.seed(services.config.RESOURCES);
+  await services.connections.seed(connectionFromEnv(services.config));
+  await ensureSigningKeys(services.handle.db, services.box);
+}
+
 export interface StartOptions {
   log?: Logger;
   /** Test-only trust anchors, resolver and connect spy for CIMD fetches; deliberately not configurable. */
   cimdFetch?: CimdFetchOverrides;
   /** Test-only: serves upstream IdP endpoints (discovery, token, APIs) from a stub. */
   upstreamFetch?: typeof fetch;
+  /** false: do not issue and log the first-administrator link (every worker but the first, server/cluster.ts). */
+  announceSetup?: boolean;
 }
 
 export async function startGatehouse(config: Config, options: StartOptions = {}): Promise<RunningGatehouse> {
@@ -132,9 +141,7 @@ export async function startGatehouse(config: Config, options: StartOptions = {})
   const { log, handle, box, resources, accounts, users, audit } = services;
   const timers: NodeJS.Timeout[] = [];
   try {
-    await resources.seed(config.RESOURCES);
-    await services.connections.seed(connectionFromEnv(config));
-    await ensureSigningKeys(handle.db, box);
+    await seedDatabase(services);
     const views = new Views(issuerBase(config.ISSUER));
     const metrics = new Metrics(handle.db);
     audit.observe(auditMetrics(metrics));
@@ -172,7 +179,7 @@ export async function startGatehouse(config: Config, options: StartOptions = {})
 
     // The setup link only makes sense where passwords are accepted; with an IdP, ADMIN_EMAILS/ADMIN_GROUPS decide.
     const passwords = (await services.connections.list()).some((c) => c.kind === 'local');
-    const setupLink = passwords ? await issueFirstAdminLink(handle.db, users, config.ISSUER) : undefined;
+    const setupLink = passwords && options.announceSetup !== false ? await issueFirstAdminLink(handle.db, users, config.ISSUER) : undefined;
     if (setupLink) log.warn({ setupLink }, `no user exists yet: create the first administrator at ${setupLink}`);
 
     timers.push(

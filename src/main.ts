@@ -1,8 +1,13 @@
 // Entry point for `npm start` / `gatehouse serve`: configuration errors print one line per problem and exit 1
-// before anything listens; SIGTERM/SIGINT shut down gracefully.
+// before anything listens; SIGTERM/SIGINT shut down gracefully. With WORKERS > 1 this process supervises that many
+// server processes (cluster/supervisor.ts) and each of them comes through here again as a cluster worker.
+import cluster from 'node:cluster';
+import { joinCluster } from './cluster/worker.js';
+import { superviseWorkers } from './cluster/supervisor.js';
 import { ConfigError, loadConfig } from './config.js';
 import { DataDirLockedError } from './db/data-dir-lock.js';
 import { startGatehouse } from './gatehouse.js';
+import { createLogger } from './log.js';
 
 export async function serve(): Promise<void> {
   let config;
@@ -15,9 +20,20 @@ export async function serve(): Promise<void> {
     }
     throw err;
   }
+  if (config.WORKERS > 1 && cluster.isPrimary) {
+    try {
+      await superviseWorkers(config, createLogger(config.LOG_LEVEL));
+    } catch (err) {
+      process.stderr.write(`gatehouse: could not start: ${(err as Error).message}\n`);
+      process.exit(1);
+    }
+    return;
+  }
+  const slot = cluster.isWorker ? Number(process.env.GATEHOUSE_WORKER) : undefined;
+  const log = slot ? createLogger(config.LOG_LEVEL).child({ worker: slot, pid: process.pid }) : createLogger(config.LOG_LEVEL);
   let running;
   try {
-    running = await startGatehouse(config);
+    running = await startGatehouse(config, { log, announceSetup: slot === undefined || slot === 1 });
   } catch (err) {
     if (err instanceof DataDirLockedError) {
       process.stderr.write(`gatehouse: ${err.message}\n`);
@@ -35,4 +51,5 @@ export async function serve(): Promise<void> {
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
+  if (cluster.isWorker) joinCluster(running.metrics, () => shutdown('primary gone'));
 }

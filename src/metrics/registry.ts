@@ -73,8 +73,16 @@ export class Metrics {
     return this.registry.contentType;
   }
 
-  /** The exposition text: this app's metrics, then the process's. */
+  #scraper?: () => Promise<string>;
+
+  /** Serves /metrics from elsewhere: a worker answers with every worker's metrics, summed by the primary. */
+  scrapeWith(scraper: () => Promise<string>): void {
+    this.#scraper = scraper;
+  }
+
+  /** The exposition text: this app's metrics, then the process's (or, in a worker, the whole cluster's). */
   async scrape(): Promise<string> {
+    if (this.#scraper) return this.#scraper();
     const [own, processWide] = await Promise.all([this.registry.metrics(), processRegistry().metrics()]);
     return `${own}\n${processWide}`;
   }

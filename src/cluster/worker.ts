@@ -1,0 +1,45 @@
+// A worker of `WORKERS` > 1 (cluster/supervisor.ts): an ordinary instance that shares the primary's listening
+// socket. Two things tie it to the primary: /metrics must describe the whole host, not whichever worker a scrape
+// happened to reach, so the worker asks the primary, which sums every worker's registries; and a worker whose
+// primary is gone stops rather than serve on unsupervised.
+import type { Metrics } from '../metrics/registry.js';
+import { processRegistry } from '../metrics/process.js';
+import { isMessage, type Collect, type Collected, type Message, type MetricsAnswer, type MetricsRequest } from './messages.js';
+
+/** How long a scrape waits for the primary, which itself waits up to 5 s for the workers. */
+const SCRAPE_TIMEOUT_MS = 6000;
+
+const send = (message: Message) => process.send!(message);
+
+export function joinCluster(metrics: Metrics, onPrimaryGone: () => void): void {
+  let next = 0;
+  const waiting = new Map<number, (answer: MetricsAnswer) => void>();
+  process.on('message', (message: unknown) => {
+    if (isMessage<MetricsAnswer>(message, 'gatehouse:metrics-answer')) waiting.get(message.id)?.(message);
+    if (isMessage<Collect>(message, 'gatehouse:collect')) {
+      void Promise.all([metrics.registry.getMetricsAsJSON(), processRegistry().getMetricsAsJSON()]).then(
+        (registries) => send({ type: 'gatehouse:collected', id: message.id, metrics: registries } satisfies Collected),
+        () => send({ type: 'gatehouse:collected', id: message.id, metrics: [] } satisfies Collected),
+      );
+    }
+  });
+  metrics.scrapeWith(
+    () =>
+      new Promise<string>((resolve, reject) => {
+        const id = next++;
+        const timer = setTimeout(() => {
+          waiting.delete(id);
+          reject(new Error('the primary did not answer the metrics request'));
+        }, SCRAPE_TIMEOUT_MS);
+        waiting.set(id, (answer) => {
+          clearTimeout(timer);
+          waiting.delete(id);
+          if (answer.text !== undefined) resolve(answer.text);
+          else reject(new Error(`metrics collection failed: ${answer.error ?? 'unknown error'}`));
+        });
+        send({ type: 'gatehouse:metrics-request', id } satisfies MetricsRequest);
+      }),
+  );
+  process.once('disconnect', onPrimaryGone);
+  send({ type: 'gatehouse:ready' });
+}

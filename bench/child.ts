@@ -11,9 +11,9 @@ export interface Child<T> {
   info: T;
   pid: number;
   ask(command: string): Promise<unknown>;
-  /** Resident set size in MB now (Linux /proc). */
+  /** Resident set size in MB now, of the process and its descendants (Linux /proc). */
   rssMb(): number;
-  /** CPU seconds this process has used so far, user + system, all its threads (Linux /proc). */
+  /** CPU seconds used so far, user + system, all threads, by the process and its live descendants (Linux /proc). */
   cpuSeconds(): number;
   stop(): Promise<void>;
 }
@@ -48,11 +48,9 @@ export async function startChild<T>(script: string, env: Record<string, string> 
       proc.stdin!.write(`${command}\n`);
       return JSON.parse(await answer);
     },
-    rssMb() {
-      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${proc.pid}/status`, 'utf8'));
-      return m ? Number(m[1]) / 1024 : NaN;
-    },
-    cpuSeconds: () => cpuSecondsOf(proc.pid!),
+    // With BENCH_WORKERS the server is a process tree (a primary and its workers): both figures cover all of it.
+    rssMb: () => processTree(proc.pid!).reduce((mb, pid) => mb + rssMbOf(pid), 0),
+    cpuSeconds: () => processTree(proc.pid!).reduce((s, pid) => s + cpuSecondsOf(pid), 0),
     stop: () => new Promise<void>((resolve) => {
       if (proc.exitCode !== null) return resolve();
       proc.once('exit', () => resolve());
@@ -88,4 +86,42 @@ export function postgresCpuSeconds(): number {
     if (comm === 'postgres' || comm.startsWith('postgres:')) total += cpuSecondsOf(Number(entry));
   }
   return total;
+}
+
+function rssMbOf(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+// The tree is read at most every 5 s: scanning /proc on every 100 ms RSS sample would load the shared machine.
+const trees = new Map<number, { at: number; pids: number[] }>();
+
+/** `pid` and every live process descended from it. */
+function processTree(pid: number): number[] {
+  const known = trees.get(pid);
+  if (known && Date.now() - known.at < 5000) return known.pids;
+  const pids = scanTree(pid);
+  trees.set(pid, { at: Date.now(), pids });
+  return pids;
+}
+
+function scanTree(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const tree = [pid];
+  for (let i = 0; i < tree.length; i++) tree.push(...(children.get(tree[i]!) ?? []));
+  return tree;
 }

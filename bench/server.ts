@@ -21,6 +21,7 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const FLOW_CONCURRENCY = Number(process.env.BENCH_FLOW_CONCURRENCY ?? 8);
 const ONLY = new Set((process.env.BENCH_ONLY ?? 'a,b,c,d').split(','));
+const WORKERS = Number(process.env.BENCH_WORKERS ?? 1);
 const FLOW_KINDS = new Set((process.env.BENCH_FLOW_KINDS ?? 'password,signed-in').split(','));
 const RESULTS = new URL('./results/', import.meta.url);
 const REDIRECT = 'http://127.0.0.1:33500/callback';
@@ -101,9 +102,19 @@ function summarise(rounds: Measured[]) {
 
 function write(name: string, data: unknown) {
   mkdirSync(RESULTS, { recursive: true });
-  // Runs with the limits counted (BENCH_RATE_LIMITS=on) are kept beside the default ones, not over them.
-  const file = process.env.BENCH_RATE_LIMITS === 'on' ? `${name}.rate-limits-on.json` : `${name}.json`;
-  writeFileSync(new URL(file, RESULTS), `${JSON.stringify({ name, at: new Date().toISOString(), node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model, duration: DURATION, rounds: ROUNDS, connections: CONNECTIONS, rateLimits: process.env.BENCH_RATE_LIMITS === 'on' ? 'counted (limits 1,000,000)' : 'off', ...data as object }, null, 2)}\n`);
+  // Runs with the limits counted (BENCH_RATE_LIMITS=on) or several workers (BENCH_WORKERS) are kept beside the
+  // default ones, not over them.
+  const file = `${name}${process.env.BENCH_RATE_LIMITS === 'on' ? '.rate-limits-on' : ''}${WORKERS > 1 ? `.workers-${WORKERS}` : ''}.json`;
+  writeFileSync(new URL(file, RESULTS), `${JSON.stringify({ name, at: new Date().toISOString(), node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model, duration: DURATION, rounds: ROUNDS, connections: CONNECTIONS, rateLimits: process.env.BENCH_RATE_LIMITS === 'on' ? 'counted (limits 1,000,000)' : 'off', gatehouseWorkers: WORKERS, ...data as object }, null, 2)}\n`);
+}
+
+/**
+ * The most requests per second this machine could answer if every core did nothing but this load: its cores'
+ * CPU milliseconds per second over the CPU milliseconds one request costs all parties (server, PostgreSQL, load
+ * generator). No scheduling, batching or parallelism goes past it; only a request that costs less CPU does.
+ */
+function ceilingPerSecond(cpu: Measured['cpuMsPerRequest']): number {
+  return (cpus().length * 1000) / (cpu.server + cpu.postgres + cpu.loadGenerator);
 }
 
 function printPair(title: string, gh: ReturnType<typeof summarise>, base: ReturnType<typeof summarise>, target?: number) {
@@ -115,6 +126,8 @@ function printPair(title: string, gh: ReturnType<typeof summarise>, base: Return
     console.log(`  ${name.padEnd(14)} ${String(s.reqPerSec).padStart(8)} ${String(s.p50).padStart(7)} ${String(s.p99).padStart(7)} ${String(s.peakRssMb).padStart(12)} ${String(s.non2xx + s.errors).padStart(8)}   ${cpu.server.toFixed(3)}, ${cpu.postgres.toFixed(3)}, ${cpu.loadGenerator.toFixed(3)}`);
   }
   console.log(`  ratio gatehouse/baseline = ${ratio.toFixed(3)}${target ? ` — target ≥ ${target}: ${ratio >= target ? 'met' : 'MISSED'}` : ''}`);
+  const ceiling = ceilingPerSecond(gh.cpuMsPerRequest);
+  console.log(`  ceiling on this machine (every core busy on nothing but this load): ${Math.round(ceiling)} req/s${target ? `; the target needs ${Math.round(target * base.reqPerSec)}` : ''}`);
   return ratio;
 }
 
@@ -209,8 +222,16 @@ async function flows(gh: Child<ServerInfo>, signedIn: boolean) {
       }
     };
     const started = performance.now();
+    const before = { server: gh.cpuSeconds(), postgres: postgresCpuSeconds(), self: process.cpuUsage() };
     const [, peak] = await withPeakRss(gh, () => Promise.all(Array.from({ length: FLOW_CONCURRENCY }, worker)));
-    return { flowsPerSec: done / ((performance.now() - started) / 1000), done, failed, peakRssMb: round1(peak) };
+    const self = process.cpuUsage(before.self);
+    const perFlow = (seconds: number) => Math.round((seconds * 1000 * 10) / Math.max(1, done)) / 10;
+    const cpuMsPerFlow = {
+      server: perFlow(gh.cpuSeconds() - before.server),
+      postgres: perFlow(postgresCpuSeconds() - before.postgres),
+      loadGenerator: perFlow((self.user + self.system) / 1e6),
+    };
+    return { flowsPerSec: done / ((performance.now() - started) / 1000), done, failed, peakRssMb: round1(peak), cpuMsPerFlow };
   };
   await run(2);
   const rounds = [];
@@ -219,7 +240,10 @@ async function flows(gh: Child<ServerInfo>, signedIn: boolean) {
   const client = await registerPublicClient(gh.info.issuer, [REDIRECT]);
   await headlessFlow(gh.info, client.client_id);
   const after = (await gh.ask('queries')) as { queries: number };
-  return { signedIn, flowsPerSec: round1(median(rounds.map((r) => r.flowsPerSec))), concurrency: FLOW_CONCURRENCY, queriesPerFlow: after.queries - before.queries, rounds };
+  const cpu = rounds.map((r) => r.cpuMsPerFlow);
+  const cpuMsPerFlow = { server: median(cpu.map((c) => c.server)), postgres: median(cpu.map((c) => c.postgres)), loadGenerator: median(cpu.map((c) => c.loadGenerator)) };
+  const ceiling = round1(ceilingPerSecond(cpuMsPerFlow));
+  return { signedIn, flowsPerSec: round1(median(rounds.map((r) => r.flowsPerSec))), concurrency: FLOW_CONCURRENCY, queriesPerFlow: after.queries - before.queries, cpuMsPerFlow, ceilingPerSecond: ceiling, rounds };
 }
 
 /** SQL queries per request, from the Gatehouse child's knex listener over `n` sequential requests. */
@@ -243,7 +267,7 @@ try {
     const cc = clientCredentials(gh);
     const queries = await queriesPer(gh, 100, async () => void (await fetch(cc.url, { method: 'POST', headers: cc.headers, body: cc.body })).arrayBuffer());
     console.log(`  SQL queries per client_credentials /token at Gatehouse: ${queries}`);
-    write('token-client-credentials', { gatehouse: r.gh, baseline: r.base, ratio, target: 0.7, queriesPerRequest: queries, idleRssMb: idle });
+    write('token-client-credentials', { gatehouse: r.gh, baseline: r.base, ratio, target: 0.7, ceilingPerSecond: Math.round(ceilingPerSecond(r.gh.cpuMsPerRequest)), queriesPerRequest: queries, idleRssMb: idle });
   }
   if (ONLY.has('b')) {
     const pool = Math.max(CONNECTIONS * 2, 60);
@@ -260,7 +284,7 @@ try {
       rt = res.body.refresh_token;
     });
     console.log(`  SQL queries per refresh at Gatehouse: ${queries}`);
-    write('token-refresh-rotation', { gatehouse: r.gh, baseline: r.base, ratio, target: 0.7, queriesPerRequest: queries });
+    write('token-refresh-rotation', { gatehouse: r.gh, baseline: r.base, ratio, target: 0.7, ceilingPerSecond: Math.round(ceilingPerSecond(r.gh.cpuMsPerRequest)), queriesPerRequest: queries });
   }
   if (ONLY.has('c')) {
     const results = [];
@@ -270,6 +294,7 @@ try {
       results.push(r);
       console.log(`\n(c) full headless authorization-code flow (DCR + authorize + ${signedIn ? 'signed-in session' : 'password login'} + consent + token), ${FLOW_CONCURRENCY} at once`);
       console.log(`  ${r.flowsPerSec} flows/s (rounds: ${r.rounds.map((x) => `${round1(x.flowsPerSec)} (${x.failed} failed)`).join(', ')}); ${r.queriesPerFlow} SQL queries per flow; peak RSS ${Math.max(...r.rounds.map((x) => x.peakRssMb))} MB — target ≥ 150/s: ${r.flowsPerSec >= 150 ? 'met' : 'MISSED'}`);
+      console.log(`  CPU ms per flow (median round): server ${r.cpuMsPerFlow.server}, PostgreSQL ${r.cpuMsPerFlow.postgres}, load generator ${r.cpuMsPerFlow.loadGenerator}; ceiling on this machine ${r.ceilingPerSecond} flows/s`);
     }
     write('authorization-code-flow', { passwordLogin: results.find((r) => !r.signedIn), signedInSession: results.find((r) => r.signedIn), target: 150 });
   }

@@ -20,13 +20,15 @@ const issuer = gh.issuer;
 try {
   let seen: string[] = [];
   gh.services.handle.db.on('query', (q: { sql: string }) => seen.push(FULL ? q.sql : q.sql.replace(/\s+/g, ' ').trim().slice(0, 140)));
+  // Each HTTP request as a heading, so a statement is seen with the request that ran it (no query string: codes).
+  gh.server.prependListener('request', (req: { method?: string; url?: string }) => seen.push(`-> ${req.method} ${(req.url ?? '').split('?')[0]}`));
   await gh.services.users.create(USER);
   const machine = await createStaticClient(gh.services.handle.db, gh.services.box, gh.holder.provider, { name: 'Trace agent', redirectUris: [], confidential: true });
   const step = async <T>(label: string, work: () => Promise<T>): Promise<T> => {
     seen = [];
     const result = await work();
-    console.log(`\n== ${label}: ${seen.length} statements`);
-    for (const s of seen) console.log(`   ${s}`);
+    console.log(`\n== ${label}: ${seen.filter((s) => !s.startsWith('-> ')).length} statements`);
+    for (const s of seen) console.log(s.startsWith('-> ') ? ` ${s}` : `   ${s}`);
     return result;
   };
   const browser = new Browser(issuer);

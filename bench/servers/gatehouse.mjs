@@ -1,7 +1,9 @@
 // Gatehouse as deployed (plain JavaScript: see protocol.mjs): PostgreSQL (BENCH_DATABASE_URL, else a fresh database on postgres://postgres@127.0.0.1:5432,
 // dropped on exit), every layer on, rate limits off (they would answer 429 to a load generator on one IP; BENCH_RATE_LIMITS=on counts them), logs at
-// warn. Creates one confidential client_credentials client and one local user. Commands: `queries` → SQL queries
+// warn. Creates one confidential client_credentials client and one local user. BENCH_WORKERS=<n>: n server
+// processes on the port, as WORKERS=<n> runs them (node:cluster; this process only sets up and supervises). Commands: `queries` → SQL queries
 // run since start (a knex query listener), to count round trips per request.
+import cluster from 'node:cluster';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -33,50 +35,84 @@ async function freePort() {
 // BENCH_RATE_LIMITS=on: every limit counted in PostgreSQL, as in production, but set too high to refuse the load.
 const LIMITS = process.env.BENCH_RATE_LIMITS === 'on' ? '1000000' : '0'; // the most a limit may be
 
-let databaseUrl = process.env.BENCH_DATABASE_URL;
-let drop;
-if (!databaseUrl) {
-  const admin = 'postgres://postgres@127.0.0.1:5432/postgres';
-  const name = `gatehouse_bench_${randomBytes(5).toString('hex')}`;
-  const c = new pg.Client({ connectionString: admin });
-  await c.connect();
-  await c.query(`create database ${name}`);
-  await c.end();
-  databaseUrl = `postgres://postgres@127.0.0.1:5432/${name}`;
-  drop = async () => {
-    const d = new pg.Client({ connectionString: admin });
-    await d.connect();
-    await d.query(`drop database if exists ${name} with (force)`);
-    await d.end();
+
+// A worker (BENCH_WORKERS > 1): the same configuration, a server of its own on the shared port.
+if (cluster.isWorker) {
+  const config = loadConfig(JSON.parse(process.env.BENCH_GATEHOUSE_ENV));
+  const gh = await startGatehouse(config, { log: createLogger(config.LOG_LEVEL), announceSetup: false });
+  let queries = 0;
+  gh.services.handle.db.on('query', () => queries++);
+  process.on('message', (m) => m === 'queries' && process.send({ queries }));
+  process.on('SIGTERM', () => void gh.close().then(() => process.exit(0)));
+  process.send('ready');
+} else {
+  let databaseUrl = process.env.BENCH_DATABASE_URL;
+  let drop;
+  if (!databaseUrl) {
+    const admin = 'postgres://postgres@127.0.0.1:5432/postgres';
+    const name = `gatehouse_bench_${randomBytes(5).toString('hex')}`;
+    const c = new pg.Client({ connectionString: admin });
+    await c.connect();
+    await c.query(`create database ${name}`);
+    await c.end();
+    databaseUrl = `postgres://postgres@127.0.0.1:5432/${name}`;
+    drop = async () => {
+      const d = new pg.Client({ connectionString: admin });
+      await d.connect();
+      await d.query(`drop database if exists ${name} with (force)`);
+      await d.end();
+    };
+  }
+  const dataDir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'));
+  const port = await freePort();
+  const env = {
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    ISSUER: `http://127.0.0.1:${port}`,
+    DATABASE_URL: databaseUrl,
+    DATA_DIR: dataDir,
+    LOG_LEVEL: 'warn',
+    RESOURCES: JSON.stringify([{ uri: RESOURCE, name: 'Bench MCP', scopes: { 'tools:read': 'Read', 'tools:write': 'Write' }, default: true }]),
+    ...Object.fromEntries(['REGISTRATION_RATE_LIMIT', 'TOKEN_RATE_LIMIT', 'TOKEN_RATE_LIMIT_IP', 'AUTHORIZE_RATE_LIMIT', 'LOGIN_RATE_LIMIT', 'LOGIN_RATE_LIMIT_IP'].map((name) => [name, LIMITS])),
+    DCR_MAX_CLIENTS: process.env.DCR_MAX_CLIENTS ?? '1000000',
+    ...(process.env.NODE_ENV ? { NODE_ENV: process.env.NODE_ENV } : {}),
   };
+  const config = loadConfig(env);
+  const gh = await startGatehouse(config, { log: createLogger(config.LOG_LEVEL) });
+  let queries = 0;
+  gh.services.handle.db.on('query', () => queries++);
+  await gh.services.users.create(USER);
+  const machine = await createStaticClient(gh.services.handle.db, gh.services.box, gh.holder.provider, { name: 'Bench agent', redirectUris: [], confidential: true });
+
+  // BENCH_WORKERS > 1: this process's server only set the database up; the workers serve.
+  const WORKERS = Number(process.env.BENCH_WORKERS ?? 1);
+  const workers = [];
+  if (WORKERS > 1) {
+    await gh.close();
+    for (let i = 0; i < WORKERS; i++) {
+      const w = cluster.fork({ BENCH_GATEHOUSE_ENV: JSON.stringify(env) });
+      await new Promise((resolve) => w.once('message', resolve));
+      workers.push(w);
+    }
+  }
+  const askWorkers = () =>
+    Promise.all(workers.map((w) => new Promise((resolve) => {
+      w.once('message', (m) => resolve(m.queries));
+      w.send('queries');
+    }))).then((counts) => counts.reduce((a, b) => a + b, 0));
+
+  const shutdown = async () => {
+    await Promise.all(workers.map((w) => new Promise((resolve) => {
+      w.once('exit', resolve);
+      w.process.kill('SIGTERM');
+    })));
+    if (WORKERS <= 1) await gh.close();
+    await drop?.();
+    rmSync(dataDir, { recursive: true, force: true });
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown());
+
+  serveCommands(async (command) => (command === 'queries' ? { queries: WORKERS > 1 ? await askWorkers() : queries } : { error: `unknown command ${command}` }));
+  tellParent({ issuer: config.ISSUER, metadata: `${config.ISSUER}/.well-known/oauth-authorization-server`, jwks: `${config.ISSUER}/jwks`, machine: { id: machine.client_id, secret: machine.client_secret }, user: USER, resource: RESOURCE });
 }
-const dataDir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'));
-const port = await freePort();
-const config = loadConfig({
-  PORT: String(port),
-  HOST: '127.0.0.1',
-  ISSUER: `http://127.0.0.1:${port}`,
-  DATABASE_URL: databaseUrl,
-  DATA_DIR: dataDir,
-  LOG_LEVEL: 'warn',
-  RESOURCES: JSON.stringify([{ uri: RESOURCE, name: 'Bench MCP', scopes: { 'tools:read': 'Read', 'tools:write': 'Write' }, default: true }]),
-  ...Object.fromEntries(['REGISTRATION_RATE_LIMIT', 'TOKEN_RATE_LIMIT', 'TOKEN_RATE_LIMIT_IP', 'AUTHORIZE_RATE_LIMIT', 'LOGIN_RATE_LIMIT', 'LOGIN_RATE_LIMIT_IP'].map((name) => [name, LIMITS])),
-  DCR_MAX_CLIENTS: process.env.DCR_MAX_CLIENTS ?? '1000000',
-  ...(process.env.NODE_ENV ? { NODE_ENV: process.env.NODE_ENV } : {}),
-});
-const gh = await startGatehouse(config, { log: createLogger(config.LOG_LEVEL) });
-let queries = 0;
-gh.services.handle.db.on('query', () => queries++);
-await gh.services.users.create(USER);
-const machine = await createStaticClient(gh.services.handle.db, gh.services.box, gh.holder.provider, { name: 'Bench agent', redirectUris: [], confidential: true });
-
-const shutdown = async () => {
-  await gh.close();
-  await drop?.();
-  rmSync(dataDir, { recursive: true, force: true });
-  process.exit(0);
-};
-process.on('SIGTERM', () => void shutdown());
-
-serveCommands((command) => (command === 'queries' ? { queries } : { error: `unknown command ${command}` }));
-tellParent({ issuer: config.ISSUER, metadata: `${config.ISSUER}/.well-known/oauth-authorization-server`, jwks: `${config.ISSUER}/jwks`, machine: { id: machine.client_id, secret: machine.client_secret }, user: USER, resource: RESOURCE });

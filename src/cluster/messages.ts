@@ -8,7 +8,7 @@ export interface MetricsAnswer { type: 'gatehouse:metrics-answer'; id: number; t
 /** primary → every ready worker: send me your registries. */
 export interface Collect { type: 'gatehouse:collect'; id: number }
 /** worker → primary: this worker's registries (prom-client's JSON form, which AggregatorRegistry sums). */
-export interface Collected { type: 'gatehouse:collected'; id: number; metrics: object[][] }
+export interface Collected { type: 'gatehouse:collected'; id: number; metrics: object[][]; error?: string }
 
 export type Message = Ready | MetricsRequest | MetricsAnswer | Collect | Collected;
 

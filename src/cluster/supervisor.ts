@@ -94,6 +94,8 @@ export async function superviseWorkers(config: Config, log: Logger): Promise<voi
     if (isMessage<Collected>(message, 'gatehouse:collected')) {
       const c = collections.get(message.id);
       if (!c || !c.pending.delete(worker)) return;
+      // A worker that could not read its registries fails the scrape: a partial sum would look like a counter reset.
+      if (message.error !== undefined) return c.done(new Error(`a worker could not read its metrics: ${message.error}`));
       c.metrics.push(message.metrics);
       if (c.pending.size === 0) c.done();
     }

@@ -9,7 +9,12 @@ import { isMessage, type Collect, type Collected, type Message, type MetricsAnsw
 /** How long a scrape waits for the primary, which itself waits up to 5 s for the workers. */
 const SCRAPE_TIMEOUT_MS = 6000;
 
-const send = (message: Message) => process.send!(message);
+/** Sends to the primary; false once the channel is closed (the primary is gone and this worker is stopping). */
+const send = (message: Message): boolean => {
+  if (!process.connected) return false;
+  process.send!(message); // a false return only means "queued behind others": it is still delivered
+  return true;
+};
 
 export function joinCluster(metrics: Metrics, onPrimaryGone: () => void): void {
   let next = 0;
@@ -19,7 +24,7 @@ export function joinCluster(metrics: Metrics, onPrimaryGone: () => void): void {
     if (isMessage<Collect>(message, 'gatehouse:collect')) {
       void Promise.all([metrics.registry.getMetricsAsJSON(), processRegistry().getMetricsAsJSON()]).then(
         (registries) => send({ type: 'gatehouse:collected', id: message.id, metrics: registries } satisfies Collected),
-        () => send({ type: 'gatehouse:collected', id: message.id, metrics: [] } satisfies Collected),
+        (err: Error) => send({ type: 'gatehouse:collected', id: message.id, metrics: [], error: err.message } satisfies Collected),
       );
     }
   });
@@ -37,7 +42,7 @@ export function joinCluster(metrics: Metrics, onPrimaryGone: () => void): void {
           if (answer.text !== undefined) resolve(answer.text);
           else reject(new Error(`metrics collection failed: ${answer.error ?? 'unknown error'}`));
         });
-        send({ type: 'gatehouse:metrics-request', id } satisfies MetricsRequest);
+        if (!send({ type: 'gatehouse:metrics-request', id } satisfies MetricsRequest)) waiting.get(id)?.({ type: 'gatehouse:metrics-answer', id, error: 'the primary is gone' });
       }),
   );
   process.once('disconnect', onPrimaryGone);

@@ -50,7 +50,7 @@ export async function startChild<T>(script: string, env: Record<string, string> 
     },
     // With BENCH_WORKERS the server is a process tree (a primary and its workers): both figures cover all of it.
     rssMb: () => processTree(proc.pid!).reduce((mb, pid) => mb + rssMbOf(pid), 0),
-    cpuSeconds: () => processTree(proc.pid!).reduce((s, pid) => s + cpuSecondsOf(pid), 0),
+    cpuSeconds: () => processTree(proc.pid!).reduce((s, pid) => s + (procStat(pid)?.cpuSeconds ?? 0), 0),
     stop: () => new Promise<void>((resolve) => {
       if (proc.exitCode !== null) return resolve();
       proc.once('exit', () => resolve());
@@ -61,31 +61,33 @@ export async function startChild<T>(script: string, env: Record<string, string> 
 
 const TICKS_PER_SECOND = 100; // USER_HZ: 100 on every Linux build this runs on
 
-/** utime + stime of one process, in seconds (fields 14 and 15 of /proc/<pid>/stat, after the command name). */
-export function cpuSecondsOf(pid: number): number {
+interface ProcStat {
+  pid: number;
+  comm: string;
+  ppid: number;
+  cpuSeconds: number;
+}
+
+/** One process's /proc/<pid>/stat: its command name, parent, and utime + stime (fields 2, 4, 14 and 15). */
+function procStat(pid: number): ProcStat | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+    const close = stat.lastIndexOf(')');
+    const fields = stat.slice(close + 2).split(' ');
+    return { pid, comm: stat.slice(stat.indexOf('(') + 1, close), ppid: Number(fields[1]), cpuSeconds: (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND };
   } catch {
-    return 0; // the process has gone
+    return undefined; // the process has gone
   }
+}
+
+/** Every process on the machine now. */
+function processes(): ProcStat[] {
+  return readdirSync('/proc').filter((e) => /^\d+$/.test(e)).map((e) => procStat(Number(e))).filter((p): p is ProcStat => p !== undefined);
 }
 
 /** CPU seconds used so far by every PostgreSQL server process on this machine (backends, WAL writer, checkpointer…). */
 export function postgresCpuSeconds(): number {
-  let total = 0;
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    let comm = '';
-    try {
-      comm = readFileSync(`/proc/${entry}/comm`, 'utf8').trim();
-    } catch {
-      continue;
-    }
-    if (comm === 'postgres' || comm.startsWith('postgres:')) total += cpuSecondsOf(Number(entry));
-  }
-  return total;
+  return processes().filter((p) => p.comm === 'postgres').reduce((s, p) => s + p.cpuSeconds, 0);
 }
 
 function rssMbOf(pid: number): number {
@@ -104,24 +106,10 @@ const trees = new Map<number, { at: number; pids: number[] }>();
 function processTree(pid: number): number[] {
   const known = trees.get(pid);
   if (known && Date.now() - known.at < 5000) return known.pids;
-  const pids = scanTree(pid);
+  const children = new Map<number, number[]>();
+  for (const p of processes()) children.set(p.ppid, [...(children.get(p.ppid) ?? []), p.pid]);
+  const pids = [pid];
+  for (let i = 0; i < pids.length; i++) pids.push(...(children.get(pids[i]!) ?? []));
   trees.set(pid, { at: Date.now(), pids });
   return pids;
-}
-
-function scanTree(pid: number): number[] {
-  const children = new Map<number, number[]>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  const tree = [pid];
-  for (let i = 0; i < tree.length; i++) tree.push(...(children.get(tree[i]!) ?? []));
-  return tree;
 }

@@ -68,20 +68,34 @@ async function withPeakRss<T>(child: Child<ServerInfo>, work: () => Promise<T>):
  * the two shared cores happened to be divided during the run.
  */
 async function load(child: Child<ServerInfo>, opts: Record<string, unknown>): Promise<Measured> {
-  const before = { server: child.cpuSeconds(), postgres: postgresCpuSeconds(), self: process.cpuUsage() };
+  const cpu = cpuMeter(child);
   const [r, peak] = await withPeakRss(child, () => autocannon({ connections: CONNECTIONS, duration: DURATION, ...opts } as never));
-  const self = process.cpuUsage(before.self);
-  const n = Math.max(1, r.requests.total);
-  const perRequest = (seconds: number) => Math.round((seconds * 1000 * 1000) / n) / 1000;
   return {
     reqPerSec: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, peakRssMb: round1(peak), non2xx: r.non2xx, errors: r.errors,
-    cpuMsPerRequest: {
-      server: perRequest(child.cpuSeconds() - before.server),
-      postgres: perRequest(postgresCpuSeconds() - before.postgres),
-      loadGenerator: perRequest((self.user + self.system) / 1e6),
+    cpuMsPerRequest: cpu.msPer(r.requests.total, 3),
+  };
+}
+
+type CpuMs = Measured['cpuMsPerRequest'];
+
+/** Starts counting the CPU time each party spends; `msPer(n)` divides what was spent since by n units of work. */
+function cpuMeter(child: Child<ServerInfo>) {
+  const before = { server: child.cpuSeconds(), postgres: postgresCpuSeconds(), self: process.cpuUsage() };
+  return {
+    msPer(n: number, decimals: number): CpuMs {
+      const self = process.cpuUsage(before.self);
+      const scale = 10 ** decimals;
+      const ms = (seconds: number) => Math.round((seconds * 1000 * scale) / Math.max(1, n)) / scale;
+      return { server: ms(child.cpuSeconds() - before.server), postgres: ms(postgresCpuSeconds() - before.postgres), loadGenerator: ms((self.user + self.system) / 1e6) };
     },
   };
 }
+
+const medianCpu = (xs: CpuMs[]): CpuMs => ({
+  server: median(xs.map((c) => c.server)),
+  postgres: median(xs.map((c) => c.postgres)),
+  loadGenerator: median(xs.map((c) => c.loadGenerator)),
+});
 
 function summarise(rounds: Measured[]) {
   return {
@@ -91,11 +105,7 @@ function summarise(rounds: Measured[]) {
     peakRssMb: Math.max(...rounds.map((r) => r.peakRssMb)),
     non2xx: rounds.reduce((n, r) => n + r.non2xx, 0),
     errors: rounds.reduce((n, r) => n + r.errors, 0),
-    cpuMsPerRequest: {
-      server: median(rounds.map((r) => r.cpuMsPerRequest.server)),
-      postgres: median(rounds.map((r) => r.cpuMsPerRequest.postgres)),
-      loadGenerator: median(rounds.map((r) => r.cpuMsPerRequest.loadGenerator)),
-    },
+    cpuMsPerRequest: medianCpu(rounds.map((r) => r.cpuMsPerRequest)),
     rounds,
   };
 }
@@ -113,7 +123,7 @@ function write(name: string, data: unknown) {
  * CPU milliseconds per second over the CPU milliseconds one request costs all parties (server, PostgreSQL, load
  * generator). No scheduling, batching or parallelism goes past it; only a request that costs less CPU does.
  */
-function ceilingPerSecond(cpu: Measured['cpuMsPerRequest']): number {
+function ceilingPerSecond(cpu: CpuMs): number {
   return (cpus().length * 1000) / (cpu.server + cpu.postgres + cpu.loadGenerator);
 }
 
@@ -222,16 +232,9 @@ async function flows(gh: Child<ServerInfo>, signedIn: boolean) {
       }
     };
     const started = performance.now();
-    const before = { server: gh.cpuSeconds(), postgres: postgresCpuSeconds(), self: process.cpuUsage() };
+    const cpu = cpuMeter(gh);
     const [, peak] = await withPeakRss(gh, () => Promise.all(Array.from({ length: FLOW_CONCURRENCY }, worker)));
-    const self = process.cpuUsage(before.self);
-    const perFlow = (seconds: number) => Math.round((seconds * 1000 * 10) / Math.max(1, done)) / 10;
-    const cpuMsPerFlow = {
-      server: perFlow(gh.cpuSeconds() - before.server),
-      postgres: perFlow(postgresCpuSeconds() - before.postgres),
-      loadGenerator: perFlow((self.user + self.system) / 1e6),
-    };
-    return { flowsPerSec: done / ((performance.now() - started) / 1000), done, failed, peakRssMb: round1(peak), cpuMsPerFlow };
+    return { flowsPerSec: done / ((performance.now() - started) / 1000), done, failed, peakRssMb: round1(peak), cpuMsPerFlow: cpu.msPer(done, 1) };
   };
   await run(2);
   const rounds = [];
@@ -240,8 +243,7 @@ async function flows(gh: Child<ServerInfo>, signedIn: boolean) {
   const client = await registerPublicClient(gh.info.issuer, [REDIRECT]);
   await headlessFlow(gh.info, client.client_id);
   const after = (await gh.ask('queries')) as { queries: number };
-  const cpu = rounds.map((r) => r.cpuMsPerFlow);
-  const cpuMsPerFlow = { server: median(cpu.map((c) => c.server)), postgres: median(cpu.map((c) => c.postgres)), loadGenerator: median(cpu.map((c) => c.loadGenerator)) };
+  const cpuMsPerFlow = medianCpu(rounds.map((r) => r.cpuMsPerFlow));
   const ceiling = round1(ceilingPerSecond(cpuMsPerFlow));
   return { signedIn, flowsPerSec: round1(median(rounds.map((r) => r.flowsPerSec))), concurrency: FLOW_CONCURRENCY, queriesPerFlow: after.queries - before.queries, cpuMsPerFlow, ceilingPerSecond: ceiling, rounds };
 }

@@ -190,7 +190,7 @@ const schema = z.object({
   REFRESH_TOKEN_TTL: seconds(300, 365 * 86400).default(30 * 86400),
   TRUST_PROXY: bool.default(false),
   KEY_RELOAD_INTERVAL: seconds(1, 3600).default(5),
-  // Server processes on this host (server/cluster.ts): a number, or `auto` for one per core. Each is an instance in
+  // Server processes on this host (cluster/supervisor.ts): a number, or `auto` for one per core. Each is an instance in
   // the DESIGN.md §8 sense, so more than one needs PostgreSQL.
   WORKERS: z
     .union([z.literal('auto'), z.coerce.number().int('must be an integer or auto').min(1, 'must be at least 1').max(64, 'must be at most 64')], {

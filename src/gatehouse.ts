@@ -132,7 +132,7 @@ export interface StartOptions {
   cimdFetch?: CimdFetchOverrides;
   /** Test-only: serves upstream IdP endpoints (discovery, token, APIs) from a stub. */
   upstreamFetch?: typeof fetch;
-  /** false: do not issue and log the first-administrator link (every worker but the first, server/cluster.ts). */
+  /** false: do not issue and log the first-administrator link (every worker but the first, cluster/supervisor.ts). */
   announceSetup?: boolean;
 }
 

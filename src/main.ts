@@ -21,13 +21,14 @@ export async function serve(): Promise<void> {
     throw err;
   }
   if (config.WORKERS > 1 && cluster.isPrimary) {
+    let supervisor;
     try {
-      await superviseWorkers(config, createLogger(config.LOG_LEVEL));
+      supervisor = await superviseWorkers(config, createLogger(config.LOG_LEVEL));
     } catch (err) {
       process.stderr.write(`gatehouse: could not start: ${(err as Error).message}\n`);
       process.exit(1);
     }
-    return;
+    process.exit(await supervisor.stopped);
   }
   const slot = cluster.isWorker ? Number(process.env.GATEHOUSE_WORKER) : undefined;
   const log = slot ? createLogger(config.LOG_LEVEL).child({ worker: slot, pid: process.pid }) : createLogger(config.LOG_LEVEL);

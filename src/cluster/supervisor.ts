@@ -5,8 +5,8 @@
 //
 // Supervision: a worker that dies after it started serving is replaced after a second; one that dies before it
 // ever served (a port in use, a database that refuses it) would fail the same way again, so the whole server
-// stops with exit code 1. SIGTERM or SIGINT stops every worker gracefully (each finishes its requests), then the
-// primary; a worker still running after STOP_GRACE_MS is killed.
+// stops with exit code 1. SIGTERM or SIGINT stops every worker gracefully (each finishes its requests); a worker
+// still running after STOP_GRACE_MS is killed. The caller decides what the primary does once all are stopped.
 import cluster, { type Worker } from 'node:cluster';
 import { AggregatorRegistry } from 'prom-client';
 import type { Config } from '../config.js';
@@ -18,7 +18,12 @@ const RESTART_DELAY_MS = 1000;
 const STOP_GRACE_MS = 15_000;
 const COLLECT_TIMEOUT_MS = 5000;
 
-export async function superviseWorkers(config: Config, log: Logger): Promise<void> {
+export interface Supervisor {
+  /** Settles with the exit code once every worker has stopped: 0 after a signal, 1 after a failed start or a kill. */
+  stopped: Promise<number>;
+}
+
+export async function superviseWorkers(config: Config, log: Logger): Promise<Supervisor> {
   const services = await openServices(config, { log });
   try {
     await seedDatabase(services);
@@ -27,20 +32,22 @@ export async function superviseWorkers(config: Config, log: Logger): Promise<voi
   }
 
   const slots = new Map<Worker, number>(); // live workers → their slot, 1..WORKERS
-  const ready = new Set<Worker>();
+  const ready = new Set<Worker>(); // those that started serving (cluster/worker.ts says so once it listens)
   let stopping = false;
   let exitCode = 0;
+  let settle!: (code: number) => void;
+  const stopped = new Promise<number>((resolve) => (settle = resolve));
 
   const stop = (code: number) => {
     if (stopping) return;
     stopping = true;
     exitCode = code;
-    if (slots.size === 0) process.exit(exitCode);
+    if (slots.size === 0) return settle(exitCode);
     for (const worker of slots.keys()) worker.process.kill('SIGTERM');
     setTimeout(() => {
       log.error({ workers: [...slots.values()] }, 'workers still running after the grace period; killing them');
       for (const worker of slots.keys()) worker.process.kill('SIGKILL');
-      process.exit(1);
+      settle(1);
     }, STOP_GRACE_MS).unref();
   };
 
@@ -48,15 +55,13 @@ export async function superviseWorkers(config: Config, log: Logger): Promise<voi
     // The slot lets the workers tell themselves apart in logs; only the first announces the setup link.
     const worker = cluster.fork({ GATEHOUSE_WORKER: String(slot) });
     slots.set(worker, slot);
-    let served = false;
-    worker.once('listening', () => (served = true));
     worker.once('exit', (code, signal) => {
       slots.delete(worker);
-      ready.delete(worker);
+      const served = ready.delete(worker);
       // Collections waiting on it go on without it: a dead worker's counts are gone with it.
       for (const c of collections.values()) if (c.pending.delete(worker) && c.pending.size === 0) c.done();
       if (stopping) {
-        if (slots.size === 0) process.exit(exitCode);
+        if (slots.size === 0) settle(exitCode);
         return;
       }
       if (!served) {
@@ -116,4 +121,5 @@ export async function superviseWorkers(config: Config, log: Logger): Promise<voi
   }
   log.info({ workers: config.WORKERS, pid: process.pid }, 'starting workers');
   for (let slot = 1; slot <= config.WORKERS; slot++) fork(slot);
+  return { stopped };
 }

@@ -32,17 +32,15 @@ export function joinCluster(metrics: Metrics, onPrimaryGone: () => void): void {
     () =>
       new Promise<string>((resolve, reject) => {
         const id = next++;
-        const timer = setTimeout(() => {
-          waiting.delete(id);
-          reject(new Error('the primary did not answer the metrics request'));
-        }, SCRAPE_TIMEOUT_MS);
-        waiting.set(id, (answer) => {
+        const answered = (answer: MetricsAnswer) => {
           clearTimeout(timer);
           waiting.delete(id);
           if (answer.text !== undefined) resolve(answer.text);
           else reject(new Error(`metrics collection failed: ${answer.error ?? 'unknown error'}`));
-        });
-        if (!send({ type: 'gatehouse:metrics-request', id } satisfies MetricsRequest)) waiting.get(id)?.({ type: 'gatehouse:metrics-answer', id, error: 'the primary is gone' });
+        };
+        const timer = setTimeout(() => answered({ type: 'gatehouse:metrics-answer', id, error: 'the primary did not answer' }), SCRAPE_TIMEOUT_MS);
+        waiting.set(id, answered);
+        if (!send({ type: 'gatehouse:metrics-request', id } satisfies MetricsRequest)) answered({ type: 'gatehouse:metrics-answer', id, error: 'the primary is gone' });
       }),
   );
   process.once('disconnect', onPrimaryGone);

@@ -7,6 +7,7 @@ import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { DataDirLockedError } from '../../src/db/data-dir-lock.js';
 import { deleteExpiredPayloads } from '../../src/oauth/adapter.js';
 import { authorizeThrough, authorizeUrl, Browser, pkcePair, registerPublicClient, tokenRequest } from '../helpers/browser-flow.js';
+import { spawnServe } from '../helpers/cli.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { DEFAULT_RESOURCES, freePort, startTestServer, TEST_RESOURCE, type TestServer } from '../helpers/server.js';
 
@@ -81,14 +82,7 @@ describe('graceful shutdown', () => {
   it('stops on SIGTERM with exit code 0 and releases the database', async () => {
     for (const s of servers.splice(0)) await s.close();
     const port = await freePort();
-    const child = spawn(process.execPath, [join(process.cwd(), 'bin', 'gatehouse.js'), 'serve'], {
-      env: { PATH: process.env.PATH ?? '', NODE_ENV: 'test', PORT: String(port), HOST: '127.0.0.1', ISSUER: `http://127.0.0.1:${port}`, LOG_LEVEL: 'info', ...db.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (out += d));
-    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    const { child, output, exited } = spawnServe(db.env, port);
     let up = false;
     for (let i = 0; i < 120 && !up; i++) {
       up = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false);
@@ -97,7 +91,7 @@ describe('graceful shutdown', () => {
     expect(up).toBe(true);
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
-    expect(out).toMatch(/shutting down/);
+    expect(output()).toMatch(/shutting down/);
     if (!db.realPostgres) expect(existsSync(join(db.dataDir, 'gatehouse.lock'))).toBe(false);
   }, 60_000);
 });

@@ -3,17 +3,14 @@
 // them serve the same issuer, /metrics counts the whole host whichever worker answers the scrape, a crashed worker
 // is replaced, SIGTERM stops them all cleanly, a worker that cannot start stops the server instead of looping, and
 // the embedded database refuses a second process at configuration time.
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { get } from 'node:http';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import pg from 'pg';
-import { oneJson, runCli } from '../helpers/cli.js';
+import { oneJson, runCli, spawnServe, type ServeProcess } from '../helpers/cli.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { freePort } from '../helpers/server.js';
 
-const BIN = join(process.cwd(), 'bin', 'gatehouse.js');
 const RESOURCE = 'https://mcp.example.test/mcp';
 const METRICS_TOKEN = 'workers-metrics-token-0123456789';
 const realPostgres = !!process.env.TEST_DATABASE_URL;
@@ -28,30 +25,11 @@ afterAll(async () => {
   await db?.drop();
 });
 
-interface Served {
-  child: ChildProcessWithoutNullStreams;
-  url: string;
-  lines: () => Array<Record<string, unknown>>;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
-function serve(env: Record<string, string>, port: number): Served {
-  const child = spawn(process.execPath, [BIN, 'serve'], {
-    env: {
-      PATH: process.env.PATH ?? '', NODE_ENV: 'test', PORT: String(port), HOST: '127.0.0.1', ISSUER: `http://127.0.0.1:${port}`, LOG_LEVEL: 'info',
-      METRICS_TOKEN, RESOURCES: JSON.stringify([{ uri: RESOURCE, name: 'Workers MCP', scopes: { 'tools:read': 'Read' }, default: true }]),
-      TOKEN_RATE_LIMIT: '0', TOKEN_RATE_LIMIT_IP: '0', ...db.env, ...env,
-    },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout.on('data', (d) => (out += d));
-  child.stderr.on('data', (d) => (out += d));
-  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
-  const lines = () => out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
-  return { child, url: `http://127.0.0.1:${port}`, lines, output: () => out, exited };
-}
+const serve = (env: Record<string, string>, port: number): ServeProcess =>
+  spawnServe({
+    METRICS_TOKEN, RESOURCES: JSON.stringify([{ uri: RESOURCE, name: 'Workers MCP', scopes: { 'tools:read': 'Read' }, default: true }]),
+    TOKEN_RATE_LIMIT: '0', TOKEN_RATE_LIMIT_IP: '0', ...db.env, ...env,
+  }, port);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -64,7 +42,7 @@ async function until(what: string, check: () => boolean | Promise<boolean>, ms =
   throw new Error(`timed out waiting for ${what}`);
 }
 
-const listening = (s: Served) => s.lines().filter((l) => l.msg === 'gatehouse listening');
+const listening = (s: ServeProcess) => s.lines().filter((l) => l.msg === 'gatehouse listening');
 const alive = (pid: number) => {
   try {
     process.kill(pid, 0);
@@ -108,7 +86,7 @@ describe('WORKERS configuration', () => {
 
 // Several processes on one database: defined only on PostgreSQL (the embedded database is refused above).
 if (realPostgres) describe('WORKERS=2 on PostgreSQL', () => {
-  let server: Served;
+  let server: ServeProcess;
   let client: { client_id: string; client_secret: string };
 
   beforeAll(async () => {

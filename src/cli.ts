@@ -1,12 +1,13 @@
 // The `gatehouse` command. It reads the same configuration as the server (environment and .env). Commands that
 // create something accept --json and then print exactly one JSON object on stdout.
 import { Command, InvalidArgumentError } from 'commander';
-import { ConfigError, loadConfig, POLICY_SETTINGS, type Config } from './config.js';
+import { loadConfiguration } from './configuration.js';
+import { ConfigError, POLICY_SETTINGS, type Config } from './config.js';
 import { isPolicySetting, PolicyError, type PolicyEntry } from './policy/settings.js';
 import { DataDirLockedError } from './db/data-dir-lock.js';
 import { migrateLatest } from './db/migrations.js';
 import { openServices, sweepUnusedClients, type Services } from './gatehouse.js';
-import { Views } from './interaction/views.js';
+import { Views } from './views/views.js';
 import { createLogger } from './log.js';
 import { ensureSigningKeys, loadKeySet, rotateKeysNow } from './oauth/keys.js';
 import { buildProvider } from './oauth/provider.js';
@@ -19,11 +20,13 @@ import { definedByEnvironment, type Resource } from './oauth/resources.js';
 import { CONNECTION_KINDS, type ConnectionKindName, type SpecField } from './upstream/connection.js';
 import { ConnectionError, connectionSpec, type StoredConnection } from './upstream/connections.js';
 import { CALLBACK_PATH } from './interaction/upstream-leg.js';
+import { consoleClient } from './console/console-client.js';
+import { FirstPartyClients } from './oauth/first-party-clients.js';
 
 class CliError extends Error {}
 
 function config(): Config {
-  return loadConfig();
+  return loadConfiguration();
 }
 
 /** Opens the services for one command, runs it, and always closes the database (releasing the data-dir lock). */
@@ -42,7 +45,8 @@ async function providerFor(s: Services) {
   await ensureSigningKeys(s.handle.db, s.box);
   return buildProvider({
     config: s.config, db: s.handle.db, box: s.box, secretKey: s.secretKey, keys: await loadKeySet(s.handle.db, s.box),
-    resources: s.resources, accounts: s.accounts, views: new Views(),
+    resources: s.resources, accounts: s.accounts, views: new Views(), policy: s.policy, audit: s.audit,
+    firstParty: new FirstPartyClients([consoleClient(s.config.ISSUER)]),
   });
 }
 

@@ -5,8 +5,7 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import { z } from 'zod';
-import { envConnectionProblems } from './upstream/env-connection.js';
-import { parseDomainPattern } from './oauth/cimd/domain-policy.js';
+import { parseDomainPattern } from './net/domain-pattern.js';
 
 export class ConfigError extends Error {
   constructor(public readonly problems: string[]) {
@@ -227,7 +226,11 @@ export function environment(cwd = process.cwd()): Record<string, string | undefi
   return { ...fromFile, ...process.env };
 }
 
-export function loadConfig(env: Record<string, string | undefined> = environment()): Config {
+/**
+ * The configuration, or a ConfigError with one line per problem. `moreProblems` lets the top layer add the checks
+ * of modules above this one (configuration.ts: the UPSTREAM_* connection), so they are reported in the same list.
+ */
+export function loadConfig(env: Record<string, string | undefined> = environment(), moreProblems?: (c: Config) => string[]): Config {
   // Empty strings mean "unset": `FOO=` in a .env file should not fail a URL check.
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const parsed = schema.safeParse(cleaned);
@@ -255,7 +258,7 @@ export function loadConfig(env: Record<string, string | undefined> = environment
       problems.push('ISSUER: its path must be one or more segments of letters, digits, "-", "_", "~" or "." (such as /tenant1), none of them "." or ".." and not /.well-known');
     }
   }
-  problems.push(...envConnectionProblems(c, c.NODE_ENV === 'production'));
+  if (moreProblems) problems.push(...moreProblems(c as Config));
   if (c.WORKERS > 1 && !c.DATABASE_URL) {
     problems.push(`WORKERS: ${c.WORKERS} workers need DATABASE_URL (the embedded database belongs to one process)`);
   }

@@ -10,7 +10,8 @@ import { SecretBox } from './crypto/secret-box.js';
 import { resolveSecretKey } from './crypto/secret-key.js';
 import { openDatabase, type DbHandle } from './db/connection.js';
 import { migrateLatest } from './db/migrations.js';
-import { Views } from './interaction/views.js';
+import { backfillMachineClientMark } from './oauth/machine-client-backfill.js';
+import { Views } from './views/views.js';
 import { createLogger, type Logger } from './log.js';
 import { deleteExpiredPayloads } from './oauth/adapter.js';
 import { ensureSigningKeys, loadKeySet } from './oauth/keys.js';
@@ -34,6 +35,8 @@ import { noteProviderServerError } from './http/errors.js';
 import { ConsoleSessions } from './console/sessions.js';
 import { PolicySettings } from './policy/settings.js';
 import { Metrics } from './metrics/registry.js';
+import { consoleClient } from './console/console-client.js';
+import { FirstPartyClients } from './oauth/first-party-clients.js';
 import { auditMetrics } from './metrics/audit-metrics.js';
 
 export interface Services {
@@ -119,11 +122,19 @@ export async function sweepUnusedClients(services: Services): Promise<string[]> 
   return expired;
 }
 
-/** What every instance makes sure of at start, idempotently: the seeded resources and connection, signing keys. */
+/**
+ * What every instance makes sure of at start, idempotently: the seeded resources and connection, signing keys, and
+ * the machine mark on admin-created confidential clients that predate it (oauth/machine-client-backfill.ts).
+ */
 export async function seedDatabase(services: Services): Promise<void> {
   await services.resources.seed(services.config.RESOURCES);
   await services.connections.seed(connectionFromEnv(services.config));
   await ensureSigningKeys(services.handle.db, services.box);
+  const marked = await backfillMachineClientMark(services.handle.db, services.box, services.registry);
+  if (marked.length) {
+    await services.audit.record({ type: 'client.machine_marked', outcome: 'success', actor: 'system', reason: 'admin-created confidential client kept client_credentials', details: { client_ids: marked.slice(0, 100), count: marked.length } });
+    services.log.info({ count: marked.length }, 'admin-created confidential clients marked as machine clients');
+  }
 }
 
 export interface StartOptions {
@@ -148,7 +159,7 @@ export async function startGatehouse(config: Config, options: StartOptions = {})
     const cimd = new CimdTrust({ config, clients: services.cimdClients, audit, policy: services.policy, fetch: options.cimdFetch });
     const holder = new ProviderHolder(
       (keys) => {
-        const provider = buildProvider({ config, db: handle.db, box, secretKey: services.secretKey, keys, resources, accounts, views, cimd });
+        const provider = buildProvider({ config, db: handle.db, box, secretKey: services.secretKey, keys, resources, accounts, views, cimd, policy: services.policy, audit, firstParty: new FirstPartyClients([consoleClient(config.ISSUER)]) });
         auditProviderEvents(provider, audit);
         // A database outage becomes a 503 (http/errors.ts), logged there without a stack; anything else is a bug.
         provider.on('server_error', (ctx: object, err: Error) => {

@@ -4,7 +4,8 @@
 import cluster from 'node:cluster';
 import { joinCluster } from './cluster/worker.js';
 import { superviseWorkers } from './cluster/supervisor.js';
-import { ConfigError, loadConfig } from './config.js';
+import { loadConfiguration } from './configuration.js';
+import { ConfigError } from './config.js';
 import { DataDirLockedError } from './db/data-dir-lock.js';
 import { startGatehouse } from './gatehouse.js';
 import { createLogger } from './log.js';
@@ -12,7 +13,7 @@ import { createLogger } from './log.js';
 export async function serve(): Promise<void> {
   let config;
   try {
-    config = loadConfig();
+    config = loadConfiguration();
   } catch (err) {
     if (err instanceof ConfigError) {
       for (const p of err.problems) process.stderr.write(`gatehouse: configuration error: ${p}\n`);

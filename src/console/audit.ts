@@ -1,8 +1,9 @@
 // Console: the audit log. Filter by type (exact, or a prefix such as client.*), outcome, person (a part of the actor,
 // case-insensitive), client and resource (exact) and a time range (UTC); newest first, 50 a page by id (keyset);
 // and the filtered set exported as JSON Lines or CSV, streamed in batches (at most 100,000 rows), itself audited.
+import { consoleRouter } from './router.js';
 import { Readable } from 'node:stream';
-import Router from '@koa/router';
+import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { auditExport, auditPage, AuditFilterError, FILTER_FIELDS, parseAuditQuery, type AuditQuery, type AuditRow, type FilterField } from '../audit/queries.js';
 import type { ConsoleDeps } from './deps.js';
@@ -47,7 +48,7 @@ function queryString(values: Record<FilterField, string>, extra: Record<string, 
 }
 
 export function auditPages(deps: ConsoleDeps): Router {
-  const router = new Router();
+  const router = consoleRouter();
   const { pages, db } = deps;
 
   /** The page's filter, or undefined once the 400 page naming the bad values has been rendered. */

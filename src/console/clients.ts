@@ -3,7 +3,8 @@
 // used) — with filters and pages; a page per client (its metadata, who consented, its live grants, its recent
 // audit events); and the admin's actions: approve, disable, re-enable, delete (everything it holds is revoked),
 // block the host of a CIMD client, and create a static client (as `gatehouse client add` does).
-import Router from '@koa/router';
+import { consoleRouter } from './router.js';
+import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { auditPage } from '../audit/queries.js';
 import { grantsOfClient } from '../oauth/adapter.js';
@@ -106,7 +107,7 @@ function merge(a: Known[], b: Known[]): Known[] {
 }
 
 export function clientsPages(deps: ConsoleDeps): Router {
-  const router = new Router();
+  const router = consoleRouter();
   const { pages, registry, cimdClients } = deps;
   const href = (clientId: string, suffix = '') => pages.url(`/clients/${encodeURIComponent(clientId)}${suffix}`);
   const actor = (ctx: Context) => {

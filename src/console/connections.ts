@@ -4,7 +4,8 @@
 // Connections service), its problems shown next to their fields. A client secret is write-only: never shown, never
 // audited; an empty secret on edit keeps the stored one. The environment's connection (UPSTREAM_*, source "env") is
 // put back by every start, so the console shows it but refuses to change or remove it.
-import Router from '@koa/router';
+import { consoleRouter } from './router.js';
+import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { CALLBACK_PATH } from '../interaction/upstream-leg.js';
 import { CONNECTION_KINDS, connectionFields, type ConnectionKindName, type ConnectionSpec, type SpecField } from '../upstream/connection.js';
@@ -130,7 +131,7 @@ export function plainError(err: unknown): string {
 }
 
 export function connectionsPages(deps: ConsoleDeps): Router {
-  const router = new Router();
+  const router = consoleRouter();
   const { pages, connections } = deps;
   const redirectUri = `${deps.config.ISSUER}${CALLBACK_PATH}`;
   const kinds = CONNECTION_KINDS.map((k) => ({ value: k, label: `${k} — ${KINDS[k].displayName}` }));

@@ -6,7 +6,7 @@ import type { Context, Middleware } from 'koa';
 import { requestOrigin, type AuditLog } from '../audit/writer.js';
 import { readForm } from '../http/form-body.js';
 import type { Accounts, Account } from '../upstream/accounts.js';
-import type { Views } from '../interaction/views.js';
+import type { Views } from '../views/views.js';
 import { CONSOLE_CALLBACK_PATH } from './console-client.js';
 import { CONSOLE_COOKIE, type ConsoleSession, type ConsoleSessions } from './sessions.js';
 

@@ -15,7 +15,7 @@ import { keysPages } from './keys.js';
 import { policyPages } from './policy.js';
 import { signInRoutes } from './sign-in.js';
 import { signOutRoutes } from './sign-out.js';
-import type { Views } from '../interaction/views.js';
+import type { Views } from '../views/views.js';
 
 type Deps = ConsoleDeps & { views: Views; secretKey: string };
 

@@ -3,14 +3,15 @@
 // this instance's /jwks publishes. "Rotate now" is `gatehouse keys rotate` (rotateKeysNow, the same delay rule),
 // after which this instance reloads its keys so /jwks publishes the new ones at once; other instances follow within
 // KEY_RELOAD_INTERVAL, which is why the new keys only sign after two of them on PostgreSQL.
-import Router from '@koa/router';
+import { consoleRouter } from './router.js';
+import type Router from '@koa/router';
 import { describeSigningKeys, rotateKeysNow } from '../oauth/keys.js';
 import type { ConsoleDeps } from './deps.js';
 
 const when = (d: Date | null) => (d ? `${d.toISOString().slice(0, 19).replace('T', ' ')} UTC` : '');
 
 export function keysPages(deps: ConsoleDeps): Router {
-  const router = new Router();
+  const router = consoleRouter();
   const { pages, db, box, config } = deps;
 
   router.get('/console/keys', async (ctx) => {

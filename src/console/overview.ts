@@ -2,7 +2,8 @@
 // tokens issued and refusals in the last 24 hours; clients waiting for approval; the latest refusals; and
 // registration churn (dynamic registrations per day, and the same software registering again and again, the
 // signature of a client that loses its registration or of someone filling the table).
-import Router from '@koa/router';
+import { consoleRouter } from './router.js';
+import type Router from '@koa/router';
 import { auditCount, auditPage } from '../audit/queries.js';
 import { countLiveGrants } from '../oauth/adapter.js';
 import type { ConsoleDeps } from './deps.js';
@@ -38,7 +39,7 @@ export async function overviewFacts(deps: ConsoleDeps) {
 }
 
 export function overviewPages(deps: ConsoleDeps): Router {
-  const router = new Router();
+  const router = consoleRouter();
   router.get('/console', async (ctx) => {
     deps.pages.render(ctx, 'overview', 'overview', { title: 'Overview', ...(await overviewFacts(deps)) });
   });

@@ -3,7 +3,8 @@
 // revoke one grant or all of them (the refresh tokens stop working at once; access tokens already issued live until
 // they expire), and disable or enable the account. Disabling also revokes every grant and ends their console
 // sessions; a disabled account is refused at login and at token refresh. An admin cannot disable themselves.
-import Router from '@koa/router';
+import { consoleRouter } from './router.js';
+import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { countGrantsByAccount, grantsOfAccount, revokeGrant, revokeGrantsOfAccount } from '../oauth/adapter.js';
 import type { Account } from '../upstream/accounts.js';
@@ -19,7 +20,7 @@ const when = (d: Date | null) => (d ? d.toISOString().slice(0, 16).replace('T', 
 const who = (a: Account) => a.email ?? a.name ?? a.id;
 
 export function peoplePages(deps: ConsoleDeps): Router {
-  const router = new Router();
+  const router = consoleRouter();
   const { pages, accounts, db } = deps;
 
   async function personOf(ctx: Context): Promise<Account> {

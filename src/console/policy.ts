@@ -3,7 +3,8 @@
 // exactly as the environment variable is) or handed back to the environment. A change holds on every instance
 // within a few seconds. ADMIN_EMAILS and ADMIN_GROUPS stay environment-only: whoever can edit them here could take
 // the console away from every other admin, or from themselves with no way back.
-import Router from '@koa/router';
+import { consoleRouter } from './router.js';
+import type Router from '@koa/router';
 import type { Context } from 'koa';
 import type { PolicySettingName } from '../config.js';
 import { selfLockout } from '../policy/self-lockout.js';
@@ -44,7 +45,7 @@ const shown = (name: PolicySettingName, value: unknown): string => {
 const asInput = (value: unknown): string => (Array.isArray(value) ? value.join(', ') : String(value));
 
 export function policyPages(deps: ConsoleDeps): Router {
-  const router = new Router();
+  const router = consoleRouter();
   const { pages, policy } = deps;
 
   /** The page; after a refused change, that setting shows the submitted text and the problem next to its field. */

@@ -3,7 +3,7 @@
 // the audit event naming the admin for each change.
 import type { Context } from 'koa';
 import { requestOrigin, type AuditEvent, type AuditLog } from '../audit/writer.js';
-import type { Views } from '../interaction/views.js';
+import type { Views } from '../views/views.js';
 import { consoleState } from './guard.js';
 
 const NOTICE_COOKIE = 'gatehouse.console.notice';

@@ -5,7 +5,8 @@
 // cache on every change, so an authorization for a server created here works at once on this instance; other
 // instances follow within their 2 s cache). The catalogue is entered as text, one scope per line, and checked line
 // by line against the same schema as RESOURCES, so a refusal names the line.
-import Router from '@koa/router';
+import { consoleRouter } from './router.js';
+import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { resourceSeed, type ResourceInput } from '../config.js';
 import { canonicalResource, definedByEnvironment, InvalidResourceUri, type AccessRule, type Resource } from '../oauth/resources.js';
@@ -207,7 +208,7 @@ export function kitSnippet(issuer: string, resource: string): string {
 }
 
 export function resourcesPages(deps: ConsoleDeps): Router {
-  const router = new Router();
+  const router = consoleRouter();
   const { pages, resources } = deps;
   const issuer = deps.config.ISSUER;
   const fromEnvironment = (uri: string) => definedByEnvironment(deps.config.RESOURCES, uri);

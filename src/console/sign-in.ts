@@ -4,15 +4,16 @@
 // verifier; /console/callback accepts a code only with that cookie, redeems the code in process (no token is ever
 // issued to the console), and opens a console session. `prompt=login` makes every console sign-in a fresh
 // authentication, at the IdP too.
+import { consoleRouter } from './router.js';
 import { createHash, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
-import Router from '@koa/router';
+import type Router from '@koa/router';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import { requestOrigin, type AuditLog } from '../audit/writer.js';
 import type { Config } from '../config.js';
 import { issuerBase } from '../http/issuer-path.js';
-import type { Views } from '../interaction/views.js';
-import { ROUTES } from '../oauth/provider.js';
+import type { Views } from '../views/views.js';
+import { ROUTES } from '../http/route-table.js';
 import type { Accounts } from '../upstream/accounts.js';
 import { CONSOLE_CALLBACK_PATH, CONSOLE_CLIENT_ID, consolePath, consoleRedirectUri } from './console-client.js';
 import { CONSOLE_COOKIE, MAX_AGE_MS, type ConsoleSessions } from './sessions.js';
@@ -31,7 +32,7 @@ export interface SignInDeps {
 }
 
 export function signInRoutes(deps: SignInDeps): Router {
-  const router = new Router();
+  const router = consoleRouter();
   const base = issuerBase(deps.config.ISSUER);
   const secure = deps.config.ISSUER.startsWith('https:');
   const verifierKey = Buffer.from(hkdfSync('sha256', deps.secretKey, Buffer.alloc(0), 'gatehouse console pkce v1', 32));

@@ -1,13 +1,14 @@
 // Signing out ends the console session (the cookie and its row). It does not end the person's Gatehouse sign-in
 // session; the next console sign-in asks for a fresh login anyway (prompt=login).
-import Router from '@koa/router';
+import { consoleRouter } from './router.js';
+import type Router from '@koa/router';
 import type { ConsoleDeps } from './deps.js';
 import { consoleState } from './guard.js';
 import { consolePath } from './console-client.js';
 import { CONSOLE_COOKIE } from './sessions.js';
 
 export function signOutRoutes(deps: ConsoleDeps): Router {
-  const router = new Router();
+  const router = consoleRouter();
   router.post('/console/logout', async (ctx) => {
     const { session } = consoleState(ctx);
     await deps.sessions.destroy(session.id);

@@ -7,6 +7,7 @@ import * as clientGovernance from '../../migrations/20261123_003_client_governan
 import * as upstream from '../../migrations/20261123_004_upstream.js';
 import * as resourceCatalogue from '../../migrations/20261123_005_resource_catalogue.js';
 import * as consoleTables from '../../migrations/20261124_006_console.js';
+import * as upstreamStateDigest from '../../migrations/20261208_007_upstream_state_digest.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -20,6 +21,7 @@ const MIGRATIONS: Array<[string, Migration]> = [
   ['20261123_004_upstream', upstream],
   ['20261123_005_resource_catalogue', resourceCatalogue],
   ['20261124_006_console', consoleTables],
+  ['20261208_007_upstream_state_digest', upstreamStateDigest],
 ];
 
 const source: Knex.MigrationSource<[string, Migration]> = {

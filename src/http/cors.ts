@@ -1,14 +1,14 @@
 // CORS for the metadata documents and the client-facing endpoints (DESIGN.md §5): browser-based MCP clients read
 // discovery and call /token, /register and /revoke cross-origin. No cookies are involved, so any origin may.
-// oidc-provider adds CORS to its own endpoints; this covers preflights and the documents served here.
+// oidc-provider adds CORS to its own endpoints; this covers preflights and the documents served here. Which routes
+// get it is declared in src/policy-table.ts.
 import type { Middleware } from 'koa';
 
 const ALLOW_HEADERS = 'Authorization, Content-Type, MCP-Protocol-Version, DPoP';
 
-export function cors(paths: string[]): Middleware {
-  const set = new Set(paths);
+export function cors(): Middleware {
   return async (ctx, next) => {
-    if (!set.has(ctx.path) || !ctx.get('Origin')) return next();
+    if (!ctx.get('Origin')) return next();
     ctx.set('Access-Control-Allow-Origin', '*');
     ctx.vary('Origin');
     if (ctx.method === 'OPTIONS') {

@@ -5,7 +5,7 @@
 import type { Context, Middleware } from 'koa';
 import { isDatabaseUnavailable, UNAVAILABLE_RETRY_AFTER } from '../db/unavailable.js';
 import type { Logger } from '../log.js';
-import type { Views } from '../interaction/views.js';
+import type { Views } from '../views/views.js';
 
 // Requests whose oidc-provider answer was a 500 caused by the database (see noteProviderServerError).
 const unavailableRequests = new WeakSet<object>();

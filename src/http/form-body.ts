@@ -1,13 +1,18 @@
 // A small urlencoded form reader for Gatehouse's own pages, with a hard size limit (DESIGN.md §7). oidc-provider
-// parses its own endpoints' bodies.
+// parses its own endpoints' bodies. A field with a NUL, a lone surrogate or malformed percent-encoding is a 400
+// (input-sanity.ts), never a database error.
 import type { Context } from 'koa';
+import { BadInput, formProblem } from './input-sanity.js';
 import { readRawBody } from './raw-body.js';
 
 export const FORM_LIMIT_BYTES = 16 * 1024;
 
 export async function readForm(ctx: Context, limit = FORM_LIMIT_BYTES): Promise<Record<string, string>> {
   if (!ctx.is('application/x-www-form-urlencoded')) ctx.throw(415, 'expected an application/x-www-form-urlencoded form');
-  const params = new URLSearchParams(await readRawBody(ctx, limit));
+  const raw = await readRawBody(ctx, limit);
+  const problem = formProblem(raw);
+  if (problem) throw new BadInput('a form field has', problem);
+  const params = new URLSearchParams(raw);
   const out: Record<string, string> = {};
   for (const [k, v] of params) if (!(k in out)) out[k] = v;
   return out;

@@ -1,16 +1,20 @@
 // Parses the urlencoded body of the oidc-provider endpoints Gatehouse inspects before the provider does (/token,
-// POST /authorize, /revoke, /introspect) once, with oidc-provider's own size limit, and hands the result to the
-// provider as ctx.request.body. Policies then read and adjust one parsed object.
+// POST /authorize, /revoke, /introspect: src/policy-table.ts) once, with oidc-provider's own size limit, and hands
+// the result to the provider as ctx.request.body. Policies then read and adjust one parsed object. A field with a NUL,
+// a lone surrogate or malformed percent-encoding is refused here (input-sanity.ts).
 import type { Context, Middleware } from 'koa';
+import { BadInput, formProblem } from './input-sanity.js';
 import { readRawBody, setParsedBody } from './raw-body.js';
 
 export type FormBody = Record<string, string | string[]>;
 
-export function providerForm(paths: string[]): Middleware {
-  const set = new Set(paths);
+export function providerForm(): Middleware {
   return async (ctx, next) => {
-    if (ctx.method === 'POST' && set.has(ctx.path) && ctx.is('application/x-www-form-urlencoded')) {
-      const params = new URLSearchParams(await readRawBody(ctx));
+    if (ctx.method === 'POST' && ctx.is('application/x-www-form-urlencoded')) {
+      const raw = await readRawBody(ctx);
+      const problem = formProblem(raw);
+      if (problem) throw new BadInput('a form field has', problem);
+      const params = new URLSearchParams(raw);
       const body: FormBody = {};
       for (const key of new Set(params.keys())) {
         const all = params.getAll(key);

@@ -15,16 +15,13 @@
 // redirect to a client. Only the first refusal of a window is audited, so a flood cannot turn into audit rows.
 // Limiter errors are not swallowed: the request would fail on its next query anyway, and a brute-force guard that
 // silently opens when its table misbehaves guards nothing (the error handler answers them like any database fault).
-import type { Context, Middleware } from 'koa';
+import type { Context } from 'koa';
 import { RateLimiterPostgres, RateLimiterRes } from 'rate-limiter-flexible';
 import { requestOrigin, type AuditLog } from '../audit/writer.js';
 import type { Config } from '../config.js';
 import { sha256 } from '../crypto/digest.js';
 import type { Db } from '../db/connection.js';
-import type { Views } from '../interaction/views.js';
-import { looksLikeClientIdUrl } from '../oauth/cimd/client-id-url.js';
-import type { CimdClients } from '../oauth/cimd/cimd-clients.js';
-import { requestClientId } from '../oauth/request-client.js';
+import type { Views } from '../views/views.js';
 import { rateLimitStore } from './rate-limit-store.js';
 
 export type LimitName = 'register_ip' | 'token_client' | 'token_ip' | 'authorize_ip' | 'login_account' | 'login_ip' | 'cimd_ip';
@@ -203,40 +200,4 @@ export function answerPage(ctx: Context, views: Views, refusal: Refusal): void {
 
 export function waitText(seconds: number): string {
   return seconds < 120 ? `${seconds} seconds` : `${Math.ceil(seconds / 60)} minutes`;
-}
-
-/**
- * The /authorize and /token limits, and the first-use limit of CIMD client_id URLs at every endpoint that would
- * fetch an unknown document (/authorize, /token, /revoke, /introspect). Runs after the form is parsed
- * (http/provider-form.ts), before any policy that reads the database.
- */
-export function endpointRateLimits(deps: {
-  limits: RateLimits;
-  views: Views;
-  cimdClients: CimdClients;
-  cimd: boolean;
-  paths: { authorization: string; token: string; revocation: string; introspection: string };
-}): Middleware {
-  const { limits, paths } = deps;
-  const cimdEndpoints = new Set([paths.authorization, paths.token, paths.revocation, paths.introspection]);
-
-  async function cimdFirstUse(ctx: Context, clientId: string | undefined): Promise<Refusal | undefined> {
-    if (!deps.cimd || !limits.cimdIp.enabled || !clientId || !looksLikeClientIdUrl(clientId)) return undefined;
-    if (await deps.cimdClients.known(clientId)) return undefined;
-    return limits.check(ctx, [[limits.cimdIp, ctx.ip]], { clientId });
-  }
-
-  return async (ctx, next) => {
-    const authorize = ctx.path === paths.authorization && (ctx.method === 'GET' || ctx.method === 'POST');
-    const token = ctx.path === paths.token && ctx.method === 'POST';
-    if (!authorize && !(ctx.method === 'POST' && cimdEndpoints.has(ctx.path))) return next();
-    const clientId = requestClientId(ctx);
-    let refusal: Refusal | undefined;
-    if (authorize) refusal = await limits.check(ctx, [[limits.authorizeIp, ctx.ip]], { clientId });
-    if (token) refusal = await limits.check(ctx, [[limits.tokenIp, ctx.ip], ...(clientId ? [[limits.tokenClient, clientId] as [RateLimit, string]] : [])], { clientId });
-    refusal ??= await cimdFirstUse(ctx, clientId);
-    if (!refusal) return next();
-    if (authorize) answerPage(ctx, deps.views, refusal);
-    else answerJson(ctx, refusal);
-  };
 }

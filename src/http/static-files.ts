@@ -2,16 +2,19 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Middleware } from 'koa';
-import { VIEWS_DIR } from '../interaction/views.js';
+import { routeOf } from './route-resolution.js';
+import { VIEWS_DIR } from '../views/views.js';
 
 const FILES: Record<string, string> = { '/static/style.css': 'text/css; charset=utf-8', '/static/console.css': 'text/css; charset=utf-8' };
 
+/** The static route's handler: the resolved route's canonical path names the file (http/route-table.ts). */
 export function staticFiles(): Middleware {
   const cache = new Map(Object.keys(FILES).map((p) => [p, readFileSync(join(VIEWS_DIR, p))]));
   return async (ctx, next) => {
-    const body = cache.get(ctx.path);
-    if (!body || (ctx.method !== 'GET' && ctx.method !== 'HEAD')) return next();
-    ctx.type = FILES[ctx.path]!;
+    const path = routeOf(ctx)?.spec.path ?? '';
+    const body = cache.get(path);
+    if (!body) return next();
+    ctx.type = FILES[path]!;
     ctx.set('Cache-Control', 'public, max-age=3600');
     ctx.body = body;
   };

@@ -4,7 +4,7 @@
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import { isDatabaseUnavailable } from '../db/unavailable.js';
-import type { Views } from './views.js';
+import type { Views } from '../views/views.js';
 
 export type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
 

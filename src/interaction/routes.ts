@@ -28,7 +28,7 @@ import { cappedScopes } from '../oauth/policies/dynamic-client-caps.js';
 import { requestRefusal, type AccessRefusal } from '../oauth/policies/resource-access.js';
 import { finishInteraction } from './interaction-result.js';
 import { clientFacts } from './client-facts.js';
-import type { Views } from './views.js';
+import type { Views } from '../views/views.js';
 
 const OIDC_SCOPE_TEXT: Record<string, string> = {
   openid: 'Confirm who you are',
@@ -55,7 +55,9 @@ export interface InteractionDeps {
 }
 
 export function interactionRoutes(deps: InteractionDeps): Router {
-  const router = new Router({ prefix: '/interaction/:uid' });
+  // Case-sensitive: the edge resolved the canonical path (http/route-resolution.ts), and only the exact
+  // spelling of each step below is served.
+  const router = new Router({ prefix: '/interaction/:uid', sensitive: true });
   // Routes match the path below ISSUER's (http/issuer-path.ts); URLs sent to the browser carry it.
   const base = issuerBase(deps.config.ISSUER);
   const pages = interactionPages(deps.views, deps.provider);

@@ -7,10 +7,11 @@ import { assertSameOrigin, readForm } from '../http/form-body.js';
 import { issuerBase } from '../http/issuer-path.js';
 import { AccountError, type LocalAccounts } from '../upstream/local/accounts.js';
 import { completeFirstAdmin, setupTokenValid } from '../upstream/local/first-admin.js';
-import type { Views } from './views.js';
+import type { Views } from '../views/views.js';
 
 export function setupRoutes(deps: { config: Config; db: Db; accounts: LocalAccounts; views: Views; audit: AuditLog }): Router {
-  const router = new Router({ prefix: '/setup/:token' });
+  // Case-sensitive: the edge resolved the canonical path (http/route-resolution.ts).
+  const router = new Router({ prefix: '/setup/:token', sensitive: true });
   // The route matches below ISSUER's path (http/issuer-path.ts); the form posts to the full path.
   const base = issuerBase(deps.config.ISSUER);
   const invalid = { title: 'This setup link is not valid', error: 'invalid_request', description: 'The link was already used or has expired. Use `npx gatehouse user add --admin` instead.' };

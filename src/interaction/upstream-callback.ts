@@ -2,16 +2,16 @@
 // this browser started an upstream leg for (a cookie scoped to this path) and bounces the browser, query intact,
 // into that interaction's path, where the interaction cookie and the server-side transaction decide. `base` is
 // ISSUER's path ('' at the root): the route matches below it, the bounce goes to the full path.
-import Router from '@koa/router';
+import type { Middleware } from 'koa';
 import { requestOrigin, type AuditLog } from '../audit/writer.js';
 import type { Pages } from './pages.js';
 import { CALLBACK_PATH, UPSTREAM_COOKIE } from './upstream-leg.js';
 
 const UID = /^[A-Za-z0-9_-]{1,64}$/;
 
-export function upstreamCallbackRoutes(deps: { audit: AuditLog; pages: Pages; base: string }): Router {
-  const router = new Router();
-  router.get(CALLBACK_PATH, async (ctx) => {
+/** The upstream callback route's handler (src/policy-table.ts). */
+export function upstreamCallback(deps: { audit: AuditLog; pages: Pages; base: string }): Middleware {
+  return async (ctx) => {
     const uid = ctx.cookies.get(UPSTREAM_COOKIE, { signed: true });
     if (!uid || !UID.test(uid)) {
       await deps.audit.record({ type: 'upstream.callback', outcome: 'failure', reason: 'missing upstream cookie: no sign-in was started in this browser', ...requestOrigin(ctx) });
@@ -20,6 +20,5 @@ export function upstreamCallbackRoutes(deps: { audit: AuditLog; pages: Pages; ba
     ctx.set('Cache-Control', 'no-store');
     ctx.status = 303;
     ctx.redirect(`${deps.base}/interaction/${uid}${CALLBACK_PATH}${ctx.querystring ? `?${ctx.querystring}` : ''}`);
-  });
-  return router;
+  };
 }

@@ -2,10 +2,10 @@
 // two-layer consent CSRF). The leg starts under /interaction/<uid>, from the browser whose interaction cookie names
 // that uid; its state, nonce and PKCE verifier stay server-side under that uid. The IdP returns to the fixed
 // /upstream/callback, which only bounces the browser back under /interaction/<uid>; there the transaction is
-// loaded by the cookie's uid, deleted, and checked. A callback from another person's login (their code, their
-// state) meets this browser's transaction and fails the state check; a browser without this interaction's cookie
-// never reaches a transaction at all. Every refusal is audited and ends on a page, never on a redirect.
-import { timingSafeEqual } from 'node:crypto';
+// taken by the cookie's uid and the response's state together (issue 15, finding 6). A callback from another
+// person's login (their code, their state), or any unsolicited one, matches nothing: it is refused and this
+// browser's sign-in stays intact for the genuine response. A browser without this interaction's cookie never
+// reaches a transaction at all. Every refusal is audited and ends on a page, never on a redirect.
 import type { Context } from 'koa';
 import * as oc from 'openid-client';
 import type Provider from 'oidc-provider';
@@ -46,12 +46,6 @@ export interface UpstreamLegDeps {
   /** Upstream latency and failures by connection kind; absent where nothing is scraped. */
   upstreamMetrics?: UpstreamMetrics | undefined;
 }
-
-const sameString = (a: string, b: string) => {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-};
 
 export function upstreamLeg(deps: UpstreamLegDeps) {
   const { pages } = deps;
@@ -110,15 +104,17 @@ export function upstreamLeg(deps: UpstreamLegDeps) {
       return pages.expired(ctx);
     }
     const clientId = String(d.params.client_id);
-    const tx = await deps.transactions.take(d.uid);
+    const state = typeof ctx.query.state === 'string' ? ctx.query.state : '';
+    // Taken only with its own state (compared and deleted in one statement): a response with another state leaves
+    // this browser's sign-in waiting for the genuine one.
+    const tx = await deps.transactions.take(d.uid, state);
     if (!tx) {
+      if (await deps.transactions.pending(d.uid)) {
+        await refused(ctx, 'state mismatch: the response belongs to another sign-in (possible login CSRF); the sign-in in progress is kept', { clientId });
+        return pages.refuse(ctx, 400, 'This sign-in response is not yours', 'The identity provider\'s response does not belong to the sign-in started in this browser, so nobody was signed in. Start again from your application.');
+      }
       await refused(ctx, 'no upstream transaction (expired, replayed or never started)', { clientId });
       return pages.refuse(ctx, 400, 'This sign-in has expired', 'This sign-in response was already used or has expired. Start again from your application.');
-    }
-    const state = typeof ctx.query.state === 'string' ? ctx.query.state : '';
-    if (!sameString(state, tx.checks.state)) {
-      await refused(ctx, 'state mismatch: the response belongs to another sign-in (possible login CSRF)', { clientId, connection: tx.connectionId });
-      return pages.refuse(ctx, 400, 'This sign-in response is not yours', 'The identity provider\'s response does not belong to the sign-in started in this browser, so nobody was signed in. Start again from your application.');
     }
     if (d.prompt.name !== 'login') {
       await refused(ctx, `interaction is past login (${d.prompt.name})`, { clientId, connection: tx.connectionId });

@@ -1,7 +1,7 @@
 // The `route` label of the HTTP metrics. The raw path is chosen by whoever sends the request, so using it as a label
-// would let anyone create unbounded time series (and exhaust the scraper's memory); every path maps to one of the
-// fixed names below, and anything unknown is `other`.
-import { ROUTES } from '../oauth/provider.js';
+// would let anyone create unbounded time series (and exhaust the scraper's memory); the label is the name of the
+// route the edge resolved (http/route-table.ts), and `other` for every request that resolved to none.
+import type { RouteId } from '../http/route-table.js';
 
 export const ROUTE_NAMES = [
   'authorize', 'token', 'register', 'revoke', 'introspect', 'userinfo', 'jwks', 'metadata', 'catalogue',
@@ -9,47 +9,31 @@ export const ROUTE_NAMES = [
 ] as const;
 export type RouteName = (typeof ROUTE_NAMES)[number];
 
-const EXACT: Record<string, RouteName> = {
-  [ROUTES.token]: 'token',
-  [ROUTES.revocation]: 'revoke',
-  [ROUTES.introspection]: 'introspect',
-  [ROUTES.userinfo]: 'userinfo',
-  [ROUTES.jwks]: 'jwks',
-  '/catalogue': 'catalogue',
-  '/healthz': 'health',
-  '/readyz': 'health',
-  '/metrics': 'metrics',
-  '/upstream/callback': 'interaction',
+const NAMES: Record<RouteId, RouteName> = {
+  discovery: 'metadata',
+  authorization: 'authorize',
+  resume: 'authorize',
+  token: 'token',
+  registration: 'register',
+  client_management: 'register',
+  revocation: 'revoke',
+  introspection: 'introspect',
+  userinfo: 'userinfo',
+  jwks: 'jwks',
+  catalogue: 'catalogue',
+  interaction: 'interaction',
+  upstream_callback: 'interaction',
+  setup: 'interaction',
+  console: 'console',
+  static: 'static',
+  health: 'health',
+  readiness: 'health',
+  metrics: 'metrics',
 };
 
-/** Routes that own everything below them: `/authorize/<uid>` is the resume, `/register/<id>` RFC 7592. */
-const PREFIXES: Array<[string, RouteName]> = [
-  [ROUTES.authorization, 'authorize'],
-  [ROUTES.registration, 'register'],
-  ['/interaction', 'interaction'],
-  ['/setup', 'interaction'],
-  ['/console', 'console'],
-  ['/static', 'static'],
-  ['/.well-known', 'metadata'],
-];
-
-const OUTSIDE = new Set(['/healthz', '/readyz', '/metrics']);
-
-const below = (path: string, prefix: string) => path === prefix || path.startsWith(`${prefix}/`);
-
-/** The route name of a request path as the client sent it; `base` is ISSUER's path (`''` at the root). */
-export function routeName(path: string, base: string): RouteName {
-  // Under an ISSUER path routes are matched below it; outside it only health, metrics and the RFC 8414 inserted
-  // well-known forms are answered (http/issuer-path.ts), everything else there is a 404 that names no route.
-  let inner = path;
-  if (base) {
-    if (below(path, base)) inner = path.slice(base.length) || '/';
-    else if (!OUTSIDE.has(path) && !below(path, '/.well-known')) return 'other';
-  }
-  const exact = EXACT[inner];
-  if (exact) return exact;
-  for (const [prefix, name] of PREFIXES) if (below(inner, prefix)) return name;
-  return 'other';
+/** The label of a resolved route; `other` for a request that resolved to none (refused at the edge). */
+export function routeName(id: RouteId | undefined): RouteName {
+  return id ? NAMES[id] : 'other';
 }
 
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);

@@ -199,6 +199,15 @@ async function spend(db: Db, model: string, key: string): Promise<boolean> {
 }
 
 /** Spends a refresh token noted by a request that did not save a successor (refresh-rotation.ts). */
+/** The ids of every stored client whose id does not start with `exceptPrefix` (ids are stored readable). */
+export async function storedClientIds(db: Db, exceptPrefix: string): Promise<string[]> {
+  const rows = (await db('oidc_payloads')
+    .select('id')
+    .where({ model: 'Client' })
+    .andWhereRaw('left(id, ?) <> ?', [exceptPrefix.length, exceptPrefix])) as Array<{ id: string }>;
+  return rows.map((r) => r.id);
+}
+
 export const spendRefreshToken = (db: Db, key: string) => spend(db, 'RefreshToken', key);
 
 type StoredRow = Record<'model' | 'id' | 'payload', string> & Record<'grant_id' | 'uid' | 'user_code', string | null> & { expires_at: Date | null };

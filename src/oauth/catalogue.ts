@@ -4,21 +4,13 @@
 import type { Middleware } from 'koa';
 import type { ResourceRegistry } from './resources.js';
 
-export const CATALOGUE_PATH = '/catalogue';
-
+/** The catalogue route's handler (src/policy-table.ts). */
 export function catalogue(resources: ResourceRegistry): Middleware {
-  return async (ctx, next) => {
-    if (ctx.path !== CATALOGUE_PATH) return next();
+  return async (ctx) => {
     ctx.set('Access-Control-Allow-Origin', '*');
     if (ctx.method === 'OPTIONS') {
       ctx.set('Access-Control-Allow-Methods', 'GET');
       ctx.status = 204;
-      return;
-    }
-    if (ctx.method !== 'GET' && ctx.method !== 'HEAD') {
-      ctx.status = 405;
-      ctx.set('Allow', 'GET, HEAD, OPTIONS');
-      ctx.body = { error: 'invalid_request', error_description: 'use GET' };
       return;
     }
     const requested = ctx.query.resource;

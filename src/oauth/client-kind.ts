@@ -5,7 +5,9 @@ export const DYNAMIC_CLIENT_PREFIX = 'dyn_';
 export type ClientKind = 'cimd' | 'dynamic' | 'static';
 
 export function clientKind(clientId: string): ClientKind {
-  if (clientId.startsWith('https://')) return 'cimd';
+  // Case-insensitive, as oidc-provider's own test for a client identifier URL is (isValidClientIdUrl): an
+  // `HTTPS://…` client_id is resolved as a metadata document, so it must never pass for an admin-created client.
+  if (/^https:\/\//i.test(clientId)) return 'cimd';
   if (clientId.startsWith(DYNAMIC_CLIENT_PREFIX)) return 'dynamic';
   return 'static';
 }

@@ -7,17 +7,17 @@
 // and the OIDC Discovery §4 form (/tenant1/.well-known/openid-configuration) onto them, and sets ctx.mountPath, so
 // oidc-provider lists `issuer` as ISSUER and every endpoint under /tenant1.
 import type { Middleware } from 'koa';
+import { OIDC_DISCOVERY_PATH, RFC8414_PATH } from '../http/route-table.js';
 import type { ResourceRegistry } from './resources.js';
 
-export const RFC8414_PATH = '/.well-known/oauth-authorization-server';
-export const OIDC_DISCOVERY_PATH = '/.well-known/openid-configuration';
+export { OIDC_DISCOVERY_PATH, RFC8414_PATH };
 
+/** The discovery route's handler-side rule (src/policy-table.ts): both documents are oidc-provider's one answer. */
 export function metadata(options: { resources: ResourceRegistry; cimd: boolean }): Middleware {
   return async (ctx, next) => {
-    const rfc8414 = ctx.path === RFC8414_PATH || ctx.path.startsWith(`${RFC8414_PATH}/`);
-    if (!rfc8414 && ctx.path !== OIDC_DISCOVERY_PATH) return next();
     if (ctx.method !== 'GET' && ctx.method !== 'HEAD') return next();
-    if (rfc8414) ctx.path = OIDC_DISCOVERY_PATH;
+    // The RFC 8414 form (and its path-suffixed variants) is served from oidc-provider's discovery route.
+    ctx.path = OIDC_DISCOVERY_PATH;
     await next();
     if (ctx.status !== 200 || !ctx.body || typeof ctx.body !== 'object') return;
     const doc = ctx.body as Record<string, unknown>;

@@ -1,17 +1,19 @@
 // oidc-provider configured for the MCP authorization profile (DESIGN.md §6). Every rule lives in its own module
 // under policies/; this file only composes them, so an auditor finds each rule by name.
 import { hkdfSync, randomBytes } from 'node:crypto';
-import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import Provider, { type Configuration } from 'oidc-provider';
 import type { Config } from '../config.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import type { Db } from '../db/connection.js';
 import { accountFromRow, type AccountRow, type Accounts } from '../upstream/accounts.js';
 import { accountKey, takeAhead } from './read-ahead.js';
-import type { Views } from '../interaction/views.js';
+import type { Views } from '../views/views.js';
 import { issuerBase } from '../http/issuer-path.js';
 import { PostgresAdapter, spendRefreshToken } from './adapter.js';
 import { settlePendingConsumes } from './refresh-rotation.js';
 import { DYNAMIC_CLIENT_PREFIX } from './client-kind.js';
+import { clientMetadataHook } from './client-metadata-hook.js';
+import { applyClientCredentialsRule } from './patches/client-grant-type-allowed.js';
 import { guardedFetch } from './cimd/guarded-fetch.js';
 import { failureMessage, type CimdTrust } from './cimd/trust.js';
 import type { KeySet } from './keys.js';
@@ -22,20 +24,12 @@ import { applyLoopbackRedirectRule } from './policies/loopback-redirect.js';
 import { pkceRequired } from './policies/pkce-required.js';
 import { issueRefreshToken, rotateRefreshToken } from './policies/refresh-tokens.js';
 import { resourceIndicators } from './policies/resource-indicators.js';
-import { unauthorizedGrantType } from './policies/unauthorized-grant-type.js';
+import { ROUTES } from '../http/route-table.js';
 import { loadRememberedGrant } from './remembered-consent.js';
-import { consoleClient, CONSOLE_CLIENT_ID } from '../console/console-client.js';
-
-export const ROUTES = {
-  authorization: '/authorize',
-  token: '/token',
-  registration: '/register',
-  jwks: '/jwks',
-  revocation: '/revoke',
-  introspection: '/introspect',
-  userinfo: '/userinfo',
-  end_session: '/logout',
-} as const;
+import { admitsCurrentAccess } from './policies/current-access.js';
+import type { AuditLog } from '../audit/writer.js';
+import type { PolicyReader } from '../policy/settings.js';
+import type { FirstPartyClients } from './first-party-clients.js';
 
 /** OpenID scopes; MCP scopes belong to resources (resources table) and are never listed here. */
 export const STATIC_SCOPES = ['openid', 'offline_access', 'email', 'profile'] as const;
@@ -49,8 +43,13 @@ export interface ProviderDeps {
   resources: ResourceRegistry;
   accounts: Accounts;
   views: Views;
+  /** Who may sign in, checked again at every refresh and silent authorization (policies/current-access.ts). */
+  policy: PolicyReader;
+  audit: AuditLog;
   /** CIMD rules (oauth/cimd/trust.ts); absent in CLI-built providers, which never resolve clients by URL. */
   cimd?: CimdTrust;
+  /** Gatehouse's own clients (the console's sign-in), injected from the top. */
+  firstParty: FirstPartyClients;
 }
 
 /** Cookie signing keys derived from SECRET_KEY; the outer Koa app must use the same ones (DESIGN.md §10.2). */
@@ -71,8 +70,8 @@ export function buildProvider(deps: ProviderDeps): Provider {
 
   const configuration: Configuration = {
     adapter: (name: string) => new PostgresAdapter(name, { db: deps.db, box: deps.box }),
-    // The admin console's sign-in client (console/console-client.ts): defined here, never stored.
-    clients: [consoleClient(config.ISSUER)],
+    // Gatehouse's own clients (first-party-clients.ts): defined in code, never stored.
+    clients: [...deps.firstParty.metadata],
     jwks: { keys: deps.keys.providerJwks() as NonNullable<Configuration['jwks']>['keys'] },
     cookies: { keys: cookieKeys(deps.secretKey), long: sessionCookieOptions, short: cookieOptions },
     routes: ROUTES,
@@ -89,15 +88,9 @@ export function buildProvider(deps: ProviderDeps): Provider {
     },
     enabledJWA: { idTokenSigningAlgValues: ['ES256', 'RS256'] },
     allowOmittingSingleRegisteredRedirectUri: false,
-    extraClientMetadata: {
-      // The resource server a confidential client speaks for (set only by `gatehouse client add --resource`).
-      properties: ['gatehouse_resource'],
-      validator(ctx, key, value) {
-        if (key === 'gatehouse_resource' && value !== undefined && ctx && ['registration', 'client_update'].includes(String((ctx as KoaContextWithOIDC).oidc?.route))) {
-          throw new errors.InvalidClientMetadata('gatehouse_resource cannot be self-asserted');
-        }
-      },
-    },
+    // The client-metadata policy (client-metadata-policy.ts) on every Client oidc-provider builds, metadata
+    // documents included; also keeps Gatehouse's admin-only properties (gatehouse_resource, gatehouse_machine_client).
+    extraClientMetadata: clientMetadataHook({ staticScopes: STATIC_SCOPES, redirectUriSchemes: config.REDIRECT_URI_SCHEMES }),
     features: {
       devInteractions: { enabled: false },
       // Always off: REGISTRATION is runtime policy an admin may change, so "closed" (an initial access token from
@@ -106,11 +99,13 @@ export function buildProvider(deps: ProviderDeps): Provider {
       registrationManagement: { enabled: true, rotateRegistrationAccessToken: true },
       revocation: { enabled: true },
       introspection: { enabled: true, allowedPolicy: introspectionAllowed as never },
+      // For admin-created confidential clients only: patches/client-grant-type-allowed.ts refuses everyone else.
       clientCredentials: { enabled: true },
       userinfo: { enabled: true },
       rpInitiatedLogout: { enabled: false },
       resourceIndicators: resourceIndicators({
         resources: deps.resources,
+        firstParty: deps.firstParty,
         keys: () => deps.keys,
         accessTokenTtl: config.ACCESS_TOKEN_TTL,
         caps: { resources: config.DCR_ALLOWED_RESOURCES, scopes: config.DCR_ALLOWED_SCOPES },
@@ -121,9 +116,10 @@ export function buildProvider(deps: ProviderDeps): Provider {
     issueRefreshToken,
     rotateRefreshToken,
     loadExistingGrant: async (ctx) => {
-      // The console is Gatehouse itself asking "who are you" (openid, no resource): nothing to consent to.
-      if (ctx.oidc.client?.clientId === CONSOLE_CLIENT_ID && ctx.oidc.session?.accountId) {
-        const grant = new ctx.oidc.provider.Grant({ clientId: CONSOLE_CLIENT_ID, accountId: ctx.oidc.session.accountId });
+      // A first-party client is Gatehouse itself asking "who are you" (openid, no resource): nothing to consent to.
+      const clientId = ctx.oidc.client?.clientId;
+      if (clientId && deps.firstParty.has(clientId) && ctx.oidc.session?.accountId) {
+        const grant = new ctx.oidc.provider.Grant({ clientId, accountId: ctx.oidc.session.accountId });
         grant.addOIDCScope('openid');
         await grant.save();
         return grant;
@@ -145,11 +141,13 @@ export function buildProvider(deps: ProviderDeps): Provider {
       // Absolute path under the issuer: the `_interaction` cookie's path is this URL's (DESIGN.md §10.9).
       url: (_ctx, interaction) => `${base}/interaction/${interaction.uid}`,
     },
-    findAccount: async (_ctx, sub) => {
+    findAccount: async (ctx, sub, token) => {
       // A code or refresh token redeemed in this request may have read the account with it (read-ahead.ts).
       const ahead = takeAhead<AccountRow>(accountKey(sub));
       const account = ahead === undefined ? await deps.accounts.findById(sub) : ahead && accountFromRow(ahead);
       if (!account || account.disabled) return undefined;
+      // A refresh, or a session that skips the login page, meets the policy in force today (issue 15, finding 7).
+      if (!(await admitsCurrentAccess(ctx, deps, account, token))) return undefined;
       return {
         accountId: account.id,
         claims: async () => ({
@@ -178,8 +176,8 @@ export function buildProvider(deps: ProviderDeps): Provider {
   const provider = new Provider(config.ISSUER, configuration);
   provider.proxy = config.TRUST_PROXY;
   applyLoopbackRedirectRule(provider);
+  applyClientCredentialsRule(provider);
   if (config.CIMD) deps.cimd?.attach(provider);
-  provider.use(unauthorizedGrantType(ROUTES.token));
   provider.use(settlePendingConsumes((key) => spendRefreshToken(deps.db, key)));
   return provider;
 }

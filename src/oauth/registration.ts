@@ -1,7 +1,7 @@
 // Dynamic Client Registration governance (RFC 7591, RFC 7592, DESIGN.md §6, issue #3), around oidc-provider's
 // own registration endpoint:
-//   before: per-IP rate limit, the maximum number of dynamic clients, and the client-metadata rules (one module
-//           each in policies/, composed in `clientMetadataRules`) for POST /register and PUT /register/<id>;
+//   before: per-IP rate limit, the maximum number of dynamic clients, and the client-metadata policy
+//           (client-metadata-policy.ts, as source `dynamic` or `update`) for POST /register and PUT /register/<id>;
 //   after:  the client is entered in the client registry (pending in approval mode) and every registration,
 //           update, deletion and refusal is audited with the rule that refused it.
 // REGISTRATION (open | approval | closed) is the policy in force (policy/settings.ts: the console's value, else the
@@ -11,46 +11,17 @@ import type { Context, Middleware } from 'koa';
 import type Provider from 'oidc-provider';
 import { requestOrigin, type AuditLog } from '../audit/writer.js';
 import type { Config } from '../config.js';
+import { jsonProblem } from '../http/input-sanity.js';
 import { readRawBody, setParsedBody } from '../http/raw-body.js';
+import { routeOf } from '../http/route-resolution.js';
 import type { PolicyReader } from '../policy/settings.js';
 import type { ClientRegistry } from './client-registry.js';
-import { registrationApplicationType } from './policies/registration-application-type.js';
-import { registrationGrantTypes } from './policies/registration-grant-types.js';
+import { applyClientMetadataPolicy, type ClientMetadata, type MetadataPolicy } from './client-metadata-policy.js';
 import { initialAccessTokenProblem } from './policies/registration-closed.js';
 import { answerJson, type RateLimits } from '../http/rate-limits.js';
-import { registrationRedirectUris } from './policies/registration-redirect-uris.js';
-import { registrationScope } from './policies/registration-scope.js';
-
-export type ClientMetadata = Record<string, unknown>;
-/** Returns a refusal reason, or undefined; may normalise the metadata in place. */
-export type ClientMetadataRule = (meta: ClientMetadata) => string | undefined;
-
-export interface MetadataPolicy {
-  staticScopes: readonly string[];
-  redirectUriSchemes: readonly string[];
-}
-
-export function clientMetadataRules(policy: MetadataPolicy): Array<[ClientMetadataRule, string]> {
-  return [
-    [registrationRedirectUris(policy.redirectUriSchemes), 'invalid_redirect_uri'],
-    [registrationGrantTypes, 'invalid_client_metadata'],
-    [registrationScope(policy.staticScopes), 'invalid_client_metadata'],
-    [registrationApplicationType, 'invalid_client_metadata'],
-  ];
-}
-
-/** Applies the rules; returns the first refusal as an OAuth error, or undefined. */
-export function checkClientMetadata(meta: ClientMetadata, policy: MetadataPolicy): { error: string; error_description: string } | undefined {
-  for (const [rule, error] of clientMetadataRules(policy)) {
-    const problem = rule(meta);
-    if (problem) return { error, error_description: problem };
-  }
-  return undefined;
-}
 
 export interface RegistrationDeps {
   config: Config;
-  registrationPath: string;
   staticScopes: readonly string[];
   audit: AuditLog;
   registry: ClientRegistry;
@@ -60,8 +31,13 @@ export interface RegistrationDeps {
   provider: () => Provider;
 }
 
-export function registrationPolicy(deps: RegistrationDeps): Middleware {
-  const { config, registrationPath, audit, registry } = deps;
+/**
+ * The rule of the registration route (`create`: POST /register) and of the RFC 7592 management route (`manage`:
+ * GET, PUT, DELETE /register/<id>), src/policy-table.ts. The client id is the route's parameter, decoded once at
+ * the edge (http/route-resolution.ts).
+ */
+export function registrationPolicy(deps: RegistrationDeps, route: 'create' | 'manage'): Middleware {
+  const { config, audit, registry } = deps;
   const policy: MetadataPolicy = { staticScopes: deps.staticScopes, redirectUriSchemes: config.REDIRECT_URI_SCHEMES };
 
   const refuse = async (ctx: Context, status: number, error: string, description: string, clientId?: string) => {
@@ -72,10 +48,10 @@ export function registrationPolicy(deps: RegistrationDeps): Middleware {
   };
 
   return async (ctx, next) => {
-    const create = ctx.method === 'POST' && ctx.path === registrationPath;
-    const manage = ctx.path.startsWith(`${registrationPath}/`) && ['GET', 'PUT', 'DELETE'].includes(ctx.method);
+    const create = route === 'create' && ctx.method === 'POST';
+    const manage = route === 'manage' && ['GET', 'HEAD', 'PUT', 'DELETE'].includes(ctx.method);
     if (!create && !manage) return next();
-    const clientId = manage ? decodeURIComponent(ctx.path.slice(registrationPath.length + 1)) : undefined;
+    const clientId = manage ? routeOf(ctx)?.params.clientId : undefined;
     // Read once: the whole registration follows the mode in force when it arrived.
     const mode = create ? await deps.policy.get('REGISTRATION') : undefined;
 
@@ -106,8 +82,10 @@ export function registrationPolicy(deps: RegistrationDeps): Middleware {
         body = undefined;
       }
       if (!body || typeof body !== 'object' || Array.isArray(body)) return refuse(ctx, 400, 'invalid_client_metadata', 'the request body must be a JSON object', clientId);
-      const refusal = checkClientMetadata(body as ClientMetadata, policy);
-      if (refusal) return refuse(ctx, 400, refusal.error, refusal.error_description, clientId);
+      const badValue = jsonProblem(body);
+      if (badValue) return refuse(ctx, 400, 'invalid_client_metadata', `a metadata value ${badValue}`, clientId);
+      const decision = applyClientMetadataPolicy(body as ClientMetadata, create ? 'dynamic' : 'update', policy);
+      if (!decision.ok) return refuse(ctx, 400, decision.refusal.error, decision.refusal.error_description, clientId);
       setParsedBody(ctx, body);
     }
 

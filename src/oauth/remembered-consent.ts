@@ -4,24 +4,31 @@
 import type { Grant, KoaContextWithOIDC } from 'oidc-provider';
 import type { Db } from '../db/connection.js';
 import type { Accounts } from '../upstream/accounts.js';
+import { rememberedGrantStillAdmitted, type CurrentAccessDeps } from './policies/current-access.js';
 import { requestRefusal } from './policies/resource-access.js';
 import type { ResourceRegistry } from './resources.js';
 
-export interface RememberedGrantDeps {
+export interface RememberedGrantDeps extends CurrentAccessDeps {
   db: Db;
   resources: ResourceRegistry;
   accounts: Accounts;
 }
 
 /**
- * The grant to reuse, unless the access rules no longer admit the person to what is asked: then the consent prompt
- * runs, and the consent page refuses with the reason (a rule tightened since the last consent takes effect at the
- * next authorization).
+ * The grant to reuse, unless the access rules no longer admit the person to it or to what is asked. A grant whose
+ * own holdings the rules (or the sign-in policy) no longer admit is revoked (policies/current-access.ts); a request
+ * beyond what the person may have only skips the grant. Either way the consent prompt runs, and the consent page
+ * refuses with the reason (a rule tightened since the last consent takes effect at the next authorization).
  */
 export async function loadRememberedGrant(ctx: KoaContextWithOIDC, deps: RememberedGrantDeps): Promise<Grant | undefined> {
   const grant = await rememberedGrant(ctx, deps.db);
-  if (!grant) return grant;
-  return (await requestRefusal(deps, ctx.oidc.session?.accountId, ctx.oidc.params ?? {})) ? undefined : grant;
+  const accountId = ctx.oidc.session?.accountId;
+  if (!grant || !accountId) return grant;
+  const account = await deps.accounts.findById(accountId);
+  if (!account) return grant;
+  if (!(await rememberedGrantStillAdmitted(ctx, deps, account, grant))) return undefined;
+  const lookup = { resources: deps.resources, accounts: { findById: async () => account } };
+  return (await requestRefusal(lookup, accountId, ctx.oidc.params ?? {})) ? undefined : grant;
 }
 
 async function rememberedGrant(ctx: KoaContextWithOIDC, db: Db): Promise<Grant | undefined> {

@@ -1,13 +1,16 @@
-// Clients an administrator creates (`gatehouse client add`): MCP clients with fixed redirect URIs, and
-// confidential machine agents using client_credentials. Metadata is validated by oidc-provider's own client schema,
-// so a static client obeys the same rules as a registered one, then stored through the adapter (sealed at rest).
+// Clients an administrator creates (`gatehouse client add`, the console): MCP clients with fixed redirect URIs, and
+// confidential machine agents using client_credentials, which alone carry the machine mark the token endpoint asks
+// for (policies/client-credentials-admin-only.ts). The metadata passes the client-metadata policy as source
+// `static-admin` (the same rules as every other source, except that client_credentials is allowed to a confidential
+// client), then oidc-provider's own client schema, and is stored through the adapter (sealed at rest).
 import { randomBytes } from 'node:crypto';
 import type Provider from 'oidc-provider';
 import type { SecretBox } from '../crypto/secret-box.js';
 import type { Db } from '../db/connection.js';
 import { PostgresAdapter } from './adapter.js';
 import { STATIC_SCOPES } from './provider.js';
-import { checkClientMetadata } from './registration.js';
+import { applyClientMetadataPolicy } from './client-metadata-policy.js';
+import { MACHINE_CLIENT_PROPERTY, RESOURCE_PROPERTY } from './policies/client-admin-properties.js';
 import type { ClientRegistry } from './client-registry.js';
 import { canonicalResource, InvalidResourceUri } from './resources.js';
 
@@ -55,17 +58,12 @@ export async function createStaticClient(db: Db, box: SecretBox, provider: Provi
     response_types: input.redirectUris.length ? ['code'] : [],
     token_endpoint_auth_method: input.confidential ? 'client_secret_basic' : 'none',
     client_id_issued_at: Math.floor(Date.now() / 1000),
-    ...(input.confidential ? { client_secret: randomBytes(32).toString('base64url'), client_secret_expires_at: 0 } : {}),
+    ...(input.confidential ? { client_secret: randomBytes(32).toString('base64url'), client_secret_expires_at: 0, [MACHINE_CLIENT_PROPERTY]: true } : {}),
     ...(input.scope ? { scope: input.scope } : {}),
-    ...(input.resource ? { gatehouse_resource: resourceOf(input.resource) } : {}),
+    ...(input.resource ? { [RESOURCE_PROPERTY]: resourceOf(input.resource) } : {}),
   };
-  // The same rules as dynamic registration, except that an admin may create client_credentials clients.
-  const checked: Record<string, unknown> = { redirect_uris: metadata.redirect_uris, scope: metadata.scope };
-  const refusal = checkClientMetadata(checked, { staticScopes: STATIC_SCOPES, redirectUriSchemes: input.redirectUriSchemes ?? [] });
-  if (refusal) throw new ClientInputError(refusal.error_description);
-  if (checked.application_type) metadata.application_type = checked.application_type;
-  if (checked.scope) metadata.scope = checked.scope;
-  else delete metadata.scope;
+  const decision = applyClientMetadataPolicy(metadata, 'static-admin', { staticScopes: STATIC_SCOPES, redirectUriSchemes: input.redirectUriSchemes ?? [] });
+  if (!decision.ok) throw new ClientInputError(decision.refusal.error_description);
   try {
     await provider.Client.validate(metadata as never);
   } catch (err) {

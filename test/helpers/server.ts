@@ -1,6 +1,6 @@
 // Starts a real Gatehouse on an ephemeral port (real HTTP, real database) for integration tests.
 import { createServer } from 'node:net';
-import { loadConfig } from '../../src/config.js';
+import { loadConfiguration as loadConfig } from '../../src/configuration.js';
 import { startGatehouse, type RunningGatehouse, type StartOptions } from '../../src/gatehouse.js';
 import { createLogger } from '../../src/log.js';
 

@@ -2,7 +2,8 @@
 import { runCli } from '../helpers/cli.js';
 import { createTestDatabase } from '../helpers/database.js';
 import { startTestServer } from '../helpers/server.js';
-import { loadConfig, ConfigError } from '../../src/config.js';
+import { ConfigError } from '../../src/config.js';
+import { loadConfiguration as loadConfig } from '../../src/configuration.js';
 
 function problems(env: Record<string, string>): string[] {
   try {

@@ -4,6 +4,7 @@ import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { freePort, startTestServer, TEST_RESOURCE, type TestServer } from '../helpers/server.js';
 import { authorizeThrough, authorizeUrl, Browser, pkcePair, registerPublicClient, tokenRequest } from '../helpers/browser-flow.js';
 import { ROUTE_NAMES, routeName } from '../../src/metrics/routes.js';
+import { RouteResolver } from '../../src/http/route-resolution.js';
 
 const USER = { email: 'metrics@example.com', password: 'a long and careful passphrase' };
 const REDIRECT = 'http://127.0.0.1:33418/callback';
@@ -152,14 +153,20 @@ describe('labels are a fixed set: invented paths and methods cannot create time 
     expect(value(second, 'http_requests_total', { method: 'other' })).toBeGreaterThan(0); // PROPFIND
   });
 
-  it('names routes below an ISSUER path, and treats a path outside it as other', () => {
-    expect(routeName('/tenant1/token', '/tenant1')).toBe('token');
-    expect(routeName('/tenant1/authorize/abc', '/tenant1')).toBe('authorize');
-    expect(routeName('/tenant1/register/dyn_x', '/tenant1')).toBe('register');
-    expect(routeName('/.well-known/oauth-authorization-server/tenant1', '/tenant1')).toBe('metadata');
-    expect(routeName('/metrics', '/tenant1')).toBe('metrics');
-    expect(routeName('/token', '/tenant1')).toBe('other');
-    expect(routeName('/tokenx', '')).toBe('other');
+  it('labels a request by the route the edge resolved it to, and a request that resolved to none as other', () => {
+    const resolver = new RouteResolver();
+    const label = (method: string, path: string) => {
+      const r = resolver.resolve(method, path);
+      return routeName(r.kind === 'route' ? r.route.id : undefined);
+    };
+    expect(label('POST', '/token')).toBe('token');
+    expect(label('GET', '/authorize/abc')).toBe('authorize');
+    expect(label('GET', '/register/dyn_x')).toBe('register');
+    expect(label('GET', '/.well-known/oauth-authorization-server/tenant1')).toBe('metadata');
+    expect(label('GET', '/metrics')).toBe('metrics');
+    expect(label('POST', '/Token')).toBe('other');
+    expect(label('POST', '/token/')).toBe('other');
+    expect(label('GET', '/tokenx')).toBe('other');
   });
 });
 

@@ -169,8 +169,12 @@ describe('an upstream response belongs to the browser that started it: another p
     // Nobody was linked to the attacker's IdP identity in the victim's browser, and the attacker's upstream code
     // was never redeemed by Gatehouse (it stopped at the state check).
     expect(await gh.services.handle.db('identities').where({ subject: ATTACKER })).toEqual([]);
-    // The victim's upstream transaction was used up by the refused attempt: their own late callback starts over.
-    expect(await transactionRow(victim.started.uid)).toBeUndefined();
+    // The victim's upstream transaction was not touched by the refused attempt (issue 15, finding 6): their own
+    // callback, when it arrives, still signs them in.
+    expect(await transactionRow(victim.started.uid)).toBeDefined();
+    const own = await idp.login(victim.browser, victim.started.idpUrl, VICTIM);
+    const { tokens } = await finishAndRedeem(victim.browser, victim.started, own, victimClient);
+    expect(tokens.status).toBe(200);
   });
 
   it('refuses it too when the attacker sends the victim straight to /interaction/<victim uid>/upstream/callback with the attacker\'s code and state', async () => {
@@ -232,6 +236,31 @@ describe('an upstream response belongs to the browser that started it: another p
   });
 });
 
+describe('an upstream transaction is taken only with its own state (issue 15, finding 6)', () => {
+  it('an unsolicited callback leaves the victim\'s sign-in intact', async () => {
+    const victim = await victimWithOwnCallback();
+    const before = await nothingIssuedSince();
+
+    // A page on another site makes the victim's browser open Gatehouse's callback with made-up values. The browser
+    // sends the victim's own cookies (the upstream cookie is SameSite=Lax, and this is a top-level GET).
+    const unsolicited = new URL(`${gh.issuer}/upstream/callback?state=x&code=y`);
+    const html = await expectRefusalPage(await openAtGatehouse(victim.browser, gh.issuer, unsolicited, 'https://attacker.example'));
+    expect(html).toContain('not yours');
+    expect(victim.browser.visited(`${gh.issuer}/interaction/${victim.started.uid}/upstream/callback`)).toBe(true);
+    expect(await before.check(victim.browser)).toEqual([
+      expect.objectContaining({ outcome: 'failure', reason: expect.stringMatching(/^state mismatch/), details: expect.objectContaining({ interaction: victim.started.uid }) }),
+    ]);
+    expect(await transactionRow(victim.started.uid)).toBeDefined();
+
+    // The IdP's genuine callback, arriving afterwards, still completes the sign-in.
+    const { redirect, tokens } = await finishAndRedeem(victim.browser, victim.started, victim.callback, victimClient);
+    expect(`${redirect.origin}${redirect.pathname}`).toBe(victimClient.redirectUri);
+    expect(tokens.status).toBe(200);
+    // And the spent transaction cannot be taken again: a replay finds nothing.
+    expect(await transactionRow(victim.started.uid)).toBeUndefined();
+  });
+});
+
 describe('an upstream transaction is used once: a replayed callback is refused', () => {
   it('refuses the victim\'s own callback opened a second time before the interaction moved on', async () => {
     const victim = await victimWithOwnCallback();
@@ -273,16 +302,21 @@ describe('an upstream transaction is used once: a replayed callback is refused',
     expect(events[0]).toMatchObject({ outcome: 'failure', reason: expect.stringMatching(/interaction's cookie/), details: expect.objectContaining({ interaction: victim.started.uid }) });
   });
 
-  it('refuses a callback whose state Gatehouse never issued, and the transaction it met is spent', async () => {
+  it('refuses a callback whose state Gatehouse never issued without spending the transaction; the genuine one, once used, is spent', async () => {
     const victim = await victimWithOwnCallback();
     const forged = new URL(victim.callback);
     forged.searchParams.set('state', 'guessed-state');
     const before = await nothingIssuedSince();
     await expectRefusalPage(await openAtGatehouse(victim.browser, gh.issuer, forged));
     expect(await before.check(victim.browser)).toEqual([expect.objectContaining({ reason: expect.stringMatching(/^state mismatch/) })]);
-    // The genuine response cannot be used after a failed attempt on the same transaction.
-    await expectRefusalPage(await openAtGatehouse(victim.browser, gh.issuer, victim.callback));
-    expect((await callbackEvents())[0]).toMatchObject({ reason: 'no upstream transaction (expired, replayed or never started)' });
+    // Guessing again changes nothing either; the genuine response then signs the victim in, exactly once.
+    const noState = new URL(victim.callback);
+    noState.searchParams.delete('state');
+    await expectRefusalPage(await openAtGatehouse(victim.browser, gh.issuer, noState));
+    expect((await callbackEvents())[0]).toMatchObject({ reason: expect.stringMatching(/^state mismatch/) });
+    const { tokens } = await finishAndRedeem(victim.browser, victim.started, victim.callback, victimClient);
+    expect(tokens.status).toBe(200);
+    expect(await transactionRow(victim.started.uid)).toBeUndefined();
   });
 });
 

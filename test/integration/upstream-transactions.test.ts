@@ -1,6 +1,6 @@
 // The server-side half of the upstream handshake is single use and short-lived: two callbacks racing for one
-// transaction (a replay fired in parallel) get it at most once, an expired one is never returned, and the checks
-// are sealed at rest. Races are run against whatever database the suite uses (real PostgreSQL in CI).
+// transaction (a replay fired in parallel) get it at most once, only with its own state, an expired one is never
+// returned, and the checks are sealed at rest. Races are run against whatever database the suite uses (real PostgreSQL in CI).
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -23,17 +23,39 @@ describe('upstream transactions', () => {
   it('are taken at most once, even by concurrent callbacks', async () => {
     const tx = gh.services.transactions;
     await tx.begin('uid-race', 'oidc', checks, later());
-    const results = await Promise.all(Array.from({ length: 5 }, () => tx.take('uid-race')));
+    const results = await Promise.all(Array.from({ length: 5 }, () => tx.take('uid-race', checks.state)));
     expect(results.filter(Boolean)).toHaveLength(1);
     expect(results.find(Boolean)).toEqual({ interactionId: 'uid-race', connectionId: 'oidc', checks });
-    expect(await tx.take('uid-race')).toBeUndefined();
+    expect(await tx.take('uid-race', checks.state)).toBeUndefined();
+    expect(await tx.pending('uid-race')).toBe(false);
   });
 
   it('are never returned once expired, and are used up by the attempt', async () => {
     const tx = gh.services.transactions;
     await tx.begin('uid-old', 'oidc', checks, new Date(Date.now() - 1000));
-    expect(await tx.take('uid-old')).toBeUndefined();
+    expect(await tx.take('uid-old', checks.state)).toBeUndefined();
     expect(await gh.services.handle.db('upstream_transactions').where({ interaction_id: 'uid-old' }).first()).toBeUndefined();
+  });
+
+  it('are taken only with their own state, in one statement: any other state (or none) leaves them intact', async () => {
+    const tx = gh.services.transactions;
+    await tx.begin('uid-state', 'oidc', checks, later());
+    const wrong = await Promise.all(['x', '', `${checks.state}x`, checks.state.toUpperCase()].map((s) => tx.take('uid-state', s)));
+    expect(wrong).toEqual([undefined, undefined, undefined, undefined]);
+    expect(await tx.pending('uid-state')).toBe(true);
+    // Stored as a digest, so a state is compared without opening the sealed checks; the right one takes it once.
+    const row = await gh.services.handle.db('upstream_transactions').where({ interaction_id: 'uid-state' }).first();
+    expect(row.state_digest).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(await tx.take('uid-state', checks.state)).toEqual({ interactionId: 'uid-state', connectionId: 'oidc', checks });
+    expect(await tx.pending('uid-state')).toBe(false);
+  });
+
+  it('never match when written without a digest (rows from before the state_digest migration)', async () => {
+    const tx = gh.services.transactions;
+    await tx.begin('uid-legacy', 'oidc', checks, later());
+    await gh.services.handle.db('upstream_transactions').where({ interaction_id: 'uid-legacy' }).update({ state_digest: null });
+    expect(await tx.take('uid-legacy', checks.state)).toBeUndefined();
+    expect(await tx.take('uid-legacy', '')).toBeUndefined();
   });
 
   it('live at most ten minutes, whatever the interaction allows', async () => {
@@ -46,7 +68,8 @@ describe('upstream transactions', () => {
     const tx = gh.services.transactions;
     await tx.begin('uid-twice', 'oidc', checks, later());
     await tx.begin('uid-twice', 'github', { ...checks, state: 'second-state-abcdefghijklmnop' }, later());
-    expect(await tx.take('uid-twice')).toMatchObject({ connectionId: 'github', checks: { state: 'second-state-abcdefghijklmnop' } });
+    expect(await tx.take('uid-twice', checks.state)).toBeUndefined(); // the first leg's state is no longer valid
+    expect(await tx.take('uid-twice', 'second-state-abcdefghijklmnop')).toMatchObject({ connectionId: 'github', checks: { state: 'second-state-abcdefghijklmnop' } });
   });
 
   it('keep state, nonce and PKCE verifier sealed at rest, bound to their interaction', async () => {
@@ -56,7 +79,7 @@ describe('upstream transactions', () => {
     // Moving the sealed checks under another interaction id does not make them usable there.
     await gh.services.transactions.begin('uid-other', 'oidc', { ...checks, state: 'x'.repeat(30) }, later());
     await gh.services.handle.db('upstream_transactions').where({ interaction_id: 'uid-other' }).update({ checks: row.checks });
-    await expect(gh.services.transactions.take('uid-other')).rejects.toThrow();
+    await expect(gh.services.transactions.take('uid-other', 'x'.repeat(30))).rejects.toThrow();
   });
 });
 

@@ -5,32 +5,9 @@
 //
 // Host names are compared in the form the URL parser gives (lower case, IDNs in punycode) without a trailing dot,
 // so `EVIL.example.com.` cannot slip past a block on `evil.example.com`. Ports are not part of the match.
-import { isIP } from 'node:net';
+import { canonicalHost, parseDomainPattern, type DomainPattern } from '../../net/domain-pattern.js';
 
-export interface DomainPattern {
-  /** `*.example.com` → suffix ".example.com"; an exact host → the host. */
-  readonly wildcard: boolean;
-  readonly host: string;
-  readonly text: string;
-}
-
-function canonicalHost(host: string): string | undefined {
-  const url = URL.parse(`https://${host}/`);
-  if (!url || url.username || url.password || url.port || url.pathname !== '/' || url.search || url.hash) return undefined;
-  return url.hostname.replace(/\.$/, '');
-}
-
-/** Parses one entry of CIMD_ALLOWED_DOMAINS / CIMD_BLOCKED_DOMAINS; undefined when it is not a host or *.domain. */
-export function parseDomainPattern(text: string): DomainPattern | undefined {
-  const trimmed = text.trim();
-  const wildcard = trimmed.startsWith('*.');
-  const rest = wildcard ? trimmed.slice(2) : trimmed;
-  if (!rest || /[*/:@?#\s]/.test(rest.replace(/^\[[0-9a-f:.]+\]$/i, ''))) return undefined;
-  const host = canonicalHost(rest);
-  // A wildcard names subdomains of a domain; an IP address has none.
-  if (!host || (wildcard && (isIP(host) || host.startsWith('[')))) return undefined;
-  return { wildcard, host, text: `${wildcard ? '*.' : ''}${host}` };
-}
+export { parseDomainPattern, type DomainPattern };
 
 function matches(pattern: DomainPattern, hostname: string): boolean {
   return pattern.wildcard ? hostname.endsWith(`.${pattern.host}`) : hostname === pattern.host;

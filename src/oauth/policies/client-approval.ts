@@ -5,28 +5,30 @@
 // drives the expiry of unused dynamic clients.
 import type { Context, Middleware } from 'koa';
 import { requestOrigin, type AuditLog } from '../../audit/writer.js';
-import type { Views } from '../../interaction/views.js';
+import type { Views } from '../../views/views.js';
 import type { ClientRegistry } from '../client-registry.js';
 import { requestClientId } from '../request-client.js';
 
+/**
+ * A rule of the authorization, token, revocation and introspection routes (src/policy-table.ts). `endpoint`
+ * decides the answer (a page at /authorize, `invalid_client` elsewhere) and whether a use is recorded (a sign-in
+ * or a token, not a revocation or an introspection).
+ */
 export function clientApproval(deps: {
-  authorizationPath: string;
-  tokenPath: string;
-  clientEndpoints: string[];
+  endpoint: 'authorization' | 'token' | 'revocation' | 'introspection';
   registry: ClientRegistry;
   views: Views;
   audit: AuditLog;
 }): Middleware {
-  const endpoints = new Set(deps.clientEndpoints);
+  const authorize = deps.endpoint === 'authorization';
+  const touches = authorize || deps.endpoint === 'token';
   return async (ctx: Context, next) => {
-    const authorize = ctx.path === deps.authorizationPath;
-    if (!authorize && !(ctx.method === 'POST' && endpoints.has(ctx.path))) return next();
     const clientId = requestClientId(ctx);
     if (!clientId) return next();
     const client = await deps.registry.findForGate(clientId);
     const status = client?.status ?? 'active';
     if (status === 'active') {
-      if (client && (authorize || ctx.path === deps.tokenPath)) await deps.registry.touch(clientId);
+      if (client && touches) await deps.registry.touch(clientId);
       return next();
     }
     const reason = status === 'pending' ? 'client awaiting administrator approval' : 'client disabled by an administrator';

@@ -5,10 +5,10 @@
 import type { Middleware } from 'koa';
 import type { ResourceRegistry } from '../resources.js';
 
-export function defaultScope(options: { authorizationPath: string; resources: ResourceRegistry }): Middleware {
+/** A rule of the authorization route (src/policy-table.ts). */
+export function defaultScope(options: { resources: ResourceRegistry }): Middleware {
   return async (ctx, next) => {
-    if (ctx.path !== options.authorizationPath) return next();
-    const fromQuery = ctx.method === 'GET';
+    const fromQuery = ctx.method === 'GET' || ctx.method === 'HEAD';
     const body = (ctx.request as unknown as { body?: Record<string, unknown> }).body;
     if (!fromQuery && !(ctx.method === 'POST' && body)) return next();
     const params = fromQuery ? new URLSearchParams(ctx.querystring) : undefined;

@@ -23,13 +23,11 @@ function clean(body: Registration): void {
   }
 }
 
-/** Cleans the JSON answer of POST /register and GET/PUT /register/<id> on its way out. */
-export function registrationResponse(registrationPath: string): Middleware {
+/** Cleans the JSON answer of POST /register and GET/PUT /register/<id> on its way out (src/policy-table.ts). */
+export function registrationResponse(): Middleware {
   return async (ctx, next) => {
     await next();
-    const create = ctx.method === 'POST' && ctx.path === registrationPath;
-    const manage = (ctx.method === 'GET' || ctx.method === 'PUT') && ctx.path.startsWith(`${registrationPath}/`);
-    if ((!create && !manage) || ctx.status < 200 || ctx.status >= 300) return;
+    if (ctx.status < 200 || ctx.status >= 300) return;
     const body: unknown = ctx.body;
     // Only the plain JSON object oidc-provider built; never a stream or a buffer.
     if (body && typeof body === 'object' && Object.getPrototypeOf(body) === Object.prototype) clean(body as Registration);

@@ -3,17 +3,17 @@
 // RFC 9068 JWTs (typ at+jwt) signed with the current ES256 key, verifiable by the MCP server against /jwks.
 import { errors, type Client, type KoaContextWithOIDC, type ResourceServer } from 'oidc-provider';
 import type { KeySet } from '../keys.js';
-import { CONSOLE_CLIENT_ID } from '../../console/console-client.js';
+import type { FirstPartyClients } from '../first-party-clients.js';
 import { cappedScopes, resourceAllowed, type DynamicClientCaps } from './dynamic-client-caps.js';
 import { canonicalOrSame, type ResourceRegistry } from '../resources.js';
 
-export function resourceIndicators(deps: { resources: ResourceRegistry; keys: () => KeySet; accessTokenTtl: number; caps: DynamicClientCaps }) {
+export function resourceIndicators(deps: { resources: ResourceRegistry; firstParty: FirstPartyClients; keys: () => KeySet; accessTokenTtl: number; caps: DynamicClientCaps }) {
   return {
     enabled: true,
 
     async defaultResource(_ctx: KoaContextWithOIDC, client: Client, oneOf?: string[]): Promise<string | string[] | undefined> {
-      // The console's sign-in asks who the admin is, never for an MCP server (console/console-client.ts).
-      if (client.clientId === CONSOLE_CLIENT_ID) return undefined;
+      // A first-party client (the console's sign-in) asks who the person is, never for an MCP server.
+      if (deps.firstParty.has(client.clientId)) return undefined;
       const fallback = await deps.resources.defaultResource();
       if (oneOf) {
         // At /token with several granted resources and none named: the default one, if it was granted.
@@ -23,7 +23,7 @@ export function resourceIndicators(deps: { resources: ResourceRegistry; keys: ()
     },
 
     async getResourceServerInfo(_ctx: KoaContextWithOIDC, indicator: string, client: Client): Promise<ResourceServer> {
-      if (client.clientId === CONSOLE_CLIENT_ID) throw new errors.InvalidTarget('the console client cannot obtain tokens for an MCP server');
+      if (deps.firstParty.has(client.clientId)) throw new errors.InvalidTarget('a first-party client cannot obtain tokens for an MCP server');
       const resource = await deps.resources.find(indicator);
       if (!resource) throw new errors.InvalidTarget(`resource ${canonicalOrSame(indicator)} is not registered with this authorization server`);
       if (!resourceAllowed(deps.caps, client.clientId, resource.uri)) {

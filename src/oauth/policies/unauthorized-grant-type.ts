@@ -9,10 +9,11 @@ import type { Middleware } from 'koa';
 // pinned, and test/integration/refusals.test.ts fails if the text ever changes.
 const NOT_ALLOWED = 'requested grant type is not allowed for this client';
 
-export function unauthorizedGrantType(tokenPath: string): Middleware {
+/** A rule of the token route (src/policy-table.ts): rewrites the answer on its way out. */
+export function unauthorizedGrantType(): Middleware {
   return async (ctx, next) => {
     await next();
-    if (ctx.path !== tokenPath || ctx.method !== 'POST' || ctx.status !== 400) return;
+    if (ctx.status !== 400) return;
     const body = ctx.body as { error?: unknown; error_description?: unknown } | null | undefined;
     if (body && typeof body === 'object' && body.error === 'invalid_request' && body.error_description === NOT_ALLOWED) {
       body.error = 'unauthorized_client';

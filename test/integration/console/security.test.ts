@@ -6,7 +6,7 @@ import type Router from '@koa/router';
 import { consoleRouters } from '../../../src/console/index.js';
 import { ConsolePages } from '../../../src/console/render.js';
 import { ConsoleSessions } from '../../../src/console/sessions.js';
-import { Views } from '../../../src/interaction/views.js';
+import { Views } from '../../../src/views/views.js';
 import { Browser } from '../../helpers/browser-flow.js';
 import { consoleSignIn, csrfOf, type ConsoleBrowser } from '../../helpers/console.js';
 import { createTestDatabase, type TestDatabase } from '../../helpers/database.js';

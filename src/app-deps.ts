@@ -1,0 +1,44 @@
+// What the app and its policy table are built from (src/app.ts, src/policy-table.ts): every service of one
+// Gatehouse instance, opened by gatehouse.ts.
+import type { AuditLog } from './audit/writer.js';
+import type { Config } from './config.js';
+import type { Db } from './db/connection.js';
+import type { RateLimits } from './http/rate-limits.js';
+import type { Views } from './views/views.js';
+import type { Logger } from './log.js';
+import type { ClientRegistry } from './oauth/client-registry.js';
+import type { ProviderHolder } from './oauth/provider-holder.js';
+import type { ResourceRegistry } from './oauth/resources.js';
+import type { Accounts } from './upstream/accounts.js';
+import type { Connections } from './upstream/connections.js';
+import type { LocalAccounts } from './upstream/local/accounts.js';
+import type { UpstreamTransactions } from './upstream/transactions.js';
+import type { UpstreamTokenStore } from './upstream/upstream-tokens.js';
+import type { ConsoleSessions } from './console/sessions.js';
+import type { PolicySettings } from './policy/settings.js';
+import type { SecretBox } from './crypto/secret-box.js';
+import type { CimdClients } from './oauth/cimd/cimd-clients.js';
+import type { Metrics } from './metrics/registry.js';
+
+export interface AppDeps {
+  config: Config;
+  db: Db;
+  log: Logger;
+  secretKey: string;
+  holder: ProviderHolder;
+  resources: ResourceRegistry;
+  accounts: Accounts;
+  users: LocalAccounts;
+  connections: Connections;
+  transactions: UpstreamTransactions;
+  upstreamTokens: UpstreamTokenStore;
+  views: Views;
+  audit: AuditLog;
+  registry: ClientRegistry;
+  rateLimits: RateLimits;
+  box: SecretBox;
+  cimdClients: CimdClients;
+  consoleSessions: ConsoleSessions;
+  policy: PolicySettings;
+  metrics: Metrics;
+}

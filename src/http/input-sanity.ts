@@ -1,0 +1,70 @@
+// Input sanity at the edge (docs/SECURITY.md "Requests"): a NUL byte, a lone UTF-16 surrogate or malformed
+// percent-encoding in any path, query or form field is refused with a 400 before any rule or the database sees it.
+// PostgreSQL refuses NUL in text (a 5xx if it got that far), `decodeURIComponent` throws on a stray `%`, and a lone
+// surrogate cannot be stored as UTF-8; none of them has a legitimate use in an OAuth request.
+
+/** Why this decoded value is refused, or undefined. */
+export function valueProblem(value: string): string | undefined {
+  if (value.includes('\u0000')) return 'contains a NUL character';
+  if (!value.isWellFormed()) return 'contains a lone surrogate (not valid Unicode)';
+  return undefined;
+}
+
+const MALFORMED_PERCENT = /%(?![0-9A-Fa-f]{2})/;
+
+/** Decodes one percent-encoded component strictly (`plus` also turns '+' into a space, as forms do). */
+export function strictDecode(raw: string, plus = false): { value: string } | { problem: string } {
+  if (MALFORMED_PERCENT.test(raw)) return { problem: 'malformed percent-encoding' };
+  let value: string;
+  try {
+    value = decodeURIComponent(plus ? raw.replace(/\+/g, ' ') : raw);
+  } catch {
+    return { problem: 'percent-encoding that is not valid UTF-8' };
+  }
+  const problem = valueProblem(value);
+  return problem ? { problem } : { value };
+}
+
+/** Why an `application/x-www-form-urlencoded` string (a query string or a form body) is refused, or undefined. */
+export function formProblem(raw: string): string | undefined {
+  if (!raw) return undefined;
+  for (const pair of raw.split('&')) {
+    const eq = pair.indexOf('=');
+    for (const part of eq === -1 ? [pair] : [pair.slice(0, eq), pair.slice(eq + 1)]) {
+      const decoded = strictDecode(part, true);
+      if ('problem' in decoded) return decoded.problem;
+    }
+  }
+  return undefined;
+}
+
+/** Why a parsed JSON value holds a string no field may hold, or undefined (walks objects and arrays). */
+export function jsonProblem(value: unknown, depth = 0): string | undefined {
+  if (depth > 32) return 'nested too deeply';
+  if (typeof value === 'string') return valueProblem(value);
+  if (Array.isArray(value)) {
+    for (const v of value) {
+      const p = jsonProblem(v, depth + 1);
+      if (p) return p;
+    }
+  } else if (value && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) {
+      const p = valueProblem(k) ?? jsonProblem(v, depth + 1);
+      if (p) return p;
+    }
+  }
+  return undefined;
+}
+
+/** A 400 the error handler answers in the OAuth format (or as the error page for a browser). */
+export class BadInput extends Error {
+  readonly status = 400;
+  readonly expose = true;
+  readonly error = 'invalid_request';
+  constructor(where: string, problem: string) {
+    super(`${where} ${problem}`);
+  }
+  get error_description(): string {
+    return this.message;
+  }
+}

@@ -1,0 +1,93 @@
+// Every route this server answers, declared once (docs/ARCHITECTURE.md "Route resolution and the policy table").
+// A request is resolved against this table at the edge (route-resolution.ts) before any other middleware runs:
+// the canonical spelling below is the only one served, any other spelling of a route (letter case, a trailing or
+// doubled slash, percent-encoded letters, dot segments) is a 404, and every path not in the table is a 404 too.
+// Rules are then keyed by the route's id (src/policy-table.ts), never by a path string.
+//
+// `ROUTES` are oidc-provider's endpoint paths; provider.ts hands them to oidc-provider, so the provider's router
+// and this table name the same paths.
+
+export const ROUTES = {
+  authorization: '/authorize',
+  token: '/token',
+  registration: '/register',
+  jwks: '/jwks',
+  revocation: '/revoke',
+  introspection: '/introspect',
+  userinfo: '/userinfo',
+  end_session: '/logout',
+} as const;
+
+export const RFC8414_PATH = '/.well-known/oauth-authorization-server';
+export const OIDC_DISCOVERY_PATH = '/.well-known/openid-configuration';
+
+export type RouteId =
+  | 'discovery'
+  | 'authorization'
+  | 'resume'
+  | 'token'
+  | 'registration'
+  | 'client_management'
+  | 'revocation'
+  | 'introspection'
+  | 'userinfo'
+  | 'jwks'
+  | 'catalogue'
+  | 'interaction'
+  | 'upstream_callback'
+  | 'setup'
+  | 'console'
+  | 'static'
+  | 'health'
+  | 'readiness'
+  | 'metrics';
+
+export type Method = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'DELETE' | 'OPTIONS';
+
+export interface RouteSpec {
+  id: RouteId;
+  /** Canonical path; `:name` segments are parameters (one non-empty segment each). */
+  path: string;
+  /** The methods answered; anything else on this path is a 405. HEAD is answered wherever GET is. */
+  methods: readonly Method[];
+  /**
+   * The route owns every path below it too (the console's pages, the interaction's steps): the rest of the path is
+   * matched by that area's own router, which is case-sensitive; here it must only be canonically spelt.
+   */
+  area?: boolean;
+  /** Served by oidc-provider after the route's rules ran; otherwise the route's own handler answers. */
+  provider?: boolean;
+  /** Answers people's browsers (HTML error page) rather than API clients (OAuth JSON error). */
+  browser?: boolean;
+  /** Answered at the host's root even when ISSUER has a path (container probes, scrapers). */
+  root?: boolean;
+}
+
+const GET = ['GET', 'HEAD'] as const;
+
+export const ROUTE_TABLE: readonly RouteSpec[] = [
+  { id: 'discovery', path: RFC8414_PATH, methods: [...GET, 'OPTIONS'], provider: true, area: true },
+  { id: 'discovery', path: OIDC_DISCOVERY_PATH, methods: [...GET, 'OPTIONS'], provider: true },
+  { id: 'authorization', path: ROUTES.authorization, methods: [...GET, 'POST'], provider: true, browser: true },
+  { id: 'resume', path: `${ROUTES.authorization}/:uid`, methods: GET, provider: true, browser: true },
+  { id: 'token', path: ROUTES.token, methods: ['POST', 'OPTIONS'], provider: true },
+  { id: 'registration', path: ROUTES.registration, methods: ['POST', 'OPTIONS'], provider: true },
+  { id: 'client_management', path: `${ROUTES.registration}/:clientId`, methods: [...GET, 'PUT', 'DELETE', 'OPTIONS'], provider: true },
+  { id: 'revocation', path: ROUTES.revocation, methods: ['POST', 'OPTIONS'], provider: true },
+  { id: 'introspection', path: ROUTES.introspection, methods: ['POST', 'OPTIONS'], provider: true },
+  { id: 'userinfo', path: ROUTES.userinfo, methods: [...GET, 'POST', 'OPTIONS'], provider: true },
+  { id: 'jwks', path: ROUTES.jwks, methods: [...GET, 'OPTIONS'] },
+  { id: 'catalogue', path: '/catalogue', methods: [...GET, 'OPTIONS'] },
+  { id: 'interaction', path: '/interaction/:uid', methods: [...GET, 'POST'], area: true, browser: true },
+  { id: 'upstream_callback', path: '/upstream/callback', methods: GET, browser: true },
+  { id: 'setup', path: '/setup/:token', methods: [...GET, 'POST'], browser: true },
+  { id: 'console', path: '/console', methods: [...GET, 'POST'], area: true, browser: true },
+  { id: 'static', path: '/static/style.css', methods: GET },
+  { id: 'static', path: '/static/console.css', methods: GET },
+  { id: 'health', path: '/healthz', methods: GET, root: true },
+  { id: 'readiness', path: '/readyz', methods: GET, root: true },
+  { id: 'metrics', path: '/metrics', methods: GET, root: true },
+];
+
+/** The paths answered at the host's root under an ISSUER with a path (http/issuer-path.ts). */
+export const ROOT_PATHS = ROUTE_TABLE.filter((r) => r.root).map((r) => r.path);

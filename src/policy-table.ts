@@ -1,0 +1,132 @@
+// Which rule runs on which route, in one place (docs/ARCHITECTURE.md "Route resolution and the policy table";
+// docs/SECURITY.md "Threats and the rules that stop them"). The edge (http/route-resolution.ts) has resolved every
+// request to one route of http/route-table.ts; http/policy-dispatch.ts runs that route's rules below, in order, then
+// its handler. No rule looks at the path: a rule is on a route because this table puts it there, so every spelling
+// the server answers meets the same rules (the others were refused at the edge).
+//
+// Rules that live inside oidc-provider, and so hold for every route it serves, are composed in oauth/provider.ts
+// (PKCE, resource indicators, refresh-token policy, introspection policy, CIMD trust, the client-metadata policy,
+// the client_credentials rule).
+import type { Middleware } from 'koa';
+import compose from 'koa-compose';
+import type { AppDeps } from './app-deps.js';
+import { consoleRoutes } from './console/index.js';
+import { ConsolePages } from './console/render.js';
+import { cors } from './http/cors.js';
+import { liveness, readiness } from './http/health.js';
+import { issuerBase } from './http/issuer-path.js';
+import { rule, type PolicyTable } from './http/policy-dispatch.js';
+import { providerForm } from './http/provider-form.js';
+import { staticFiles } from './http/static-files.js';
+import { interactionPages } from './interaction/pages.js';
+import { interactionRoutes } from './interaction/routes.js';
+import { setupRoutes } from './interaction/setup-routes.js';
+import { upstreamCallback } from './interaction/upstream-callback.js';
+import { metricsEndpoint } from './metrics/endpoint.js';
+import { upstreamMetrics } from './metrics/upstream-metrics.js';
+import { catalogue } from './oauth/catalogue.js';
+import { metadata } from './oauth/metadata.js';
+import { canonicalResourceParam } from './oauth/policies/canonical-resource-param.js';
+import { clientApproval } from './oauth/policies/client-approval.js';
+import { defaultScope } from './oauth/policies/default-scope.js';
+import { authorizeRateLimit, cimdFirstUseLimit, tokenRateLimit } from './oauth/policies/endpoint-rate-limits.js';
+import { oneResource } from './oauth/policies/one-resource.js';
+import { registrationResponse } from './oauth/policies/registration-response.js';
+import { revocationAudit } from './oauth/policies/revocation-audit.js';
+import { unauthorizedGrantType } from './oauth/policies/unauthorized-grant-type.js';
+import { STATIC_SCOPES } from './oauth/provider.js';
+import { publishedKeys } from './oauth/published-keys.js';
+import { registrationPolicy } from './oauth/registration.js';
+
+const routerMiddleware = (router: { routes(): unknown; allowedMethods(): unknown }): Middleware =>
+  compose([router.routes(), router.allowedMethods()] as Middleware[]);
+
+export function policyTable(deps: AppDeps): PolicyTable {
+  const { audit, views, registry } = deps;
+  const provider = deps.holder.middleware();
+  const base = issuerBase(deps.config.ISSUER);
+  const limits = { limits: deps.rateLimits, views, cimdClients: deps.cimdClients, cimd: deps.config.CIMD };
+  const registration = {
+    config: deps.config,
+    staticScopes: STATIC_SCOPES,
+    audit,
+    registry,
+    rateLimits: deps.rateLimits,
+    policy: deps.policy,
+    provider: () => deps.holder.provider,
+  };
+  const approval = (endpoint: 'authorization' | 'token' | 'revocation' | 'introspection') =>
+    rule('client approval (pending and disabled clients)', clientApproval({ endpoint, registry, views, audit }));
+  const corsRule = rule('CORS', cors());
+  const form = rule('parse the form once', providerForm(), ['POST']);
+  const canonicalResource = rule('canonical resource', canonicalResourceParam());
+  const providerPages = () => deps.holder.provider;
+
+  return {
+    discovery: { rules: [corsRule, rule('MCP metadata completion', metadata({ resources: deps.resources, cimd: deps.config.CIMD }))], handler: provider },
+    authorization: {
+      rules: [
+        form,
+        rule('rate limit per IP', authorizeRateLimit(limits)),
+        rule('CIMD first-use limit', cimdFirstUseLimit(limits, 'page')),
+        canonicalResource,
+        rule('one resource per request', oneResource({ audit, views, endpoint: 'authorization' })),
+        rule('default scope', defaultScope({ resources: deps.resources })),
+        approval('authorization'),
+      ],
+      handler: provider,
+    },
+    resume: { rules: [], handler: provider },
+    token: {
+      rules: [
+        corsRule,
+        form,
+        rule('rate limit per IP and client', tokenRateLimit(limits), ['POST']),
+        rule('CIMD first-use limit', cimdFirstUseLimit(limits, 'json'), ['POST']),
+        canonicalResource,
+        rule('one resource per request', oneResource({ audit, endpoint: 'token' }), ['POST']),
+        { ...approval('token'), methods: ['POST'] },
+        rule('unauthorized_client for a grant type not allowed', unauthorizedGrantType(), ['POST']),
+      ],
+      handler: provider,
+    },
+    registration: {
+      rules: [corsRule, rule('registration policy', registrationPolicy(registration, 'create'), ['POST']), rule('registration response', registrationResponse(), ['POST'])],
+      handler: provider,
+    },
+    client_management: {
+      rules: [corsRule, rule('registration management policy', registrationPolicy(registration, 'manage')), rule('registration response', registrationResponse(), ['GET', 'PUT'])],
+      handler: provider,
+    },
+    revocation: {
+      rules: [corsRule, form, rule('CIMD first-use limit', cimdFirstUseLimit(limits, 'json'), ['POST']), { ...approval('revocation'), methods: ['POST'] }, rule('revocation audit', revocationAudit(audit), ['POST'])],
+      handler: provider,
+    },
+    introspection: {
+      rules: [corsRule, form, rule('CIMD first-use limit', cimdFirstUseLimit(limits, 'json'), ['POST']), { ...approval('introspection'), methods: ['POST'] }],
+      handler: provider,
+    },
+    userinfo: { rules: [corsRule], handler: provider },
+    jwks: { rules: [corsRule], handler: publishedKeys(() => deps.holder.keys) },
+    catalogue: { rules: [], handler: catalogue(deps.resources) },
+    interaction: {
+      rules: [],
+      handler: routerMiddleware(interactionRoutes({ ...deps, provider: providerPages, upstreamMetrics: upstreamMetrics(deps.metrics) })),
+    },
+    upstream_callback: { rules: [], handler: upstreamCallback({ audit, pages: interactionPages(views, providerPages), base }) },
+    setup: { rules: [], handler: routerMiddleware(setupRoutes({ ...deps, accounts: deps.users })) },
+    console: {
+      rules: [],
+      handler: consoleRoutes({
+        ...deps,
+        provider: providerPages,
+        sessions: deps.consoleSessions,
+        pages: new ConsolePages(views, audit, base, deps.config.ISSUER.startsWith('https:')),
+      }),
+    },
+    static: { rules: [], handler: staticFiles() },
+    health: { rules: [], handler: liveness },
+    readiness: { rules: [], handler: readiness(deps.db) },
+    metrics: { rules: [], handler: metricsEndpoint({ metrics: deps.metrics, token: deps.config.METRICS_TOKEN, audit }) },
+  };
+}

@@ -1,0 +1,132 @@
+// The one client-metadata policy (client-metadata-policy.ts), rule by rule and source by source, and the two places
+// it depends on oidc-provider 9.13.3's internals: the token endpoint's grant-type check (patched) and the client
+// schema's extraClientMetadata hook (where metadata documents become clients). If the pinned version changes
+// either, the tests at the bottom fail before anything ships.
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { applyClientMetadataPolicy, type ClientMetadata, type ClientSource } from '../../src/oauth/client-metadata-policy.js';
+import { isMachineClient } from '../../src/oauth/policies/client-credentials-admin-only.js';
+
+const POLICY = { staticScopes: ['openid', 'offline_access', 'email', 'profile'], redirectUriSchemes: ['cursor'] };
+const decide = (meta: ClientMetadata, source: ClientSource) => applyClientMetadataPolicy(meta, source, POLICY);
+
+// claude.ai's published document (client_id adapted): it lists a grant this server does not offer.
+const claudeAi = () => ({
+  client_id: 'https://claude.ai/oauth/mcp-oauth-client-metadata',
+  client_name: 'Claude',
+  client_uri: 'https://claude.ai',
+  redirect_uris: ['https://claude.ai/api/mcp/auth_callback'],
+  grant_types: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:jwt-bearer'],
+  response_types: ['code'],
+  token_endpoint_auth_method: 'none',
+});
+
+describe('a metadata document is narrowed to what this server grants (RFC 7591 §2), never widened', () => {
+  it('keeps claude.ai working: the jwt-bearer grant is dropped, the rest kept', () => {
+    const decision = decide(claudeAi(), 'cimd');
+    expect(decision.ok).toBe(true);
+    expect(decision.ok && decision.metadata.grant_types).toEqual(['authorization_code', 'refresh_token']);
+  });
+
+  it('drops client_credentials: a URL client is never a machine client', () => {
+    const decision = decide({ ...claudeAi(), grant_types: ['authorization_code', 'client_credentials'] }, 'cimd');
+    expect(decision.ok && decision.metadata.grant_types).toEqual(['authorization_code']);
+  });
+
+  it('refuses a document left with no grant at all (client_credentials only)', () => {
+    const decision = decide({ ...claudeAi(), grant_types: ['client_credentials'] }, 'cimd');
+    expect(decision.ok).toBe(false);
+    expect(!decision.ok && decision.refusal.error_description).toMatch(/names no grant .* it named client_credentials/);
+  });
+
+  it.each([
+    ['http://evil.example/callback', /http redirect URIs are only allowed on loopback/],
+    ['myapp:/callback', /private-use scheme myapp/],
+    ['vscode://callback', /private-use scheme vscode/],
+  ])('refuses a document whose redirect URI is %s', (uri, reason) => {
+    const decision = decide({ ...claudeAi(), redirect_uris: [uri] }, 'cimd');
+    expect(decision.ok).toBe(false);
+    expect(!decision.ok && decision.refusal).toMatchObject({ error: 'invalid_redirect_uri', rule: 'client-redirect-uris' });
+    expect(!decision.ok && decision.refusal.error_description).toMatch(reason);
+  });
+
+  it.each([['gatehouse_resource', 'https://mcp.example.test/mcp'], ['gatehouse_machine_client', true]])('refuses a document asserting %s', (key, value) => {
+    const decision = decide({ ...claudeAi(), [key]: value }, 'cimd');
+    expect(!decision.ok && decision.refusal.error_description).toBe(`${key} cannot be self-asserted`);
+  });
+});
+
+describe('registration and updates are refused, not narrowed, so the registrant learns what it will not get', () => {
+  it.each<ClientSource>(['dynamic', 'update'])('%s: client_credentials and the machine mark are refused', (source) => {
+    const cc = decide({ redirect_uris: ['https://app.example/cb'], grant_types: ['authorization_code', 'client_credentials'], token_endpoint_auth_method: 'client_secret_basic' }, source);
+    expect(!cc.ok && cc.refusal.error_description).toMatch(/client_credentials cannot be registered dynamically/);
+    const mark = decide({ redirect_uris: ['https://app.example/cb'], gatehouse_machine_client: true }, source);
+    expect(!mark.ok && mark.refusal.error_description).toBe('gatehouse_machine_client cannot be self-asserted');
+  });
+});
+
+describe('an administrator may create a machine client, and only a confidential one', () => {
+  it('allows client_credentials with a secret and the mark', () => {
+    expect(decide({ grant_types: ['client_credentials'], response_types: [], redirect_uris: [], token_endpoint_auth_method: 'client_secret_basic', gatehouse_machine_client: true }, 'static-admin').ok).toBe(true);
+  });
+
+  it('refuses client_credentials, or the mark, on a public client', () => {
+    const cc = decide({ grant_types: ['client_credentials'], redirect_uris: [], token_endpoint_auth_method: 'none' }, 'static-admin');
+    expect(!cc.ok && cc.refusal.error_description).toMatch(/client_credentials needs a confidential client/);
+    const mark = decide({ grant_types: ['authorization_code'], redirect_uris: ['https://a.example/cb'], token_endpoint_auth_method: 'none', gatehouse_machine_client: true }, 'static-admin');
+    expect(!mark.ok && mark.refusal.error_description).toMatch(/belongs only on a confidential client/);
+  });
+});
+
+describe('a stored client is never refused; client_credentials without the mark is dropped', () => {
+  it('drops client_credentials from an unmarked stored client and keeps it on a marked one', () => {
+    const unmarked = decide({ client_id: 'gh_x', grant_types: ['client_credentials'], token_endpoint_auth_method: 'client_secret_basic' }, 'stored');
+    expect(unmarked.ok && unmarked.metadata.grant_types).toEqual([]);
+    const marked = decide({ client_id: 'gh_y', grant_types: ['client_credentials'], token_endpoint_auth_method: 'client_secret_basic', gatehouse_machine_client: true }, 'stored');
+    expect(marked.ok && marked.metadata.grant_types).toEqual(['client_credentials']);
+  });
+});
+
+describe('the token endpoint\'s machine-client test (RFC 6749 §4.4)', () => {
+  it.each([
+    ['an admin-created confidential client with the mark', true, { clientId: 'gh_a', tokenEndpointAuthMethod: 'client_secret_basic', gatehouse_machine_client: true }],
+    ['no mark', false, { clientId: 'gh_a', tokenEndpointAuthMethod: 'client_secret_basic' }],
+    ['a public client, even marked', false, { clientId: 'gh_a', tokenEndpointAuthMethod: 'none', gatehouse_machine_client: true }],
+    ['a dynamic client, even marked', false, { clientId: 'dyn_a', tokenEndpointAuthMethod: 'client_secret_basic', gatehouse_machine_client: true }],
+    ['a metadata-document client, even marked', false, { clientId: 'https://app.example/c.json', tokenEndpointAuthMethod: 'private_key_jwt', gatehouse_machine_client: true }],
+    ['an upper-case HTTPS client_id, even marked', false, { clientId: 'HTTPS://app.example/c.json', tokenEndpointAuthMethod: 'private_key_jwt', gatehouse_machine_client: true }],
+    ['a mark that is not true', false, { clientId: 'gh_a', tokenEndpointAuthMethod: 'client_secret_basic', gatehouse_machine_client: 'true' }],
+  ])('%s → %s', (_name, expected, client) => {
+    expect(isMachineClient(client)).toBe(expected);
+  });
+});
+
+describe('the oidc-provider internals Gatehouse relies on are still those of the pinned 9.13.3', () => {
+  const require = createRequire(import.meta.url);
+  const root = dirname(require.resolve('oidc-provider/package.json'));
+  const read = (file: string) => readFileSync(join(root, file), 'utf8');
+
+  it('is version 9.13.3', () => {
+    expect(JSON.parse(read('package.json')).version).toBe('9.13.3');
+  });
+
+  it('asks Client#grantTypeAllowed for the requested grant type at the token endpoint (patches/client-grant-type-allowed.ts)', () => {
+    const token = read('lib/actions/token.js');
+    const check = token.slice(token.indexOf('async function allowedGrantTypeCheck'), token.indexOf('async function rejectDupesOptionalExcept'));
+    expect(check).toContain('ctx.oidc.client.grantTypeAllowed(ctx.oidc.params.grant_type)');
+    // …after client authentication and before the grant handler runs.
+    expect(token.indexOf('...clientAuth')).toBeLessThan(token.indexOf('async function allowedGrantTypeCheck'));
+    expect(token.indexOf('async function allowedGrantTypeCheck')).toBeLessThan(token.indexOf('async function callTokenHandler'));
+    expect(read('lib/models/client.js')).toMatch(/grantTypeAllowed\(type\) \{\s*return this\.grantTypes\.includes\(type\);/);
+  });
+
+  it('builds a metadata-document client through the client schema, whose extraClientMetadata validator gets the metadata to change (client-metadata-hook.ts)', () => {
+    expect(read('lib/helpers/client_id_metadata_document.js')).toContain('addClient(provider, properties, { cimd: true })');
+    const schema = read('lib/helpers/client_schema.js');
+    expect(schema).toContain('configuration.extraClientMetadata.validator(ctx, prop, this[prop], this)');
+    // The validator runs before the schema's own checks (#initialize), so what it narrows is what gets validated.
+    const constructor = schema.slice(schema.indexOf('if (processCustomMetadata) {'), schema.indexOf('this.ensureStripUnrecognized();'));
+    expect(constructor.indexOf('this.processCustomMetadata(ctx)')).toBeLessThan(constructor.indexOf('this.#initialize(this)'));
+  });
+});

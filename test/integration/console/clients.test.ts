@@ -168,10 +168,12 @@ describe('the clients list', () => {
   });
 
   it('treats hostile query parameters as absent or clamps them', async () => {
-    for (const q of ['?kind=evil', '?status=%00', '?page=-3', '?page=99999999999', '?kind=dcr&kind=cimd', `?q=${'x'.repeat(5000)}`, '?q=%27%3B--']) {
+    for (const q of ['?kind=evil', '?page=-3', '?page=99999999999', '?kind=dcr&kind=cimd', `?q=${'x'.repeat(5000)}`, '?q=%27%3B--']) {
       const page = await admin.page(`/clients${q}`);
       expect(page.status).toBe(200);
     }
+    // A NUL is refused at the edge (http/input-sanity.ts), never handed to a query.
+    expect((await admin.page('/clients?status=%00')).status).toBe(400);
     expect(idsIn(await listed('?kind=evil'))).toEqual(expect.arrayContaining([dcr, cimd, staticId]));
   });
 

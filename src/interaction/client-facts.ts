@@ -4,7 +4,7 @@
 // another when it is plain http (the code travels unencrypted; the redirect rules allow that only on loopback, so
 // the host alone — "localhost:53123" — would hide the one fact that makes it different from https).
 import { clientKind } from '../oauth/client-kind.js';
-import { loopbackWithoutPort } from '../oauth/policies/loopback-redirect.js';
+import { loopbackWithoutPort } from '../oauth/policies/client-metadata/loopback-redirect.js';
 
 export function clientFacts(client: { clientId: string; clientName?: string | undefined }, redirectUri: string) {
   const kind = clientKind(client.clientId);

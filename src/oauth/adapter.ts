@@ -12,7 +12,7 @@ import type { SecretBox } from '../crypto/secret-box.js';
 import type { Db } from '../db/connection.js';
 import { scoped } from '../db/transaction-scope.js';
 import { storable } from '../db/storable-text.js';
-import { RESOURCE_CONSENT_MARKER } from './policies/consent-covers-resource.js';
+import { RESOURCE_CONSENT_MARKER } from './policies/hooks/consent-covers-resource.js';
 import { TtlCache } from '../cache/ttl-cache.js';
 import { alreadyUsed, deferConsume, takePendingConsume } from './refresh-rotation.js';
 import { grantKey, readTokenAhead, redeeming, sessionKey, takeAhead, type PayloadRow } from './read-ahead.js';

@@ -14,7 +14,7 @@
 import { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import { clientKind } from './client-kind.js';
 import { applyClientMetadataPolicy, type ClientMetadata, type ClientSource, type MetadataPolicy } from './client-metadata-policy.js';
-import { ADMIN_PROPERTIES } from './policies/client-admin-properties.js';
+import { ADMIN_PROPERTIES } from './policies/client-metadata/client-admin-properties.js';
 
 function sourceOf(ctx: KoaContextWithOIDC | undefined, meta: ClientMetadata): ClientSource {
   const route = ctx?.oidc?.route;

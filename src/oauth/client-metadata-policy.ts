@@ -17,11 +17,11 @@
 // registration.ts answers the request, static-clients.ts throws ClientInputError, and provider.ts's
 // extraClientMetadata validator (client-metadata-hook.ts) throws it inside oidc-provider, where CIMD's trust.ts
 // records it as `cimd.refused` and the error page shows it.
-import { clientAdminProperties } from './policies/client-admin-properties.js';
-import { clientApplicationType } from './policies/client-application-type.js';
-import { clientGrantTypes } from './policies/client-grant-types.js';
-import { clientRedirectUris } from './policies/client-redirect-uris.js';
-import { clientScope } from './policies/client-scope.js';
+import { clientAdminProperties } from './policies/client-metadata/client-admin-properties.js';
+import { clientApplicationType } from './policies/client-metadata/client-application-type.js';
+import { clientGrantTypes } from './policies/client-metadata/client-grant-types.js';
+import { clientRedirectUris } from './policies/client-metadata/client-redirect-uris.js';
+import { clientScope } from './policies/client-metadata/client-scope.js';
 
 export type ClientMetadata = Record<string, unknown>;
 

@@ -16,7 +16,7 @@ import type { Db } from '../db/connection.js';
 import { PostgresAdapter, storedClientIds } from './adapter.js';
 import { clientKind, DYNAMIC_CLIENT_PREFIX } from './client-kind.js';
 import type { ClientRegistry } from './client-registry.js';
-import { MACHINE_CLIENT_PROPERTY } from './policies/client-admin-properties.js';
+import { MACHINE_CLIENT_PROPERTY } from './policies/client-metadata/client-admin-properties.js';
 
 /** Marks the admin-created confidential clients that lack the mark; returns their ids. */
 export async function backfillMachineClientMark(db: Db, box: SecretBox, registry: ClientRegistry): Promise<string[]> {

@@ -18,15 +18,15 @@ import { guardedFetch } from './cimd/guarded-fetch.js';
 import { failureMessage, type CimdTrust } from './cimd/trust.js';
 import type { KeySet } from './keys.js';
 import type { ResourceRegistry } from './resources.js';
-import { interactionPolicyWithResourceConsent } from './policies/consent-covers-resource.js';
-import { introspectionAllowed } from './policies/introspection.js';
-import { applyLoopbackRedirectRule } from './policies/loopback-redirect.js';
-import { pkceRequired } from './policies/pkce-required.js';
-import { issueRefreshToken, rotateRefreshToken } from './policies/refresh-tokens.js';
-import { resourceIndicators } from './policies/resource-indicators.js';
+import { interactionPolicyWithResourceConsent } from './policies/hooks/consent-covers-resource.js';
+import { introspectionAllowed } from './policies/hooks/introspection.js';
+import { applyLoopbackRedirectRule } from './patches/loopback-redirect-allowed.js';
+import { pkceRequired } from './policies/hooks/pkce-required.js';
+import { issueRefreshToken, rotateRefreshToken } from './policies/hooks/refresh-tokens.js';
+import { resourceIndicators } from './policies/hooks/resource-indicators.js';
 import { ROUTES } from '../http/route-table.js';
 import { loadRememberedGrant } from './remembered-consent.js';
-import { admitsCurrentAccess } from './policies/current-access.js';
+import { admitsCurrentAccess } from './policies/hooks/current-access.js';
 import type { AuditLog } from '../audit/writer.js';
 import type { PolicyReader } from '../policy/settings.js';
 import type { FirstPartyClients } from './first-party-clients.js';
@@ -43,7 +43,7 @@ export interface ProviderDeps {
   resources: ResourceRegistry;
   accounts: Accounts;
   views: Views;
-  /** Who may sign in, checked again at every refresh and silent authorization (policies/current-access.ts). */
+  /** Who may sign in, checked again at every refresh and silent authorization (policies/hooks/current-access.ts). */
   policy: PolicyReader;
   audit: AuditLog;
   /** CIMD rules (oauth/cimd/trust.ts); absent in CLI-built providers, which never resolve clients by URL. */
@@ -94,7 +94,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
     features: {
       devInteractions: { enabled: false },
       // Always off: REGISTRATION is runtime policy an admin may change, so "closed" (an initial access token from
-      // `gatehouse registration-token create`) is enforced per request by policies/registration-closed.ts.
+      // `gatehouse registration-token create`) is enforced per request by policies/request/registration-closed.ts.
       registration: { enabled: true, idFactory: () => `${DYNAMIC_CLIENT_PREFIX}${randomId()}`, initialAccessToken: false },
       registrationManagement: { enabled: true, rotateRegistrationAccessToken: true },
       revocation: { enabled: true },

@@ -17,7 +17,7 @@ import { routeOf } from '../http/route-resolution.js';
 import type { PolicyReader } from '../policy/settings.js';
 import type { ClientRegistry } from './client-registry.js';
 import { applyClientMetadataPolicy, type ClientMetadata, type MetadataPolicy } from './client-metadata-policy.js';
-import { initialAccessTokenProblem } from './policies/registration-closed.js';
+import { initialAccessTokenProblem } from './policies/request/registration-closed.js';
 import { answerJson, type RateLimits } from '../http/rate-limits.js';
 
 export interface RegistrationDeps {

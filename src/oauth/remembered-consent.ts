@@ -4,8 +4,8 @@
 import type { Grant, KoaContextWithOIDC } from 'oidc-provider';
 import type { Db } from '../db/connection.js';
 import type { Accounts } from '../upstream/accounts.js';
-import { rememberedGrantStillAdmitted, type CurrentAccessDeps } from './policies/current-access.js';
-import { requestRefusal } from './policies/resource-access.js';
+import { rememberedGrantStillAdmitted, type CurrentAccessDeps } from './policies/hooks/current-access.js';
+import { requestRefusal } from './policies/hooks/resource-access.js';
 import type { ResourceRegistry } from './resources.js';
 
 export interface RememberedGrantDeps extends CurrentAccessDeps {
@@ -16,7 +16,7 @@ export interface RememberedGrantDeps extends CurrentAccessDeps {
 
 /**
  * The grant to reuse, unless the access rules no longer admit the person to it or to what is asked. A grant whose
- * own holdings the rules (or the sign-in policy) no longer admit is revoked (policies/current-access.ts); a request
+ * own holdings the rules (or the sign-in policy) no longer admit is revoked (policies/hooks/current-access.ts); a request
  * beyond what the person may have only skips the grant. Either way the consent prompt runs, and the consent page
  * refuses with the reason (a rule tightened since the last consent takes effect at the next authorization).
  */

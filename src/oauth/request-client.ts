@@ -8,7 +8,8 @@ import { parsedForm } from '../http/provider-form.js';
 
 export function requestClientId(ctx: Context): string | undefined {
   const body = parsedForm(ctx);
-  const fromParam = (ctx.method === 'GET' ? ctx.query.client_id : body?.client_id) ?? undefined;
+  // HEAD is GET without a body: oidc-provider's router answers it exactly like GET, so it is read the same way.
+  const fromParam = (ctx.method === 'GET' || ctx.method === 'HEAD' ? ctx.query.client_id : body?.client_id) ?? undefined;
   if (typeof fromParam === 'string' && fromParam) return fromParam;
   const auth = ctx.get('authorization');
   if (/^basic /i.test(auth)) {

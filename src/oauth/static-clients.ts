@@ -1,6 +1,6 @@
 // Clients an administrator creates (`gatehouse client add`, the console): MCP clients with fixed redirect URIs, and
 // confidential machine agents using client_credentials, which alone carry the machine mark the token endpoint asks
-// for (policies/client-credentials-admin-only.ts). The metadata passes the client-metadata policy as source
+// for (policies/client-metadata/client-credentials-admin-only.ts). The metadata passes the client-metadata policy as source
 // `static-admin` (the same rules as every other source, except that client_credentials is allowed to a confidential
 // client), then oidc-provider's own client schema, and is stored through the adapter (sealed at rest).
 import { randomBytes } from 'node:crypto';
@@ -10,7 +10,7 @@ import type { Db } from '../db/connection.js';
 import { PostgresAdapter } from './adapter.js';
 import { STATIC_SCOPES } from './provider.js';
 import { applyClientMetadataPolicy } from './client-metadata-policy.js';
-import { MACHINE_CLIENT_PROPERTY, RESOURCE_PROPERTY } from './policies/client-admin-properties.js';
+import { MACHINE_CLIENT_PROPERTY, RESOURCE_PROPERTY } from './policies/client-metadata/client-admin-properties.js';
 import type { ClientRegistry } from './client-registry.js';
 import { canonicalResource, InvalidResourceUri } from './resources.js';
 

@@ -24,7 +24,7 @@ export function verifiedDomain(person: Parameters<typeof verifiedEmail>[0]): str
   return email?.slice(email.lastIndexOf('@') + 1);
 }
 
-/** Decided on what an IdP says at login, and on the stored account at refresh and silent authorization (oauth/policies/current-access.ts). */
+/** Decided on what an IdP says at login, and on the stored account at refresh and silent authorization (oauth/policies/hooks/current-access.ts). */
 export function decideAccess(identity: Partial<Identity> & Pick<Identity, 'groups'>, rules: AccessRules): AccessDecision {
   const email = verifiedEmail(identity);
   if (rules.allowedEmailDomains.length) {

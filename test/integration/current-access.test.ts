@@ -1,4 +1,4 @@
-// Narrowing a policy ends access (issue 15, finding 7; oauth/policies/current-access.ts). ALLOWED_EMAIL_DOMAINS,
+// Narrowing a policy ends access (issue 15, finding 7; oauth/policies/hooks/current-access.ts). ALLOWED_EMAIL_DOMAINS,
 // ALLOWED_GROUPS and the resources' access rules used to be applied at login and consent only, so a person they
 // now exclude kept a 14-day session (and could approve new clients with it) and 30-day refresh tokens. Each test
 // narrows the policy the way an administrator does (the policy settings the console writes, a resource's rule) and
@@ -65,6 +65,20 @@ async function expectRefusedRefresh(g: Awaited<ReturnType<typeof granted>>, reas
   const rows = await gh.services.handle.db('audit_events').where({ type: 'token.refused', client_id: g.clientId }).whereLike('reason', '%no longer admits%');
   expect(rows).toEqual([expect.objectContaining({ outcome: 'failure', reason: expect.stringMatching(reason), actor: expect.stringMatching(/@example\.com$/), resource: TEST_RESOURCE })]);
 }
+
+describe('policy narrowing ends a code in flight', () => {
+  it('a code issued before ALLOWED_EMAIL_DOMAINS was narrowed is refused at /token (invalid_grant), its grant revoked, audited', async () => {
+    const g = await consentedCode(gh, REDIRECT);
+    await gh.services.policy.set('ALLOWED_EMAIL_DOMAINS', 'other.example', 'admin@example.com');
+    const res = await tokenRequest(gh.issuer, { grant_type: 'authorization_code', code: g.code, code_verifier: g.verifier, client_id: g.clientId, redirect_uri: g.redirectUri });
+    expect(res.status).toBe(400);
+    expect(res.body.error).toBe('invalid_grant');
+    expect(res.body.access_token).toBeUndefined();
+    const rows = await gh.services.handle.db('audit_events').where({ type: 'token.refused', client_id: g.clientId }).whereLike('reason', '%no longer admits%');
+    expect(rows).toEqual([expect.objectContaining({ outcome: 'failure', reason: expect.stringMatching(/email domain example\.com not allowed/) })]);
+    expect(await gh.services.handle.db('consents').where({ account_id: g.accountId, client_id: g.clientId })).toEqual([]);
+  });
+});
 
 describe('policy narrowing ends the next refresh', () => {
   it('ALLOWED_EMAIL_DOMAINS narrowed in the policy settings: the next refresh is invalid_grant, the grant revoked, audited', async () => {

@@ -1,4 +1,4 @@
-// Issue 15, finding 3 (oauth/policies/one-resource.ts): access rules, remembered consent and the consent page each
+// Issue 15, finding 3 (oauth/policies/request/one-resource.ts): access rules, remembered consent and the consent page each
 // read one resource, so an authorization request naming two let a person whom the second resource's rule refuses
 // get an `admin` token for it by naming an allowed resource first. One resource per authorization request: two or
 // more get `invalid_target` on the error page, before a sign-in starts, whatever form the request takes. And finding

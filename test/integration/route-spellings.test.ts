@@ -184,6 +184,17 @@ describe('approval-gated and disabled clients stay stopped whatever the spelling
     }
   });
 
+  it('HEAD /authorize meets the rules of GET: a pending or disabled client gets the page, no interaction, no code', async () => {
+    for (const clientId of [pending, disabled]) {
+      const { challenge } = pkcePair();
+      const query = new URL(authorizeUrl('http://x', { client_id: clientId, redirect_uri: REDIRECT, code_challenge: challenge, code_challenge_method: 'S256', resource: TEST_RESOURCE, scope: 'tools:read' })).search;
+      const res = await rawRequest(gh.issuer, `/authorize${query}`, { method: 'HEAD', headers: { accept: 'text/html' } });
+      expect(res.status).toBe(403);
+      expect(res.headers.location).toBeUndefined();
+      expect(res.headers['set-cookie'] ?? []).not.toEqual(expect.arrayContaining([expect.stringMatching(/^_interaction=/)]));
+    }
+  });
+
   it.each(['/token', '/Token', '/TOKEN', '/token/', '//token', '/%74oken', '/Revoke', '/Introspect'])('%s gives a pending or disabled client nothing', async (path) => {
     for (const clientId of [pending, disabled]) {
       const res = await rawRequest(gh.issuer, path, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `grant_type=refresh_token&refresh_token=x&token=x&client_id=${clientId}` });
@@ -229,5 +240,16 @@ describe('bad input in any path, query or form field is a 400, never a 5xx', () 
       expect(res.json().error).toBe('invalid_client_metadata');
     }
     expect(await storedClients(gh)).toBe(before);
+  });
+});
+
+describe('HEAD is GET for every rule', () => {
+  it('counts a HEAD /authorize naming a never-seen metadata-document URL against the CIMD first-use limit', async () => {
+    const gh = await server({ CIMD_RATE_LIMIT: '1' });
+    const head = (n: number) => rawRequest(gh.issuer, `/authorize?response_type=code&client_id=${encodeURIComponent(`https://cimd-${n}.example/client.json`)}&redirect_uri=https%3A%2F%2Fx.example%2Fcb`, { method: 'HEAD', headers: { accept: 'text/html' } });
+    expect((await head(1)).status).not.toBe(429);
+    expect((await head(2)).status).toBe(429);
+    const limited = await rawRequest(gh.issuer, `/authorize?response_type=code&client_id=${encodeURIComponent('https://cimd-3.example/client.json')}`, { headers: { accept: 'text/html' } });
+    expect(limited.status).toBe(429);
   });
 });

@@ -9,7 +9,7 @@
 // Fixed seeds, printed by fast-check on failure (with the shrunk counterexample); no retries. Requests run in a few
 // lanes at once, each lane one fc.assert with its own seed.
 import fc from 'fast-check';
-import { redirectUriProblem } from '../../src/oauth/policies/redirect-uri-rules.js';
+import { redirectUriProblem } from '../../src/oauth/policies/client-metadata/redirect-uri-rules.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { CONFIDENTIAL_METHODS, emptyValuePaths, manage, postRegistration, type HttpResult, type Json } from '../helpers/registration.js';
 import { startTestServer, TEST_RESOURCE, type TestServer } from '../helpers/server.js';

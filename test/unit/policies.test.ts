@@ -1,6 +1,6 @@
 // Rules that need no server: loopback redirect matching (RFC 8252 §7.3), canonical resource URIs (RFC 8707 + MCP),
 // and the sealed-secret format.
-import { loopbackRedirectMatches } from '../../src/oauth/policies/loopback-redirect.js';
+import { loopbackRedirectMatches } from '../../src/oauth/policies/client-metadata/loopback-redirect.js';
 import { canonicalResource, InvalidResourceUri } from '../../src/oauth/resources.js';
 import { SecretBox } from '../../src/crypto/secret-box.js';
 

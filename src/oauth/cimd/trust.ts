@@ -119,6 +119,8 @@ export class CimdTrust {
   }
 
   /**
+   * PATCH of an oidc-provider 9.13.3 internal: the static `Client.find` (lib/models/client.js), which client
+   * authentication and the authorization error handler call (test/unit/oidc-provider-patches.test.ts guards both).
    * Wraps Client.find so that every CIMD refusal, wherever oidc-provider meets it (authorization, token, revocation
    * …), is recorded with its reason. oidc-provider's authorization error handler looks the client up a second time
    * to decide where to send the error; the recorded failure also stops that second lookup from fetching again.

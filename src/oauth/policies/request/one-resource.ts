@@ -5,9 +5,9 @@
 // it keeps oidc-provider from spending a code or rotating a refresh token for a malformed request.
 // The authorization endpoint answers with the error page, never a redirect: the client is not authenticated yet.
 import type { Middleware } from 'koa';
-import { requestOrigin, type AuditLog } from '../../audit/writer.js';
-import type { Views } from '../../views/views.js';
-import { requestClientId } from '../request-client.js';
+import { requestOrigin, type AuditLog } from '../../../audit/writer.js';
+import type { Views } from '../../../views/views.js';
+import { requestClientId } from '../../request-client.js';
 import { requestedResources } from './canonical-resource-param.js';
 
 const REASON = 'a request must name one resource: a token has exactly one audience';

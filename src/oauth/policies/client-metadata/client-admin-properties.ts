@@ -3,14 +3,14 @@
 // administrator's statement about a client, never the client's.
 //
 //   gatehouse_resource         the MCP server a confidential client speaks for: it may introspect that resource's
-//                              tokens (policies/introspection.ts)
+//                              tokens (policies/hooks/introspection.ts)
 //   gatehouse_machine_client   true: a confidential client an administrator created, which may use
-//                              client_credentials (policies/client-credentials-admin-only.ts)
+//                              client_credentials (policies/client-metadata/client-credentials-admin-only.ts)
 //
 // Either one in a registration, an update or a metadata document is refused: a document is written by whoever
 // controls its host, a registration by anyone who can reach /register. Only createStaticClient sets them, and a
 // machine mark there must sit on a confidential client that has client_credentials.
-import type { ClientMetadataRule } from '../client-metadata-policy.js';
+import type { ClientMetadataRule } from '../../client-metadata-policy.js';
 
 export const RESOURCE_PROPERTY = 'gatehouse_resource';
 export const MACHINE_CLIENT_PROPERTY = 'gatehouse_machine_client';

@@ -2,8 +2,7 @@
 // 127.0.0.1, [::1] or localhost the port is ignored when matching. Everything else matches exactly.
 // oidc-provider applies this only to clients registered as application_type=native; MCP clients register with the
 // default (web) and still open a random local port (Claude Code registers a port-less localhost URI), so the rule
-// is applied to every client here.
-import type Provider from 'oidc-provider';
+// is applied to every client (patches/loopback-redirect-allowed.ts puts it into oidc-provider's redirect check).
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost']);
 
@@ -19,14 +18,4 @@ export function loopbackWithoutPort(uri: string): string | undefined {
 export function loopbackRedirectMatches(requested: string, registered: readonly string[]): boolean {
   const bare = loopbackWithoutPort(requested);
   return bare !== undefined && registered.some((r) => loopbackWithoutPort(r) === bare);
-}
-
-export function applyLoopbackRedirectRule(provider: Provider): void {
-  const proto = provider.Client.prototype as unknown as {
-    redirectUriAllowed(this: { redirectUris?: string[] }, value: string): boolean;
-  };
-  const exact = proto.redirectUriAllowed;
-  proto.redirectUriAllowed = function redirectUriAllowed(value: string) {
-    return exact.call(this, value) || loopbackRedirectMatches(value, this.redirectUris ?? []);
-  };
 }

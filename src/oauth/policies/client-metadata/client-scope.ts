@@ -4,7 +4,7 @@
 // are removed from the registered `scope` before it validates the metadata (RFC 7591 §2 lets the server replace a
 // requested value); the resource's scope catalogue remains the cap at /authorize. Applies to every source that
 // declares metadata, a metadata document included.
-import type { ClientMetadataRule } from '../client-metadata-policy.js';
+import type { ClientMetadataRule } from '../../client-metadata-policy.js';
 
 export function clientScope(staticScopes: readonly string[]): ClientMetadataRule {
   const statics = new Set(staticScopes);

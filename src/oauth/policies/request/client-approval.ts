@@ -4,10 +4,10 @@
 // the client gets `invalid_client`. Each refusal is audited. Active clients have their last use recorded, which
 // drives the expiry of unused dynamic clients.
 import type { Context, Middleware } from 'koa';
-import { requestOrigin, type AuditLog } from '../../audit/writer.js';
-import type { Views } from '../../views/views.js';
-import type { ClientRegistry } from '../client-registry.js';
-import { requestClientId } from '../request-client.js';
+import { requestOrigin, type AuditLog } from '../../../audit/writer.js';
+import type { Views } from '../../../views/views.js';
+import type { ClientRegistry } from '../../client-registry.js';
+import { requestClientId } from '../../request-client.js';
 
 /**
  * A rule of the authorization, token, revocation and introspection routes (src/policy-table.ts). `endpoint`

@@ -1,8 +1,8 @@
 // Registration policy caps (issue #3): dynamically registered clients may only get tokens for the resources in
 // DCR_ALLOWED_RESOURCES and the scopes in DCR_ALLOWED_SCOPES (each unset = no cap). Admin-created and CIMD
 // clients are not capped here: an admin created the first, and CIMD has its own domain policy.
-import { clientKind } from '../client-kind.js';
-import { canonicalOrSame } from '../resources.js';
+import { clientKind } from '../../client-kind.js';
+import { canonicalOrSame } from '../../resources.js';
 
 export interface DynamicClientCaps {
   resources: readonly string[];

@@ -6,11 +6,11 @@
 //                        document (/authorize, /token, /revoke, /introspect)
 // They run after the form is parsed (http/provider-form.ts) and before any rule that reads the database.
 import type { Context, Middleware } from 'koa';
-import { answerJson, answerPage, type RateLimit, type RateLimits, type Refusal } from '../../http/rate-limits.js';
-import type { Views } from '../../views/views.js';
-import { looksLikeClientIdUrl } from '../cimd/client-id-url.js';
-import type { CimdClients } from '../cimd/cimd-clients.js';
-import { requestClientId } from '../request-client.js';
+import { answerJson, answerPage, type RateLimit, type RateLimits, type Refusal } from '../../../http/rate-limits.js';
+import type { Views } from '../../../views/views.js';
+import { looksLikeClientIdUrl } from '../../cimd/client-id-url.js';
+import type { CimdClients } from '../../cimd/cimd-clients.js';
+import { requestClientId } from '../../request-client.js';
 
 export interface EndpointLimitDeps {
   limits: RateLimits;

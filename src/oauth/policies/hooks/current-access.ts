@@ -4,8 +4,9 @@
 // tightened policy now excludes kept their 14-day session and 30-day refresh tokens. They are checked again, against
 // the account as stored (email, email_verified, groups) and the policy in force, wherever old approval is reused:
 //
-// - at every refresh: oidc-provider's refresh_token grant calls findAccount(ctx, sub, token) before it rotates
-//   anything; a refusal revokes the whole grant (every token and the remembered consent), is audited as
+// - at every refresh, and when a code is redeemed (a code issued a moment before the narrowing must not become a
+//   token after it): oidc-provider's refresh_token and authorization_code grants call findAccount(ctx, sub, token)
+//   before they spend or rotate anything; a refusal revokes the whole grant (every token and the remembered consent), is audited as
 //   `token.refused`, and findAccount answers undefined, which oidc-provider turns into `invalid_grant`;
 // - whenever a remembered session skips the login page: /authorize calls findAccount for the session's account
 //   (oidc-provider's loadAccount) before any prompt is decided. A refusal ends the session's login (a fresh session
@@ -20,13 +21,13 @@
 // refresh: the account came with the token (read-ahead.ts), the policy and the resources are cached per instance;
 // only a refusal writes.
 import type { KoaContextWithOIDC } from 'oidc-provider';
-import { requestOrigin, type AuditLog } from '../../audit/writer.js';
-import type { Db } from '../../db/connection.js';
-import type { PolicyReader } from '../../policy/settings.js';
-import { decideAccess } from '../../upstream/access-policy.js';
-import type { Account } from '../../upstream/accounts.js';
-import { revokeGrant } from '../adapter.js';
-import type { ResourceRegistry } from '../resources.js';
+import { requestOrigin, type AuditLog } from '../../../audit/writer.js';
+import type { Db } from '../../../db/connection.js';
+import type { PolicyReader } from '../../../policy/settings.js';
+import { decideAccess } from '../../../upstream/access-policy.js';
+import type { Account } from '../../../upstream/accounts.js';
+import { revokeGrant } from '../../adapter.js';
+import type { ResourceRegistry } from '../../resources.js';
 import { refusedAccess } from './resource-access.js';
 
 export interface CurrentAccessDeps {
@@ -71,12 +72,15 @@ interface PresentedToken {
  */
 export async function admitsCurrentAccess(ctx: KoaContextWithOIDC, deps: CurrentAccessDeps, account: Account, token?: PresentedToken): Promise<boolean> {
   const route = ctx.oidc?.route;
-  if (route === 'token' && ctx.oidc.params?.grant_type === 'refresh_token' && token?.grantId) return atRefresh(ctx, deps, account, { ...token, grantId: token.grantId });
+  const grantType = ctx.oidc.params?.grant_type;
+  if (route === 'token' && (grantType === 'refresh_token' || grantType === 'authorization_code') && token?.grantId) {
+    return atTokenGrant(ctx, deps, account, { ...token, grantId: token.grantId }, String(grantType));
+  }
   if (route === 'authorization' && ctx.oidc.session?.accountId === account.id) return atSilentAuthorization(ctx, deps, account);
   return true;
 }
 
-async function atRefresh(ctx: KoaContextWithOIDC, deps: CurrentAccessDeps, account: Account, token: PresentedToken & { grantId: string }): Promise<boolean> {
+async function atTokenGrant(ctx: KoaContextWithOIDC, deps: CurrentAccessDeps, account: Account, token: PresentedToken & { grantId: string }, grantType: string): Promise<boolean> {
   const resource = [token.resource].flat().find((r): r is string => typeof r === 'string');
   const holdings = resource ? [{ resource, scopes: String(token.scope ?? '').split(' ').filter(Boolean) }] : [];
   const reason = await currentAccessRefusal(deps, account, holdings);
@@ -89,7 +93,7 @@ async function atRefresh(ctx: KoaContextWithOIDC, deps: CurrentAccessDeps, accou
     actor: account.email ?? account.id,
     clientId: ctx.oidc.client?.clientId,
     resource,
-    details: { grant_type: 'refresh_token', accountId: account.id, grantId: token.grantId },
+    details: { grant_type: grantType, accountId: account.id, grantId: token.grantId },
     ...requestOrigin(ctx),
   });
   return false;

@@ -2,10 +2,10 @@
 // invalid_target; a client that sends none gets the default resource when one is configured. Access tokens are
 // RFC 9068 JWTs (typ at+jwt) signed with the current ES256 key, verifiable by the MCP server against /jwks.
 import { errors, type Client, type KoaContextWithOIDC, type ResourceServer } from 'oidc-provider';
-import type { KeySet } from '../keys.js';
-import type { FirstPartyClients } from '../first-party-clients.js';
+import type { KeySet } from '../../keys.js';
+import type { FirstPartyClients } from '../../first-party-clients.js';
 import { cappedScopes, resourceAllowed, type DynamicClientCaps } from './dynamic-client-caps.js';
-import { canonicalOrSame, type ResourceRegistry } from '../resources.js';
+import { canonicalOrSame, type ResourceRegistry } from '../../resources.js';
 
 export function resourceIndicators(deps: { resources: ResourceRegistry; firstParty: FirstPartyClients; keys: () => KeySet; accessTokenTtl: number; caps: DynamicClientCaps }) {
   return {

@@ -14,7 +14,7 @@
 // - static-admin: client_credentials only with a client secret.
 // - stored: client_credentials is dropped from a client without the machine mark (defence in depth: nothing else
 //   should have written one).
-import type { ClientMetadataRule, ClientSource } from '../client-metadata-policy.js';
+import type { ClientMetadataRule, ClientSource } from '../../client-metadata-policy.js';
 import { MACHINE_CLIENT_PROPERTY } from './client-admin-properties.js';
 
 const PERSON_GRANTS = new Set(['authorization_code', 'refresh_token']);

@@ -3,8 +3,8 @@
 // admits everyone who may sign in. Checked when a person is about to consent and before a remembered grant is reused,
 // so a step-up to a restricted scope, or a rule tightened since the last consent, ends in a clear denial rather than
 // a token.
-import { verifiedDomain } from '../../upstream/access-policy.js';
-import type { AccessRule, Resource, ResourceRegistry } from '../resources.js';
+import { verifiedDomain } from '../../../upstream/access-policy.js';
+import type { AccessRule, Resource, ResourceRegistry } from '../../resources.js';
 
 export interface Person {
   email: string | null;

@@ -3,8 +3,8 @@
 // honoured at /token for the other, and `aud` is always the canonical URI. One resource named twice is that
 // resource, named once. Runs on /authorize (query or form) and /token (src/policy-table.ts).
 import type { Middleware } from 'koa';
-import { parsedForm } from '../../http/provider-form.js';
-import { canonicalOrSame } from '../resources.js';
+import { parsedForm } from '../../../http/provider-form.js';
+import { canonicalOrSame } from '../../resources.js';
 
 export function canonicalResourceParam(): Middleware {
   return async (ctx, next) => {

@@ -5,7 +5,7 @@
 // which vouches for the client_id, not for where codes may be sent, so a document listing a plain-http foreign
 // host or an unlisted scheme is refused as a whole (not narrowed: dropping the URI the client is about to use
 // would only fail later, with a less useful message).
-import type { ClientMetadataRule } from '../client-metadata-policy.js';
+import type { ClientMetadataRule } from '../../client-metadata-policy.js';
 import { redirectUriProblem } from './redirect-uri-rules.js';
 
 export function clientRedirectUris(allowedSchemes: readonly string[]): ClientMetadataRule {

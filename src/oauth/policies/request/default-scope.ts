@@ -3,7 +3,7 @@
 // resource's whole scope catalogue: the consent page lists every one of them, so the person sees exactly what the
 // token will carry. (oidc-provider refuses a grant with no scope at all, so an empty default is not an option.)
 import type { Middleware } from 'koa';
-import type { ResourceRegistry } from '../resources.js';
+import type { ResourceRegistry } from '../../resources.js';
 
 /** A rule of the authorization route (src/policy-table.ts). */
 export function defaultScope(options: { resources: ResourceRegistry }): Middleware {

@@ -5,7 +5,7 @@
 // and the authentication method, so a public, dynamically registered or metadata-document client is refused even
 // if a mark ever reached its metadata. A refused client gets `unauthorized_client` (RFC 6749 §5.2: "The
 // authenticated client is not authorized to use this authorization grant type").
-import { clientKind } from '../client-kind.js';
+import { clientKind } from '../../client-kind.js';
 import { MACHINE_CLIENT_PROPERTY } from './client-admin-properties.js';
 
 export const CLIENT_CREDENTIALS_REFUSAL = 'client_credentials is only for confidential clients an administrator created';

@@ -3,7 +3,7 @@
 // defaults to `web`, and oidc-provider then refuses every non-http(s) redirect URI. When the field is absent and a
 // redirect URI has a private-use scheme, the client is made `native`, which it is. An explicit value is never
 // changed.
-import type { ClientMetadataRule } from '../client-metadata-policy.js';
+import type { ClientMetadataRule } from '../../client-metadata-policy.js';
 
 export const clientApplicationType: ClientMetadataRule = (meta, source) => {
   if (source === 'stored' || meta.application_type !== undefined || !Array.isArray(meta.redirect_uris)) return undefined;

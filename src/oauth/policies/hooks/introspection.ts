@@ -3,7 +3,7 @@
 // may introspect it. oidc-provider's default would let any confidential client introspect any token
 // (DESIGN.md §10.6).
 import type { Client, KoaContextWithOIDC } from 'oidc-provider';
-import { canonicalOrSame } from '../resources.js';
+import { canonicalOrSame } from '../../resources.js';
 
 interface IntrospectedToken {
   clientId?: string;

@@ -7,7 +7,6 @@ import { requestOrigin, type AuditLog } from '../audit/writer.js';
 import { readForm } from '../http/form-body.js';
 import type { Accounts, Account } from '../upstream/accounts.js';
 import type { Views } from '../views/views.js';
-import { CONSOLE_CALLBACK_PATH } from './console-client.js';
 import { CONSOLE_COOKIE, type ConsoleSession, type ConsoleSessions } from './sessions.js';
 
 export interface ConsoleState {
@@ -23,6 +22,10 @@ export function consoleState(ctx: Context): ConsoleState {
 }
 
 export interface GuardDeps {
+  /** Pages anyone may open (sign-in and its callback): matched by their own router, never by a path string. */
+  open: (ctx: Context) => boolean;
+  /** Pages any signed-in account may use, administrator or not (sign-out). */
+  anyAccount: (ctx: Context) => boolean;
   issuer: string;
   base: string;
   sessions: ConsoleSessions;
@@ -30,8 +33,6 @@ export interface GuardDeps {
   audit: AuditLog;
   views: Views;
 }
-
-const OPEN_PATHS = new Set(['/console/login', CONSOLE_CALLBACK_PATH]);
 
 export function consoleGuard(deps: GuardDeps): Middleware {
   const origin = new URL(deps.issuer).origin;
@@ -43,8 +44,7 @@ export function consoleGuard(deps: GuardDeps): Middleware {
   };
 
   return async (ctx, next) => {
-    if (ctx.path !== '/console' && !ctx.path.startsWith('/console/')) return next();
-    if (OPEN_PATHS.has(ctx.path)) return next();
+    if (deps.open(ctx)) return next();
     ctx.set('Cache-Control', 'no-store');
     const session = await deps.sessions.find(ctx.cookies.get(CONSOLE_COOKIE));
     const reading = ctx.method === 'GET' || ctx.method === 'HEAD';
@@ -53,12 +53,12 @@ export function consoleGuard(deps: GuardDeps): Middleware {
         ctx.status = 303;
         return ctx.redirect(`${deps.base}/console/login`);
       }
-      await deps.audit.record({ type: 'console.refused', outcome: 'failure', reason: 'no console session', details: { path: ctx.path }, ...requestOrigin(ctx) });
+      await deps.audit.record({ type: 'console.refused', outcome: 'failure', reason: 'no console session', details: { path: ctx.path.slice(0, 256) }, ...requestOrigin(ctx) });
       return deny(ctx, 401, 'Sign in first', 'Your console session has ended. Sign in again.');
     }
     const account = await deps.accounts.findById(session.accountId);
     // Anyone with a session may sign out; everything else is for administrators.
-    const signingOut = ctx.path === '/console/logout' && ctx.method === 'POST';
+    const signingOut = deps.anyAccount(ctx);
     if (!account || ((account.disabled || !account.isAdmin) && !signingOut)) {
       return deny(ctx, 403, 'Administrators only', 'Your account is not an administrator of this Gatehouse. Ask an administrator if you need access.', session.csrf);
     }
@@ -74,7 +74,7 @@ export function consoleGuard(deps: GuardDeps): Middleware {
           outcome: 'failure',
           actor: account.email ?? account.id,
           reason: foreign ? 'cross-origin form post' : 'missing or wrong CSRF token',
-          details: { path: ctx.path },
+          details: { path: ctx.path.slice(0, 256) },
           ...requestOrigin(ctx),
         });
         return deny(ctx, 403, 'Request refused', 'This form was not sent from this console page, or the page was too old. Go back, reload and try again.', session.csrf);

@@ -1,7 +1,7 @@
 // The admin console at /console (issue 6): sign-in, then one module per page, each behind the guard (a live
 // session of an administrator; CSRF-checked forms). Composed here, in the order a reader meets them in the nav.
 import compose from 'koa-compose';
-import type { Middleware } from 'koa';
+import type { Context, Middleware } from 'koa';
 import type Router from '@koa/router';
 import type { ConsoleDeps } from './deps.js';
 import { consoleGuard } from './guard.js';
@@ -35,10 +35,14 @@ export function consoleRouters(deps: Deps): Router[] {
   ];
 }
 
+/** Whether one of `router`'s routes (not merely a prefix or middleware) answers this request. */
+const answers = (router: Router) => (ctx: Context) => router.match(ctx.path, ctx.method).route;
+
 export function consoleRoutes(deps: Deps): Middleware {
   const routers = consoleRouters(deps);
+  const [signIn, signOut] = routers as [Router, Router];
   return compose([
-    consoleGuard({ issuer: deps.config.ISSUER, base: deps.pages.base, sessions: deps.sessions, accounts: deps.accounts, audit: deps.audit, views: deps.views }),
+    consoleGuard({ open: answers(signIn), anyAccount: answers(signOut), issuer: deps.config.ISSUER, base: deps.pages.base, sessions: deps.sessions, accounts: deps.accounts, audit: deps.audit, views: deps.views }),
     ...routers.map((r) => r.routes() as Middleware),
   ]);
 }

@@ -36,6 +36,7 @@ import { revocationAudit } from './oauth/policies/request/revocation-audit.js';
 import { unauthorizedGrantType } from './oauth/policies/request/unauthorized-grant-type.js';
 import { STATIC_SCOPES } from './oauth/provider.js';
 import { publishedKeys } from './oauth/published-keys.js';
+import { interactionClientId } from './oauth/interaction-client.js';
 import { registrationPolicy } from './oauth/registration.js';
 
 const routerMiddleware = (router: { routes(): unknown; allowedMethods(): unknown }): Middleware =>
@@ -57,6 +58,11 @@ export function policyTable(deps: AppDeps): PolicyTable {
   };
   const approval = (endpoint: 'authorization' | 'token' | 'revocation' | 'introspection') =>
     rule('client approval (pending and disabled clients)', clientApproval({ endpoint, registry, views, audit }));
+  // A sign-in under way: the client is the interaction's (a client disabled mid-sign-in gets no consent and no code).
+  const stepApproval = rule(
+    'client approval of the sign-in under way',
+    clientApproval({ endpoint: 'sign-in step', registry, views, audit, clientIdOf: interactionClientId(() => deps.holder.provider) }),
+  );
   const corsRule = rule('CORS', cors());
   const form = rule('parse the form once', providerForm(), ['POST']);
   const canonicalResource = rule('canonical resource', canonicalResourceParam());
@@ -66,7 +72,6 @@ export function policyTable(deps: AppDeps): PolicyTable {
     discovery: { rules: [corsRule, rule('MCP metadata completion', metadata({ resources: deps.resources, cimd: deps.config.CIMD }))], handler: provider },
     authorization: {
       rules: [
-        form,
         rule('rate limit per IP', authorizeRateLimit(limits)),
         rule('CIMD first-use limit', cimdFirstUseLimit(limits, 'page')),
         canonicalResource,
@@ -76,7 +81,7 @@ export function policyTable(deps: AppDeps): PolicyTable {
       ],
       handler: provider,
     },
-    resume: { rules: [], handler: provider },
+    resume: { rules: [stepApproval], handler: provider },
     token: {
       rules: [
         corsRule,
@@ -110,7 +115,7 @@ export function policyTable(deps: AppDeps): PolicyTable {
     jwks: { rules: [corsRule], handler: publishedKeys(() => deps.holder.keys) },
     catalogue: { rules: [], handler: catalogue(deps.resources) },
     interaction: {
-      rules: [],
+      rules: [stepApproval],
       handler: routerMiddleware(interactionRoutes({ ...deps, provider: providerPages, upstreamMetrics: upstreamMetrics(deps.metrics) })),
     },
     upstream_callback: { rules: [], handler: upstreamCallback({ audit, pages: interactionPages(views, providerPages), base }) },

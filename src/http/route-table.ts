@@ -66,9 +66,10 @@ export interface RouteSpec {
 const GET = ['GET', 'HEAD'] as const;
 
 export const ROUTE_TABLE: readonly RouteSpec[] = [
-  { id: 'discovery', path: RFC8414_PATH, methods: [...GET, 'OPTIONS'], provider: true, area: true },
+  { id: 'discovery', path: RFC8414_PATH, methods: [...GET, 'OPTIONS'], provider: true },
   { id: 'discovery', path: OIDC_DISCOVERY_PATH, methods: [...GET, 'OPTIONS'], provider: true },
-  { id: 'authorization', path: ROUTES.authorization, methods: [...GET, 'POST'], provider: true, browser: true },
+  // GET only: oidc-provider's POST form of the endpoint is off (enableHttpPostMethods), so it is not a route.
+  { id: 'authorization', path: ROUTES.authorization, methods: GET, provider: true, browser: true },
   { id: 'resume', path: `${ROUTES.authorization}/:uid`, methods: GET, provider: true, browser: true },
   { id: 'token', path: ROUTES.token, methods: ['POST', 'OPTIONS'], provider: true },
   { id: 'registration', path: ROUTES.registration, methods: ['POST', 'OPTIONS'], provider: true },

@@ -16,7 +16,7 @@ export { OIDC_DISCOVERY_PATH, RFC8414_PATH };
 export function metadata(options: { resources: ResourceRegistry; cimd: boolean }): Middleware {
   return async (ctx, next) => {
     if (ctx.method !== 'GET' && ctx.method !== 'HEAD') return next();
-    // The RFC 8414 form (and its path-suffixed variants) is served from oidc-provider's discovery route.
+    // The RFC 8414 document is oidc-provider's discovery document, served from its discovery route.
     ctx.path = OIDC_DISCOVERY_PATH;
     await next();
     if (ctx.status !== 200 || !ctx.body || typeof ctx.body !== 'object') return;

@@ -162,7 +162,8 @@ describe('labels are a fixed set: invented paths and methods cannot create time 
     expect(label('POST', '/token')).toBe('token');
     expect(label('GET', '/authorize/abc')).toBe('authorize');
     expect(label('GET', '/register/dyn_x')).toBe('register');
-    expect(label('GET', '/.well-known/oauth-authorization-server/tenant1')).toBe('metadata');
+    expect(label('GET', '/.well-known/oauth-authorization-server')).toBe('metadata');
+    expect(label('GET', '/.well-known/oauth-authorization-server/tenant1')).toBe('other');
     expect(label('GET', '/metrics')).toBe('metrics');
     expect(label('POST', '/Token')).toBe('other');
     expect(label('POST', '/token/')).toBe('other');

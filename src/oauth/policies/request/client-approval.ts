@@ -2,7 +2,9 @@
 // approves it (`gatehouse client approve`), and a disabled client can do nothing. At /authorize the person sees a
 // readable page — never a redirect to the unapproved client; at the token, revocation and introspection endpoints
 // the client gets `invalid_client`. Each refusal is audited. Active clients have their last use recorded, which
-// drives the expiry of unused dynamic clients.
+// drives the expiry of unused dynamic clients. The same gate stands on the steps of a sign-in already under way (its
+// pages under /interaction/<uid> and the resume at /authorize/<uid>), where the client is the interaction's: a
+// client disabled while a person is signing in gets no consent, no remembered grant and no code.
 import type { Context, Middleware } from 'koa';
 import { requestOrigin, type AuditLog } from '../../../audit/writer.js';
 import type { Views } from '../../../views/views.js';
@@ -10,20 +12,22 @@ import type { ClientRegistry } from '../../client-registry.js';
 import { requestClientId } from '../../request-client.js';
 
 /**
- * A rule of the authorization, token, revocation and introspection routes (src/policy-table.ts). `endpoint`
- * decides the answer (a page at /authorize, `invalid_client` elsewhere) and whether a use is recorded (a sign-in
- * or a token, not a revocation or an introspection).
+ * A rule of the authorization, resume, interaction, token, revocation and introspection routes
+ * (src/policy-table.ts). `endpoint` decides the answer (a page for a person's browser, `invalid_client` for a
+ * client) and whether a use is recorded (a new sign-in or a token, not a revocation or an introspection).
+ * `clientIdOf` names the client when the request itself does not (a sign-in step: the interaction's client).
  */
 export function clientApproval(deps: {
-  endpoint: 'authorization' | 'token' | 'revocation' | 'introspection';
+  endpoint: 'authorization' | 'sign-in step' | 'token' | 'revocation' | 'introspection';
   registry: ClientRegistry;
   views: Views;
   audit: AuditLog;
+  clientIdOf?: (ctx: Context) => Promise<string | undefined>;
 }): Middleware {
-  const authorize = deps.endpoint === 'authorization';
-  const touches = authorize || deps.endpoint === 'token';
+  const authorize = deps.endpoint === 'authorization' || deps.endpoint === 'sign-in step';
+  const touches = deps.endpoint === 'authorization' || deps.endpoint === 'token';
   return async (ctx: Context, next) => {
-    const clientId = requestClientId(ctx);
+    const clientId = deps.clientIdOf ? await deps.clientIdOf(ctx) : requestClientId(ctx);
     if (!clientId) return next();
     const client = await deps.registry.findForGate(clientId);
     const status = client?.status ?? 'active';
@@ -50,7 +54,7 @@ export function clientApproval(deps: {
         error: 'access_denied',
         description: 'An administrator has disabled this application. Contact your administrator if you need it.',
         // The same authorization request again, so the person can go on once an administrator approved the client.
-        retryUrl: ctx.method === 'GET' ? ctx.originalUrl : undefined,
+        retryUrl: deps.endpoint === 'authorization' && ctx.method === 'GET' ? ctx.originalUrl : undefined,
       });
       return;
     }

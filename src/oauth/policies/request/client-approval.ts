@@ -1,8 +1,8 @@
 // REGISTRATION=approval (issue #3): a dynamically registered client exists but cannot authorize until an admin
 // approves it (`gatehouse client approve`), and a disabled client can do nothing. At /authorize the person sees a
 // readable page — never a redirect to the unapproved client; at the token, revocation and introspection endpoints
-// the client gets `invalid_client`. Each refusal is audited. Active clients have their last use recorded, which
-// drives the expiry of unused dynamic clients.
+// the client gets `invalid_client`. Each refusal is audited. A client's last use is recorded only when it is given
+// a code or tokens (policies/hooks/client-last-use.ts), never for naming it in a request.
 import type { Context, Middleware } from 'koa';
 import { requestOrigin, type AuditLog } from '../../../audit/writer.js';
 import type { Views } from '../../../views/views.js';
@@ -11,8 +11,7 @@ import { requestClientId } from '../../request-client.js';
 
 /**
  * A rule of the authorization, token, revocation and introspection routes (src/policy-table.ts). `endpoint`
- * decides the answer (a page at /authorize, `invalid_client` elsewhere) and whether a use is recorded (a sign-in
- * or a token, not a revocation or an introspection).
+ * decides the answer: a page at /authorize, `invalid_client` elsewhere.
  */
 export function clientApproval(deps: {
   endpoint: 'authorization' | 'token' | 'revocation' | 'introspection';
@@ -21,16 +20,12 @@ export function clientApproval(deps: {
   audit: AuditLog;
 }): Middleware {
   const authorize = deps.endpoint === 'authorization';
-  const touches = authorize || deps.endpoint === 'token';
   return async (ctx: Context, next) => {
     const clientId = requestClientId(ctx);
     if (!clientId) return next();
     const client = await deps.registry.findForGate(clientId);
     const status = client?.status ?? 'active';
-    if (status === 'active') {
-      if (client && touches) await deps.registry.touch(clientId);
-      return next();
-    }
+    if (status === 'active') return next();
     const reason = status === 'pending' ? 'client awaiting administrator approval' : 'client disabled by an administrator';
     await deps.audit.record({
       type: authorize ? 'authorization.refused' : 'token.refused',

@@ -12,6 +12,8 @@ COPY migrations ./migrations
 RUN npm run build
 
 FROM node:22-bookworm-slim AS runtime
+# HOST=0.0.0.0 explicitly: a container is reached through its published port, while outside production the default
+# bind is 127.0.0.1 (docs/SECURITY.md, "Issue 16").
 ENV NODE_ENV=production \
     PORT=8080 \
     HOST=0.0.0.0 \

@@ -3,6 +3,7 @@
 // path the mount (issuer-path.ts) comes before every middleware that matches a path.
 import Koa from 'koa';
 import { requestOrigin } from './audit/writer.js';
+import { proxyOptions } from './http/client-address.js';
 import { errorHandler } from './http/errors.js';
 import { pinIssuerOrigin } from './http/issuer-origin.js';
 import { issuerBase, issuerPath } from './http/issuer-path.js';
@@ -19,7 +20,8 @@ import { policyTable } from './policy-table.js';
 export type { AppDeps };
 
 export function buildApp(deps: AppDeps): Koa {
-  const app = new Koa({ proxy: deps.config.TRUST_PROXY });
+  // TRUST_PROXY hops: ctx.ip is the X-Forwarded-For entry that many hops from the right (http/client-address.ts).
+  const app = new Koa(proxyOptions(deps.config.TRUST_PROXY));
   // The provider's cookies are signed with these keys; the outer app must share them (DESIGN.md §10.2).
   app.keys = cookieKeys(deps.secretKey);
   app.silent = true; // errors are logged by errorHandler, without request secrets

@@ -41,6 +41,30 @@ const domainList = list.transform((entries, ctx) =>
   }),
 );
 
+// TRUST_PROXY (docs/SECURITY.md, "Issue 16"): how many proxies in front of Gatehouse append to X-Forwarded-For. The
+// client address is the entry that many hops from the right (the socket's peer being the last hop), so entries a
+// client wrote itself, to the left, are never believed. It used to be a switch: `true` trusted the left-most entry,
+// which any client sets. A boolean spelling is still accepted: false (no, off) is 0 and true (yes, on) is 1 hop,
+// the one reverse proxy the README describes, with a warning at start (booleanProxySpelling).
+const MAX_PROXY_HOPS = 10;
+const proxyHops = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .transform((v, ctx) => {
+    if (/^\d{1,2}$/.test(v) && Number(v) <= MAX_PROXY_HOPS) return Number(v);
+    if (['true', 'yes', 'on'].includes(v)) return 1;
+    if (['false', 'no', 'off'].includes(v)) return 0;
+    ctx.addIssue({ code: 'custom', message: `must be the number of trusted proxy hops, 0 to ${MAX_PROXY_HOPS} (0: none, 1: one reverse proxy, 2: a CDN and a proxy)` });
+    return z.NEVER;
+  });
+
+/** A warning for a TRUST_PROXY written as a boolean: `true` is read as 1 hop, which is wrong behind a CDN. */
+function booleanProxySpelling(raw: string | undefined): string | undefined {
+  if (!raw || !['true', 'yes', 'on'].includes(raw.trim().toLowerCase())) return undefined;
+  return `TRUST_PROXY: "${raw.trim()}" is read as 1 trusted proxy hop (one reverse proxy in front of Gatehouse); set the number of proxies that append to X-Forwarded-For instead (2 behind a CDN and a proxy)`;
+}
+
 const seconds = (min: number, max: number) =>
   z.coerce.number().int(`must be a whole number of seconds`).min(min).max(max);
 
@@ -125,7 +149,8 @@ const resourcesJson = z.string().transform((raw, ctx) => {
 const schema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   PORT: z.coerce.number().int('must be an integer').min(0).max(65535).default(8080),
-  HOST: z.string().min(1).default('0.0.0.0'),
+  // Unset: 127.0.0.1 outside production, 0.0.0.0 in production (see loadConfig; docs/SECURITY.md, "Issue 16").
+  HOST: z.string().min(1).optional(),
   ISSUER: z.string().optional(),
   DATABASE_URL: z
     .string()
@@ -168,6 +193,8 @@ const schema = z.object({
   CIMD_RATE_LIMIT: rateLimit(30),
   CIMD_RATE_WINDOW: seconds(1, 7 * 86400).default(3600),
   DCR_MAX_CLIENTS: z.coerce.number().int('must be a whole number').min(1).max(10_000_000).default(10_000),
+  // Dynamic clients registered from one source (an IPv4 address or an IPv6 /64) at once (oauth/registration.ts).
+  DCR_MAX_CLIENTS_PER_SOURCE: z.coerce.number().int('must be a whole number').min(1).max(10_000_000).default(50),
   DCR_CLIENT_TTL_DAYS: z.coerce.number().int('must be a whole number of days').min(1).max(3650).default(90),
   DCR_ALLOWED_RESOURCES: list.default([]),
   DCR_ALLOWED_SCOPES: list.default([]),
@@ -187,7 +214,7 @@ const schema = z.object({
     .refine((v) => v === undefined || /^[\x21-\x7E]{16,}$/.test(v), 'must be at least 16 visible ASCII characters, no spaces (e.g. openssl rand -hex 32)'),
   ACCESS_TOKEN_TTL: seconds(60, 86400).default(900),
   REFRESH_TOKEN_TTL: seconds(300, 365 * 86400).default(30 * 86400),
-  TRUST_PROXY: bool.default(false),
+  TRUST_PROXY: proxyHops.default(0),
   KEY_RELOAD_INTERVAL: seconds(1, 3600).default(5),
   // Server processes on this host (cluster/supervisor.ts): a number, or `auto` for one per core. Each is an instance in
   // the DESIGN.md §8 sense, so more than one needs PostgreSQL.
@@ -212,8 +239,11 @@ export function parsePolicySetting<N extends PolicySettingName>(name: N, raw: st
   return { problem: `${name}: ${parsed.error.issues.map((i) => i.message).join('; ')}` };
 }
 
-export type Config = Omit<z.infer<typeof schema>, 'ISSUER'> & {
+export type Config = Omit<z.infer<typeof schema>, 'ISSUER' | 'HOST'> & {
   ISSUER: string;
+  HOST: string;
+  /** Settings that are accepted but may not mean what the operator thinks; logged at start (gatehouse.ts). */
+  warnings: string[];
   /** true when DATABASE_URL is unset: the embedded PGlite database in DATA_DIR is used. */
   embedded: boolean;
   dataDir: string;
@@ -269,5 +299,10 @@ export function loadConfig(env: Record<string, string | undefined> = environment
     if (c.CIMD_ALLOW_PRIVATE_ADDRESSES) problems.push('CIMD_ALLOW_PRIVATE_ADDRESSES: must not be true in production');
   }
   if (problems.length) throw new ConfigError(problems);
-  return { ...c, ISSUER: issuer, embedded: !c.DATABASE_URL, dataDir: resolve(c.DATA_DIR) };
+  const warnings = [booleanProxySpelling(cleaned.TRUST_PROXY)].filter((w): w is string => !!w);
+  // A development server listens on loopback only, as its ISSUER (localhost) says; a container or a production
+  // host sets HOST (the Dockerfile sets 0.0.0.0). Production keeps its old default, 0.0.0.0, so an upgrade does
+  // not move a deployed server off the interface its proxy reaches.
+  const host = c.HOST ?? (c.NODE_ENV === 'production' ? '0.0.0.0' : '127.0.0.1');
+  return { ...c, HOST: host, ISSUER: issuer, warnings, embedded: !c.DATABASE_URL, dataDir: resolve(c.DATA_DIR) };
 }

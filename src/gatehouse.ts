@@ -16,6 +16,7 @@ import { createLogger, type Logger } from './log.js';
 import { deleteExpiredPayloads } from './oauth/adapter.js';
 import { ensureSigningKeys, loadKeySet } from './oauth/keys.js';
 import { buildProvider } from './oauth/provider.js';
+import { recordClientUse } from './oauth/policies/hooks/client-last-use.js';
 import { ProviderHolder } from './oauth/provider-holder.js';
 import { ResourceRegistry } from './oauth/resources.js';
 import { ClientRegistry } from './oauth/client-registry.js';
@@ -151,6 +152,7 @@ export async function startGatehouse(config: Config, options: StartOptions = {})
   const services = await openServices(config, options);
   const { log, handle, box, resources, accounts, users, audit } = services;
   const timers: NodeJS.Timeout[] = [];
+  for (const warning of config.warnings) log.warn(warning);
   try {
     await seedDatabase(services);
     const views = new Views(issuerBase(config.ISSUER));
@@ -161,6 +163,7 @@ export async function startGatehouse(config: Config, options: StartOptions = {})
       (keys) => {
         const provider = buildProvider({ config, db: handle.db, box, secretKey: services.secretKey, keys, resources, accounts, views, cimd, policy: services.policy, audit, firstParty: new FirstPartyClients([consoleClient(config.ISSUER)]) });
         auditProviderEvents(provider, audit);
+        recordClientUse(provider, services.registry, (err) => log.error({ err }, 'recording a client use failed'));
         // A database outage becomes a 503 (http/errors.ts), logged there without a stack; anything else is a bug.
         provider.on('server_error', (ctx: object, err: Error) => {
           if (!noteProviderServerError(ctx, err)) log.error({ err }, 'oidc-provider server error');

@@ -8,6 +8,7 @@ import * as upstream from '../../migrations/20261123_004_upstream.js';
 import * as resourceCatalogue from '../../migrations/20261123_005_resource_catalogue.js';
 import * as consoleTables from '../../migrations/20261124_006_console.js';
 import * as upstreamStateDigest from '../../migrations/20261208_007_upstream_state_digest.js';
+import * as clientRegistrySource from '../../migrations/20261215_008_client_registry_source.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -22,6 +23,7 @@ const MIGRATIONS: Array<[string, Migration]> = [
   ['20261123_005_resource_catalogue', resourceCatalogue],
   ['20261124_006_console', consoleTables],
   ['20261208_007_upstream_state_digest', upstreamStateDigest],
+  ['20261215_008_client_registry_source', clientRegistrySource],
 ];
 
 const source: Knex.MigrationSource<[string, Migration]> = {

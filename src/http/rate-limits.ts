@@ -3,6 +3,9 @@
 // the store reaches the database through knex, which also serves PGlite, and folds concurrent increments of one
 // counter into one upsert (rate-limit-store.ts).
 //
+// "IP" below is the client address (TRUST_PROXY hops from the right of X-Forwarded-For; docs/SECURITY.md, "Issue
+// 16") counted by source: an IPv4 address, or an IPv6 address's /64.
+//
 //   /register           per IP                          REGISTRATION_RATE_LIMIT / REGISTRATION_RATE_WINDOW
 //   /token              per client_id and per IP        TOKEN_RATE_LIMIT, TOKEN_RATE_LIMIT_IP / TOKEN_RATE_WINDOW
 //   /authorize          per IP                          AUTHORIZE_RATE_LIMIT / AUTHORIZE_RATE_WINDOW
@@ -21,6 +24,7 @@ import { requestOrigin, type AuditLog } from '../audit/writer.js';
 import type { Config } from '../config.js';
 import { sha256 } from '../crypto/digest.js';
 import type { Db } from '../db/connection.js';
+import { addressSource } from '../net/address-source.js';
 import type { Views } from '../views/views.js';
 import { rateLimitStore } from './rate-limit-store.js';
 
@@ -88,9 +92,10 @@ export class RateLimit {
     if (this.#limiter) await this.#limiter.reward(this.#key(key), 1);
   }
 
-  // Client ids (CIMD URLs) and emails can be long and personal: the table keeps their digest. Addresses stay readable.
+  // Client ids (CIMD URLs) and emails can be long and personal: the table keeps their digest. Addresses stay
+  // readable, counted by source: an IPv6 /64 shares one budget, a mapped IPv4 is its IPv4 (net/address-source.ts).
   #key(key: string): string {
-    return this.kind === 'ip' ? key : sha256(key);
+    return this.kind === 'ip' ? addressSource(key) : sha256(key);
   }
 }
 

@@ -6,6 +6,7 @@ import type { Knex } from 'knex';
 import type { Db } from '../db/connection.js';
 import { containsPattern } from '../db/like-pattern.js';
 import { storable } from '../db/storable-text.js';
+import { addressSource } from '../net/address-source.js';
 import { forgetCachedClient, revokeGrantsOfClient } from './adapter.js';
 import { TtlCache } from '../cache/ttl-cache.js';
 
@@ -63,6 +64,8 @@ export class ClientRegistry {
         status: input.status,
         client_name: input.clientName === undefined ? null : storable(input.clientName).slice(0, 500),
         registered_ip: input.ip ?? null,
+        // The source the per-source cap counts (countDynamicFrom); the full address stays for the console and audit.
+        registered_source: input.ip === undefined ? null : addressSource(input.ip),
       })
       .onConflict('client_id')
       .merge(['client_name']);
@@ -161,6 +164,18 @@ export class ClientRegistry {
 
   async countDynamic(): Promise<number> {
     const row = (await this.db('client_registry').where({ origin: 'dynamic' }).count<{ count: string | number }[]>('client_id as count').first()) as { count: string | number };
+    return Number(row.count);
+  }
+
+  /**
+   * Dynamic clients registered from the source of `ip` (its IPv4 address or IPv6 /64) that are still here: pending,
+   * active or disabled alike, until they are swept as unused or deleted.
+   */
+  async countDynamicFrom(ip: string): Promise<number> {
+    const row = (await this.db('client_registry')
+      .where({ origin: 'dynamic', registered_source: addressSource(ip) })
+      .count<{ count: string | number }[]>('client_id as count')
+      .first()) as { count: string | number };
     return Number(row.count);
   }
 

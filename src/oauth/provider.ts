@@ -8,6 +8,7 @@ import type { Db } from '../db/connection.js';
 import { accountFromRow, type AccountRow, type Accounts } from '../upstream/accounts.js';
 import { accountKey, takeAhead } from './read-ahead.js';
 import type { Views } from '../views/views.js';
+import { proxyOptions } from '../http/client-address.js';
 import { issuerBase } from '../http/issuer-path.js';
 import { PostgresAdapter, spendRefreshToken } from './adapter.js';
 import { settlePendingConsumes } from './refresh-rotation.js';
@@ -174,7 +175,8 @@ export function buildProvider(deps: ProviderDeps): Provider {
   };
 
   const provider = new Provider(config.ISSUER, configuration);
-  provider.proxy = config.TRUST_PROXY;
+  // The same client address as the outer app's (http/client-address.ts): oidc-provider is a Koa app of its own.
+  Object.assign(provider, proxyOptions(config.TRUST_PROXY));
   applyLoopbackRedirectRule(provider);
   applyClientCredentialsRule(provider);
   if (config.CIMD) deps.cimd?.attach(provider);

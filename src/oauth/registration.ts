@@ -1,7 +1,8 @@
 // Dynamic Client Registration governance (RFC 7591, RFC 7592, DESIGN.md §6, issue #3), around oidc-provider's
 // own registration endpoint:
-//   before: per-IP rate limit, the maximum number of dynamic clients, and the client-metadata policy
-//           (client-metadata-policy.ts, as source `dynamic` or `update`) for POST /register and PUT /register/<id>;
+//   before: per-IP rate limit, the maximum number of dynamic clients (in all and per source address), and the
+//           client-metadata policy (client-metadata-policy.ts, as source `dynamic` or `update`) for POST /register
+//           and PUT /register/<id>;
 //   after:  the client is entered in the client registry (pending in approval mode) and every registration,
 //           update, deletion and refusal is audited with the rule that refused it.
 // REGISTRATION (open | approval | closed) is the policy in force (policy/settings.ts: the console's value, else the
@@ -70,6 +71,10 @@ export function registrationPolicy(deps: RegistrationDeps, route: 'create' | 'ma
       }
       if ((await registry.countDynamic()) >= config.DCR_MAX_CLIENTS) {
         return refuse(ctx, 400, 'invalid_client_metadata', 'the maximum number of registered clients has been reached; ask an administrator');
+      }
+      // One source cannot hold the whole table (docs/SECURITY.md, "Issue 16"): its live clients are capped too.
+      if ((await registry.countDynamicFrom(ctx.ip)) >= config.DCR_MAX_CLIENTS_PER_SOURCE) {
+        return refuse(ctx, 400, 'invalid_client_metadata', 'the maximum number of clients registered from this address has been reached; ask an administrator');
       }
     }
 

@@ -53,6 +53,8 @@ export async function startTestServer(env: Record<string, string>, port?: number
     LOGIN_RATE_LIMIT: '1000000',
     LOGIN_RATE_LIMIT_IP: '1000000',
     CIMD_RATE_LIMIT: '1000000',
+    // Every test client registers from 127.0.0.1: one source. registration-governance.test.ts sets its own cap.
+    DCR_MAX_CLIENTS_PER_SOURCE: '1000000',
     ...env,
   });
   const running = await startGatehouse(config, { ...options, log: createLogger(config.LOG_LEVEL) });

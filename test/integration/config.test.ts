@@ -1,9 +1,13 @@
 // Bad configuration stops the process before it listens, with one line per problem naming the variable.
 import { runCli } from '../helpers/cli.js';
 import { createTestDatabase } from '../helpers/database.js';
-import { startTestServer } from '../helpers/server.js';
+import type { AddressInfo } from 'node:net';
+import { networkInterfaces } from 'node:os';
+import { DEFAULT_RESOURCES, startTestServer } from '../helpers/server.js';
 import { ConfigError } from '../../src/config.js';
 import { loadConfiguration as loadConfig } from '../../src/configuration.js';
+import { startGatehouse } from '../../src/gatehouse.js';
+import { createLogger } from '../../src/log.js';
 
 function problems(env: Record<string, string>): string[] {
   try {
@@ -60,6 +64,52 @@ describe('configuration', () => {
     expect(c.REGISTRATION).toBe('open');
     expect(c.CIMD).toBe(true);
   });
+});
+
+// Issue 16 (docs/SECURITY.md, "Issue 16"): client addresses, the per-source client cap and the bind address.
+describe('TRUST_PROXY, DCR_MAX_CLIENTS_PER_SOURCE and HOST', () => {
+  it('TRUST_PROXY is a number of trusted proxy hops; the old booleans still work, true as 1 hop with a warning', () => {
+    expect(loadConfig({}).TRUST_PROXY).toBe(0);
+    expect(loadConfig({ TRUST_PROXY: '2' }).TRUST_PROXY).toBe(2);
+    expect(loadConfig({ TRUST_PROXY: '0' }).TRUST_PROXY).toBe(0);
+    expect(loadConfig({ TRUST_PROXY: 'false' }).TRUST_PROXY).toBe(0);
+    expect(loadConfig({ TRUST_PROXY: '1' }).warnings).toEqual([]);
+    const legacy = loadConfig({ TRUST_PROXY: 'true' });
+    expect(legacy.TRUST_PROXY).toBe(1);
+    expect(legacy.warnings).toEqual([expect.stringMatching(/^TRUST_PROXY: "true" is read as 1 trusted proxy hop/)]);
+    for (const bad of ['-1', '11', '1.5', 'all', 'maybe']) {
+      expect(problems({ TRUST_PROXY: bad })).toEqual([expect.stringMatching(/^TRUST_PROXY: must be the number of trusted proxy hops/)]);
+    }
+  });
+
+  it('DCR_MAX_CLIENTS_PER_SOURCE defaults to 50 and refuses a value that is not a positive whole number', () => {
+    expect(loadConfig({}).DCR_MAX_CLIENTS_PER_SOURCE).toBe(50);
+    for (const bad of ['0', 'many', '2.5']) expect(problems({ DCR_MAX_CLIENTS_PER_SOURCE: bad })).toEqual([expect.stringMatching(/^DCR_MAX_CLIENTS_PER_SOURCE: /)]);
+  });
+
+  it('a development server binds 127.0.0.1 unless HOST says otherwise; production keeps 0.0.0.0', () => {
+    expect(loadConfig({}).HOST).toBe('127.0.0.1');
+    expect(loadConfig({ NODE_ENV: 'test' }).HOST).toBe('127.0.0.1');
+    expect(loadConfig({ HOST: '0.0.0.0' }).HOST).toBe('0.0.0.0');
+    expect(loadConfig({ NODE_ENV: 'production', ISSUER: 'https://auth.example.com', SECRET_KEY: 'x'.repeat(40), DATABASE_URL: 'postgres://u@db/gh' }).HOST).toBe('0.0.0.0');
+  });
+
+  it('a server started with the default HOST listens on loopback only: another interface of this host refuses the connection', async () => {
+    const db = await createTestDatabase();
+    const config = loadConfig({ ...db.env, NODE_ENV: 'test', PORT: '0', LOG_LEVEL: 'silent', RESOURCES: DEFAULT_RESOURCES });
+    const running = await startGatehouse(config, { log: createLogger('silent') });
+    try {
+      const { address, port } = running.server.address() as AddressInfo;
+      expect(address).toBe('127.0.0.1');
+      expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+      // Any non-loopback IPv4 address of this machine (a container may have none).
+      const other = Object.values(networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal);
+      if (other) await expect(fetch(`http://${other.address}:${port}/healthz`)).rejects.toThrow();
+    } finally {
+      await running.close();
+      await db.drop();
+    }
+  }, 60_000);
 });
 
 describe('the upstream connection from UPSTREAM_*', () => {

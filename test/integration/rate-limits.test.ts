@@ -1,8 +1,8 @@
 // Rate limits (DESIGN.md §6, issue #7; src/http/rate-limits.ts): each limit trips at its configured value with 429,
 // Retry-After and an OAuth error body (or the error page in a browser, never a redirect), other keys are untouched,
 // password guessing is refused even with the right password once over the limit, and each limit's first refusal of
-// a window is audited once. Sources are told apart by X-Forwarded-For (TRUST_PROXY=true), one address per test.
-// On PostgreSQL, two instances share the counters.
+// a window is audited once. Sources are told apart by X-Forwarded-For behind one trusted proxy hop (TRUST_PROXY=1:
+// the right-most entry is the client), one address per test. On PostgreSQL, two instances share the counters.
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { RateLimit } from '../../src/http/rate-limits.js';
 import type { Db } from '../../src/db/connection.js';
@@ -15,7 +15,7 @@ import { freePort, startTestServer, TEST_RESOURCE, type TestServer } from '../he
 
 const REDIRECT = 'http://127.0.0.1:47123/cb';
 const LIMITS = {
-  TRUST_PROXY: 'true',
+  TRUST_PROXY: '1',
   TOKEN_RATE_LIMIT: '3',
   TOKEN_RATE_LIMIT_IP: '5',
   TOKEN_RATE_WINDOW: '3600',
@@ -304,6 +304,46 @@ describe('/register: per address, audited once per window', () => {
       expect(((await refused.json()) as { error: string }).error).toBe('temporarily_unavailable');
     }
     expect(await exceeded('register_ip', '192.0.2.70')).toHaveLength(1);
+  });
+});
+
+// Issue 16, finding 4 (docs/SECURITY.md, "Issue 16"): the client address is the X-Forwarded-For entry TRUST_PROXY
+// hops from the right; what a client writes further left is never its address, and an IPv6 /64 is one source.
+describe('client addresses behind a trusted proxy hop', () => {
+  const registerVia = (xff: string) =>
+    fetch(`${gh.issuer}/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-forwarded-for': xff },
+      body: JSON.stringify({ redirect_uris: [REDIRECT], token_endpoint_auth_method: 'none' }),
+    });
+
+  it('a spoofed left-most X-Forwarded-For entry does not buy a fresh budget: the limit holds', async () => {
+    // The proxy appends the real peer (192.0.2.80) after whatever the client sent.
+    const statuses: number[] = [];
+    for (let i = 1; i <= 5; i++) statuses.push((await registerVia(`10.9.9.${i}, 192.0.2.80`)).status);
+    expect(statuses).toEqual([201, 201, 429, 429, 429]);
+    const audited = await exceeded('register_ip');
+    expect(audited.filter((r) => r.ip === '192.0.2.80')).toHaveLength(1);
+    expect(audited.some((r) => String(r.ip).startsWith('10.9.9.'))).toBe(false);
+  });
+
+  it('two real clients behind one proxy (different right-most entries) have separate budgets, whatever they write to the left', async () => {
+    const first = '198.51.100.120';
+    for (let i = 0; i < 4; i++) expect((await authorize(`6.6.6.6, ${first}`)).status).toBe(303);
+    expect((await authorize(`6.6.6.6, ${first}`)).status).toBe(429);
+    // The same left-most entry, another real client: its own budget.
+    expect((await authorize(`6.6.6.6, 198.51.100.121`)).status).toBe(303);
+    expect((await exceeded('authorize_ip', first))).toHaveLength(1);
+  });
+
+  it('IPv6 addresses of one /64 share a budget; another /64 does not; the audit row keeps the full address', async () => {
+    const statuses: number[] = [];
+    for (const host of ['1', 'a', 'b:c', 'dead:beef:1']) statuses.push((await authorize(`2001:db8:16:4::${host}`)).status);
+    statuses.push((await authorize('2001:db8:16:4:ffff:ffff:ffff:fffe')).status);
+    expect(statuses).toEqual([303, 303, 303, 303, 429]);
+    expect((await authorize('2001:db8:16:5::1')).status).toBe(303);
+    const audited = (await exceeded('authorize_ip')).filter((r) => String(r.ip).startsWith('2001:db8:16:4:'));
+    expect(audited.map((r) => r.ip)).toEqual(['2001:db8:16:4:ffff:ffff:ffff:fffe']);
   });
 });
 

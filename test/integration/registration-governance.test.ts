@@ -170,6 +170,37 @@ describe('caps', () => {
   });
 });
 
+// Issue 16, finding 5 (docs/SECURITY.md, "Issue 16"): one source cannot fill the client table and hold it.
+describe('the per-source cap on dynamic clients', () => {
+  let gh: TestServer;
+  beforeAll(async () => {
+    gh = await server({ TRUST_PROXY: '1', DCR_MAX_CLIENTS: '1000', DCR_MAX_CLIENTS_PER_SOURCE: '3' });
+  });
+
+  it('refuses the N+1th live client from one source (an IPv6 /64, whatever it writes to the left) while another source still registers', async () => {
+    const from = (xff: string) => ({ 'x-forwarded-for': xff });
+    for (let i = 1; i <= 3; i++) expect((await register(gh, {}, from(`10.0.0.${i}, 2001:db8:5:6::${i}`))).status).toBe(201);
+    // Pending, active or disabled: every live client counts, and a neighbour in the same /64 is the same source.
+    const over = await register(gh, {}, from('10.0.0.9, 2001:db8:5:6::99'));
+    expect(over.status).toBe(400);
+    expect(over.body.error).toBe('invalid_client_metadata');
+    expect(over.body.error_description).toMatch(/clients registered from this address/);
+    const refused = await gh.services.audit.recent({ type: 'registration.refused' });
+    expect(refused.some((r) => r.ip === '2001:db8:5:6::99' && /from this address/.test(String(r.reason)))).toBe(true);
+
+    expect((await register(gh, {}, from('2001:db8:5:7::1'))).status).toBe(201);
+    expect((await register(gh, {}, from('198.51.100.44'))).status).toBe(201);
+    // The registry keeps the full registering address.
+    const listed = await gh.services.registry.list({ origin: 'dynamic' });
+    expect(listed.map((c) => c.registeredIp)).toEqual(expect.arrayContaining(['2001:db8:5:6::1', '2001:db8:5:6::3', '198.51.100.44']));
+
+    // Once one of that source's clients is gone (deleted or swept), it may register again.
+    const one = listed.find((c) => c.registeredIp === '2001:db8:5:6::2')!;
+    await gh.services.registry.remove(one.clientId);
+    expect((await register(gh, {}, from('2001:db8:5:6::99'))).status).toBe(201);
+  });
+});
+
 describe('expiry of unused dynamic clients', () => {
   let gh: TestServer;
   beforeAll(async () => {
@@ -199,6 +230,26 @@ describe('expiry of unused dynamic clients', () => {
 
     // A client that was swept simply registers again.
     expect((await register(gh)).status).toBe(201);
+  });
+
+  it('naming a client in /authorize or /token without being given a code or tokens does not keep it alive: the sweep removes it', async () => {
+    const { sweepUnusedClients } = await import('../../src/gatehouse.js');
+    const idle = await registerPublicClient(gh.issuer, [REDIRECT]);
+    const d = gh.services.handle.db;
+    const longAgo = new Date(Date.now() - 100 * 86_400_000);
+    await d('client_registry').where({ client_id: idle.client_id }).update({ created_at: longAgo, last_used_at: longAgo });
+
+    // An attacker keeping its registrations alive: a valid authorization request (it reaches the sign-in page) …
+    const { challenge } = pkcePair();
+    const authorize = await fetch(authorizeUrl(gh.issuer, { client_id: idle.client_id, redirect_uri: REDIRECT, code_challenge: challenge, code_challenge_method: 'S256', resource: TEST_RESOURCE, scope: 'tools:read', state: 's' }), { redirect: 'manual' });
+    expect(authorize.status).toBe(303);
+    // … and a token request that fails.
+    const token = await tokenRequest(gh.issuer, { grant_type: 'authorization_code', code: 'not-a-code', code_verifier: 'x'.repeat(43), client_id: idle.client_id, redirect_uri: REDIRECT });
+    expect(token.status).toBe(400);
+
+    expect((await gh.services.registry.find(idle.client_id))?.lastUsedAt?.getTime()).toBe(longAgo.getTime());
+    expect(await sweepUnusedClients(gh.services)).toContain(idle.client_id);
+    expect(await gh.holder.provider.Client.find(idle.client_id)).toBeUndefined();
   });
 
   it('using a client records its last use', async () => {

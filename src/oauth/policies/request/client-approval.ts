@@ -1,10 +1,11 @@
 // REGISTRATION=approval (issue #3): a dynamically registered client exists but cannot authorize until an admin
 // approves it (`gatehouse client approve`), and a disabled client can do nothing. At /authorize the person sees a
 // readable page — never a redirect to the unapproved client; at the token, revocation and introspection endpoints
-// the client gets `invalid_client`. Each refusal is audited. Active clients have their last use recorded, which
-// drives the expiry of unused dynamic clients. The same gate stands on the steps of a sign-in already under way (its
-// pages under /interaction/<uid> and the resume at /authorize/<uid>), where the client is the interaction's: a
-// client disabled while a person is signing in gets no consent, no remembered grant and no code.
+// the client gets `invalid_client`. Each refusal is audited. A client's last use is recorded only when it is given
+// a code or tokens (policies/hooks/client-last-use.ts), never for naming it in a request. The same gate stands on
+// the steps of a sign-in already under way (its pages under /interaction/<uid> and the resume at /authorize/<uid>),
+// where the client is the interaction's: a client disabled while a person is signing in gets no consent, no
+// remembered grant and no code.
 import type { Context, Middleware } from 'koa';
 import { requestOrigin, type AuditLog } from '../../../audit/writer.js';
 import type { Views } from '../../../views/views.js';
@@ -13,9 +14,8 @@ import { requestClientId } from '../../request-client.js';
 
 /**
  * A rule of the authorization, resume, interaction, token, revocation and introspection routes
- * (src/policy-table.ts). `endpoint` decides the answer (a page for a person's browser, `invalid_client` for a
- * client) and whether a use is recorded (a new sign-in or a token, not a revocation or an introspection).
- * `clientIdOf` names the client when the request itself does not (a sign-in step: the interaction's client).
+ * (src/policy-table.ts). `endpoint` decides the answer: a page for a person's browser, `invalid_client` for a
+ * client. `clientIdOf` names the client when the request itself does not (a sign-in step: the interaction's client).
  */
 export function clientApproval(deps: {
   endpoint: 'authorization' | 'sign-in step' | 'token' | 'revocation' | 'introspection';
@@ -25,16 +25,12 @@ export function clientApproval(deps: {
   clientIdOf?: (ctx: Context) => Promise<string | undefined>;
 }): Middleware {
   const authorize = deps.endpoint === 'authorization' || deps.endpoint === 'sign-in step';
-  const touches = deps.endpoint === 'authorization' || deps.endpoint === 'token';
   return async (ctx: Context, next) => {
     const clientId = deps.clientIdOf ? await deps.clientIdOf(ctx) : requestClientId(ctx);
     if (!clientId) return next();
     const client = await deps.registry.findForGate(clientId);
     const status = client?.status ?? 'active';
-    if (status === 'active') {
-      if (client && touches) await deps.registry.touch(clientId);
-      return next();
-    }
+    if (status === 'active') return next();
     const reason = status === 'pending' ? 'client awaiting administrator approval' : 'client disabled by an administrator';
     await deps.audit.record({
       type: authorize ? 'authorization.refused' : 'token.refused',

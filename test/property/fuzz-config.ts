@@ -20,7 +20,8 @@ export const FUZZ_SEED = positiveInt('FUZZ_SEED', 20_261_107);
 export const LANES = positiveInt('FUZZ_LANES', 4);
 
 /**
- * The fuzzed server's rate limits turned off (0): the properties test what lies behind them (a 429 would pass
+ * The fuzzed server's rate limits turned off (0) and its client caps out of reach: the properties test what lies
+ * behind them (a 429 would pass
  * every property while reaching nothing). The rate limiter has its own tests.
  */
 export const FUZZ_ENV: Record<string, string> = {
@@ -32,6 +33,9 @@ export const FUZZ_ENV: Record<string, string> = {
   LOGIN_RATE_LIMIT: '0',
   LOGIN_RATE_LIMIT_IP: '0',
   CIMD_RATE_LIMIT: '0',
+  // Likewise the dynamic-client caps: 10,000 registrations per property would fill them.
+  DCR_MAX_CLIENTS: '1000000',
+  DCR_MAX_CLIENTS_PER_SOURCE: '1000000',
 };
 
 /** A jest timeout for a property of `runs` cases costing about `msPerCase` each (lanes overlap, so this is generous). */

@@ -27,7 +27,8 @@ let gh: TestServer;
 beforeAll(async () => {
   db = await createTestDatabase();
   // The per-IP registration limit would answer 429 after 20; this file tests what lies behind it.
-  gh = await startTestServer({ ...db.env, REGISTRATION_RATE_LIMIT: '1000000', LOG_LEVEL: 'silent' });
+  // The client caps out of reach: 10,000 registrations per property would fill DCR_MAX_CLIENTS (10,000 by default).
+  gh = await startTestServer({ ...db.env, REGISTRATION_RATE_LIMIT: '1000000', DCR_MAX_CLIENTS: '1000000', DCR_MAX_CLIENTS_PER_SOURCE: '1000000', LOG_LEVEL: 'silent' });
 });
 
 afterAll(async () => {

@@ -1,12 +1,13 @@
 // Every console route but sign-in passes here: a live console session (else sign in), an account that is still an
-// administrator and not disabled (else a 403 page: admin rights and account status are read on every request,
-// so taking them away takes effect at once), and for every change a same-origin form post carrying the session's
+// administrator and not disabled (else a 403 page: admin rights are decided from the rule in force and account
+// status read on every request, so taking them away takes effect at once; console/admins.ts), and for every change a same-origin form post carrying the session's
 // CSRF token (else 403, audited). The parsed form is handed on in ctx.state.console.
 import type { Context, Middleware } from 'koa';
 import { requestOrigin, type AuditLog } from '../audit/writer.js';
 import { readForm } from '../http/form-body.js';
 import type { Accounts, Account } from '../upstream/accounts.js';
 import type { Views } from '../views/views.js';
+import type { Administrators } from './admins.js';
 import { CONSOLE_COOKIE, type ConsoleSession, type ConsoleSessions } from './sessions.js';
 
 export interface ConsoleState {
@@ -30,6 +31,7 @@ export interface GuardDeps {
   base: string;
   sessions: ConsoleSessions;
   accounts: Accounts;
+  admins: Administrators;
   audit: AuditLog;
   views: Views;
 }
@@ -59,7 +61,11 @@ export function consoleGuard(deps: GuardDeps): Middleware {
     const account = await deps.accounts.findById(session.accountId);
     // Anyone with a session may sign out; everything else is for administrators.
     const signingOut = deps.anyAccount(ctx);
-    if (!account || ((account.disabled || !account.isAdmin) && !signingOut)) {
+    const admin = !!account && (await deps.admins.isAdmin(account));
+    if (!account || (!admin && !signingOut)) {
+      if (account) {
+        await deps.audit.record({ type: 'console.refused', outcome: 'failure', actor: account.email ?? account.id, reason: account.disabled ? 'account disabled' : 'not an administrator', details: { path: ctx.path.slice(0, 256), accountId: account.id }, ...requestOrigin(ctx) });
+      }
       return deny(ctx, 403, 'Administrators only', 'Your account is not an administrator of this Gatehouse. Ask an administrator if you need access.', session.csrf);
     }
     let form: Record<string, string> = {};
@@ -81,7 +87,7 @@ export function consoleGuard(deps: GuardDeps): Middleware {
       }
     }
     ctx.state.console = { session, account, form } satisfies ConsoleState;
-    if (signingOut && !account.isAdmin) ctx.state.console.nonAdmin = true;
+    if (signingOut && !admin) ctx.state.console.nonAdmin = true;
     return next();
   };
 }

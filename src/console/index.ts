@@ -16,11 +16,13 @@ import { policyPages } from './policy.js';
 import { signInRoutes } from './sign-in.js';
 import { signOutRoutes } from './sign-out.js';
 import type { Views } from '../views/views.js';
+import { Administrators } from './admins.js';
 
 type Deps = ConsoleDeps & { views: Views; secretKey: string };
 
 /** Every console router, sign-in first (exported so the security suite can walk every route). */
-export function consoleRouters(deps: Deps): Router[] {
+export function consoleRouters(input: Deps & { admins?: Administrators }): Router[] {
+  const deps = { ...input, admins: input.admins ?? new Administrators(input) };
   return [
     signInRoutes(deps),
     signOutRoutes(deps),
@@ -39,10 +41,11 @@ export function consoleRouters(deps: Deps): Router[] {
 const answers = (router: Router) => (ctx: Context) => router.match(ctx.path, ctx.method).route;
 
 export function consoleRoutes(deps: Deps): Middleware {
-  const routers = consoleRouters(deps);
+  const admins = new Administrators(deps);
+  const routers = consoleRouters({ ...deps, admins });
   const [signIn, signOut] = routers as [Router, Router];
   return compose([
-    consoleGuard({ open: answers(signIn), anyAccount: answers(signOut), issuer: deps.config.ISSUER, base: deps.pages.base, sessions: deps.sessions, accounts: deps.accounts, audit: deps.audit, views: deps.views }),
+    consoleGuard({ open: answers(signIn), anyAccount: answers(signOut), issuer: deps.config.ISSUER, base: deps.pages.base, sessions: deps.sessions, accounts: deps.accounts, admins, audit: deps.audit, views: deps.views }),
     ...routers.map((r) => r.routes() as Middleware),
   ]);
 }

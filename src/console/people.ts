@@ -1,4 +1,5 @@
-// Console: people. Every account with the connections it signed in through, its groups, admin mark and status; a
+// Console: people. Every account with the connections it signed in through, its groups, whether it is an
+// administrator now (by the rule in force, console/admins.ts; not the mark recorded at its last sign-in) and status; a
 // person's page lists their live grants (client, resources and scopes, when granted and until when). An admin may
 // revoke one grant or all of them (the refresh tokens stop working at once; access tokens already issued live until
 // they expire), and disable or enable the account. Disabling also revokes every grant and ends their console
@@ -9,6 +10,7 @@ import type { Context } from 'koa';
 import { countGrantsByAccount, grantsOfAccount, revokeGrant, revokeGrantsOfAccount } from '../oauth/adapter.js';
 import type { Account } from '../upstream/accounts.js';
 import { LOCAL_ISSUER } from '../upstream/local/accounts.js';
+import type { Administrators } from './admins.js';
 import type { ConsoleDeps } from './deps.js';
 import { consoleState } from './guard.js';
 
@@ -19,7 +21,7 @@ const MAX_Q = 200;
 const when = (d: Date | null) => (d ? d.toISOString().slice(0, 16).replace('T', ' ') : '');
 const who = (a: Account) => a.email ?? a.name ?? a.id;
 
-export function peoplePages(deps: ConsoleDeps): Router {
+export function peoplePages(deps: ConsoleDeps & { admins: Administrators }): Router {
   const router = consoleRouter();
   const { pages, accounts, db } = deps;
 
@@ -42,11 +44,12 @@ export function peoplePages(deps: ConsoleDeps): Router {
     const rows = await accounts.list({ q: q || undefined, offset: (page - 1) * PAGE_SIZE, limit: PAGE_SIZE });
     const shown = rows.slice(0, PAGE_SIZE);
     const grants = await countGrantsByAccount(db, shown.map((a) => a.id));
+    const admins = await deps.admins.among(shown);
     const link = (p: number) => pages.url(`/people?${new URLSearchParams({ ...(q ? { q } : {}), page: String(p) }).toString()}`);
     pages.render(ctx, 'people', 'people', {
       title: 'People',
       q,
-      people: shown.map((a) => ({ ...a, href: pages.url(`/people/${encodeURIComponent(a.id)}`), lastLogin: when(a.lastLoginAt), grants: grants.get(a.id) ?? 0 })),
+      people: shown.map((a) => ({ ...a, admin: admins.has(a.id), href: pages.url(`/people/${encodeURIComponent(a.id)}`), lastLogin: when(a.lastLoginAt), grants: grants.get(a.id) ?? 0 })),
       previous: page > 1 ? link(page - 1) : undefined,
       next: rows.length > PAGE_SIZE && page < MAX_PAGE ? link(page + 1) : undefined,
       page,
@@ -64,7 +67,7 @@ export function peoplePages(deps: ConsoleDeps): Router {
       'person',
       {
         title: who(person),
-        person: { ...person, lastLogin: when(person.lastLoginAt) },
+        person: { ...person, admin: await deps.admins.isAdmin(person), lastLogin: when(person.lastLoginAt) },
         self: person.id === consoleState(ctx).account.id,
         action: pages.url(`/people/${encodeURIComponent(person.id)}`),
         problem: refused?.problem,

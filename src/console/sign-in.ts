@@ -1,9 +1,14 @@
 // Console sign-in: the console is a first-party client of Gatehouse's own /authorize (console/console-client.ts),
 // so admins meet the same login as everyone. The flow is bound to the browser that started it: /console/login
-// sets a signed, HttpOnly cookie holding a random nonce, which is the `state` and, HMAC'd with SECRET_KEY, the PKCE
-// verifier; /console/callback accepts a code only with that cookie, redeems the code in process (no token is ever
-// issued to the console), and opens a console session. `prompt=login` makes every console sign-in a fresh
-// authentication, at the IdP too.
+// sets a signed, HttpOnly cookie holding a random nonce and the time the sign-in started; the nonce is the `state`
+// and, HMAC'd with SECRET_KEY, the PKCE verifier. /console/callback accepts a code only with that cookie, and only
+// a code of the console client (another client's code is left untouched for its owner: issue 16, 11a), redeems it
+// in process (no token is ever issued to the console), and opens a console session.
+//
+// Every console sign-in is a fresh authentication (issue 16, item 2; docs/SECURITY.md "Issue 16: console
+// administration"): `prompt=login` and `max_age=0` ask for it, at the IdP too, but a URL parameter is only a
+// request the browser can strip, so the callback itself requires the code's auth_time to be no earlier than the
+// start the signed cookie recorded. Reusing an open Gatehouse session, however the URL was edited, is refused.
 import { consoleRouter } from './router.js';
 import { createHash, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
 import type Router from '@koa/router';
@@ -16,6 +21,7 @@ import type { Views } from '../views/views.js';
 import { ROUTES } from '../http/route-table.js';
 import type { Accounts } from '../upstream/accounts.js';
 import { CONSOLE_CALLBACK_PATH, CONSOLE_CLIENT_ID, consolePath, consoleRedirectUri } from './console-client.js';
+import type { Administrators } from './admins.js';
 import { CONSOLE_COOKIE, MAX_AGE_MS, type ConsoleSessions } from './sessions.js';
 
 const LOGIN_COOKIE = 'gatehouse.console.login';
@@ -25,6 +31,7 @@ export interface SignInDeps {
   config: Config;
   provider: () => Provider;
   accounts: Accounts;
+  admins: Administrators;
   sessions: ConsoleSessions;
   audit: AuditLog;
   views: Views;
@@ -50,7 +57,9 @@ export function signInRoutes(deps: SignInDeps): Router {
 
   router.get('/console/login', (ctx) => {
     const nonce = randomBytes(32).toString('base64url');
-    ctx.cookies.set(LOGIN_COOKIE, nonce, {
+    // Whole seconds, as auth_time counts them; rounded down so a login finished within this second still counts.
+    const startedAt = Math.floor(Date.now() / 1000);
+    ctx.cookies.set(LOGIN_COOKIE, `${nonce}.${startedAt}`, {
       path: `${base}${CONSOLE_CALLBACK_PATH}`,
       httpOnly: true,
       // Lax, not Strict: the way back from an IdP on another site is a cross-site redirect chain.
@@ -70,6 +79,7 @@ export function signInRoutes(deps: SignInDeps): Router {
       code_challenge: challengeFor(verifierFor(nonce)),
       code_challenge_method: 'S256',
       prompt: 'login',
+      max_age: '0',
     }).toString();
     ctx.set('Cache-Control', 'no-store');
     ctx.status = 303;
@@ -81,7 +91,8 @@ export function signInRoutes(deps: SignInDeps): Router {
     const one = (v: unknown) => (typeof v === 'string' ? v : undefined);
     const state = one(q.state);
     const code = one(q.code);
-    const nonce = ctx.cookies.get(LOGIN_COOKIE, { signed: true });
+    const [nonce, started] = (ctx.cookies.get(LOGIN_COOKIE, { signed: true }) ?? '').split('.');
+    const startedAt = Number(started);
     ctx.cookies.set(LOGIN_COOKIE, null, { path: `${base}${CONSOLE_CALLBACK_PATH}`, httpOnly: true, sameSite: 'lax', secure, signed: true, overwrite: true });
     const origin = requestOrigin(ctx);
     const fail = async (reason: string, title: string, description: string, status = 400) => {
@@ -89,8 +100,10 @@ export function signInRoutes(deps: SignInDeps): Router {
       return refuse(ctx, status, title, description);
     };
 
-    // The code is taken off the table first, whatever follows: a code for the console is used once or never.
-    const found = code ? await deps.provider().AuthorizationCode.find(code).catch(() => undefined) : undefined;
+    // A code of the console's is taken off the table first, whatever follows: it is used once or never. Any other
+    // client's code is not the console's to spend: it is left as it was, for its client to redeem (or not).
+    const stored = code ? await deps.provider().AuthorizationCode.find(code).catch(() => undefined) : undefined;
+    const found = stored?.clientId === CONSOLE_CLIENT_ID ? stored : undefined;
     let consumed = false;
     if (found) {
       try {
@@ -112,14 +125,20 @@ export function signInRoutes(deps: SignInDeps): Router {
       return fail(`sign-in ended: ${one(q.error)}`, 'Sign-in was not completed', 'The sign-in was cancelled or refused. Start again from the console.', 403);
     }
     if (one(q.iss) !== deps.config.ISSUER) return fail('iss does not match the issuer', 'Sign-in could not be completed', 'The response did not come from this server.');
-    if (!found || !consumed || found.clientId !== CONSOLE_CLIENT_ID || found.redirectUri !== consoleRedirectUri(deps.config.ISSUER)) {
+    if (stored && !found) return fail('authorization code of another client', 'Sign-in could not be completed', 'This sign-in link is not valid. Start again from the console.');
+    if (!found || !consumed || found.redirectUri !== consoleRedirectUri(deps.config.ISSUER)) {
       return fail('authorization code unknown, used or not the console\'s', 'Sign-in could not be completed', 'This sign-in link is not valid. Start again from the console.');
     }
     if (found.codeChallengeMethod !== 'S256' || !found.codeChallenge || !sameText(found.codeChallenge, challengeFor(verifierFor(nonce)))) {
       return fail('PKCE verifier does not match', 'Sign-in could not be completed', 'This sign-in was not started in this browser. Start again from the console.');
     }
+    // The authentication must have happened after this sign-in started: an older session's login is not fresh.
+    if (!Number.isSafeInteger(startedAt) || typeof found.authTime !== 'number' || found.authTime < startedAt) {
+      return fail('not a fresh authentication (auth_time before the sign-in started)', 'Sign in again', 'The console needs you to enter your credentials for this sign-in. Start again from the console.', 401);
+    }
     const account = found.accountId ? await deps.accounts.findById(found.accountId) : undefined;
     if (!account || account.disabled) return fail('account unknown or disabled', 'Access not allowed', 'Your account may not sign in.', 403);
+    const admin = await deps.admins.isAdmin(account);
 
     const session = await deps.sessions.create(account.id);
     ctx.cookies.set(CONSOLE_COOKIE, session.id, {
@@ -133,9 +152,9 @@ export function signInRoutes(deps: SignInDeps): Router {
     });
     await deps.audit.record({
       type: 'console.login',
-      outcome: account.isAdmin ? 'success' : 'failure',
+      outcome: admin ? 'success' : 'failure',
       actor: account.email ?? account.id,
-      ...(account.isAdmin ? {} : { reason: 'not an administrator' }),
+      ...(admin ? {} : { reason: 'not an administrator' }),
       details: { accountId: account.id },
       ...origin,
     });

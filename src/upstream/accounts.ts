@@ -1,8 +1,9 @@
 // Accounts and the identities linked to them (this module owns `accounts` and `identities`). An account is the
 // stable subject of Gatehouse's tokens; an identity is (connection, upstream issuer, upstream subject). Linking is
 // by that triple only, never by email: two IdPs (or two tenants of one) can both vouch for alice@example.com, and
-// an email match is how account-takeover bugs begin. Email, name, groups and the admin mark are refreshed from the
-// IdP at every login.
+// an email match is how account-takeover bugs begin. Email, name and groups are refreshed from the IdP at every
+// login. The stored `is_admin` is only a record of what the admin rule said at the last login: who is an
+// administrator now is decided on every console request from the rule in force (console/admins.ts).
 import { randomUUID } from 'node:crypto';
 import type { Db } from '../db/connection.js';
 import type { Identity } from './connector.js';
@@ -14,7 +15,8 @@ export interface Account {
   emailVerified: boolean;
   name: string | null;
   groups: string[];
-  isAdmin: boolean;
+  /** What the admin rule said at the last sign-in: a record, never a right (console/admins.ts decides that). */
+  adminAtLastSignIn: boolean;
   disabled: boolean;
   lastLoginAt: Date | null;
 }
@@ -37,7 +39,7 @@ export const accountFromRow = (r: AccountRow): Account => ({
   emailVerified: r.email_verified,
   name: r.name,
   groups: typeof r.groups === 'string' ? (JSON.parse(r.groups) as string[]) : r.groups,
-  isAdmin: r.is_admin,
+  adminAtLastSignIn: r.is_admin,
   disabled: !!r.disabled_at,
   lastLoginAt: r.last_login_at ? new Date(r.last_login_at) : null,
 });
@@ -78,6 +80,16 @@ export class Accounts {
     return updated > 0;
   }
 
+  /** The local users (password identities) linked to each of these accounts, by account id. */
+  async localUsersOf(accountIds: string[]): Promise<Map<string, string[]>> {
+    const rows = accountIds.length
+      ? ((await this.db('identities').whereIn('account_id', accountIds).where({ issuer: LOCAL_ISSUER }).select('account_id', 'subject')) as Array<{ account_id: string; subject: string }>)
+      : [];
+    const byAccount = new Map<string, string[]>();
+    for (const r of rows) byAccount.set(r.account_id, [...(byAccount.get(r.account_id) ?? []), r.subject]);
+    return byAccount;
+  }
+
   /** The identities linked to an account (for the console and tests). */
   async identities(accountId: string): Promise<Array<{ connectionId: string; issuer: string; subject: string }>> {
     const rows = (await this.db('identities').where({ account_id: accountId }).orderBy('created_at')) as Array<{ connection_id: string; issuer: string; subject: string }>;
@@ -88,7 +100,7 @@ export class Accounts {
    * The account an identity belongs to, created at its first login, with the profile refreshed. A local identity
    * keeps its user id as account id, so grants issued before accounts existed still name the right person.
    */
-  async link(identity: Identity, isAdmin: boolean): Promise<Account> {
+  async link(identity: Identity, adminNow: boolean): Promise<Account> {
     const key = { connection_id: identity.connector, issuer: identity.issuer, subject: identity.subject };
     const profile = {
       email: identity.email ?? null,
@@ -101,14 +113,14 @@ export class Accounts {
       let link = (await trx('identities').where(key).first('account_id')) as { account_id: string } | undefined;
       if (!link) {
         const accountId = identity.issuer === LOCAL_ISSUER ? identity.subject : randomUUID();
-        await trx('accounts').insert({ id: accountId, ...profile, is_admin: isAdmin }).onConflict('id').ignore();
+        await trx('accounts').insert({ id: accountId, ...profile, is_admin: adminNow }).onConflict('id').ignore();
         // A concurrent first login of the same identity may have linked it already: the key decides.
         await trx('identities').insert({ ...key, account_id: accountId, ...profile }).onConflict(['connection_id', 'issuer', 'subject']).ignore();
         link = (await trx('identities').where(key).first('account_id')) as { account_id: string };
       } else {
         await trx('identities').where(key).update(profile);
       }
-      await trx('accounts').where({ id: link.account_id }).update({ ...profile, is_admin: isAdmin });
+      await trx('accounts').where({ id: link.account_id }).update({ ...profile, is_admin: adminNow });
       return accountFromRow((await trx('accounts').where({ id: link.account_id }).first()) as AccountRow);
     });
   }

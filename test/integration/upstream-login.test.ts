@@ -410,12 +410,12 @@ describe('access policy on upstream identities', () => {
     browser.forgetOrigin(pgh.issuer);
     const again = await signInThrough(pgh, pidp, browser, client);
     expect(again.payload.sub).toBe(payload.sub);
-    expect((await pgh.services.accounts.findById(payload.sub!))?.isAdmin).toBe(false);
+    expect((await pgh.services.accounts.findById(payload.sub!))?.adminAtLastSignIn).toBe(false);
   });
 
   it('never makes an admin of an unverified email listed in ADMIN_EMAILS', async () => {
     // On the main server (no domain gate): root@example.com, unverified, logs in but is not an admin.
     const { payload } = await signInThrough(gh, idp, new MultiOriginBrowser('fake-root'), await newClient('Root Client'), ROOT_UNVERIFIED);
-    expect(await gh.services.accounts.findById(payload.sub!)).toMatchObject({ email: 'root@example.com', emailVerified: false, isAdmin: false });
+    expect(await gh.services.accounts.findById(payload.sub!)).toMatchObject({ email: 'root@example.com', emailVerified: false, adminAtLastSignIn: false });
   });
 });

@@ -80,6 +80,17 @@ export class LocalAccounts {
     return { id, email, name: input.name ?? null, isAdmin: input.isAdmin ?? false, disabled: false };
   }
 
+  /**
+   * Which of these users carry the local admin mark (`user add --admin`, the first-admin setup link) and may still
+   * log in: the mark is the admin rule for a password account, read at each console request, so a disabled user's
+   * mark grants nothing.
+   */
+  async adminMarks(ids: string[]): Promise<Set<string>> {
+    if (!ids.length) return new Set();
+    const rows = (await this.db('users').whereIn('id', ids).where({ is_admin: true }).whereNull('disabled_at').select('id')) as Array<{ id: string }>;
+    return new Set(rows.map((r) => r.id));
+  }
+
   /** Disables or enables a local user's password login (the console keeps it in step with the account). */
   async setDisabled(id: string, disabled: boolean): Promise<boolean> {
     const updated = await this.db('users').where({ id }).update({ disabled_at: disabled ? new Date() : null });

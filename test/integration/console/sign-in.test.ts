@@ -1,6 +1,6 @@
 // Console sign-in: admins through the same login as everyone; sessions, CSRF, 403 for non-admins.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Browser } from '../../helpers/browser-flow.js';
+import { authorizeThrough, Browser, pkcePair, registerPublicClient, tokenRequest } from '../../helpers/browser-flow.js';
 import { ConsoleBrowser, consoleSignIn, csrfOf } from '../../helpers/console.js';
 import { startTestServer, type TestServer } from '../../helpers/server.js';
 import { createTestDatabase, type TestDatabase } from '../../helpers/database.js';
@@ -34,6 +34,7 @@ describe('console sign-in', () => {
     expect(to.searchParams.get('client_id')).toBe('gatehouse-console');
     expect(to.searchParams.get('code_challenge_method')).toBe('S256');
     expect(to.searchParams.get('prompt')).toBe('login');
+    expect(to.searchParams.get('max_age')).toBe('0');
     expect(to.searchParams.get('resource')).toBeNull();
   });
 
@@ -87,5 +88,77 @@ describe('console sign-in', () => {
     const ok = await b.postForm(`${gh.issuer}/console/logout`, { _csrf: csrfOf(html) });
     expect(ok.status).toBe(200);
     expect((await b.page()).status).toBe(303);
+  });
+});
+
+/** The /authorize URL /console/login sends `b` to, with prompt=login and max_age removed (a browser may edit it). */
+async function strippedLoginUrl(b: ConsoleBrowser): Promise<URL> {
+  const to = new URL((await b.get(`${gh.issuer}/console/login`)).headers.get('location')!);
+  to.searchParams.delete('prompt');
+  to.searchParams.delete('max_age');
+  return to;
+}
+
+/** auth_time counts whole seconds: let the next one begin, so "before the sign-in started" is measurable. */
+const nextSecond = () => new Promise((resolve) => setTimeout(resolve, 1100 - (Date.now() % 1000)));
+
+describe('a fresh sign-in, enforced at the callback (issue 16, item 2)', () => {
+  it('after sign-out, a login URL without prompt=login asks for the password again (no silent sign-in from the Gatehouse session)', async () => {
+    const b = await consoleSignIn(gh.issuer, ADMIN.email, ADMIN.password);
+    const { html } = await b.page();
+    expect((await b.postForm(`${gh.issuer}/console/logout`, { _csrf: csrfOf(html) })).status).toBe(200);
+
+    const step = await b.follow(await b.get((await strippedLoginUrl(b)).href));
+    expect(step).toBeInstanceOf(Response);
+    const page = await (step as Response).text();
+    expect(page).toContain('name="password"');
+    expect(page).not.toContain('Continue to the console');
+    expect((await b.page()).status).toBe(303);
+    const logouts = await gh.services.audit.recent({ type: 'console.logout' });
+    expect(logouts[0]).toMatchObject({ outcome: 'success', details: expect.objectContaining({ gatehouseSessionEnded: true }) });
+  });
+
+  it('refuses a sign-in that reuses the open Gatehouse session (prompt=login and max_age stripped), audited, no console session', async () => {
+    const b = await consoleSignIn(gh.issuer, ADMIN.email, ADMIN.password);
+    const { html } = await b.page();
+    // Drop the console session only, keeping the Gatehouse sign-in session: as if signed out before item 2.
+    const adminId = (await gh.services.users.findByEmail(ADMIN.email))!.id;
+    await gh.services.handle.db('console_sessions').where({ account_id: adminId }).delete();
+    expect((await b.page()).status).toBe(303);
+    expect(html).toContain('Overview');
+    await nextSecond();
+
+    const step = await b.follow(await b.get((await strippedLoginUrl(b)).href));
+    expect(step).toBeInstanceOf(Response);
+    const res = step as Response;
+    expect(new URL(res.url).pathname).toBe('/console/callback');
+    expect(res.status).toBe(401);
+    expect(await res.text()).not.toContain('Continue to the console');
+    const events = await gh.services.audit.recent({ type: 'console.login' });
+    expect(events[0]).toMatchObject({ outcome: 'failure', reason: 'not a fresh authentication (auth_time before the sign-in started)' });
+    expect((await b.page()).status).toBe(303);
+  });
+});
+
+describe('/console/callback and other clients\' codes (issue 16, 11a)', () => {
+  it('refuses a code issued to another client without consuming it: that client still redeems it', async () => {
+    const redirectUri = 'http://127.0.0.1:4999/callback';
+    const { client_id } = await registerPublicClient(gh.issuer, [redirectUri]);
+    const { verifier, challenge } = pkcePair();
+    const back = await authorizeThrough(new Browser(new URL(gh.issuer).origin), gh.issuer, { client_id, redirect_uri: redirectUri, code_challenge: challenge, code_challenge_method: 'S256', scope: 'tools:read' }, PERSON);
+    const code = back.searchParams.get('code')!;
+    expect(code).toBeTruthy();
+
+    // A browser with a genuine console sign-in under way (state cookie and state) presents the foreign code.
+    const b = new ConsoleBrowser(gh.issuer);
+    const state = new URL((await b.get(`${gh.issuer}/console/login`)).headers.get('location')!).searchParams.get('state')!;
+    const res = await b.get(`${gh.issuer}/console/callback?${new URLSearchParams({ code, state, iss: gh.issuer })}`);
+    expect(res.status).toBe(400);
+    expect(await res.text()).not.toContain('Continue to the console');
+    const tokens = await tokenRequest(gh.issuer, { grant_type: 'authorization_code', code, code_verifier: verifier, client_id, redirect_uri: redirectUri });
+    expect(tokens.status).toBe(200);
+    expect(tokens.body.access_token).toBeTruthy();
+    const events = await gh.services.audit.recent({ type: 'console.login' });
+    expect(events[0]).toMatchObject({ outcome: 'failure', reason: 'authorization code of another client' });
   });
 });

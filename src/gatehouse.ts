@@ -189,9 +189,10 @@ export async function startGatehouse(config: Config, options: StartOptions = {})
     const port = (server.address() as AddressInfo).port;
 
     // The setup link only makes sense where passwords are accepted; with an IdP, ADMIN_EMAILS/ADMIN_GROUPS decide.
+    // Each start issues one link and kills the earlier ones; none while any administrator exists (first-admin.ts).
     const passwords = (await services.connections.list()).some((c) => c.kind === 'local');
     const setupLink = passwords && options.announceSetup !== false ? await issueFirstAdminLink(handle.db, users, config.ISSUER) : undefined;
-    if (setupLink) log.warn({ setupLink }, `no user exists yet: create the first administrator at ${setupLink}`);
+    if (setupLink) log.warn({ setupLink }, `no administrator exists yet: create the first one at ${setupLink} (earlier setup links no longer work)`);
 
     timers.push(
       setInterval(() => {

@@ -159,7 +159,7 @@ export async function startGatehouse(config: Config, options: StartOptions = {})
     const cimd = new CimdTrust({ config, clients: services.cimdClients, audit, policy: services.policy, fetch: options.cimdFetch });
     const holder = new ProviderHolder(
       (keys) => {
-        const provider = buildProvider({ config, db: handle.db, box, secretKey: services.secretKey, keys, resources, accounts, views, cimd, policy: services.policy, audit, firstParty: new FirstPartyClients([consoleClient(config.ISSUER)]) });
+        const provider = buildProvider({ config, db: handle.db, box, secretKey: services.secretKey, keys, resources, accounts, views, cimd, policy: services.policy, audit, registry: services.registry, firstParty: new FirstPartyClients([consoleClient(config.ISSUER)]) });
         auditProviderEvents(provider, audit);
         // A database outage becomes a 503 (http/errors.ts), logged there without a stack; anything else is a bug.
         provider.on('server_error', (ctx: object, err: Error) => {

@@ -30,6 +30,7 @@ import { admitsCurrentAccess } from './policies/hooks/current-access.js';
 import type { AuditLog } from '../audit/writer.js';
 import type { PolicyReader } from '../policy/settings.js';
 import type { FirstPartyClients } from './first-party-clients.js';
+import type { ClientRegistry } from './client-registry.js';
 
 /** OpenID scopes; MCP scopes belong to resources (resources table) and are never listed here. */
 export const STATIC_SCOPES = ['openid', 'offline_access', 'email', 'profile'] as const;
@@ -50,6 +51,8 @@ export interface ProviderDeps {
   cimd?: CimdTrust;
   /** Gatehouse's own clients (the console's sign-in), injected from the top. */
   firstParty: FirstPartyClients;
+  /** Where a client came from: introspection honours a resource link only on an admin-created one. */
+  registry: Pick<ClientRegistry, 'findForGate'>;
 }
 
 /** Cookie signing keys derived from SECRET_KEY; the outer Koa app must use the same ones (DESIGN.md §10.2). */
@@ -98,7 +101,10 @@ export function buildProvider(deps: ProviderDeps): Provider {
       registration: { enabled: true, idFactory: () => `${DYNAMIC_CLIENT_PREFIX}${randomId()}`, initialAccessToken: false },
       registrationManagement: { enabled: true, rotateRegistrationAccessToken: true },
       revocation: { enabled: true },
-      introspection: { enabled: true, allowedPolicy: introspectionAllowed as never },
+      introspection: {
+        enabled: true,
+        allowedPolicy: introspectionAllowed({ adminCreated: async (id) => (await deps.registry.findForGate(id))?.origin === 'static' }) as never,
+      },
       // For admin-created confidential clients only: patches/client-grant-type-allowed.ts refuses everyone else.
       clientCredentials: { enabled: true },
       userinfo: { enabled: true },

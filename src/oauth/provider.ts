@@ -22,7 +22,8 @@ import { interactionPolicyWithResourceConsent } from './policies/hooks/consent-c
 import { introspectionAllowed } from './policies/hooks/introspection.js';
 import { applyLoopbackRedirectRule } from './patches/loopback-redirect-allowed.js';
 import { pkceRequired } from './policies/hooks/pkce-required.js';
-import { issueRefreshToken, rotateRefreshToken } from './policies/hooks/refresh-tokens.js';
+import { issueRefreshToken } from './policies/hooks/refresh-tokens.js';
+import { refreshTokenTtl, rotateWithinAbsoluteLifetime } from './policies/hooks/refresh-lifetime.js';
 import { resourceIndicators } from './policies/hooks/resource-indicators.js';
 import { ROUTES } from '../http/route-table.js';
 import { loadRememberedGrant } from './remembered-consent.js';
@@ -69,6 +70,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
   // is scoped to the issuer's path here, so instances mounted at different paths of one host keep apart sessions.
   // (Only `long` gets a path: oidc-provider spreads `short` over the interaction cookie's own path.)
   const base = issuerBase(config.ISSUER);
+  const refreshLifetime = { ttl: config.REFRESH_TOKEN_TTL, absoluteTtl: config.REFRESH_TOKEN_ABSOLUTE_TTL };
   const sessionCookieOptions = base ? { ...cookieOptions, path: base } : cookieOptions;
 
   const configuration: Configuration = {
@@ -120,7 +122,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
       pushedAuthorizationRequests: { enabled: false },
     },
     issueRefreshToken,
-    rotateRefreshToken,
+    rotateRefreshToken: rotateWithinAbsoluteLifetime(refreshLifetime),
     loadExistingGrant: async (ctx) => {
       // A first-party client is Gatehouse itself asking "who are you" (openid, no resource): nothing to consent to.
       const clientId = ctx.oidc.client?.clientId;
@@ -137,7 +139,9 @@ export function buildProvider(deps: ProviderDeps): Provider {
       ClientCredentials: config.ACCESS_TOKEN_TTL,
       AuthorizationCode: 60,
       IdToken: 3600,
-      RefreshToken: config.REFRESH_TOKEN_TTL,
+      RefreshToken: refreshTokenTtl(refreshLifetime),
+      // RFC 7592 management credentials expire too; each use rotates the token and starts a new lifetime.
+      RegistrationAccessToken: config.REGISTRATION_ACCESS_TOKEN_TTL,
       Grant: 365 * 24 * 3600,
       Interaction: 30 * 60,
       Session: 14 * 24 * 3600,

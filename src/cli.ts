@@ -45,7 +45,7 @@ async function providerFor(s: Services) {
   await ensureSigningKeys(s.handle.db, s.box);
   return buildProvider({
     config: s.config, db: s.handle.db, box: s.box, secretKey: s.secretKey, keys: await loadKeySet(s.handle.db, s.box),
-    resources: s.resources, accounts: s.accounts, views: new Views(), policy: s.policy, audit: s.audit,
+    resources: s.resources, accounts: s.accounts, views: new Views(), policy: s.policy, audit: s.audit, registry: s.registry,
     firstParty: new FirstPartyClients([consoleClient(s.config.ISSUER)]),
   });
 }

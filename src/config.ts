@@ -214,6 +214,10 @@ const schema = z.object({
     .refine((v) => v === undefined || /^[\x21-\x7E]{16,}$/.test(v), 'must be at least 16 visible ASCII characters, no spaces (e.g. openssl rand -hex 32)'),
   ACCESS_TOKEN_TTL: seconds(60, 86400).default(900),
   REFRESH_TOKEN_TTL: seconds(300, 365 * 86400).default(30 * 86400),
+  // From the sign-in that started a refresh token's chain: rotations renew REFRESH_TOKEN_TTL, never this.
+  REFRESH_TOKEN_ABSOLUTE_TTL: seconds(300, 365 * 86400).default(90 * 86400),
+  // RFC 7592 registration access tokens: each use replaces the token with a new one of this lifetime.
+  REGISTRATION_ACCESS_TOKEN_TTL: seconds(300, 365 * 86400).default(30 * 86400),
   TRUST_PROXY: proxyHops.default(0),
   KEY_RELOAD_INTERVAL: seconds(1, 3600).default(5),
   // Server processes on this host (cluster/supervisor.ts): a number, or `auto` for one per core. Each is an instance in

@@ -161,7 +161,7 @@ export async function startGatehouse(config: Config, options: StartOptions = {})
     const cimd = new CimdTrust({ config, clients: services.cimdClients, audit, policy: services.policy, fetch: options.cimdFetch });
     const holder = new ProviderHolder(
       (keys) => {
-        const provider = buildProvider({ config, db: handle.db, box, secretKey: services.secretKey, keys, resources, accounts, views, cimd, policy: services.policy, audit, firstParty: new FirstPartyClients([consoleClient(config.ISSUER)]) });
+        const provider = buildProvider({ config, db: handle.db, box, secretKey: services.secretKey, keys, resources, accounts, views, cimd, policy: services.policy, audit, registry: services.registry, firstParty: new FirstPartyClients([consoleClient(config.ISSUER)]) });
         auditProviderEvents(provider, audit);
         recordClientUse(provider, services.registry, (err) => log.error({ err }, 'recording a client use failed'));
         // A database outage becomes a 503 (http/errors.ts), logged there without a stack; anything else is a bug.
@@ -192,9 +192,10 @@ export async function startGatehouse(config: Config, options: StartOptions = {})
     const port = (server.address() as AddressInfo).port;
 
     // The setup link only makes sense where passwords are accepted; with an IdP, ADMIN_EMAILS/ADMIN_GROUPS decide.
+    // Each start issues one link and kills the earlier ones; none while any administrator exists (first-admin.ts).
     const passwords = (await services.connections.list()).some((c) => c.kind === 'local');
     const setupLink = passwords && options.announceSetup !== false ? await issueFirstAdminLink(handle.db, users, config.ISSUER) : undefined;
-    if (setupLink) log.warn({ setupLink }, `no user exists yet: create the first administrator at ${setupLink}`);
+    if (setupLink) log.warn({ setupLink }, `no administrator exists yet: create the first one at ${setupLink} (earlier setup links no longer work)`);
 
     timers.push(
       setInterval(() => {

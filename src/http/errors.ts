@@ -6,6 +6,7 @@ import type { Context, Middleware } from 'koa';
 import { isDatabaseUnavailable, UNAVAILABLE_RETRY_AFTER } from '../db/unavailable.js';
 import type { Logger } from '../log.js';
 import type { Views } from '../views/views.js';
+import { pathForLog } from './request-log.js';
 
 // Requests whose oidc-provider answer was a 500 caused by the database (see noteProviderServerError).
 const unavailableRequests = new WeakSet<object>();
@@ -33,7 +34,7 @@ export function errorHandler(log: Logger, views: Views): Middleware {
     }
   }
   function unavailable(ctx: Context, err?: unknown) {
-    log.warn({ path: ctx.path, reason: err instanceof Error ? err.message : 'database unavailable' }, 'database unavailable');
+    log.warn({ path: pathForLog(ctx), reason: err instanceof Error ? err.message : 'database unavailable' }, 'database unavailable');
     ctx.set('Retry-After', String(UNAVAILABLE_RETRY_AFTER));
     ctx.set('Cache-Control', 'no-store');
     answer(ctx, 503, 'temporarily_unavailable', UNAVAILABLE_DESCRIPTION);
@@ -49,7 +50,7 @@ export function errorHandler(log: Logger, views: Views): Middleware {
       if (status < 400 || status > 599) status = 500;
       const error = e.error ?? (status === 413 ? 'invalid_request' : status >= 500 ? 'server_error' : 'invalid_request');
       const description = status >= 500 ? 'an unexpected error occurred' : (e.error_description ?? e.message ?? 'bad request');
-      if (status >= 500) log.error({ err, path: ctx.path }, 'unhandled error');
+      if (status >= 500) log.error({ err, path: pathForLog(ctx) }, 'unhandled error');
       answer(ctx, status, error, description);
     }
   };

@@ -15,6 +15,8 @@ export interface ResolvedRoute {
   spec: RouteSpec;
   /** The route's `:name` parameters, percent-decoded once, here. */
   params: Record<string, string>;
+  /** The path for the request log: parameters not in `spec.loggedParams` replaced by `:name` (request-log.ts). */
+  loggedPath: string;
 }
 
 export type Resolution =
@@ -59,6 +61,16 @@ function matchSegments(route: Compiled, parts: string[], fold: boolean): Record<
   return params;
 }
 
+/** The path with each parameter the route does not declare loggable replaced by its `:name` (an area's tail kept). */
+function loggedPath(route: Compiled, parts: string[]): string {
+  const shown = new Set(route.spec.loggedParams ?? []);
+  const logged = parts.map((part, i) => {
+    const want = route.segments[i];
+    return want?.startsWith(':') && !shown.has(want.slice(1)) ? want : part;
+  });
+  return `/${logged.join('/')}`;
+}
+
 /** What the loosest router in front of us could still take this path for (for the audit of refused spellings). */
 function loosely(path: string): string[] {
   let decoded = path;
@@ -88,7 +100,7 @@ export class RouteResolver {
       const params: Record<string, string> = {};
       for (const [k, v] of Object.entries(raw)) params[k] = decodeURIComponent(v);
       if (!route.spec.methods.includes(method as Method)) return { kind: 'method', spec: route.spec };
-      return { kind: 'route', route: { id: route.spec.id, spec: route.spec, params } };
+      return { kind: 'route', route: { id: route.spec.id, spec: route.spec, params, loggedPath: loggedPath(route, parts) } };
     }
     return this.#looseMatch(path) ? { kind: 'not_canonical' } : { kind: 'unknown' };
   }

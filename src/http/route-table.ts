@@ -61,6 +61,11 @@ export interface RouteSpec {
   browser?: boolean;
   /** Answered at the host's root even when ISSUER has a path (container probes, scrapers). */
   root?: boolean;
+  /**
+   * The parameters the request log may show. Every other parameter is logged as `:name`: a new route's parameter
+   * is treated as a secret until declared otherwise (request-log.ts; docs/SECURITY.md, issue 16).
+   */
+  loggedParams?: readonly string[];
 }
 
 const GET = ['GET', 'HEAD'] as const;
@@ -73,7 +78,9 @@ export const ROUTE_TABLE: readonly RouteSpec[] = [
   { id: 'resume', path: `${ROUTES.authorization}/:uid`, methods: GET, provider: true, browser: true },
   { id: 'token', path: ROUTES.token, methods: ['POST', 'OPTIONS'], provider: true },
   { id: 'registration', path: ROUTES.registration, methods: ['POST', 'OPTIONS'], provider: true },
-  { id: 'client_management', path: `${ROUTES.registration}/:clientId`, methods: [...GET, 'PUT', 'DELETE', 'OPTIONS'], provider: true },
+  // A client id is not a credential (the adapter stores Client ids as they are); a setup token is, and an
+  // interaction uid is stored only as a digest (docs/ARCHITECTURE.md, "The adapter"): those two are never logged.
+  { id: 'client_management', path: `${ROUTES.registration}/:clientId`, methods: [...GET, 'PUT', 'DELETE', 'OPTIONS'], provider: true, loggedParams: ['clientId'] },
   { id: 'revocation', path: ROUTES.revocation, methods: ['POST', 'OPTIONS'], provider: true },
   { id: 'introspection', path: ROUTES.introspection, methods: ['POST', 'OPTIONS'], provider: true },
   { id: 'userinfo', path: ROUTES.userinfo, methods: [...GET, 'POST', 'OPTIONS'], provider: true },

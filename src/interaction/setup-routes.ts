@@ -1,4 +1,5 @@
-// The first-admin setup page behind the one-time link printed at first start.
+// The first-admin setup page behind the one-time link printed at start while no administrator exists
+// (upstream/local/first-admin.ts).
 import Router from '@koa/router';
 import { requestOrigin, type AuditLog } from '../audit/writer.js';
 import type { Config } from '../config.js';
@@ -14,7 +15,7 @@ export function setupRoutes(deps: { config: Config; db: Db; accounts: LocalAccou
   const router = new Router({ prefix: '/setup/:token', sensitive: true });
   // The route matches below ISSUER's path (http/issuer-path.ts); the form posts to the full path.
   const base = issuerBase(deps.config.ISSUER);
-  const invalid = { title: 'This setup link is not valid', error: 'invalid_request', description: 'The link was already used or has expired. Use `npx gatehouse user add --admin` instead.' };
+  const invalid = { title: 'This setup link is not valid', error: 'invalid_request', description: 'The link was already used, has expired, was replaced by a newer one, or an administrator exists already. Use `npx gatehouse user add --admin` instead.' };
 
   router.get('/', async (ctx) => {
     ctx.set('Cache-Control', 'no-store');

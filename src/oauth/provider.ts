@@ -23,7 +23,8 @@ import { interactionPolicyWithResourceConsent } from './policies/hooks/consent-c
 import { introspectionAllowed } from './policies/hooks/introspection.js';
 import { applyLoopbackRedirectRule } from './patches/loopback-redirect-allowed.js';
 import { pkceRequired } from './policies/hooks/pkce-required.js';
-import { issueRefreshToken, rotateRefreshToken } from './policies/hooks/refresh-tokens.js';
+import { issueRefreshToken } from './policies/hooks/refresh-tokens.js';
+import { refreshTokenTtl, rotateWithinAbsoluteLifetime } from './policies/hooks/refresh-lifetime.js';
 import { resourceIndicators } from './policies/hooks/resource-indicators.js';
 import { ROUTES } from '../http/route-table.js';
 import { loadRememberedGrant } from './remembered-consent.js';
@@ -31,6 +32,7 @@ import { admitsCurrentAccess } from './policies/hooks/current-access.js';
 import type { AuditLog } from '../audit/writer.js';
 import type { PolicyReader } from '../policy/settings.js';
 import type { FirstPartyClients } from './first-party-clients.js';
+import type { ClientRegistry } from './client-registry.js';
 
 /** OpenID scopes; MCP scopes belong to resources (resources table) and are never listed here. */
 export const STATIC_SCOPES = ['openid', 'offline_access', 'email', 'profile'] as const;
@@ -51,6 +53,8 @@ export interface ProviderDeps {
   cimd?: CimdTrust;
   /** Gatehouse's own clients (the console's sign-in), injected from the top. */
   firstParty: FirstPartyClients;
+  /** Where a client came from: introspection honours a resource link only on an admin-created one. */
+  registry: Pick<ClientRegistry, 'findForGate'>;
 }
 
 /** Cookie signing keys derived from SECRET_KEY; the outer Koa app must use the same ones (DESIGN.md §10.2). */
@@ -67,6 +71,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
   // is scoped to the issuer's path here, so instances mounted at different paths of one host keep apart sessions.
   // (Only `long` gets a path: oidc-provider spreads `short` over the interaction cookie's own path.)
   const base = issuerBase(config.ISSUER);
+  const refreshLifetime = { ttl: config.REFRESH_TOKEN_TTL, absoluteTtl: config.REFRESH_TOKEN_ABSOLUTE_TTL };
   const sessionCookieOptions = base ? { ...cookieOptions, path: base } : cookieOptions;
 
   const configuration: Configuration = {
@@ -99,7 +104,10 @@ export function buildProvider(deps: ProviderDeps): Provider {
       registration: { enabled: true, idFactory: () => `${DYNAMIC_CLIENT_PREFIX}${randomId()}`, initialAccessToken: false },
       registrationManagement: { enabled: true, rotateRegistrationAccessToken: true },
       revocation: { enabled: true },
-      introspection: { enabled: true, allowedPolicy: introspectionAllowed as never },
+      introspection: {
+        enabled: true,
+        allowedPolicy: introspectionAllowed({ adminCreated: async (id) => (await deps.registry.findForGate(id))?.origin === 'static' }) as never,
+      },
       // For admin-created confidential clients only: patches/client-grant-type-allowed.ts refuses everyone else.
       clientCredentials: { enabled: true },
       userinfo: { enabled: true },
@@ -115,7 +123,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
       pushedAuthorizationRequests: { enabled: false },
     },
     issueRefreshToken,
-    rotateRefreshToken,
+    rotateRefreshToken: rotateWithinAbsoluteLifetime(refreshLifetime),
     loadExistingGrant: async (ctx) => {
       // A first-party client is Gatehouse itself asking "who are you" (openid, no resource): nothing to consent to.
       const clientId = ctx.oidc.client?.clientId;
@@ -132,7 +140,9 @@ export function buildProvider(deps: ProviderDeps): Provider {
       ClientCredentials: config.ACCESS_TOKEN_TTL,
       AuthorizationCode: 60,
       IdToken: 3600,
-      RefreshToken: config.REFRESH_TOKEN_TTL,
+      RefreshToken: refreshTokenTtl(refreshLifetime),
+      // RFC 7592 management credentials expire too; each use rotates the token and starts a new lifetime.
+      RegistrationAccessToken: config.REGISTRATION_ACCESS_TOKEN_TTL,
       Grant: 365 * 24 * 3600,
       Interaction: 30 * 60,
       Session: 14 * 24 * 3600,

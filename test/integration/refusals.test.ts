@@ -3,7 +3,7 @@
 // TEST_DATABASE_URL is set).
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { sha256 } from '../../src/crypto/digest.js';
-import { createStaticClient } from '../../src/oauth/static-clients.js';
+import { addStaticClient } from '../../src/oauth/static-clients.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { OTHER_RESOURCE, startTestServer, TEST_RESOURCE, type TestServer } from '../helpers/server.js';
 import {
@@ -112,7 +112,8 @@ async function postForm(path: string, form: Record<string, string>, headers: Rec
 }
 
 async function confidentialClient(resource?: string) {
-  const created = await createStaticClient(gh.services.handle.db, gh.services.box, gh.holder.provider, {
+  // As `client add` does: created, and recorded in the registry as an admin's (introspection asks the registry).
+  const created = await addStaticClient({ db: gh.services.handle.db, box: gh.services.box, provider: gh.holder.provider, registry: gh.services.registry }, {
     name: resource ? 'Resource server' : 'Machine agent', redirectUris: [], confidential: true, resource,
   });
   return { clientId: created.client_id, secret: created.client_secret! };

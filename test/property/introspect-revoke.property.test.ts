@@ -4,7 +4,7 @@
 // OAuth JSON error; introspection never calls a malformed token active, and revocation of one never revokes the
 // real grant (its refresh token still works at the end).
 import fc from 'fast-check';
-import { createStaticClient } from '../../src/oauth/static-clients.js';
+import { addStaticClient } from '../../src/oauth/static-clients.js';
 import { authorizeThrough, Browser, pkcePair, registerPublicClient, tokenRequest } from '../helpers/browser-flow.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { startTestServer, TEST_RESOURCE, type TestServer } from '../helpers/server.js';
@@ -29,7 +29,8 @@ beforeAll(async () => {
   const tokens = await tokenRequest(gh.issuer, { grant_type: 'authorization_code', code: cb.searchParams.get('code')!, code_verifier: verifier, client_id: client.client_id, redirect_uri: REDIRECT });
   expect(tokens.status).toBe(200);
   // A resource server's confidential client: the one kind that may introspect.
-  const rs = await createStaticClient(gh.services.handle.db, gh.services.box, gh.holder.provider, { name: 'Fuzz RS', redirectUris: [], confidential: true, resource: TEST_RESOURCE });
+  // Created as `client add --resource` does: the registry records it as an administrator's (introspection.ts).
+  const rs = await addStaticClient({ db: gh.services.handle.db, box: gh.services.box, provider: gh.holder.provider, registry: gh.services.registry }, { name: 'Fuzz RS', redirectUris: [], confidential: true, resource: TEST_RESOURCE });
   real = { clientId: client.client_id, accessToken: tokens.body.access_token, refreshToken: tokens.body.refresh_token, rsId: rs.client_id, rsSecret: rs.client_secret! };
 }, 60_000);
 

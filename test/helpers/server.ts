@@ -53,6 +53,9 @@ export async function startTestServer(env: Record<string, string>, port?: number
     LOGIN_RATE_LIMIT: '1000000',
     LOGIN_RATE_LIMIT_IP: '1000000',
     CIMD_RATE_LIMIT: '1000000',
+    // The test IdPs listen on 127.0.0.1: the seeded connection opts in to a private network (docs/SECURITY.md,
+    // "Issue 16"); a test of the refusal sets it to false.
+    ...(env.UPSTREAM_ISSUER ? { UPSTREAM_ALLOW_PRIVATE_NETWORK: 'true' } : {}),
     ...env,
   });
   const running = await startGatehouse(config, { ...options, log: createLogger(config.LOG_LEVEL) });

@@ -1,8 +1,8 @@
 // The SSRF guard of CIMD fetches: which addresses are special-use (RFC 6890 and the IANA registries), and the fetch
 // that refuses them before any socket is opened. Nothing here sends traffic off this machine: resolvers are
 // injected, and the connect spy throws for anything but loopback.
-import { guardedFetch, GuardedFetchError, type Resolver } from '../../src/oauth/cimd/guarded-fetch.js';
-import { specialUseRange } from '../../src/oauth/cimd/special-use-address.js';
+import { guardedFetch, GuardedFetchError, type Resolver } from '../../src/net/guarded-fetch.js';
+import { specialUseRange } from '../../src/net/special-use-address.js';
 
 describe('special-use addresses are refused (RFC 6890)', () => {
   it.each([

@@ -346,13 +346,14 @@ resource
 const FLAG: Record<SpecField, string> = {
   id: '--id', kind: '--kind', name: '--name', issuer: '--issuer', clientId: '--client-id', clientSecret: '--client-secret',
   scopes: '--scopes', tenant: '--tenant', allowedTenants: '--allowed-tenants', hostedDomains: '--hosted-domains',
-  groupsClaim: '--groups-claim', orgs: '--orgs', storeTokens: '--store-tokens',
+  groupsClaim: '--groups-claim', orgs: '--orgs', storeTokens: '--store-tokens', allowPrivateNetwork: '--allow-private-network',
 };
 const csv = (v: string | undefined) => (v ?? '').split(/[\s,]+/).filter(Boolean);
 const publicConnection = (c: StoredConnection) => ({
   id: c.id, name: c.name, kind: c.kind, issuer: c.issuer ?? null, client_id: c.clientId ?? null, has_client_secret: !!c.clientSecret,
   scopes: c.scopes, tenant: c.tenant ?? null, allowed_tenants: c.allowedTenants, hosted_domains: c.hostedDomains,
-  groups_claim: c.groupsClaim ?? null, orgs: c.orgs, store_tokens: c.storeTokens, source: c.source,
+  groups_claim: c.groupsClaim ?? null, orgs: c.orgs, store_tokens: c.storeTokens,
+  allow_private_network: c.allowPrivateNetwork, source: c.source,
 });
 
 const connection = program.command('connection').description('upstream identity providers people log in with');
@@ -373,6 +374,7 @@ connection
   .option('--groups-claim <claim>', 'ID token claim that lists the person\'s groups')
   .option('--orgs <orgs>', 'github: comma-separated organisations; members only')
   .option('--store-tokens', 'keep the upstream refresh token (encrypted) for the token vault')
+  .option('--allow-private-network', 'the IdP is on a private network: let its requests reach loopback and private (RFC 1918, ULA) addresses')
   .option('--json', 'print one JSON object')
   .action(async (opts: Record<string, string | boolean | undefined>) => {
     const kind = String(opts.kind) as ConnectionKindName;
@@ -392,6 +394,7 @@ connection
       groupsClaim: opts.groupsClaim as string | undefined,
       orgs: csv(opts.orgs as string | undefined),
       storeTokens: !!opts.storeTokens,
+      allowPrivateNetwork: !!opts.allowPrivateNetwork,
     });
     await withServices(async (s) => {
       let saved: StoredConnection;
@@ -401,7 +404,7 @@ connection
         if (err instanceof ConnectionError) throw new CliError(err.problems.map(([f, m]) => `${FLAG[f]}: ${m}`).join('\n'));
         throw err;
       }
-      await s.audit.record({ type: 'connection.added', outcome: 'success', actor: 'cli', details: { id: saved.id, kind: saved.kind } });
+      await s.audit.record({ type: 'connection.added', outcome: 'success', actor: 'cli', details: { id: saved.id, kind: saved.kind, allowPrivateNetwork: saved.allowPrivateNetwork } });
       output(!!opts.json, publicConnection(saved), `connection ${saved.id} (${saved.kind}) added; register ${s.config.ISSUER}${CALLBACK_PATH} as its redirect URI at the IdP`);
     });
   });

@@ -24,6 +24,7 @@ import { CimdClients } from './oauth/cimd/cimd-clients.js';
 import { CimdTrust, type CimdFetchOverrides } from './oauth/cimd/trust.js';
 import { RateLimits } from './http/rate-limits.js';
 import { Accounts } from './upstream/accounts.js';
+import type { ConnectorDeps } from './upstream/connection.js';
 import { Connections } from './upstream/connections.js';
 import { connectionFromEnv } from './upstream/env-connection.js';
 import { LocalAccounts } from './upstream/local/accounts.js';
@@ -62,7 +63,7 @@ export interface Services {
 }
 
 /** Opens the database and the services the server and the CLI share. Runs migrations when asked. */
-export async function openServices(config: Config, options: { log?: Logger; migrate?: boolean; upstreamFetch?: typeof fetch } = {}): Promise<Services> {
+export async function openServices(config: Config, options: { log?: Logger; migrate?: boolean; upstreamFetch?: typeof fetch; upstreamGuard?: ConnectorDeps['guard'] } = {}): Promise<Services> {
   const log = options.log ?? createLogger(config.LOG_LEVEL);
   const secretKey = resolveSecretKey(config);
   const handle = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.dataDir });
@@ -87,6 +88,7 @@ export async function openServices(config: Config, options: { log?: Logger; migr
         production: config.NODE_ENV === 'production',
         local: users,
         fetch: options.upstreamFetch,
+        guard: options.upstreamGuard,
       }),
       transactions: new UpstreamTransactions(handle.db, box),
       upstreamTokens: new UpstreamTokenStore(handle.db, box),
@@ -144,6 +146,8 @@ export interface StartOptions {
   cimdFetch?: CimdFetchOverrides;
   /** Test-only: serves upstream IdP endpoints (discovery, token, APIs) from a stub. */
   upstreamFetch?: typeof fetch;
+  /** Test-only resolver and connect spy for the connections' guarded fetch; deliberately not configurable. */
+  upstreamGuard?: ConnectorDeps['guard'];
   /** false: do not issue and log the first-administrator link (every worker but the first, cluster/supervisor.ts). */
   announceSetup?: boolean;
 }

@@ -8,6 +8,7 @@ import { consoleRouter } from './router.js';
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { CALLBACK_PATH } from '../interaction/upstream-leg.js';
+import { GuardedFetchError } from '../net/guarded-fetch.js';
 import { CONNECTION_KINDS, connectionFields, type ConnectionKindName, type ConnectionSpec, type SpecField } from '../upstream/connection.js';
 import { ConnectionError, ConnectionExists, connectionSpec, type StoredConnection } from '../upstream/connections.js';
 import type { DiscoveryReport } from '../upstream/connector.js';
@@ -41,6 +42,7 @@ const FIELDS: Record<FormField, FieldInfo> = {
   groupsClaim: { label: 'Groups claim', type: 'text', hint: 'The ID token claim listing the person\'s groups. Empty: groups.' },
   orgs: { label: 'Organisations', type: 'text', list: true, hint: 'Comma-separated GitHub organisations: only their active members may sign in.' },
   storeTokens: { label: 'Keep the upstream tokens (encrypted) for the token vault', type: 'checkbox' },
+  allowPrivateNetwork: { label: 'The identity provider is on a private network', type: 'checkbox', hint: 'Lets this connection\'s requests reach loopback and private (RFC 1918, unique-local) addresses. Off: public addresses only. Link-local and cloud metadata addresses are always refused.' },
 };
 
 const ISSUER_HINT: Partial<Record<ConnectionKindName, string>> = {
@@ -75,6 +77,7 @@ function specFrom(form: Record<string, string>, kind: ConnectionKindName, id: st
     groupsClaim: text(form.groupsClaim),
     orgs: csv(form.orgs),
     storeTokens: form.storeTokens === 'on' || form.storeTokens === 'true',
+    allowPrivateNetwork: form.allowPrivateNetwork === 'on' || form.allowPrivateNetwork === 'true',
   });
 }
 
@@ -109,25 +112,38 @@ function limitsOf(c: StoredConnection): string {
 
 const SOURCES: Record<string, string> = { env: 'environment (UPSTREAM_*)', cli: 'CLI', console: 'console' };
 
-/** What went wrong, in words an admin can act on (openid-client and fetch put the network error in `cause`). */
-export function plainError(err: unknown): string {
-  const e = err as { message?: string; name?: string; code?: string; cause?: { code?: string; message?: string; cause?: { code?: string; message?: string } } };
-  if (e?.name === 'TimeoutError' || e?.name === 'AbortError' || e?.code === 'OAUTH_TIMEOUT') return 'The identity provider did not answer in time (10 seconds).';
-  const cause = e?.cause?.cause ?? e?.cause;
-  const network = cause?.code ?? '';
-  const words: Record<string, string> = {
-    ECONNREFUSED: 'nothing is listening at that address (connection refused)',
-    ENOTFOUND: 'the host name does not resolve (DNS)',
-    EAI_AGAIN: 'the host name could not be resolved right now (DNS)',
-    ECONNRESET: 'the connection was reset',
-    ETIMEDOUT: 'the connection timed out',
-    CERT_HAS_EXPIRED: 'its TLS certificate has expired',
-    DEPTH_ZERO_SELF_SIGNED_CERT: 'its TLS certificate is self-signed',
-    UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'its TLS certificate could not be verified',
-  };
-  const base = e?.message ?? String(err);
-  if (words[network]) return `Could not reach the identity provider: ${words[network]}. (${base})`;
-  return `${base}${cause?.message && cause.message !== base ? ` (${cause.message})` : ''}`;
+export const TEST_REFUSED = 'Refused before connecting: the issuer\'s host is not a public address, and this connection does not allow a private network. If the identity provider is on your own network, tick "The identity provider is on a private network".';
+export const TEST_UNREACHABLE = 'Could not reach the identity provider (no answer over HTTP). Check the issuer URL and that the server can reach it; the server log has the details.';
+const TEST_ANSWERED = 'The identity provider answered, but not with a usable discovery document';
+
+/**
+ * What the Test page says (docs/SECURITY.md, "Issue 16"): three classes, never a socket error. Refused and closed,
+ * reset, silent, TLS-failing or non-HTTP ports all read alike, so the page is not a port scanner; only an HTTP
+ * answer is described (its status, or what openid-client found wrong with the document). The full reason goes to
+ * the server log.
+ */
+export function testProblem(err: unknown): string {
+  let guarded: GuardedFetchError | undefined;
+  for (let e = err, depth = 0; e && depth < 6 && !guarded; e = (e as { cause?: unknown }).cause, depth++) {
+    if (e instanceof GuardedFetchError) guarded = e;
+  }
+  if (guarded?.stage === 'refused') return TEST_REFUSED;
+  if (guarded?.stage === 'unreachable') return TEST_UNREACHABLE;
+  if (guarded) return `${TEST_ANSWERED}: ${guarded.reason}.`;
+  const e = err as { name?: string; code?: string; message?: string };
+  // openid-client's own timeout, or a fetch that never got an HTTP answer (a test stub's network error).
+  if (e?.name === 'TimeoutError' || e?.name === 'AbortError' || e?.code === 'OAUTH_TIMEOUT' || e instanceof TypeError) return TEST_UNREACHABLE;
+  return `${TEST_ANSWERED}: ${e?.message ?? String(err)}.`;
+}
+
+/** The chain of causes, for the server log. */
+function detailOf(err: unknown): string {
+  const parts: string[] = [];
+  for (let e = err, depth = 0; e && depth < 6; e = (e as { cause?: unknown }).cause, depth++) {
+    const x = e as { message?: string; code?: string };
+    parts.push(`${x.message ?? String(e)}${x.code ? ` (${x.code})` : ''}`);
+  }
+  return parts.join(' <- ');
 }
 
 export function connectionsPages(deps: ConsoleDeps): Router {
@@ -183,6 +199,7 @@ export function connectionsPages(deps: ConsoleDeps): Router {
       source: SOURCES[c.source] ?? c.source,
       fromEnvironment: c.source === 'env',
       limits: limitsOf(c),
+      privateNetwork: c.allowPrivateNetwork,
       path: `/connections/${encodeURIComponent(c.id)}`,
       createdAt: c.createdAt.toISOString(),
       updatedAt: c.updatedAt.toISOString(),
@@ -233,7 +250,7 @@ export function connectionsPages(deps: ConsoleDeps): Router {
     const spec = specFrom(form, kind, text(form.id) ?? kind);
     try {
       const saved = await connections.add(spec, 'console');
-      await pages.record(ctx, { type: 'console.connection.created', outcome: 'success', details: { id: saved.id, kind: saved.kind, name: saved.name, issuer: issuerOf(saved) } });
+      await pages.record(ctx, { type: 'console.connection.created', outcome: 'success', details: { id: saved.id, kind: saved.kind, name: saved.name, issuer: issuerOf(saved), allowPrivateNetwork: saved.allowPrivateNetwork } });
       pages.redirect(ctx, `/connections/${encodeURIComponent(saved.id)}`, `Connection ${saved.id} added: the login page offers "Continue with ${saved.name}". Register ${redirectUri} as its redirect URI at the identity provider.`);
     } catch (err) {
       if (!(err instanceof ConnectionError)) throw err;
@@ -257,7 +274,7 @@ export function connectionsPages(deps: ConsoleDeps): Router {
     const spec = specFrom(form, c.kind, c.id);
     try {
       const saved = await connections.update(spec, { keepSecret: !form.clientSecret });
-      await pages.record(ctx, { type: 'console.connection.updated', outcome: 'success', details: { id: saved.id, kind: saved.kind, name: saved.name, issuer: issuerOf(saved), credentialReplaced: !!form.clientSecret } });
+      await pages.record(ctx, { type: 'console.connection.updated', outcome: 'success', details: { id: saved.id, kind: saved.kind, name: saved.name, issuer: issuerOf(saved), allowPrivateNetwork: saved.allowPrivateNetwork, credentialReplaced: !!form.clientSecret } });
       pages.redirect(ctx, `/connections/${encodeURIComponent(saved.id)}`, `Connection ${saved.id} saved.`);
     } catch (err) {
       if (!(err instanceof ConnectionError)) throw err;
@@ -290,7 +307,8 @@ export function connectionsPages(deps: ConsoleDeps): Router {
     try {
       report = await connections.discover(c);
     } catch (err) {
-      problem = plainError(err);
+      problem = testProblem(err);
+      deps.log.warn({ connection: c.id, reason: detailOf(err) }, 'connection test failed');
     }
     const nothing = !report && !problem;
     await pages.record(ctx, {

@@ -15,7 +15,7 @@ import { settlePendingConsumes } from './refresh-rotation.js';
 import { DYNAMIC_CLIENT_PREFIX } from './client-kind.js';
 import { clientMetadataHook } from './client-metadata-hook.js';
 import { applyClientCredentialsRule } from './patches/client-grant-type-allowed.js';
-import { guardedFetch } from './cimd/guarded-fetch.js';
+import { guardedFetch } from '../net/guarded-fetch.js';
 import { failureMessage, type CimdTrust } from './cimd/trust.js';
 import type { KeySet } from './keys.js';
 import type { ResourceRegistry } from './resources.js';

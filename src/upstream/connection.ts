@@ -1,6 +1,7 @@
 // A connection is one configured upstream identity source: which kind of IdP, its client registration with that
 // IdP, and the kind's options. Connections live in the database (see connections.ts); UPSTREAM_* seeds one.
 // The settings are checked here, once, for the environment, the CLI and the console alike.
+import { guardedFetch, type GuardedFetchOptions } from '../net/guarded-fetch.js';
 import type { Connector } from './connector.js';
 import type { LocalAccounts } from './local/accounts.js';
 
@@ -21,6 +22,10 @@ export interface ConnectionSpec {
   groupsClaim?: string | undefined; // oidc, okta, entra
   orgs: string[]; // github organisations
   storeTokens: boolean; // keep the upstream refresh/access token (encrypted) for the token vault
+  // The IdP is on the organisation's own network: its requests may reach loopback, RFC 1918, CGNAT and ULA
+  // addresses (never link-local or the cloud metadata service). Off, every request of the connection goes only
+  // to public addresses (docs/SECURITY.md, "Issue 16").
+  allowPrivateNetwork: boolean;
 }
 
 export type SpecField = keyof ConnectionSpec;
@@ -30,8 +35,32 @@ export interface ConnectorDeps {
   redirectUri: string;
   production: boolean;
   local: LocalAccounts;
-  /** Tests only: serves the IdP's endpoints from a stub. */
+  /** Tests only: serves the IdP's endpoints from a stub, in place of the guarded fetch. */
   fetch?: typeof fetch | undefined;
+  /** Tests only: how the guarded fetch resolves names and a spy on its connects (never reachable by configuration). */
+  guard?: Pick<GuardedFetchOptions, 'resolve' | 'beforeConnect' | 'ca'> | undefined;
+}
+
+// Upstream answers are larger than a CIMD document (an Entra discovery document, a JWKS with several keys) but
+// still small; 10 s is openid-client's timeout here too.
+const UPSTREAM_MAX_BODY = 256 * 1024;
+const UPSTREAM_TIMEOUT_MS = 10_000;
+
+/**
+ * The fetch every outgoing request of a connection goes through: the SSRF guard of net/guarded-fetch.ts (resolve,
+ * refuse special-use addresses unless the connection opted in to its private network, connect to the checked
+ * address, no redirects), handing back any status so openid-client and the GitHub API reader see the IdP's errors.
+ */
+export function connectionFetch(spec: Pick<ConnectionSpec, 'allowPrivateNetwork'>, deps: Pick<ConnectorDeps, 'fetch' | 'guard'>): typeof fetch {
+  if (deps.fetch) return deps.fetch;
+  return guardedFetch({
+    allowPrivateAddresses: false,
+    allowPrivateNetwork: spec.allowPrivateNetwork,
+    anyStatus: true,
+    maxBodyBytes: UPSTREAM_MAX_BODY,
+    timeoutMs: UPSTREAM_TIMEOUT_MS,
+    ...deps.guard,
+  }) as typeof fetch;
 }
 
 /** One IdP kind: a folder under src/upstream/ exporting one of these. */
@@ -52,17 +81,17 @@ const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
 // sets hostedDomains on an okta connection must not believe a restriction is in force when it is not.
 const USES: Record<ConnectionKindName, SpecField[]> = {
   local: [],
-  oidc: ['issuer', 'clientId', 'clientSecret', 'scopes', 'groupsClaim', 'storeTokens'],
-  okta: ['issuer', 'clientId', 'clientSecret', 'scopes', 'groupsClaim', 'storeTokens'],
-  entra: ['issuer', 'clientId', 'clientSecret', 'scopes', 'tenant', 'allowedTenants', 'groupsClaim', 'storeTokens'],
-  google: ['issuer', 'clientId', 'clientSecret', 'scopes', 'hostedDomains', 'storeTokens'],
-  github: ['issuer', 'clientId', 'clientSecret', 'scopes', 'orgs', 'storeTokens'],
+  oidc: ['issuer', 'clientId', 'clientSecret', 'scopes', 'groupsClaim', 'storeTokens', 'allowPrivateNetwork'],
+  okta: ['issuer', 'clientId', 'clientSecret', 'scopes', 'groupsClaim', 'storeTokens', 'allowPrivateNetwork'],
+  entra: ['issuer', 'clientId', 'clientSecret', 'scopes', 'tenant', 'allowedTenants', 'groupsClaim', 'storeTokens', 'allowPrivateNetwork'],
+  google: ['issuer', 'clientId', 'clientSecret', 'scopes', 'hostedDomains', 'storeTokens', 'allowPrivateNetwork'],
+  github: ['issuer', 'clientId', 'clientSecret', 'scopes', 'orgs', 'storeTokens', 'allowPrivateNetwork'],
 };
 /** The optional settings a kind reads (the console shows these fields for it). */
 export function connectionFields(kind: ConnectionKindName): readonly SpecField[] {
   return USES[kind];
 }
-const OPTIONAL: SpecField[] = ['issuer', 'clientId', 'clientSecret', 'scopes', 'tenant', 'allowedTenants', 'hostedDomains', 'groupsClaim', 'orgs', 'storeTokens'];
+const OPTIONAL: SpecField[] = ['issuer', 'clientId', 'clientSecret', 'scopes', 'tenant', 'allowedTenants', 'hostedDomains', 'groupsClaim', 'orgs', 'storeTokens', 'allowPrivateNetwork'];
 
 function isSet(value: unknown): boolean {
   return Array.isArray(value) ? value.length > 0 : value !== undefined && value !== false && value !== '';

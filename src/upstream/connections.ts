@@ -48,6 +48,7 @@ export function connectionSpec(input: Partial<ConnectionSpec> & Pick<ConnectionS
     hostedDomains: [],
     orgs: [],
     storeTokens: false,
+    allowPrivateNetwork: false,
     ...Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)),
   } as unknown as ConnectionSpec;
 }

@@ -17,6 +17,7 @@ export interface UpstreamEnv {
   UPSTREAM_GROUPS_CLAIM?: string | undefined;
   UPSTREAM_ORGS: string[];
   UPSTREAM_STORE_TOKENS: boolean;
+  UPSTREAM_ALLOW_PRIVATE_NETWORK: boolean;
 }
 
 const VARIABLE: Record<SpecField, string> = {
@@ -33,6 +34,7 @@ const VARIABLE: Record<SpecField, string> = {
   groupsClaim: 'UPSTREAM_GROUPS_CLAIM',
   orgs: 'UPSTREAM_ORGS',
   storeTokens: 'UPSTREAM_STORE_TOKENS',
+  allowPrivateNetwork: 'UPSTREAM_ALLOW_PRIVATE_NETWORK',
 };
 
 export function connectionFromEnv(env: UpstreamEnv): ConnectionSpec {
@@ -53,6 +55,7 @@ export function connectionFromEnv(env: UpstreamEnv): ConnectionSpec {
     groupsClaim: env.UPSTREAM_GROUPS_CLAIM,
     orgs: env.UPSTREAM_ORGS,
     storeTokens: env.UPSTREAM_STORE_TOKENS,
+    allowPrivateNetwork: env.UPSTREAM_ALLOW_PRIVATE_NETWORK,
   });
 }
 

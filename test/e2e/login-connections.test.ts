@@ -31,7 +31,7 @@ beforeAll(async () => {
   // The environment seeds local login; two more connections come from the CLI's code path.
   gh = await startTestServer(db.env);
   await gh.services.connections.add(connectionSpec({ id: 'corp', kind: 'oidc', name: 'Corp SSO', issuer: 'https://sso.corp.example', clientId: 'gatehouse' }), 'cli');
-  await gh.services.connections.add(connectionSpec({ id: 'github', kind: 'github', name: 'GitHub', issuer: idpOrigin, clientId: 'gh-client', clientSecret: 'gh-secret' }), 'cli');
+  await gh.services.connections.add(connectionSpec({ id: 'github', kind: 'github', name: 'GitHub', issuer: idpOrigin, clientId: 'gh-client', clientSecret: 'gh-secret', allowPrivateNetwork: true }), 'cli'); // the stub listens on 127.0.0.1
   chromium = await launchChromium();
 });
 

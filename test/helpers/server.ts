@@ -55,6 +55,9 @@ export async function startTestServer(env: Record<string, string>, port?: number
     CIMD_RATE_LIMIT: '1000000',
     // Every test client registers from 127.0.0.1: one source. registration-governance.test.ts sets its own cap.
     DCR_MAX_CLIENTS_PER_SOURCE: '1000000',
+    // The test IdPs listen on 127.0.0.1: the seeded connection opts in to a private network (docs/SECURITY.md,
+    // "Issue 16"); a test of the refusal sets it to false.
+    ...(env.UPSTREAM_ISSUER ? { UPSTREAM_ALLOW_PRIVATE_NETWORK: 'true' } : {}),
     ...env,
   });
   const running = await startGatehouse(config, { ...options, log: createLogger(config.LOG_LEVEL) });

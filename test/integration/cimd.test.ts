@@ -7,7 +7,7 @@
 // spy fails any attempt to open a socket to anything but loopback, so even a broken guard could not reach 10.x or
 // 169.254.x from here.
 import { decodeJwt } from 'jose';
-import type { ResolvedAddress } from '../../src/oauth/cimd/guarded-fetch.js';
+import type { ResolvedAddress } from '../../src/net/guarded-fetch.js';
 import { authorizeThrough, authorizeUrl, Browser, login, pkcePair, tokenRequest } from '../helpers/browser-flow.js';
 import { DocumentHost, makeTestPki, type TestPki } from '../helpers/cimd-fixture.js';
 import { loadConfig } from '../../src/config.js';

@@ -9,7 +9,7 @@
 // 127.0.0.1 through an injected resolver, and a connect spy fails any socket to anything else.
 import { randomBytes } from 'node:crypto';
 import { decodeJwt, exportJWK, generateKeyPair, SignJWT } from 'jose';
-import type { ResolvedAddress } from '../../src/oauth/cimd/guarded-fetch.js';
+import type { ResolvedAddress } from '../../src/net/guarded-fetch.js';
 import { PostgresAdapter } from '../../src/oauth/adapter.js';
 import { backfillMachineClientMark } from '../../src/oauth/machine-client-backfill.js';
 import { addStaticClient, createStaticClient } from '../../src/oauth/static-clients.js';

@@ -166,3 +166,15 @@ describe('settings a connection kind would ignore', () => {
     expect(problems({ UPSTREAM_ISSUER: 'https://idp.example.com' })).toEqual([expect.stringMatching(/^UPSTREAM_ISSUER: not used by a local connection/)]);
   });
 });
+
+// Issue 16 (docs/SECURITY.md): the seeded connection's private-network opt-in is named when wrong, and allowed in
+// production (an administrator chose the IdP; the issuer must still be https there).
+describe('UPSTREAM_ALLOW_PRIVATE_NETWORK', () => {
+  const oidc = { UPSTREAM_PROVIDER: 'oidc', UPSTREAM_ISSUER: 'https://sso.corp.internal', UPSTREAM_CLIENT_ID: 'gh' };
+  it('is a boolean, used by redirect kinds only, and allowed in production', () => {
+    expect(problems({ ...oidc, UPSTREAM_ALLOW_PRIVATE_NETWORK: 'maybe' })).toEqual([expect.stringMatching(/^UPSTREAM_ALLOW_PRIVATE_NETWORK: must be true or false/)]);
+    expect(problems({ UPSTREAM_ALLOW_PRIVATE_NETWORK: 'true' })).toEqual([expect.stringMatching(/^UPSTREAM_ALLOW_PRIVATE_NETWORK: not used by a local connection/)]);
+    expect(problems({ ...oidc, UPSTREAM_ALLOW_PRIVATE_NETWORK: 'true' })).toEqual([]);
+    expect(problems({ NODE_ENV: 'production', ISSUER: 'https://auth.example.com', SECRET_KEY: 'x'.repeat(40), DATABASE_URL: 'postgres://u@db/gh', ...oidc, UPSTREAM_ALLOW_PRIVATE_NETWORK: 'true' })).toEqual([]);
+  });
+});

@@ -7,7 +7,7 @@ import { ConfigError, loadConfig } from '../../src/config.js';
 import { RateLimit } from '../../src/http/rate-limits.js';
 import type { Db } from '../../src/db/connection.js';
 import { createStaticClient } from '../../src/oauth/static-clients.js';
-import type { ResolvedAddress } from '../../src/oauth/cimd/guarded-fetch.js';
+import type { ResolvedAddress } from '../../src/net/guarded-fetch.js';
 import { authorizeUrl, Browser, pkcePair, registerPublicClient } from '../helpers/browser-flow.js';
 import { DocumentHost, makeTestPki } from '../helpers/cimd-fixture.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';

@@ -7,7 +7,7 @@
 // Time is not waited for: where a lifetime must have passed, the stored token is moved back in time by that much.
 import { randomBytes } from 'node:crypto';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
-import type { ResolvedAddress } from '../../src/oauth/cimd/guarded-fetch.js';
+import type { ResolvedAddress } from '../../src/net/guarded-fetch.js';
 import { PostgresAdapter } from '../../src/oauth/adapter.js';
 import { addStaticClient } from '../../src/oauth/static-clients.js';
 import { tokenRequest } from '../helpers/browser-flow.js';

@@ -38,6 +38,7 @@ function spec(kind: ConnectionSpec['kind'], over: Partial<ConnectionSpec> = {}):
     hostedDomains: [],
     orgs: [],
     storeTokens: false,
+    allowPrivateNetwork: false,
     ...over,
   };
 }

@@ -1,8 +1,8 @@
 // The SSRF guard of CIMD fetches: which addresses are special-use (RFC 6890 and the IANA registries), and the fetch
 // that refuses them before any socket is opened. Nothing here sends traffic off this machine: resolvers are
 // injected, and the connect spy throws for anything but loopback.
-import { guardedFetch, GuardedFetchError, type Resolver } from '../../src/oauth/cimd/guarded-fetch.js';
-import { specialUseRange } from '../../src/oauth/cimd/special-use-address.js';
+import { guardedFetch, GuardedFetchError, type Resolver } from '../../src/net/guarded-fetch.js';
+import { isPrivateNetworkAddress, specialUseRange } from '../../src/net/special-use-address.js';
 
 describe('special-use addresses are refused (RFC 6890)', () => {
   it.each([
@@ -172,5 +172,15 @@ describe('the guarded fetch refuses before connecting', () => {
     const fetch = guardedFetch({ allowPrivateAddresses: true, resolve: resolverFor({}), beforeConnect });
     await expect(fetch('file:///etc/passwd')).rejects.toThrow(/file: URLs are not fetched/);
     expect(connects).toEqual([]);
+  });
+});
+
+// Issue 16 (docs/SECURITY.md): what a connection's private-network opt-in admits, and what it never does.
+describe('isPrivateNetworkAddress (a connection opted in to its private network)', () => {
+  it.each(['127.0.0.1', '127.0.0.2', '10.0.0.5', '172.16.3.4', '192.168.1.20', '100.64.0.1', '::1', '[::1]', 'fd00::5', '::ffff:10.0.0.5'])('admits %s', (address) => {
+    expect(isPrivateNetworkAddress(address)).toBe(true);
+  });
+  it.each(['169.254.169.254', 'fe80::1', '0.0.0.0', '224.0.0.1', '255.255.255.255', '192.0.2.1', '::', '::ffff:169.254.169.254', '64:ff9b::a00:5', 'not-an-ip'])('never admits %s', (address) => {
+    expect(isPrivateNetworkAddress(address)).toBe(false);
   });
 });

@@ -21,7 +21,7 @@ import { clientIdHost, clientIdUrlProblem, looksLikeClientIdUrl } from './client
 import { documentLifetime, MAX_DOCUMENT_LIFETIME, withLifetime } from './document-lifetime.js';
 import { DomainPolicy } from './domain-policy.js';
 import type { PolicyReader } from '../../policy/settings.js';
-import { guardedFetch, GuardedFetchError, type FetchFunction, type GuardedFetchOptions } from './guarded-fetch.js';
+import { guardedFetch, GuardedFetchError, type FetchFunction, type GuardedFetchOptions } from '../../net/guarded-fetch.js';
 
 /** What tests may inject into the outgoing fetch; nothing here is reachable from configuration. */
 export type CimdFetchOverrides = Pick<GuardedFetchOptions, 'ca' | 'resolve' | 'beforeConnect' | 'timeoutMs'>;

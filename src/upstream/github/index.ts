@@ -11,7 +11,7 @@
 //   organisation with OAuth App access restrictions hides its membership from apps it has not approved (GitHub
 //   answers 403): an owner must approve Gatehouse's app for the organisation.
 import * as oc from 'openid-client';
-import { commonProblems, insecureAllowed, type ConnectionKind, type ConnectionSpec, type ConnectorDeps, type SpecField } from '../connection.js';
+import { commonProblems, connectionFetch, insecureAllowed, type ConnectionKind, type ConnectionSpec, type ConnectorDeps, type SpecField } from '../connection.js';
 import { UpstreamError, type DiscoveryReport, type Identity, type RedirectConnector, type UpstreamChecks, type UpstreamTokens } from '../connector.js';
 import { tokensOf } from '../oidc/oidc-client.js';
 
@@ -64,7 +64,8 @@ export class GithubConnector implements RedirectConnector {
     this.id = spec.id;
     this.#base = new URL(spec.issuer ?? GITHUB_BASE).origin;
     this.#api = githubApi(this.#base);
-    this.#fetch = deps.fetch ?? globalThis.fetch;
+    // Token exchange and REST API alike go through the connection's guarded fetch (docs/SECURITY.md, "Issue 16").
+    this.#fetch = connectionFetch(spec, deps);
     const base = spec.scopes.length ? spec.scopes : ['read:user', 'user:email'];
     // Membership of a private member is visible only with read:org: the org rule needs it whatever the scope list.
     this.#scopes = spec.orgs.length && !base.includes('read:org') ? [...base, 'read:org'] : base;
@@ -76,7 +77,7 @@ export class GithubConnector implements RedirectConnector {
     );
     this.#config.timeout = TIMEOUT_S;
     if (insecureAllowed(this.#base, deps.production)) oc.allowInsecureRequests(this.#config);
-    if (deps.fetch) this.#config[oc.customFetch] = deps.fetch as oc.CustomFetch;
+    this.#config[oc.customFetch] = this.#fetch as oc.CustomFetch;
   }
 
   async start(): Promise<{ url: URL; checks: UpstreamChecks }> {

@@ -1,6 +1,6 @@
 // Generic OpenID Connect: any IdP with discovery (Keycloak, Auth0, Authentik, Ping, an Okta or Entra set up by
 // hand…). The okta, entra and google kinds extend this connector with their own request parameters and checks.
-import { commonProblems, insecureAllowed, type ConnectionKind, type ConnectionSpec, type ConnectorDeps, type SpecField } from '../connection.js';
+import { commonProblems, connectionFetch, insecureAllowed, type ConnectionKind, type ConnectionSpec, type ConnectorDeps, type SpecField } from '../connection.js';
 import type { DiscoveryReport, Identity, RedirectConnector, StartOptions, UpstreamChecks, UpstreamTokens } from '../connector.js';
 import { groupsFrom, OidcClient, str, type IdTokenClaims } from './oidc-client.js';
 
@@ -27,7 +27,7 @@ export class OidcConnector implements RedirectConnector {
       redirectUri: deps.redirectUri,
       scopes: scopes.includes('openid') ? scopes : ['openid', ...scopes],
       allowInsecure: insecureAllowed(issuer.href, deps.production),
-      fetch: deps.fetch,
+      fetch: connectionFetch(spec, deps),
     });
   }
 

@@ -1,5 +1,6 @@
 // The OpenID Connect relying-party half of the bridge, on openid-client: discovery (cached per instance for an
-// hour, failures never cached), an authorization URL with PKCE S256, state and nonce, and a code exchange that
+// hour; a failure for 30 s, so anonymous sign-in attempts on a broken connection cannot make the server hammer an
+// unreachable host: docs/SECURITY.md, "Issue 16"), an authorization URL with PKCE S256, state and nonce, and a code exchange that
 // validates state, PKCE, the ID token's issuer, audience, expiry and nonce, and its signature against the IdP's
 // JWKS (openid-client skips the signature for TLS-fetched ID tokens unless non-repudiation checks are enabled;
 // we enable them so a compromised TLS path alone cannot mint identities). Every OIDC-based kind uses this.
@@ -14,32 +15,35 @@ export interface OidcClientOptions {
   redirectUri: string;
   scopes: string[];
   allowInsecure: boolean;
-  fetch?: typeof fetch | undefined;
+  /** Every request of this client goes through it: the connection's guarded fetch (upstream/connection.ts). */
+  fetch: typeof fetch;
 }
 
 const DISCOVERY_TTL_MS = 3600_000;
+export const DISCOVERY_FAILURE_TTL_MS = 30_000;
 const TIMEOUT_S = 10;
 
 export type IdTokenClaims = oc.IDToken;
 
 export class OidcClient {
-  #config: { value: Promise<oc.Configuration>; at: number } | undefined;
+  #config: { value: Promise<oc.Configuration>; at: number; ttl: number } | undefined;
 
   constructor(private readonly options: OidcClientOptions) {}
 
   configuration(): Promise<oc.Configuration> {
-    if (this.#config && Date.now() - this.#config.at < DISCOVERY_TTL_MS) return this.#config.value;
+    if (this.#config && Date.now() - this.#config.at < this.#config.ttl) return this.#config.value;
     const o = this.options;
     const auth = o.clientSecret ? oc.ClientSecretPost(o.clientSecret) : oc.None();
     const value = oc.discovery(o.issuer, o.clientId, undefined, auth, {
       timeout: TIMEOUT_S,
       execute: [...(o.allowInsecure ? [oc.allowInsecureRequests] : []), oc.enableNonRepudiationChecks],
-      ...(o.fetch ? { [oc.customFetch]: o.fetch as oc.CustomFetch } : {}),
+      [oc.customFetch]: o.fetch as oc.CustomFetch,
     });
-    const entry = { value, at: Date.now() };
+    const entry = { value, at: Date.now(), ttl: DISCOVERY_TTL_MS };
     this.#config = entry;
+    // The failure itself is what is kept: every caller within the window gets the same rejection, no new request.
     value.catch(() => {
-      if (this.#config === entry) this.#config = undefined;
+      if (this.#config === entry) this.#config = { value, at: Date.now(), ttl: DISCOVERY_FAILURE_TTL_MS };
     });
     return value;
   }

@@ -4,7 +4,7 @@
 // the host of a CIMD client blocked through the policy; and client names shown escaped wherever they appear.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { grantsOfClient } from '../../../src/oauth/adapter.js';
-import type { ResolvedAddress } from '../../../src/oauth/cimd/guarded-fetch.js';
+import type { ResolvedAddress } from '../../../src/net/guarded-fetch.js';
 import { authorizeThrough, authorizeUrl, Browser, login, pkcePair, registerPublicClient, tokenRequest } from '../../helpers/browser-flow.js';
 import { DocumentHost, makeTestPki } from '../../helpers/cimd-fixture.js';
 import { consoleSignIn, type ConsoleBrowser } from '../../helpers/console.js';

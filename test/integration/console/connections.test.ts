@@ -3,13 +3,14 @@
 // oidc-provider upstream); Test runs discovery now and reports what it found, or the failure in plain words;
 // refused settings store nothing; secrets are never shown nor audited; the environment's connection is read-only.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { createServer } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import { authorizeUrl, pkcePair, tokenRequest } from '../../helpers/browser-flow.js';
 import { consoleSignIn, type ConsoleBrowser } from '../../helpers/console.js';
 import { createTestDatabase, type TestDatabase } from '../../helpers/database.js';
 import { formAction, MultiOriginBrowser } from '../../helpers/multi-origin-browser.js';
 import { freePort, startTestServer, TEST_RESOURCE, type TestServer } from '../../helpers/server.js';
 import { answerConsent, openAtGatehouse, registerMcpClient, startMockIdp, type MockIdp } from '../../helpers/upstream-idp.js';
+import { TEST_REFUSED, TEST_UNREACHABLE } from '../../../src/console/connections.js';
 
 const ADMIN = { email: 'admin@example.com', password: 'correct horse battery staple', isAdmin: true };
 const ADA = 'idp-sub-ada-console-1';
@@ -48,7 +49,8 @@ const decode = (html: string) => html.replace(/&quot;/g, '"').replace(/&#39;/g, 
 const row = (id: string) => gh.services.handle.db('upstream_connections').where({ id }).first();
 const add = (form: Record<string, string>, kind = form.kind ?? 'oidc') => admin.submit('/connections', `/connections/new?kind=${kind}`, { kind, ...form });
 const lastEvent = async (type: string) => (await gh.services.audit.recent({ type, limit: 1 }))[0];
-const mockForm = () => ({ kind: 'oidc', id: 'mock', name: 'Mock IdP', issuer: idp.issuer, clientId: idp.clientId, clientSecret: idp.clientSecret });
+// The mock IdP listens on 127.0.0.1: the connection opts in to a private network (docs/SECURITY.md, "Issue 16").
+const mockForm = () => ({ kind: 'oidc', id: 'mock', name: 'Mock IdP', issuer: idp.issuer, clientId: idp.clientId, clientSecret: idp.clientSecret, allowPrivateNetwork: 'on' });
 
 /** The login page an MCP client's authorization shows (local accounts and every connection). */
 async function loginPage(browser = new MultiOriginBrowser('visitor')) {
@@ -73,7 +75,7 @@ describe('the connections list and the add form', () => {
 
   it("shows the fields of the chosen kind only, the secret as a password field", async () => {
     const oidc = (await admin.page('/connections/new')).html;
-    for (const f of ['id', 'name', 'issuer', 'clientId', 'scopes', 'groupsClaim', 'storeTokens']) expect(oidc).toContain(`name="${f}"`);
+    for (const f of ['id', 'name', 'issuer', 'clientId', 'scopes', 'groupsClaim', 'storeTokens', 'allowPrivateNetwork']) expect(oidc).toContain(`name="${f}"`);
     expect(oidc).toContain('name="clientSecret" type="password" value=""');
     expect(oidc).not.toContain('name="tenant"');
     expect(oidc).toContain('<option value="oidc" selected>');
@@ -187,26 +189,77 @@ describe('testing a connection', () => {
   });
 
   it('reports a dead issuer as a failure in plain words (no 5xx), audited', async () => {
-    expect((await add({ kind: 'oidc', id: 'dead', name: 'Dead IdP', issuer: deadIssuer, clientId: 'x' })).status).toBe(303);
+    expect((await add({ kind: 'oidc', id: 'dead', name: 'Dead IdP', issuer: deadIssuer, clientId: 'x', allowPrivateNetwork: 'on' })).status).toBe(303);
     const res = await admin.submit('/connections/dead/test', '/connections/dead', {});
     expect(res.status).toBe(200);
     const html = decode(await res.text());
     expect(html).toContain('The test failed.');
-    expect(html).toContain('connection refused');
+    expect(html).toContain(TEST_UNREACHABLE);
     const event = await lastEvent('console.connection.tested');
-    expect(event).toMatchObject({ outcome: 'failure', actor: ADMIN.email });
-    expect(String(event!.reason)).toContain('connection refused');
+    expect(event).toMatchObject({ outcome: 'failure', actor: ADMIN.email, reason: TEST_UNREACHABLE });
 
     const local = await admin.submit('/connections/local/test', '/connections/local', {});
     expect(local.status).toBe(200);
     expect(await local.text()).toContain('has nothing to discover');
     expect((await admin.submit('/connections/no-such-id/test', '/connections', {})).status).toBe(404);
   });
+
+  // Issue 16, finding 8: the Test button was a port scanner (connection refused, reset, a parse error or a timeout
+  // each had its own words). Now a closed port and an open port that speaks no HTTP read alike.
+  it('answers the same for a closed port and an open non-HTTP port (no port oracle)', async () => {
+    const sockets = new Set<Socket>();
+    const banner = createServer((socket) => {
+      sockets.add(socket);
+      socket.end('SSH-2.0-OpenSSH_9.6\r\n');
+    });
+    await new Promise<void>((resolve) => banner.listen(0, '127.0.0.1', resolve));
+    try {
+      const open = `http://127.0.0.1:${(banner.address() as { port: number }).port}`;
+      expect((await add({ kind: 'oidc', id: 'open-port', name: 'Open port', issuer: open, clientId: 'x', allowPrivateNetwork: 'on' })).status).toBe(303);
+      expect((await add({ kind: 'oidc', id: 'closed-port', name: 'Closed port', issuer: deadIssuer, clientId: 'x', allowPrivateNetwork: 'on' })).status).toBe(303);
+      const answer = async (id: string) => {
+        const html = decode(await (await admin.submit(`/connections/${id}/test`, `/connections/${id}`, {})).text());
+        const reason = String((await lastEvent('console.connection.tested'))!.reason);
+        // The page names the connection; everything else must be identical.
+        return { page: html.replace(/Open port|Closed port|open-port|closed-port|http:\/\/127\.0\.0\.1:\d+/g, '…'), reason };
+      };
+      const [closed, opened] = [await answer('closed-port'), await answer('open-port')];
+      expect(opened.reason).toBe(closed.reason);
+      expect(opened.page).toBe(closed.page);
+      expect(closed.page).toContain(TEST_UNREACHABLE);
+      expect(closed.page).not.toMatch(/ECONNREFUSED|refused\)|HPE_|reset|SSH/);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => banner.close(resolve));
+    }
+  });
+
+  it('refuses a loopback issuer without the private-network opt-in before connecting, and says how to allow it', async () => {
+    let accepted = 0;
+    const listener = createServer((socket) => {
+      accepted++;
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+    try {
+      const issuer = `http://127.0.0.1:${(listener.address() as { port: number }).port}`;
+      expect((await add({ kind: 'oidc', id: 'loopback', name: 'Loopback', issuer, clientId: 'x' })).status).toBe(303);
+      expect((await gh.services.connections.find('loopback'))!.allowPrivateNetwork).toBe(false);
+      const html = decode(await (await admin.submit('/connections/loopback/test', '/connections/loopback', {})).text());
+      expect(html).toContain(TEST_REFUSED);
+      expect(accepted).toBe(0);
+      expect((await admin.page('/connections/loopback')).html).toContain('public addresses only');
+      expect(await lastEvent('console.connection.created')).toMatchObject({ details: { id: 'loopback', allowPrivateNetwork: false } });
+    } finally {
+      await new Promise((resolve) => listener.close(resolve));
+    }
+  });
+
 });
 
 describe('editing a connection', () => {
   it('saves new settings, keeps the stored secret when the field is left empty, and the login page follows', async () => {
-    const res = await admin.submit('/connections/mock', '/connections/mock', { name: 'Mock Renamed', issuer: idp.issuer, clientId: idp.clientId, clientSecret: '', scopes: 'openid email profile' });
+    const res = await admin.submit('/connections/mock', '/connections/mock', { name: 'Mock Renamed', issuer: idp.issuer, clientId: idp.clientId, clientSecret: '', scopes: 'openid email profile', allowPrivateNetwork: 'on' });
     expect(res.status).toBe(303);
     const c = (await gh.services.connections.find('mock'))!;
     expect(c.name).toBe('Mock Renamed');
@@ -224,11 +277,11 @@ describe('editing a connection', () => {
     expect(page.html).toContain('Leave empty to keep the stored secret');
 
     // A new secret replaces it, and is neither shown nor audited.
-    expect((await admin.submit('/connections/mock', '/connections/mock', { name: 'Mock Renamed', issuer: idp.issuer, clientId: idp.clientId, clientSecret: NEW_SECRET })).status).toBe(303);
+    expect((await admin.submit('/connections/mock', '/connections/mock', { name: 'Mock Renamed', issuer: idp.issuer, clientId: idp.clientId, clientSecret: NEW_SECRET, allowPrivateNetwork: 'on' })).status).toBe(303);
     expect((await gh.services.connections.find('mock'))!.clientSecret).toBe(NEW_SECRET);
     expect((await admin.page('/connections/mock')).html).not.toContain(NEW_SECRET);
     expect(JSON.stringify(await lastEvent('console.connection.updated'))).not.toContain(NEW_SECRET);
-    await admin.submit('/connections/mock', '/connections/mock', { name: 'Mock IdP', issuer: idp.issuer, clientId: idp.clientId, clientSecret: idp.clientSecret });
+    await admin.submit('/connections/mock', '/connections/mock', { name: 'Mock IdP', issuer: idp.issuer, clientId: idp.clientId, clientSecret: idp.clientSecret, allowPrivateNetwork: 'on' });
   });
 
   it('refuses invalid settings with 400 and changes nothing', async () => {

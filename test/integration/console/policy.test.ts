@@ -2,7 +2,7 @@
 // change holds at run time (on this instance at once, on every other within seconds) with no restart; invalid
 // values, forged posts and self-lockout store nothing; every change is audited naming the admin.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { ResolvedAddress } from '../../../src/oauth/cimd/guarded-fetch.js';
+import type { ResolvedAddress } from '../../../src/net/guarded-fetch.js';
 import { authorizeUrl, Browser, login, pkcePair, registerPublicClient } from '../../helpers/browser-flow.js';
 import { DocumentHost, makeTestPki } from '../../helpers/cimd-fixture.js';
 import { oneJson, runCli } from '../../helpers/cli.js';

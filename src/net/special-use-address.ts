@@ -120,3 +120,26 @@ export function specialUseRange(address: string): string | undefined {
   }
   return parsed.kind() === 'ipv4' ? classifyV4(parsed as IPv4) : classifyV6(parsed as IPv6);
 }
+
+// What a connection's "private network" opt-in admits (docs/SECURITY.md, "Issue 16"): the ranges an organisation's
+// own IdP can live in — this machine (loopback), RFC 1918, CGNAT and IPv6 unique-local — written plainly or
+// IPv4-mapped. Link-local (the cloud metadata service 169.254.169.254, fe80::/10), unspecified, multicast, broadcast,
+// reserved and the transition forms stay refused: no IdP is reached there.
+const PRIVATE_NETWORK_V4 = new Set(['loopback', 'private', 'carrierGradeNat']);
+const PRIVATE_NETWORK_V6 = new Set(['loopback', 'uniqueLocal']);
+
+/** True for a loopback, RFC 1918, CGNAT or unique-local address: one an organisation's private network uses. */
+export function isPrivateNetworkAddress(address: string): boolean {
+  try {
+    const bare = address.replace(/^\[|\]$/g, '');
+    const text = bare.includes(':') ? withoutDottedQuad(bare) : bare;
+    if (text === undefined) return false;
+    const parsed = ipaddr.parse(text);
+    if (parsed.kind() === 'ipv4') return PRIVATE_NETWORK_V4.has(parsed.range());
+    const v6 = parsed as IPv6;
+    if (v6.range() === 'ipv4Mapped') return PRIVATE_NETWORK_V4.has(v6.toIPv4Address().range());
+    return PRIVATE_NETWORK_V6.has(v6.range());
+  } catch {
+    return false;
+  }
+}

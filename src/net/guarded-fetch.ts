@@ -1,6 +1,7 @@
-// The fetch oidc-provider uses for every outgoing request (CIMD documents, and a client's jwks_uri): CIMD draft
-// (draft-ietf-oauth-client-id-metadata-document), "Client Information Discovery" (200 only, a JSON media type, no
-// redirects followed) and Security Considerations, "Server Side Request Forgery"; RFC 6890 for the addresses.
+// The fetch for every outgoing request Gatehouse makes: oidc-provider's (CIMD documents, a client's jwks_uri) and the
+// upstream connections' (discovery, JWKS, token, UserInfo, GitHub's REST API; docs/SECURITY.md, "Issue 16"). CIMD
+// draft (draft-ietf-oauth-client-id-metadata-document), "Client Information Discovery" (200 only, a JSON media type,
+// no redirects followed) and Security Considerations, "Server Side Request Forgery"; RFC 6890 for the addresses.
 //
 // oidc-provider's own dispatcher checks the peer address only after the TCP (and TLS) connection is made, so it
 // still reaches internal hosts (DESIGN.md §10.7). Here the host is resolved first, every address it resolves to is
@@ -10,7 +11,7 @@
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { Agent, buildConnector, fetch as undiciFetch } from 'undici';
-import { specialUseRange } from './special-use-address.js';
+import { isPrivateNetworkAddress, specialUseRange } from './special-use-address.js';
 
 export interface ResolvedAddress {
   address: string;
@@ -22,6 +23,13 @@ export type Resolver = (hostname: string) => Promise<ResolvedAddress[]>;
 export interface GuardedFetchOptions {
   /** CIMD_ALLOW_PRIVATE_ADDRESSES: development and tests only (config refuses it in production). */
   allowPrivateAddresses: boolean;
+  /** A connection's private-network opt-in: loopback, RFC 1918, CGNAT and ULA only (never link-local or metadata). */
+  allowPrivateNetwork?: boolean;
+  /**
+   * Hand back any status but a redirect, with its headers (an IdP's 400 at the token endpoint, 401 at UserInfo,
+   * GitHub's 403/404 carry meaning the caller reads). Off: only a 200 is answered (CIMD).
+   */
+  anyStatus?: boolean;
   /** Whole request, resolution included. oidc-provider's own 2.5 s signal applies as well. */
   timeoutMs?: number;
   /** A ceiling for any purpose (64 KiB); a call may ask for less (CIMD documents: 5 KiB). */
@@ -34,9 +42,19 @@ export interface GuardedFetchOptions {
   beforeConnect?: (address: string, port: number) => void;
 }
 
+/**
+ * Where a fetch failed: `refused` before any socket (the address or the scheme), `unreachable` at the connection
+ * (DNS, TCP, TLS, a socket that closed or spoke no HTTP, a timeout), `answer` on what an HTTP server answered.
+ * Pages that must not become a port scanner show `unreachable` in one sentence (docs/SECURITY.md, "Issue 16").
+ */
+export type FailureStage = 'refused' | 'unreachable' | 'answer';
+
 /** A refusal with a reason worded for the person on the error page and for the audit log. */
 export class GuardedFetchError extends Error {
-  constructor(readonly reason: string) {
+  constructor(
+    readonly reason: string,
+    readonly stage: FailureStage = 'answer',
+  ) {
     super(reason);
     this.name = 'GuardedFetchError';
   }
@@ -71,16 +89,18 @@ async function checkedAddress(hostname: string, options: GuardedFetchOptions, si
       resolved = await withDeadline((options.resolve ?? systemResolver)(hostname), signal);
     } catch (err) {
       if (signal.aborted) throw err;
-      throw new GuardedFetchError(`the host name ${hostname} could not be resolved`);
+      throw new GuardedFetchError(`the host name ${hostname} could not be resolved`, 'unreachable');
     }
     addresses = resolved.map((r) => r.address);
-    if (!addresses.length) throw new GuardedFetchError(`the host name ${hostname} could not be resolved`);
+    if (!addresses.length) throw new GuardedFetchError(`the host name ${hostname} could not be resolved`, 'unreachable');
   }
   if (!options.allowPrivateAddresses) {
     // Every answer is checked, not only the one used: a name that mixes a public and an internal address is refused.
     for (const address of addresses) {
       const special = specialUseRange(address);
-      if (special) throw new GuardedFetchError(`${hostname} resolves to a non-public address (${special}: ${address})`);
+      if (special && !(options.allowPrivateNetwork && isPrivateNetworkAddress(address))) {
+        throw new GuardedFetchError(`${hostname} resolves to a non-public address (${special}: ${address})`, 'refused');
+      }
     }
   }
   return addresses[0]!;
@@ -104,11 +124,15 @@ async function readCapped(body: ReadableStream<Uint8Array> | null, limit: number
 
 function describeFailure(err: unknown, signal: AbortSignal): GuardedFetchError {
   if (err instanceof GuardedFetchError) return err;
-  if (signal.aborted) return new GuardedFetchError('the server did not answer in time');
+  if (signal.aborted) return new GuardedFetchError('the server did not answer in time', 'unreachable');
   const cause = (err as { cause?: { code?: string; message?: string } }).cause;
   const detail = cause?.code ?? cause?.message ?? (err as Error).message;
-  return new GuardedFetchError(`the connection failed (${detail})`);
+  return new GuardedFetchError(`the connection failed (${detail})`, 'unreachable');
 }
+
+// Hop-by-hop and framing headers describe the bytes on the wire, not the decoded body handed back.
+const NOT_CARRIED = new Set(['content-encoding', 'content-length', 'transfer-encoding', 'connection', 'keep-alive']);
+const NULL_BODY = new Set([101, 204, 205, 304]);
 
 export type FetchFunction = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
 /** Per call, for one purpose (CIMD documents): a tighter body limit, and a JSON media type required. */
@@ -130,7 +154,7 @@ export function guardedFetch(options: GuardedFetchOptions): GuardedFetchFunction
   return async (input, init = {}, rules = {}) => {
     const maxBody = Math.min(rules.maxBodyBytes ?? Infinity, options.maxBodyBytes ?? DEFAULT_MAX_BODY);
     const url = new URL(input instanceof Request ? input.url : input.toString());
-    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new GuardedFetchError(`${url.protocol} URLs are not fetched`);
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new GuardedFetchError(`${url.protocol} URLs are not fetched`, 'refused');
     const deadline = AbortSignal.timeout(timeoutMs);
     const signal = init.signal ? AbortSignal.any([deadline, init.signal]) : deadline;
 
@@ -157,6 +181,7 @@ export function guardedFetch(options: GuardedFetchOptions): GuardedFetchFunction
       const res = await undiciFetch(url, {
         method: init.method ?? 'GET',
         headers: Object.fromEntries(new Headers(init.headers).entries()),
+        ...(init.body != null ? { body: init.body as string | URLSearchParams } : {}),
         redirect: 'manual', // whatever the caller asked: a redirect could point anywhere, including inside
         signal,
         dispatcher: agent,
@@ -165,6 +190,16 @@ export function guardedFetch(options: GuardedFetchOptions): GuardedFetchFunction
         await res.body?.cancel();
         const location = URL.parse(res.headers.get('location') ?? '', url);
         throw new GuardedFetchError(`redirect not allowed (HTTP ${res.status}${location ? ` to ${location.host}` : ''})`);
+      }
+      if (options.anyStatus) {
+        if (Number(res.headers.get('content-length') ?? 0) > maxBody) {
+          await res.body?.cancel();
+          throw tooLarge(maxBody);
+        }
+        const body = await readCapped(res.body as ReadableStream<Uint8Array> | null, maxBody);
+        const headers = new Headers();
+        for (const [name, value] of res.headers) if (!NOT_CARRIED.has(name)) headers.append(name, value);
+        return new Response(NULL_BODY.has(res.status) ? null : body, { status: res.status, statusText: res.statusText, headers });
       }
       if (res.status !== 200) {
         await res.body?.cancel();

@@ -53,6 +53,8 @@ export async function startTestServer(env: Record<string, string>, port?: number
     LOGIN_RATE_LIMIT: '1000000',
     LOGIN_RATE_LIMIT_IP: '1000000',
     CIMD_RATE_LIMIT: '1000000',
+    // Test files audit many refusals from 127.0.0.1 and look for each; audit-growth.test.ts sets the real limit.
+    AUDIT_REPEAT_LIMIT: '1000000',
     ...env,
   });
   const running = await startGatehouse(config, { ...options, log: createLogger(config.LOG_LEVEL) });

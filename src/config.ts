@@ -199,6 +199,10 @@ const schema = z.object({
   DCR_MAX_CLIENTS_PER_SOURCE: z.coerce.number().int('must be a whole number').min(1).max(10_000_000).default(50),
   DCR_CLIENT_TTL_DAYS: z.coerce.number().int('must be a whole number of days').min(1).max(3650).default(90),
   DCR_ALLOWED_RESOURCES: list.default([]),
+  // The audit log (audit/writer.ts): days an event is kept before the periodic cleanup deletes it, and how many
+  // refusals of one type from one source are written in full per minute before the rest are only counted.
+  AUDIT_RETENTION_DAYS: z.coerce.number({ error: 'must be a whole number of days' }).int('must be a whole number of days').min(1, 'must be at least 1 day').max(36_500, 'must be at most 36500 days').default(400),
+  AUDIT_REPEAT_LIMIT: z.coerce.number({ error: 'must be a whole number' }).int('must be a whole number').min(1, 'must be at least 1').max(1_000_000, 'must be at most 1000000').default(10),
   DCR_ALLOWED_SCOPES: list.default([]),
   REDIRECT_URI_SCHEMES: list
     .transform((l) => l.map((s) => s.toLowerCase().replace(/:$/, '')))

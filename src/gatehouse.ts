@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { buildApp } from './app.js';
 import { auditProviderEvents } from './audit/provider-events.js';
-import { AuditLog } from './audit/writer.js';
+import { AuditLog, REPEAT_WINDOW_MS } from './audit/writer.js';
 import type { Config } from './config.js';
 import { SecretBox } from './crypto/secret-box.js';
 import { resolveSecretKey } from './crypto/secret-key.js';
@@ -92,7 +92,7 @@ export async function openServices(config: Config, options: { log?: Logger; migr
       }),
       transactions: new UpstreamTransactions(handle.db, box),
       upstreamTokens: new UpstreamTokenStore(handle.db, box),
-      audit: new AuditLog(handle.db, log),
+      audit: new AuditLog(handle.db, log, { repeatLimit: config.AUDIT_REPEAT_LIMIT }),
       registry: new ClientRegistry(handle.db),
       cimdClients: new CimdClients(handle.db),
       policy: new PolicySettings(handle.db, config),
@@ -123,6 +123,20 @@ export async function sweepUnusedClients(services: Services): Promise<string[]> 
     services.log.info({ count: expired.length }, 'unused dynamic clients expired');
   }
   return expired;
+}
+
+/**
+ * Deletes audit events older than AUDIT_RETENTION_DAYS, in batches, and audits the purge as one event. Exporting
+ * what is to be kept longer is the operator's job (README, "The audit log").
+ */
+export async function purgeOldAuditEvents(services: Services): Promise<number> {
+  const days = services.config.AUDIT_RETENTION_DAYS;
+  const { deleted, batches, before } = await services.audit.deleteOlderThan(days);
+  if (deleted) {
+    await services.audit.record({ type: 'audit.purged', outcome: 'success', actor: 'system', reason: `older than ${days} days (AUDIT_RETENTION_DAYS)`, details: { deleted, batches, before: before.toISOString() } });
+    services.log.info({ deleted }, 'old audit events deleted');
+  }
+  return deleted;
 }
 
 /**
@@ -212,7 +226,10 @@ export async function startGatehouse(config: Config, options: StartOptions = {})
         sweepUnusedClients(services).catch((err) => log.error({ err }, 'client expiry sweep failed'));
         services.transactions.deleteExpired().catch((err) => log.error({ err }, 'upstream transaction cleanup failed'));
         consoleSessions.deleteExpired().catch((err) => log.error({ err }, 'console session cleanup failed'));
+        purgeOldAuditEvents(services).catch((err) => log.error({ err }, 'audit retention cleanup failed'));
       }, CLEANUP_INTERVAL_MS),
+      // The summaries of repeated refusals (audit/repeats.ts) are written when their window ends.
+      setInterval(() => void audit.flushRepeats(), REPEAT_WINDOW_MS),
     );
     for (const t of timers) t.unref();
 
@@ -226,6 +243,7 @@ export async function startGatehouse(config: Config, options: StartOptions = {})
           server.closeIdleConnections();
           setTimeout(() => server.closeAllConnections(), 10_000).unref();
         });
+        await audit.flushRepeats(true); // counted refusals are not lost at shutdown
         await handle.close();
       })());
 

@@ -26,14 +26,18 @@ function record(e: AuditRow): Record<(typeof COLUMNS)[number], unknown> {
   };
 }
 
+// Formula starts (= + - @) a spreadsheet would evaluate: at the start of a cell, and after any character a
+// spreadsheet may split on, since one opening the file in a semicolon (or tab) locale splits `x;=1+2` in a
+// User-Agent into a cell of its own (issue 16, finding 9; OWASP "CSV Injection"). Quotes may stand between.
+const FORMULA_START = /(^|[;,\t\r\n])(["\s]*)(?=[=+\-@\t\r])/g;
+
 /**
- * One CSV cell (RFC 4180): quoted when it holds a quote, comma or line break. A cell a spreadsheet would read as a
- * formula (starting with = + - @, a tab or a carriage return) gets a leading apostrophe first.
+ * One CSV cell (RFC 4180), always quoted; every formula start, at the start of the cell or after a separator, gets
+ * an apostrophe so it opens as text.
  */
 export function csvCell(value: unknown): string {
-  let text = value === null || value === undefined ? '' : typeof value === 'object' ? JSON.stringify(value) : String(value);
-  if (/^[=+\-@\t\r]/.test(text)) text = `'${text}`;
-  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+  const text = value === null || value === undefined ? '' : typeof value === 'object' ? JSON.stringify(value) : String(value);
+  return `"${text.replace(FORMULA_START, "$1$2'").replace(/"/g, '""')}"`;
 }
 
 const csvLine = (cells: unknown[]) => `${cells.map(csvCell).join(',')}\r\n`;

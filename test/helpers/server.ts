@@ -58,6 +58,8 @@ export async function startTestServer(env: Record<string, string>, port?: number
     // The test IdPs listen on 127.0.0.1: the seeded connection opts in to a private network (docs/SECURITY.md,
     // "Issue 16"); a test of the refusal sets it to false.
     ...(env.UPSTREAM_ISSUER ? { UPSTREAM_ALLOW_PRIVATE_NETWORK: 'true' } : {}),
+    // Test files audit many refusals from 127.0.0.1 and look for each; audit-growth.test.ts sets the real limit.
+    AUDIT_REPEAT_LIMIT: '1000000',
     ...env,
   });
   const running = await startGatehouse(config, { ...options, log: createLogger(config.LOG_LEVEL) });

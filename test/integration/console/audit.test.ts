@@ -207,3 +207,30 @@ describe('exports', () => {
     expect(ids).toEqual(expected(() => true));
   });
 });
+
+describe('CSV export in any spreadsheet locale (issue 16, finding 9)', () => {
+  it('a User-Agent with ;= ,= tab or a line break before a formula opens as text: every cell quoted, no cell or sub-field starts a formula', async () => {
+    const agents = ['x;=1+2*cmd|calc', 'y,=SUM(A1)', 'z\t=HYPERLINK("e")', 'w; "@SUM(1)', '-2+3'];
+    // Real refusals carrying the header (no console session), and one value no header can hold (a line break).
+    for (const ua of agents) {
+      const res = await fetch(`${gh.issuer}/console/nowhere`, { method: 'POST', headers: { 'user-agent': ua } });
+      expect(res.status).toBe(401);
+    }
+    await gh.services.audit.record({ type: 'csv.seed', outcome: 'failure', userAgent: 'v\n@SUM(1)', reason: 'r\r+1' });
+    for (const type of ['console.refused', 'csv.seed']) {
+      const res = await admin.get(`${gh.issuer}/console/audit/export.csv?type=${type}`);
+      expect(res.status).toBe(200);
+      const text = await res.text();
+      for (const line of text.split('\r\n').filter(Boolean)) {
+        // Every cell quoted: the record is "…","…",…
+        if (!line.includes('\n')) expect(line).toMatch(/^"(?:[^"]|"")*"(?:,"(?:[^"]|"")*")*$/);
+      }
+      // Split where any locale might split (, ; tab, line breaks), drop the quoting: nothing starts a formula.
+      for (const fragment of text.split(/[,;\t\r\n]/)) expect(fragment.replace(/^[\s"]*/, '')).not.toMatch(/^[=+\-@]/);
+      if (type === 'console.refused') {
+        const uas = parseCsv(text).slice(1).map((r) => r[8]);
+        expect(uas).toEqual(expect.arrayContaining(["x;'=1+2*cmd|calc", "y,'=SUM(A1)", "z\t'=HYPERLINK(\"e\")", "w; \"'@SUM(1)", "'-2+3"]));
+      }
+    }
+  });
+});

@@ -1,6 +1,7 @@
 // What the app and its policy table are built from (src/app.ts, src/policy-table.ts): every service of one
 // Gatehouse instance, opened by gatehouse.ts.
 import type { AuditLog } from './audit/writer.js';
+import type { FirstPartyClients } from './oauth/first-party-clients.js';
 import type { Config } from './config.js';
 import type { Db } from './db/connection.js';
 import type { RateLimits } from './http/rate-limits.js';
@@ -21,6 +22,8 @@ import type { CimdClients } from './oauth/cimd/cimd-clients.js';
 import type { Metrics } from './metrics/registry.js';
 
 export interface AppDeps {
+  /** Gatehouse's own clients (oauth/first-party-clients.ts). */
+  firstParty: FirstPartyClients;
   config: Config;
   db: Db;
   log: Logger;

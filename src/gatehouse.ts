@@ -177,9 +177,11 @@ export async function startGatehouse(config: Config, options: StartOptions = {})
     const metrics = new Metrics(handle.db);
     audit.observe(auditMetrics(metrics));
     const cimd = new CimdTrust({ config, clients: services.cimdClients, audit, policy: services.policy, fetch: options.cimdFetch });
+    // Gatehouse's own clients (the console's sign-in): the provider defines them, sign-in marks their fresh logins.
+    const firstParty = new FirstPartyClients([consoleClient(config.ISSUER)]);
     const holder = new ProviderHolder(
       (keys) => {
-        const provider = buildProvider({ config, db: handle.db, box, secretKey: services.secretKey, keys, resources, accounts, views, cimd, policy: services.policy, audit, registry: services.registry, firstParty: new FirstPartyClients([consoleClient(config.ISSUER)]) });
+        const provider = buildProvider({ config, db: handle.db, box, secretKey: services.secretKey, keys, resources, accounts, views, cimd, policy: services.policy, audit, registry: services.registry, firstParty });
         auditProviderEvents(provider, audit);
         recordClientUse(provider, services.registry, (err) => log.error({ err }, 'recording a client use failed'));
         // A database outage becomes a 503 (http/errors.ts), logged there without a stack; anything else is a bug.
@@ -196,6 +198,7 @@ export async function startGatehouse(config: Config, options: StartOptions = {})
     const rateLimits = new RateLimits(handle.db, config, audit);
     const consoleSessions = new ConsoleSessions(handle.db, services.secretKey, config.CONSOLE_IDLE_TIMEOUT * 1000);
     const app = buildApp({
+      firstParty,
       config, db: handle.db, log, secretKey: services.secretKey, holder, resources, accounts, users, connections: services.connections,
       transactions: services.transactions, upstreamTokens: services.upstreamTokens, views, audit, registry: services.registry, rateLimits,
       box, cimdClients: services.cimdClients, consoleSessions, policy: services.policy, metrics,

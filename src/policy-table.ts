@@ -32,7 +32,6 @@ import { defaultScope } from './oauth/policies/request/default-scope.js';
 import { authorizeRateLimit, cimdFirstUseLimit, tokenRateLimit } from './oauth/policies/request/endpoint-rate-limits.js';
 import { oneResource } from './oauth/policies/request/one-resource.js';
 import { registrationResponse } from './oauth/policies/request/registration-response.js';
-import { revocationAudit } from './oauth/policies/request/revocation-audit.js';
 import { unauthorizedGrantType } from './oauth/policies/request/unauthorized-grant-type.js';
 import { STATIC_SCOPES } from './oauth/provider.js';
 import { publishedKeys } from './oauth/published-keys.js';
@@ -104,7 +103,7 @@ export function policyTable(deps: AppDeps): PolicyTable {
       handler: provider,
     },
     revocation: {
-      rules: [corsRule, form, rule('CIMD first-use limit', cimdFirstUseLimit(limits, 'json'), ['POST']), { ...approval('revocation'), methods: ['POST'] }, rule('revocation audit', revocationAudit(audit), ['POST'])],
+      rules: [corsRule, form, rule('CIMD first-use limit', cimdFirstUseLimit(limits, 'json'), ['POST']), { ...approval('revocation'), methods: ['POST'] }],
       handler: provider,
     },
     introspection: {

@@ -6,7 +6,7 @@
 // event was routinely missing when the client looked, and a crash in between lost it (DESIGN.md §7: nothing is
 // lost). Each write is therefore remembered on its request and awaited before the response leaves.
 import type { Middleware } from 'koa';
-import type Provider from 'oidc-provider';
+import Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import { requestOrigin, type AuditEvent, type AuditLog } from './writer.js';
 
@@ -69,5 +69,14 @@ export function auditProviderEvents(provider: Provider, audit: AuditLog): void {
   provider.on('introspection.error', (ctx: KoaContextWithOIDC, err: unknown) => {
     record(ctx, { type: 'introspection.refused', outcome: 'failure', reason: reason(err), ...meta(ctx) });
   });
+  // A revocation is audited when it destroyed a token, not for every 200: RFC 7009 §2.2 answers 200 whatever was
+  // presented, so auditing the answer let anyone with a client write one row per request (issue 16's review).
+  for (const kind of ['access_token', 'refresh_token', 'client_credentials'] as const) {
+    provider.on(`${kind}.destroyed` as 'access_token.destroyed', () => {
+      const ctx = Provider.ctx as KoaContextWithOIDC | undefined;
+      if (ctx?.oidc?.route !== 'revocation') return;
+      record(ctx, { type: 'token.revoked', outcome: 'success', details: { token_type: kind }, ...meta(ctx) });
+    });
+  }
   // Registrations are audited by oauth/registration.ts, which also knows the rule that refused one.
 }

@@ -19,6 +19,7 @@ import type { Config } from '../config.js';
 import { issuerBase } from '../http/issuer-path.js';
 import type { Views } from '../views/views.js';
 import { ROUTES } from '../http/route-table.js';
+import { freshLoginAcr } from '../oauth/first-party-clients.js';
 import type { Accounts } from '../upstream/accounts.js';
 import { CONSOLE_CALLBACK_PATH, CONSOLE_CLIENT_ID, consolePath, consoleRedirectUri } from './console-client.js';
 import type { Administrators } from './admins.js';
@@ -133,7 +134,9 @@ export function signInRoutes(deps: SignInDeps): Router {
       return fail('PKCE verifier does not match', 'Sign-in could not be completed', 'This sign-in was not started in this browser. Start again from the console.');
     }
     // The authentication must have happened after this sign-in started: an older session's login is not fresh.
-    if (!Number.isSafeInteger(startedAt) || typeof found.authTime !== 'number' || found.authTime < startedAt) {
+    // And it must have happened inside this very request: a login for anything else in this browser (an MCP client's
+    // sign-in after a planted console login cookie) carries another acr (oauth/first-party-clients.ts).
+    if (!Number.isSafeInteger(startedAt) || typeof found.authTime !== 'number' || found.authTime < startedAt || found.acr !== freshLoginAcr(nonce)) {
       return fail('not a fresh authentication (auth_time before the sign-in started)', 'Sign in again', 'The console needs you to enter your credentials for this sign-in. Start again from the console.', 401);
     }
     const account = found.accountId ? await deps.accounts.findById(found.accountId) : undefined;

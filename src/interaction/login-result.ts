@@ -12,6 +12,7 @@ import type { Identity, UpstreamTokens } from '../upstream/connector.js';
 import { LOCAL_ISSUER } from '../upstream/local/accounts.js';
 import type { UpstreamTokenStore } from '../upstream/upstream-tokens.js';
 import { finishInteraction } from './interaction-result.js';
+import { freshLoginAcr, type FirstPartyClients } from '../oauth/first-party-clients.js';
 import type { Details, Pages } from './pages.js';
 
 export interface LoginDeps {
@@ -23,6 +24,8 @@ export interface LoginDeps {
   pages: Pages;
   /** Who may log in (ALLOWED_EMAIL_DOMAINS, ALLOWED_GROUPS) is the policy in force, read at each login. */
   policy: PolicyReader;
+  /** Gatehouse's own clients: a login inside one of their requests carries freshLoginAcr (first-party-clients.ts). */
+  firstParty?: FirstPartyClients | undefined;
 }
 
 export async function completeLogin(deps: LoginDeps, ctx: Context, d: Details, identity: Identity, tokens?: UpstreamTokens): Promise<void> {
@@ -48,6 +51,8 @@ export async function completeLogin(deps: LoginDeps, ctx: Context, d: Details, i
   }
   if (tokens) await deps.upstreamTokens.save(account.id, identity.connector, tokens);
   await deps.audit.record({ type: 'login', outcome: 'success', details: { ...details, accountId: account.id, admin: decision.admin }, ...meta });
-  const redirectTo = await finishInteraction(d, { login: { accountId: account.id, amr: [identity.issuer === LOCAL_ISSUER ? 'pwd' : 'fed'] } }, { mergeWithLastSubmission: false });
+  const clientId = String(d.params.client_id);
+  const acr = deps.firstParty?.has(clientId) && typeof d.params.state === 'string' ? { acr: freshLoginAcr(d.params.state) } : {};
+  const redirectTo = await finishInteraction(d, { login: { accountId: account.id, amr: [identity.issuer === LOCAL_ISSUER ? 'pwd' : 'fed'], ...acr } }, { mergeWithLastSubmission: false });
   ctx.redirect(redirectTo);
 }

@@ -23,6 +23,7 @@ import type { UpstreamTokenStore } from '../upstream/upstream-tokens.js';
 import { completeLogin } from './login-result.js';
 import { interactionPages, type Details } from './pages.js';
 import { upstreamLeg } from './upstream-leg.js';
+import type { FirstPartyClients } from '../oauth/first-party-clients.js';
 import type { UpstreamMetrics } from '../metrics/upstream-metrics.js';
 import { cappedScopes } from '../oauth/policies/hooks/dynamic-client-caps.js';
 import { requestRefusal, type AccessRefusal } from '../oauth/policies/hooks/resource-access.js';
@@ -52,6 +53,8 @@ export interface InteractionDeps {
   policy: PolicyReader;
   rateLimits: RateLimits;
   upstreamMetrics?: UpstreamMetrics | undefined;
+  /** Gatehouse's own clients, whose logins are marked fresh (oauth/first-party-clients.ts). */
+  firstParty?: FirstPartyClients | undefined;
 }
 
 export function interactionRoutes(deps: InteractionDeps): Router {

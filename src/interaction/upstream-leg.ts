@@ -14,6 +14,7 @@ import type { Config } from '../config.js';
 import type { PolicyReader } from '../policy/settings.js';
 import { issuerBase } from '../http/issuer-path.js';
 import type { Logger } from '../log.js';
+import type { FirstPartyClients } from '../oauth/first-party-clients.js';
 import { NO_UPSTREAM_METRICS, type UpstreamMetrics } from '../metrics/upstream-metrics.js';
 import type { Accounts } from '../upstream/accounts.js';
 import { UpstreamError } from '../upstream/connector.js';
@@ -45,6 +46,8 @@ export interface UpstreamLegDeps {
   policy: PolicyReader;
   /** Upstream latency and failures by connection kind; absent where nothing is scraped. */
   upstreamMetrics?: UpstreamMetrics | undefined;
+  /** Gatehouse's own clients, whose logins are marked fresh (oauth/first-party-clients.ts). */
+  firstParty?: FirstPartyClients | undefined;
 }
 
 export function upstreamLeg(deps: UpstreamLegDeps) {

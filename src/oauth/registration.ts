@@ -78,6 +78,13 @@ export function registrationPolicy(deps: RegistrationDeps, route: 'create' | 'ma
       }
     }
 
+    // An update writes the client and an audit row: it counts against the registration limit like a registration,
+    // or a client's own registration access token could rewrite it in a loop (issue 16's review).
+    if (manage && ctx.method === 'PUT') {
+      const limited = await deps.rateLimits.check(ctx, [[deps.rateLimits.register, ctx.ip]], { clientId });
+      if (limited) return answerJson(ctx, limited);
+    }
+
     if ((create || ctx.method === 'PUT') && ctx.is('application/json')) {
       let body: unknown;
       try {

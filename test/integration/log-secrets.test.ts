@@ -7,7 +7,7 @@ import { Writable } from 'node:stream';
 import { loadConfig } from '../../src/config.js';
 import { startGatehouse, type RunningGatehouse } from '../../src/gatehouse.js';
 import { createLogger } from '../../src/log.js';
-import { createStaticClient } from '../../src/oauth/static-clients.js';
+import { addStaticClient } from '../../src/oauth/static-clients.js';
 import { CONSOLE_COOKIE } from '../../src/console/sessions.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { DEFAULT_RESOURCES, freePort, TEST_RESOURCE } from '../helpers/server.js';
@@ -116,7 +116,7 @@ describe('no secret, token or code appears in any log line (DESIGN.md §7), at d
     secrets.access_token_3 = rotated.body.access_token;
 
     // A confidential client: client_credentials with Basic, a refused client_secret_post, introspection.
-    const agent = await createStaticClient(gh.services.handle.db, gh.services.box, gh.holder.provider, { name: 'Resource server', redirectUris: [], confidential: true, resource: TEST_RESOURCE });
+    const agent = await addStaticClient({ db: gh.services.handle.db, box: gh.services.box, provider: gh.holder.provider, registry: gh.services.registry }, { name: 'Resource server', redirectUris: [], confidential: true, resource: TEST_RESOURCE });
     const agentSecret = agent.client_secret!;
     secrets.client_secret = agentSecret;
     const cc = await postForm('/token', { grant_type: 'client_credentials', resource: TEST_RESOURCE, scope: 'tools:read' }, basic(agent.client_id, agent.client_secret!));

@@ -406,6 +406,16 @@ describe('revocation (RFC 7009)', () => {
     expect(revoked[0]).toMatchObject({ type: 'token.revoked', outcome: 'success' });
   });
 
+  it('audits a revocation that destroyed a token, not every 200: 200 revocations of garbage write no row (issue 16 review)', async () => {
+    const { clientId } = await clientWithTokens();
+    const before = (await gh.services.audit.recent({ type: 'token.revoked', limit: 1000 })).length;
+    for (let i = 0; i < 200; i++) {
+      const res = await postForm('/revoke', { token: `garbage-${i}`, client_id: clientId });
+      expect(res.status).toBe(200);
+    }
+    expect((await gh.services.audit.recent({ type: 'token.revoked', limit: 1000 })).length).toBe(before);
+  });
+
   it('does not let another client revoke someone else\'s refresh token: it keeps working', async () => {
     const { clientId, tokens } = await clientWithTokens();
     const stranger = await registerPublicClient(gh.issuer, [REDIRECT]);

@@ -259,3 +259,25 @@ describe('expiry of unused dynamic clients', () => {
     expect((await gh.services.registry.find(client.client_id))?.lastUsedAt).toBeInstanceOf(Date);
   });
 });
+
+describe('RFC 7592 updates count against the registration limit (issue 16 review)', () => {
+  it('a client rewriting itself with its own registration access token is stopped by REGISTRATION_RATE_LIMIT', async () => {
+    const gh = await server({ REGISTRATION_RATE_LIMIT: '3' });
+    const created = await register(gh);
+    expect(created.status).toBe(201);
+    let token = created.body.registration_access_token as string;
+    const put = async () => {
+      const res = await fetch(created.body.registration_client_uri, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ client_id: created.body.client_id, redirect_uris: [REDIRECT], token_endpoint_auth_method: 'none', client_name: 'Renamed' }),
+      });
+      const body = (await res.json()) as Record<string, any>;
+      if (res.status === 200) token = body.registration_access_token;
+      return res.status;
+    };
+    expect(await put()).toBe(200);
+    expect(await put()).toBe(200);
+    expect(await put()).toBe(429);
+  });
+});

@@ -140,6 +140,30 @@ describe('a fresh sign-in, enforced at the callback (issue 16, item 2)', () => {
   });
 });
 
+describe('a planted console login cookie is not a fresh console sign-in (issue 16 review)', () => {
+  it('refuses a code from a sign-in the person made for an MCP client after the console login cookie was set', async () => {
+    const b = new ConsoleBrowser(gh.issuer);
+    // The attacker opens /console/login at a shared browser and keeps the URL, stripped of prompt and max_age.
+    const saved = await strippedLoginUrl(b);
+    await nextSecond();
+    // An administrator then signs in at that browser for an MCP client (login only).
+    const client = await registerPublicClient(gh.issuer, ['http://127.0.0.1:7009/cb']);
+    const { challenge } = pkcePair();
+    const q = new URLSearchParams({ response_type: 'code', client_id: client.client_id, redirect_uri: 'http://127.0.0.1:7009/cb', code_challenge: challenge, code_challenge_method: 'S256', scope: 'tools:read', state: 'mcp' });
+    const { login } = await import('../../helpers/browser-flow.js');
+    const loginPage = (await b.follow(await b.get(`${gh.issuer}/authorize?${q}`))) as Response;
+    const afterLogin = await login(b, loginPage, ADMIN.email, ADMIN.password);
+    expect(afterLogin).toBeInstanceOf(Response); // the MCP client's consent page
+    // The saved console URL now meets an open session whose login is newer than the console cookie.
+    const step = await b.follow(await b.get(saved.href));
+    expect(step).toBeInstanceOf(Response);
+    const res = step as Response;
+    expect(new URL(res.url).pathname).toBe('/console/callback');
+    expect(res.status).toBe(401);
+    expect((await b.page()).status).toBe(303);
+  });
+});
+
 describe('/console/callback and other clients\' codes (issue 16, 11a)', () => {
   it('refuses a code issued to another client without consuming it: that client still redeems it', async () => {
     const redirectUri = 'http://127.0.0.1:4999/callback';

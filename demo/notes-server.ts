@@ -84,8 +84,10 @@ export async function startNotesServer(options: NotesServerOptions): Promise<Not
   });
   const port = (server.address() as AddressInfo).port;
   resource ||= `http://${host === '0.0.0.0' ? 'localhost' : host}:${port}/mcp`;
-  // The tool→scope rules come from Gatehouse's catalogue for this resource; notes:read is the baseline every request
-  // needs, so a client starts with it and steps up for writing or deleting.
+  // The tool→scope rules come from Gatehouse's catalogue for this resource (NOTES_SCOPES maps every tool registered
+  // above: a tool left out of it would be refused, deny by default); notes:read is the baseline every request needs,
+  // so a client starts with it and steps up for writing or deleting. This server serves no resources or prompts, so
+  // it maps none and `resources/read` and `prompts/get` are refused (the kit's default).
   guard = protectedResource({ issuer: options.issuer, resource, requiredScopes: ['notes:read'], ...(options.fetch ? { fetch: options.fetch } : {}) });
   return {
     url: resource,

@@ -3,8 +3,10 @@
 //   1. OPTIONS preflight and the RFC 9728 metadata are public;
 //   2. no bearer token → 401 with the challenge, before any body is read;
 //   3. a token that is not valid for this resource → 401 invalid_token (RFC 6750 §3.1; never 400);
-//   4. the body is read (or taken from a framework that parsed it) and inspected for `tools/call`;
-//   5. a scope the request needs is missing → 403 insufficient_scope naming what to ask for.
+//   4. the body is read (or taken from a framework that parsed it) and inspected for `tools/call`, `resources/read`
+//      and `prompts/get`;
+//   5. a call with no rule (deny by default, unless the server allowed unmapped calls of that kind), or a scope the
+//      request needs that the token lacks → 403 insufficient_scope; the whole request is refused, batch or not.
 import type { IncomingMessage } from 'node:http';
 import { jsonAnswer, oauthError, type Answer } from './answers.js';
 import { bearerToken, challenge, scopeList } from './bearer.js';
@@ -13,7 +15,7 @@ import { PREFLIGHT_HEADERS } from './cors.js';
 import type { Identity } from './identity.js';
 import { readJsonBody, type BodyRead } from './json-body.js';
 import { metadataDocument } from './metadata.js';
-import { decideScopes, rulesFromCatalogue, toolsCalled, type ToolRules } from './tool-scopes.js';
+import { decideScopes, resourceAlternatives, rulesFromCatalogue, callsIn, type Alternatives, type Ask, type Call, type ResourceRules, type ToolRules } from './tool-scopes.js';
 import { InvalidTokenError, KeysUnavailableError, type TokenVerifier } from './verify-token.js';
 
 export interface GuardConfig {
@@ -27,6 +29,12 @@ export interface GuardConfig {
   catalogue?: CatalogueSource | undefined;
   scopes?: string[] | undefined;
   toolRules?: ToolRules | undefined;
+  /** Absent: no resource is mapped. */
+  resourceRules?: ResourceRules | undefined;
+  /** Absent: no prompt is mapped. */
+  promptRules?: ToolRules | undefined;
+  /** Which kinds of call without a rule go through with the required scopes; the others are refused. */
+  allowUnmapped: { tool: boolean; resource: boolean; prompt: boolean };
   requiredScopes: string[];
   resourceName?: string | undefined;
   maxBodyBytes: number;
@@ -85,25 +93,40 @@ export class Guard {
         : await (request.readBody ?? (() => readJsonBody(request.req, config.maxBodyBytes)))();
     if (!read.ok) return { answer: read.answer };
 
-    const tools = toolsCalled(read.body);
+    const calls = callsIn(read.body);
     let rules = config.toolRules;
-    if (!rules && tools.length) {
+    if (!rules && calls.some((c) => c.kind === 'tool')) {
       const catalogue = await config.catalogue?.get();
       if (!catalogue) return { answer: this.unavailable(new Error('the tool→scope catalogue is unavailable')) };
       rules = this.catalogueRules(catalogue);
     }
+    const asks = calls.map((call): Ask => ({ call, alternatives: this.alternatives(call, rules) }));
     const granted = new Set(identity.scopes);
-    const { needed, missing } = decideScopes(tools, rules ?? new Map(), config.requiredScopes, granted);
-    if (missing.length) {
+    const { needed, missing, unmapped } = decideScopes(asks, config.requiredScopes, granted);
+    if (missing.length || unmapped.length) {
       // MCP spec, "Scope Challenge Handling": name what this request needs plus what the token already has, so a
-      // client that replaces its scope with ours (the TypeScript SDK does) keeps its other permissions.
+      // client that replaces its scope with ours (the TypeScript SDK does) keeps its other permissions. A call with
+      // no rule is refused the same way (one refusal shape, before the MCP server sees any of the request), but no
+      // scope unlocks it: the description says so, and a client that steps up gets the same 403 again.
       const scope = scopeList(needed, identity.scopes);
-      const what = tools.length ? `calling ${tools.join(', ')}` : 'this request';
-      const description = `${what} needs the scope ${missing.join(' ')}`;
+      const reasons: string[] = [];
+      if (unmapped.length) reasons.push(`${listed(unmapped)} ${unmapped.length === 1 ? 'is' : 'are'} not mapped to any scope on this server (denied by default)`);
+      if (missing.length) reasons.push(`${calls.length ? listed(calls) : 'this request'} needs the scope ${missing.join(' ')}`);
+      const description = reasons.join('; ');
       const header = challenge({ error: 'insufficient_scope', scope, resourceMetadata: config.metadataUrl, errorDescription: description });
       return { answer: oauthError(403, 'insufficient_scope', description, { 'WWW-Authenticate': header }, { scope: scope.join(' ') }) };
     }
     return { pass: { identity, body: read.body } };
+  }
+
+  /** The rule for one call; [[]] (nothing beyond the required scopes) for an unmapped call of an allowed kind. */
+  private alternatives(call: Call, tools: ToolRules | undefined): Alternatives | undefined {
+    const { config } = this;
+    const found =
+      call.kind === 'tool' ? tools?.get(call.name)
+      : call.kind === 'prompt' ? config.promptRules?.get(call.name)
+      : config.resourceRules && resourceAlternatives(call.name, config.resourceRules);
+    return found?.length ? found : config.allowUnmapped[call.kind] ? [[]] : undefined;
   }
 
   /** scopes_supported: the configured ones, else the catalogue's (absent if it never could be fetched). */
@@ -139,6 +162,17 @@ export class Guard {
     const description = err instanceof KeysUnavailableError ? 'the authorization server keys are unavailable' : error.message;
     return oauthError(503, 'temporarily_unavailable', description, { 'Retry-After': '5' });
   }
+}
+
+/** At most five calls named (a batch can hold thousands); each name or URI cut to 100 characters. */
+function listed(calls: readonly Call[]): string {
+  const named = calls.slice(0, 5).map(describe).join(', ');
+  return calls.length > 5 ? `${named} and ${calls.length - 5} more` : named;
+}
+
+function describe(call: Call): string {
+  const name = call.name.length > 100 ? `${call.name.slice(0, 100)}…` : call.name;
+  return call.kind === 'tool' ? `calling ${name}` : call.kind === 'prompt' ? `getting the prompt ${name}` : `reading ${name}`;
 }
 
 /** The path of a request target, whether origin-form (`/mcp?x`) or absolute-form (`http://h/mcp`). */

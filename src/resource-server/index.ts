@@ -8,9 +8,10 @@
 //   resource_metadata="<absolute URL>"`, and a token not valid here with 401 `error="invalid_token"`;
 // - verifies JWT access tokens locally (signature against Gatehouse's cached JWKS, iss, typ at+jwt, exp/nbf, aud =
 //   this resource in canonical form, ES256/RS256 only);
-// - checks `tools/call` (single or batch) against the tool→scope rules (`toolScopes`, or Gatehouse's catalogue):
-//   a missing scope gets 403 `error="insufficient_scope", scope="<needed + granted>"`, which makes MCP clients
-//   step up;
+// - checks `tools/call`, `resources/read` and `prompts/get` (single or batch) against the scope rules (`toolScopes`
+//   or Gatehouse's catalogue, `resourceScopes`, `promptScopes`): a missing scope gets 403
+//   `error="insufficient_scope", scope="<needed + granted>"`, which makes MCP clients step up; a call with no rule
+//   gets the same 403 whatever the token holds (deny by default; `unmappedTools: 'allow'`, … opt out per kind);
 // - hands the handler the verified identity and the parsed body, and sets `req.auth` for the MCP SDK;
 // - CORS on every response it handles.
 //
@@ -42,7 +43,7 @@ import { canonicalResource, metadataUrl } from './canonical-resource.js';
 import { Guard, type Authenticated } from './guard.js';
 import { DEFAULT_MAX_BODY_BYTES } from './json-body.js';
 import { metadataPaths } from './metadata.js';
-import { rulesFromMap } from './tool-scopes.js';
+import { resourceRules, rulesFromMap } from './tool-scopes.js';
 import { createTokenVerifier, type TokenVerifier } from './verify-token.js';
 
 export interface ProtectedResourceOptions {
@@ -52,9 +53,26 @@ export interface ProtectedResourceOptions {
   resource: string;
   /** scopes_supported in the metadata; default: the scopes of Gatehouse's catalogue for this resource. */
   scopes?: string[];
-  /** Tool name → every scope it needs; default 'catalogue': the tools each scope unlocks, from Gatehouse. */
+  /**
+   * Tool name → every scope it needs (`[]`: only the required scopes); default 'catalogue': the tools each scope
+   * unlocks, from Gatehouse. A tool in neither is refused (403) unless `unmappedTools: 'allow'`.
+   */
   toolScopes?: Record<string, string[]> | 'catalogue';
-  /** Scopes every request needs (tools or not); default none. */
+  /** 'allow': a tool with no rule needs only the required scopes. Default 'deny'. */
+  unmappedTools?: 'allow' | 'deny';
+  /**
+   * `resources/read`: [URI pattern, every scope it needs]. A pattern is an exact URI, or a prefix ending in `*`
+   * (`notes://*`); a `*` anywhere else throws. A URI matching several patterns needs all their scopes. A URI no
+   * pattern matches is refused unless `unmappedResources: 'allow'` — also when `resourceScopes` is not given.
+   */
+  resourceScopes?: Array<[pattern: string, scopes: string[]]>;
+  /** 'allow': a resource no pattern matches needs only the required scopes. Default 'deny'. */
+  unmappedResources?: 'allow' | 'deny';
+  /** `prompts/get`: prompt name → every scope it needs. An unnamed prompt is refused unless `unmappedPrompts: 'allow'`. */
+  promptScopes?: Record<string, string[]>;
+  /** 'allow': a prompt with no rule needs only the required scopes. Default 'deny'. */
+  unmappedPrompts?: 'allow' | 'deny';
+  /** Scopes every request needs (whatever it calls, mapped or allowed unmapped); default none. */
   requiredScopes?: string[];
   /** resource_name in the metadata; default: the name in Gatehouse's catalogue, when the catalogue is used. */
   resourceName?: string;
@@ -93,6 +111,11 @@ export function protectedResource(options: ProtectedResourceOptions): ProtectedR
   const issuerUrl = new URL(options.issuer); // throws on a relative or malformed issuer
   if (issuerUrl.protocol !== 'https:' && issuerUrl.protocol !== 'http:') throw new TypeError('issuer must be an http(s) URL');
   const resource = canonicalResource(options.resource);
+  const allows = (key: 'unmappedTools' | 'unmappedResources' | 'unmappedPrompts'): boolean => {
+    const value = options[key] ?? 'deny';
+    if (value !== 'allow' && value !== 'deny') throw new TypeError(`${key} must be 'allow' or 'deny'`);
+    return value === 'allow';
+  };
   const toolScopes = options.toolScopes ?? 'catalogue';
   const usesCatalogue = toolScopes === 'catalogue' || options.scopes === undefined;
   const base = options.issuer.replace(/\/+$/, '');
@@ -114,6 +137,9 @@ export function protectedResource(options: ProtectedResourceOptions): ProtectedR
     catalogue,
     scopes: options.scopes,
     toolRules: toolScopes === 'catalogue' ? undefined : rulesFromMap(toolScopes),
+    resourceRules: options.resourceScopes ? resourceRules(options.resourceScopes) : undefined,
+    promptRules: options.promptScopes ? rulesFromMap(options.promptScopes) : undefined,
+    allowUnmapped: { tool: allows('unmappedTools'), resource: allows('unmappedResources'), prompt: allows('unmappedPrompts') },
     requiredScopes: options.requiredScopes ?? [],
     resourceName: options.resourceName,
     maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,

@@ -21,7 +21,7 @@ import { OTHER_RESOURCE, startTestServer, type TestServer } from '../helpers/ser
 const USER = { email: 'kit@example.com', password: 'correct horse battery staple' };
 const REDIRECT = 'http://127.0.0.1:33419/callback';
 const CATALOGUE = {
-  'tools:read': { description: 'Read', tools: ['search'] },
+  'tools:read': { description: 'Read', tools: ['search', 'whoami'] },
   'tools:write': { description: 'Write', tools: ['deploy', 'search'] },
 };
 
@@ -150,6 +150,7 @@ beforeAll(async () => {
       content: [{ type: 'text', text: JSON.stringify({ ...extra.authInfo, token: undefined, resource: extra.authInfo?.resource?.href }) }],
     }));
     mcp.registerTool('deploy', { description: 'changes things' }, async () => ({ content: [{ type: 'text', text: 'deployed' }] }));
+    mcp.registerTool('debug_dump', { description: 'registered here, in no catalogue scope' }, async () => ({ content: [{ type: 'text', text: 'secrets' }] }));
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
     res.on('close', () => void transport.close().then(() => mcp.close()));
     await mcp.connect(transport);
@@ -376,9 +377,9 @@ describe('per-tool scopes (MCP "Scope Challenge Handling")', () => {
     expect(((await ok.json()) as Echo).body).toEqual(batch);
   });
 
-  it('lets other methods and tools absent from the rules through with only the required scopes', async () => {
+  it('lets other methods through with only the required scopes', async () => {
     expect((await post(R, readToken, rpc('tools/list'))).status).toBe(200);
-    expect((await post(R, readToken, call('not_in_catalogue'))).status).toBe(200);
+    expect((await post(R, readToken, rpc('resources/list'))).status).toBe(200);
   });
 
   it('enforces requiredScopes on every request', async () => {
@@ -403,6 +404,111 @@ describe('per-tool scopes (MCP "Scope Challenge Handling")', () => {
     expect(errors[0]?.message).toContain('404');
     // A request that calls no tool needs no catalogue.
     expect((await post(`${base}/mcp`, writeToken, rpc('tools/list'))).status).toBe(200);
+  });
+});
+
+describe('deny by default: a call with no scope rule is refused whatever the token holds', () => {
+  const ALL = 'tools:read tools:write notes:read secret summaries admin';
+  /** A guard in front of a handler that counts the requests it ran. */
+  async function guarded(options: Partial<Parameters<typeof protectedResource>[0]>): Promise<{ url: string; ran: () => number }> {
+    let ran = 0;
+    const base = await listen(protectedResource({ issuer: gh.issuer, resource: R, scopes: ['tools:read', 'tools:write'], ...options }).handler((_req, res) => {
+      ran++;
+      res.end('{}');
+    }));
+    return { url: `${base}/mcp`, ran: () => ran };
+  }
+  const read = (uri: string, id = 1) => rpc('resources/read', { uri }, id);
+  const prompt = (name: string, id = 1) => rpc('prompts/get', { name, arguments: {} }, id);
+
+  async function expectUnmapped(res: Response, named: string): Promise<void> {
+    expect(res.status).toBe(403);
+    expect(res.headers.get('www-authenticate')).toContain('error="insufficient_scope"');
+    const body = (await res.json()) as { error: string; error_description: string };
+    expect(body.error).toBe('insufficient_scope');
+    expect(body.error_description).toContain(named);
+    expect(body.error_description).toContain('not mapped to any scope');
+  }
+
+  it('an unmapped tool is refused with a token holding every scope (catalogue rules)', async () => {
+    await expectUnmapped(await post(R, writeToken, call('not_in_catalogue')), 'calling not_in_catalogue');
+    await expectUnmapped(await post(R, await forge({ scope: ALL }), call('not_in_catalogue')), 'calling not_in_catalogue');
+  });
+
+  it('an unmapped tool is refused with a token holding every scope (rules in code), and the handler never runs', async () => {
+    const server = await guarded({ toolScopes: { deploy: ['tools:write'] } });
+    await expectUnmapped(await post(server.url, await forge({ scope: ALL }), call('drop_tables')), 'calling drop_tables');
+    // Prototype names are not rules either.
+    await expectUnmapped(await post(server.url, await forge({ scope: ALL }), call('constructor')), 'calling constructor');
+    expect(server.ran()).toBe(0);
+    expect((await post(server.url, await forge({ scope: ALL }), call('deploy'))).status).toBe(200);
+  });
+
+  it('a tool mapped to no scope ([]) is open to any token with the required scopes', async () => {
+    const server = await guarded({ toolScopes: { ping: [] }, requiredScopes: ['tools:read'] });
+    expect((await post(server.url, readToken, call('ping'))).status).toBe(200);
+    expect((await post(server.url, await forge({ scope: 'tools:write' }), call('ping'))).status).toBe(403);
+  });
+
+  it("unmappedTools: 'allow' lets an unmapped tool through, with requiredScopes still the floor", async () => {
+    const server = await guarded({ toolScopes: { deploy: ['tools:write'] }, unmappedTools: 'allow', requiredScopes: ['tools:read'] });
+    expect((await post(server.url, readToken, call('anything'))).status).toBe(200);
+    const floor = await post(server.url, await forge({ scope: 'tools:write' }), call('anything'));
+    expect(floor.status).toBe(403);
+    expect(floor.headers.get('www-authenticate')).toContain('scope="tools:read tools:write"');
+    // Mapped tools keep their rule.
+    expect((await post(server.url, readToken, call('deploy'))).status).toBe(403);
+  });
+
+  it('a batch smuggling an unmapped call among allowed ones is refused as a whole (nothing of it runs)', async () => {
+    const server = await guarded({ toolScopes: { search: ['tools:read'] }, resourceScopes: [['notes://*', ['tools:read']]], promptScopes: { summarise: ['tools:read'] } });
+    const token = await forge({ scope: ALL });
+    for (const smuggled of [call('drop_tables', 2), read('file:///etc/passwd', 2), prompt('jailbreak', 2)]) {
+      expect((await post(server.url, token, [call('search', 1), smuggled, read('notes://1', 3), prompt('summarise', 4)])).status).toBe(403);
+    }
+    expect(server.ran()).toBe(0);
+    expect((await post(server.url, token, [call('search', 1), read('notes://1', 3), prompt('summarise', 4)])).status).toBe(200);
+    expect(server.ran()).toBe(1);
+  });
+
+  it('resources/read: allowed with the scope its pattern names, refused without it, an unmapped URI refused', async () => {
+    const server = await guarded({ resourceScopes: [['notes://*', ['notes:read']], ['notes://secret/*', ['secret']], ['config://app', ['admin']]] });
+    const notesOnly = await forge({ scope: 'notes:read' });
+    expect((await post(server.url, notesOnly, read('notes://1'))).status).toBe(200);
+    const secret = await post(server.url, notesOnly, read('notes://secret/plans'));
+    expect(secret.status).toBe(403); // the broad pattern does not open the narrower one
+    expect(secret.headers.get('www-authenticate')).toContain('scope="notes:read secret"');
+    expect((await post(server.url, await forge({ scope: 'notes:read secret' }), read('notes://secret/plans'))).status).toBe(200);
+    expect((await post(server.url, await forge({ scope: 'tools:read' }), read('notes://1'))).status).toBe(403);
+    // Exact patterns are exact: no prefix, no suffix.
+    expect((await post(server.url, await forge({ scope: 'admin' }), read('config://app'))).status).toBe(200);
+    await expectUnmapped(await post(server.url, await forge({ scope: ALL }), read('config://app/keys')), 'reading config://app/keys');
+    await expectUnmapped(await post(server.url, await forge({ scope: ALL }), read('file:///etc/passwd')), 'reading file:///etc/passwd');
+  });
+
+  it('resources/read with no resourceScopes at all is refused by default; unmappedResources: \'allow\' opens it above the floor', async () => {
+    await expectUnmapped(await post(R, writeToken, read('notes://1')), 'reading notes://1');
+    const open = await guarded({ toolScopes: {}, unmappedResources: 'allow', requiredScopes: ['tools:read'] });
+    expect((await post(open.url, readToken, read('file:///anything'))).status).toBe(200);
+    expect((await post(open.url, await forge({ scope: 'tools:write' }), read('file:///anything'))).status).toBe(403);
+  });
+
+  it('prompts/get: allowed with the scope, refused without it, an unmapped prompt refused (configured or not)', async () => {
+    const server = await guarded({ promptScopes: { summarise: ['summaries'] } });
+    expect((await post(server.url, await forge({ scope: 'summaries' }), prompt('summarise'))).status).toBe(200);
+    const without = await post(server.url, await forge({ scope: 'tools:read' }), prompt('summarise'));
+    expect(without.status).toBe(403);
+    expect(without.headers.get('www-authenticate')).toContain('scope="summaries tools:read"');
+    await expectUnmapped(await post(server.url, await forge({ scope: ALL }), prompt('jailbreak')), 'getting the prompt jailbreak');
+    await expectUnmapped(await post(R, writeToken, prompt('summarise')), 'getting the prompt summarise');
+    const open = await guarded({ toolScopes: {}, unmappedPrompts: 'allow', requiredScopes: ['tools:read'] });
+    expect((await post(open.url, readToken, prompt('jailbreak'))).status).toBe(200);
+    expect((await post(open.url, await forge({ scope: 'tools:write' }), prompt('jailbreak'))).status).toBe(403);
+  });
+
+  it('refuses a misspelt opt-in or a * inside a resource pattern at start-up, rather than guessing', () => {
+    expect(() => protectedResource({ issuer: gh.issuer, resource: R, unmappedTools: 'yes' as 'allow' })).toThrow(TypeError);
+    expect(() => protectedResource({ issuer: gh.issuer, resource: R, resourceScopes: [['notes://*/private', ['x']]] })).toThrow(TypeError);
   });
 });
 
@@ -434,6 +540,8 @@ describe('the verified identity, handed to the handler', () => {
     expect(info).toMatchObject({ scopes: ['tools:read'], resource: R, extra: { sub: expect.any(String) } });
     expect(typeof info.clientId).toBe('string');
     await expect(client.callTool({ name: 'deploy', arguments: {} })).rejects.toMatchObject({ code: 403, message: expect.stringContaining('insufficient_scope') });
+    // A tool the server registered but no catalogue scope lists: refused before the SDK runs it.
+    await expect(client.callTool({ name: 'debug_dump', arguments: {} })).rejects.toMatchObject({ code: 403, message: expect.stringContaining('insufficient_scope') });
     await client.close();
   });
 });
@@ -487,7 +595,7 @@ describe('request bodies', () => {
       (ctx.request as { body?: unknown }).body = Buffer.concat(chunks).toString();
       await next();
     });
-    koa.use(protectedResource({ issuer: gh.issuer, resource: R, scopes: ['tools:read'], toolScopes: { deploy: ['tools:write'] } }).koa());
+    koa.use(protectedResource({ issuer: gh.issuer, resource: R, scopes: ['tools:read'], toolScopes: { deploy: ['tools:write'], search: ['tools:read'] } }).koa());
     koa.use((ctx) => {
       ctx.body = 'ran';
     });

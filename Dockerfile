@@ -5,8 +5,11 @@
 FROM node:22-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
+COPY packages/resource-server/package.json ./packages/resource-server/
 RUN npm ci --no-audit --no-fund --ignore-scripts
-COPY tsconfig.json tsconfig.kit.json tsconfig.build.json ./
+COPY tsconfig.json tsconfig.build.json ./
+COPY packages/resource-server/tsconfig.json ./packages/resource-server/
+COPY packages/resource-server/src ./packages/resource-server/src
 COPY src ./src
 COPY migrations ./migrations
 RUN npm run build
@@ -20,6 +23,9 @@ ENV NODE_ENV=production \
     DATA_DIR=/app/data
 WORKDIR /app
 COPY package.json package-lock.json ./
+# The lockfile names the kit's workspace (packages/resource-server), so npm ci needs its package.json; the server
+# itself runs the kit's shared sources compiled into dist/server.
+COPY packages/resource-server/package.json ./packages/resource-server/
 # argon2 ships prebuilt binaries for linux x64/arm64 (glibc), so no install scripts and no compiler are needed.
 RUN npm ci --omit=dev --no-audit --no-fund --ignore-scripts && npm cache clean --force
 COPY bin ./bin

@@ -4,7 +4,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
-import { protectedResource } from '../src/resource-server/index.js';
+import { protectedResource } from '../packages/resource-server/src/index.js';
 import { makeFixture } from './fixture.js';
 
 const fx = await makeFixture();

@@ -13,7 +13,7 @@ import { spawn } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
-import { createTokenVerifier } from '../src/resource-server/index.js';
+import { createTokenVerifier } from '../packages/resource-server/src/index.js';
 import { makeFixture } from './fixture.js';
 
 const N = Number(process.env.BENCH_N ?? 10_000);

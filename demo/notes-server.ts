@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { z } from 'zod';
-import { protectedResource } from '../src/resource-server/index.js';
+import { protectedResource } from '../packages/resource-server/src/index.js';
 
 /** The catalogue Gatehouse is told about (RESOURCES): scopes, what they mean, the tools each unlocks. */
 export const NOTES_SCOPES = {

@@ -10,8 +10,8 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { resourceSeed, type ResourceInput } from '../config.js';
 import { canonicalResource, definedByEnvironment, InvalidResourceUri, type AccessRule, type Resource } from '../oauth/resources.js';
-import { metadataDocument } from '../resource-server/metadata.js';
-import { metadataPath } from '../resource-server/canonical-resource.js';
+import { metadataDocument } from '../../packages/resource-server/src/metadata.js';
+import { metadataPath } from '../../packages/resource-server/src/canonical-resource.js';
 import { DOMAIN_NAME } from '../upstream/connection.js';
 import type { ConsoleDeps } from './deps.js';
 import { consoleState } from './guard.js';
@@ -194,7 +194,7 @@ const quoted = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}
 /** The kit code an owner pastes into their server (README, "For MCP server authors"). */
 export function kitSnippet(issuer: string, resource: string): string {
   return [
-    "import { protectedResource } from 'gatehouse/resource-server';",
+    "import { protectedResource } from '@gatehouse/resource-server';",
     '',
     `const guard = protectedResource({ issuer: ${quoted(issuer)}, resource: ${quoted(resource)} });`,
     '',

@@ -3,7 +3,7 @@
 // host, no default port, no fragment, and no trailing slash on an empty path, so `https://h` and `https://h/`
 // are one resource.
 import type { Db } from '../db/connection.js';
-import { canonicalResource as kitCanonicalResource } from '../resource-server/canonical-resource.js';
+import { canonicalResource as kitCanonicalResource } from '../../packages/resource-server/src/canonical-resource.js';
 import type { ResourceInput } from '../config.js';
 
 /** Who may get tokens for a resource or one of its scopes: anyone matching either list (empty lists: nobody). */

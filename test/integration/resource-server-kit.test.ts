@@ -1,4 +1,4 @@
-// The resource-server kit (gatehouse/resource-server) in front of real MCP servers — plain node:http, Express, Koa
+// The resource-server kit (@gatehouse/resource-server, packages/resource-server) in front of real MCP servers — plain node:http, Express, Koa
 // and the official SDK's transport — on loopback ports, with access tokens issued by a real Gatehouse through the
 // browser flow, and tokens forged with Gatehouse's own signing key where the attack needs a valid signature.
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -11,7 +11,7 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import express from 'express';
 import Koa from 'koa';
 import { generateKeyPair, importJWK, SignJWT, type CryptoKey, type JWTPayload } from 'jose';
-import { protectedResource, type ProtectedResource } from '../../src/resource-server/index.js';
+import { protectedResource, type ProtectedResource } from '../../packages/resource-server/src/index.js';
 import { loadKeySet } from '../../src/oauth/keys.js';
 import { authorizeThrough, Browser, pkcePair, registerPublicClient, tokenRequest } from '../helpers/browser-flow.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';

@@ -6,7 +6,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
-import { protectedResource } from '../../src/resource-server/index.js';
+import { protectedResource } from '../../packages/resource-server/src/index.js';
 import { makeFixture, type Fixture } from '../../bench/fixture.js';
 import { FUZZ_RUNS, fuzzTimeout, inLanes, mutated, send, text, tokenish } from './fuzz-config.js';
 

@@ -1,7 +1,7 @@
 // RFC 6750 on the wire: which Authorization headers carry a bearer token, and a WWW-Authenticate challenge that
 // real clients parse right even when a scope name or a URL holds a quote, a backslash, a comma or `scope=`.
 import { extractWWWAuthenticateParams } from '@modelcontextprotocol/sdk/client/auth.js';
-import { bearerToken, challenge, scopeList } from '../../src/resource-server/bearer.js';
+import { bearerToken, challenge, scopeList } from '../../packages/resource-server/src/bearer.js';
 
 /** What the MCP SDK client reads from a challenge (the same function the transport calls on 401 and 403). */
 const sdkReads = (header: string) => extractWWWAuthenticateParams(new Response(null, { status: 401, headers: { 'www-authenticate': header } }));

@@ -2,7 +2,7 @@
 // (written by Gatehouse) with its own resource in that form. Gatehouse's registry calls the kit's function; this file
 // guards that it stays so.
 import fc from 'fast-check';
-import { audienceMatches, canonicalResource, metadataPath, metadataUrl } from '../../src/resource-server/canonical-resource.js';
+import { audienceMatches, canonicalResource, metadataPath, metadataUrl } from '../../packages/resource-server/src/canonical-resource.js';
 import { canonicalResource as gatehouseCanonical } from '../../src/oauth/resources.js';
 
 const outcome = (f: (v: string) => string, v: string) => {

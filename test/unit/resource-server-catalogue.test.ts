@@ -2,7 +2,7 @@
 // the stale copy keeps serving — also when Gatehouse is down — and never a request left hanging on it.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { CatalogueSource, parseCatalogue } from '../../src/resource-server/catalogue.js';
+import { CatalogueSource, parseCatalogue } from '../../packages/resource-server/src/catalogue.js';
 
 const RESOURCE = 'https://mcp.example.test/mcp';
 const doc = (tools: string[]) => ({ resource: RESOURCE, name: 'Example', scopes: { 'tools:read': { description: 'Read', tools } } });

@@ -1,7 +1,7 @@
 // Which scopes a JSON-RPC request needs: tools/call, resources/read and prompts/get in a single message or a batch,
 // rules written in code (every scope listed) or read from Gatehouse's catalogue (any scope that unlocks the tool);
 // a call with no rule is refused (deny by default).
-import { callsIn, decideScopes, resourceAlternatives, resourceRules, rulesFromCatalogue, rulesFromMap, toolsCalled, type ToolRules } from '../../src/resource-server/tool-scopes.js';
+import { callsIn, decideScopes, resourceAlternatives, resourceRules, rulesFromCatalogue, rulesFromMap, toolsCalled, type ToolRules } from '../../packages/resource-server/src/tool-scopes.js';
 
 /** Tool calls against tool rules, as the guard asks them (no opt-in for unmapped tools). */
 const tools = (names: readonly string[], rules: ToolRules) => names.map((name) => ({ call: { kind: 'tool' as const, name }, alternatives: rules.get(name) }));

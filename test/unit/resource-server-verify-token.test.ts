@@ -4,7 +4,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
-import { createTokenVerifier, InvalidTokenError, KeysUnavailableError, protectedResource } from '../../src/resource-server/index.js';
+import { createTokenVerifier, InvalidTokenError, KeysUnavailableError, protectedResource } from '../../packages/resource-server/src/index.js';
 
 const RESOURCE = 'https://mcp.example.test/mcp';
 

@@ -157,7 +157,7 @@ describe('an MCP server page', () => {
     });
     expect(page.html).toContain('<code class="wrap">/.well-known/oauth-protected-resource/mcp</code>');
     const kit = decode(/<code id="kit">([\s\S]*?)<\/code>/.exec(page.html)![1]!);
-    expect(kit).toContain("import { protectedResource } from 'gatehouse/resource-server';");
+    expect(kit).toContain("import { protectedResource } from '@gatehouse/resource-server';");
     expect(kit).toContain(`protectedResource({ issuer: '${gh.issuer}', resource: '${NOTES}' })`);
     expect(page.html).toMatch(/<button type="submit" class="danger">Delete<\/button>/);
 

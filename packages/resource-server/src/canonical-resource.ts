@@ -1,7 +1,7 @@
 // The canonical form of a resource URI (MCP authorization spec, "Canonical Server URI"; RFC 8707): the one string
 // Gatehouse writes into a token's `aud`. Comparing canonical forms is what makes `https://H:443/` and `https://h`
 // the same resource, so a token is neither refused for a cosmetic difference nor accepted for another server.
-// The kit ships without the rest of src/, so this is the one definition: Gatehouse's registry
+// The kit ships without Gatehouse's src/, so this is the one definition: Gatehouse's registry
 // (src/oauth/resources.ts) calls it too.
 
 /**

@@ -1,4 +1,4 @@
-// gatehouse/resource-server — the kit an MCP server imports to delegate authorization to Gatehouse (MCP
+// @gatehouse/resource-server — the kit an MCP server imports to delegate authorization to Gatehouse (MCP
 // authorization spec 2025-11-25; RFC 9728, RFC 6750, RFC 9068, RFC 8707). It ships alone: only `jose` and node
 // built-ins, nothing else from Gatehouse's src/.
 //

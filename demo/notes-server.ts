@@ -6,7 +6,8 @@ import type { AddressInfo } from 'node:net';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { z } from 'zod';
-import { protectedResource } from '../packages/resource-server/src/index.js';
+// As an MCP server author imports it: the package by name (the workspace links it; its dist/ is built by npm install).
+import { protectedResource } from '@gatehouse/resource-server';
 
 /** The catalogue Gatehouse is told about (RESOURCES): scopes, what they mean, the tools each unlocks. */
 export const NOTES_SCOPES = {

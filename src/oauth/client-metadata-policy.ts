@@ -1,4 +1,4 @@
-// The one client-metadata policy (DESIGN.md §7: "every source of clients passes one client-metadata policy").
+// The one client-metadata policy: every source of clients passes it (docs/SECURITY.md, threats 1 and 4).
 // Whatever brings a client into being — POST /register (RFC 7591), PUT /register/<id> (RFC 7592), a Client ID
 // Metadata Document (CIMD draft), an administrator (`gatehouse client add`, the console) — its metadata goes through
 // the rules below, in this order, told which source it came from. Each rule is one module under policies/, named

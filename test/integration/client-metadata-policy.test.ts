@@ -1,4 +1,4 @@
-// Issue 15, findings 1 and 4 (DESIGN.md §7): every source of clients passes one client-metadata policy, and
+// Issue 15, findings 1 and 4 (docs/SECURITY.md, threats 1 and 4): every source of clients passes one client-metadata policy, and
 // client_credentials belongs only to confidential clients an administrator created.
 //
 // Finding 1: a Client ID Metadata Document declaring client_credentials (public, or private_key_jwt with its own

@@ -1,4 +1,5 @@
-// DESIGN.md §6, RFC 8252 §7 and OAuth 2.1 §2.3.1 (redirect URIs): every redirect URI a client declares passes
+// docs/SECURITY.md (Protocol, "Exact redirect URIs"; threat 4), RFC 8252 §7 and OAuth 2.1 §2.3.1 (redirect URIs):
+// every redirect URI a client declares passes
 // redirect-uri-rules.ts — https; plain http only on a loopback address; a private-use scheme only when it is a
 // reverse domain name or listed in REDIRECT_URI_SCHEMES. The same for a registered client, an update, a client an
 // administrator creates and a Client ID Metadata Document: a document is fetched from the client's own domain,

@@ -1,4 +1,4 @@
-// DESIGN.md §6: a client's registered `scope` does not cap what it may request later. MCP clients register with
+// docs/SECURITY.md (Registration): a client's registered `scope` does not cap what it may request later. MCP clients register with
 // the scopes of their first 401 (resource scopes such as `tools:read`) and step up with the same client_id.
 // oidc-provider would refuse metadata naming scopes outside its static list (openid, email, …), so resource scopes
 // are removed from the registered `scope` before it validates the metadata (RFC 7591 §2 lets the server replace a

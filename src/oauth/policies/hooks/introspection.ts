@@ -1,7 +1,7 @@
 // RFC 7662 §4: introspection reveals token metadata, so only the token's own client, or the resource server the
 // token was issued for (a confidential client an admin linked to that resource with `client add --resource`),
 // may introspect it. oidc-provider's default would let any confidential client introspect any token
-// (DESIGN.md §10.6).
+// (docs/SECURITY.md, Protocol: "Introspection").
 //
 // The link is honoured only on a client the client registry records as administrator-created (origin `static`):
 // the client-metadata policy already refuses `gatehouse_resource` from a registration, an update or a metadata

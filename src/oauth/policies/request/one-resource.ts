@@ -1,4 +1,4 @@
-// DESIGN.md §6 and RFC 8707 §2: a token has exactly one audience, so an authorization or token request names at most
+// docs/SECURITY.md (threat 3) and RFC 8707 §2: a token has exactly one audience, so an authorization or token request names at most
 // one resource; two or more get `invalid_target` before anything else reads the request. At /authorize this is what
 // keeps the consent page, the access rules and remembered consent (which each read one resource) covering exactly
 // what the grant would hold: naming an allowed resource first and a refused one second used to get both. At /token

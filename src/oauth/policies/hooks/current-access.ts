@@ -1,6 +1,6 @@
-// Narrowing a policy ends access (issue 15, finding 7; docs/SECURITY.md, threat 7 and
-// Protocol: "Narrowing a policy ends access"). Who may sign in (ALLOWED_EMAIL_DOMAINS, ALLOWED_GROUPS: the console's value, else the environment's)
-// and who may use an MCP server or scope (its access rule) were checked at login and at consent only, so a person a
+// Narrowing a policy ends access (issue 15, finding 7; docs/SECURITY.md, threat 7 and Protocol: "Narrowing a
+// policy ends access"). Who may sign in (ALLOWED_EMAIL_DOMAINS, ALLOWED_GROUPS: the console's value, else the
+// environment's) and who may use an MCP server or scope (its access rule) were checked at login and at consent only, so a person a
 // tightened policy now excludes kept their 14-day session and 30-day refresh tokens. They are checked again, against
 // the account as stored (email, email_verified, groups) and the policy in force, wherever old approval is reused:
 //

@@ -8,7 +8,7 @@
 // and window, still a bound, and no database round trip is added to the path an attacker floods. At most
 // MAX_SOURCES keys are tracked; beyond that new sources share one overflow tally per type, so neither the memory
 // nor the rows grow with the number of addresses an attacker can use.
-import ipaddr from 'ipaddr.js';
+import { addressSource } from '../net/address-source.js';
 import type { AuditEvent } from './writer.js';
 
 export interface RepeatOptions {
@@ -35,20 +35,9 @@ interface Tally {
   reasons: Set<string>;
 }
 
-/**
- * The source an address is counted as: IPv4 (IPv4-mapped IPv6 too) as is, IPv6 by its /64, since one host is
- * routinely given a whole /64 and could otherwise use a fresh address for every request.
- */
+/** The source a refusal is counted under: the one rate limits use (net/address-source.ts), or `none`. */
 export function sourceOf(ip: string | undefined): string {
-  if (!ip) return 'none';
-  try {
-    const addr = ipaddr.process(ip.replace(/%.*$/, ''));
-    if (addr.kind() === 'ipv4') return addr.toString();
-    const parts = (addr as ipaddr.IPv6).parts.slice(0, 4).map((p) => p.toString(16));
-    return `${parts.join(':')}::/64`;
-  } catch {
-    return ip.slice(0, 64);
-  }
+  return ip ? addressSource(ip).slice(0, 64) : 'none';
 }
 
 export class RepeatedRefusals {

@@ -2,19 +2,17 @@
 // parses its own endpoints' bodies. A field with a NUL, a lone surrogate or malformed percent-encoding is a 400
 // (input-sanity.ts), never a database error.
 import type { Context } from 'koa';
-import { BadInput, formProblem } from './input-sanity.js';
+import { BadInput, parseForm } from './input-sanity.js';
 import { readRawBody } from './raw-body.js';
 
 export const FORM_LIMIT_BYTES = 16 * 1024;
 
 export async function readForm(ctx: Context, limit = FORM_LIMIT_BYTES): Promise<Record<string, string>> {
   if (!ctx.is('application/x-www-form-urlencoded')) ctx.throw(415, 'expected an application/x-www-form-urlencoded form');
-  const raw = await readRawBody(ctx, limit);
-  const problem = formProblem(raw);
-  if (problem) throw new BadInput('a form field has', problem);
-  const params = new URLSearchParams(raw);
+  const parsed = parseForm(await readRawBody(ctx, limit));
+  if ('problem' in parsed) throw new BadInput('a form field has', parsed.problem);
   const out: Record<string, string> = {};
-  for (const [k, v] of params) if (!(k in out)) out[k] = v;
+  for (const [k, v] of parsed.pairs) if (!(k in out)) out[k] = v;
   return out;
 }
 

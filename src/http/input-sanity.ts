@@ -25,17 +25,29 @@ export function strictDecode(raw: string, plus = false): { value: string } | { p
   return problem ? { problem } : { value };
 }
 
-/** Why an `application/x-www-form-urlencoded` string (a query string or a form body) is refused, or undefined. */
-export function formProblem(raw: string): string | undefined {
-  if (!raw) return undefined;
-  for (const pair of raw.split('&')) {
-    const eq = pair.indexOf('=');
-    for (const part of eq === -1 ? [pair] : [pair.slice(0, eq), pair.slice(eq + 1)]) {
-      const decoded = strictDecode(part, true);
-      if ('problem' in decoded) return decoded.problem;
-    }
+/**
+ * Decodes an `application/x-www-form-urlencoded` string (a query string or a form body) strictly, in one pass: its
+ * name/value pairs in order (empty pieces skipped, as URLSearchParams does), or the first problem.
+ */
+export function parseForm(raw: string): { pairs: Array<[string, string]> } | { problem: string } {
+  const pairs: Array<[string, string]> = [];
+  if (!raw) return { pairs };
+  for (const piece of raw.split('&')) {
+    if (!piece) continue;
+    const eq = piece.indexOf('=');
+    const name = strictDecode(eq === -1 ? piece : piece.slice(0, eq), true);
+    if ('problem' in name) return name;
+    const value = strictDecode(eq === -1 ? '' : piece.slice(eq + 1), true);
+    if ('problem' in value) return value;
+    pairs.push([name.value, value.value]);
   }
-  return undefined;
+  return { pairs };
+}
+
+/** Why a query string or form body is refused, or undefined. */
+export function formProblem(raw: string): string | undefined {
+  const parsed = parseForm(raw);
+  return 'problem' in parsed ? parsed.problem : undefined;
 }
 
 /** Why a parsed JSON value holds a string no field may hold, or undefined (walks objects and arrays). */

@@ -3,7 +3,7 @@
 // the result to the provider as ctx.request.body. Policies then read and adjust one parsed object. A field with a NUL,
 // a lone surrogate or malformed percent-encoding is refused here (input-sanity.ts).
 import type { Context, Middleware } from 'koa';
-import { BadInput, formProblem } from './input-sanity.js';
+import { BadInput, parseForm } from './input-sanity.js';
 import { readRawBody, setParsedBody } from './raw-body.js';
 
 export type FormBody = Record<string, string | string[]>;
@@ -11,14 +11,12 @@ export type FormBody = Record<string, string | string[]>;
 export function providerForm(): Middleware {
   return async (ctx, next) => {
     if (ctx.method === 'POST' && ctx.is('application/x-www-form-urlencoded')) {
-      const raw = await readRawBody(ctx);
-      const problem = formProblem(raw);
-      if (problem) throw new BadInput('a form field has', problem);
-      const params = new URLSearchParams(raw);
+      const parsed = parseForm(await readRawBody(ctx));
+      if ('problem' in parsed) throw new BadInput('a form field has', parsed.problem);
       const body: FormBody = {};
-      for (const key of new Set(params.keys())) {
-        const all = params.getAll(key);
-        body[key] = all.length === 1 ? all[0]! : all;
+      for (const [key, value] of parsed.pairs) {
+        const seen = Object.hasOwn(body, key) ? body[key] : undefined;
+        body[key] = seen === undefined ? value : [seen, value].flat();
       }
       setParsedBody(ctx, body);
     }

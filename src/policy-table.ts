@@ -16,6 +16,7 @@ import { cors } from './http/cors.js';
 import { liveness, readiness } from './http/health.js';
 import { issuerBase } from './http/issuer-path.js';
 import { rule, type PolicyTable } from './http/policy-dispatch.js';
+import type { Method } from './http/route-table.js';
 import { providerForm } from './http/provider-form.js';
 import { staticFiles } from './http/static-files.js';
 import { interactionPages } from './interaction/pages.js';
@@ -44,6 +45,8 @@ const routerMiddleware = (router: { routes(): unknown; allowedMethods(): unknown
 export function policyTable(deps: AppDeps): PolicyTable {
   const { audit, views, registry } = deps;
   const provider = deps.holder.middleware();
+  // The provider of the moment (the holder swaps it when the signing keys change).
+  const currentProvider = () => deps.holder.provider;
   const base = issuerBase(deps.config.ISSUER);
   const limits = { limits: deps.rateLimits, views, cimdClients: deps.cimdClients, cimd: deps.config.CIMD };
   const registration = {
@@ -53,19 +56,18 @@ export function policyTable(deps: AppDeps): PolicyTable {
     registry,
     rateLimits: deps.rateLimits,
     policy: deps.policy,
-    provider: () => deps.holder.provider,
+    provider: currentProvider,
   };
-  const approval = (endpoint: 'authorization' | 'token' | 'revocation' | 'introspection') =>
-    rule('client approval (pending and disabled clients)', clientApproval({ endpoint, registry, views, audit }));
+  const approval = (endpoint: 'authorization' | 'token' | 'revocation' | 'introspection', methods?: Method[]) =>
+    rule('client approval (pending and disabled clients)', clientApproval({ endpoint, registry, views, audit }), methods);
   // A sign-in under way: the client is the interaction's (a client disabled mid-sign-in gets no consent and no code).
   const stepApproval = rule(
     'client approval of the sign-in under way',
-    clientApproval({ endpoint: 'sign-in step', registry, views, audit, clientIdOf: interactionClientId(() => deps.holder.provider) }),
+    clientApproval({ endpoint: 'sign-in step', registry, views, audit, clientIdOf: interactionClientId(currentProvider) }),
   );
   const corsRule = rule('CORS', cors());
   const form = rule('parse the form once', providerForm(), ['POST']);
   const canonicalResource = rule('canonical resource', canonicalResourceParam());
-  const providerPages = () => deps.holder.provider;
 
   return {
     discovery: { rules: [corsRule, rule('MCP metadata completion', metadata({ resources: deps.resources, cimd: deps.config.CIMD }))], handler: provider },
@@ -89,7 +91,7 @@ export function policyTable(deps: AppDeps): PolicyTable {
         rule('CIMD first-use limit', cimdFirstUseLimit(limits, 'json'), ['POST']),
         canonicalResource,
         rule('one resource per request', oneResource({ audit, endpoint: 'token' }), ['POST']),
-        { ...approval('token'), methods: ['POST'] },
+        approval('token', ['POST']),
         rule('unauthorized_client for a grant type not allowed', unauthorizedGrantType(), ['POST']),
       ],
       handler: provider,
@@ -103,11 +105,11 @@ export function policyTable(deps: AppDeps): PolicyTable {
       handler: provider,
     },
     revocation: {
-      rules: [corsRule, form, rule('CIMD first-use limit', cimdFirstUseLimit(limits, 'json'), ['POST']), { ...approval('revocation'), methods: ['POST'] }],
+      rules: [corsRule, form, rule('CIMD first-use limit', cimdFirstUseLimit(limits, 'json'), ['POST']), approval('revocation', ['POST'])],
       handler: provider,
     },
     introspection: {
-      rules: [corsRule, form, rule('CIMD first-use limit', cimdFirstUseLimit(limits, 'json'), ['POST']), { ...approval('introspection'), methods: ['POST'] }],
+      rules: [corsRule, form, rule('CIMD first-use limit', cimdFirstUseLimit(limits, 'json'), ['POST']), approval('introspection', ['POST'])],
       handler: provider,
     },
     userinfo: { rules: [corsRule], handler: provider },
@@ -115,15 +117,15 @@ export function policyTable(deps: AppDeps): PolicyTable {
     catalogue: { rules: [], handler: catalogue(deps.resources) },
     interaction: {
       rules: [stepApproval],
-      handler: routerMiddleware(interactionRoutes({ ...deps, provider: providerPages, upstreamMetrics: upstreamMetrics(deps.metrics) })),
+      handler: routerMiddleware(interactionRoutes({ ...deps, provider: currentProvider, upstreamMetrics: upstreamMetrics(deps.metrics) })),
     },
-    upstream_callback: { rules: [], handler: upstreamCallback({ audit, pages: interactionPages(views, providerPages), base }) },
+    upstream_callback: { rules: [], handler: upstreamCallback({ audit, pages: interactionPages(views, currentProvider), base }) },
     setup: { rules: [], handler: routerMiddleware(setupRoutes({ ...deps, accounts: deps.users })) },
     console: {
       rules: [],
       handler: consoleRoutes({
         ...deps,
-        provider: providerPages,
+        provider: currentProvider,
         sessions: deps.consoleSessions,
         pages: new ConsolePages(views, audit, base, deps.config.ISSUER.startsWith('https:')),
       }),

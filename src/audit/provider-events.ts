@@ -3,27 +3,12 @@
 //
 // oidc-provider emits its events synchronously and does not wait for listeners, so a bare `void audit.record(…)`
 // let the response (a refusal, a token) reach the client before its audit row was written: on real PostgreSQL the
-// event was routinely missing when the client looked, and a crash in between lost it (DESIGN.md §7: nothing is
-// lost). Each write is therefore remembered on its request and awaited before the response leaves.
-import type { Middleware } from 'koa';
+// event was routinely missing when the client looked. Each write is therefore finished before the response leaves
+// (db/response-writes.ts).
+import { awaitResponseWrites, finishBeforeResponse } from '../db/response-writes.js';
 import Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import { requestOrigin, type AuditEvent, type AuditLog } from './writer.js';
-
-const pendingWrites = new WeakMap<object, Array<Promise<void>>>();
-
-/** Runs around every provider request: the audit writes its events started are finished before it returns. */
-const awaitAuditWrites: Middleware = async (ctx, next) => {
-  try {
-    await next();
-  } finally {
-    const writes = pendingWrites.get(ctx);
-    if (writes) {
-      pendingWrites.delete(ctx);
-      await Promise.all(writes); // AuditLog.record never rejects: a failed write is logged, not thrown
-    }
-  }
-};
 
 function meta(ctx: KoaContextWithOIDC) {
   const resource = ctx.oidc?.params?.resource;
@@ -40,14 +25,9 @@ function reason(err: unknown): string {
 }
 
 export function auditProviderEvents(provider: Provider, audit: AuditLog): void {
-  provider.use(awaitAuditWrites);
-  const record = (ctx: KoaContextWithOIDC | undefined, event: AuditEvent) => {
-    const write = audit.record(event);
-    if (!ctx) return;
-    const writes = pendingWrites.get(ctx);
-    if (writes) writes.push(write);
-    else pendingWrites.set(ctx, [write]);
-  };
+  provider.use(awaitResponseWrites);
+  // AuditLog.record never rejects: a failed write is logged, not thrown.
+  const record = (ctx: KoaContextWithOIDC | undefined, event: AuditEvent) => finishBeforeResponse(ctx, audit.record(event));
 
   provider.on('grant.success', (ctx: KoaContextWithOIDC) => {
     const grantType = String(ctx.oidc.params?.grant_type ?? '');

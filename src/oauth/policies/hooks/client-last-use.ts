@@ -4,27 +4,21 @@
 // (ClientRegistry.sweepUnused) never freed the registrations an attacker piled up. oidc-provider's
 // `authorization.success` (emitted as the code goes out, for /authorize and its resume alike) and `grant.success`
 // (after a grant handler issued tokens) mark exactly the successes.
-import type { Middleware } from 'koa';
 import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
+import { finishBeforeResponse } from '../../../db/response-writes.js';
 import type { ClientRegistry } from '../../client-registry.js';
 
+/**
+ * Records the use when a code or tokens go out, finished before the response leaves (db/response-writes.ts, whose
+ * middleware audit/provider-events.ts installs on the provider), so a client that just got its tokens is already
+ * recorded as used.
+ */
 export function recordClientUse(provider: Provider, registry: ClientRegistry, onError: (err: unknown) => void): void {
-  // The events are synchronous and not awaited by oidc-provider: the write is finished before the response leaves,
-  // so a client that just got its tokens is already recorded as used.
-  const writes = new WeakMap<object, Promise<void>>();
   const touch = (ctx: KoaContextWithOIDC) => {
     const clientId = ctx.oidc?.client?.clientId;
-    if (clientId) writes.set(ctx, registry.touch(clientId).catch(onError));
+    if (clientId) finishBeforeResponse(ctx, registry.touch(clientId).catch(onError));
   };
   provider.on('authorization.success', touch);
   provider.on('grant.success', touch);
-  const settle: Middleware = async (ctx, next) => {
-    try {
-      await next();
-    } finally {
-      await writes.get(ctx);
-    }
-  };
-  provider.use(settle);
 }

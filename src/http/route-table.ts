@@ -55,10 +55,6 @@ export interface RouteSpec {
    * matched by that area's own router, which is case-sensitive; here it must only be canonically spelt.
    */
   area?: boolean;
-  /** Served by oidc-provider after the route's rules ran; otherwise the route's own handler answers. */
-  provider?: boolean;
-  /** Answers people's browsers (HTML error page) rather than API clients (OAuth JSON error). */
-  browser?: boolean;
   /** Answered at the host's root even when ISSUER has a path (container probes, scrapers). */
   root?: boolean;
   /**
@@ -71,25 +67,25 @@ export interface RouteSpec {
 const GET = ['GET', 'HEAD'] as const;
 
 export const ROUTE_TABLE: readonly RouteSpec[] = [
-  { id: 'discovery', path: RFC8414_PATH, methods: [...GET, 'OPTIONS'], provider: true },
-  { id: 'discovery', path: OIDC_DISCOVERY_PATH, methods: [...GET, 'OPTIONS'], provider: true },
+  { id: 'discovery', path: RFC8414_PATH, methods: [...GET, 'OPTIONS'] },
+  { id: 'discovery', path: OIDC_DISCOVERY_PATH, methods: [...GET, 'OPTIONS'] },
   // GET only: oidc-provider's POST form of the endpoint is off (enableHttpPostMethods), so it is not a route.
-  { id: 'authorization', path: ROUTES.authorization, methods: GET, provider: true, browser: true },
-  { id: 'resume', path: `${ROUTES.authorization}/:uid`, methods: GET, provider: true, browser: true },
-  { id: 'token', path: ROUTES.token, methods: ['POST', 'OPTIONS'], provider: true },
-  { id: 'registration', path: ROUTES.registration, methods: ['POST', 'OPTIONS'], provider: true },
+  { id: 'authorization', path: ROUTES.authorization, methods: GET },
+  { id: 'resume', path: `${ROUTES.authorization}/:uid`, methods: GET },
+  { id: 'token', path: ROUTES.token, methods: ['POST', 'OPTIONS'] },
+  { id: 'registration', path: ROUTES.registration, methods: ['POST', 'OPTIONS'] },
   // A client id is not a credential (the adapter stores Client ids as they are); a setup token is, and an
   // interaction uid is stored only as a digest (docs/ARCHITECTURE.md, "The adapter"): those two are never logged.
-  { id: 'client_management', path: `${ROUTES.registration}/:clientId`, methods: [...GET, 'PUT', 'DELETE', 'OPTIONS'], provider: true, loggedParams: ['clientId'] },
-  { id: 'revocation', path: ROUTES.revocation, methods: ['POST', 'OPTIONS'], provider: true },
-  { id: 'introspection', path: ROUTES.introspection, methods: ['POST', 'OPTIONS'], provider: true },
-  { id: 'userinfo', path: ROUTES.userinfo, methods: [...GET, 'POST', 'OPTIONS'], provider: true },
+  { id: 'client_management', path: `${ROUTES.registration}/:clientId`, methods: [...GET, 'PUT', 'DELETE', 'OPTIONS'], loggedParams: ['clientId'] },
+  { id: 'revocation', path: ROUTES.revocation, methods: ['POST', 'OPTIONS'] },
+  { id: 'introspection', path: ROUTES.introspection, methods: ['POST', 'OPTIONS'] },
+  { id: 'userinfo', path: ROUTES.userinfo, methods: [...GET, 'POST', 'OPTIONS'] },
   { id: 'jwks', path: ROUTES.jwks, methods: [...GET, 'OPTIONS'] },
   { id: 'catalogue', path: '/catalogue', methods: [...GET, 'OPTIONS'] },
-  { id: 'interaction', path: '/interaction/:uid', methods: [...GET, 'POST'], area: true, browser: true },
-  { id: 'upstream_callback', path: '/upstream/callback', methods: GET, browser: true },
-  { id: 'setup', path: '/setup/:token', methods: [...GET, 'POST'], browser: true },
-  { id: 'console', path: '/console', methods: [...GET, 'POST'], area: true, browser: true },
+  { id: 'interaction', path: '/interaction/:uid', methods: [...GET, 'POST'], area: true },
+  { id: 'upstream_callback', path: '/upstream/callback', methods: GET },
+  { id: 'setup', path: '/setup/:token', methods: [...GET, 'POST'] },
+  { id: 'console', path: '/console', methods: [...GET, 'POST'], area: true },
   { id: 'static', path: '/static/style.css', methods: GET },
   { id: 'static', path: '/static/console.css', methods: GET },
   { id: 'health', path: '/healthz', methods: GET, root: true },

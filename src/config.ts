@@ -173,7 +173,8 @@ const schema = z.object({
   UPSTREAM_GROUPS_CLAIM: z.string().optional(),
   UPSTREAM_ORGS: list.default([]),
   UPSTREAM_STORE_TOKENS: bool.default(false),
-  // The seeded connection's opt-in for an IdP on a private network (docs/SECURITY.md, "Issue 16"); allowed in production.
+  // The seeded connection's opt-in for an IdP on a private network (docs/SECURITY.md, "Issue 16"); allowed in
+  // production.
   UPSTREAM_ALLOW_PRIVATE_NETWORK: bool.default(false),
   ALLOWED_EMAIL_DOMAINS: list.transform((l) => l.map((d) => d.toLowerCase())).default([]),
   ALLOWED_GROUPS: list.default([]),

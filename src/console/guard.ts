@@ -1,7 +1,8 @@
 // Every console route but sign-in passes here: a live console session (else sign in), an account that is still an
-// administrator and not disabled (else a 403 page: admin rights are decided from the rule in force and account
-// status read on every request, so taking them away takes effect at once; console/admins.ts), and for every change a same-origin form post carrying the session's
-// CSRF token (else 403, audited). The parsed form is handed on in ctx.state.console.
+// administrator and not disabled (else a 403 page: admin rights are decided from the rule in force and account status
+// read on every request, so taking them away takes effect at once; console/admins.ts), and for every change a
+// same-origin form post carrying the session's CSRF token (else 403, audited). The parsed form is handed on in
+// ctx.state.console.
 import type { Context, Middleware } from 'koa';
 import { requestOrigin, type AuditLog } from '../audit/writer.js';
 import { readForm } from '../http/form-body.js';

@@ -1,8 +1,8 @@
 // Clients an administrator creates (`gatehouse client add`, the console): MCP clients with fixed redirect URIs, and
 // confidential machine agents using client_credentials, which alone carry the machine mark the token endpoint asks
-// for (policies/client-metadata/client-credentials-admin-only.ts). The metadata passes the client-metadata policy as source
-// `static-admin` (the same rules as every other source, except that client_credentials is allowed to a confidential
-// client), then oidc-provider's own client schema, and is stored through the adapter (sealed at rest).
+// for (policies/client-metadata/client-credentials-admin-only.ts). The metadata passes the client-metadata policy as
+// source `static-admin` (the same rules as every other source, except that client_credentials is allowed to a
+// confidential client), then oidc-provider's own client schema, and is stored through the adapter (sealed at rest).
 import { randomBytes } from 'node:crypto';
 import type Provider from 'oidc-provider';
 import type { SecretBox } from '../crypto/secret-box.js';

@@ -1,13 +1,12 @@
 // PATCH of an oidc-provider 9.13.3 internal (pinned in package.json): `Client.prototype.grantTypeAllowed`
-// (lib/models/client.js), which `allowedGrantTypeCheck` in lib/actions/token.js calls, after client
-// authentication and before any grant handler runs, as `ctx.oidc.client.grantTypeAllowed(ctx.oidc.params.grant_type)`.
-// test/unit/oidc-provider-patches.test.ts fails if the pinned version stops calling it there.
-//
-// Why a patch: oidc-provider has no hook between "this client authenticated" and "its grant runs", and it grants
-// client_credentials to any client whose grant_types list it (features.clientCredentials is global). Wrapping the
-// one predicate the token endpoint asks puts policies/client-metadata/client-credentials-admin-only.ts on every client_credentials
-// request whatever path or spelling reached it, keyed on the grant type alone. For that grant the wrapper throws
-// `unauthorized_client` with the reason instead of answering false (which oidc-provider turns into
+// (lib/models/client.js), which `allowedGrantTypeCheck` in lib/actions/token.js calls, after client authentication
+// and before any grant handler runs, as `ctx.oidc.client.grantTypeAllowed(ctx.oidc.params.grant_type)`.
+// test/unit/oidc-provider-patches.test.ts fails if the pinned version stops calling it there.  Why a patch:
+// oidc-provider has no hook between "this client authenticated" and "its grant runs", and it grants
+// client_credentials to any client whose grant_types list it (features.clientCredentials is global). Wrapping the one
+// predicate the token endpoint asks puts policies/client-metadata/client-credentials-admin-only.ts on every
+// client_credentials request whatever path or spelling reached it, keyed on the grant type alone. For that grant the
+// wrapper throws `unauthorized_client` with the reason instead of answering false (which oidc-provider turns into
 // `invalid_request`); oidc-provider's `grant.error` event then audits it as `token.refused`. Every other grant type
 // keeps oidc-provider's answer.
 import Provider, { errors } from 'oidc-provider';

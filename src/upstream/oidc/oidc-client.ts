@@ -1,9 +1,9 @@
-// The OpenID Connect relying-party half of the bridge, on openid-client: discovery (cached per instance for an
-// hour; a failure for 30 s, so anonymous sign-in attempts on a broken connection cannot make the server hammer an
-// unreachable host: docs/SECURITY.md, "Issue 16"), an authorization URL with PKCE S256, state and nonce, and a code exchange that
-// validates state, PKCE, the ID token's issuer, audience, expiry and nonce, and its signature against the IdP's
-// JWKS (openid-client skips the signature for TLS-fetched ID tokens unless non-repudiation checks are enabled;
-// we enable them so a compromised TLS path alone cannot mint identities). Every OIDC-based kind uses this.
+// The OpenID Connect relying-party half of the bridge, on openid-client: discovery (cached per instance for an hour;
+// a failure for 30 s, so anonymous sign-in attempts on a broken connection cannot make the server hammer an
+// unreachable host: docs/SECURITY.md, "Issue 16"), an authorization URL with PKCE S256, state and nonce, and a code
+// exchange that validates state, PKCE, the ID token's issuer, audience, expiry and nonce, and its signature against
+// the IdP's JWKS (openid-client skips the signature for TLS-fetched ID tokens unless non-repudiation checks are
+// enabled; we enable them so a compromised TLS path alone cannot mint identities). Every OIDC-based kind uses this.
 import * as oc from 'openid-client';
 import type { UpstreamChecks, UpstreamTokens } from '../connector.js';
 

@@ -1,5 +1,5 @@
-// The rate-limit rules of the protocol endpoints (docs/SECURITY.md, Rate limits; the limits themselves: http/rate-limits.ts). Each is
-// a rule of the policy table (src/policy-table.ts), so it runs on its route whatever spelling reached it:
+// The rate-limit rules of the protocol endpoints (docs/SECURITY.md, Rate limits; the limits themselves:
+// http/rate-limits.ts). Each is a rule of the policy table (src/policy-table.ts), so it runs on its route whatever spelling reached it:
 //   authorizeRateLimit   /authorize per IP                       (a page for the person on refusal)
 //   tokenRateLimit       /token per IP and per claimed client
 //   cimdFirstUseLimit    the first use of a CIMD client_id URL per IP, at every endpoint that would fetch an unknown

@@ -1,8 +1,8 @@
-// docs/SECURITY.md (threat 3) and RFC 8707 §2: a token has exactly one audience, so an authorization or token request names at most
-// one resource; two or more get `invalid_target` before anything else reads the request. At /authorize this is what
-// keeps the consent page, the access rules and remembered consent (which each read one resource) covering exactly
-// what the grant would hold: naming an allowed resource first and a refused one second used to get both. At /token
-// it keeps oidc-provider from spending a code or rotating a refresh token for a malformed request.
+// docs/SECURITY.md (threat 3) and RFC 8707 §2: a token has exactly one audience, so an authorization or token request
+// names at most one resource; two or more get `invalid_target` before anything else reads the request. At /authorize
+// this is what keeps the consent page, the access rules and remembered consent (which each read one resource)
+// covering exactly what the grant would hold: naming an allowed resource first and a refused one second used to get
+// both. At /token it keeps oidc-provider from spending a code or rotating a refresh token for a malformed request.
 // The authorization endpoint answers with the error page, never a redirect: the client is not authenticated yet.
 import type { Middleware } from 'koa';
 import { requestOrigin, type AuditLog } from '../../../audit/writer.js';

@@ -2,12 +2,14 @@
 // policy ends access"). Who may sign in (ALLOWED_EMAIL_DOMAINS, ALLOWED_GROUPS: the console's value, else the
 // environment's) and who may use an MCP server or scope (its access rule) were checked at login and at consent only,
 // so a person a tightened policy now excludes kept their 14-day session and 30-day refresh tokens. They are checked
-// again, against the account as stored (email, email_verified, groups) and the policy in force, wherever old approval is reused:
+// again, against the account as stored (email, email_verified, groups) and the policy in force, wherever old
+// approval is reused:
 //
 // - at every refresh, and when a code is redeemed (a code issued a moment before the narrowing must not become a
 //   token after it): oidc-provider's refresh_token and authorization_code grants call findAccount(ctx, sub, token)
 //   before they spend or rotate anything; a refusal revokes the whole grant (every token and the remembered
-//   consent), is audited as `token.refused`, and findAccount answers undefined, which oidc-provider turns into `invalid_grant`;
+//   consent), is audited as `token.refused`, and findAccount answers undefined, which oidc-provider turns into
+//   `invalid_grant`;
 // - whenever a remembered session skips the login page: /authorize calls findAccount for the session's account
 //   (oidc-provider's loadAccount) before any prompt is decided. A refusal ends the session's login (a fresh session
 //   id, no account, no per-client grants), revokes the grant remembered for this client, is audited as

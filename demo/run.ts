@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { environment, loadConfig } from '../src/config.js';
 import { startGatehouse } from '../src/gatehouse.js';
 import { createLogger } from '../src/log.js';
+import { addStaticClient } from '../src/oauth/static-clients.js';
 import { generatePassword } from '../src/upstream/local/accounts.js';
 import { NOTES_SCOPES, startNotesServer } from './notes-server.js';
 
@@ -37,7 +38,21 @@ if (!(await gatehouse.services.users.findByEmail(DEMO_EMAIL))) {
   writeFileSync(passwordFile, `${password}\n`, { mode: 0o600 });
 }
 const password = existsSync(passwordFile) ? readFileSync(passwordFile, 'utf8').trim() : '(set when this demo database was created)';
-const notes = await startNotesServer({ issuer, port: mcpPort, host: '127.0.0.1', resource });
+// The notes server's own confidential client (what `gatehouse client add --confidential --resource <uri>` makes), so
+// it reports its tools and every tool call; created once, its secret kept beside the demo database like the password.
+const reporterFile = join(dataDir, 'notes-server-client.json');
+let reporter = existsSync(reporterFile) ? (JSON.parse(readFileSync(reporterFile, 'utf8')) as { clientId: string; clientSecret: string }) : undefined;
+if (!reporter || !(await gatehouse.services.registry.find(reporter.clientId))) {
+  const { services } = gatehouse;
+  const created = await addStaticClient(
+    { db: services.handle.db, box: services.box, provider: gatehouse.holder.provider, registry: services.registry },
+    { name: 'Demo notes server', redirectUris: [], confidential: true, resource, redirectUriSchemes: config.REDIRECT_URI_SCHEMES },
+  );
+  await services.audit.record({ type: 'client.created', outcome: 'success', actor: 'system', clientId: created.client_id, reason: 'npm run demo: the notes server reports as this client' });
+  reporter = { clientId: created.client_id, clientSecret: created.client_secret! };
+  writeFileSync(reporterFile, JSON.stringify(reporter), { mode: 0o600 });
+}
+const notes = await startNotesServer({ issuer, port: mcpPort, host: '127.0.0.1', resource, report: reporter });
 
 process.stdout.write(`
 Gatehouse demo
@@ -50,6 +65,7 @@ Gatehouse demo
 Try it:
   npx @modelcontextprotocol/inspector      then connect to ${notes.url} (Streamable HTTP)
 Tools: list_notes, read_note, whoami (notes:read) · add_note (notes:write) · delete_note (notes:delete)
+The console's MCP server page lists the tools the notes server reported; its audit log, every tool call.
 Ctrl-C to stop.
 `);
 

@@ -29,26 +29,27 @@ describe('deciding the scopes a request needs', () => {
   const catalogue = rulesFromCatalogue({ 'tools:read': { tools: ['search'] }, 'tools:write': { tools: ['deploy', 'search'] } });
 
   it('rules from code need every listed scope', () => {
-    expect(decideScopes(tools(['deploy'], code), [], new Set(['tools:write']))).toEqual({ needed: ['tools:write', 'deploy'], missing: ['deploy'], unmapped: [] });
+    expect(decideScopes(tools(['deploy'], code), [], new Set(['tools:write']))).toEqual({ needed: ['tools:write', 'deploy'], missing: ['deploy'], unmapped: [], perCall: [['tools:write', 'deploy']] });
     expect(decideScopes(tools(['deploy'], code), [], new Set(['tools:write', 'deploy'])).missing).toEqual([]);
   });
 
   it('rules from the catalogue accept any scope that unlocks the tool, and name the first when none is granted', () => {
     expect(decideScopes(tools(['search'], catalogue), [], new Set(['tools:write'])).missing).toEqual([]);
     expect(decideScopes(tools(['search'], catalogue), [], new Set(['tools:read'])).missing).toEqual([]);
-    expect(decideScopes(tools(['search'], catalogue), [], new Set())).toEqual({ needed: ['tools:read'], missing: ['tools:read'], unmapped: [] });
+    expect(decideScopes(tools(['search'], catalogue), [], new Set())).toEqual({ needed: ['tools:read'], missing: ['tools:read'], unmapped: [], perCall: [['tools:read']] });
   });
 
   it('adds the required scopes first, and the scopes of every tool of a batch', () => {
-    expect(decideScopes(tools(['search', 'deploy'], catalogue), ['base'], new Set(['tools:read']))).toEqual({ needed: ['base', 'tools:read', 'tools:write'], missing: ['base', 'tools:write'], unmapped: [] });
+    expect(decideScopes(tools(['search', 'deploy'], catalogue), ['base'], new Set(['tools:read']))).toEqual({ needed: ['base', 'tools:read', 'tools:write'], missing: ['base', 'tools:write'], unmapped: [], perCall: [['base', 'tools:read'], ['base', 'tools:write']] });
   });
 
   it('reports a tool in no rule as unmapped, whatever the token holds (deny by default)', () => {
     const decision = decideScopes(tools(['search', 'unknown'], catalogue), [], new Set(['tools:read', 'tools:write', 'unknown']));
     expect(decision.missing).toEqual([]);
     expect(decision.unmapped).toEqual([{ kind: 'tool', name: 'unknown' }]);
+    expect(decision.perCall).toEqual([['tools:read'], undefined]);
     // An empty rule is a mapping: the required scopes only.
-    expect(decideScopes([{ call: { kind: 'tool', name: 'ping' }, alternatives: [[]] }], ['base'], new Set(['base']))).toEqual({ needed: ['base'], missing: [], unmapped: [] });
+    expect(decideScopes([{ call: { kind: 'tool', name: 'ping' }, alternatives: [[]] }], ['base'], new Set(['base']))).toEqual({ needed: ['base'], missing: [], unmapped: [], perCall: [['base']] });
   });
 
   it('does not take a tool name for an object key it is not (prototype names): unmapped, not unlocked', () => {
@@ -68,7 +69,8 @@ describe('reading resources/read and prompts/get out of a body', () => {
       { jsonrpc: '2.0', id: 4, method: 'resources/read', params: { uri: 7 } },
       { jsonrpc: '2.0', id: 5, method: 'toString', params: { name: 'x' } },
     ];
-    expect(callsIn(body)).toEqual([{ kind: 'resource', name: 'notes://1' }, { kind: 'prompt', name: 'summarise' }, { kind: 'tool', name: 'deploy' }]);
+    // The request id travels with each call (the audit finds its answer by it); a tool call's arguments too.
+    expect(callsIn(body)).toEqual([{ kind: 'resource', name: 'notes://1', id: 1 }, { kind: 'prompt', name: 'summarise', id: 2 }, { kind: 'tool', name: 'deploy', id: 1, args: {} }]);
   });
 });
 

@@ -7,7 +7,7 @@
 //      and `prompts/get`;
 //   5. a call with no rule (deny by default, unless the server allowed unmapped calls of that kind), or a scope the
 //      request needs that the token lacks → 403 insufficient_scope; the whole request is refused, batch or not.
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { jsonAnswer, oauthError, type Answer } from './answers.js';
 import { bearerToken, challenge, scopeList } from './bearer.js';
 import type { CatalogueSource } from './catalogue.js';
@@ -17,6 +17,7 @@ import { readJsonBody, type BodyRead } from './json-body.js';
 import { metadataDocument } from './metadata.js';
 import { decideScopes, resourceAlternatives, rulesFromCatalogue, callsIn, type Alternatives, type Ask, type Call, type ResourceRules, type ToolRules } from './tool-scopes.js';
 import { InvalidTokenError, KeysUnavailableError, type TokenVerifier } from './verify-token.js';
+import type { DecidedCall, RefusedOutcome, ToolCallRecorder } from './reporting/tool-call-recorder.js';
 
 export interface GuardConfig {
   issuer: string;
@@ -39,6 +40,8 @@ export interface GuardConfig {
   resourceName?: string | undefined;
   maxBodyBytes: number;
   onError?: ((err: Error) => void) | undefined;
+  /** Present when tool calls are audited (shipped to Gatehouse, or handed to `onToolCall`). */
+  recorder?: ToolCallRecorder | undefined;
 }
 
 /** What an adapter knows about the request. */
@@ -57,7 +60,10 @@ export interface Authenticated {
   body: unknown;
 }
 
-export type Outcome = { answer: Answer } | { pass: Authenticated };
+/** The tool calls of a decided request, for the audit: refused ones with why, or the allowed ones. */
+type ToolCalls = { identity: Identity } & ({ refused: (DecidedCall & { outcome: RefusedOutcome })[] } | { allowed: DecidedCall[] });
+
+export type Outcome = { answer: Answer; toolCalls?: ToolCalls } | { pass: Authenticated; toolCalls?: ToolCalls };
 
 export class Guard {
   #rulesFrom: unknown;
@@ -102,7 +108,17 @@ export class Guard {
     }
     const asks = calls.map((call): Ask => ({ call, alternatives: this.alternatives(call, rules) }));
     const granted = new Set(identity.scopes);
-    const { needed, missing, unmapped } = decideScopes(asks, config.requiredScopes, granted);
+    const { needed, missing, unmapped, perCall } = decideScopes(asks, config.requiredScopes, granted);
+    const toolCalls = (refused: boolean): ToolCalls | undefined => {
+      if (!config.recorder) return undefined;
+      const decided = asks.flatMap(({ call }, i) => (call.kind === 'tool' ? [{ call, scopes: perCall[i] ?? [...config.requiredScopes], mapped: perCall[i] !== undefined }] : []));
+      if (!decided.length) return undefined;
+      if (!refused) return { identity, allowed: decided };
+      return {
+        identity,
+        refused: decided.map((d) => ({ ...d, outcome: !d.mapped ? 'refused_unmapped' : d.scopes.every((s) => granted.has(s)) ? 'refused_batch' : 'refused_scope' })),
+      };
+    };
     if (missing.length || unmapped.length) {
       // MCP spec, "Scope Challenge Handling": name what this request needs plus what the token already has, so a
       // client that replaces its scope with ours (the TypeScript SDK does) keeps its other permissions. A call with
@@ -114,9 +130,23 @@ export class Guard {
       if (missing.length) reasons.push(`${calls.length ? listed(calls) : 'this request'} needs the scope ${missing.join(' ')}`);
       const description = reasons.join('; ');
       const header = challenge({ error: 'insufficient_scope', scope, resourceMetadata: config.metadataUrl, errorDescription: description });
-      return { answer: oauthError(403, 'insufficient_scope', description, { 'WWW-Authenticate': header }, { scope: scope.join(' ') }) };
+      return { answer: oauthError(403, 'insufficient_scope', description, { 'WWW-Authenticate': header }, { scope: scope.join(' ') }), toolCalls: toolCalls(true) };
     }
-    return { pass: { identity, body: read.body } };
+    return { pass: { identity, body: read.body }, toolCalls: toolCalls(false) };
+  }
+
+  /** Hands a decided request's tool calls to the audit; `res` is where an allowed call's result will be written. */
+  record(outcome: Outcome, res: ServerResponse): void {
+    const calls = outcome.toolCalls;
+    const recorder = this.config.recorder;
+    if (!calls || !recorder) return;
+    try {
+      if ('refused' in calls) recorder.refused(calls.identity, calls.refused);
+      else recorder.allowed(calls.identity, calls.allowed, res);
+    } catch (err) {
+      // The audit never fails a call.
+      this.config.onError?.(err instanceof Error ? err : new Error(String(err)));
+    }
   }
 
   /** The rule for one call; [[]] (nothing beyond the required scopes) for an unmapped call of an allowed kind. */
@@ -127,6 +157,21 @@ export class Guard {
       : call.kind === 'prompt' ? config.promptRules?.get(call.name)
       : config.resourceRules && resourceAlternatives(call.name, config.resourceRules);
     return found?.length ? found : config.allowUnmapped[call.kind] ? [[]] : undefined;
+  }
+
+  /**
+   * The rule the kit enforces for each tool, for the inventory: alternatives, [] for none (the inventory's policy
+   * says what happens to those). Undefined while the catalogue has never been fetched.
+   */
+  async toolRuleLookup(): Promise<((tool: string) => Alternatives) | undefined> {
+    let rules = this.config.toolRules;
+    if (!rules) {
+      const catalogue = await this.config.catalogue?.get();
+      if (!catalogue) return undefined;
+      rules = this.catalogueRules(catalogue);
+    }
+    const found = rules;
+    return (tool) => found.get(tool) ?? [];
   }
 
   /** scopes_supported: the configured ones, else the catalogue's (absent if it never could be fetched). */

@@ -45,6 +45,11 @@ import { DEFAULT_MAX_BODY_BYTES } from './json-body.js';
 import { metadataPaths } from './metadata.js';
 import { resourceRules, rulesFromMap } from './tool-scopes.js';
 import { createTokenVerifier, type TokenVerifier } from './verify-token.js';
+import { GatehouseApi, type ReportCredentials } from './reporting/gatehouse-api.js';
+import { InventoryReporter, type ToolDescription } from './reporting/inventory-reporter.js';
+import { DEFAULT_WATCH_BYTES } from './reporting/response-watch.js';
+import { ToolCallQueue, type QueueOptions, type QueueStats, type ToolCallEvent } from './reporting/tool-call-queue.js';
+import { ToolCallRecorder } from './reporting/tool-call-recorder.js';
 
 export interface ProtectedResourceOptions {
   /** Gatehouse's ISSUER, exactly (published byte for byte in authorization_servers, compared with `iss`). */
@@ -88,6 +93,22 @@ export interface ProtectedResourceOptions {
   maxBodyBytes?: number;
   /** Told about what makes the kit answer 503 (JWKS or catalogue unreachable) and handler errors; never tokens. */
   onError?: (err: Error) => void;
+  /**
+   * Report to Gatehouse as this MCP server's confidential client (`gatehouse client add --confidential --resource
+   * <resource>`): the tool inventory (`reportTools`) and every tool call (docs/MCP-SERVER-REPORTING.md in Gatehouse).
+   */
+  report?: ReportOptions;
+  /** Called with every tool-call event (the same the kit ships), e.g. for a local log; it must not throw. */
+  onToolCall?: (event: ToolCallEvent) => void;
+}
+
+export interface ReportOptions extends ReportCredentials, QueueOptions {
+  /** false: report the inventory only, not the tool calls. Default true. */
+  toolCalls?: boolean;
+  /** How often the inventory is sent again when nothing changed; default one hour. */
+  heartbeatMs?: number;
+  /** Largest response copied to see how a tool call ended; default 256 KiB (beyond: outcome `unknown`). */
+  watchBytes?: number;
 }
 
 export interface ProtectedResource {
@@ -105,6 +126,16 @@ export interface ProtectedResource {
   verify: TokenVerifier;
   /** The metadata's scopes_supported as it stands (fetches the catalogue if that is where they come from). */
   scopesSupported(): Promise<string[] | undefined>;
+  /**
+   * Reports the server's tools (MCP `tools/list` entries: name, title, description, annotations) with the rule
+   * the kit enforces for each; call at start and whenever the list changes. Resolves whether Gatehouse has it; a
+   * failure is retried in the background. Throws only on a malformed list, or without `report` credentials.
+   */
+  reportTools(tools: readonly ToolDescription[]): Promise<boolean>;
+  /** The tool-call queue's counters (all zero without `report`). */
+  reportingStats(): QueueStats;
+  /** Sends the tool calls still queued (at most `timeoutMs`, default 5 s) and stops reporting: call on shutdown. */
+  close(timeoutMs?: number): Promise<QueueStats>;
 }
 
 export function protectedResource(options: ProtectedResourceOptions): ProtectedResource {
@@ -127,6 +158,10 @@ export function protectedResource(options: ProtectedResourceOptions): ProtectedR
         onError: options.onError,
       })
     : undefined;
+  const report = options.report;
+  const api = report ? new GatehouseApi({ issuer: options.issuer, resource, credentials: report, fetch: options.fetch }) : undefined;
+  const queue = api && report?.toolCalls !== false ? new ToolCallQueue(api, report, options.onError) : undefined;
+  const recorder = queue || options.onToolCall ? new ToolCallRecorder({ queue, onToolCall: options.onToolCall, watchBytes: report?.watchBytes ?? DEFAULT_WATCH_BYTES, onError: options.onError }) : undefined;
   const verify = createTokenVerifier({ issuer: options.issuer, resource, jwksUri: options.jwksUri, fetch: options.fetch, clockTolerance: options.clockTolerance });
   const guard = new Guard({
     issuer: options.issuer,
@@ -144,7 +179,16 @@ export function protectedResource(options: ProtectedResourceOptions): ProtectedR
     resourceName: options.resourceName,
     maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     onError: options.onError,
+    recorder,
   });
+  const inventory = api
+    ? new InventoryReporter(
+        api,
+        { rulesFor: () => guard.toolRuleLookup(), unmappedTools: allows('unmappedTools') ? 'allow' : 'deny', requiredScopes: options.requiredScopes ?? [] },
+        { heartbeatMs: report?.heartbeatMs, onError: options.onError },
+      )
+    : undefined;
+  const idle: QueueStats = { queued: 0, sent: 0, dropped: 0, failures: 0 };
   return {
     resource,
     metadataUrl: guard.config.metadataUrl,
@@ -154,14 +198,27 @@ export function protectedResource(options: ProtectedResourceOptions): ProtectedR
     koa: () => koaMiddleware(guard),
     verify,
     scopesSupported: () => guard.scopesSupported(),
+    reportTools: (tools) => {
+      if (!inventory) throw new TypeError('reportTools needs the report option (the MCP server\'s client id and secret)');
+      return inventory.report(tools);
+    },
+    reportingStats: () => queue?.stats() ?? { ...idle },
+    close: async (timeoutMs) => {
+      inventory?.close();
+      return queue ? queue.close(timeoutMs) : { ...idle };
+    },
   };
 }
 
 export type { Authenticated } from './guard.js';
+export type { ReportCredentials } from './reporting/gatehouse-api.js';
 export type { AuthInfo, Identity } from './identity.js';
 export type { NodeHandler } from './adapters/node.js';
 export type { ExpressMiddleware, ExpressLikeRequest, ExpressLikeResponse } from './adapters/express.js';
 export type { KoaMiddleware, KoaLikeContext } from './adapters/koa.js';
 export type { ProtectedResourceMetadata } from './metadata.js';
 export { canonicalResource } from './canonical-resource.js';
+export type { ToolDescription } from './reporting/inventory-reporter.js';
+export type { QueueStats, ToolCallEvent } from './reporting/tool-call-queue.js';
+export { argumentsDigest, canonicalJson } from './reporting/canonical-json.js';
 export { createTokenVerifier, InvalidTokenError, KeysUnavailableError, type TokenVerifier, type VerifierOptions } from './verify-token.js';

@@ -65,6 +65,10 @@ export interface Call {
   kind: CallKind;
   /** The tool or prompt name, or the resource URI. */
   name: string;
+  /** The JSON-RPC request id (how the answer is found in the response, for the tool-call audit). */
+  id?: unknown;
+  /** A tool call's `arguments` (only ever hashed: docs/MCP-SERVER-REPORTING.md). */
+  args?: unknown;
 }
 
 const METHODS: Readonly<Record<string, readonly [CallKind, 'name' | 'uri']>> = {
@@ -87,7 +91,10 @@ export function callsIn(body: unknown): Call[] {
     const [kind, field] = METHODS[method]!;
     const params = (m as { params?: unknown }).params;
     const name = typeof params === 'object' && params !== null ? (params as Record<string, unknown>)[field] : undefined;
-    if (typeof name === 'string') calls.push({ kind, name });
+    if (typeof name !== 'string') continue;
+    const call: Call = { kind, name, id: (m as { id?: unknown }).id };
+    if (kind === 'tool') call.args = (params as { arguments?: unknown }).arguments;
+    calls.push(call);
   }
   return calls;
 }
@@ -110,6 +117,8 @@ export interface ScopeDecision {
   missing: string[];
   /** The calls with no rule (and no opt-in for their kind): refused whatever the token holds. */
   unmapped: Call[];
+  /** For each ask, in order: the scopes it was checked against (required + its chosen alternative); none if unmapped. */
+  perCall: (string[] | undefined)[];
 }
 
 /**
@@ -119,9 +128,11 @@ export interface ScopeDecision {
 export function decideScopes(asks: readonly Ask[], required: readonly string[], granted: ReadonlySet<string>): ScopeDecision {
   const needed = new Set(required);
   const unmapped: Call[] = [];
+  const perCall: (string[] | undefined)[] = [];
   for (const { call, alternatives } of asks) {
     if (!alternatives?.length) {
       unmapped.push(call);
+      perCall.push(undefined);
       continue;
     }
     let best = alternatives[0]!;
@@ -131,7 +142,8 @@ export function decideScopes(asks: readonly Ask[], required: readonly string[], 
       if (missing < bestMissing) [best, bestMissing] = [alt, missing];
     }
     for (const s of best) needed.add(s);
+    perCall.push([...new Set([...required, ...best])]);
   }
   const list = [...needed];
-  return { needed: list, missing: list.filter((s) => !granted.has(s)), unmapped };
+  return { needed: list, missing: list.filter((s) => !granted.has(s)), unmapped, perCall };
 }

@@ -23,6 +23,7 @@ export function expressMiddleware(guard: Guard): ExpressMiddleware {
     guard
       .decide({ req, method: req.method ?? 'GET', url: req.originalUrl ?? req.url ?? '/', readBody })
       .then((outcome) => {
+        guard.record(outcome, res);
         if ('answer' in outcome) return writeAnswer(res, outcome.answer);
         admit(req, res, outcome.pass.identity);
         res.locals.identity = outcome.pass.identity;

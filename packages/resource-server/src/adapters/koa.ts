@@ -26,6 +26,7 @@ export function koaMiddleware(guard: Guard): KoaMiddleware {
     const preParsed = parsedByFramework(ctx.req, ctx.request.body);
     const readBody = preParsed ? async () => fromParser(ctx.request.body, guard.config.maxBodyBytes) : undefined;
     const outcome = await guard.decide({ req: ctx.req, method: ctx.method, url: ctx.url, readBody });
+    guard.record(outcome, ctx.res);
     if ('answer' in outcome) {
       const { status, headers, body } = outcome.answer;
       ctx.status = status;

@@ -24,6 +24,7 @@ export function admit(req: IncomingMessage, res: ServerResponse, identity: Ident
 
 export async function authenticateNode(guard: Guard, req: IncomingMessage, res: ServerResponse, readBody?: GuardRequest['readBody']): Promise<Authenticated | undefined> {
   const outcome = await guard.decide({ req, method: req.method ?? 'GET', url: req.url ?? '/', readBody });
+  guard.record(outcome, res);
   if ('answer' in outcome) {
     writeAnswer(res, outcome.answer);
     return undefined;

@@ -1,0 +1,111 @@
+// How an allowed tool call ended, read from the response the MCP server writes (docs/MCP-SERVER-REPORTING.md,
+// `outcome`): the kit sees the request before the server runs it, but only the response says whether the tool
+// returned a result, a result with `isError`, or a JSON-RPC error. The watch copies what the server writes to the
+// response, up to a bound, and reads the JSON-RPC messages out of it when the response finishes: a JSON body (one
+// message or a batch) or a Server-Sent Events stream (the Streamable HTTP transport's default), whose `data:` lines
+// carry the messages.
+//
+// It never changes what is written nor delays it; past the bound it stops copying, and the calls whose answer it
+// did not see end as `unknown` — as do the calls of a response cut before it finished.
+import type { ServerResponse } from 'node:http';
+
+export type CallResult = 'allowed' | 'tool_error' | 'unknown';
+
+/** Stops copying a response past this many bytes (the results of big tool calls are not worth holding). */
+export const DEFAULT_WATCH_BYTES = 256 * 1024;
+
+/**
+ * Calls `done` once, when the response finishes or is cut, with the result for each of `ids` (JSON-RPC request ids,
+ * in order).
+ */
+export function watchResponse(res: ServerResponse, ids: readonly unknown[], limit: number, done: (results: CallResult[]) => void): void {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let overflow = false;
+  const copy = (chunk: unknown, encoding: unknown) => {
+    if (overflow || chunk === undefined || chunk === null || typeof chunk === 'function') return;
+    const buf = typeof chunk === 'string' ? Buffer.from(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8') : Buffer.isBuffer(chunk) ? chunk : chunk instanceof Uint8Array ? Buffer.from(chunk) : undefined;
+    if (!buf) return;
+    size += buf.length;
+    if (size > limit) {
+      overflow = true;
+      chunks.length = 0;
+      return;
+    }
+    chunks.push(Buffer.from(buf)); // a copy: a writer may reuse its buffer once write() returns
+  };
+  const write = res.write;
+  const end = res.end;
+  const writeHead = res.writeHead;
+  // Headers given to writeHead are not readable with getHeader afterwards: take the content type on the way past.
+  let contentType: string | undefined;
+  res.writeHead = function (this: ServerResponse, ...args: unknown[]) {
+    contentType ??= contentTypeIn(args.find((a) => typeof a === 'object' && a !== null));
+    return (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
+  } as ServerResponse['writeHead'];
+  res.write = function (this: ServerResponse, chunk: unknown, ...rest: unknown[]) {
+    copy(chunk, rest[0]);
+    return (write as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
+  } as ServerResponse['write'];
+  res.end = function (this: ServerResponse, chunk?: unknown, ...rest: unknown[]) {
+    copy(chunk, rest[0]);
+    return (end as (...a: unknown[]) => ServerResponse).call(this, chunk, ...rest);
+  } as ServerResponse['end'];
+
+  let settled = false;
+  const settle = (finished: boolean) => {
+    if (settled) return;
+    settled = true;
+    res.write = write;
+    res.end = end;
+    res.writeHead = writeHead;
+    const type = contentType ?? String(res.getHeader('content-type') ?? '');
+    const messages = finished && !overflow ? messagesIn(Buffer.concat(chunks).toString('utf8'), type) : [];
+    done(ids.map((id) => resultFor(id, messages)));
+  };
+  res.once('finish', () => settle(true));
+  res.once('close', () => settle(res.writableFinished));
+}
+
+/** The content type in writeHead's headers: an object, or a raw list (flat, or of pairs). */
+function contentTypeIn(headers: unknown): string | undefined {
+  if (!headers) return undefined;
+  if (Array.isArray(headers)) {
+    const pairs: unknown[][] = Array.isArray(headers[0]) ? (headers as unknown[][]) : Array.from({ length: headers.length >> 1 }, (_, i) => [headers[2 * i], headers[2 * i + 1]]);
+    const found = pairs.find((p) => String(p[0]).toLowerCase() === 'content-type');
+    return found ? String(found[1]) : undefined;
+  }
+  const key = Object.keys(headers).find((k) => k.toLowerCase() === 'content-type');
+  return key ? String((headers as Record<string, unknown>)[key]) : undefined;
+}
+
+/** The JSON-RPC messages of a JSON body or of an event stream; [] when there are none or it cannot be read. */
+export function messagesIn(text: string, contentType: string): unknown[] {
+  const parse = (json: string): unknown[] => {
+    try {
+      const value = JSON.parse(json) as unknown;
+      return Array.isArray(value) ? value : [value];
+    } catch {
+      return [];
+    }
+  };
+  if (/^text\/event-stream/i.test(contentType)) {
+    // SSE (HTML Living Standard, "Server-sent events"): events are separated by a blank line, each data line adds
+    // to the event's data, joined by newlines.
+    return text.split(/\r\n\r\n|\n\n|\r\r/).flatMap((event) => {
+      const data = event.split(/\r\n|\n|\r/).filter((l) => l.startsWith('data:')).map((l) => l.slice(l.startsWith('data: ') ? 6 : 5));
+      return data.length ? parse(data.join('\n')) : [];
+    });
+  }
+  return /json/i.test(contentType) ? parse(text) : [];
+}
+
+function resultFor(id: unknown, messages: readonly unknown[]): CallResult {
+  if (id === undefined || id === null) return 'unknown';
+  const answer = messages.find((m) => typeof m === 'object' && m !== null && (m as { id?: unknown }).id === id && ('result' in m || 'error' in m)) as
+    | { result?: { isError?: unknown }; error?: unknown }
+    | undefined;
+  if (!answer) return 'unknown';
+  if (answer.error !== undefined) return 'tool_error';
+  return answer.result?.isError === true ? 'tool_error' : 'allowed';
+}

@@ -1,0 +1,165 @@
+// The tool-call audit's way to Gatehouse (docs/MCP-SERVER-REPORTING.md, POST /mcp-server/tool-calls): a bounded
+// queue sent in batches in the background. A tool call only ever pushes onto an array: it is never delayed nor
+// failed by the audit. When Gatehouse cannot be reached the queue keeps what it holds and retries with backoff;
+// when it is full, new events are dropped and counted, and the count travels with the next batch Gatehouse accepts
+// (which audits it). Each batch keeps its batch_id across retries, so a batch Gatehouse wrote but whose answer was
+// lost is not written twice. `close()` flushes what is left, within a deadline.
+import { randomUUID } from 'node:crypto';
+import { backoffMs, type GatehouseApi } from './gatehouse-api.js';
+
+export interface ToolCallEvent {
+  /** ISO 8601, UTC. */
+  at: string;
+  tool: string;
+  sub: string;
+  client_id: string;
+  scopes: string[];
+  outcome: 'allowed' | 'tool_error' | 'unknown' | 'refused_scope' | 'refused_unmapped' | 'refused_batch';
+  duration_ms: number;
+  arguments_sha256: string;
+}
+
+export interface QueueOptions {
+  /** Most events held; default 10,000 (a few MB at most). */
+  limit?: number | undefined;
+  /** Events per batch; default 100, at most 500 (Gatehouse's limit). */
+  batchSize?: number | undefined;
+  /** How long an event may wait for a batch to fill; default 1 s. */
+  flushIntervalMs?: number | undefined;
+}
+
+export interface QueueStats {
+  /** Events waiting to be sent. */
+  queued: number;
+  /** Events Gatehouse has accepted. */
+  sent: number;
+  /** Events dropped since start: the queue was full, or Gatehouse refused a batch as malformed. */
+  dropped: number;
+  /** Sends that failed (each is retried, but a refused batch). */
+  failures: number;
+  lastError?: string | undefined;
+}
+
+export class ToolCallQueue {
+  readonly #events: ToolCallEvent[] = [];
+  readonly #limit: number;
+  readonly #batchSize: number;
+  readonly #flushMs: number;
+  #batch: { id: string; size: number } | undefined;
+  /** Dropped and not yet told to Gatehouse. */
+  #untold = 0;
+  #stats: QueueStats = { queued: 0, sent: 0, dropped: 0, failures: 0 };
+  #attempt = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #sending: Promise<void> | undefined;
+  #closed = false;
+
+  constructor(
+    private readonly api: GatehouseApi,
+    options: QueueOptions = {},
+    private readonly onError?: (err: Error) => void,
+  ) {
+    this.#limit = positive(options.limit, 10_000, 'limit');
+    this.#batchSize = Math.min(500, positive(options.batchSize, 100, 'batchSize'));
+    this.#flushMs = positive(options.flushIntervalMs, 1000, 'flushIntervalMs');
+  }
+
+  push(event: ToolCallEvent): void {
+    if (this.#closed || this.#events.length >= this.#limit) {
+      this.#stats.dropped += 1;
+      this.#untold += 1;
+      return;
+    }
+    this.#events.push(event);
+    if (this.#events.length >= this.#batchSize && !this.#sending && this.#attempt === 0) this.#schedule(0);
+    else this.#schedule(this.#flushMs);
+  }
+
+  stats(): QueueStats {
+    return { ...this.#stats, queued: this.#events.length };
+  }
+
+  /** Sends what is queued until it is empty, Gatehouse refuses, or `timeoutMs` passes; then stops. */
+  async close(timeoutMs = 5000): Promise<QueueStats> {
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const deadline = Date.now() + timeoutMs;
+    while ((this.#events.length || this.#untold) && Date.now() < deadline) {
+      await this.#sending;
+      const ok = await this.#sendOne();
+      if (!ok) await sleep(Math.min(backoffMs(this.#attempt, 100, 1000), Math.max(0, deadline - Date.now())));
+    }
+    return this.stats();
+  }
+
+  /** One timer at a time: an earlier wake-up replaces a later one. */
+  #schedule(delayMs: number): void {
+    if (this.#closed) return;
+    if (this.#timer && delayMs > 0) return;
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      void this.#drain();
+    }, delayMs);
+    this.#timer.unref();
+  }
+
+  async #drain(): Promise<void> {
+    if (this.#sending) return;
+    while (!this.#closed && (this.#events.length || this.#untold)) {
+      if (!(await this.#sendOne())) {
+        this.#schedule(backoffMs(this.#attempt));
+        return;
+      }
+      if (this.#events.length < this.#batchSize) {
+        if (this.#events.length) this.#schedule(this.#flushMs);
+        return;
+      }
+    }
+  }
+
+  /** Sends the head batch once; true when Gatehouse took it (or refused it for good, and it was dropped). */
+  async #sendOne(): Promise<boolean> {
+    let done!: () => void;
+    this.#sending = new Promise((resolve) => (done = resolve));
+    try {
+      this.#batch ??= { id: randomUUID(), size: Math.min(this.#batchSize, this.#events.length) };
+      const { id, size } = this.#batch;
+      const dropped = this.#untold;
+      const result = await this.api.postToolCalls({ batch_id: id, dropped, events: this.#events.slice(0, size) });
+      if (result.ok) {
+        this.#events.splice(0, size);
+        this.#untold -= dropped;
+        this.#stats.sent += size;
+        this.#batch = undefined;
+        this.#attempt = 0;
+        return true;
+      }
+      this.#stats.failures += 1;
+      this.#stats.lastError = result.error.message;
+      this.onError?.(result.error);
+      if (!result.retry) {
+        // Malformed for Gatehouse: the same batch would be refused forever and hold back every later one.
+        this.#events.splice(0, size);
+        this.#stats.dropped += size;
+        this.#untold += size;
+        this.#batch = undefined;
+        return true;
+      }
+      this.#attempt += 1;
+      return false;
+    } finally {
+      this.#sending = undefined;
+      done();
+    }
+  }
+}
+
+function positive(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < 1) throw new TypeError(`report.${name} must be a positive integer`);
+  return value;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());

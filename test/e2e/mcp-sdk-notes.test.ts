@@ -10,8 +10,9 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { decodeJwt } from 'jose';
-import { authorizeThrough, Browser, consent, login, pkcePair, registerPublicClient, tokenRequest } from '../helpers/browser-flow.js';
+import { authorizeThrough, Browser, pkcePair, registerPublicClient, tokenRequest } from '../helpers/browser-flow.js';
 import { TestOAuthProvider, type TestOAuthProviderOptions } from '../helpers/sdk-oauth-provider.js';
+import { personAuthorizes as personAuthorizesAt } from '../helpers/sdk-sign-in.js';
 import { DocumentHost, makeTestPki, type TestPki } from '../helpers/cimd-fixture.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { freePort, startTestServer, TEST_RESOURCE, type TestServer } from '../helpers/server.js';
@@ -36,13 +37,7 @@ class Provider extends TestOAuthProvider {
 }
 
 /** The person's part: sign in and press Allow (or meet a denial); returns the redirect to the client. */
-async function personAuthorizes(url: URL, user = USER): Promise<URL | Response> {
-  const browser = new Browser(gh.issuer);
-  let step = await browser.follow(await browser.get(url.href));
-  if (step instanceof Response && (await step.clone().text()).includes('name="password"')) step = await login(browser, step, user.email, user.password);
-  if (step instanceof Response && (await step.clone().text()).includes('value="allow"')) step = await consent(browser, step, 'allow');
-  return step;
-}
+const personAuthorizes = (url: URL, user = USER) => personAuthorizesAt(gh.issuer, url, user);
 
 async function connect(provider: Provider): Promise<Client> {
   const client = new Client({ name: 'notes-e2e', version: '1.0.0' });

@@ -103,6 +103,8 @@ export interface ProtectedResourceOptions {
 }
 
 export interface ReportOptions extends ReportCredentials, QueueOptions {
+  /** Where Gatehouse's reporting API is reached, if not at the issuer (e.g. an address inside your network). */
+  url?: string;
   /** false: report the inventory only, not the tool calls. Default true. */
   toolCalls?: boolean;
   /** How often the inventory is sent again when nothing changed; default one hour. */
@@ -159,7 +161,7 @@ export function protectedResource(options: ProtectedResourceOptions): ProtectedR
       })
     : undefined;
   const report = options.report;
-  const api = report ? new GatehouseApi({ issuer: options.issuer, resource, credentials: report, fetch: options.fetch }) : undefined;
+  const api = report ? new GatehouseApi({ issuer: report.url ?? options.issuer, resource, credentials: report, fetch: options.fetch }) : undefined;
   const queue = api && report?.toolCalls !== false ? new ToolCallQueue(api, report, options.onError) : undefined;
   const recorder = queue || options.onToolCall ? new ToolCallRecorder({ queue, onToolCall: options.onToolCall, watchBytes: report?.watchBytes ?? DEFAULT_WATCH_BYTES, onError: options.onError }) : undefined;
   const verify = createTokenVerifier({ issuer: options.issuer, resource, jwksUri: options.jwksUri, fetch: options.fetch, clockTolerance: options.clockTolerance });

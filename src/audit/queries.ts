@@ -195,6 +195,18 @@ export async function auditCount(db: Db, filter: AuditFilter): Promise<number> {
   return Number(row?.count ?? 0);
 }
 
+/** How many events of each of `types` each resource has since `since` (the Overview's MCP servers table). */
+export async function auditCountsByResource(db: Db, types: readonly string[], since: Date): Promise<Array<{ resource: string; type: string; count: number }>> {
+  const rows = (await db('audit_events')
+    .select('resource', 'type')
+    .count('id as count')
+    .whereIn('type', [...types])
+    .where('at', '>=', since)
+    .whereNotNull('resource')
+    .groupBy('resource', 'type')) as Array<{ resource: string; type: string; count: string | number }>;
+  return rows.map((r) => ({ resource: r.resource, type: r.type, count: Number(r.count) }));
+}
+
 /**
  * One page of events, newest first: the newest ones, those older than `before`, or those newer than `after`.
  * `older`/`newer` give the keyset of the next and previous pages when there are any.

@@ -9,6 +9,7 @@ import { postRegistration } from '../helpers/registration.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { forgetCachedClient, PostgresAdapter } from '../../src/oauth/adapter.js';
 import { addStaticClient } from '../../src/oauth/static-clients.js';
+import { purgeOldAuditEvents } from '../../src/gatehouse.js';
 
 const NOTES = 'https://notes.example.test/mcp';
 const OTHER = 'https://other.example.test/mcp';
@@ -365,6 +366,14 @@ describe('tool calls', () => {
     const mended = bad.map((e, i) => (i === 3 ? { ...e, arguments_sha256: sha('{}') } : e));
     expect((await send('/mcp-server/tool-calls', { resource: NOTES, batch_id: id, dropped: 0, events: mended })).json).toEqual({ accepted: 5, duplicate: false });
     expect(await reportedRows('bad_batch_tool')).toHaveLength(5);
+  });
+
+  it('the retention run forgets batch ids older than 8 days, and keeps the newer ones', async () => {
+    const old = randomUUID();
+    await knex()('tool_call_batches').insert({ batch_id: old, resource: NOTES, accepted_at: new Date(Date.now() - 9 * DAY_MS) });
+    await purgeOldAuditEvents(gh.services);
+    expect(await knex()('tool_call_batches').where({ batch_id: old }).first()).toBeUndefined();
+    expect(await knex()('tool_call_batches').where({ batch_id: batchId }).first()).toBeTruthy();
   });
 
   it('dropped: 5 is one tool.calls_dropped row', async () => {

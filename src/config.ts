@@ -90,7 +90,7 @@ function issuerPathAllowed(issuer: string, url: URL): boolean {
   );
 }
 
-const scopeName = /^[\x21\x23-\x5B\x5D-\x7E]+$/; // RFC 6749 §3.3 scope-token
+export const scopeName = /^[\x21\x23-\x5B\x5D-\x7E]+$/; // RFC 6749 §3.3 scope-token
 
 const toolName = z.string().regex(/^[A-Za-z0-9_.\/-]{1,128}$/, 'is not a valid MCP tool name');
 const accessRuleSeed = z

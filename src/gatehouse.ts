@@ -40,6 +40,7 @@ import { Metrics } from './metrics/registry.js';
 import { consoleClient } from './console/console-client.js';
 import { FirstPartyClients } from './oauth/first-party-clients.js';
 import { auditMetrics } from './metrics/audit-metrics.js';
+import { deleteOldBatchIds } from './reporting/tool-calls.js';
 
 export interface Services {
   config: Config;
@@ -132,6 +133,8 @@ export async function sweepUnusedClients(services: Services): Promise<string[]> 
 export async function purgeOldAuditEvents(services: Services): Promise<number> {
   const days = services.config.AUDIT_RETENTION_DAYS;
   const { deleted, batches, before } = await services.audit.deleteOlderThan(days);
+  // Accepted batch ids of reported tool calls are only needed while a retry may still come (reporting/tool-calls.ts).
+  await deleteOldBatchIds(services.handle.db);
   if (deleted) {
     await services.audit.record({ type: 'audit.purged', outcome: 'success', actor: 'system', reason: `older than ${days} days (AUDIT_RETENTION_DAYS)`, details: { deleted, batches, before: before.toISOString() } });
     services.log.info({ deleted }, 'old audit events deleted');

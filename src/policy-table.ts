@@ -38,6 +38,8 @@ import { STATIC_SCOPES } from './oauth/provider.js';
 import { publishedKeys } from './oauth/published-keys.js';
 import { interactionClientId } from './oauth/interaction-client.js';
 import { registrationPolicy } from './oauth/registration.js';
+import { McpServerInventories } from './reporting/inventory.js';
+import { inventoryRoute, reportRateLimit, toolCallsRoute } from './reporting/routes.js';
 
 const routerMiddleware = (router: { routes(): unknown; allowedMethods(): unknown }): Middleware =>
   compose([router.routes(), router.allowedMethods()] as Middleware[]);
@@ -68,6 +70,11 @@ export function policyTable(deps: AppDeps): PolicyTable {
   const corsRule = rule('CORS', cors());
   const form = rule('parse the form once', providerForm(), ['POST']);
   const canonicalResource = rule('canonical resource', canonicalResourceParam());
+  const inventories = new McpServerInventories(deps.db, audit);
+  const reporting = { db: deps.db, audit, registry, resources: deps.resources, provider: currentProvider, inventories };
+  // Reports are authenticated by their handler (reporting/reporter-client.ts); the limit runs first, so a failed
+  // authentication has cost its source a point.
+  const reportLimit = rule('rate limit per IP (reports)', reportRateLimit(deps.rateLimits));
 
   return {
     discovery: { rules: [corsRule, rule('MCP metadata completion', metadata({ resources: deps.resources, cimd: deps.config.CIMD }))], handler: provider },
@@ -115,6 +122,8 @@ export function policyTable(deps: AppDeps): PolicyTable {
     userinfo: { rules: [corsRule], handler: provider },
     jwks: { rules: [corsRule], handler: publishedKeys(() => deps.holder.keys) },
     catalogue: { rules: [], handler: catalogue(deps.resources) },
+    mcp_server_inventory: { rules: [reportLimit], handler: inventoryRoute(reporting) },
+    mcp_server_tool_calls: { rules: [reportLimit], handler: toolCallsRoute(reporting) },
     interaction: {
       rules: [stepApproval],
       handler: routerMiddleware(interactionRoutes({ ...deps, provider: currentProvider, upstreamMetrics: upstreamMetrics(deps.metrics) })),
@@ -126,6 +135,7 @@ export function policyTable(deps: AppDeps): PolicyTable {
       handler: consoleRoutes({
         ...deps,
         provider: currentProvider,
+        inventories,
         sessions: deps.consoleSessions,
         pages: new ConsolePages(views, audit, base, deps.config.ISSUER.startsWith('https:')),
       }),

@@ -18,6 +18,8 @@ export interface AuditFilter {
   client?: string;
   /** The exact resource URI. */
   resource?: string;
+  /** The exact MCP tool name of a reported tool call (`details.tool`; docs/MCP-SERVER-REPORTING.md). */
+  tool?: string;
   /** From this instant on (inclusive). */
   from?: Date;
   /** Up to the end of the unit given (a day, a minute, a second): events before `toExclusive`. */
@@ -32,7 +34,7 @@ export interface AuditQuery {
   after?: number;
 }
 
-export const FILTER_FIELDS = ['type', 'outcome', 'actor', 'client', 'resource', 'from', 'to'] as const;
+export const FILTER_FIELDS = ['type', 'outcome', 'actor', 'client', 'resource', 'tool', 'from', 'to'] as const;
 export type FilterField = (typeof FILTER_FIELDS)[number];
 
 export class AuditFilterError extends Error {
@@ -77,6 +79,10 @@ function parseWhen(raw: string): { at: Date; unitMs: number } | undefined {
   return { at, unitMs };
 }
 
+// A tool name as a reporter may send it (docs/MCP-SERVER-REPORTING.md: 1–256 characters); no control characters.
+const TOOL_MAX = 256;
+const CONTROL = /[\u0000-\u001F\u007F]/;
+
 const KEYSET_ID = /^[1-9]\d{0,15}$/;
 
 /** Parses the filter and page position from query parameters; throws AuditFilterError naming each bad field. */
@@ -109,6 +115,10 @@ export function parseAuditQuery(query: Record<string, string | string[] | undefi
   if (values.actor && !problems.actor) filter.actor = values.actor;
   if (values.client && !problems.client) filter.client = values.client;
   if (values.resource && !problems.resource) filter.resource = values.resource;
+  if (values.tool && !problems.tool) {
+    if (values.tool.length <= TOOL_MAX && !CONTROL.test(values.tool) && values.tool.isWellFormed()) filter.tool = values.tool;
+    else problems.tool = `Tool is an exact tool name: at most ${TOOL_MAX} characters, no control characters`;
+  }
   if (values.from && !problems.from) {
     const from = parseWhen(values.from);
     if (from) filter.from = from.at;
@@ -145,6 +155,7 @@ function filtered(db: Db, filter: AuditFilter) {
   if (filter.actor) q.whereRaw("lower(actor) like ? escape '\\'", [`%${likeEscape(filter.actor.toLowerCase())}%`]);
   if (filter.client) q.where({ client_id: filter.client });
   if (filter.resource) q.where({ resource: filter.resource });
+  if (filter.tool) q.whereRaw("details->>'tool' = ?", [filter.tool]);
   if (filter.from) q.where('at', '>=', filter.from);
   if (filter.toExclusive) q.where('at', '<', filter.toExclusive);
   return q;
@@ -182,6 +193,18 @@ const toRow = (r: DbRow): AuditRow => ({
 export async function auditCount(db: Db, filter: AuditFilter): Promise<number> {
   const row = (await filtered(db, filter).count('id as count').first()) as { count: string | number } | undefined;
   return Number(row?.count ?? 0);
+}
+
+/** How many events of each of `types` each resource has since `since` (the Overview's MCP servers table). */
+export async function auditCountsByResource(db: Db, types: readonly string[], since: Date): Promise<Array<{ resource: string; type: string; count: number }>> {
+  const rows = (await db('audit_events')
+    .select('resource', 'type')
+    .count('id as count')
+    .whereIn('type', [...types])
+    .where('at', '>=', since)
+    .whereNotNull('resource')
+    .groupBy('resource', 'type')) as Array<{ resource: string; type: string; count: string | number }>;
+  return rows.map((r) => ({ resource: r.resource, type: r.type, count: Number(r.count) }));
 }
 
 /**

@@ -1,5 +1,6 @@
 // The one audit writer every module calls (DESIGN.md §7): security-relevant events with who, what client, what
 // resource, from where, and why a refusal happened. Never secrets: details are filtered by key name as a backstop.
+import type { Knex } from 'knex';
 import type { Db } from '../db/connection.js';
 import { scoped, transactionOpen } from '../db/transaction-scope.js';
 import { storable } from '../db/storable-text.js';
@@ -142,6 +143,19 @@ export class AuditLog {
       return;
     }
     await this.#batch.add(row);
+  }
+
+  /**
+   * Writes rows an authenticated MCP server reports (docs/MCP-SERVER-REPORTING.md, "POST /mcp-server/tool-calls"),
+   * each at the time it happened, inside the caller's transaction so they commit with the batch id that makes a
+   * replay a no-op. They bypass the repeat limiter on purpose: a server's `tool.refused` rows are its users' calls,
+   * not one source's flood, and the batch itself is bounded (500 events, rate-limited per address). Shaped and
+   * clipped exactly as `record` shapes its rows.
+   */
+  async insertReported(events: ReadonlyArray<AuditEvent & { at: Date }>, trx: Knex.Transaction): Promise<void> {
+    const rows = events.map((e) => ({ ...toRow(e), at: e.at }));
+    // Well under PostgreSQL's 65,535 bind parameters per statement (10 columns a row).
+    for (let i = 0; i < rows.length; i += 1000) await trx('audit_events').insert(rows.slice(i, i + 1000));
   }
 
   /** Writes the summaries of repeat windows that have ended (every window with `all`, at shutdown). */

@@ -14,6 +14,7 @@ import type { Accounts } from '../upstream/accounts.js';
 import type { Connections } from '../upstream/connections.js';
 import type { LocalAccounts } from '../upstream/local/accounts.js';
 import type { PolicySettings } from '../policy/settings.js';
+import type { McpServerInventories } from '../reporting/inventory.js';
 import type { ConsolePages } from './render.js';
 import type { ConsoleSessions } from './sessions.js';
 
@@ -25,6 +26,8 @@ export interface ConsoleDeps {
   holder: ProviderHolder;
   provider: () => Provider;
   resources: ResourceRegistry;
+  /** What each MCP server last reported of its tools (reporting/inventory.ts). */
+  inventories: McpServerInventories;
   accounts: Accounts;
   users: LocalAccounts;
   connections: Connections;

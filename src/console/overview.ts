@@ -4,9 +4,11 @@
 // signature of a client that loses its registration or of someone filling the table).
 import { consoleRouter } from './router.js';
 import type Router from '@koa/router';
-import { auditCount, auditPage } from '../audit/queries.js';
+import { auditCount, auditCountsByResource, auditPage } from '../audit/queries.js';
 import { countLiveGrants } from '../oauth/adapter.js';
+import type { Resource } from '../oauth/resources.js';
 import type { ConsoleDeps } from './deps.js';
+import { reportFacts } from './tool-reports.js';
 
 const DAY_MS = 86_400_000;
 const CHURN_DAYS = 14;
@@ -24,9 +26,11 @@ export async function overviewFacts(deps: ConsoleDeps) {
     auditCount(deps.db, { outcome: 'failure', from: since }),
     auditPage(deps.db, { filter: { outcome: 'failure' } }, 10),
   ]);
+  const resources = await deps.resources.list();
   return {
     clients: byKind,
-    resources: (await deps.resources.list()).length,
+    resources: resources.length,
+    mcpServers: await mcpServerActivity(deps, resources, since),
     people: await deps.accounts.count(),
     activeGrants: await countLiveGrants(deps.db),
     tokensIssued: issued + refreshed,
@@ -36,6 +40,16 @@ export async function overviewFacts(deps: ConsoleDeps) {
     perDay: churn.perDay.map((d) => ({ ...d, width: Math.round((d.count / maxPerDay) * 100) })),
     repeated: churn.repeated.map((r) => ({ ...r, name: r.name ?? '(no name)' })),
   };
+}
+
+/** Per registered MCP server: tool calls and refusals it reported in the last 24 hours, and its flags. */
+async function mcpServerActivity(deps: ConsoleDeps, resources: Resource[], since: Date) {
+  const [counts, inventories] = await Promise.all([auditCountsByResource(deps.db, ['tool.called', 'tool.refused'], since), deps.inventories.all()]);
+  const of = (uri: string, type: string) => counts.find((c) => c.resource === uri && c.type === type)?.count ?? 0;
+  return resources.map((r) => {
+    const facts = reportFacts(r, inventories.get(r.uri));
+    return { uri: r.uri, name: r.name, path: `/resources/${encodeURIComponent(r.uri)}`, calls: of(r.uri, 'tool.called'), refusals: of(r.uri, 'tool.refused'), flags: facts.count, silent: facts.silent };
+  });
 }
 
 export function overviewPages(deps: ConsoleDeps): Router {

@@ -15,6 +15,7 @@ import { metadataPath } from '../../packages/resource-server/src/canonical-resou
 import { DOMAIN_NAME } from '../upstream/connection.js';
 import type { ConsoleDeps } from './deps.js';
 import { consoleState } from './guard.js';
+import { FLAG_LABELS, listBadge, reportFacts } from './tool-reports.js';
 
 /** The form as typed: every field a string, so a refused form comes back exactly as it was. */
 export interface ResourceFormValues {
@@ -221,8 +222,9 @@ export function resourcesPages(deps: ConsoleDeps): Router {
     return found;
   }
 
-  function showForm(ctx: Context, data: { values: ResourceFormValues; problems?: Problems; existing?: Resource }, status = 200): void {
+  async function showForm(ctx: Context, data: { values: ResourceFormValues; problems?: Problems; existing?: Resource }, status = 200): Promise<void> {
     const existing = data.existing;
+    const report = existing ? reportFacts(existing, await deps.inventories.find(existing.uri)) : undefined;
     pages.render(
       ctx,
       'resources',
@@ -232,6 +234,7 @@ export function resourcesPages(deps: ConsoleDeps): Router {
         values: data.values,
         problems: data.problems ?? {},
         ...(existing ? detailFacts(existing) : {}),
+        ...(report ? { report, flagLabels: FLAG_LABELS } : {}),
       },
       status,
     );
@@ -258,6 +261,7 @@ export function resourcesPages(deps: ConsoleDeps): Router {
 
   router.get('/console/resources', async (ctx) => {
     const listed = listPage(await resources.list(), ctx.query, (r) => `${r.name} ${r.uri} ${Object.keys(r.scopes).join(' ')}`);
+    const inventories = await deps.inventories.all();
     pages.render(ctx, 'resources', 'resources', {
       title: 'MCP servers',
       list: { q: listed.q, total: listed.total, page: listed.page, pages: listed.pages, previous: listed.previous, next: listed.next },
@@ -270,12 +274,13 @@ export function resourcesPages(deps: ConsoleDeps): Router {
         scopeRules: Object.values(r.catalogue).filter((e) => e.access).length,
         isDefault: r.isDefault,
         fromEnvironment: fromEnvironment(r.uri),
+        report: listBadge(reportFacts(r, inventories.get(r.uri))),
       })),
     });
   });
 
-  router.get('/console/resources/new', (ctx) => {
-    showForm(ctx, { values: { uri: '', name: '', description: '', scopes: '', emailDomains: '', groups: '', isDefault: false } });
+  router.get('/console/resources/new', async (ctx) => {
+    await showForm(ctx, { values: { uri: '', name: '', description: '', scopes: '', emailDomains: '', groups: '', isDefault: false } });
   });
 
   router.post('/console/resources', async (ctx) => {
@@ -283,12 +288,12 @@ export function resourcesPages(deps: ConsoleDeps): Router {
     const { input, problems } = parseResourceForm(values);
     if (!input) {
       await pages.record(ctx, { type: 'console.resource.created', outcome: 'failure', reason: 'invalid input', details: { uri: values.uri.slice(0, 500), problems } });
-      return showForm(ctx, { values, problems }, 400);
+      return await showForm(ctx, { values, problems }, 400);
     }
     if (await resources.find(input.uri)) {
       const problem = { uri: ['An MCP server with this URI exists already: edit it instead.'] };
       await pages.record(ctx, { type: 'console.resource.created', outcome: 'failure', resource: input.uri, reason: 'resource exists' });
-      return showForm(ctx, { values, problems: problem }, 409);
+      return await showForm(ctx, { values, problems: problem }, 409);
     }
     const saved = await resources.upsert(input);
     await pages.record(ctx, { type: 'console.resource.created', outcome: 'success', resource: saved.uri, details: { name: saved.name, scopes: Object.keys(saved.scopes), default: saved.isDefault } });
@@ -297,7 +302,7 @@ export function resourcesPages(deps: ConsoleDeps): Router {
 
   router.get('/console/resources/:id', async (ctx) => {
     const r = await resourceOf(ctx);
-    showForm(ctx, { values: formOf(r), existing: r });
+    await showForm(ctx, { values: formOf(r), existing: r });
   });
 
   router.post('/console/resources/:id', async (ctx) => {
@@ -306,7 +311,7 @@ export function resourcesPages(deps: ConsoleDeps): Router {
     const { input, problems } = parseResourceForm(values, r.uri);
     if (!input) {
       await pages.record(ctx, { type: 'console.resource.updated', outcome: 'failure', resource: r.uri, reason: 'invalid input', details: { problems } });
-      return showForm(ctx, { values, problems, existing: r }, 400);
+      return await showForm(ctx, { values, problems, existing: r }, 400);
     }
     const saved = await resources.upsert(input);
     await pages.record(ctx, { type: 'console.resource.updated', outcome: 'success', resource: saved.uri, details: { name: saved.name, scopes: Object.keys(saved.scopes), default: saved.isDefault } });

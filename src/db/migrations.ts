@@ -9,6 +9,7 @@ import * as resourceCatalogue from '../../migrations/20261123_005_resource_catal
 import * as consoleTables from '../../migrations/20261124_006_console.js';
 import * as upstreamStateDigest from '../../migrations/20261208_007_upstream_state_digest.js';
 import * as clientRegistrySource from '../../migrations/20261215_008_client_registry_source.js';
+import * as mcpServerReports from '../../migrations/20261216_009_mcp_server_reports.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -24,6 +25,7 @@ const MIGRATIONS: Array<[string, Migration]> = [
   ['20261124_006_console', consoleTables],
   ['20261208_007_upstream_state_digest', upstreamStateDigest],
   ['20261215_008_client_registry_source', clientRegistrySource],
+  ['20261216_009_mcp_server_reports', mcpServerReports],
 ];
 
 const source: Knex.MigrationSource<[string, Migration]> = {

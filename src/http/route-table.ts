@@ -33,6 +33,8 @@ export type RouteId =
   | 'userinfo'
   | 'jwks'
   | 'catalogue'
+  | 'mcp_server_inventory'
+  | 'mcp_server_tool_calls'
   | 'interaction'
   | 'upstream_callback'
   | 'setup'
@@ -82,6 +84,9 @@ export const ROUTE_TABLE: readonly RouteSpec[] = [
   { id: 'userinfo', path: ROUTES.userinfo, methods: [...GET, 'POST', 'OPTIONS'] },
   { id: 'jwks', path: ROUTES.jwks, methods: [...GET, 'OPTIONS'] },
   { id: 'catalogue', path: '/catalogue', methods: [...GET, 'OPTIONS'] },
+  // What an MCP server reports back (docs/MCP-SERVER-REPORTING.md): server to server, so no OPTIONS (no CORS).
+  { id: 'mcp_server_inventory', path: '/mcp-server/inventory', methods: ['PUT'] },
+  { id: 'mcp_server_tool_calls', path: '/mcp-server/tool-calls', methods: ['POST'] },
   { id: 'interaction', path: '/interaction/:uid', methods: [...GET, 'POST'], area: true },
   { id: 'upstream_callback', path: '/upstream/callback', methods: GET },
   { id: 'setup', path: '/setup/:token', methods: [...GET, 'POST'] },

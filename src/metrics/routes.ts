@@ -5,7 +5,7 @@ import type { RouteId } from '../http/route-table.js';
 
 export const ROUTE_NAMES = [
   'authorize', 'token', 'register', 'revoke', 'introspect', 'userinfo', 'jwks', 'metadata', 'catalogue',
-  'interaction', 'console', 'static', 'health', 'metrics', 'other',
+  'interaction', 'console', 'static', 'health', 'metrics', 'mcp_server_reports', 'other',
 ] as const;
 export type RouteName = (typeof ROUTE_NAMES)[number];
 
@@ -21,6 +21,8 @@ const NAMES: Record<RouteId, RouteName> = {
   userinfo: 'userinfo',
   jwks: 'jwks',
   catalogue: 'catalogue',
+  mcp_server_inventory: 'mcp_server_reports',
+  mcp_server_tool_calls: 'mcp_server_reports',
   interaction: 'interaction',
   upstream_callback: 'interaction',
   setup: 'interaction',

@@ -23,6 +23,7 @@ export const LAYERS: Record<string, number> = {
   policy: 7,
   oauth: 8,
   interaction: 9,
+  reporting: 9,
   console: 10,
   'app-deps.ts': 11,
   'policy-table.ts': 12,

@@ -1,7 +1,8 @@
 // The console's gate, route by route: every console route (walked from the routers themselves, so a page added
 // later is covered without editing this file) refuses a visitor without a session, gives a signed-in non-admin a
 // 403 page, and refuses every form post without the session's CSRF token or from another origin.
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';import { McpServerInventories } from '../../../src/reporting/inventory.js';
+
 import type Router from '@koa/router';
 import { consoleRouters } from '../../../src/console/index.js';
 import { ConsolePages } from '../../../src/console/render.js';
@@ -40,6 +41,7 @@ beforeAll(async () => {
     views,
     sessions: new ConsoleSessions(s.handle.db, s.secretKey, 60_000),
     pages: new ConsolePages(views, s.audit, '', false),
+    inventories: new McpServerInventories(s.handle.db, s.audit),
   });
   routes = routers
     .flatMap((r) => r.stack.flatMap((layer) => layer.methods.filter((m) => m !== 'HEAD').map((method) => ({ method, path: String(layer.path) }))))

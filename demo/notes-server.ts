@@ -32,6 +32,8 @@ export interface NotesServerOptions {
   fetch?: typeof fetch;
   /** The notes server's own confidential client at Gatehouse: then it reports its tools and every tool call. */
   report?: { clientId: string; clientSecret: string } & Partial<ReportOptions>;
+  /** What the kit reports going wrong (an unreachable Gatehouse, a refused report); never tokens. */
+  onError?: (err: Error) => void;
 }
 
 type Notes = Map<number, { id: number; text: string; owner: string }>;
@@ -136,6 +138,7 @@ export async function startNotesServer(options: NotesServerOptions): Promise<Not
     requiredScopes: ['notes:read'],
     ...(options.fetch ? { fetch: options.fetch } : {}),
     ...(options.report ? { report: options.report } : {}),
+    ...(options.onError ? { onError: options.onError } : {}),
   });
   if (options.report) void guard.reportTools(tools().map(({ name, description, annotations }) => ({ name, description, annotations })));
   const running = guard;

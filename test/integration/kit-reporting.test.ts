@@ -32,6 +32,8 @@ let callbackServer: Server;
 let callbackUrl: string;
 let reporterId: string;
 let personId: string;
+/** What the kit said went wrong: checked never to quote an argument. */
+const kitErrors: string[] = [];
 
 beforeAll(async () => {
   callbackServer = createServer((_req, res) => res.end('ok'));
@@ -56,6 +58,7 @@ beforeAll(async () => {
     port: mcpPort,
     resource: mcpUrl,
     report: { clientId: reporter.client_id, clientSecret: reporter.client_secret!, url: `http://127.0.0.1:${proxy.port}`, limit: QUEUE_LIMIT, flushIntervalMs: 50 },
+    onError: (err) => kitErrors.push(err.message),
   });
 });
 
@@ -95,9 +98,13 @@ describe('tool calls in the audit log', () => {
     await expect(client.callTool({ name: 'delete_note', arguments: { id: 1, why: MARKER } })).rejects.toThrow(); // notes:delete not granted
     await expect(client.callTool({ name: 'drop_everything', arguments: { really: MARKER } })).rejects.toThrow(); // in no scope
 
-    const rows = await eventually(toolRows, (r) => r.length >= 4, 'four tool rows');
-    expect(rows).toHaveLength(4);
+    // The SDK steps up once on a 403 (a refresh, then the same call again): each attempt is a call of its own.
+    const tools = ['list_notes', 'read_note', 'delete_note', 'drop_everything'];
+    const rows = await eventually(toolRows, (r) => tools.every((t) => r.some((row) => details(row).tool === t)), 'a row for each tool');
     const byTool = Object.fromEntries(rows.map((r) => [details(r).tool, r]));
+    expect(rows.filter((r) => details(r).tool === 'list_notes')).toHaveLength(1);
+    expect(rows.filter((r) => details(r).tool === 'read_note')).toHaveLength(1);
+    expect(rows.filter((r) => details(r).tool === 'delete_note').every((r) => r.type === 'tool.refused')).toBe(true);
     for (const r of rows) expect(r).toMatchObject({ actor: personId, client_id: clientId, resource: notes.url });
     expect(byTool.list_notes).toMatchObject({ type: 'tool.called', outcome: 'success' });
     expect(details(byTool.list_notes!)).toMatchObject({ result: 'allowed', scopes: ['notes:read'], reporter: reporterId });
@@ -106,24 +113,28 @@ describe('tool calls in the audit log', () => {
     expect(details(byTool.delete_note!).scopes).toEqual(['notes:read', 'notes:delete']);
     expect(byTool.drop_everything).toMatchObject({ type: 'tool.refused', reason: 'unmapped_tool' });
     expect(JSON.stringify(await gh.services.audit.recent({ limit: 1000 }))).not.toContain(MARKER);
+    expect(kitErrors.join('\n')).not.toContain(MARKER);
   });
 
   it('keeps serving while Gatehouse is unreachable, bounds its queue, and delivers once Gatehouse is back', async () => {
+    await eventually(() => Promise.resolve(notes.guard.reportingStats().queued), (n) => n === 0, 'an empty queue');
     const before = (await toolRows()).length;
     proxy.cut(); // connections to Gatehouse's reporting API are accepted and never answered
     const calls = QUEUE_LIMIT + 10;
-    for (let i = 0; i < calls; i++) {
-      const started = Date.now();
-      await client.callTool({ name: 'list_notes', arguments: { i } });
-      // A call never waits for the audit: were it to, it would hang for the kit's 10 s send timeout.
-      expect(Date.now() - started).toBeLessThan(5000);
+    try {
+      for (let i = 0; i < calls; i++) {
+        const started = Date.now();
+        await client.callTool({ name: 'list_notes', arguments: { i } });
+        // A call never waits for the audit: were it to, it would hang for the kit's 10 s send timeout.
+        expect(Date.now() - started).toBeLessThan(5000);
+      }
+      const held = notes.guard.reportingStats();
+      expect(held.queued).toBeLessThanOrEqual(QUEUE_LIMIT);
+      expect(held.dropped).toBe(calls - QUEUE_LIMIT);
+      expect((await toolRows()).length).toBe(before);
+    } finally {
+      proxy.restore();
     }
-    const held = notes.guard.reportingStats();
-    expect(held.queued).toBeLessThanOrEqual(QUEUE_LIMIT);
-    expect(held.dropped).toBe(calls - QUEUE_LIMIT);
-    expect((await toolRows()).length).toBe(before);
-
-    proxy.restore();
     const rows = await eventually(toolRows, (r) => r.length >= before + QUEUE_LIMIT, 'the held events');
     expect(rows.length).toBe(before + QUEUE_LIMIT);
     const [dropped] = await eventually(() => gh.services.audit.recent({ type: 'tool.calls_dropped' }), (r) => r.length > 0, 'the drop count');

@@ -20,8 +20,10 @@ export async function up(knex: Knex): Promise<void> {
     t.timestamp('changed_at', { useTz: true }).notNullable();
   });
   await knex.schema.createTable('tool_call_batches', (t) => {
-    t.text('batch_id').primary();
     t.text('resource').notNullable();
+    t.text('batch_id').notNullable();
+    // Per resource: one server's batch ids can never turn another's batches into duplicates.
+    t.primary(['resource', 'batch_id']);
     t.timestamp('accepted_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
     t.index(['accepted_at']);
   });

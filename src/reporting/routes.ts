@@ -20,15 +20,17 @@ export interface ReportingDeps extends ReporterDeps {
 }
 
 /**
- * Every report costs its source one point of the token endpoint's per-address budget (TOKEN_RATE_LIMIT_IP per
+ * A report costs its source one point of the token endpoint's per-address budget (TOKEN_RATE_LIMIT_IP per
  * TOKEN_RATE_WINDOW), counted before the secret is checked, so guessing secrets here and at /token shares one
- * bound (docs/SECURITY.md, "Rate limits").
+ * bound (docs/SECURITY.md, "Rate limits"). A report whose reporter authenticated gets its point back: a busy MCP
+ * server ships a batch a second and must never starve itself, or the clients behind its address, of /token.
  */
 export function reportRateLimit(limits: RateLimits): Middleware {
   return async (ctx, next) => {
     const refusal = await limits.check(ctx, [[limits.tokenIp, ctx.ip]]);
-    if (!refusal) return next();
-    answerJson(ctx, refusal);
+    if (refusal) return answerJson(ctx, refusal);
+    await next();
+    if (ctx.state.reporterAuthenticated === true) await limits.tokenIp.refund(ctx.ip);
   };
 }
 
@@ -37,6 +39,7 @@ function reportHandler(deps: ReportingDeps, endpoint: 'inventory' | 'tool-calls'
     let resource: string | undefined;
     try {
       const reporter = await authenticateReporter(ctx.get('authorization'), deps);
+      ctx.state.reporterAuthenticated = true;
       resource = reporter.resource;
       ctx.status = 200;
       ctx.set('Cache-Control', 'no-store');

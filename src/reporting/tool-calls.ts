@@ -1,8 +1,8 @@
 // A batch of tool calls an MCP server reports (docs/MCP-SERVER-REPORTING.md, "POST /mcp-server/tool-calls"): the
 // whole batch is validated first (report-schemas.ts), then, in one transaction, its id is taken and every event
 // becomes one audit row at the event's own time. A batch id accepted before is a duplicate and writes nothing; two
-// concurrent replays meet the primary key of `tool_call_batches` (this module's table), and the one that loses is
-// answered as a duplicate too, its transaction rolled back.
+// concurrent replays meet the primary key of `tool_call_batches` (this module's table; per resource, so one server
+// cannot spoil another's ids), and the one that loses is answered as a duplicate too, its transaction rolled back.
 import type { Knex } from 'knex';
 import type { AuditEvent, AuditLog } from '../audit/writer.js';
 import type { Db } from '../db/connection.js';
@@ -46,7 +46,7 @@ export async function acceptToolCalls(db: Db, audit: AuditLog, reporter: Reporte
   try {
     await db.transaction(async (trx: Knex.Transaction) => {
       // `on conflict do nothing` rather than a caught error: an error would abort the transaction on PostgreSQL.
-      const taken = (await trx('tool_call_batches').insert({ batch_id: batch.batch_id, resource: reporter.resource, accepted_at: now }).onConflict('batch_id').ignore().returning('batch_id')) as unknown[];
+      const taken = (await trx('tool_call_batches').insert({ batch_id: batch.batch_id, resource: reporter.resource, accepted_at: now }).onConflict(['resource', 'batch_id']).ignore().returning('batch_id')) as unknown[];
       if (!taken.length) throw new Duplicate();
       await audit.insertReported(rows, trx);
     });

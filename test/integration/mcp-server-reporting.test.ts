@@ -461,4 +461,22 @@ describe('the rate limit in front', () => {
     expect(res.headers.get('retry-after')).toMatch(/^\d+$/);
     expect(((await res.json()) as { error: string }).error).toBe('temporarily_unavailable');
   });
+
+  it('gives an authenticated reporter its point back: it may report more often than the limit', async () => {
+    const other = await createTestDatabase();
+    const server = await startTestServer({ ...other.env, TOKEN_RATE_LIMIT_IP: '3', RESOURCES: JSON.stringify([{ uri: NOTES, name: 'Notes', scopes: { 'notes:read': 'Read' } }]) });
+    try {
+      const s = server.services;
+      const created = await addStaticClient({ db: s.handle.db, box: s.box, provider: server.holder.provider, registry: s.registry }, { name: 'busy server', redirectUris: [], confidential: true, resource: NOTES });
+      const statuses = [];
+      for (let i = 0; i < 6; i++) {
+        const res = await fetch(`${server.issuer}/mcp-server/inventory`, { method: 'PUT', headers: { 'content-type': 'application/json', authorization: basic(created.client_id, created.client_secret!) }, body: JSON.stringify(inventory()) });
+        statuses.push(res.status);
+      }
+      expect(statuses).toEqual([200, 200, 200, 200, 200, 200]);
+    } finally {
+      await server.close();
+      await other.drop();
+    }
+  });
 });

@@ -3,6 +3,7 @@
 // same batch id, drops counted and told, flush on close) and the recorder's cleaning of hostile fields. Against a
 // live Gatehouse: test/integration/kit-reporting.test.ts.
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { argumentsDigest, canonicalJson } from '../../packages/resource-server/src/reporting/canonical-json.js';
@@ -188,5 +189,13 @@ describe('the recorder', () => {
     expect(seen[0]).toMatchObject({ tool: '\uFFFD\uFFFD\uFFFD', sub: 'u1', client_id: 'c1', scopes: ['ok'], outcome: 'refused_unmapped', duration_ms: 0 });
     expect(JSON.stringify(seen[0])).not.toContain('hunter2');
     expect(seen[0]!.arguments_sha256).toBe(argumentsDigest({ password: 'hunter2' }));
+  });
+});
+
+describe('what the kit says it is', () => {
+  it('reports the version its package.json has', async () => {
+    const { KIT } = await import('../../packages/resource-server/src/reporting/inventory-reporter.js');
+    const pkg = JSON.parse(readFileSync('packages/resource-server/package.json', 'utf8')) as { name: string; version: string };
+    expect(KIT).toEqual({ name: pkg.name, version: pkg.version });
   });
 });

@@ -19,20 +19,23 @@ export const DEFAULT_WATCH_BYTES = 256 * 1024;
  * in order).
  */
 export function watchResponse(res: ServerResponse, ids: readonly unknown[], limit: number, done: (results: CallResult[]) => void): void {
-  const chunks: Buffer[] = [];
+  // Strings are kept as they are (immutable); a Buffer is copied, as a writer may reuse it once write() returns.
+  const chunks: Array<string | Buffer> = [];
   let size = 0;
   let overflow = false;
   const copy = (chunk: unknown, encoding: unknown) => {
     if (overflow || chunk === undefined || chunk === null || typeof chunk === 'function') return;
-    const buf = typeof chunk === 'string' ? Buffer.from(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8') : Buffer.isBuffer(chunk) ? chunk : chunk instanceof Uint8Array ? Buffer.from(chunk) : undefined;
-    if (!buf) return;
-    size += buf.length;
+    let kept: string | Buffer;
+    if (typeof chunk === 'string') kept = typeof encoding === 'string' && encoding !== 'utf8' && encoding !== 'utf-8' ? Buffer.from(chunk, encoding as BufferEncoding) : chunk;
+    else if (chunk instanceof Uint8Array) kept = Buffer.from(chunk);
+    else return;
+    size += kept.length; // a string counts its UTF-16 units: a bound on memory all the same
     if (size > limit) {
       overflow = true;
       chunks.length = 0;
       return;
     }
-    chunks.push(Buffer.from(buf)); // a copy: a writer may reuse its buffer once write() returns
+    chunks.push(kept);
   };
   const write = res.write;
   const end = res.end;
@@ -60,11 +63,16 @@ export function watchResponse(res: ServerResponse, ids: readonly unknown[], limi
     res.end = end;
     res.writeHead = writeHead;
     const type = contentType ?? String(res.getHeader('content-type') ?? '');
-    const messages = finished && !overflow ? messagesIn(Buffer.concat(chunks).toString('utf8'), type) : [];
+    const messages = finished && !overflow ? messagesIn(textOf(chunks), type) : [];
     done(ids.map((id) => resultFor(id, messages)));
   };
   res.once('finish', () => settle(true));
   res.once('close', () => settle(res.writableFinished));
+}
+
+function textOf(chunks: ReadonlyArray<string | Buffer>): string {
+  if (chunks.length === 1 && typeof chunks[0] === 'string') return chunks[0];
+  return Buffer.concat(chunks.map((c) => (typeof c === 'string' ? Buffer.from(c) : c))).toString('utf8');
 }
 
 /** The content type in writeHead's headers: an object, or a raw list (flat, or of pairs). */

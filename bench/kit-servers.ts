@@ -1,8 +1,6 @@
-// Child process of kit-verify.ts and kit-audit.ts for the HTTP part: MCP-shaped endpoints on loopback, one protected
-// by the kit, one doing by hand what README's "For MCP server authors" shows (bearer regex, body read,
-// jose.jwtVerify against a remote JWKS, tools/call scope check), and — when BENCH_SINK names a reporting API — one
-// protected by the kit with the tool-call audit shipping to it. Prints `{ raw, kit, audited?, token }` as one JSON
-// line, then serves until killed.
+// Child process of kit-verify.ts for the HTTP part: two MCP-shaped endpoints on loopback, one protected by the kit,
+// one doing by hand what README's "For MCP server authors" shows (bearer regex, body read, jose.jwtVerify against a
+// remote JWKS, tools/call scope check). Prints `{ raw, kit, token }` as one JSON line, then serves until killed.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
@@ -17,22 +15,6 @@ const kit = createServer(guard.handler((_req, res) => {
   res.writeHead(200, { 'content-type': 'application/json' });
   res.end(ANSWER);
 }));
-
-// The same guard with the tool-call audit on: every call recorded from its response and shipped in batches.
-const sink = process.env.BENCH_SINK;
-const auditedGuard = sink
-  ? protectedResource({
-        issuer: fx.issuer,
-        resource: fx.resource,
-        scopes: ['tools:read', 'tools:write'],
-        toolScopes: { deploy: ['tools:write'] },
-        report: { clientId: 'bench-reporter', clientSecret: 'bench-secret', url: sink },
-      })
-  : undefined;
-const audited = auditedGuard?.handler((_req, res) => {
-  res.writeHead(200, { 'content-type': 'application/json' });
-  res.end(ANSWER);
-});
 
 const jwks = createRemoteJWKSet(new URL(`${fx.issuer}/jwks`));
 async function readBody(req: IncomingMessage): Promise<string> {
@@ -60,12 +42,4 @@ const listen = async (s: ReturnType<typeof createServer>) => {
   await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', () => resolve()));
   return `http://127.0.0.1:${(s.address() as AddressInfo).port}/mcp`;
 };
-process.stdout.write(`${JSON.stringify({ raw: await listen(raw), kit: await listen(kit), ...(audited ? { audited: await listen(createServer(audited)) } : {}), token: fx.token })}\n`);
-// On SIGINT: the audited guard flushes and prints its counters (kit-audit.ts reads them); exiting lets --cpu-prof
-// write its profile.
-process.once('SIGINT', () => {
-  void (auditedGuard?.close(2000) ?? Promise.resolve(undefined)).then((stats) => {
-    if (stats) process.stdout.write(`${JSON.stringify(stats)}\n`);
-    process.exit(0);
-  });
-});
+process.stdout.write(`${JSON.stringify({ raw: await listen(raw), kit: await listen(kit), token: fx.token })}\n`);

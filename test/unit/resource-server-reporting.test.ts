@@ -41,6 +41,7 @@ describe('reading how calls ended from the response', () => {
   async function watched(ids: unknown[], write: (res: ServerResponse) => void, limit = 1 << 16): Promise<CallResult[]> {
     let results!: Promise<CallResult[]>;
     const server: Server = createServer((_req, res) => {
+      res.setHeader('Access-Control-Allow-Origin', '*'); // as the kit does (admit) before the server writes
       results = new Promise((resolve) => watchResponse(res, ids, limit, resolve));
       write(res);
     });

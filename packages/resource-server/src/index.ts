@@ -103,7 +103,10 @@ export interface ProtectedResourceOptions {
 }
 
 export interface ReportOptions extends ReportCredentials, QueueOptions {
-  /** Where Gatehouse's reporting API is reached, if not at the issuer (e.g. an address inside your network). */
+  /**
+   * Where Gatehouse's reporting API is reached, if not at the issuer (e.g. an address inside your network). Reports
+   * go over node:http(s), not the `fetch` option.
+   */
   url?: string;
   /** false: report the inventory only, not the tool calls. Default true. */
   toolCalls?: boolean;
@@ -161,7 +164,7 @@ export function protectedResource(options: ProtectedResourceOptions): ProtectedR
       })
     : undefined;
   const report = options.report;
-  const api = report ? new GatehouseApi({ issuer: report.url ?? options.issuer, resource, credentials: report, fetch: options.fetch }) : undefined;
+  const api = report ? new GatehouseApi({ issuer: report.url ?? options.issuer, resource, credentials: report }) : undefined;
   const queue = api && report?.toolCalls !== false ? new ToolCallQueue(api, report, options.onError) : undefined;
   const recorder = queue || options.onToolCall ? new ToolCallRecorder({ queue, onToolCall: options.onToolCall, watchBytes: report?.watchBytes ?? DEFAULT_WATCH_BYTES, onError: options.onError }) : undefined;
   const verify = createTokenVerifier({ issuer: options.issuer, resource, jwksUri: options.jwksUri, fetch: options.fetch, clockTolerance: options.clockTolerance });
@@ -207,7 +210,9 @@ export function protectedResource(options: ProtectedResourceOptions): ProtectedR
     reportingStats: () => queue?.stats() ?? { ...idle },
     close: async (timeoutMs) => {
       inventory?.close();
-      return queue ? queue.close(timeoutMs) : { ...idle };
+      const stats = queue ? await queue.close(timeoutMs) : { ...idle };
+      api?.close();
+      return stats;
     },
   };
 }

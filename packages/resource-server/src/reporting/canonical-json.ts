@@ -6,7 +6,7 @@
 // units, no whitespace, strings and numbers as ECMAScript's JSON.stringify writes them (which is what JCS specifies).
 // Written here rather than taken from a package because the kit's only dependency is jose (issue 17) and the rule
 // is ten lines over JSON.stringify.
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 
 export function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== 'object') {
@@ -21,5 +21,7 @@ export function canonicalJson(value: unknown): string {
 
 /** SHA-256 (hex) of the canonical arguments; absent arguments hash as `{}`. */
 export function argumentsDigest(args: unknown): string {
-  return createHash('sha256').update(canonicalJson(args ?? {})).digest('hex');
+  const text = canonicalJson(args ?? {});
+  // crypto.hash (Node ≥ 20.12) is the one-shot form, cheaper than a Hash object per call.
+  return typeof crypto.hash === 'function' ? crypto.hash('sha256', text, 'hex') : crypto.createHash('sha256').update(text).digest('hex');
 }

@@ -39,13 +39,6 @@ export function watchResponse(res: ServerResponse, ids: readonly unknown[], limi
   };
   const write = res.write;
   const end = res.end;
-  const writeHead = res.writeHead;
-  // Headers given to writeHead are not readable with getHeader afterwards: take the content type on the way past.
-  let contentType: string | undefined;
-  res.writeHead = function (this: ServerResponse, ...args: unknown[]) {
-    contentType ??= contentTypeIn(args.find((a) => typeof a === 'object' && a !== null));
-    return (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
-  } as ServerResponse['writeHead'];
   res.write = function (this: ServerResponse, chunk: unknown, ...rest: unknown[]) {
     copy(chunk, rest[0]);
     return (write as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
@@ -61,30 +54,19 @@ export function watchResponse(res: ServerResponse, ids: readonly unknown[], limi
     settled = true;
     res.write = write;
     res.end = end;
-    res.writeHead = writeHead;
-    const type = contentType ?? String(res.getHeader('content-type') ?? '');
+    // The kit set its CORS headers with setHeader before the server ran, so headers given to writeHead later are
+    // merged into the ones getHeader reads.
+    const type = String(res.getHeader('content-type') ?? '');
     const messages = finished && !overflow ? messagesIn(textOf(chunks), type) : [];
     done(ids.map((id) => resultFor(id, messages)));
   };
-  res.once('finish', () => settle(true));
+  // A response emits 'close' once, after 'finish' or when it was cut short.
   res.once('close', () => settle(res.writableFinished));
 }
 
 function textOf(chunks: ReadonlyArray<string | Buffer>): string {
   if (chunks.length === 1 && typeof chunks[0] === 'string') return chunks[0];
   return Buffer.concat(chunks.map((c) => (typeof c === 'string' ? Buffer.from(c) : c))).toString('utf8');
-}
-
-/** The content type in writeHead's headers: an object, or a raw list (flat, or of pairs). */
-function contentTypeIn(headers: unknown): string | undefined {
-  if (!headers) return undefined;
-  if (Array.isArray(headers)) {
-    const pairs: unknown[][] = Array.isArray(headers[0]) ? (headers as unknown[][]) : Array.from({ length: headers.length >> 1 }, (_, i) => [headers[2 * i], headers[2 * i + 1]]);
-    const found = pairs.find((p) => String(p[0]).toLowerCase() === 'content-type');
-    return found ? String(found[1]) : undefined;
-  }
-  const key = Object.keys(headers).find((k) => k.toLowerCase() === 'content-type');
-  return key ? String((headers as Record<string, unknown>)[key]) : undefined;
 }
 
 /** The JSON-RPC messages of a JSON body or of an event stream; [] when there are none or it cannot be read. */

@@ -22,7 +22,7 @@ export interface ToolCallEvent {
 export interface QueueOptions {
   /** Most events held; default 10,000 (a few MB at most). */
   limit?: number | undefined;
-  /** Events per batch; default 100, at most 500 (Gatehouse's limit). */
+  /** Events per batch; default and most 500 (Gatehouse's limit): fewer, larger batches cost the server less. */
   batchSize?: number | undefined;
   /** How long an event may wait for a batch to fill; default 1 s. */
   flushIntervalMs?: number | undefined;
@@ -60,7 +60,7 @@ export class ToolCallQueue {
     private readonly onError?: (err: Error) => void,
   ) {
     this.#limit = positive(options.limit, 10_000, 'limit');
-    this.#batchSize = Math.min(500, positive(options.batchSize, 100, 'batchSize'));
+    this.#batchSize = Math.min(500, positive(options.batchSize, 500, 'batchSize'));
     this.#flushMs = positive(options.flushIntervalMs, 1000, 'flushIntervalMs');
   }
 

@@ -31,6 +31,7 @@ const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]{1,128}$/;
 
 /** Well-formed text without NUL (what Gatehouse stores), at most `max` UTF-16 units; `fallback` when empty. */
 export function storableText(value: string, max: number, fallback: string): string {
+  if (value && value.length <= max && value.isWellFormed() && !value.includes('\u0000')) return value; // the usual case
   const text = value.toWellFormed().replace(/\u0000/g, '\uFFFD').slice(0, max).toWellFormed();
   return text || fallback;
 }
@@ -66,13 +67,19 @@ export class ToolCallRecorder {
   }
 }
 
+/** At most 50 distinct valid scope tokens; the list as it is when it already is that (the usual case). */
+function acceptableScopes(scopes: readonly string[]): string[] {
+  if (scopes.length <= 50 && scopes.every((s) => SCOPE_TOKEN.test(s)) && new Set(scopes).size === scopes.length) return scopes as string[];
+  return [...new Set(scopes)].filter((s) => SCOPE_TOKEN.test(s)).slice(0, 50);
+}
+
 function event(identity: Identity, c: DecidedCall, outcome: ToolCallEvent['outcome'], at: string, duration: number): ToolCallEvent {
   return {
     at,
     tool: storableText(c.call.name, 256, '(empty name)'),
     sub: storableText(identity.sub, 320, '(no subject)'),
     client_id: storableText(identity.clientId, 2048, '(no client)'),
-    scopes: [...new Set(c.scopes)].filter((s) => SCOPE_TOKEN.test(s)).slice(0, 50),
+    scopes: acceptableScopes(c.scopes),
     outcome,
     duration_ms: Math.min(86_400_000, Math.max(0, duration)),
     arguments_sha256: argumentsDigest(c.call.args),

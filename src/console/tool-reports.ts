@@ -44,7 +44,7 @@ export function reportFacts(r: Resource, inventory: Inventory | undefined, now =
         description: t.description ?? '',
         scopes: t.scopes.map((alt) => alt.join(' + ')),
         hints: hintLabels(t),
-        flags: (flags.tools[t.name] ?? []).map((f) => FLAG_LABELS[f]),
+        flags: (Object.hasOwn(flags.tools, t.name) ? flags.tools[t.name]! : []).map((f) => FLAG_LABELS[f]),
       })),
     },
   };

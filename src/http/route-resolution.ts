@@ -143,7 +143,7 @@ export function routeResolution(options: { resolver?: RouteResolver; onRefusal?:
     const resolution = resolver.resolve(ctx.method, ctx.path);
     switch (resolution.kind) {
       case 'bad_input':
-        return refuse(ctx, { status: 400, reason: `path has ${resolution.problem}` }, true);
+        return refuse(ctx, { status: 400, reason: `the path: ${resolution.problem}` }, true);
       case 'not_canonical':
         return refuse(ctx, { status: 404, reason: 'no such endpoint: use the exact path the discovery document publishes' }, true);
       case 'unknown':
@@ -155,7 +155,7 @@ export function routeResolution(options: { resolver?: RouteResolver; onRefusal?:
       }
       case 'route': {
         const problem = formProblem(ctx.querystring);
-        if (problem) return refuse(ctx, { status: 400, reason: `query string has ${problem}` }, true);
+        if (problem) return refuse(ctx, { status: 400, reason: `the query string: ${problem}` }, true);
         ctx.state.route = resolution.route;
         return next();
       }

@@ -66,8 +66,9 @@ export function toolFlags(tool: InventoryTool, catalogued: ReadonlySet<string>):
 
 export function inventoryFlags(inventory: Inventory | undefined, catalogue: Record<string, ScopeEntry>, now: Date): InventoryFlags {
   const catalogued = new Set(Object.values(catalogue).flatMap((e) => e.tools));
-  if (!inventory) return { tools: {}, silent: true, neverReported: true, noLongerReported: [], count: 1 };
-  const tools: Record<string, ToolFlag[]> = {};
+  if (!inventory) return { tools: Object.create(null) as Record<string, ToolFlag[]>, silent: true, neverReported: true, noLongerReported: [], count: 1 };
+  // No prototype: a tool the server names `__proto__` or `constructor` is a key like any other.
+  const tools = Object.create(null) as Record<string, ToolFlag[]>;
   for (const t of inventory.tools) {
     const flags = toolFlags(t, catalogued);
     if (flags.length) tools[t.name] = flags;

@@ -11,9 +11,11 @@ export class ReportRefusal extends Error {
   constructor(
     readonly status: 400 | 401 | 403 | 413,
     readonly error: ReportError,
-    /** What the reporter is told (and the audit row's reason). */
+    /** What the audit row's reason says, and the reporter is told unless `told` is given. */
     readonly description: string,
     readonly clientId?: string,
+    /** What the reporter is told instead (one answer for every failed authentication: which ids exist stays unsaid). */
+    readonly told?: string,
   ) {
     super(description);
   }
@@ -34,5 +36,5 @@ export async function answerRefusal(ctx: Context, audit: AuditLog, refusal: Repo
   ctx.status = refusal.status;
   if (refusal.status === 401) ctx.set('WWW-Authenticate', 'Basic realm="gatehouse"');
   ctx.set('Cache-Control', 'no-store');
-  ctx.body = { error: refusal.error, error_description: refusal.description };
+  ctx.body = { error: refusal.error, error_description: refusal.told ?? refusal.description };
 }

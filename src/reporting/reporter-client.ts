@@ -46,7 +46,8 @@ export function basicCredentials(header: string): { id: string; secret: string }
   return { id: id.value, secret: secret.value };
 }
 
-const unauthenticated = (description: string, clientId?: string) => new ReportRefusal(401, 'invalid_client', description, clientId);
+// Every failed authentication gets the same answer; the audit row keeps the reason.
+const unauthenticated = (description: string, clientId?: string) => new ReportRefusal(401, 'invalid_client', description, clientId, 'client authentication failed');
 const unauthorized = (description: string, clientId: string) => new ReportRefusal(403, 'unauthorized_client', description, clientId);
 
 /** The reporting client, or throws the ReportRefusal to answer. */

@@ -45,8 +45,8 @@ export async function acceptToolCalls(db: Db, audit: AuditLog, reporter: Reporte
   }
   try {
     await db.transaction(async (trx: Knex.Transaction) => {
-      // `on conflict do nothing` rather than a caught error: an error would abort the transaction on PostgreSQL.
-      const taken = (await trx('tool_call_batches').insert({ batch_id: batch.batch_id, resource: reporter.resource, accepted_at: now }).onConflict(['resource', 'batch_id']).ignore().returning('batch_id')) as unknown[];
+      // A UUID in either case is one id. `on conflict do nothing` rather than a caught error: an error would abort the transaction on PostgreSQL.
+      const taken = (await trx('tool_call_batches').insert({ batch_id: batch.batch_id.toLowerCase(), resource: reporter.resource, accepted_at: now }).onConflict(['resource', 'batch_id']).ignore().returning('batch_id')) as unknown[];
       if (!taken.length) throw new Duplicate();
       await audit.insertReported(rows, trx);
     });

@@ -86,12 +86,14 @@ async function eventually<T>(read: () => Promise<T>, ok: (value: T) => boolean, 
 
 let clientId: string;
 let client: Client;
+let accessToken: string;
 
 describe('tool calls in the audit log', () => {
   it('writes one row per call with the person, the client, the tool and how it ended', async () => {
     const provider = new TestOAuthProvider(() => callbackUrl, { clientName: 'audited client' });
     await sdkSignIn(gh.issuer, notes.url, provider, PERSON);
     clientId = (provider.info as { client_id: string }).client_id;
+    accessToken = provider.saved!.access_token;
     client = await sdkConnect(notes.url, provider);
     await client.callTool({ name: 'list_notes', arguments: {} });
     await client.callTool({ name: 'read_note', arguments: { id: 999 } }); // isError: no such note
@@ -114,6 +116,17 @@ describe('tool calls in the audit log', () => {
     expect(byTool.drop_everything).toMatchObject({ type: 'tool.refused', reason: 'unmapped_tool' });
     expect(JSON.stringify(await gh.services.audit.recent({ limit: 1000 }))).not.toContain(MARKER);
     expect(kitErrors.join('\n')).not.toContain(MARKER);
+  });
+
+  it('refuses a JSON-RPC batch larger than the SDK serves before auditing any of it (one request, thousands of rows)', async () => {
+    await eventually(() => Promise.resolve(notes.guard.reportingStats().queued), (n) => n === 0, 'an empty queue');
+    const before = (await toolRows()).length;
+    const batch = Array.from({ length: 101 }, (_, i) => ({ jsonrpc: '2.0', id: i, method: 'tools/call', params: { name: 'no_such_tool', arguments: {} } }));
+    const res = await fetch(notes.url, { method: 'POST', headers: { authorization: `Bearer ${accessToken}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: JSON.stringify(batch) });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { code: number } }).error.code).toBe(-32600);
+    await eventually(() => Promise.resolve(notes.guard.reportingStats().queued), (n) => n === 0, 'an empty queue');
+    expect((await toolRows()).length).toBe(before);
   });
 
   it('keeps serving while Gatehouse is unreachable, bounds its queue, and delivers once Gatehouse is back', async () => {

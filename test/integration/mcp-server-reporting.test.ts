@@ -191,6 +191,8 @@ describe('who may report: every refusal is answered, audited, and writes nothing
   async function expectRefused(res: Awaited<ReturnType<typeof send>>, status: number, error: string, audit: { clientId?: string | null; reason: RegExp }, before: number) {
     expect([res.status, res.json.error]).toEqual([status, error]);
     expect(typeof res.json.error_description).toBe('string');
+    // One answer for every failed authentication: which client ids exist is not told (the audit row says why).
+    if (status === 401) expect(res.json.error_description).toBe('client authentication failed');
     if (status === 401) expect(res.headers.get('www-authenticate')).toBe('Basic realm="gatehouse"');
     else expect(res.headers.get('www-authenticate')).toBeNull();
     const rows = await refusedRows();
@@ -332,6 +334,9 @@ describe('tool calls', () => {
   it('a replayed batch id is a duplicate and writes nothing; concurrent replays of a new batch write it once', async () => {
     const again = await send('/mcp-server/tool-calls', { resource: NOTES, batch_id: batchId, dropped: 0, events });
     expect([again.status, again.json]).toEqual([200, { accepted: 0, duplicate: true }]);
+    // The same UUID in upper case is the same id.
+    const shouted = await send('/mcp-server/tool-calls', { resource: NOTES, batch_id: batchId.toUpperCase(), dropped: 0, events });
+    expect([shouted.status, shouted.json]).toEqual([200, { accepted: 0, duplicate: true }]);
     expect(await reportedRows('delete_note')).toHaveLength(6);
 
     const racing = { resource: NOTES, batch_id: randomUUID(), dropped: 0, events: [event(1, { tool: 'race_tool' }), event(2, { tool: 'race_tool' })] };

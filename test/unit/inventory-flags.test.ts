@@ -84,6 +84,20 @@ describe('inventory flags', () => {
     expect([old.silent, old.neverReported, old.count]).toEqual([true, false, 1]);
   });
 
+  it('a tool named like an Object.prototype member is flagged and counted like any other', () => {
+    const flags = inventoryFlags(inventory([
+      { name: '__proto__', scopes: [] },
+      { name: 'constructor', annotations: readOnly, scopes: [['notes:read']] },
+      { name: 'list_notes', annotations: readOnly, scopes: [['notes:read']] },
+      { name: 'read_note', annotations: readOnly, scopes: [['notes:read']] },
+      { name: 'delete_note', annotations: { destructiveHint: true }, scopes: [['notes:delete']] },
+    ]), CATALOGUE, NOW);
+    expect(Object.hasOwn(flags.tools, '__proto__')).toBe(true);
+    expect(flags.tools['__proto__']).toEqual(['no_scope', 'not_in_catalogue']);
+    expect(flags.tools['constructor']).toEqual(['not_in_catalogue']);
+    expect(flags.count).toBe(3);
+  });
+
   it('counts every flag once: several on one tool add up', () => {
     const flags = inventoryFlags(inventory([{ name: 'wipe', scopes: [[], ['notes:read']] }], new Date(0)), CATALOGUE, NOW);
     expect(flags.tools).toEqual({ wipe: ['no_scope', 'destructive_behind_read', 'not_in_catalogue'] });

@@ -19,6 +19,12 @@ describe('canonical JSON and the arguments digest', () => {
     expect(canonicalJson({ é: 1, z: 2, Z: 3 })).toBe('{"Z":3,"z":2,"é":1}');
   });
 
+  it('digests arguments nested far deeper than a recursive walk could (any token holder chooses them)', () => {
+    const deep = JSON.parse(`{"a":${'['.repeat(50_000)}${']'.repeat(50_000)}}`);
+    expect(argumentsDigest(deep)).toMatch(/^[0-9a-f]{64}$/);
+    expect(canonicalJson(JSON.parse('[[[{"b":[1,{"d":2,"c":3}]}]]]'))).toBe('[[[{"b":[1,{"c":3,"d":2}]}]]]');
+  });
+
   it('gives the same digest whatever the key order, and {} for absent arguments', () => {
     expect(argumentsDigest({ id: 7, text: 'secret value' })).toBe(argumentsDigest(JSON.parse('{"text":"secret value","id":7}')));
     expect(argumentsDigest(undefined)).toBe(createHash('sha256').update('{}').digest('hex'));
@@ -38,11 +44,11 @@ describe('reading how calls ended from the response', () => {
   });
 
   /** A real response on a real socket: the handler writes what `write` does; resolves the watch's results. */
-  async function watched(ids: unknown[], write: (res: ServerResponse) => void, limit = 1 << 16): Promise<CallResult[]> {
+  async function watched(ids: unknown[], write: (res: ServerResponse) => void, limit = 1 << 16, waitMs?: number): Promise<CallResult[]> {
     let results!: Promise<CallResult[]>;
     const server: Server = createServer((_req, res) => {
       res.setHeader('Access-Control-Allow-Origin', '*'); // as the kit does (admit) before the server writes
-      results = new Promise((resolve) => watchResponse(res, ids, limit, resolve));
+      results = new Promise((resolve) => watchResponse(res, ids, limit, resolve, waitMs));
       write(res);
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -79,6 +85,25 @@ describe('reading how calls ended from the response', () => {
     expect(await watched([1, 2], (res) => res.writeHead(200, { 'content-type': 'application/json' }).end(batch))).toEqual(['unknown', 'allowed']);
     // A content type set with setHeader is read too.
     expect(await watched([2], (res) => { res.setHeader('Content-Type', 'application/json'); res.end(batch); })).toEqual(['allowed']);
+  });
+
+  it('cannot tell which call an answer is for when a batch repeats an id: every call with it is unknown', async () => {
+    const answers = '[{"jsonrpc":"2.0","id":1,"result":{"isError":true}},{"jsonrpc":"2.0","id":2,"result":{}}]';
+    expect(await watched([1, 1, 2], (res) => res.writeHead(200, { 'content-type': 'application/json' }).end(answers))).toEqual(['unknown', 'unknown', 'allowed']);
+  });
+
+  it('records a response still open after its wait as unknown (a client that stops reading)', async () => {
+    let held!: ServerResponse;
+    const started = Date.now();
+    const results = await watched([1], (res) => {
+      held = res;
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write('event: message\n');
+      setTimeout(() => res.end(), 1500); // ends well after the watch gave up
+    }, 1 << 16, 100);
+    expect(results).toEqual(['unknown']);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(100);
+    expect(held.writableFinished).toBe(true);
   });
 
   it('gives up copying past its bound, and a cut response ends as unknown', async () => {
@@ -159,6 +184,45 @@ describe('the tool-call queue', () => {
     const stats = await queue.close(5000);
     expect(stats).toMatchObject({ queued: 0, sent: 2, dropped: 2 });
     expect(sink.bodies.at(-1)!.dropped).toBe(2);
+    await sink.close();
+  });
+
+  it('bounds a batch in bytes, splits one Gatehouse finds too large (413), and drops events too old to be accepted', async () => {
+    const bodies: Array<{ batch_id: string; events: ToolCallEvent[]; dropped: number }> = [];
+    const server = createServer((req, res) => {
+      let text = '';
+      req.on('data', (c: Buffer) => (text += c.toString()));
+      req.on('end', () => {
+        const body = JSON.parse(text);
+        bodies.push(body);
+        // This Gatehouse takes at most 3 events a batch.
+        if (body.events.length > 3) return res.writeHead(413, { 'content-type': 'application/json' }).end('{"error":"invalid_request"}');
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{"accepted":1}');
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const queue = new ToolCallQueue(api(`http://127.0.0.1:${(server.address() as AddressInfo).port}`), { batchSize: 500, flushIntervalMs: 10 });
+    const old = { ...event(99), at: new Date(Date.now() - 8 * 86_400_000).toISOString() };
+    queue.push(old);
+    // Client ids of 2,048 characters of control characters: each event may take 12 kB of JSON.
+    for (let i = 0; i < 10; i++) queue.push({ ...event(i), client_id: '\u0001'.repeat(2048) });
+    const stats = await queue.close(5000);
+    await new Promise<void>((r) => server.close(() => r()));
+    expect(stats).toMatchObject({ queued: 0, sent: 10, dropped: 1 });
+    expect(bodies.every((b) => Buffer.byteLength(JSON.stringify(b)) < 1024 * 1024)).toBe(true);
+    const accepted = bodies.filter((b) => b.events.length <= 3);
+    expect(accepted.flatMap((b) => b.events.map((e) => e.tool))).toEqual(Array.from({ length: 10 }, (_, i) => `t${i}`));
+    expect(accepted[0]!.dropped).toBe(1); // the stale event, told once
+    expect(new Set(bodies.map((b) => b.batch_id)).size).toBe(bodies.length); // a split batch goes under a new id
+  });
+
+  it('keeps every batch under the 1 MiB body limit of Gatehouse, however large its events', async () => {
+    const sink = await reportSink(() => 200);
+    const queue = new ToolCallQueue(api(sink.url), { batchSize: 500, flushIntervalMs: 10 });
+    for (let i = 0; i < 200; i++) queue.push({ ...event(i), client_id: `https://c.example/${'\u0001'.repeat(2000)}`, tool: '\u0002'.repeat(256) });
+    expect(await queue.close(5000)).toMatchObject({ queued: 0, sent: 200, dropped: 0 });
+    expect(sink.bodies.length).toBeGreaterThan(1);
+    expect(sink.bodies.reduce((n, b) => n + b.events.length, 0)).toBe(200);
     await sink.close();
   });
 

@@ -8,7 +8,7 @@
 //   5. a call with no rule (deny by default, unless the server allowed unmapped calls of that kind), or a scope the
 //      request needs that the token lacks → 403 insufficient_scope; the whole request is refused, batch or not.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { jsonAnswer, oauthError, type Answer } from './answers.js';
+import { jsonAnswer, jsonRpcError, oauthError, type Answer } from './answers.js';
 import { bearerToken, challenge, scopeList } from './bearer.js';
 import type { CatalogueSource } from './catalogue.js';
 import { PREFLIGHT_HEADERS } from './cors.js';
@@ -18,6 +18,9 @@ import { metadataDocument } from './metadata.js';
 import { decideScopes, resourceAlternatives, rulesFromCatalogue, callsIn, type Alternatives, type Ask, type Call, type ResourceRules, type ToolRules } from './tool-scopes.js';
 import { InvalidTokenError, KeysUnavailableError, type TokenVerifier } from './verify-token.js';
 import type { DecidedCall, RefusedOutcome, ToolCallRecorder } from './reporting/tool-call-recorder.js';
+
+/** The most messages one JSON-RPC batch may hold (the official MCP SDK's own limit). */
+export const MAX_BATCH_MESSAGES = 100;
 
 export interface GuardConfig {
   issuer: string;
@@ -98,6 +101,11 @@ export class Guard {
         ? { ok: true, body: undefined }
         : await (request.readBody ?? (() => readJsonBody(request.req, config.maxBodyBytes)))();
     if (!read.ok) return { answer: read.answer };
+    // A JSON-RPC batch larger than the MCP SDK serves is refused before anything in it is checked or audited: one
+    // request must not become thousands of audit events (docs/SECURITY.md, "Issue 17").
+    if (Array.isArray(read.body) && read.body.length > MAX_BATCH_MESSAGES) {
+      return { answer: jsonRpcError(400, -32600, `A JSON-RPC batch may hold at most ${MAX_BATCH_MESSAGES} messages`) };
+    }
 
     const calls = callsIn(read.body);
     let rules = config.toolRules;

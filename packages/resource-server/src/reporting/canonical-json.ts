@@ -8,15 +8,41 @@
 // is ten lines over JSON.stringify.
 import * as crypto from 'node:crypto';
 
+/**
+ * Iterative, not recursive: the arguments come from any token holder, and JSON.parse accepts nesting far deeper
+ * than a recursive walk's stack (a 40 kB body of brackets would otherwise crash the server when its call is audited).
+ */
 export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') {
-    // undefined, functions and symbols have no JSON form; a parsed body never holds them, and `{}` stands for none.
-    const text = JSON.stringify(value);
-    return text === undefined ? 'null' : text;
+  type Task = { text: string } | { value: unknown };
+  const out: string[] = [];
+  const tasks: Task[] = [{ value }];
+  while (tasks.length) {
+    const task = tasks.pop()!;
+    if ('text' in task) {
+      out.push(task.text);
+      continue;
+    }
+    const v = task.value;
+    if (v === null || typeof v !== 'object') {
+      // undefined, functions and symbols have no JSON form; a parsed body never holds them.
+      out.push(JSON.stringify(v) ?? 'null');
+      continue;
+    }
+    const parts: Task[] = [];
+    if (Array.isArray(v)) {
+      parts.push({ text: '[' });
+      v.forEach((item, i) => parts.push(...(i ? [{ text: ',' }] : []), { value: item }));
+      parts.push({ text: ']' });
+    } else {
+      const record = v as Record<string, unknown>;
+      const keys = Object.keys(record).filter((k) => record[k] !== undefined).sort();
+      parts.push({ text: '{' });
+      keys.forEach((k, i) => parts.push({ text: `${i ? ',' : ''}${JSON.stringify(k)}:` }, { value: record[k] }));
+      parts.push({ text: '}' });
+    }
+    for (let i = parts.length - 1; i >= 0; i--) tasks.push(parts[i]!);
   }
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  const keys = Object.keys(value).filter((k) => (value as Record<string, unknown>)[k] !== undefined).sort();
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`).join(',')}}`;
+  return out.join('');
 }
 
 /** SHA-256 (hex) of the canonical arguments; absent arguments hash as `{}`. */

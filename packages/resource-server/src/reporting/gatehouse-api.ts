@@ -13,7 +13,7 @@ export interface ReportCredentials {
   clientSecret: string;
 }
 
-export type SendResult = { ok: true; body: unknown } | { ok: false; retry: boolean; error: Error };
+export type SendResult = { ok: true; body: unknown } | { ok: false; retry: boolean; error: Error; status?: number };
 
 export interface GatehouseApiOptions {
   /** Gatehouse's ISSUER (no trailing slash needed). */
@@ -110,7 +110,7 @@ function result(method: string, url: string, status: number, text: string): Send
   if (status === 200) return { ok: true, body: json };
   const described = json as { error?: unknown; error_description?: unknown } | undefined;
   const reason = typeof described?.error === 'string' ? `${described.error}${typeof described.error_description === 'string' ? `: ${described.error_description}` : ''}` : text.slice(0, 200);
-  return { ok: false, retry: status !== 400 && status !== 413, error: new Error(`report: ${method} ${url} answered ${status} ${reason}`) };
+  return { ok: false, retry: status !== 400 && status !== 413, status, error: new Error(`report: ${method} ${url} answered ${status} ${reason}`) };
 }
 
 /** Exponential backoff with full jitter: a random delay up to min(cap, base × 2^attempt). */

@@ -13,12 +13,17 @@ export type CallResult = 'allowed' | 'tool_error' | 'unknown';
 
 /** Stops copying a response past this many bytes (the results of big tool calls are not worth holding). */
 export const DEFAULT_WATCH_BYTES = 256 * 1024;
+/**
+ * Longest wait for a response to end before its calls are recorded as `unknown`: a client that stops reading keeps
+ * a response open as long as it likes, and its calls must not wait as long to be audited (nor outlive the process).
+ */
+export const DEFAULT_WATCH_MS = 60_000;
 
 /**
  * Calls `done` once, when the response finishes or is cut, with the result for each of `ids` (JSON-RPC request ids,
  * in order).
  */
-export function watchResponse(res: ServerResponse, ids: readonly unknown[], limit: number, done: (results: CallResult[]) => void): void {
+export function watchResponse(res: ServerResponse, ids: readonly unknown[], limit: number, done: (results: CallResult[]) => void, maxWaitMs = DEFAULT_WATCH_MS): void {
   // Strings are kept as they are (immutable); a Buffer is copied, as a writer may reuse it once write() returns.
   const chunks: Array<string | Buffer> = [];
   let size = 0;
@@ -58,10 +63,17 @@ export function watchResponse(res: ServerResponse, ids: readonly unknown[], limi
     // merged into the ones getHeader reads.
     const type = String(res.getHeader('content-type') ?? '');
     const messages = finished && !overflow ? messagesIn(textOf(chunks), type) : [];
-    done(ids.map((id) => resultFor(id, messages)));
+    // An id used twice in one batch cannot say which call its answer belongs to: both are unknown.
+    const repeated = new Set(ids.filter((id, i) => ids.indexOf(id) !== i));
+    done(ids.map((id) => (repeated.has(id) ? 'unknown' : resultFor(id, messages))));
   };
   // A response emits 'close' once, after 'finish' or when it was cut short.
-  res.once('close', () => settle(res.writableFinished));
+  res.once('close', () => {
+    clearTimeout(timer);
+    settle(res.writableFinished);
+  });
+  const timer = setTimeout(() => settle(false), maxWaitMs);
+  timer.unref();
 }
 
 function textOf(chunks: ReadonlyArray<string | Buffer>): string {

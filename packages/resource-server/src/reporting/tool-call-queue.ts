@@ -4,6 +4,10 @@
 // when it is full, new events are dropped and counted, and the count travels with the next batch Gatehouse accepts
 // (which audits it). Each batch keeps its batch_id across retries, so a batch Gatehouse wrote but whose answer was
 // lost is not written twice. `close()` flushes what is left, within a deadline.
+//
+// A batch is bounded in bytes as well as in events (long client ids and escaped names make some events large), and
+// one Gatehouse still finds too large (413) is split in two rather than dropped; an event older than Gatehouse
+// accepts (7 days: a long outage) is dropped and counted instead of making its whole batch refused.
 import { randomUUID } from 'node:crypto';
 import { backoffMs, type GatehouseApi } from './gatehouse-api.js';
 
@@ -38,6 +42,18 @@ export interface QueueStats {
   /** Sends that failed (each is retried, but a refused batch). */
   failures: number;
   lastError?: string | undefined;
+}
+
+/** Under Gatehouse's 1 MiB body limit, with room for the envelope. */
+export const MAX_BATCH_BYTES = 768 * 1024;
+/** Gatehouse accepts events of the last 7 days; an hour's margin for clocks and the send itself. */
+const MAX_EVENT_AGE_MS = 7 * 86_400_000 - 3_600_000;
+
+/** An upper bound on an event's JSON size: every character of its free text escaped at worst (\u00XX). */
+export function eventBytes(e: ToolCallEvent): number {
+  let text = e.tool.length + e.sub.length + e.client_id.length;
+  for (const s of e.scopes) text += s.length + 3;
+  return 256 + 6 * text;
 }
 
 export class ToolCallQueue {
@@ -119,12 +135,38 @@ export class ToolCallQueue {
     }
   }
 
+  /** The head batch: at most batchSize events and MAX_BATCH_BYTES, and at least one. */
+  #headBatch(): number {
+    let bytes = 0;
+    let n = 0;
+    while (n < this.#events.length && n < this.#batchSize) {
+      bytes += eventBytes(this.#events[n]!);
+      if (n > 0 && bytes > MAX_BATCH_BYTES) break;
+      n += 1;
+    }
+    return n;
+  }
+
+  /** Drops (and counts) the head events too old for Gatehouse to accept. */
+  #dropStale(): void {
+    const oldest = Date.now() - MAX_EVENT_AGE_MS;
+    let n = 0;
+    while (n < this.#events.length && Date.parse(this.#events[n]!.at) < oldest) n += 1;
+    if (!n) return;
+    this.#events.splice(0, n);
+    this.#stats.dropped += n;
+    this.#untold += n;
+  }
+
   /** Sends the head batch once; true when Gatehouse took it (or refused it for good, and it was dropped). */
   async #sendOne(): Promise<boolean> {
     let done!: () => void;
     this.#sending = new Promise((resolve) => (done = resolve));
     try {
-      this.#batch ??= { id: randomUUID(), size: Math.min(this.#batchSize, this.#events.length) };
+      if (!this.#batch) {
+        this.#dropStale();
+        this.#batch = { id: randomUUID(), size: this.#headBatch() };
+      }
       const { id, size } = this.#batch;
       const dropped = this.#untold;
       const result = await this.api.postToolCalls({ batch_id: id, dropped, events: this.#events.slice(0, size) });
@@ -139,6 +181,11 @@ export class ToolCallQueue {
       this.#stats.failures += 1;
       this.#stats.lastError = result.error.message;
       this.onError?.(result.error);
+      if (result.status === 413 && size > 1) {
+        // Too large after all: the first half goes again at once, under a new id (the refused one wrote nothing).
+        this.#batch = { id: randomUUID(), size: Math.ceil(size / 2) };
+        return true;
+      }
       if (!result.retry) {
         // Malformed for Gatehouse: the same batch would be refused forever and hold back every later one.
         this.#events.splice(0, size);

@@ -24,6 +24,7 @@ export interface RecorderOptions {
   queue?: ToolCallQueue | undefined;
   onToolCall?: ((event: ToolCallEvent) => void) | undefined;
   watchBytes: number;
+  watchMs?: number | undefined;
   onError?: ((err: Error) => void) | undefined;
 }
 
@@ -41,7 +42,7 @@ export class ToolCallRecorder {
 
   refused(identity: Identity, calls: readonly (DecidedCall & { outcome: RefusedOutcome })[]): void {
     const at = new Date().toISOString();
-    for (const c of calls) this.#emit(event(identity, c, c.outcome, at, 0));
+    for (const c of calls) this.#record(() => event(identity, c, c.outcome, at, 0));
   }
 
   /** Watches `res` and records each call when the response has finished (or was cut). */
@@ -49,10 +50,25 @@ export class ToolCallRecorder {
     if (!calls.length) return;
     const at = new Date().toISOString();
     const start = performance.now();
-    watchResponse(res, calls.map((c) => c.call.id), this.options.watchBytes, (results) => {
-      const duration = Math.round(performance.now() - start);
-      calls.forEach((c, i) => this.#emit(event(identity, c, results[i] ?? 'unknown', at, duration)));
-    });
+    watchResponse(
+      res,
+      calls.map((c) => c.call.id),
+      this.options.watchBytes,
+      (results) => {
+        const duration = Math.round(performance.now() - start);
+        calls.forEach((c, i) => this.#record(() => event(identity, c, results[i] ?? 'unknown', at, duration)));
+      },
+      this.options.watchMs,
+    );
+  }
+
+  /** Builds and emits one event; runs in a response's 'close' listener, so it must never throw. */
+  #record(build: () => ToolCallEvent): void {
+    try {
+      this.#emit(build());
+    } catch (err) {
+      this.options.onError?.(err instanceof Error ? err : new Error(String(err)));
+    }
   }
 
   #emit(e: ToolCallEvent): void {

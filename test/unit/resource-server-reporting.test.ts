@@ -99,7 +99,7 @@ describe('reading how calls ended from the response', () => {
       held = res;
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       res.write('event: message\n');
-      setTimeout(() => res.end(), 1500); // ends well after the watch gave up
+      setTimeout(() => res.end(), 2500); // ends well after the watch gave up (swept each second)
     }, 1 << 16, 100);
     expect(results).toEqual(['unknown']);
     expect(Date.now() - started).toBeGreaterThanOrEqual(100);

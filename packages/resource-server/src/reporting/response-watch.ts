@@ -64,16 +64,40 @@ export function watchResponse(res: ServerResponse, ids: readonly unknown[], limi
     const type = String(res.getHeader('content-type') ?? '');
     const messages = finished && !overflow ? messagesIn(textOf(chunks), type) : [];
     // An id used twice in one batch cannot say which call its answer belongs to: both are unknown.
-    const repeated = new Set(ids.filter((id, i) => ids.indexOf(id) !== i));
-    done(ids.map((id) => (repeated.has(id) ? 'unknown' : resultFor(id, messages))));
+    const repeated = ids.length > 1 ? new Set(ids.filter((id, i) => ids.indexOf(id) !== i)) : undefined;
+    done(ids.map((id) => (repeated?.has(id) ? 'unknown' : resultFor(id, messages))));
   };
   // A response emits 'close' once, after 'finish' or when it was cut short.
+  const watch = { deadline: Date.now() + maxWaitMs, expire: () => settle(false) };
+  open.add(watch);
+  sweepSoon();
   res.once('close', () => {
-    clearTimeout(timer);
+    open.delete(watch);
     settle(res.writableFinished);
   });
-  const timer = setTimeout(() => settle(false), maxWaitMs);
-  timer.unref();
+}
+
+// Responses still open, swept every second for those past their wait: one timer for all of them, not one per
+// response (a timer per tool call is measurable on a busy server).
+const open = new Set<{ deadline: number; expire: () => void }>();
+let sweeper: NodeJS.Timeout | undefined;
+const SWEEP_MS = 1_000;
+
+function sweepSoon(): void {
+  if (sweeper) return;
+  sweeper = setInterval(() => {
+    const now = Date.now();
+    for (const watch of open) {
+      if (watch.deadline > now) continue;
+      open.delete(watch);
+      watch.expire();
+    }
+    if (!open.size) {
+      clearInterval(sweeper);
+      sweeper = undefined;
+    }
+  }, SWEEP_MS);
+  sweeper.unref();
 }
 
 function textOf(chunks: ReadonlyArray<string | Buffer>): string {

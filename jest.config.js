@@ -1,4 +1,4 @@
-// ESM TypeScript through ts-jest (DESIGN.md §10.10: Node 20 needs --experimental-vm-modules, set in npm test).
+// ESM TypeScript through ts-jest (Node 20 needs --experimental-vm-modules, set in npm test).
 // Type-checking is `npm run typecheck`; tests only transpile, each file on its own.
 export default {
   testEnvironment: 'node',

@@ -1,4 +1,4 @@
-// The admin console: its sessions (only SHA-256 digests of the cookie value are stored, DESIGN.md §7), the
+// The admin console: its sessions (only SHA-256 digests of the cookie value are stored), the
 // policy settings an admin edits there (overriding the environment's defaults), and audit-log indexes for the
 // console's filters.
 import type { Knex } from 'knex';

@@ -22,7 +22,7 @@ export type { AppDeps };
 export function buildApp(deps: AppDeps): Koa {
   // TRUST_PROXY hops: ctx.ip is the X-Forwarded-For entry that many hops from the right (http/client-address.ts).
   const app = new Koa(proxyOptions(deps.config.TRUST_PROXY));
-  // The provider's cookies are signed with these keys; the outer app must share them (DESIGN.md §10.2).
+  // The provider's cookies are signed with these keys; the outer app must share them.
   app.keys = cookieKeys(deps.secretKey);
   app.silent = true; // errors are logged by errorHandler, without request secrets
 

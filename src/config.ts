@@ -1,5 +1,5 @@
 // The environment, parsed once with zod. Every problem is reported as one line naming the variable, and unsafe
-// production settings are refused before anything listens (DESIGN.md §4).
+// production settings are refused before anything listens.
 import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
@@ -228,7 +228,7 @@ const schema = z.object({
   TRUST_PROXY: proxyHops.default(0),
   KEY_RELOAD_INTERVAL: seconds(1, 3600).default(5),
   // Server processes on this host (cluster/supervisor.ts): a number, or `auto` for one per core. Each is an instance in
-  // the DESIGN.md §8 sense, so more than one needs PostgreSQL.
+  // the sense of docs/ARCHITECTURE.md, so more than one needs PostgreSQL.
   WORKERS: z
     .union([z.literal('auto'), z.coerce.number().int('must be an integer or auto').min(1, 'must be at least 1').max(64, 'must be at most 64')], {
       error: 'must be a number from 1 to 64, or auto',

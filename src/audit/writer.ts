@@ -1,4 +1,4 @@
-// The one audit writer every module calls (DESIGN.md §7): security-relevant events with who, what client, what
+// The one audit writer every module calls: security-relevant events with who, what client, what
 // resource, from where, and why a refusal happened. Never secrets: details are filtered by key name as a backstop.
 import type { Knex } from 'knex';
 import type { Db } from '../db/connection.js';

@@ -1,4 +1,4 @@
-// The per-instance caches with short TTLs that keep a database read off every request (DESIGN.md §8): each entry
+// The per-instance caches with short TTLs that keep a database read off every request: each entry
 // lives `ttlMs`; a change made through this instance deletes its entry at once, and other instances see it within
 // the TTL. Bounded: an endless stream of distinct keys (client ids anyone can invent) empties the cache rather
 // than growing it.

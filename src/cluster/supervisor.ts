@@ -1,6 +1,6 @@
 // WORKERS > 1: this process becomes the primary of a node:cluster and serves nothing itself. It prepares the
 // database once (migrations, seeds, the first signing keys), so workers do not race to do it, then forks WORKERS
-// server processes that share the listening socket. Each worker is an ordinary instance (DESIGN.md §8: all state
+// server processes that share the listening socket. Each worker is an ordinary instance (all state
 // in PostgreSQL), so nothing else changes; what needs the primary is the host-wide /metrics (cluster/worker.ts).
 //
 // Supervision: a worker that dies after it started serving is replaced after a second; one that dies before it

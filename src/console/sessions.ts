@@ -1,5 +1,5 @@
 // Console sessions (this module owns `console_sessions`). The cookie holds 32 random bytes; the database holds only
-// their SHA-256 digest, so a database dump signs nobody in (DESIGN.md §7). A session ends after
+// their SHA-256 digest, so a database dump signs nobody in. A session ends after
 // CONSOLE_IDLE_TIMEOUT without a request and after MAX_AGE_MS in any case. The CSRF token of a session is an HMAC of
 // its id under a key derived from SECRET_KEY: nothing more to store, and useless without the cookie it belongs to.
 import { createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';

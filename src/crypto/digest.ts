@@ -1,4 +1,4 @@
-// Bearer secrets (tokens, codes, session and interaction ids) are stored only as SHA-256 digests (DESIGN.md §7):
+// Bearer secrets (tokens, codes, session and interaction ids) are stored only as SHA-256 digests:
 // a leaked database row cannot be replayed as a credential.
 import { createHash } from 'node:crypto';
 

@@ -1,4 +1,4 @@
-// CORS for the metadata documents and the client-facing endpoints (DESIGN.md §5): browser-based MCP clients read
+// CORS for the metadata documents and the client-facing endpoints: browser-based MCP clients read
 // discovery and call /token, /register and /revoke cross-origin. No cookies are involved, so any origin may.
 // oidc-provider adds CORS to its own endpoints; this covers preflights and the documents served here. Which routes
 // get it is declared in src/policy-table.ts.

@@ -1,4 +1,4 @@
-// A small urlencoded form reader for Gatehouse's own pages, with a hard size limit (DESIGN.md §7). oidc-provider
+// A small urlencoded form reader for Gatehouse's own pages, with a hard size limit. oidc-provider
 // parses its own endpoints' bodies. A field with a NUL, a lone surrogate or malformed percent-encoding is a 400
 // (input-sanity.ts), never a database error.
 import type { Context } from 'koa';

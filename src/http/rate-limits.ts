@@ -1,4 +1,4 @@
-// Rate limits (DESIGN.md §6, issue #7): how often one source may knock on each door. Counters live in PostgreSQL
+// Rate limits (issue #7): how often one source may knock on each door. Counters live in PostgreSQL
 // (rate-limiter-flexible's Postgres store, table `rate_limits` from migration 003), so every instance shares them;
 // the store reaches the database through knex, which also serves PGlite, and folds concurrent increments of one
 // counter into one upsert (rate-limit-store.ts).

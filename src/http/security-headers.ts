@@ -1,4 +1,4 @@
-// Security headers on every response (DESIGN.md §7): no framing (clickjacking of the consent page), no sniffing,
+// Security headers on every response: no framing (clickjacking of the consent page), no sniffing,
 // no referrer leaking codes, a strict CSP with only same-origin styles and form targets the browser may need.
 import type { Middleware } from 'koa';
 

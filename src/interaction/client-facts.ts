@@ -1,4 +1,4 @@
-// What the consent page tells a person about the client (DESIGN.md §6): its name, the host that vouches for it (a
+// What the consent page tells a person about the client: its name, the host that vouches for it (a
 // Client ID Metadata Document's URL host) or "unverified" for a dynamically registered one, and where the result
 // is sent: the scheme and host, with a warning when that is a loopback address on the person's own machine and
 // another when it is plain http (the code travels unencrypted; the redirect rules allow that only on loopback, so

@@ -1,6 +1,6 @@
 // What every interaction route shares: rendering a page, and finding the interaction this browser is in. An
 // interaction is only ever taken from oidc-provider's interaction cookie, whose path is /interaction/<uid>, and only
-// if it is the one the URL names (DESIGN.md §10.9): a link into someone else's interaction does nothing.
+// if it is the one the URL names: a link into someone else's interaction does nothing.
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import { isDatabaseUnavailable } from '../db/unavailable.js';

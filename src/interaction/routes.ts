@@ -1,6 +1,6 @@
 // The pages a person meets during /authorize: login, consent, and the error page. Every route lives under
 // /interaction/<uid>, where oidc-provider's interaction cookie is scoped, and checks that the cookie's interaction
-// is the one in the URL (DESIGN.md §10.9): a link to someone else's interaction does nothing.
+// is the one in the URL: a link to someone else's interaction does nothing.
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
@@ -149,7 +149,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     if (!local) return pages.refuse(ctx, 404, 'Password sign-in is off', 'This service does not accept passwords. Use your organisation\'s sign-in.');
     const form = await readForm(ctx);
     const email = (form.email ?? '').slice(0, 320);
-    // Brute force (DESIGN.md §6): every attempt is counted before the password is checked, so parallel guesses
+    // Brute force: every attempt is counted before the password is checked, so parallel guesses
     // cannot slip past the limit; a success then gives its points back. Over the limit, even the right password
     // waits for the window to pass.
     const { loginAccount, loginIp } = deps.rateLimits;

@@ -1,4 +1,4 @@
-// The fixed redirect URI registered at every IdP (DESIGN.md §5). It decides nothing: it reads which interaction
+// The fixed redirect URI registered at every IdP. It decides nothing: it reads which interaction
 // this browser started an upstream leg for (a cookie scoped to this path) and bounces the browser, query intact,
 // into that interaction's path, where the interaction cookie and the server-side transaction decide. `base` is
 // ISSUER's path ('' at the root): the route matches below it, the bounce goes to the full path.

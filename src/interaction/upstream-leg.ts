@@ -1,4 +1,4 @@
-// The second handshake, Gatehouse ↔ the upstream IdP, bound to the first (DESIGN.md §1, §10.9; seed 000: the
+// The second handshake, Gatehouse ↔ the upstream IdP, bound to the first (docs/ARCHITECTURE.md, "The upstream leg": the
 // two-layer consent CSRF). The leg starts under /interaction/<uid>, from the browser whose interaction cookie names
 // that uid; its state, nonce and PKCE verifier stay server-side under that uid. The IdP returns to the fixed
 // /upstream/callback, which only bounces the browser back under /interaction/<uid>; there the transaction is

@@ -1,5 +1,5 @@
 // Tokens, refusals and registrations are counted from the audit events (audit/writer.ts), the one place every
-// module already reports them (DESIGN.md §7), so a counter can never disagree with the audit log about what
+// module already reports them, so a counter can never disagree with the audit log about what
 // happened. Labels come from fixed sets: an audit type is a constant in code, a grant type or error code outside
 // the known lists becomes `other`.
 import type { AuditEvent } from '../audit/writer.js';

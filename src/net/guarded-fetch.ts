@@ -4,7 +4,7 @@
 // no redirects followed) and Security Considerations, "Server Side Request Forgery"; RFC 6890 for the addresses.
 //
 // oidc-provider's own dispatcher checks the peer address only after the TCP (and TLS) connection is made, so it
-// still reaches internal hosts (DESIGN.md §10.7). Here the host is resolved first, every address it resolves to is
+// still reaches internal hosts. Here the host is resolved first, every address it resolves to is
 // checked, and the connection is opened to the checked address itself, never to the name: a second DNS answer
 // (rebinding between check and connect) cannot send it elsewhere. TLS still verifies the certificate for the
 // host name (SNI), and the Host header stays the name.

@@ -1,10 +1,10 @@
 // oidc-provider's storage adapter on PostgreSQL (or PGlite): one table, one row per model instance.
 //
 // - Bearer secrets (tokens, codes, sessions, interactions, registration access tokens) are looked up and stored by
-//   their SHA-256 digest only (DESIGN.md §7); Client and Grant ids are not credentials and stay readable.
-// - Client payloads carry client secrets: they are sealed with SECRET_KEY (DESIGN.md §10.8).
+//   their SHA-256 digest only; Client and Grant ids are not credentials and stay readable.
+// - Client payloads carry client secrets: they are sealed with SECRET_KEY.
 // - Expiry is honoured on read, whatever the cleanup job has or has not deleted yet.
-// - consume() is one conditional UPDATE; the loser of a race gets invalid_grant (DESIGN.md §10.5). A plain
+// - consume() is one conditional UPDATE; the loser of a race gets invalid_grant. A plain
 //   read-then-write let three concurrent refreshes of one token all succeed on real PostgreSQL.
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import { sha256 } from '../crypto/digest.js';

@@ -49,7 +49,7 @@ const GATE_CACHE_MS = 2000;
 
 export class ClientRegistry {
   readonly #touched = new Map<string, number>();
-  // The approval gate reads a client on every /token request: a short per-instance cache (DESIGN.md §8) keeps that
+  // The approval gate reads a client on every /token request: a short per-instance cache keeps that
   // off the database. Changes made through this instance drop their entry at once; other instances see them
   // within GATE_CACHE_MS.
   readonly #gateCache = new TtlCache<RegisteredClient | undefined>(GATE_CACHE_MS);

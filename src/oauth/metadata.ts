@@ -1,6 +1,6 @@
 // Authorization server metadata (RFC 8414) at /.well-known/oauth-authorization-server, and OIDC discovery at
 // /.well-known/openid-configuration: the same document, produced by oidc-provider and completed here with what
-// MCP clients look for (DESIGN.md §5). Served as application/json with CORS.
+// MCP clients look for. Served as application/json with CORS.
 //
 // With an ISSUER path (/tenant1) these paths are seen here relative to it: http/issuer-path.ts maps the RFC 8414
 // §3.1 insertion forms (/.well-known/oauth-authorization-server/tenant1, /.well-known/openid-configuration/tenant1)

@@ -1,4 +1,4 @@
-// oidc-provider configured for the MCP authorization profile (DESIGN.md §6). Every rule lives in its own module
+// oidc-provider configured for the MCP authorization profile. Every rule lives in its own module
 // under policies/; this file only composes them, so an auditor finds each rule by name.
 import { hkdfSync, randomBytes } from 'node:crypto';
 import Provider, { type Configuration } from 'oidc-provider';
@@ -57,7 +57,7 @@ export interface ProviderDeps {
   registry: Pick<ClientRegistry, 'findForGate'>;
 }
 
-/** Cookie signing keys derived from SECRET_KEY; the outer Koa app must use the same ones (DESIGN.md §10.2). */
+/** Cookie signing keys derived from SECRET_KEY; the outer Koa app must use the same ones. */
 export function cookieKeys(secretKey: string): string[] {
   return [Buffer.from(hkdfSync('sha256', secretKey, Buffer.alloc(0), 'gatehouse cookies v1', 32)).toString('base64url')];
 }
@@ -149,7 +149,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
     },
     interactions: {
       policy: interactionPolicyWithResourceConsent(),
-      // Absolute path under the issuer: the `_interaction` cookie's path is this URL's (DESIGN.md §10.9).
+      // Absolute path under the issuer: the `_interaction` cookie's path is this URL's.
       url: (_ctx, interaction) => `${base}/interaction/${interaction.uid}`,
     },
     findAccount: async (ctx, sub, token) => {

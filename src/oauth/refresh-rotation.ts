@@ -5,7 +5,7 @@
 //   insert <new token> select … from spent
 //
 // The successor exists only if this request is the one that spent the old token, so the race rule is unchanged:
-// of N concurrent refreshes of one token exactly one gets a successor, the others invalid_grant (DESIGN.md §10.5).
+// of N concurrent refreshes of one token exactly one gets a successor, the others invalid_grant.
 //
 // consume() therefore only notes the token (per request: the Koa context oidc-provider keeps in its
 // AsyncLocalStorage); the successor's save() takes the note. Should a request ever end with a note nobody took (a

@@ -1,4 +1,4 @@
-// Dynamic Client Registration governance (RFC 7591, RFC 7592, DESIGN.md §6, issue #3), around oidc-provider's
+// Dynamic Client Registration governance (RFC 7591, RFC 7592, issue #3), around oidc-provider's
 // own registration endpoint:
 //   before: per-IP rate limit, the maximum number of dynamic clients (in all and per source address), and the
 //           client-metadata policy (client-metadata-policy.ts, as source `dynamic` or `update`) for POST /register

@@ -1,4 +1,4 @@
-// Consent is remembered per person and client (DESIGN.md §6): the grant a person approved is found again on their
+// Consent is remembered per person and client: the grant a person approved is found again on their
 // next authorization, from any browser, and reused while it covers the requested resource and scopes; anything
 // new asks again (the consent prompt's checks compare the request with this grant).
 import type { Grant, KoaContextWithOIDC } from 'oidc-provider';

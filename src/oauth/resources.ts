@@ -100,7 +100,7 @@ const toResource = (r: Row): Resource => {
 const storedAccess = (a: AccessRule | undefined) => (a ? { email_domains: a.emailDomains, groups: a.groups } : undefined);
 
 export class ResourceRegistry {
-  // Per-instance cache with a short TTL (DESIGN.md §8): the table is read on every authorization and token request.
+  // Per-instance cache with a short TTL: the table is read on every authorization and token request.
   #cache: { at: number; byUri: Map<string, Resource> } | undefined;
 
   constructor(

@@ -1,4 +1,4 @@
-// Who may log in at all, and who is an admin (DESIGN.md §4: ALLOWED_EMAIL_DOMAINS, ALLOWED_GROUPS, ADMIN_EMAILS,
+// Who may log in at all, and who is an admin (ALLOWED_EMAIL_DOMAINS, ALLOWED_GROUPS, ADMIN_EMAILS,
 // ADMIN_GROUPS). Applied to every identity, whatever the connection. Only an email the IdP says it verified counts:
 // an unverified address is whatever the person typed into their IdP profile (Entra's mutable `email` is the
 // textbook case), so it can neither open the domain gate nor make anyone an admin.

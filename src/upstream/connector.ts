@@ -1,5 +1,4 @@
-// The one shape every identity source produces and the two small interfaces a connector implements (DESIGN.md §9,
-// after dex's connector package). Whoever logs a person in, Gatehouse only ever sees an Identity; upstream tokens
+// The one shape every identity source produces and the two small interfaces a connector implements (// after dex's connector package). Whoever logs a person in, Gatehouse only ever sees an Identity; upstream tokens
 // stay with the connector and the token vault, never in a Gatehouse token.
 
 export interface Identity {

@@ -1,4 +1,4 @@
-// The connection UPSTREAM_* describes (DESIGN.md §4), seeded at every start. Its id is the provider kind, so
+// The connection UPSTREAM_* describes, seeded at every start. Its id is the provider kind, so
 // identities stay linked across restarts and setting changes; problems are reported under the variable's name.
 import type { ConnectionSpec, SpecField } from './connection.js';
 import { connectionSpec, validateConnection } from './connections.js';

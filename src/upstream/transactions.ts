@@ -1,4 +1,4 @@
-// The server-side half of an upstream handshake (DESIGN.md §1, §10.9; seed 000). When the browser leaves for the
+// The server-side half of an upstream handshake (docs/ARCHITECTURE.md, "The upstream leg"). When the browser leaves for the
 // IdP, its state, nonce and PKCE verifier are stored here under the interaction id from the browser's own
 // interaction cookie, sealed, for at most ten minutes, with the state's digest beside them. The callback takes them
 // back exactly once, and only with the matching state (issue 15, finding 6): `take` compares and deletes in one

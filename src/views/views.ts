@@ -1,5 +1,5 @@
 // Server-rendered pages with eta, which HTML-escapes every `<%= %>` interpolation by default: no hand-written
-// escaping anywhere (DESIGN.md §2). Every page gets `base`, ISSUER's path ('' at the root), so the layout's links
+// escaping anywhere. Every page gets `base`, ISSUER's path ('' at the root), so the layout's links
 // and the forms stay under the issuer (http/issuer-path.ts).
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';

@@ -1,4 +1,4 @@
-// Debian's chromium driven by playwright-core (DESIGN.md §2): no browser download, flags that keep it off the
+// Debian's chromium driven by playwright-core: no browser download, flags that keep it off the
 // network and quiet on this machine.
 import { chromium, type Browser } from 'playwright-core';
 

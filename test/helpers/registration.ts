@@ -1,5 +1,5 @@
 // Dynamic Client Registration over real HTTP (RFC 7591 / RFC 7592), and the response-shape rules every
-// registration answer must keep (DESIGN.md §6): what real MCP clients parse, and what they do with it.
+// registration answer must keep: what real MCP clients parse, and what they do with it.
 import { OAuthClientInformationFullSchema } from '@modelcontextprotocol/sdk/shared/auth.js';
 
 export type Json = Record<string, any>;

@@ -1,4 +1,4 @@
-// Client ID Metadata Documents (CIMD draft; DESIGN.md §6, §10.7): a client whose client_id is the https URL of its
+// Client ID Metadata Documents (CIMD draft): a client whose client_id is the https URL of its
 // metadata document signs a person in with no registration, and every way that URL or document can be wrong or
 // hostile is refused with a page that names the host and the reason, an audit event, and no redirect.
 //

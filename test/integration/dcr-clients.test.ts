@@ -1,4 +1,4 @@
-// Dynamic Client Registration as real MCP clients do it (RFC 7591, DESIGN.md §6). Each registration body below is
+// Dynamic Client Registration as real MCP clients do it (RFC 7591). Each registration body below is
 // reconstructed from the client's public source or from logs its users published: Claude Code, claude.ai, VS Code,
 // Cursor, mcp-remote and the official MCP TypeScript SDK (whose own code sends two of them). Each must be accepted
 // (201) with a response that keeps the shape rules and that the SDK's schema parses, and then carry a person through

@@ -1,6 +1,6 @@
 // RFC 7592 client registration management: a dynamically registered client reads, replaces and deletes its own
 // registration at registration_client_uri with its registration access token, and with nothing else. Updates obey
-// the same registration rules as POST /register (DESIGN.md §6); a refused update changes nothing.
+// the same registration rules as POST /register; a refused update changes nothing.
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { authorizeThrough, authorizeUrl, Browser, pkcePair, tokenRequest } from '../helpers/browser-flow.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';

@@ -1,4 +1,4 @@
-// DESIGN.md §8: instances are stateless and share everything through PostgreSQL; the embedded database belongs to
+// Instances are stateless and share everything through PostgreSQL; the embedded database belongs to
 // one process. And a running server shuts down cleanly on SIGTERM.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';

@@ -1,4 +1,4 @@
-// DESIGN.md §7: no secret, token or code in any log line. A server at LOG_LEVEL=debug, with every line it writes
+// No secret, token or code in any log line. A server at LOG_LEVEL=debug, with every line it writes
 // captured, goes through a whole life: DCR and its management read, a password login (and a wrong password), consent,
 // the code exchange with its PKCE verifier, refresh, refresh-token replay, a confidential client's
 // client_credentials (Basic and a refused client_secret_post), introspection, revocation, userinfo with a bearer,
@@ -56,7 +56,7 @@ async function postForm(path: string, form: Record<string, string>, headers: Rec
   return { status: res.status, body: (text.startsWith('{') ? JSON.parse(text) : {}) as Record<string, any> };
 }
 
-describe('no secret, token or code appears in any log line (DESIGN.md §7), at debug level', () => {
+describe('no secret, token or code appears in any log line, at debug level', () => {
   it('logs a whole flow, its failures and the console without one secret', async () => {
     const secrets: Record<string, string> = {};
     const logged = lines.length;

@@ -1,4 +1,4 @@
-// DESIGN.md §5: what MCP clients read before anything else. Every listed field, the issuer byte for byte,
+// What MCP clients read before anything else. Every listed field, the issuer byte for byte,
 // application/json, CORS that lets a browser-based client send Authorization and MCP-Protocol-Version.
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';

@@ -1,4 +1,4 @@
-// Issue 7, races: concurrent requests on one credential must not multiply it (DESIGN.md §10.5). They only show on
+// Issue 7, races: concurrent requests on one credential must not multiply it. They only show on
 // real PostgreSQL, where requests run on separate connections; on the embedded database (one connection) the same
 // requests are serialised and the same outcome must hold.
 import { authorizeThrough, Browser, pkcePair, registerPublicClient, tokenRequest } from '../helpers/browser-flow.js';

@@ -1,4 +1,4 @@
-// Rate limits (DESIGN.md §6, issue #7; src/http/rate-limits.ts): each limit trips at its configured value with 429,
+// Rate limits (issue #7; src/http/rate-limits.ts): each limit trips at its configured value with 429,
 // Retry-After and an OAuth error body (or the error page in a browser, never a redirect), other keys are untouched,
 // password guessing is refused even with the right password once over the limit, and each limit's first refusal of
 // a window is audited once. Sources are told apart by X-Forwarded-For behind one trusted proxy hop (TRUST_PROXY=1:

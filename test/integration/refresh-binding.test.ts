@@ -1,4 +1,4 @@
-// A refresh token stays what it was granted as (DESIGN.md §6): an expired one is refused, one cannot widen its
+// A refresh token stays what it was granted as: an expired one is refused, one cannot widen its
 // scope or move to another resource, and a token request naming two resources gets no token at all (an access
 // token's `aud` is exactly one resource). Each refusal is a 4xx in the OAuth error format and issues nothing.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';

@@ -1,4 +1,4 @@
-// What Gatehouse refuses, and how (DESIGN.md §6, §7): each protocol rule, the attack it stops, and the exact
+// What Gatehouse refuses, and how: each protocol rule, the attack it stops, and the exact
 // outcome a client or attacker sees. Real HTTP against a real server and database (PGlite, or PostgreSQL when
 // TEST_DATABASE_URL is set).
 import { createRemoteJWKSet, jwtVerify } from 'jose';
@@ -292,7 +292,7 @@ describe('authorization codes are single-use and short-lived (OAuth 2.1 §4.1.2)
   });
 });
 
-describe('refresh tokens are rotated atomically (DESIGN.md §10.5)', () => {
+describe('refresh tokens are rotated atomically', () => {
   // Runs in both modes. On PGlite (one connection) the three requests are serialised by the database, so only
   // real PostgreSQL (TEST_DATABASE_URL) exercises the race the adapter's conditional UPDATE closes.
   it('lets exactly one of three concurrent refreshes of one token succeed; the others get invalid_grant, never a 5xx', async () => {
@@ -355,7 +355,7 @@ describe('client_credentials is for confidential clients only, audience-bound li
   });
 });
 
-describe('introspection is limited to the token\'s client and its resource server (RFC 7662 §4, DESIGN.md §10.6)', () => {
+describe('introspection is limited to the token\'s client and its resource server (RFC 7662 §4)', () => {
   it('lets the token\'s own client introspect its refresh token', async () => {
     const { clientId, tokens } = await clientWithTokens();
     const res = await postForm('/introspect', { token: tokens.refresh_token, client_id: clientId });
@@ -427,7 +427,7 @@ describe('revocation (RFC 7009)', () => {
   });
 });
 
-describe('bad input gets a clear 4xx, never a 5xx (DESIGN.md §7)', () => {
+describe('bad input gets a clear 4xx, never a 5xx', () => {
   let clientId: string;
   beforeAll(async () => {
     clientId = (await registerPublicClient(gh.issuer, [REDIRECT])).client_id;
@@ -491,7 +491,7 @@ describe('bad input gets a clear 4xx, never a 5xx (DESIGN.md §7)', () => {
   });
 });
 
-describe('refusals are audited with their reason (DESIGN.md §7)', () => {
+describe('refusals are audited with their reason', () => {
   it('records a refused token request as token.refused with a reason', async () => {
     const client = await registerPublicClient(gh.issuer, [REDIRECT]);
     const { code } = await authorize(client.client_id);

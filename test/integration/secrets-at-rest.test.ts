@@ -1,4 +1,4 @@
-// DESIGN.md §7: a copy of the database yields no usable credential. Bearer secrets are stored as SHA-256 digests,
+// A copy of the database yields no usable credential. Bearer secrets are stored as SHA-256 digests,
 // client secrets and signing keys are sealed with SECRET_KEY, passwords are argon2id.
 import { createHash } from 'node:crypto';
 import { authorizeThrough, Browser, pkcePair, tokenRequest } from '../helpers/browser-flow.js';

@@ -1,4 +1,4 @@
-// Security headers on every kind of response (DESIGN.md §7), not only the consent page: JSON errors and successes
+// Security headers on every kind of response, not only the consent page: JSON errors and successes
 // from oidc-provider's endpoints, Gatehouse's own documents, HTML pages and error pages, health and a 404. With an
 // https issuer, HSTS too. And bodies past the size limits are refused before anything is parsed or stored.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';

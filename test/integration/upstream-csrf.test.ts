@@ -1,10 +1,10 @@
-// The two-layer consent CSRF of seed 000, attacked for real. Gatehouse is a client of the upstream IdP while it is
+// The two-layer consent CSRF (docs/ARCHITECTURE.md, "The upstream leg"), attacked for real. Gatehouse is a client of the upstream IdP while it is
 // the authorization server of the MCP clients: two handshakes, each with its own state. If the upstream callback
 // were accepted on the strength of "a valid-looking code and state", an attacker could finish their own IdP login,
 // stop before Gatehouse's callback, and have a victim's browser open that callback: the victim's interaction would
 // be logged in as the attacker (or the attacker's interaction completed with the victim's consent), and an MCP
 // authorization code would go where it must not. Gatehouse binds the upstream leg to the browser's interaction
-// (DESIGN.md §1, §10.9): the fixed /upstream/callback only bounces into /interaction/<uid> named by a signed cookie;
+//: the fixed /upstream/callback only bounces into /interaction/<uid> named by a signed cookie;
 // there the interaction cookie must be for that uid, and the server-side transaction (state, nonce, PKCE verifier)
 // is taken once, by that uid, and must match. Every refusal ends on a page (never a redirect carrying a code) and
 // is audited. Each describe below is one of those rules, and each test name states the attack it defeats.

@@ -1,4 +1,4 @@
-// Fuzz of the authorization endpoint (RFC 6749 §3.1, §4.1.2.1; OAuth 2.1; DESIGN.md §7) against a real server and
+// Fuzz of the authorization endpoint (RFC 6749 §3.1, §4.1.2.1; OAuth 2.1) against a real server and
 // database: random query strings for GET /authorize and random form bodies for POST /authorize — random parameter
 // names and values, valid-looking ones (a real client_id and its registered redirect URI, S256 challenges, the real
 // resources), duplicated parameters, raw undecodable percent sequences. With no signed-in session the answer is

@@ -1,4 +1,4 @@
-// Fuzz of the interaction posts (DESIGN.md §7: login and consent are Gatehouse's pages) against a real server and
+// Fuzz of the interaction posts (login and consent are Gatehouse's pages) against a real server and
 // database: POST /interaction/:uid/login and /interaction/:uid/confirm with random uids (the real one, one character
 // off, random text), random form bodies (email, password, decision, unknown and duplicated fields, raw junk),
 // with the browser's real interaction cookies, random cookies or none, and with the right, a wrong or no Origin.

@@ -1,4 +1,4 @@
-// Property tests of Dynamic Client Registration (RFC 7591 §3.2, RFC 7592 §2.2, DESIGN.md §6–7) against a real
+// Property tests of Dynamic Client Registration (RFC 7591 §3.2, RFC 7592 §2.2) against a real
 // server and database. Whatever JSON anyone sends to the open registration endpoint — wrong types for every known
 // field, nulls, nested objects, huge arrays, unicode, weird and dangerous URI schemes, every combination of
 // authentication method, grant and response types and application type — the answer is 201 or a 4xx with a JSON

@@ -1,4 +1,4 @@
-// Fuzz of POST /token (RFC 6749 §3.2, §5.2; OAuth 2.1; DESIGN.md §7) against a real server and database. Random
+// Fuzz of POST /token (RFC 6749 §3.2, §5.2; OAuth 2.1) against a real server and database. Random
 // grant types, codes (random, and one character off a real one), PKCE verifiers, redirect URIs, resources, refresh
 // tokens, duplicated parameters, client authentication headers (Basic with wrong or malformed credentials, other
 // schemes) and content types: the answer is never a 5xx, always an OAuth error in JSON, and never a token.

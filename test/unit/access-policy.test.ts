@@ -1,4 +1,4 @@
-// Who may log in, and who is an admin: the rules of DESIGN.md §4 applied to identities from any connection.
+// Who may log in, and who is an admin: the rules of README's "Configuration" (ALLOWED_*, ADMIN_*) applied to identities from any connection.
 import { decideAccess, type AccessRules } from '../../src/upstream/access-policy.js';
 import type { Identity } from '../../src/upstream/connector.js';
 

@@ -1,7 +1,7 @@
 // How long a fetched metadata document may be reused: RFC 9111 §5.2.2 (Cache-Control response directives), §4.2.3
 // (Age), §5.3 (Expires) and §4.2.2 (heuristic freshness when the response says nothing); CIMD draft, "Client
 // Information Discovery": the authorization server respects the document's HTTP caching headers, with an upper
-// limit of its own (DESIGN.md §6: 24 hours). Errors are never cached (oidc-provider stores only documents it
+// limit of its own (24 hours). Errors are never cached (oidc-provider stores only documents it
 // accepted).
 //
 // oidc-provider reads only max-age and Expires, and raises anything shorter to its configured minimum; Gatehouse

@@ -1,4 +1,4 @@
-// CIMD trust policy (DESIGN.md §4, issue #3; CIMD draft, Security Considerations: an authorization server may
+// CIMD trust policy (issue #3; CIMD draft, Security Considerations: an authorization server may
 // restrict which hosts it accepts client identifier URLs from). CIMD_ALLOWED_DOMAINS and CIMD_BLOCKED_DOMAINS hold
 // exact hosts (`app.example.com`) or `*.example.com`, which means strict subdomains only (not example.com itself).
 // A blocked match always wins; when the allow list is non-empty, only hosts on it are accepted.

@@ -1,4 +1,4 @@
-// Client ID Metadata Documents (CIMD draft, draft-ietf-oauth-client-id-metadata-document; DESIGN.md §6, §10.7):
+// Client ID Metadata Documents (CIMD draft, draft-ietf-oauth-client-id-metadata-document):
 // the rules Gatehouse adds to oidc-provider's built-in support, composed in this one place.
 //
 //   before a fetch (allowFetch)   client-id-url.ts (URL form) → domain-policy.ts (allow/block lists, the policy in
@@ -58,7 +58,7 @@ export function failureMessage(f: CimdFailure): string {
   }
 }
 
-// CIMD document size limit (DESIGN.md §6). The same as oidc-provider's fetchResponseBodyLimits default for the
+// CIMD document size limit. The same as oidc-provider's fetchResponseBodyLimits default for the
 // purpose, which stays in place behind it; enforced here too because oidc-provider's check fails with "stream is
 // locked" instead of its own message when it cancels a stream it is iterating.
 const DOCUMENT_LIMIT_BYTES = 5 * 1024;

@@ -1,4 +1,4 @@
-// argon2id for local passwords (DESIGN.md §7). Tests use cheaper costs; production uses the library defaults
+// argon2id for local passwords. Tests use cheaper costs; production uses the library defaults
 // (about 190 ms per hash on the reference machine).
 import { availableParallelism } from 'node:os';
 import argon2 from 'argon2';

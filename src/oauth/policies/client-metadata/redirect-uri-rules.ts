@@ -1,4 +1,4 @@
-// DESIGN.md §6 and RFC 8252 §7: a redirect URI is https, or http on a loopback address (the native-app pattern),
+// RFC 8252 §7: a redirect URI is https, or http on a loopback address (the native-app pattern),
 // or a private-use scheme named after a domain the app owns (reverse-domain, RFC 8252 §7.1, e.g.
 // com.example.app:/callback). Plain http to any other host would hand codes to whoever is on the network path.
 // Schemes that run code or read local data are never allowed. Clients whose private-use scheme is not a reverse

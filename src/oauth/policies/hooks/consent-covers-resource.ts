@@ -1,4 +1,4 @@
-// Consent is per person, client, resource and scope (DESIGN.md §6): oidc-provider asks again for a new scope,
+// Consent is per person, client, resource and scope: oidc-provider asks again for a new scope,
 // but not for a new resource requested with no scope. This check closes that gap: a remembered grant for one MCP
 // server never silently yields tokens for another.
 import { interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';

@@ -1,4 +1,4 @@
-// Refresh tokens for MCP clients (DESIGN.md §6, §10.4): issued on the authorization code grant whenever the client
+// Refresh tokens for MCP clients: issued on the authorization code grant whenever the client
 // may use the refresh_token grant, without requiring `offline_access` (MCP clients rarely ask for it), bound to
 // the granted scope and resource, and rotated on every use (rotateRefreshToken: refresh-lifetime.ts, which also
 // bounds the chain's life). Reuse of a rotated token is detected by

@@ -1,4 +1,4 @@
-// RFC 8707 for MCP (DESIGN.md §6): the token audience is exactly one registered resource; an unregistered one gets
+// RFC 8707 for MCP: the token audience is exactly one registered resource; an unregistered one gets
 // invalid_target; a client that sends none gets the default resource when one is configured. Access tokens are
 // RFC 9068 JWTs (typ at+jwt) signed with the current ES256 key, verifiable by the MCP server against /jwks.
 import { errors, type Client, type KoaContextWithOIDC, type ResourceServer } from 'oidc-provider';

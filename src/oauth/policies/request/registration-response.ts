@@ -4,7 +4,7 @@
 // `private_key_jwt`) and goes on returning it on every read and update; MCP clients that find a `client_secret`
 // authenticate with it, and such a client that does is refused at /token. So the secret is dropped from the answer
 // of every client whose method does not use it (found by the registration fuzz suite).
-// DESIGN.md §6 also promises no null fields: MCP clients parse this answer with strict schemas (the TypeScript
+// No null fields either: MCP clients parse this answer with strict schemas (the TypeScript
 // SDK's OAuthClientInformationFullSchema), which fail on a null or "" where a value is expected. oidc-provider
 // 9.13.3 emits none today; removing them here keeps the promise independent of its internals.
 import type { Middleware } from 'koa';

@@ -8,7 +8,7 @@
 // child prints the kit's own counters at the end, so the run shows every call was shipped.
 // Target (issue 17): on/off ≥ 0.9.
 //
-// Knobs: BENCH_DURATION (seconds per load, 5), BENCH_ROUNDS (5).
+// Knobs: BENCH_DURATION (seconds per load, 5), BENCH_ROUNDS (5), BENCH_PAIRS (`sdk,bare`, or one of them).
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -57,7 +57,7 @@ child.stdout.on('data', (d: Buffer) => {
   lines.push(...parts);
 });
 
-type Pair = { name: string; off: string; on: string };
+type Pair = { key: string; name: string; off: string; on: string };
 try {
   const urls = JSON.parse(await nextLine()) as Record<string, string>;
   const load = (url: string) =>
@@ -69,10 +69,11 @@ try {
       headers: { authorization: `Bearer ${urls.token}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
       body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'deploy', arguments: { target: 'production', replicas: 3 } } }),
     });
+  const wanted = (process.env.BENCH_PAIRS ?? 'sdk,bare').split(',');
   const pairs: Pair[] = [
-    { name: "the README's MCP SDK server", off: urls.sdkOff!, on: urls.sdkOn! },
-    { name: 'a bare handler (the kit alone)', off: urls.bareOff!, on: urls.bareOn! },
-  ];
+    { key: 'sdk', name: "the README's MCP SDK server", off: urls.sdkOff!, on: urls.sdkOn! },
+    { key: 'bare', name: 'a bare handler (the kit alone)', off: urls.bareOff!, on: urls.bareOn! },
+  ].filter((p) => wanted.includes(p.key));
   console.log(`node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB`);
   let requestsOn = 0;
   for (const pair of pairs) {

@@ -9,10 +9,46 @@
 import * as crypto from 'node:crypto';
 
 /**
- * Iterative, not recursive: the arguments come from any token holder, and JSON.parse accepts nesting far deeper
- * than a recursive walk's stack (a 40 kB body of brackets would otherwise crash the server when its call is audited).
+ * The arguments come from any token holder, and JSON.parse accepts nesting far deeper than a recursive walk's stack
+ * (a 40 kB body of brackets would otherwise crash the server when its call is audited): the usual shallow value is
+ * written recursively, and anything nested deeper than MAX_RECURSION is written with an explicit stack.
  */
 export function canonicalJson(value: unknown): string {
+  const shallow = recursive(value, 0);
+  return shallow ?? iterative(value);
+}
+
+const MAX_RECURSION = 64;
+
+/** Undefined when the value is nested deeper than MAX_RECURSION. */
+function recursive(v: unknown, depth: number): string | undefined {
+  // undefined, functions and symbols have no JSON form; a parsed body never holds them.
+  if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'null';
+  if (depth >= MAX_RECURSION) return undefined;
+  let out: string;
+  if (Array.isArray(v)) {
+    out = '[';
+    for (let i = 0; i < v.length; i++) {
+      const item = recursive(v[i], depth + 1);
+      if (item === undefined) return undefined;
+      out += i ? `,${item}` : item;
+    }
+    return `${out}]`;
+  }
+  const record = v as Record<string, unknown>;
+  out = '{';
+  let first = true;
+  for (const k of Object.keys(record).sort()) {
+    if (record[k] === undefined) continue;
+    const item = recursive(record[k], depth + 1);
+    if (item === undefined) return undefined;
+    out += `${first ? '' : ','}${JSON.stringify(k)}:${item}`;
+    first = false;
+  }
+  return `${out}}`;
+}
+
+function iterative(value: unknown): string {
   type Task = { text: string } | { value: unknown };
   const out: string[] = [];
   const tasks: Task[] = [{ value }];
@@ -24,7 +60,6 @@ export function canonicalJson(value: unknown): string {
     }
     const v = task.value;
     if (v === null || typeof v !== 'object') {
-      // undefined, functions and symbols have no JSON form; a parsed body never holds them.
       out.push(JSON.stringify(v) ?? 'null');
       continue;
     }

@@ -68,33 +68,27 @@ export function watchResponse(res: ServerResponse, ids: readonly unknown[], limi
     done(ids.map((id) => (repeated?.has(id) ? 'unknown' : resultFor(id, messages))));
   };
   // A response emits 'close' once, after 'finish' or when it was cut short.
-  const watch = { deadline: Date.now() + maxWaitMs, expire: () => settle(false) };
-  open.add(watch);
-  sweepSoon();
-  res.once('close', () => {
-    open.delete(watch);
-    settle(res.writableFinished);
-  });
+  res.once('close', () => settle(res.writableFinished));
+  // The sweeper finds a response still open past its wait through the settle function it registered.
+  open.set(settle, Date.now() + maxWaitMs);
+  res.once('close', () => open.delete(settle));
+  startSweeper();
 }
 
-// Responses still open, swept every second for those past their wait: one timer for all of them, not one per
-// response (a timer per tool call is measurable on a busy server).
-const open = new Set<{ deadline: number; expire: () => void }>();
+// Responses still open, swept every second for those past their wait: one timer for all of them (unref'd, so it
+// never keeps a process alive), not one per response — a timer per tool call is measurable on a busy server.
+const open = new Map<(finished: boolean) => void, number>();
 let sweeper: NodeJS.Timeout | undefined;
 const SWEEP_MS = 1_000;
 
-function sweepSoon(): void {
+function startSweeper(): void {
   if (sweeper) return;
   sweeper = setInterval(() => {
     const now = Date.now();
-    for (const watch of open) {
-      if (watch.deadline > now) continue;
-      open.delete(watch);
-      watch.expire();
-    }
-    if (!open.size) {
-      clearInterval(sweeper);
-      sweeper = undefined;
+    for (const [settle, deadline] of open) {
+      if (deadline > now) continue;
+      open.delete(settle);
+      settle(false);
     }
   }, SWEEP_MS);
   sweeper.unref();

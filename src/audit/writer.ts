@@ -1,6 +1,7 @@
 // The one audit writer every module calls: security-relevant events with who, what client, what
 // resource, from where, and why a refusal happened. Never secrets: details are filtered by key name as a backstop.
 import type { Knex } from 'knex';
+import { affectedRows } from '../db/affected-rows.js';
 import type { Db } from '../db/connection.js';
 import { scoped, transactionOpen } from '../db/transaction-scope.js';
 import { storable } from '../db/storable-text.js';
@@ -172,9 +173,7 @@ export class AuditLog {
     let deleted = 0;
     let batches = 0;
     for (;;) {
-      // Raw, because knex on PGlite hands back the driver's result rather than the count (as oauth/adapter.ts does).
-      const result = (await this.db.raw('delete from audit_events where id in (select id from audit_events where at < ? order by id limit ?)', [before, batchSize])) as { rowCount?: number; affectedRows?: number };
-      const n = Number(result.rowCount ?? result.affectedRows ?? 0);
+      const n = affectedRows(await this.db.raw('delete from audit_events where id in (select id from audit_events where at < ? order by id limit ?)', [before, batchSize]));
       batches += 1;
       deleted += n;
       if (n < batchSize) return { deleted, batches, before };

@@ -8,7 +8,7 @@ import { auditCount, auditCountsByResource, auditPage } from '../audit/queries.j
 import { countLiveGrants } from '../oauth/adapter.js';
 import type { Resource } from '../oauth/resources.js';
 import type { ConsoleDeps } from './deps.js';
-import { reportFacts } from './tool-reports.js';
+import { listBadge, reportFacts } from './tool-reports.js';
 
 const DAY_MS = 86_400_000;
 const CHURN_DAYS = 14;
@@ -47,8 +47,9 @@ async function mcpServerActivity(deps: ConsoleDeps, resources: Resource[], since
   const [counts, inventories] = await Promise.all([auditCountsByResource(deps.db, ['tool.called', 'tool.refused'], since), deps.inventories.all()]);
   const of = (uri: string, type: string) => counts.find((c) => c.resource === uri && c.type === type)?.count ?? 0;
   return resources.map((r) => {
-    const facts = reportFacts(r, inventories.get(r.uri));
-    return { uri: r.uri, name: r.name, path: `/resources/${encodeURIComponent(r.uri)}`, calls: of(r.uri, 'tool.called'), refusals: of(r.uri, 'tool.refused'), flags: facts.count, silent: facts.silent };
+    // The same badge as the server list: silent shown as such, the other flags counted.
+    const badge = listBadge(reportFacts(r, inventories.get(r.uri)));
+    return { uri: r.uri, name: r.name, path: `/resources/${encodeURIComponent(r.uri)}`, calls: of(r.uri, 'tool.called'), refusals: of(r.uri, 'tool.refused'), ...badge };
   });
 }
 

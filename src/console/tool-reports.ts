@@ -1,7 +1,7 @@
 // What the console shows of an MCP server's reports (docs/MCP-SERVER-REPORTING.md): its last tool inventory with
 // the flags of reporting/inventory-flags.ts, for the server's page, and a flag count for the server list and the
 // Overview. The rules live in reporting/; this only turns them into what the templates print.
-import { inventoryFlags, mayBeDestructive, type Inventory, type InventoryFlags, type ToolFlag } from '../reporting/inventory-flags.js';
+import { effectiveHints, inventoryFlags, mayBeDestructive, type Inventory, type ToolFlag } from '../reporting/inventory-flags.js';
 import type { Resource } from '../oauth/resources.js';
 
 export const FLAG_LABELS: Record<ToolFlag | 'no_longer_reported' | 'silent' | 'never_reported', string> = {
@@ -17,18 +17,18 @@ const when = (d: Date) => ({ iso: d.toISOString(), text: d.toISOString().slice(0
 
 /** The hints a person needs to read, with MCP's defaults applied to absent ones. */
 function hintLabels(t: Inventory['tools'][number]): string[] {
-  const h = t.annotations ?? {};
+  const h = effectiveHints(t.annotations);
   return [
-    h.readOnlyHint === true ? 'read-only' : mayBeDestructive(h) ? 'may be destructive' : 'not destructive',
-    ...(h.idempotentHint === true ? ['idempotent'] : []),
-    h.openWorldHint === false ? 'closed world' : 'open world',
+    h.readOnlyHint ? 'read-only' : mayBeDestructive(h) ? 'may be destructive' : 'not destructive',
+    ...(h.idempotentHint ? ['idempotent'] : []),
+    h.openWorldHint ? 'open world' : 'closed world',
   ];
 }
 
 export function reportFacts(r: Resource, inventory: Inventory | undefined, now = new Date()) {
   const flags = inventoryFlags(inventory, r.catalogue, now);
   return {
-    flags: serverFlags(flags),
+    flags: { silent: flags.silent, neverReported: flags.neverReported, noLongerReported: flags.noLongerReported },
     count: flags.count,
     silent: flags.silent,
     inventory: inventory && {
@@ -50,16 +50,7 @@ export function reportFacts(r: Resource, inventory: Inventory | undefined, now =
   };
 }
 
-/** The server-level flags: silent (or never reported), and the catalogue tools no longer reported. */
-function serverFlags(flags: InventoryFlags) {
-  return {
-    silent: flags.silent,
-    neverReported: flags.neverReported,
-    noLongerReported: flags.noLongerReported,
-  };
-}
-
-/** The server list's badge: silent, and how many other flags. */
+/** The badge of the server list and the Overview: silent, and how many other flags. */
 export function listBadge(facts: ReturnType<typeof reportFacts>): { silent: boolean; flags: number } {
   return { silent: facts.silent, flags: facts.count - (facts.silent ? 1 : 0) };
 }

@@ -9,6 +9,7 @@
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import { sha256 } from '../crypto/digest.js';
 import type { SecretBox } from '../crypto/secret-box.js';
+import { affectedRows } from '../db/affected-rows.js';
 import type { Db } from '../db/connection.js';
 import { scoped } from '../db/transaction-scope.js';
 import { storable } from '../db/storable-text.js';
@@ -221,8 +222,8 @@ async function rotate(db: Db, spentKey: string, next: StoredRow): Promise<boolea
      insert into oidc_payloads (model, id, payload, grant_id, uid, user_code, expires_at)
      select ?, ?, ?, ?, ?, ?, ?::timestamptz from spent`,
     [new Date(), spentKey, next.model, next.id, next.payload, next.grant_id, next.uid, next.user_code, next.expires_at],
-  )) as { rowCount?: number; affectedRows?: number };
-  return Number(result.rowCount ?? result.affectedRows ?? 0) === 1;
+  ));
+  return affectedRows(result) === 1;
 }
 
 /** Deletes every artefact issued under a grant, and the grant itself. */
@@ -243,7 +244,7 @@ export async function deleteExpiredPayloads(db: Db, batch = 1000): Promise<numbe
          select ctid from oidc_payloads where expires_at is not null and expires_at <= ? limit ?)`,
       [new Date(), batch],
     );
-    const count = Number((result as { rowCount?: number; affectedRows?: number }).rowCount ?? (result as { affectedRows?: number }).affectedRows ?? 0);
+    const count = affectedRows(result);
     total += count;
     if (count < batch) return total;
   }

@@ -4,6 +4,7 @@
 // refuse, so an unauthenticated claim can do no more than get its own request refused.
 import type { Context } from 'koa';
 import { decodeJwt } from 'jose';
+import { basicCredentials } from '../http/basic-credentials.js';
 import { parsedForm } from '../http/provider-form.js';
 
 export function requestClientId(ctx: Context): string | undefined {
@@ -12,15 +13,7 @@ export function requestClientId(ctx: Context): string | undefined {
   const fromParam = (ctx.method === 'GET' || ctx.method === 'HEAD' ? ctx.query.client_id : body?.client_id) ?? undefined;
   if (typeof fromParam === 'string' && fromParam) return fromParam;
   const auth = ctx.get('authorization');
-  if (/^basic /i.test(auth)) {
-    try {
-      const decoded = Buffer.from(auth.slice(6).trim(), 'base64').toString('utf8');
-      const id = decoded.slice(0, Math.max(0, decoded.indexOf(':')));
-      if (id) return decodeURIComponent(id.replace(/\+/g, ' '));
-    } catch {
-      return undefined;
-    }
-  }
+  if (/^basic /i.test(auth)) return basicCredentials(auth)?.id;
   const assertion = body?.client_assertion;
   if (typeof assertion === 'string') {
     try {

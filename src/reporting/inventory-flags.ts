@@ -42,11 +42,21 @@ export interface InventoryFlags {
   count: number;
 }
 
-export const SILENT_AFTER_MS = 86_400_000;
+const SILENT_AFTER_MS = 86_400_000;
 
-/** MCP's defaults for absent hints (MCP specification, ToolAnnotations): a tool may be destructive unless it says not. */
+export const HINTS = ['readOnlyHint', 'destructiveHint', 'idempotentHint', 'openWorldHint'] as const;
+/** MCP's defaults for absent hints (MCP specification, ToolAnnotations). */
+const DEFAULT_HINTS: Required<ToolHints> = { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true };
+
+/** A tool's hints with MCP's defaults filled in for the absent ones. */
+export function effectiveHints(hints: ToolHints | undefined): Required<ToolHints> {
+  return { ...DEFAULT_HINTS, ...Object.fromEntries(HINTS.filter((h) => hints?.[h] !== undefined).map((h) => [h, hints![h]])) };
+}
+
+/** A tool may be destructive unless it says it is read-only or not destructive. */
 export function mayBeDestructive(hints: ToolHints | undefined): boolean {
-  return hints?.readOnlyHint !== true && hints?.destructiveHint !== false;
+  const h = effectiveHints(hints);
+  return !h.readOnlyHint && h.destructiveHint;
 }
 
 /** A scope whose last `:` `.` `_` `-` part is `read` or `readonly`, or named `read`. */
@@ -55,7 +65,7 @@ export function isReadScope(scope: string): boolean {
   return last === 'read' || last === 'readonly';
 }
 
-export function toolFlags(tool: InventoryTool, catalogued: ReadonlySet<string>): ToolFlag[] {
+function toolFlags(tool: InventoryTool, catalogued: ReadonlySet<string>): ToolFlag[] {
   const flags: ToolFlag[] = [];
   // [] is no rule; an empty alternative unlocks the tool for any token, which is no rule either.
   if (!tool.scopes.length || tool.scopes.some((alt) => !alt.length)) flags.push('no_scope');

@@ -7,12 +7,12 @@ import type { AuditLog } from '../audit/writer.js';
 import type { Db } from '../db/connection.js';
 import { storable } from '../db/storable-text.js';
 import { inTransaction } from '../db/transaction-scope.js';
-import type { Inventory, InventoryTool, ToolHints } from './inventory-flags.js';
+import { effectiveHints, HINTS, type Inventory, type InventoryTool } from './inventory-flags.js';
 import type { Reporter } from './reporter-client.js';
 import type { InventoryBody } from './report-schemas.js';
 
 /** What the console keeps of a description (the contract admits 10,000 characters). */
-export const STORED_DESCRIPTION = 1000;
+const STORED_DESCRIPTION = 1000;
 /** Names listed per kind in the audit row's details (the writer clips to 100 items anyway). */
 const NAMES_AUDITED = 50;
 
@@ -38,9 +38,6 @@ const toInventory = (r: Row): Inventory => ({
   changedAt: new Date(r.changed_at),
 });
 
-const HINTS = ['readOnlyHint', 'destructiveHint', 'idempotentHint', 'openWorldHint'] as const;
-// MCP's defaults: an absent hint and the same hint given explicitly are one rule, not a change.
-const DEFAULT_HINTS: Required<ToolHints> = { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true };
 
 function storedTool(t: InventoryBody['tools'][number]): InventoryTool {
   const annotations = t.annotations ? Object.fromEntries(HINTS.filter((h) => t.annotations![h] !== undefined).map((h) => [h, t.annotations![h]])) : undefined;
@@ -56,17 +53,19 @@ function storedTool(t: InventoryBody['tools'][number]): InventoryTool {
 /** The part of a tool whose change is audited: its rule (alternatives in any order) and its effective hints. */
 function ruleKey(t: InventoryTool): string {
   const alternatives = t.scopes.map((alt) => [...new Set(alt)].sort().join(' ')).sort();
-  const hints = HINTS.map((h) => t.annotations?.[h] ?? DEFAULT_HINTS[h]);
+  // An absent hint and MCP's default given explicitly are one rule, not a change.
+  const effective = effectiveHints(t.annotations);
+  const hints = HINTS.map((h) => effective[h]);
   return JSON.stringify([alternatives, hints]);
 }
 
-export interface InventoryDiff {
+interface InventoryDiff {
   added: string[];
   removed: string[];
   changed: string[];
 }
 
-export function diffTools(before: readonly InventoryTool[], after: readonly InventoryTool[]): InventoryDiff {
+function diffTools(before: readonly InventoryTool[], after: readonly InventoryTool[]): InventoryDiff {
   const old = new Map(before.map((t) => [t.name, ruleKey(t)]));
   const now = new Map(after.map((t) => [t.name, ruleKey(t)]));
   return {

@@ -5,7 +5,7 @@
 import type { Context } from 'koa';
 import { requestOrigin, type AuditLog } from '../audit/writer.js';
 
-export type ReportError = 'invalid_client' | 'unauthorized_client' | 'invalid_request';
+type ReportError = 'invalid_client' | 'unauthorized_client' | 'invalid_request';
 
 export class ReportRefusal extends Error {
   constructor(

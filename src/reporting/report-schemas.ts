@@ -47,7 +47,6 @@ export const inventoryBody = z.object({
     }),
 });
 export type InventoryBody = z.infer<typeof inventoryBody>;
-export type ReportedTool = InventoryBody['tools'][number];
 
 export const OUTCOMES = ['allowed', 'tool_error', 'unknown', 'refused_scope', 'refused_unmapped', 'refused_batch'] as const;
 export type CallOutcome = (typeof OUTCOMES)[number];

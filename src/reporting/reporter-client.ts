@@ -6,7 +6,7 @@
 // not an administrator's resource-server client (origin `static` in the client registry, as the introspection
 // policy requires: oauth/policies/hooks/introspection.ts), is pending or disabled, or whose resource is gone.
 import type Provider from 'oidc-provider';
-import { strictDecode } from '../http/input-sanity.js';
+import { basicCredentials } from '../http/basic-credentials.js';
 import { clientKind } from '../oauth/client-kind.js';
 import type { ClientRegistry } from '../oauth/client-registry.js';
 import { RESOURCE_PROPERTY } from '../oauth/policies/client-metadata/client-admin-properties.js';
@@ -23,27 +23,6 @@ export interface ReporterDeps {
   provider: () => Provider;
   registry: ClientRegistry;
   resources: ResourceRegistry;
-}
-
-const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
-/** RFC 6749 §2.3.1: base64 of form-urlencoded client_id ":" form-urlencoded client_secret; undefined if malformed. */
-export function basicCredentials(header: string): { id: string; secret: string } | undefined {
-  const m = /^Basic +(\S+)$/i.exec(header.trim());
-  if (!m || !BASE64.test(m[1]!) || m[1]!.length % 4 !== 0) return undefined;
-  let decoded: string;
-  try {
-    decoded = utf8.decode(Buffer.from(m[1]!, 'base64'));
-  } catch {
-    return undefined;
-  }
-  const colon = decoded.indexOf(':');
-  if (colon <= 0) return undefined;
-  const id = strictDecode(decoded.slice(0, colon), true);
-  const secret = strictDecode(decoded.slice(colon + 1), true);
-  if ('problem' in id || 'problem' in secret || !id.value || !secret.value) return undefined;
-  return { id: id.value, secret: secret.value };
 }
 
 // Every failed authentication gets the same answer; the audit row keeps the reason.

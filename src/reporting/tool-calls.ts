@@ -5,12 +5,13 @@
 // cannot spoil another's ids), and the one that loses is answered as a duplicate too, its transaction rolled back.
 import type { Knex } from 'knex';
 import type { AuditEvent, AuditLog } from '../audit/writer.js';
+import { affectedRows } from '../db/affected-rows.js';
 import type { Db } from '../db/connection.js';
 import type { Reporter } from './reporter-client.js';
 import type { CallOutcome, ToolCallEvent, ToolCallsBody } from './report-schemas.js';
 
 /** The contract's table: each outcome's audit type, outcome and reason. */
-export const OUTCOME_ROWS: Record<CallOutcome, Pick<AuditEvent, 'type' | 'outcome' | 'reason'>> = {
+const OUTCOME_ROWS: Record<CallOutcome, Pick<AuditEvent, 'type' | 'outcome' | 'reason'>> = {
   allowed: { type: 'tool.called', outcome: 'success' },
   tool_error: { type: 'tool.called', outcome: 'failure', reason: 'tool_error' },
   unknown: { type: 'tool.called', outcome: 'failure', reason: 'result_unknown' },
@@ -20,9 +21,9 @@ export const OUTCOME_ROWS: Record<CallOutcome, Pick<AuditEvent, 'type' | 'outcom
 };
 
 /** Batch ids are kept a day longer than the oldest event a batch may carry (7 days). */
-export const BATCH_ID_DAYS = 8;
+const BATCH_ID_DAYS = 8;
 
-export function auditRowOf(e: ToolCallEvent, reporter: Reporter): AuditEvent & { at: Date } {
+function auditRowOf(e: ToolCallEvent, reporter: Reporter): AuditEvent & { at: Date } {
   return {
     ...OUTCOME_ROWS[e.outcome],
     at: new Date(e.at),
@@ -59,7 +60,5 @@ export async function acceptToolCalls(db: Db, audit: AuditLog, reporter: Reporte
 
 /** Forgets batch ids older than BATCH_ID_DAYS (run with the audit retention purge, gatehouse.ts). */
 export async function deleteOldBatchIds(db: Db, days = BATCH_ID_DAYS): Promise<number> {
-  // Raw, because knex on PGlite hands back the driver's result rather than the count (as audit/writer.ts does).
-  const result = (await db.raw('delete from tool_call_batches where accepted_at < ?', [new Date(Date.now() - days * 86_400_000)])) as { rowCount?: number; affectedRows?: number };
-  return Number(result.rowCount ?? result.affectedRows ?? 0);
+  return affectedRows(await db.raw('delete from tool_call_batches where accepted_at < ?', [new Date(Date.now() - days * 86_400_000)]));
 }

@@ -24,7 +24,6 @@ export interface RecorderOptions {
   queue?: ToolCallQueue | undefined;
   onToolCall?: ((event: ToolCallEvent) => void) | undefined;
   watchBytes: number;
-  watchMs?: number | undefined;
   onError?: ((err: Error) => void) | undefined;
 }
 
@@ -50,16 +49,10 @@ export class ToolCallRecorder {
     if (!calls.length) return;
     const at = new Date().toISOString();
     const start = performance.now();
-    watchResponse(
-      res,
-      calls.map((c) => c.call.id),
-      this.options.watchBytes,
-      (results) => {
-        const duration = Math.round(performance.now() - start);
-        calls.forEach((c, i) => this.#record(() => event(identity, c, results[i] ?? 'unknown', at, duration)));
-      },
-      this.options.watchMs,
-    );
+    watchResponse(res, calls.map((c) => c.call.id), this.options.watchBytes, (results) => {
+      const duration = Math.round(performance.now() - start);
+      calls.forEach((c, i) => this.#record(() => event(identity, c, results[i] ?? 'unknown', at, duration)));
+    });
   }
 
   /** Builds and emits one event; runs in a response's 'close' listener, so it must never throw. */

@@ -20,6 +20,9 @@ import type { PolicySettings } from './policy/settings.js';
 import type { SecretBox } from './crypto/secret-box.js';
 import type { CimdClients } from './oauth/cimd/cimd-clients.js';
 import type { Metrics } from './metrics/registry.js';
+import type { ApprovalService } from './approvals/service.js';
+import type { ToolApprovals } from './approvals/store.js';
+import type { McpServerInventories } from './reporting/inventory.js';
 
 export interface AppDeps {
   /** Gatehouse's own clients (oauth/first-party-clients.ts). */
@@ -44,4 +47,10 @@ export interface AppDeps {
   consoleSessions: ConsoleSessions;
   policy: PolicySettings;
   metrics: Metrics;
+  /** The person's own pages' sessions (account/). */
+  accountSessions: ConsoleSessions;
+  inventories: McpServerInventories;
+  /** Per-call approval of tool calls (docs/TOOL-APPROVALS.md). */
+  approvals: ApprovalService;
+  approvalStore: ToolApprovals;
 }

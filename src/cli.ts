@@ -21,6 +21,7 @@ import { CONNECTION_KINDS, type ConnectionKindName, type SpecField } from './ups
 import { ConnectionError, connectionSpec, type StoredConnection } from './upstream/connections.js';
 import { CALLBACK_PATH } from './interaction/upstream-leg.js';
 import { consoleClient } from './console/console-client.js';
+import { accountClient } from './account/account-client.js';
 import { FirstPartyClients } from './oauth/first-party-clients.js';
 
 class CliError extends Error {}
@@ -46,7 +47,7 @@ async function providerFor(s: Services) {
   return buildProvider({
     config: s.config, db: s.handle.db, box: s.box, secretKey: s.secretKey, keys: await loadKeySet(s.handle.db, s.box),
     resources: s.resources, accounts: s.accounts, views: new Views(), policy: s.policy, audit: s.audit, registry: s.registry,
-    firstParty: new FirstPartyClients([consoleClient(s.config.ISSUER)]),
+    firstParty: new FirstPartyClients([consoleClient(s.config.ISSUER), accountClient(s.config.ISSUER)]),
   });
 }
 

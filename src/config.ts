@@ -99,6 +99,9 @@ const accessRuleSeed = z
     groups: z.array(z.string().min(1).max(256)).default([]),
   })
   .strict();
+/** How often a person approves a tool's calls (docs/TOOL-APPROVALS.md). */
+export const APPROVAL_MODES = ['each-call', 'once-per-grant'] as const;
+const approvalMode = z.enum(APPROVAL_MODES, { error: 'must be "each-call" or "once-per-grant"' });
 const scopeSeed = z.union([
   z.string().max(500),
   z
@@ -106,6 +109,7 @@ const scopeSeed = z.union([
       description: z.string().max(500).optional(),
       tools: z.array(toolName).max(500).default([]),
       access: accessRuleSeed.optional(),
+      approval: approvalMode.optional(),
     })
     .strict(),
 ]);
@@ -118,6 +122,9 @@ export const resourceSeed = z
     // scope → description, or {description, tools it unlocks, access rule}
     scopes: z.record(z.string().regex(scopeName, 'is not a valid scope name'), scopeSeed).default({}),
     access: accessRuleSeed.optional(),
+    // per tool, and for every tool the server reports as possibly destructive (docs/TOOL-APPROVALS.md)
+    tool_approval: z.record(toolName, approvalMode).optional(),
+    destructive_tools_approval: approvalMode.optional(),
     default: z.boolean().default(false),
   })
   .strict();
@@ -237,6 +244,10 @@ const schema = z.object({
     .transform((v) => (v === 'auto' ? availableParallelism() : v)),
   // The console signs an admin out after this long without a request (and after 12 hours in any case).
   CONSOLE_IDLE_TIMEOUT: seconds(60, 86400).default(1800),
+  // How long a person has to decide on a tool call, and to use an approval (docs/TOOL-APPROVALS.md).
+  APPROVAL_TTL: seconds(30, 3600).default(300),
+  APPROVAL_WEBHOOK_URL: z.string().url('must be an absolute http(s) URL').refine((v) => /^https?:\/\//.test(v), 'must be an absolute http(s) URL').optional(),
+  APPROVAL_WEBHOOK_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
 });
 
 /** Settings an admin may override from the console (policy/settings.ts), parsed exactly as the environment is. */
@@ -299,6 +310,7 @@ export function loadConfig(env: Record<string, string | undefined> = environment
       problems.push('ISSUER: its path must be one or more segments of letters, digits, "-", "_", "~" or "." (such as /tenant1), none of them "." or ".." and not /.well-known');
     }
   }
+  if (c.APPROVAL_WEBHOOK_URL && !c.APPROVAL_WEBHOOK_SECRET) problems.push('APPROVAL_WEBHOOK_SECRET: required with APPROVAL_WEBHOOK_URL (at least 32 characters; the requests are signed with it)');
   if (moreProblems) problems.push(...moreProblems(c as Config));
   if (c.WORKERS > 1 && !c.DATABASE_URL) {
     problems.push(`WORKERS: ${c.WORKERS} workers need DATABASE_URL (the embedded database belongs to one process)`);

@@ -38,6 +38,12 @@ import { ConsoleSessions } from './console/sessions.js';
 import { PolicySettings } from './policy/settings.js';
 import { Metrics } from './metrics/registry.js';
 import { consoleClient } from './console/console-client.js';
+import { accountClient } from './account/account-client.js';
+import { AccessTokenChecker } from './approvals/access-token.js';
+import { ApprovalService } from './approvals/service.js';
+import { ToolApprovals } from './approvals/store.js';
+import { ApprovalWebhook } from './approvals/webhook.js';
+import { McpServerInventories } from './reporting/inventory.js';
 import { FirstPartyClients } from './oauth/first-party-clients.js';
 import { auditMetrics } from './metrics/audit-metrics.js';
 import { deleteOldBatchIds } from './reporting/tool-calls.js';
@@ -111,10 +117,13 @@ export interface RunningGatehouse {
   holder: ProviderHolder;
   /** This instance's metrics registry (what /metrics serves). */
   metrics: Metrics;
+  /** Per-call approval of tool calls (its sweep runs every minute). */
+  approvals: ApprovalService;
   close(): Promise<void>;
 }
 
 const CLEANUP_INTERVAL_MS = 10 * 60 * 1000;
+const APPROVAL_SWEEP_MS = 60 * 1000;
 
 /** Deletes dynamic clients unused for DCR_CLIENT_TTL_DAYS and audits the sweep. */
 export async function sweepUnusedClients(services: Services): Promise<string[]> {
@@ -180,8 +189,9 @@ export async function startGatehouse(config: Config, options: StartOptions = {})
     const metrics = new Metrics(handle.db);
     audit.observe(auditMetrics(metrics));
     const cimd = new CimdTrust({ config, clients: services.cimdClients, audit, policy: services.policy, fetch: options.cimdFetch });
-    // Gatehouse's own clients (the console's sign-in): the provider defines them, sign-in marks their fresh logins.
-    const firstParty = new FirstPartyClients([consoleClient(config.ISSUER)]);
+    // Gatehouse's own clients (the console's and the account pages' sign-in): the provider defines them, sign-in marks
+    // their fresh logins.
+    const firstParty = new FirstPartyClients([consoleClient(config.ISSUER), accountClient(config.ISSUER)]);
     const holder = new ProviderHolder(
       (keys) => {
         const provider = buildProvider({ config, db: handle.db, box, secretKey: services.secretKey, keys, resources, accounts, views, cimd, policy: services.policy, audit, registry: services.registry, firstParty });
@@ -200,11 +210,26 @@ export async function startGatehouse(config: Config, options: StartOptions = {})
 
     const rateLimits = new RateLimits(handle.db, config, audit);
     const consoleSessions = new ConsoleSessions(handle.db, services.secretKey, config.CONSOLE_IDLE_TIMEOUT * 1000);
+    const accountSessions = new ConsoleSessions(handle.db, services.secretKey, config.CONSOLE_IDLE_TIMEOUT * 1000, 'account');
+    const inventories = new McpServerInventories(handle.db, audit);
+    const approvalStore = new ToolApprovals(handle.db, box, config.APPROVAL_TTL * 1000);
+    const approvals = new ApprovalService({
+      issuer: config.ISSUER,
+      store: approvalStore,
+      tokens: new AccessTokenChecker(config.ISSUER, () => holder.keys),
+      resources,
+      inventories,
+      accounts,
+      provider: () => holder.provider,
+      audit,
+      webhook: config.APPROVAL_WEBHOOK_URL && config.APPROVAL_WEBHOOK_SECRET ? new ApprovalWebhook(config.APPROVAL_WEBHOOK_URL, config.APPROVAL_WEBHOOK_SECRET, audit) : undefined,
+    });
     const app = buildApp({
       firstParty,
       config, db: handle.db, log, secretKey: services.secretKey, holder, resources, accounts, users, connections: services.connections,
       transactions: services.transactions, upstreamTokens: services.upstreamTokens, views, audit, registry: services.registry, rateLimits,
       box, cimdClients: services.cimdClients, consoleSessions, policy: services.policy, metrics,
+      accountSessions, inventories, approvals, approvalStore,
     });
     const server = createServer(app.callback());
     server.requestTimeout = 30_000;
@@ -232,8 +257,13 @@ export async function startGatehouse(config: Config, options: StartOptions = {})
         sweepUnusedClients(services).catch((err) => log.error({ err }, 'client expiry sweep failed'));
         services.transactions.deleteExpired().catch((err) => log.error({ err }, 'upstream transaction cleanup failed'));
         consoleSessions.deleteExpired().catch((err) => log.error({ err }, 'console session cleanup failed'));
+        accountSessions.deleteExpired().catch((err) => log.error({ err }, 'account session cleanup failed'));
         purgeOldAuditEvents(services).catch((err) => log.error({ err }, 'audit retention cleanup failed'));
       }, CLEANUP_INTERVAL_MS),
+      // Approval requests past their time are expired and audited within a minute (docs/TOOL-APPROVALS.md).
+      setInterval(() => {
+        approvals.sweep().catch((err) => log.error({ err }, 'approval expiry sweep failed'));
+      }, APPROVAL_SWEEP_MS),
       // The summaries of repeated refusals (audit/repeats.ts) are written when their window ends.
       setInterval(() => void audit.flushRepeats(), REPEAT_WINDOW_MS),
     );
@@ -254,7 +284,7 @@ export async function startGatehouse(config: Config, options: StartOptions = {})
       })());
 
     log.info({ issuer: config.ISSUER, port, database: handle.embedded ? `embedded (${config.dataDir})` : 'postgresql' }, 'gatehouse listening');
-    return { server, url: `http://127.0.0.1:${port}`, services, holder, metrics, close };
+    return { server, url: `http://127.0.0.1:${port}`, services, holder, metrics, approvals, close };
   } catch (err) {
     for (const t of timers) clearInterval(t);
     await handle.close();

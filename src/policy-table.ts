@@ -38,8 +38,9 @@ import { STATIC_SCOPES } from './oauth/provider.js';
 import { publishedKeys } from './oauth/published-keys.js';
 import { interactionClientId } from './oauth/interaction-client.js';
 import { registrationPolicy } from './oauth/registration.js';
-import { McpServerInventories } from './reporting/inventory.js';
 import { inventoryRoute, reportRateLimit, toolCallsRoute } from './reporting/routes.js';
+import { toolApprovalsRoute } from './approvals/routes.js';
+import { accountRoutes } from './account/index.js';
 
 const routerMiddleware = (router: { routes(): unknown; allowedMethods(): unknown }): Middleware =>
   compose([router.routes(), router.allowedMethods()] as Middleware[]);
@@ -70,7 +71,7 @@ export function policyTable(deps: AppDeps): PolicyTable {
   const corsRule = rule('CORS', cors());
   const form = rule('parse the form once', providerForm(), ['POST']);
   const canonicalResource = rule('canonical resource', canonicalResourceParam());
-  const inventories = new McpServerInventories(deps.db, audit);
+  const inventories = deps.inventories;
   const reporting = { db: deps.db, audit, registry, resources: deps.resources, provider: currentProvider, inventories };
   // Reports are authenticated by their handler (reporting/reporter-client.ts); the limit runs first, so a failed
   // authentication has cost its source a point.
@@ -121,9 +122,10 @@ export function policyTable(deps: AppDeps): PolicyTable {
     },
     userinfo: { rules: [corsRule], handler: provider },
     jwks: { rules: [corsRule], handler: publishedKeys(() => deps.holder.keys) },
-    catalogue: { rules: [], handler: catalogue(deps.resources) },
+    catalogue: { rules: [], handler: catalogue(deps.resources, (uri) => deps.approvals.modesOf(uri)) },
     mcp_server_inventory: { rules: [reportLimit], handler: inventoryRoute(reporting) },
     mcp_server_tool_calls: { rules: [reportLimit], handler: toolCallsRoute(reporting) },
+    mcp_server_tool_approvals: { rules: [reportLimit], handler: toolApprovalsRoute({ ...reporting, approvals: deps.approvals }) },
     interaction: {
       rules: [stepApproval],
       handler: routerMiddleware(interactionRoutes({ ...deps, provider: currentProvider, upstreamMetrics: upstreamMetrics(deps.metrics) })),
@@ -138,6 +140,15 @@ export function policyTable(deps: AppDeps): PolicyTable {
         inventories,
         sessions: deps.consoleSessions,
         pages: new ConsolePages(views, audit, base, deps.config.ISSUER.startsWith('https:')),
+      }),
+    },
+    account: {
+      rules: [],
+      handler: accountRoutes({
+        ...deps,
+        provider: currentProvider,
+        sessions: deps.accountSessions,
+        store: deps.approvalStore,
       }),
     },
     static: { rules: [], handler: staticFiles() },

@@ -1,4 +1,6 @@
-// Console sessions (this module owns `console_sessions`). The cookie holds 32 random bytes; the database holds only
+// Console sessions (this module owns `console_sessions`, and `account_sessions` for the person's own pages under
+// /account, which sign in the same way but with any account and are kept apart so one area's cookie never opens the
+// other: docs/TOOL-APPROVALS.md). The cookie holds 32 random bytes; the database holds only
 // their SHA-256 digest, so a database dump signs nobody in. A session ends after
 // CONSOLE_IDLE_TIMEOUT without a request and after MAX_AGE_MS in any case. The CSRF token of a session is an HMAC of
 // its id under a key derived from SECRET_KEY: nothing more to store, and useless without the cookie it belongs to.
@@ -27,12 +29,16 @@ interface Row {
 export class ConsoleSessions {
   readonly #csrfKey: Buffer;
 
+  readonly #table: string;
+
   constructor(
     private readonly db: Db,
     secretKey: string,
     private readonly idleTimeoutMs: number,
+    area: 'console' | 'account' = 'console',
   ) {
-    this.#csrfKey = Buffer.from(hkdfSync('sha256', secretKey, Buffer.alloc(0), 'gatehouse console csrf v1', 32));
+    this.#table = `${area}_sessions`;
+    this.#csrfKey = Buffer.from(hkdfSync('sha256', secretKey, Buffer.alloc(0), `gatehouse ${area} csrf v1`, 32));
   }
 
   csrfFor(id: string): string {
@@ -49,7 +55,7 @@ export class ConsoleSessions {
 
   async create(accountId: string): Promise<ConsoleSession> {
     const id = randomBytes(32).toString('base64url');
-    await this.db('console_sessions').insert({ id_hash: sha256(id), account_id: accountId });
+    await this.db(this.#table).insert({ id_hash: sha256(id), account_id: accountId });
     return { id, accountId, csrf: this.csrfFor(id) };
   }
 
@@ -57,30 +63,30 @@ export class ConsoleSessions {
   async find(id: string | undefined): Promise<ConsoleSession | undefined> {
     if (!id || id.length > 100) return undefined;
     const idHash = sha256(id);
-    const row = (await this.db('console_sessions').where({ id_hash: idHash }).first()) as Row | undefined;
+    const row = (await this.db(this.#table).where({ id_hash: idHash }).first()) as Row | undefined;
     if (!row) return undefined;
     const now = Date.now();
     const lastSeen = new Date(row.last_seen_at).getTime();
     if (now - lastSeen > this.idleTimeoutMs || now - new Date(row.created_at).getTime() > MAX_AGE_MS) {
-      await this.db('console_sessions').where({ id_hash: idHash }).delete();
+      await this.db(this.#table).where({ id_hash: idHash }).delete();
       return undefined;
     }
-    if (now - lastSeen > TOUCH_EVERY_MS) await this.db('console_sessions').where({ id_hash: idHash }).update({ last_seen_at: new Date(now) });
+    if (now - lastSeen > TOUCH_EVERY_MS) await this.db(this.#table).where({ id_hash: idHash }).update({ last_seen_at: new Date(now) });
     return { id, accountId: row.account_id, csrf: this.csrfFor(id) };
   }
 
   async destroy(id: string): Promise<void> {
-    await this.db('console_sessions').where({ id_hash: sha256(id) }).delete();
+    await this.db(this.#table).where({ id_hash: sha256(id) }).delete();
   }
 
   /** Signs a person out of the console everywhere (their account was disabled or lost admin rights). */
   async destroyForAccount(accountId: string): Promise<void> {
-    await this.db('console_sessions').where({ account_id: accountId }).delete();
+    await this.db(this.#table).where({ account_id: accountId }).delete();
   }
 
   async deleteExpired(): Promise<number> {
     const now = Date.now();
-    return this.db('console_sessions')
+    return this.db(this.#table)
       .where('last_seen_at', '<', new Date(now - this.idleTimeoutMs))
       .orWhere('created_at', '<', new Date(now - MAX_AGE_MS))
       .delete();

@@ -10,6 +10,7 @@ import * as consoleTables from '../../migrations/20261124_006_console.js';
 import * as upstreamStateDigest from '../../migrations/20261208_007_upstream_state_digest.js';
 import * as clientRegistrySource from '../../migrations/20261215_008_client_registry_source.js';
 import * as mcpServerReports from '../../migrations/20261216_009_mcp_server_reports.js';
+import * as toolApprovals from '../../migrations/20261217_010_tool_approvals.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -26,6 +27,7 @@ const MIGRATIONS: Array<[string, Migration]> = [
   ['20261208_007_upstream_state_digest', upstreamStateDigest],
   ['20261215_008_client_registry_source', clientRegistrySource],
   ['20261216_009_mcp_server_reports', mcpServerReports],
+  ['20261217_010_tool_approvals', toolApprovals],
 ];
 
 const source: Knex.MigrationSource<[string, Migration]> = {

@@ -68,6 +68,8 @@ function loggedPath(route: Compiled, parts: string[]): string {
     const want = route.segments[i];
     return want?.startsWith(':') && !shown.has(want.slice(1)) ? want : part;
   });
+  const kept = route.spec.loggedTail;
+  if (kept !== undefined && logged.length > route.segments.length + kept) return `/${logged.slice(0, route.segments.length + kept).join('/')}/…`;
   return `/${logged.join('/')}`;
 }
 

@@ -35,6 +35,8 @@ export type RouteId =
   | 'catalogue'
   | 'mcp_server_inventory'
   | 'mcp_server_tool_calls'
+  | 'mcp_server_tool_approvals'
+  | 'account'
   | 'interaction'
   | 'upstream_callback'
   | 'setup'
@@ -64,6 +66,8 @@ export interface RouteSpec {
    * is treated as a secret until declared otherwise (request-log.ts; docs/SECURITY.md, issue 16).
    */
   loggedParams?: readonly string[];
+  /** An area's tail segments the log may show; the rest is `…` (an approval id: account/index.ts). Default: all. */
+  loggedTail?: number;
 }
 
 const GET = ['GET', 'HEAD'] as const;
@@ -87,10 +91,15 @@ export const ROUTE_TABLE: readonly RouteSpec[] = [
   // What an MCP server reports back (docs/MCP-SERVER-REPORTING.md): server to server, so no OPTIONS (no CORS).
   { id: 'mcp_server_inventory', path: '/mcp-server/inventory', methods: ['PUT'] },
   { id: 'mcp_server_tool_calls', path: '/mcp-server/tool-calls', methods: ['POST'] },
+  // An MCP server asks whether a tool call may run (docs/TOOL-APPROVALS.md).
+  { id: 'mcp_server_tool_approvals', path: '/mcp-server/tool-approvals', methods: ['POST'] },
   { id: 'interaction', path: '/interaction/:uid', methods: [...GET, 'POST'], area: true },
   { id: 'upstream_callback', path: '/upstream/callback', methods: GET },
   { id: 'setup', path: '/setup/:token', methods: [...GET, 'POST'] },
   { id: 'console', path: '/console', methods: [...GET, 'POST'], area: true },
+  // The person's own pages: pending approvals and the approval page (docs/TOOL-APPROVALS.md). An approval id is not
+  // logged: with it and the person's session a call can be decided.
+  { id: 'account', path: '/account', methods: [...GET, 'POST'], area: true, loggedTail: 1 },
   { id: 'static', path: '/static/style.css', methods: GET },
   { id: 'static', path: '/static/console.css', methods: GET },
   { id: 'health', path: '/healthz', methods: GET, root: true },

@@ -5,7 +5,8 @@ import type { Middleware } from 'koa';
 import type { ResourceRegistry } from './resources.js';
 
 /** The catalogue route's handler (src/policy-table.ts). */
-export function catalogue(resources: ResourceRegistry): Middleware {
+/** `approvalModes`: the tools of a resource that need a person's approval (docs/TOOL-APPROVALS.md), which the kit enforces. */
+export function catalogue(resources: ResourceRegistry, approvalModes: (uri: string) => Promise<Record<string, string>> = async () => ({})): Middleware {
   return async (ctx) => {
     ctx.set('Access-Control-Allow-Origin', '*');
     if (ctx.method === 'OPTIONS') {
@@ -26,6 +27,7 @@ export function catalogue(resources: ResourceRegistry): Middleware {
       name: resource.name,
       ...(resource.description ? { description: resource.description } : {}),
       scopes: Object.fromEntries(Object.entries(resource.catalogue).map(([name, e]) => [name, { description: e.description, tools: e.tools }])),
+      approvals: await approvalModes(resource.uri),
     };
   };
 }

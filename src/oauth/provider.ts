@@ -122,6 +122,9 @@ export function buildProvider(deps: ProviderDeps): Provider {
       clientIdMetadataDocument: config.CIMD && deps.cimd ? deps.cimd.feature() : { enabled: false },
       pushedAuthorizationRequests: { enabled: false },
     },
+    // The grant an access token was issued under, for the MCP server to hand back with an approval request: an
+    // approval is bound to it (docs/TOOL-APPROVALS.md). A grant id is not a credential (adapter.ts stores it as is).
+    extraTokenClaims: (_ctx, token) => (token.kind === 'AccessToken' && typeof token.grantId === 'string' ? { grant_id: token.grantId } : undefined),
     issueRefreshToken,
     rotateRefreshToken: rotateWithinAbsoluteLifetime(refreshLifetime),
     loadExistingGrant: async (ctx) => {

@@ -4,7 +4,10 @@
 // are one resource.
 import type { Db } from '../db/connection.js';
 import { canonicalResource as kitCanonicalResource } from '../../packages/resource-server/src/canonical-resource.js';
-import type { ResourceInput } from '../config.js';
+import type { APPROVAL_MODES, ResourceInput } from '../config.js';
+
+/** docs/TOOL-APPROVALS.md: each call of the tool, or once per grant. */
+export type ApprovalMode = (typeof APPROVAL_MODES)[number];
 
 /** Who may get tokens for a resource or one of its scopes: anyone matching either list (empty lists: nobody). */
 export interface AccessRule {
@@ -17,6 +20,8 @@ export interface ScopeEntry {
   description: string;
   tools: string[];
   access?: AccessRule | undefined;
+  /** Every tool the scope lists needs this approval. */
+  approval?: ApprovalMode | undefined;
 }
 
 export interface Resource {
@@ -29,6 +34,10 @@ export interface Resource {
   catalogue: Record<string, ScopeEntry>;
   /** Who may get tokens for this server at all; undefined: everyone who may sign in. */
   access?: AccessRule | undefined;
+  /** Approval marks of single tools. */
+  toolApproval: Record<string, ApprovalMode>;
+  /** The approval every tool the server reports as possibly destructive needs. */
+  destructiveToolsApproval?: ApprovalMode | undefined;
   isDefault: boolean;
 }
 
@@ -60,7 +69,8 @@ export function definedByEnvironment(seeds: readonly ResourceInput[], uri: strin
   return seeds.some((r) => canonicalOrSame(r.uri) === uri);
 }
 
-type StoredScope = string | { description?: string; tools?: string[]; access?: { email_domains?: string[]; groups?: string[] } };
+type StoredScope = string | { description?: string; tools?: string[]; access?: { email_domains?: string[]; groups?: string[] }; approval?: ApprovalMode };
+type StoredApprovals = { tools?: Record<string, ApprovalMode>; destructive?: ApprovalMode } | null;
 type StoredAccess = { email_domains?: string[]; groups?: string[] } | null;
 
 interface Row {
@@ -69,6 +79,7 @@ interface Row {
   description: string | null;
   scopes: Record<string, StoredScope> | string;
   access: StoredAccess | string;
+  approvals?: StoredApprovals | string;
   is_default: boolean;
 }
 
@@ -81,11 +92,12 @@ function accessRule(stored: StoredAccess | undefined): AccessRule | undefined {
 
 function scopeEntry(name: string, stored: StoredScope): ScopeEntry {
   if (typeof stored === 'string') return { description: stored || name, tools: [] };
-  return { description: stored.description || name, tools: stored.tools ?? [], access: accessRule(stored.access) };
+  return { description: stored.description || name, tools: stored.tools ?? [], access: accessRule(stored.access), ...(stored.approval ? { approval: stored.approval } : {}) };
 }
 
 const toResource = (r: Row): Resource => {
   const catalogue = Object.fromEntries(Object.entries(json(r.scopes)).map(([name, v]) => [name, scopeEntry(name, v)]));
+  const approvals = r.approvals === null || r.approvals === undefined ? null : json(r.approvals);
   return {
     uri: r.uri,
     name: r.name,
@@ -93,6 +105,8 @@ const toResource = (r: Row): Resource => {
     scopes: Object.fromEntries(Object.entries(catalogue).map(([name, e]) => [name, e.description])),
     catalogue,
     access: accessRule(r.access === null || r.access === undefined ? null : json(r.access)),
+    toolApproval: { ...(approvals?.tools ?? {}) },
+    ...(approvals?.destructive ? { destructiveToolsApproval: approvals.destructive } : {}),
     isDefault: r.is_default,
   };
 };
@@ -159,22 +173,27 @@ export class ResourceRegistry {
     const catalogue = Object.fromEntries(
       Object.entries(seed.scopes ?? {}).map(([name, v]) => {
         const entry = scopeEntry(name, v as StoredScope);
-        return [name, { description: entry.description, tools: entry.tools, ...(entry.access ? { access: storedAccess(entry.access) } : {}) }];
+        return [name, { description: entry.description, tools: entry.tools, ...(entry.access ? { access: storedAccess(entry.access) } : {}), ...(entry.approval ? { approval: entry.approval } : {}) }];
       }),
     );
     const access = accessRule(seed.access as StoredAccess | undefined);
+    const approvals: StoredApprovals =
+      seed.tool_approval && Object.keys(seed.tool_approval).length || seed.destructive_tools_approval
+        ? { tools: { ...(seed.tool_approval ?? {}) }, ...(seed.destructive_tools_approval ? { destructive: seed.destructive_tools_approval } : {}) }
+        : null;
     const row = {
       uri,
       name: seed.name ?? uri,
       description: seed.description ?? null,
       scopes: JSON.stringify(catalogue),
       access: access ? JSON.stringify(storedAccess(access)) : null,
+      approvals: approvals ? JSON.stringify(approvals) : null,
       is_default: seed.default ?? false,
       updated_at: new Date(),
     };
     await this.db.transaction(async (trx) => {
       if (row.is_default) await trx('resources').where({ is_default: true }).whereNot({ uri }).update({ is_default: false });
-      await trx('resources').insert(row).onConflict('uri').merge(['name', 'description', 'scopes', 'access', 'is_default', 'updated_at']);
+      await trx('resources').insert(row).onConflict('uri').merge(['name', 'description', 'scopes', 'access', 'approvals', 'is_default', 'updated_at']);
     });
     this.invalidate();
     return toResource({ ...row, scopes: catalogue, access: row.access });

@@ -23,9 +23,10 @@ export class ReportRefusal extends Error {
 
 export const invalidRequest = (description: string, clientId?: string, status: 400 | 413 = 400) => new ReportRefusal(status, 'invalid_request', description, clientId);
 
-export async function answerRefusal(ctx: Context, audit: AuditLog, refusal: ReportRefusal, endpoint: 'inventory' | 'tool-calls', resource?: string): Promise<void> {
+/** `type`: the audit event (the approval endpoint's refusals are `tool.approval.refused`, docs/TOOL-APPROVALS.md). */
+export async function answerRefusal(ctx: Context, audit: AuditLog, refusal: ReportRefusal, endpoint: 'inventory' | 'tool-calls' | 'tool-approvals', resource?: string, type = 'mcp_server.report.refused'): Promise<void> {
   await audit.record({
-    type: 'mcp_server.report.refused',
+    type,
     outcome: 'failure',
     clientId: refusal.clientId,
     resource,

@@ -48,7 +48,7 @@ export const inventoryBody = z.object({
 });
 export type InventoryBody = z.infer<typeof inventoryBody>;
 
-export const OUTCOMES = ['allowed', 'tool_error', 'unknown', 'refused_scope', 'refused_unmapped', 'refused_batch'] as const;
+export const OUTCOMES = ['allowed', 'tool_error', 'unknown', 'refused_scope', 'refused_unmapped', 'refused_batch', 'approval_required', 'approval_rejected'] as const;
 export type CallOutcome = (typeof OUTCOMES)[number];
 
 const DAY_MS = 86_400_000;

@@ -18,6 +18,9 @@ const OUTCOME_ROWS: Record<CallOutcome, Pick<AuditEvent, 'type' | 'outcome' | 'r
   refused_scope: { type: 'tool.refused', outcome: 'failure', reason: 'insufficient_scope' },
   refused_unmapped: { type: 'tool.refused', outcome: 'failure', reason: 'unmapped_tool' },
   refused_batch: { type: 'tool.refused', outcome: 'failure', reason: 'refused_with_batch' },
+  // held for a person's approval (docs/TOOL-APPROVALS.md): not run, or rejected
+  approval_required: { type: 'tool.refused', outcome: 'failure', reason: 'approval_required' },
+  approval_rejected: { type: 'tool.refused', outcome: 'failure', reason: 'approval_rejected' },
 };
 
 /** Batch ids are kept a day longer than the oldest event a batch may carry (7 days). */

@@ -24,7 +24,9 @@ export const LAYERS: Record<string, number> = {
   oauth: 8,
   interaction: 9,
   reporting: 9,
+  approvals: 9.5, // per-call approval (docs/TOOL-APPROVALS.md): reads the reports' inventories
   console: 10,
+  account: 10.5, // the person's own pages; its sessions are the console's kind (console/sessions.ts)
   'app-deps.ts': 11,
   'policy-table.ts': 12,
   'app.ts': 13,

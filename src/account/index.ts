@@ -1,0 +1,136 @@
+// The person's own pages at /account (docs/TOOL-APPROVALS.md): the pending approvals and the approval page where a
+// tool call is approved or rejected. Every page but sign-in needs an account session (else: sign in, and come back);
+// every POST must come from this origin and carry the session's CSRF token. Only the person the call is made for may
+// decide it: anyone else gets 403, audited. The page cannot be framed (http/security-headers.ts).
+import Router from '@koa/router';
+import compose from 'koa-compose';
+import type { Context, Middleware } from 'koa';
+import { requestOrigin } from '../audit/writer.js';
+import type { ApprovalService } from '../approvals/service.js';
+import type { Approval, ToolApprovals } from '../approvals/store.js';
+import type { ConsoleSession, ConsoleSessions } from '../console/sessions.js';
+import { readForm } from '../http/form-body.js';
+import { issuerBase } from '../http/issuer-path.js';
+import type { ResourceRegistry } from '../oauth/resources.js';
+import type { McpServerInventories } from '../reporting/inventory.js';
+import type { Account } from '../upstream/accounts.js';
+import { ACCOUNT_COOKIE, accountPath } from './account-client.js';
+import { accountSignIn, type AccountSignInDeps } from './sign-in.js';
+import { argumentsView } from './arguments-view.js';
+
+export interface AccountDeps extends AccountSignInDeps {
+  sessions: ConsoleSessions;
+  approvals: ApprovalService;
+  store: ToolApprovals;
+  resources: ResourceRegistry;
+  inventories: McpServerInventories;
+}
+
+interface AccountState {
+  session: ConsoleSession;
+  account: Account;
+  form: Record<string, string>;
+}
+
+export function accountRoutes(deps: AccountDeps): Middleware {
+  const base = issuerBase(deps.config.ISSUER);
+  const origin = new URL(deps.config.ISSUER).origin;
+  const signIn = accountSignIn(deps);
+  const pages = new Router({ sensitive: true });
+  const render = (ctx: Context, status: number, view: string, data: Record<string, unknown>) => {
+    ctx.status = status;
+    ctx.type = 'html';
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = deps.views.render(view, data);
+  };
+  const problem = (ctx: Context, status: number, title: string, description: string) => render(ctx, status, 'error', { title, error: status === 403 ? 'access_denied' : 'invalid_request', description });
+
+  const guard: Middleware = async (ctx, next) => {
+    if (signIn.match(ctx.path, ctx.method).route) return next();
+    ctx.set('Cache-Control', 'no-store');
+    const session = await deps.sessions.find(ctx.cookies.get(ACCOUNT_COOKIE));
+    const account = session ? await deps.accounts.findById(session.accountId) : undefined;
+    const reading = ctx.method === 'GET' || ctx.method === 'HEAD';
+    if (!session || !account || account.disabled) {
+      if (reading) {
+        ctx.status = 303;
+        return ctx.redirect(`${base}/account/login?next=${encodeURIComponent(ctx.path)}`);
+      }
+      return problem(ctx, 401, 'Sign in first', 'Your session has ended. Open the link again to sign in.');
+    }
+    let form: Record<string, string> = {};
+    if (!reading) {
+      const sent = ctx.get('Origin');
+      form = ctx.is('application/x-www-form-urlencoded') ? await readForm(ctx) : {};
+      if ((sent !== '' && sent !== origin) || !deps.sessions.csrfMatches(session, form._csrf)) {
+        await deps.audit.record({ type: 'account.refused', outcome: 'failure', actor: account.email ?? account.id, reason: sent !== '' && sent !== origin ? 'cross-origin form post' : 'missing or wrong CSRF token', details: { path: ctx.path.slice(0, 256) }, ...requestOrigin(ctx) });
+        return problem(ctx, 403, 'Request refused', 'This form was not sent from this page, or the page was too old. Go back, reload and try again.');
+      }
+    }
+    ctx.state.account = { session, account, form } satisfies AccountState;
+    return next();
+  };
+  const state = (ctx: Context) => ctx.state.account as AccountState;
+
+  const describe = async (a: Approval) => {
+    const resource = await deps.resources.find(a.resource);
+    const tool = (await deps.inventories.find(a.resource))?.tools.find((t) => t.name === a.tool);
+    const client = await deps.provider().Client.find(a.clientId).catch(() => undefined);
+    return {
+      id: a.id,
+      tool: a.tool,
+      toolTitle: tool?.title ?? null,
+      toolDescription: tool?.description ?? null,
+      mode: a.mode,
+      clientName: typeof client?.clientName === 'string' ? client.clientName : a.clientId,
+      clientId: a.clientId,
+      resourceName: resource?.name ?? a.resource,
+      resourceUri: a.resource,
+      createdAt: a.createdAt.toISOString(),
+      expiresAt: a.expiresAt.toISOString(),
+      status: a.status,
+      url: `${base}/account/approvals/${a.id}`,
+    };
+  };
+
+  pages.get('/account', async (ctx) => {
+    const { account, session } = state(ctx);
+    const pending = await Promise.all((await deps.store.pendingFor(account.id)).map(describe));
+    render(ctx, 200, 'account/home', { title: 'Your account', account: { email: account.email, name: account.name }, pending, csrf: session.csrf });
+  });
+
+  pages.get('/account/approvals/:id', async (ctx) => {
+    const { account, session } = state(ctx);
+    const found = await deps.store.find(ctx.params.id!);
+    const why = deps.approvals.whyNot(found, account);
+    if (why === 'not_found') return problem(ctx, 404, 'No such approval request', 'This approval request does not exist, or it ended more than a day ago.');
+    if (why === 'not_yours') {
+      await deps.audit.record({ type: 'tool.approval.refused', outcome: 'failure', actor: account.email ?? account.id, clientId: found!.clientId, resource: found!.resource, reason: 'only the person the call is made for may see or decide it', details: { tool: found!.tool, approval_id: found!.id }, ...requestOrigin(ctx) });
+      return problem(ctx, 403, 'Not your approval', 'This tool call is made on behalf of someone else. Only they can approve or reject it.');
+    }
+    const view = await describe(found!);
+    const args = why ? undefined : argumentsView(await deps.store.argumentsOf(found!.id));
+    render(ctx, why ? 410 : 200, 'account/approval', { title: `Approve ${found!.tool}?`, approval: view, args, ended: why ?? null, csrf: session.csrf, action: view.url });
+  });
+
+  pages.post('/account/approvals/:id', async (ctx) => {
+    const { account, form } = state(ctx);
+    const decision = form.decision === 'approve' ? 'approved' : form.decision === 'reject' ? 'rejected' : undefined;
+    if (!decision) return problem(ctx, 400, 'Choose Approve or Reject', 'The form carried no decision.');
+    const result = await deps.approvals.decide(ctx.params.id!, account, decision, requestOrigin(ctx));
+    if ('refused' in result) {
+      if (result.refused === 'not_found') return problem(ctx, 404, 'No such approval request', 'This approval request does not exist.');
+      if (result.refused === 'not_yours') return problem(ctx, 403, 'Not your approval', 'This tool call is made on behalf of someone else. Only they can approve or reject it.');
+      return problem(ctx, 409, result.refused === 'expired' ? 'This request has expired' : 'Already decided', result.refused === 'expired' ? 'Ask the application to call the tool again for a new request.' : 'This tool call was already approved or rejected.');
+    }
+    render(ctx, 200, 'account/decided', { title: decision === 'approved' ? 'Approved' : 'Rejected', approval: await describe(result.approval), decision });
+  });
+
+  pages.post('/account/logout', async (ctx) => {
+    await deps.sessions.destroy(state(ctx).session.id);
+    ctx.cookies.set(ACCOUNT_COOKIE, null, { path: accountPath(deps.config.ISSUER), httpOnly: true, sameSite: 'lax', secure: deps.config.ISSUER.startsWith('https:'), overwrite: true });
+    render(ctx, 200, 'error', { title: 'Signed out', error: 'signed_out', description: 'You are signed out of your Gatehouse account pages.' });
+  });
+
+  return compose([signIn.routes() as Middleware, guard, pages.routes() as Middleware]);
+}

@@ -1,0 +1,40 @@
+// The caller's access token, as the MCP server forwards it with an approval request (docs/TOOL-APPROVALS.md): Gatehouse
+// checks it itself — its own published keys, iss, typ at+jwt, exp, aud = the reporting server's resource — and takes
+// the approval's binding from it, so an MCP server can ask only on behalf of someone who called it with a live token.
+import { createLocalJWKSet, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import type { KeySet } from '../oauth/keys.js';
+
+export interface TokenBinding {
+  accountId: string;
+  clientId: string;
+  grantId: string;
+}
+
+export class AccessTokenChecker {
+  #from: KeySet | undefined;
+  #jwks: JWTVerifyGetKey | undefined;
+
+  constructor(
+    private readonly issuer: string,
+    private readonly keys: () => KeySet,
+  ) {}
+
+  /** The binding, or throws an Error whose message says what is wrong with the token. */
+  async check(token: string, resource: string): Promise<TokenBinding> {
+    const keys = this.keys();
+    if (keys !== this.#from || !this.#jwks) {
+      this.#jwks = createLocalJWKSet(keys.publicJwks() as Parameters<typeof createLocalJWKSet>[0]);
+      this.#from = keys;
+    }
+    let payload: Record<string, unknown>;
+    try {
+      ({ payload } = await jwtVerify(token, this.#jwks, { issuer: this.issuer, audience: resource, typ: 'at+jwt', algorithms: ['ES256', 'RS256'] }));
+    } catch (err) {
+      throw new Error(`access_token is not a valid access token for this MCP server (${(err as Error).message})`);
+    }
+    const { sub, client_id: clientId, grant_id: grantId } = payload;
+    if (typeof sub !== 'string' || typeof clientId !== 'string') throw new Error('access_token names no subject or client (a client-credentials token has no person to ask)');
+    if (typeof grantId !== 'string') throw new Error('access_token carries no grant: sign in again for a new token');
+    return { accountId: sub, clientId, grantId };
+  }
+}

@@ -8,8 +8,8 @@
 import { consoleRouter } from './router.js';
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import { resourceSeed, type ResourceInput } from '../config.js';
-import { canonicalResource, definedByEnvironment, InvalidResourceUri, type AccessRule, type Resource } from '../oauth/resources.js';
+import { APPROVAL_MODES, resourceSeed, type ResourceInput } from '../config.js';
+import { canonicalResource, definedByEnvironment, InvalidResourceUri, type AccessRule, type ApprovalMode, type Resource } from '../oauth/resources.js';
 import { metadataDocument } from '../../packages/resource-server/src/metadata.js';
 import { metadataPath } from '../../packages/resource-server/src/canonical-resource.js';
 import { DOMAIN_NAME } from '../upstream/connection.js';
@@ -25,6 +25,10 @@ export interface ResourceFormValues {
   scopes: string;
   emailDomains: string;
   groups: string;
+  /** One tool per line, `tool | mode` (mode: each-call, the default, or once-per-grant): docs/TOOL-APPROVALS.md. */
+  toolApprovals: string;
+  /** '' (none), each-call or once-per-grant: tools the server reports as possibly destructive. */
+  destructiveApproval: string;
   isDefault: boolean;
 }
 
@@ -83,8 +87,8 @@ export function parseResourceForm(values: ResourceFormValues, existingUri?: stri
     const n = i + 1;
     if (!line.trim() || line.trim().startsWith('#')) return;
     const cols = line.split('|').map((c) => c.trim());
-    if (cols.length > 5) return add(problems, 'scopes', `Line ${n}: more than 5 columns (scope | description | tools | email domains | groups)`);
-    const [scope = '', desc = '', toolsRaw = '', domainsRaw = '', groupsRaw = ''] = cols;
+    if (cols.length > 6) return add(problems, 'scopes', `Line ${n}: more than 6 columns (scope | description | tools | email domains | groups | approval)`);
+    const [scope = '', desc = '', toolsRaw = '', domainsRaw = '', groupsRaw = '', approval = ''] = cols;
     if (!scope) return add(problems, 'scopes', `Line ${n}: the scope is missing before the first |`);
     const before = lineOf.get(scope);
     if (before !== undefined) return add(problems, 'scopes', `Line ${n}: scope ${scope} is already on line ${before}`);
@@ -96,7 +100,8 @@ export function parseResourceForm(values: ResourceFormValues, existingUri?: stri
       seen.add(t);
     }
     const access = accessFrom(domainsRaw, groupsRaw, `Line ${n}: `, 'scopes', problems);
-    const entry = { ...(desc ? { description: desc } : {}), tools, ...(access ? { access } : {}) };
+    if (approval && !isMode(approval)) return add(problems, 'scopes', `Line ${n}: the approval must be each-call or once-per-grant`);
+    const entry = { ...(desc ? { description: desc } : {}), tools, ...(access ? { access } : {}), ...(approval ? { approval: approval as ApprovalMode } : {}) };
     // The same schema as RESOURCES: one definition of a valid scope token, tool name and description.
     const checked = resourceSeed.shape.scopes.safeParse({ [scope]: entry });
     if (!checked.success) {
@@ -110,6 +115,15 @@ export function parseResourceForm(values: ResourceFormValues, existingUri?: stri
   });
 
   const access = accessFrom(values.emailDomains, values.groups, '', 'emailDomains', problems);
+  const toolApproval: Record<string, ApprovalMode> = {};
+  values.toolApprovals.split(/\r?\n/).forEach((line, i) => {
+    if (!line.trim() || line.trim().startsWith('#')) return;
+    const [tool = '', mode = 'each-call', ...rest] = line.split('|').map((c) => c.trim());
+    if (rest.length || !TOOL_NAME.test(tool) || !isMode(mode || 'each-call')) return add(problems, 'toolApprovals', `Line ${i + 1}: expected "tool" or "tool | each-call" or "tool | once-per-grant"`);
+    toolApproval[tool] = (mode || 'each-call') as ApprovalMode;
+  });
+  const destructive = values.destructiveApproval.trim();
+  if (destructive && !isMode(destructive)) add(problems, 'destructiveApproval', 'Choose none, each-call or once-per-grant');
   if (Object.keys(problems).length || !uri) return { problems };
   const input: ResourceInput = {
     uri,
@@ -117,6 +131,8 @@ export function parseResourceForm(values: ResourceFormValues, existingUri?: stri
     ...(description ? { description } : {}),
     scopes,
     ...(access ? { access } : {}),
+    ...(Object.keys(toolApproval).length ? { tool_approval: toolApproval } : {}),
+    ...(destructive ? { destructive_tools_approval: destructive as ApprovalMode } : {}),
     default: values.isDefault,
   };
   const final = resourceSeed.safeParse(input);
@@ -128,12 +144,14 @@ export function parseResourceForm(values: ResourceFormValues, existingUri?: stri
 }
 
 const capitalise = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
+const isMode = (v: string): v is ApprovalMode => (APPROVAL_MODES as readonly string[]).includes(v);
+const TOOL_NAME = /^[A-Za-z0-9_.\/-]{1,128}$/;
 
 /** The form of a stored resource (edit page). */
 export function formOf(r: Resource): ResourceFormValues {
   const rule = (a: AccessRule | undefined) => (a ? [joinRule(a.emailDomains), joinRule(a.groups)] : ['', '']);
   const scopes = Object.entries(r.catalogue).map(([scope, e]) => {
-    const cols = [scope, e.description === scope ? '' : e.description, e.tools.join(', '), ...rule(e.access)];
+    const cols = [scope, e.description === scope ? '' : e.description, e.tools.join(', '), ...rule(e.access), e.approval ?? ''];
     while (cols.length > 1 && !cols[cols.length - 1]) cols.pop();
     return cols.join(' | ');
   });
@@ -144,6 +162,8 @@ export function formOf(r: Resource): ResourceFormValues {
     scopes: scopes.join('\n'),
     emailDomains: joinRule(r.access?.emailDomains ?? []),
     groups: joinRule(r.access?.groups ?? []),
+    toolApprovals: Object.entries(r.toolApproval).map(([tool, mode]) => `${tool} | ${mode}`).join('\n'),
+    destructiveApproval: r.destructiveToolsApproval ?? '',
     isDefault: r.isDefault,
   };
 }
@@ -155,6 +175,8 @@ const valuesFrom = (form: Record<string, string>): ResourceFormValues => ({
   scopes: form.scopes ?? '',
   emailDomains: form.emailDomains ?? '',
   groups: form.groups ?? '',
+  toolApprovals: form.toolApprovals ?? '',
+  destructiveApproval: form.destructiveApproval ?? '',
   isDefault: form.isDefault === 'on' || form.isDefault === 'true',
 });
 
@@ -280,7 +302,7 @@ export function resourcesPages(deps: ConsoleDeps): Router {
   });
 
   router.get('/console/resources/new', async (ctx) => {
-    await showForm(ctx, { values: { uri: '', name: '', description: '', scopes: '', emailDomains: '', groups: '', isDefault: false } });
+    await showForm(ctx, { values: { uri: '', name: '', description: '', scopes: '', emailDomains: '', groups: '', toolApprovals: '', destructiveApproval: '', isDefault: false } });
   });
 
   router.post('/console/resources', async (ctx) => {

@@ -80,9 +80,12 @@ function iterative(value: unknown): string {
   return out.join('');
 }
 
-/** SHA-256 (hex) of the canonical arguments; absent arguments hash as `{}`. */
-export function argumentsDigest(args: unknown): string {
+/**
+ * SHA-256 of the canonical arguments; absent arguments hash as `{}`. Hex for the tool-call audit
+ * (`arguments_sha256`), base64url for an approval request (`arguments_digest`, docs/TOOL-APPROVALS.md).
+ */
+export function argumentsDigest(args: unknown, encoding: 'hex' | 'base64url' = 'hex'): string {
   const text = canonicalJson(args ?? {});
   // crypto.hash (Node ≥ 20.12) is the one-shot form, cheaper than a Hash object per call.
-  return typeof crypto.hash === 'function' ? crypto.hash('sha256', text, 'hex') : crypto.createHash('sha256').update(text).digest('hex');
+  return typeof crypto.hash === 'function' ? crypto.hash('sha256', text, encoding) : crypto.createHash('sha256').update(text).digest(encoding);
 }

@@ -69,7 +69,7 @@ export class ApprovalStep {
       return { answer: toolError(id, text, complete), outcome: 'approval_required' };
     }
     const args = params.arguments ?? {};
-    const sent = await api.requestApproval({ access_token: identity.token, tool, arguments: args, arguments_digest: argumentsDigest(args, 'base64url') });
+    const sent = await api.requestApproval({ access_token: identity.token, tool, arguments: args, arguments_digest: argumentsDigest(args) });
     if (!sent.ok) {
       const refused = sent.status !== undefined && sent.status >= 400 && sent.status < 500 && sent.status !== 408 && sent.status !== 429;
       if (!refused) return { unavailable: new Error(`approval of ${tool} could not be asked: ${sent.error.message}`) };

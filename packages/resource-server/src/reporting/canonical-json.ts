@@ -1,6 +1,7 @@
-// The digest of a tool call's arguments (docs/MCP-SERVER-REPORTING.md, `arguments_sha256`): SHA-256 of the
-// arguments in canonical JSON, so the same arguments always give the same digest whatever order their keys were
-// sent in, and an auditor holding a candidate value can check it against the log without the log ever holding it.
+// The digest of a tool call's arguments (docs/MCP-SERVER-REPORTING.md, `arguments_sha256`; docs/TOOL-APPROVALS.md,
+// `arguments_digest`): SHA-256 of the arguments in canonical JSON, so the same arguments always give the same digest
+// whatever order their keys were sent in, and an auditor holding a candidate value can check it against the log
+// without the log ever holding it.
 //
 // Canonical form as RFC 8785 (JCS) defines it for the values JSON.parse produces: object keys sorted by UTF-16 code
 // units, no whitespace, strings and numbers as ECMAScript's JSON.stringify writes them (which is what JCS specifies).
@@ -80,12 +81,9 @@ function iterative(value: unknown): string {
   return out.join('');
 }
 
-/**
- * SHA-256 of the canonical arguments; absent arguments hash as `{}`. Hex for the tool-call audit
- * (`arguments_sha256`), base64url for an approval request (`arguments_digest`, docs/TOOL-APPROVALS.md).
- */
-export function argumentsDigest(args: unknown, encoding: 'hex' | 'base64url' = 'hex'): string {
+/** SHA-256 (hex) of the canonical arguments; absent arguments hash as `{}`. */
+export function argumentsDigest(args: unknown): string {
   const text = canonicalJson(args ?? {});
   // crypto.hash (Node ≥ 20.12) is the one-shot form, cheaper than a Hash object per call.
-  return typeof crypto.hash === 'function' ? crypto.hash('sha256', text, encoding) : crypto.createHash('sha256').update(text).digest(encoding);
+  return typeof crypto.hash === 'function' ? crypto.hash('sha256', text, 'hex') : crypto.createHash('sha256').update(text).digest('hex');
 }

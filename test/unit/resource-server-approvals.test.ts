@@ -294,6 +294,7 @@ describe('Gatehouse\'s decision', () => {
     expect(main.ran.length).toBe(before);
     const res = await post(unreachable.base, await token(), call('delete_note', { id: '7' }));
     expect(res.status).toBe(503);
+    expect(res.json.error_description).not.toContain('127.0.0.1:9'); // the reporting address stays with onError
     expect(unreachable.ran).toHaveLength(0);
     expect(errors.some((e) => e.message.includes('delete_note'))).toBe(true);
     expect(events.every((e) => e.outcome === 'approval_required')).toBe(true);

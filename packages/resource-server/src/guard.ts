@@ -161,7 +161,11 @@ export class Guard {
         return { answer: jsonRpcError(400, -32600, message), toolCalls: toolCalls((d) => (waits(d) ? 'approval_required' : 'refused_batch')) };
       }
       const decision = await config.approvals.check(identity, read.body as Record<string, unknown>, needApproval[0]!.name);
-      if ('unavailable' in decision) return { answer: this.unavailable(decision.unavailable), toolCalls: toolCalls(() => 'approval_required') };
+      if ('unavailable' in decision) {
+        // The details (the reporting address may be an internal one) go to onError, not to the caller.
+        const answer = this.unavailable(decision.unavailable, 'Gatehouse could not be asked whether a person approved this call; try again shortly');
+        return { answer, toolCalls: toolCalls(() => 'approval_required') };
+      }
       if ('answer' in decision) return { answer: decision.answer, toolCalls: toolCalls(() => decision.outcome) };
     }
     for (const message of Array.isArray(read.body) ? read.body : [read.body]) {
@@ -239,10 +243,10 @@ export class Guard {
     return this.#rules;
   }
 
-  private unavailable(err: unknown): Answer {
+  private unavailable(err: unknown, publicDescription?: string): Answer {
     const error = err instanceof Error ? err : new Error(String(err));
     this.config.onError?.(error);
-    const description = err instanceof KeysUnavailableError ? 'the authorization server keys are unavailable' : error.message;
+    const description = publicDescription ?? (err instanceof KeysUnavailableError ? 'the authorization server keys are unavailable' : error.message);
     return oauthError(503, 'temporarily_unavailable', description, { 'Retry-After': '5' });
   }
 }

@@ -97,7 +97,19 @@ describe('reading a catalogue document', () => {
     expect(parseCatalogue({ resource: 'https://MCP.example.test:443/mcp', scopes: { a: { tools: ['x'] }, b: {} } }, RESOURCE)).toEqual({
       resource: RESOURCE,
       scopes: { a: { description: 'a', tools: ['x'] }, b: { description: 'b', tools: [] } },
+      approvals: {},
     });
+  });
+
+  it('reads the approval modes, taking any mode it does not know for each-call (fail closed)', () => {
+    const approvals = { delete_note: 'each-call', archive: 'once-per-grant', odd: 'sometimes', none: null, Once: 'ONCE-PER-GRANT', __proto__tool: 1 };
+    const parsed = parseCatalogue({ resource: RESOURCE, scopes: {}, approvals }, RESOURCE).approvals;
+    expect(parsed).toEqual({ delete_note: 'each-call', archive: 'once-per-grant', odd: 'each-call', none: 'each-call', Once: 'each-call', __proto__tool: 'each-call' });
+    // A tool named like an Object.prototype member is an ordinary entry, and one not listed is not inherited.
+    const proto = parseCatalogue(JSON.parse(`{"resource":"${RESOURCE}","scopes":{},"approvals":{"__proto__":"once-per-grant"}}`), RESOURCE).approvals;
+    expect(Object.hasOwn(proto, '__proto__')).toBe(true);
+    expect(proto['__proto__' as string]).toBe('once-per-grant');
+    expect(Object.hasOwn(proto, 'toString')).toBe(false);
   });
 
   it.each([
@@ -106,6 +118,8 @@ describe('reading a catalogue document', () => {
     ['scopes as a list', { resource: RESOURCE, scopes: ['a'] }],
     ['tools not strings', { resource: RESOURCE, scopes: { a: { tools: [1] } } }],
     ['not an object', 'catalogue'],
+    ['approvals as a list', { resource: RESOURCE, scopes: {}, approvals: ['delete_note'] }],
+    ['approvals as a string', { resource: RESOURCE, scopes: {}, approvals: 'each-call' }],
   ])('refuses %s', (_name, body) => {
     expect(() => parseCatalogue(body, RESOURCE)).toThrow();
   });

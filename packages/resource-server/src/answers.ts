@@ -22,3 +22,19 @@ export function oauthError(status: number, error: string, description: string, h
 export function jsonRpcError(status: number, code: number, message: string, headers: Record<string, string> = {}): Answer {
   return jsonAnswer(status, { jsonrpc: '2.0', id: null, error: { code, message } }, headers);
 }
+
+// Answers to one JSON-RPC request the kit settles itself, as the MCP server would have answered it: HTTP 200,
+// application/json, the request's own id (docs/TOOL-APPROVALS.md, "What the client is told").
+
+export function jsonRpcResult(id: unknown, result: Record<string, unknown>): Answer {
+  return jsonAnswer(200, { jsonrpc: '2.0', id: id ?? null, result });
+}
+
+export function jsonRpcErrorFor(id: unknown, code: number, message: string, data?: unknown): Answer {
+  return jsonAnswer(200, { jsonrpc: '2.0', id: id ?? null, error: { code, message, ...(data !== undefined ? { data } : {}) } });
+}
+
+/** A tool result with `isError: true`: the model reads the text, which is how it learns why. */
+export function toolError(id: unknown, text: string, extra: Record<string, unknown> = {}): Answer {
+  return jsonRpcResult(id, { content: [{ type: 'text', text }], isError: true, ...extra });
+}

@@ -1,5 +1,6 @@
 // This server's entry in Gatehouse's public catalogue (`GET ${issuer}/catalogue?resource=<uri>`): its scopes,
-// their descriptions and the MCP tools each unlocks. The admin edits the catalogue in one place (Gatehouse) and the
+// their descriptions, the MCP tools each unlocks, and which tools run only after a person approved the call
+// (`approvals`, docs/TOOL-APPROVALS.md). The admin edits the catalogue in one place (Gatehouse) and the
 // consent page and this kit both read it, so what a person consents to is what the server enforces.
 //
 // Cached per instance: fresh for 60 s (Gatehouse answers max-age=60); after that the stale copy keeps serving while
@@ -13,7 +14,12 @@ export interface Catalogue {
   name?: string;
   description?: string;
   scopes: Record<string, { description: string; tools: string[] }>;
+  /** Tool name → its approval mode; a tool not listed needs none. Null-prototype: look up with Object.hasOwn. */
+  approvals: Record<string, ApprovalMode>;
 }
+
+/** docs/TOOL-APPROVALS.md, "Which tools need approval". */
+export type ApprovalMode = 'each-call' | 'once-per-grant';
 
 export interface CatalogueSourceOptions {
   url: string;
@@ -40,11 +46,21 @@ export function parseCatalogue(json: unknown, resource: string): Catalogue {
     if (entry.tools !== undefined && !strings(entry.tools)) throw new Error(`catalogue: tools of ${name} must be strings`);
     scopes[name] = { description: typeof entry.description === 'string' ? entry.description : name, tools: entry.tools ?? [] };
   }
+  if (doc.approvals !== undefined && (typeof doc.approvals !== 'object' || doc.approvals === null || Array.isArray(doc.approvals))) {
+    throw new Error('catalogue: approvals must be an object');
+  }
+  // A tool name is any string, `__proto__` included: no prototype to write through.
+  const approvals = Object.create(null) as Catalogue['approvals'];
+  for (const [tool, mode] of Object.entries((doc.approvals ?? {}) as Record<string, unknown>)) {
+    // A mode this kit does not know (a newer Gatehouse's, or a typo) is the strictest it knows: fail closed.
+    approvals[tool] = mode === 'once-per-grant' ? 'once-per-grant' : 'each-call';
+  }
   return {
     resource,
     ...(typeof doc.name === 'string' ? { name: doc.name } : {}),
     ...(typeof doc.description === 'string' ? { description: doc.description } : {}),
     scopes,
+    approvals,
   };
 }
 

@@ -6,11 +6,14 @@
 //   4. the body is read (or taken from a framework that parsed it) and inspected for `tools/call`, `resources/read`
 //      and `prompts/get`;
 //   5. a call with no rule (deny by default, unless the server allowed unmapped calls of that kind), or a scope the
-//      request needs that the token lacks → 403 insufficient_scope; the whole request is refused, batch or not.
+//      request needs that the token lacks → 403 insufficient_scope; the whole request is refused, batch or not;
+//   6. a tool call the catalogue marks for approval runs only once Gatehouse says a person approved it
+//      (approval.ts, docs/TOOL-APPROVALS.md); until then the kit answers the call itself.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { jsonAnswer, jsonRpcError, oauthError, type Answer } from './answers.js';
+import { stripOwnInputResponse, type ApprovalStep } from './approval.js';
 import { bearerToken, challenge, scopeList } from './bearer.js';
-import type { CatalogueSource } from './catalogue.js';
+import type { Catalogue, CatalogueSource } from './catalogue.js';
 import { PREFLIGHT_HEADERS } from './cors.js';
 import type { Identity } from './identity.js';
 import { readJsonBody, type BodyRead } from './json-body.js';
@@ -29,8 +32,11 @@ export interface GuardConfig {
   metadataUrl: string;
   metadataPaths: ReadonlySet<string>;
   verify: TokenVerifier;
-  /** Present when scopes_supported, the tool rules or the name come from Gatehouse. */
-  catalogue?: CatalogueSource | undefined;
+  /** Gatehouse's catalogue: always read for a tool call (its approvals), and for the rules unless `toolRules`. */
+  catalogue: CatalogueSource;
+  /** Whether scopes_supported and the resource name come from the catalogue (neither set in code). */
+  metadataFromCatalogue: boolean;
+  approvals: ApprovalStep;
   scopes?: string[] | undefined;
   toolRules?: ToolRules | undefined;
   /** Absent: no resource is mapped. */
@@ -109,24 +115,27 @@ export class Guard {
 
     const calls = callsIn(read.body);
     let rules = config.toolRules;
-    if (!rules && calls.some((c) => c.kind === 'tool')) {
-      const catalogue = await config.catalogue?.get();
+    // The catalogue is read for every tool call, also with rules in code: it says which tools need a person's
+    // approval, and a server that cannot know must not run one (docs/TOOL-APPROVALS.md).
+    let catalogue: Catalogue | undefined;
+    if (calls.some((c) => c.kind === 'tool')) {
+      catalogue = await config.catalogue.get();
       if (!catalogue) return { answer: this.unavailable(new Error('the tool→scope catalogue is unavailable')) };
-      rules = this.catalogueRules(catalogue);
+      rules ??= this.catalogueRules(catalogue);
     }
     const asks = calls.map((call): Ask => ({ call, alternatives: this.alternatives(call, rules) }));
     const granted = new Set(identity.scopes);
     const { needed, missing, unmapped, perCall } = decideScopes(asks, config.requiredScopes, granted);
-    const toolCalls = (refused: boolean): ToolCalls | undefined => {
+    type Decided = DecidedCall & { mapped: boolean };
+    /** The audit of this request's tool calls: allowed (no `refuse`), or refused, each with the outcome `refuse` gives it. */
+    const toolCalls = (refuse?: (d: Decided) => RefusedOutcome): ToolCalls | undefined => {
       if (!config.recorder) return undefined;
-      const decided = asks.flatMap(({ call }, i) => (call.kind === 'tool' ? [{ call, scopes: perCall[i] ?? [...config.requiredScopes], mapped: perCall[i] !== undefined }] : []));
+      const decided = asks.flatMap(({ call }, i): Decided[] => (call.kind === 'tool' ? [{ call, scopes: perCall[i] ?? [...config.requiredScopes], mapped: perCall[i] !== undefined }] : []));
       if (!decided.length) return undefined;
-      if (!refused) return { identity, allowed: decided };
-      return {
-        identity,
-        refused: decided.map((d) => ({ ...d, outcome: !d.mapped ? 'refused_unmapped' : d.scopes.every((s) => granted.has(s)) ? 'refused_batch' : 'refused_scope' })),
-      };
+      if (!refuse) return { identity, allowed: decided };
+      return { identity, refused: decided.map((d) => ({ ...d, outcome: refuse(d) })) };
     };
+    const scopeOutcome = (d: Decided): RefusedOutcome => (!d.mapped ? 'refused_unmapped' : d.scopes.every((s) => granted.has(s)) ? 'refused_batch' : 'refused_scope');
     if (missing.length || unmapped.length) {
       // MCP spec, "Scope Challenge Handling": name what this request needs plus what the token already has, so a
       // client that replaces its scope with ours (the TypeScript SDK does) keeps its other permissions. A call with
@@ -138,9 +147,34 @@ export class Guard {
       if (missing.length) reasons.push(`${calls.length ? listed(calls) : 'this request'} needs the scope ${missing.join(' ')}`);
       const description = reasons.join('; ');
       const header = challenge({ error: 'insufficient_scope', scope, resourceMetadata: config.metadataUrl, errorDescription: description });
-      return { answer: oauthError(403, 'insufficient_scope', description, { 'WWW-Authenticate': header }, { scope: scope.join(' ') }), toolCalls: toolCalls(true) };
+      return { answer: oauthError(403, 'insufficient_scope', description, { 'WWW-Authenticate': header }, { scope: scope.join(' ') }), toolCalls: toolCalls(scopeOutcome) };
     }
-    return { pass: { identity, body: read.body }, toolCalls: toolCalls(false) };
+
+    const approvals = catalogue?.approvals;
+    const needApproval = approvals ? calls.filter((c) => c.kind === 'tool' && Object.hasOwn(approvals, c.name)) : [];
+    if (needApproval.length) {
+      const waits = (d: Decided) => needApproval.includes(d.call);
+      if (Array.isArray(read.body)) {
+        // One approval is for one call: a batch cannot wait for a person (docs/TOOL-APPROVALS.md).
+        const names = listedNames(needApproval);
+        const message = `${names} ${needApproval.length === 1 ? 'needs' : 'need'} a person's approval and cannot be called in a batch`;
+        return { answer: jsonRpcError(400, -32600, message), toolCalls: toolCalls((d) => (waits(d) ? 'approval_required' : 'refused_batch')) };
+      }
+      const decision = await config.approvals.check(identity, read.body as Record<string, unknown>, needApproval[0]!.name);
+      if ('unavailable' in decision) {
+        // The details (the reporting address may be an internal one) go to onError, not to the caller.
+        const answer = this.unavailable(decision.unavailable, 'Gatehouse could not be asked whether a person approved this call; try again shortly');
+        return { answer, toolCalls: toolCalls(() => 'approval_required') };
+      }
+      if ('answer' in decision) return { answer: decision.answer, toolCalls: toolCalls(() => decision.outcome) };
+    }
+    for (const message of Array.isArray(read.body) ? read.body : [read.body]) {
+      if (typeof message !== 'object' || message === null) continue;
+      const { method, params } = message as { method?: unknown; params?: unknown };
+      if (method === 'tools/call') stripOwnInputResponse(message);
+      else if (method === 'initialize') config.approvals.initialized(identity, params);
+    }
+    return { pass: { identity, body: read.body }, toolCalls: toolCalls() };
   }
 
   /** Hands a decided request's tool calls to the audit; `res` is where an allowed call's result will be written. */
@@ -174,7 +208,7 @@ export class Guard {
   async toolRuleLookup(): Promise<((tool: string) => Alternatives) | undefined> {
     let rules = this.config.toolRules;
     if (!rules) {
-      const catalogue = await this.config.catalogue?.get();
+      const catalogue = await this.config.catalogue.get();
       if (!catalogue) return undefined;
       rules = this.catalogueRules(catalogue);
     }
@@ -185,7 +219,7 @@ export class Guard {
   /** scopes_supported: the configured ones, else the catalogue's (absent if it never could be fetched). */
   async scopesSupported(): Promise<string[] | undefined> {
     if (this.config.scopes) return this.config.scopes;
-    const catalogue = await this.config.catalogue?.get();
+    const catalogue = await this.config.catalogue.get();
     return catalogue ? Object.keys(catalogue.scopes) : undefined;
   }
 
@@ -196,7 +230,7 @@ export class Guard {
 
   private async metadata(method: string): Promise<Answer> {
     if (method !== 'GET' && method !== 'HEAD') return oauthError(405, 'invalid_request', 'use GET', { Allow: 'GET, HEAD, OPTIONS' });
-    const name = this.config.resourceName ?? (await this.config.catalogue?.get())?.name;
+    const name = this.config.resourceName ?? (this.config.metadataFromCatalogue ? (await this.config.catalogue.get())?.name : undefined);
     const doc = metadataDocument({ resource: this.config.resource, issuer: this.config.issuer, scopes: await this.scopesSupported(), name });
     return jsonAnswer(200, doc, { 'Cache-Control': 'public, max-age=60' }); // for HEAD, node and Koa drop the body
   }
@@ -209,10 +243,10 @@ export class Guard {
     return this.#rules;
   }
 
-  private unavailable(err: unknown): Answer {
+  private unavailable(err: unknown, publicDescription?: string): Answer {
     const error = err instanceof Error ? err : new Error(String(err));
     this.config.onError?.(error);
-    const description = err instanceof KeysUnavailableError ? 'the authorization server keys are unavailable' : error.message;
+    const description = publicDescription ?? (err instanceof KeysUnavailableError ? 'the authorization server keys are unavailable' : error.message);
     return oauthError(503, 'temporarily_unavailable', description, { 'Retry-After': '5' });
   }
 }
@@ -220,6 +254,12 @@ export class Guard {
 /** At most five calls named (a batch can hold thousands); each name or URI cut to 100 characters. */
 function listed(calls: readonly Call[]): string {
   const named = calls.slice(0, 5).map(describe).join(', ');
+  return calls.length > 5 ? `${named} and ${calls.length - 5} more` : named;
+}
+
+/** Tool names for a message, at most five, each cut to 100 characters. */
+function listedNames(calls: readonly Call[]): string {
+  const named = calls.slice(0, 5).map((c) => (c.name.length > 100 ? `${c.name.slice(0, 100)}…` : c.name)).join(', ');
   return calls.length > 5 ? `${named} and ${calls.length - 5} more` : named;
 }
 

@@ -12,6 +12,8 @@
 //   or Gatehouse's catalogue, `resourceScopes`, `promptScopes`): a missing scope gets 403
 //   `error="insufficient_scope", scope="<needed + granted>"`, which makes MCP clients step up; a call with no rule
 //   gets the same 403 whatever the token holds (deny by default; `unmappedTools: 'allow'`, … opt out per kind);
+// - runs a tool call the catalogue marks for approval only once Gatehouse says a person approved it, and answers the
+//   caller itself meanwhile (approval.ts; needs `report`; docs/TOOL-APPROVALS.md);
 // - hands the handler the verified identity and the parsed body, and sets `req.auth` for the MCP SDK;
 // - CORS on every response it handles.
 //
@@ -38,6 +40,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { expressMiddleware, type ExpressMiddleware } from './adapters/express.js';
 import { koaMiddleware, type KoaMiddleware } from './adapters/koa.js';
 import { authenticateNode, nodeHandler, type NodeHandler } from './adapters/node.js';
+import { ApprovalStep } from './approval.js';
 import { CatalogueSource } from './catalogue.js';
 import { canonicalResource, metadataUrl } from './canonical-resource.js';
 import { Guard, type Authenticated } from './guard.js';
@@ -155,14 +158,13 @@ export function protectedResource(options: ProtectedResourceOptions): ProtectedR
   const toolScopes = options.toolScopes ?? 'catalogue';
   const usesCatalogue = toolScopes === 'catalogue' || options.scopes === undefined;
   const base = options.issuer.replace(/\/+$/, '');
-  const catalogue = usesCatalogue
-    ? new CatalogueSource({
-        url: options.catalogueUrl ?? `${base}/catalogue?resource=${encodeURIComponent(resource)}`,
-        resource,
-        fetch: options.fetch,
-        onError: options.onError,
-      })
-    : undefined;
+  // Always: besides the rules, the catalogue says which tools need a person's approval (docs/TOOL-APPROVALS.md).
+  const catalogue = new CatalogueSource({
+    url: options.catalogueUrl ?? `${base}/catalogue?resource=${encodeURIComponent(resource)}`,
+    resource,
+    fetch: options.fetch,
+    onError: options.onError,
+  });
   const report = options.report;
   const api = report ? new GatehouseApi({ issuer: report.url ?? options.issuer, resource, credentials: report }) : undefined;
   const queue = api && report?.toolCalls !== false ? new ToolCallQueue(api, report, options.onError) : undefined;
@@ -175,6 +177,8 @@ export function protectedResource(options: ProtectedResourceOptions): ProtectedR
     metadataPaths: metadataPaths(resource),
     verify,
     catalogue,
+    metadataFromCatalogue: usesCatalogue,
+    approvals: new ApprovalStep({ api, onError: options.onError }),
     scopes: options.scopes,
     toolRules: toolScopes === 'catalogue' ? undefined : rulesFromMap(toolScopes),
     resourceRules: options.resourceScopes ? resourceRules(options.resourceScopes) : undefined,

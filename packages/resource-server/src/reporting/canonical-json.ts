@@ -1,6 +1,7 @@
-// The digest of a tool call's arguments (docs/MCP-SERVER-REPORTING.md, `arguments_sha256`): SHA-256 of the
-// arguments in canonical JSON, so the same arguments always give the same digest whatever order their keys were
-// sent in, and an auditor holding a candidate value can check it against the log without the log ever holding it.
+// The digest of a tool call's arguments (docs/MCP-SERVER-REPORTING.md, `arguments_sha256`; docs/TOOL-APPROVALS.md,
+// `arguments_digest`): SHA-256 of the arguments in canonical JSON, so the same arguments always give the same digest
+// whatever order their keys were sent in, and an auditor holding a candidate value can check it against the log
+// without the log ever holding it.
 //
 // Canonical form as RFC 8785 (JCS) defines it for the values JSON.parse produces: object keys sorted by UTF-16 code
 // units, no whitespace, strings and numbers as ECMAScript's JSON.stringify writes them (which is what JCS specifies).

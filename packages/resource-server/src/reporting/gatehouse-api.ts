@@ -1,4 +1,5 @@
-// The two calls of Gatehouse's reporting API (docs/MCP-SERVER-REPORTING.md), authenticated as the MCP server's own
+// The calls of Gatehouse's reporting API (docs/MCP-SERVER-REPORTING.md) and the approval request
+// (docs/TOOL-APPROVALS.md, "POST /mcp-server/tool-approvals"), authenticated as the MCP server's own
 // confidential client with HTTP Basic (RFC 6749 §2.3.1: id and secret form-urlencoded, then base64). Each call says
 // whether it is worth retrying: a network failure, a timeout, 429 or a 5xx is; a 400 is not (the same body will be
 // refused again); 401/403 mean the credentials or the link to the resource are wrong, which an administrator may
@@ -13,7 +14,9 @@ export interface ReportCredentials {
   clientSecret: string;
 }
 
-export type SendResult = { ok: true; body: unknown } | { ok: false; retry: boolean; error: Error; status?: number };
+export type SendResult =
+  | { ok: true; body: unknown }
+  | { ok: false; retry: boolean; error: Error; status?: number; /** Gatehouse's `error_description`, when it gave one. */ description?: string };
 
 export interface GatehouseApiOptions {
   /** Gatehouse's ISSUER (no trailing slash needed). */
@@ -30,6 +33,7 @@ export class GatehouseApi {
   readonly #base: URL;
   readonly #authorization: string;
   readonly #agent: HttpAgent;
+  readonly #approvalAgent: HttpAgent;
 
   constructor(private readonly options: GatehouseApiOptions) {
     const { clientId, clientSecret } = options.credentials;
@@ -40,6 +44,8 @@ export class GatehouseApi {
     if (this.#base.protocol !== 'https:' && this.#base.protocol !== 'http:') throw new TypeError('report.url must be an http(s) URL');
     // One connection is all a reporter needs: sends are one at a time.
     this.#agent = this.#base.protocol === 'https:' ? new HttpsAgent({ keepAlive: true, maxSockets: 1 }) : new HttpAgent({ keepAlive: true, maxSockets: 1 });
+    // Approval requests hold up a caller each, and must not queue behind a batch of reports or behind each other.
+    this.#approvalAgent = this.#base.protocol === 'https:' ? new HttpsAgent({ keepAlive: true, maxSockets: 32 }) : new HttpAgent({ keepAlive: true, maxSockets: 32 });
     this.#authorization = `Basic ${Buffer.from(`${formEncode(clientId)}:${formEncode(clientSecret)}`).toString('base64')}`;
   }
 
@@ -51,12 +57,18 @@ export class GatehouseApi {
     return this.#send('POST', '/mcp-server/tool-calls', body);
   }
 
-  /** Closes the kept-alive connection. */
-  close(): void {
-    this.#agent.destroy();
+  /** Asks whether a person approved this tool call (docs/TOOL-APPROVALS.md). */
+  requestApproval(body: unknown): Promise<SendResult> {
+    return this.#send('POST', '/mcp-server/tool-approvals', body, this.#approvalAgent);
   }
 
-  #send(method: string, path: string, body: unknown): Promise<SendResult> {
+  /** Closes the kept-alive connections. */
+  close(): void {
+    this.#agent.destroy();
+    this.#approvalAgent.destroy();
+  }
+
+  #send(method: string, path: string, body: unknown, agent: HttpAgent = this.#agent): Promise<SendResult> {
     const url = new URL(path.slice(1), this.#base);
     const text = JSON.stringify({ resource: this.options.resource, ...(body as object) });
     const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
@@ -66,7 +78,7 @@ export class GatehouseApi {
         url,
         {
           method,
-          agent: this.#agent,
+          agent,
           timeout: this.options.timeoutMs ?? 10_000,
           headers: { authorization: this.#authorization, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), accept: 'application/json' },
         },
@@ -110,7 +122,8 @@ function result(method: string, url: string, status: number, text: string): Send
   if (status === 200) return { ok: true, body: json };
   const described = json as { error?: unknown; error_description?: unknown } | undefined;
   const reason = typeof described?.error === 'string' ? `${described.error}${typeof described.error_description === 'string' ? `: ${described.error_description}` : ''}` : text.slice(0, 200);
-  return { ok: false, retry: status !== 400 && status !== 413, status, error: new Error(`report: ${method} ${url} answered ${status} ${reason}`) };
+  const description = typeof described?.error_description === 'string' ? described.error_description : undefined;
+  return { ok: false, retry: status !== 400 && status !== 413, status, error: new Error(`report: ${method} ${url} answered ${status} ${reason}`), ...(description !== undefined ? { description } : {}) };
 }
 
 /** Exponential backoff with full jitter: a random delay up to min(cap, base × 2^attempt). */

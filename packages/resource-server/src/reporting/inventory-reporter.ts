@@ -27,7 +27,7 @@ export interface InventoryPolicy {
 }
 
 const HINTS = ['readOnlyHint', 'destructiveHint', 'idempotentHint', 'openWorldHint'] as const;
-export const KIT = { name: '@gatehouse/resource-server', version: '0.2.0' } as const;
+export const KIT = { name: '@gatehouse/resource-server', version: '0.3.0' } as const;
 
 /** The report's entry for one tool: only the fields the API takes, each within its bounds. */
 function entry(tool: ToolDescription, scopes: readonly (readonly string[])[]) {

@@ -10,6 +10,7 @@
 // accepts (7 days: a long outage) is dropped and counted instead of making its whole batch refused.
 import { randomUUID } from 'node:crypto';
 import { backoffMs, type GatehouseApi } from './gatehouse-api.js';
+import type { RefusedOutcome } from './tool-call-recorder.js';
 
 export interface ToolCallEvent {
   /** ISO 8601, UTC. */
@@ -18,7 +19,7 @@ export interface ToolCallEvent {
   sub: string;
   client_id: string;
   scopes: string[];
-  outcome: 'allowed' | 'tool_error' | 'unknown' | 'refused_scope' | 'refused_unmapped' | 'refused_batch';
+  outcome: 'allowed' | 'tool_error' | 'unknown' | RefusedOutcome;
   duration_ms: number;
   arguments_sha256: string;
 }

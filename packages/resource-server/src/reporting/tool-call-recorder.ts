@@ -12,7 +12,8 @@ import { argumentsDigest } from './canonical-json.js';
 import { watchResponse } from './response-watch.js';
 import type { ToolCallEvent, ToolCallQueue } from './tool-call-queue.js';
 
-export type RefusedOutcome = 'refused_scope' | 'refused_unmapped' | 'refused_batch';
+/** `approval_*`: the call waits for, could not get, or was refused a person's approval (docs/TOOL-APPROVALS.md). */
+export type RefusedOutcome = 'refused_scope' | 'refused_unmapped' | 'refused_batch' | 'approval_required' | 'approval_rejected';
 
 export interface DecidedCall {
   call: Call;

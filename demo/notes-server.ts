@@ -16,6 +16,9 @@ export const NOTES_SCOPES = {
   'notes:delete': { description: 'Delete notes', tools: ['delete_note'] },
 };
 
+/** Tools a person must approve call by call (RESOURCES `tool_approval`; docs/TOOL-APPROVALS.md): deleting a note. */
+export const NOTES_APPROVALS = { delete_note: 'each-call' } as const;
+
 export interface NotesServer {
   url: string; // the MCP endpoint, which is also the resource URI
   /** The kit's guard (its reporting counters, in tests). */

@@ -8,7 +8,7 @@ import { startGatehouse } from '../src/gatehouse.js';
 import { createLogger } from '../src/log.js';
 import { addStaticClient } from '../src/oauth/static-clients.js';
 import { generatePassword } from '../src/upstream/local/accounts.js';
-import { NOTES_SCOPES, startNotesServer } from './notes-server.js';
+import { NOTES_APPROVALS, NOTES_SCOPES, startNotesServer } from './notes-server.js';
 
 const env = environment();
 const gatehousePort = Number(env.PORT ?? 8080);
@@ -26,7 +26,7 @@ const config = loadConfig({
   ISSUER: issuer,
   DATA_DIR: dataDir,
   LOG_LEVEL: env.LOG_LEVEL ?? 'warn',
-  RESOURCES: JSON.stringify([{ uri: resource, name: 'Demo notes', description: 'A notes service protected by Gatehouse', scopes: NOTES_SCOPES, default: true }]),
+  RESOURCES: JSON.stringify([{ uri: resource, name: 'Demo notes', description: 'A notes service protected by Gatehouse', scopes: NOTES_SCOPES, tool_approval: NOTES_APPROVALS, default: true }]),
 });
 const gatehouse = await startGatehouse(config, { log: createLogger(config.LOG_LEVEL) });
 
@@ -64,7 +64,8 @@ Gatehouse demo
 
 Try it:
   npx @modelcontextprotocol/inspector      then connect to ${notes.url} (Streamable HTTP)
-Tools: list_notes, read_note, whoami (notes:read) · add_note (notes:write) · delete_note (notes:delete)
+Tools: list_notes, read_note, whoami (notes:read) · add_note (notes:write) · delete_note (notes:delete; you approve
+each call at ${issuer}/account, or at the link the client shows)
 The console's MCP server page lists the tools the notes server reported; its audit log, every tool call.
 Ctrl-C to stop.
 `);

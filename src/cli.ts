@@ -2,7 +2,7 @@
 // create something accept --json and then print exactly one JSON object on stdout.
 import { Command, InvalidArgumentError } from 'commander';
 import { loadConfiguration } from './configuration.js';
-import { ConfigError, POLICY_SETTINGS, type Config } from './config.js';
+import { APPROVAL_MODES, ConfigError, POLICY_SETTINGS, type Config } from './config.js';
 import { isPolicySetting, PolicyError, type PolicyEntry } from './policy/settings.js';
 import { DataDirLockedError } from './db/data-dir-lock.js';
 import { migrateLatest } from './db/migrations.js';
@@ -16,7 +16,7 @@ import type { CimdClient } from './oauth/cimd/cimd-clients.js';
 import { clientIdUrlProblem } from './oauth/cimd/client-id-url.js';
 import { AccountError, generatePassword } from './upstream/local/accounts.js';
 import { serve } from './main.js';
-import { definedByEnvironment, type Resource } from './oauth/resources.js';
+import { definedByEnvironment, type ApprovalMode, type Resource } from './oauth/resources.js';
 import { CONNECTION_KINDS, type ConnectionKindName, type SpecField } from './upstream/connection.js';
 import { ConnectionError, connectionSpec, type StoredConnection } from './upstream/connections.js';
 import { CALLBACK_PATH } from './interaction/upstream-leg.js';
@@ -267,6 +267,9 @@ const shapeResource = (r: Resource) => ({
   tools: Object.fromEntries(Object.entries(r.catalogue).map(([s, e]) => [s, e.tools])),
   access: r.access ? { email_domains: r.access.emailDomains, groups: r.access.groups } : null,
   scope_access: Object.fromEntries(Object.entries(r.catalogue).filter(([, e]) => e.access).map(([s, e]) => [s, { email_domains: e.access!.emailDomains, groups: e.access!.groups }])),
+  scope_approval: Object.fromEntries(Object.entries(r.catalogue).filter(([, e]) => e.approval).map(([s, e]) => [s, e.approval])),
+  tool_approval: r.toolApproval,
+  destructive_tools_approval: r.destructiveToolsApproval ?? null,
   default: r.isDefault,
 });
 const pairs = (values: string[], flag: string) =>
@@ -286,10 +289,17 @@ resource
   .option('--allow-email-domain <domain>', 'only people with a verified email in this domain (repeatable; with --allow-group: either)', collect, [])
   .option('--allow-group <group>', 'only members of this group (repeatable)', collect, [])
   .option('--scope-allow-group <scope=group>', 'only members of this group may get that scope (repeatable)', collect, [])
+  .option('--tool-approval <tool=mode>', 'a person approves this tool\'s calls: each-call or once-per-grant (repeatable; docs/TOOL-APPROVALS.md)', collect, [])
+  .option('--scope-approval <scope=mode>', 'a person approves the calls of every tool of that scope: each-call or once-per-grant (repeatable)', collect, [])
+  .option('--destructive-approval <mode>', 'a person approves the calls of every tool the server reports as possibly destructive: each-call or once-per-grant')
   .option('--default', 'use for clients that send no resource parameter')
   .option('--json', 'print one JSON object')
-  .action(async (opts: { uri: string; name?: string; description?: string; scope: string[]; tool: string[]; allowEmailDomain: string[]; allowGroup: string[]; scopeAllowGroup: string[]; default?: boolean; json?: boolean }) => {
-    const scopes: Record<string, { description: string; tools: string[]; access?: { email_domains: string[]; groups: string[] } }> = {};
+  .action(async (opts: { uri: string; name?: string; description?: string; scope: string[]; tool: string[]; allowEmailDomain: string[]; allowGroup: string[]; scopeAllowGroup: string[]; toolApproval: string[]; scopeApproval: string[]; destructiveApproval?: string; default?: boolean; json?: boolean }) => {
+    const scopes: Record<string, { description: string; tools: string[]; access?: { email_domains: string[]; groups: string[] }; approval?: ApprovalMode }> = {};
+    const mode = (value: string, given: string): ApprovalMode => {
+      if (!(APPROVAL_MODES as readonly string[]).includes(value)) throw new CliError(`${given}: the mode must be each-call or once-per-grant`);
+      return value as ApprovalMode;
+    };
     for (const s of opts.scope) {
       const [name, ...rest] = s.split('=');
       if (!name || !/^[\x21\x23-\x5B\x5D-\x7E]+$/.test(name)) throw new CliError(`--scope ${s}: not a valid scope name`);
@@ -304,6 +314,16 @@ resource
       if (!scopes[scope]) throw new CliError(`--scope-allow-group ${scope}=${group}: declare the scope with --scope first`);
       (scopes[scope].access ??= { email_domains: [], groups: [] }).groups.push(group);
     }
+    for (const [scope, value] of pairs(opts.scopeApproval, '--scope-approval')) {
+      if (!scopes[scope]) throw new CliError(`--scope-approval ${scope}=${value}: declare the scope with --scope first`);
+      scopes[scope].approval = mode(value, `--scope-approval ${scope}=${value}`);
+    }
+    const toolApproval: Record<string, ApprovalMode> = {};
+    for (const [tool, value] of pairs(opts.toolApproval, '--tool-approval')) {
+      if (!/^[A-Za-z0-9_.\/-]{1,128}$/.test(tool)) throw new CliError(`--tool-approval ${tool}=${value}: not a valid MCP tool name`);
+      toolApproval[tool] = mode(value, `--tool-approval ${tool}=${value}`);
+    }
+    const destructive = opts.destructiveApproval === undefined ? undefined : mode(opts.destructiveApproval, `--destructive-approval ${opts.destructiveApproval}`);
     const restricted = opts.allowEmailDomain.length || opts.allowGroup.length;
     await withServices(async (s) => {
       const saved = await s.resources.upsert({
@@ -312,6 +332,8 @@ resource
         description: opts.description,
         scopes,
         ...(restricted ? { access: { email_domains: opts.allowEmailDomain.map((d) => d.toLowerCase()), groups: opts.allowGroup } } : {}),
+        ...(Object.keys(toolApproval).length ? { tool_approval: toolApproval } : {}),
+        ...(destructive ? { destructive_tools_approval: destructive } : {}),
         default: !!opts.default,
       });
       await s.audit.record({ type: 'resource.saved', outcome: 'success', actor: 'cli', resource: saved.uri });

@@ -26,6 +26,14 @@ describe('gatehouse CLI', () => {
     expect(resource.code).toBe(0);
     expect(oneJson(resource.stdout)).toMatchObject({ uri: 'https://mcp.example.com', name: 'Docs', scopes: { 'docs:read': 'Read the docs' }, tools: { 'docs:read': [] }, access: null, default: true });
 
+    // Approval marks (docs/TOOL-APPROVALS.md): per tool, per scope, for reported destructive tools; a bad mode names the flag.
+    const marked = await runCli(['resource', 'add', '--uri', 'https://notes.example.com/mcp', '--scope', 'notes:write=Change notes', '--tool', 'notes:write=edit_note', '--scope-approval', 'notes:write=once-per-grant', '--tool-approval', 'delete_note=each-call', '--destructive-approval', 'each-call', '--json'], db.env);
+    expect(marked.code).toBe(0);
+    expect(oneJson(marked.stdout)).toMatchObject({ scope_approval: { 'notes:write': 'once-per-grant' }, tool_approval: { delete_note: 'each-call' }, destructive_tools_approval: 'each-call' });
+    const badMode = await runCli(['resource', 'add', '--uri', 'https://notes.example.com/mcp', '--tool-approval', 'delete_note=always'], db.env);
+    expect(badMode.code).toBe(1);
+    expect(badMode.stderr).toMatch(/--tool-approval delete_note=always: the mode must be each-call or once-per-grant/);
+
     const withStdin = await runCli(['user', 'add', '--email', 'Ops@Example.com', '--admin', '--password-stdin', '--json'], db.env, 'a very long password indeed\n');
     expect(withStdin.code).toBe(0);
     const u = oneJson(withStdin.stdout);

@@ -58,6 +58,8 @@ describe('the catalogue', () => {
       name: 'Notes',
       description: 'Team notes',
       scopes: { 'notes:read': { description: 'Read notes', tools: ['list_notes', 'read_note'] }, 'notes:delete': { description: 'Delete notes', tools: ['delete_note'] } },
+      // no tool needs a person's approval (docs/TOOL-APPROVALS.md; tool-approvals.test.ts marks some)
+      approvals: {},
     });
   });
 

@@ -16,6 +16,7 @@ import { DOMAIN_NAME } from '../upstream/connection.js';
 import type { ConsoleDeps } from './deps.js';
 import { consoleState } from './guard.js';
 import { FLAG_LABELS, listBadge, reportFacts } from './tool-reports.js';
+import { approvalModes } from '../approvals/modes.js';
 
 /** The form as typed: every field a string, so a refused form comes back exactly as it was. */
 export interface ResourceFormValues {
@@ -162,7 +163,7 @@ export function formOf(r: Resource): ResourceFormValues {
     scopes: scopes.join('\n'),
     emailDomains: joinRule(r.access?.emailDomains ?? []),
     groups: joinRule(r.access?.groups ?? []),
-    toolApprovals: Object.entries(r.toolApproval).map(([tool, mode]) => `${tool} | ${mode}`).join('\n'),
+    toolApprovals: Object.entries(r.toolApproval).sort(([a], [b]) => a.localeCompare(b)).map(([tool, mode]) => `${tool} | ${mode}`).join('\n'),
     destructiveApproval: r.destructiveToolsApproval ?? '',
     isDefault: r.isDefault,
   };
@@ -246,7 +247,9 @@ export function resourcesPages(deps: ConsoleDeps): Router {
 
   async function showForm(ctx: Context, data: { values: ResourceFormValues; problems?: Problems; existing?: Resource }, status = 200): Promise<void> {
     const existing = data.existing;
-    const report = existing ? reportFacts(existing, await deps.inventories.find(existing.uri)) : undefined;
+    const inventory = existing ? await deps.inventories.find(existing.uri) : undefined;
+    const report = existing ? reportFacts(existing, inventory) : undefined;
+    const approvals = existing ? Object.entries(approvalModes(existing, inventory)).sort(([a], [b]) => a.localeCompare(b)).map(([tool, mode]) => ({ tool, mode })) : [];
     pages.render(
       ctx,
       'resources',
@@ -257,6 +260,7 @@ export function resourcesPages(deps: ConsoleDeps): Router {
         problems: data.problems ?? {},
         ...(existing ? detailFacts(existing) : {}),
         ...(report ? { report, flagLabels: FLAG_LABELS } : {}),
+        approvals,
       },
       status,
     );

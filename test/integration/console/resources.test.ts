@@ -204,6 +204,31 @@ describe('an MCP server page', () => {
     await gh.services.resources.upsert({ uri: TEST_RESOURCE, name: 'Example MCP', scopes: { 'tools:read': 'List and call read-only tools', 'tools:write': 'Call tools that change data' }, default: true });
   });
 
+  it('marks tools for a person\'s approval: per tool, per scope (sixth column), reported destructive tools; /catalogue publishes them', async () => {
+    const form = { name: 'Notes', description: '', scopes: 'notes:write | Change notes | edit_note, delete_note | | | once-per-grant', emailDomains: '', groups: '', destructiveApproval: 'each-call' };
+    const res = await admin.submit(`/resources/${id(NOTES)}`, `/resources/${id(NOTES)}`, { ...form, toolApprovals: 'delete_note\nexport | once-per-grant' });
+    expect(res.status).toBe(303);
+    const r = (await gh.services.resources.find(NOTES))!;
+    expect(r.catalogue['notes:write']!.approval).toBe('once-per-grant');
+    expect(r.toolApproval).toEqual({ delete_note: 'each-call', export: 'once-per-grant' });
+    expect(r.destructiveToolsApproval).toBe('each-call');
+    const published = (await (await fetch(`${gh.issuer}/catalogue?resource=${encodeURIComponent(NOTES)}`)).json()) as { approvals: Record<string, string> };
+    expect(published.approvals).toEqual({ delete_note: 'each-call', edit_note: 'once-per-grant', export: 'once-per-grant' });
+    const page = decode((await admin.page(`/resources/${id(NOTES)}`)).html);
+    expect(page).toContain('delete_note | each-call\nexport | once-per-grant</textarea>');
+    expect(page).toContain('edit_note, delete_note |  |  | once-per-grant');
+    expect(page).toMatch(/<option value="each-call" selected>/);
+    expect(page).toContain('<li><code>edit_note</code> — once per application</li>');
+
+    const bad = await admin.submit(`/resources/${id(NOTES)}`, `/resources/${id(NOTES)}`, { ...form, toolApprovals: 'delete_note | always' });
+    expect(bad.status).toBe(400);
+    expect(decode(await bad.text())).toContain('Line 1: expected "tool" or "tool | each-call" or "tool | once-per-grant"');
+    const badScope = await admin.submit(`/resources/${id(NOTES)}`, `/resources/${id(NOTES)}`, { ...form, scopes: 'notes:write | Change | edit_note | | | sometimes', toolApprovals: '' });
+    expect(badScope.status).toBe(400);
+    expect(decode(await badScope.text())).toContain('Line 1: the approval must be each-call or once-per-grant');
+    expect((await gh.services.resources.find(NOTES))!.toolApproval).toEqual({ delete_note: 'each-call', export: 'once-per-grant' });
+  });
+
   it('shows HTML in names and descriptions escaped', async () => {
     const uri = 'https://escape.example.test/mcp';
     const res = await create({ uri, name: EVIL, description: EVIL, scopes: `s | ${EVIL.replace(/\|/g, '')}`, emailDomains: '', groups: '' });

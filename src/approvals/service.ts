@@ -40,6 +40,9 @@ export interface ApprovalServiceDeps {
   webhook?: ApprovalWebhook | undefined;
 }
 
+/** Live pending requests per person, client and MCP server. */
+export const MAX_PENDING = 20;
+
 export type DecideRefusal = 'not_found' | 'not_yours' | 'expired' | 'decided';
 
 export class ApprovalService {
@@ -88,6 +91,10 @@ export class ApprovalService {
     const message = `${nameOf(account)} must approve this call of ${body.tool} in Gatehouse before it runs.`;
     const waiting = await deps.store.pending(binding, mode);
     if (waiting) return { decision: 'pending', approval_id: waiting.id, url: this.urlOf(waiting.id), expires_at: waiting.expiresAt.toISOString(), message };
+    // An agent calling in a loop must not bury the person (and the webhook) in requests: past the cap, nothing new.
+    if ((await deps.store.pendingCount(binding)) >= MAX_PENDING) {
+      throw invalidRequest(`${MAX_PENDING} calls already wait for this person's approval from this client: they must decide or let them expire first`, reporter.clientId);
+    }
     const created = await deps.store.create(binding, mode, body.arguments);
     await row(created, 'tool.approval.requested');
     if (deps.webhook) {

@@ -115,6 +115,12 @@ export class ToolApprovals {
     return row && toApproval(row);
   }
 
+  /** Live pending requests of one person for one client on one server (the cap on what an agent can pile up). */
+  async pendingCount(b: Pick<Binding, 'resource' | 'clientId' | 'accountId'>): Promise<number> {
+    const row = (await this.db('tool_approvals').where({ resource: b.resource, client_id: b.clientId, account_id: b.accountId, status: 'pending' }).where('expires_at', '>', new Date()).count({ n: '*' }).first()) as { n: string | number } | undefined;
+    return Number(row?.n ?? 0);
+  }
+
   async create(b: Binding, mode: ApprovalMode, args: unknown): Promise<Approval> {
     const id = randomBytes(24).toString('base64url');
     const now = new Date();

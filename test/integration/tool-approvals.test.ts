@@ -342,6 +342,17 @@ describe('refusals of the MCP server\'s question', () => {
     expect(await knex()('tool_approvals').where({ account_id: p.accountId })).toHaveLength(0);
   });
 
+  it('caps what one client can leave waiting for one person (20 pending), audited', async () => {
+    const p = await person();
+    for (let i = 0; i < 20; i++) expect((await ask(p, 'delete_note', { id: `flood-${i}` })).json.decision).toBe('pending');
+    const over = await ask(p, 'delete_note', { id: 'flood-20' });
+    expect(over.status).toBe(400);
+    expect(over.json.error_description).toContain('already wait');
+    expect(await knex()('tool_approvals').where({ account_id: p.accountId })).toHaveLength(20);
+    // Asking again for one already pending is not a new request.
+    expect((await ask(p, 'delete_note', { id: 'flood-3' })).json.decision).toBe('pending');
+  });
+
   it('refuses a token whose grant was revoked', async () => {
     const p = await person();
     const grantId = JSON.parse(Buffer.from(p.token.split('.')[1]!, 'base64url').toString()).grant_id as string;

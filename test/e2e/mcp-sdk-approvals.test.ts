@@ -4,9 +4,11 @@
 // Gatehouse, sees the tool and its arguments and decides; the client's retry runs once — or not at all. Covered:
 // approve → the retry runs; reject → a clear tool error; a replayed approval, changed arguments, another person's
 // browser, an expired approval and concurrent retries are refused; a client without URL elicitation is told the URL in
-// a tool error. The raw-HTTP side of the same contract is test/integration/tool-approvals.test.ts.
+// a tool error; the v2 client (@modelcontextprotocol/client) receives the same elicitation. The raw-HTTP side of the
+// same contract is test/integration/tool-approvals.test.ts.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Client as ClientV2, ProtocolError as ProtocolErrorV2, StreamableHTTPClientTransport as StreamableHTTPClientTransportV2, UrlElicitationRequiredError as UrlElicitationRequiredErrorV2 } from '@modelcontextprotocol/client';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -343,3 +345,39 @@ describe('an SDK client that did not declare URL elicitation', () => {
     await client.close();
   });
 });
+
+describe('the v2 SDK client (@modelcontextprotocol/client 2.4)', () => {
+  it('declaring URL elicitation, receives the elicitation as its UrlElicitationRequiredError, and its retry runs once approved', async () => {
+    // Nora's token from the v1 sign-in: what is under test is how v2 meets the kit's answer, not its OAuth.
+    const client = new ClientV2({ name: 'approvals-e2e-v2', version: '2.0.0' }, { capabilities: { elicitation: { url: {} } } });
+    const transport = new StreamableHTTPClientTransportV2(new URL(notes.url), { authProvider: nora });
+    await client.connect(transport);
+    // The demo server (SDK v1) speaks 2025-11-25: v2 falls back to initialize, so the kit answers -32042 (form 2).
+    expect(transport.protocolVersion).toBe('2025-11-25');
+    const added = await client.callTool({ name: 'add_note', arguments: { text: 'deleted by the v2 client' } });
+    const id = (JSON.parse(text(added)) as { id: number }).id;
+    const err = await client.callTool({ name: 'delete_note', arguments: { id } }).then(
+      (result) => {
+        throw new Error(`expected URL elicitation, the call returned ${JSON.stringify(result)}`);
+      },
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(UrlElicitationRequiredErrorV2);
+    expect(err).toBeInstanceOf(ProtocolErrorV2);
+    const error = err as UrlElicitationRequiredErrorV2;
+    expect(error.code).toBe(-32042);
+    expect(error.elicitations).toHaveLength(1);
+    const e = error.elicitations[0] as Elicitation;
+    expect(e).toMatchObject({ mode: 'url', url: `${gh.issuer}/account/approvals/${e.elicitationId}` });
+    expect(await noteIdsV2(client)).toContain(id);
+    await decide(e, 'approve', id);
+    const result = await client.callTool({ name: 'delete_note', arguments: { id } });
+    expect(isError(result)).toBe(false);
+    expect(text(result)).toBe(`deleted note ${id}`);
+    await client.close();
+  });
+});
+
+async function noteIdsV2(client: ClientV2): Promise<number[]> {
+  return (JSON.parse(text(await client.callTool({ name: 'list_notes', arguments: {} }))) as Array<{ id: number }>).map((n) => n.id);
+}

@@ -27,3 +27,19 @@ export function approvalModes(resource: Resource, inventory: Pick<Inventory, 'to
   }
   return { ...modes };
 }
+
+/** The first kit release that enforces approvals (packages/resource-server, 0.3.0). */
+const FIRST_ENFORCING_KIT = [0, 3, 0];
+
+/**
+ * Whether the server's last report says it runs a kit that enforces approvals: `@gatehouse/resource-server` 0.3.0 or
+ * later. Anything else (no report, another implementation, an older kit) has not shown it does.
+ */
+export function reportsApprovalEnforcement(inventory: Pick<Inventory, 'kit'> | undefined): boolean {
+  const kit = inventory?.kit;
+  if (kit?.name !== '@gatehouse/resource-server' || !kit.version) return false;
+  const parts = /^(\d+)\.(\d+)\.(\d+)/.exec(kit.version)?.slice(1).map(Number);
+  if (!parts) return false;
+  for (let i = 0; i < 3; i++) if (parts[i] !== FIRST_ENFORCING_KIT[i]) return parts[i]! > FIRST_ENFORCING_KIT[i]!;
+  return true;
+}

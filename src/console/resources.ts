@@ -16,7 +16,7 @@ import { DOMAIN_NAME } from '../upstream/connection.js';
 import type { ConsoleDeps } from './deps.js';
 import { consoleState } from './guard.js';
 import { FLAG_LABELS, listBadge, reportFacts } from './tool-reports.js';
-import { approvalModes } from '../approvals/modes.js';
+import { approvalModes, reportsApprovalEnforcement } from '../approvals/modes.js';
 
 /** The form as typed: every field a string, so a refused form comes back exactly as it was. */
 export interface ResourceFormValues {
@@ -261,6 +261,7 @@ export function resourcesPages(deps: ConsoleDeps): Router {
         ...(existing ? detailFacts(existing) : {}),
         ...(report ? { report, flagLabels: FLAG_LABELS } : {}),
         approvals,
+        approvalsEnforced: reportsApprovalEnforcement(inventory),
       },
       status,
     );

@@ -219,6 +219,8 @@ describe('an MCP server page', () => {
     expect(page).toContain('edit_note, delete_note |  |  | once-per-grant');
     expect(page).toMatch(/<option value="each-call" selected>/);
     expect(page).toContain('<li><code>edit_note</code> — once per application</li>');
+    // No report from a kit that enforces approvals yet: the page says so.
+    expect(page).toContain('has not reported running <code>@gatehouse/resource-server</code> 0.3.0 or later');
 
     const bad = await admin.submit(`/resources/${id(NOTES)}`, `/resources/${id(NOTES)}`, { ...form, toolApprovals: 'delete_note | always' });
     expect(bad.status).toBe(400);

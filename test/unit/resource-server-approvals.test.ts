@@ -392,6 +392,45 @@ describe('the modern retry', () => {
   });
 });
 
+describe('the modern retry while the person decides', () => {
+  const opened = (action = 'accept') => call('delete_note', { id: '7' }, { ...modernMeta(true), inputResponses: { gatehouse_approval: { action } } });
+
+  it('a retry sent as soon as the client opened the page waits for the decision, then runs', async () => {
+    const waiting = await nodeServer({ approvalWaitMs: 10_000 });
+    let n = 0;
+    decide = () => (++n < 3 ? pending()() : { status: 200, body: { decision: 'approved' } });
+    const res = await post(waiting.base, await token(), opened());
+    expect(res.json.result.content[0].text).toBe('ran');
+    expect(asked).toHaveLength(3);
+    expect(waiting.ran).toHaveLength(1);
+  });
+
+  it('waits at most approvalWaitMs, then tells the client to wait again; nothing runs', async () => {
+    const waiting = await nodeServer({ approvalWaitMs: 1500 });
+    decide = pending();
+    const res = await post(waiting.base, await token(), opened());
+    expect(res.json.result.resultType).toBe('input_required');
+    expect(asked).toHaveLength(2);
+    expect(waiting.ran).toHaveLength(0);
+  });
+
+  it('a rejection during the wait ends it with the tool error', async () => {
+    const waiting = await nodeServer({ approvalWaitMs: 10_000 });
+    let n = 0;
+    decide = () => (++n < 2 ? pending()() : { status: 200, body: { decision: 'rejected', approval_id: 'appr-1', message: 'Rita rejected this call of delete_note in Gatehouse.' } });
+    const res = await post(waiting.base, await token(), opened());
+    expect(res.json.result).toEqual({ content: [{ type: 'text', text: 'Rita rejected this call of delete_note in Gatehouse.' }], isError: true, resultType: 'complete' });
+    expect(waiting.ran).toHaveLength(0);
+  });
+
+  it('a client that declined to open the page, or a first call, is answered at once', async () => {
+    decide = pending();
+    expect((await post(main.base, await token(), opened('decline'))).json.result.resultType).toBe('input_required');
+    expect((await post(main.base, await token(), call('delete_note', { id: '7' }, modernMeta(true)))).json.result.resultType).toBe('input_required');
+    expect(asked).toHaveLength(2);
+  });
+});
+
 describe('calls the kit cannot ask about', () => {
   it('a batch with a call needing approval is refused whole: nothing runs, Gatehouse is not asked', async () => {
     const before = main.ran.length;

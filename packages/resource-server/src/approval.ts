@@ -34,6 +34,14 @@ export type ApprovalDecision =
 export interface ApprovalStepOptions {
   /** Absent without `report` credentials: such a kit cannot ask, so it refuses. */
   api?: GatehouseApi | undefined;
+  /**
+   * How long a 2026-07-28 retry whose client opened the approval page (`action: "accept"`) waits for the person's
+   * decision before it is told to wait again; default 60 s. Such a client retries as soon as the page is open, long
+   * before anyone could have decided, so answering at once would only make it loop.
+   */
+  waitMs?: number | undefined;
+  /** Between two questions to Gatehouse while waiting; default 1 s. */
+  pollMs?: number | undefined;
   capabilities?: ClientCapabilities | undefined;
   onError?: ((err: Error) => void) | undefined;
 }
@@ -69,7 +77,15 @@ export class ApprovalStep {
       return { answer: toolError(id, text, complete), outcome: 'approval_required' };
     }
     const args = params.arguments ?? {};
-    const sent = await api.requestApproval({ access_token: identity.token, tool, arguments: args, arguments_digest: argumentsDigest(args) });
+    const question = { access_token: identity.token, tool, arguments: args, arguments_digest: argumentsDigest(args) };
+    let sent = await api.requestApproval(question);
+    if (form.modern && form.urlElicitation && ownInputResponse(params)?.action === 'accept') {
+      const { waitMs = 60_000, pollMs = 1000 } = this.options;
+      for (const until = Date.now() + waitMs; sent.ok && isObject(sent.body) && sent.body.decision === 'pending' && Date.now() + pollMs <= until; ) {
+        await new Promise((resolve) => setTimeout(resolve, pollMs));
+        sent = await api.requestApproval(question);
+      }
+    }
     if (!sent.ok) {
       const refused = sent.status !== undefined && sent.status >= 400 && sent.status < 500 && sent.status !== 408 && sent.status !== 429;
       if (!refused) return { unavailable: new Error(`approval of ${tool} could not be asked: ${sent.error.message}`) };
@@ -137,6 +153,14 @@ function isWebUrl(text: string): boolean {
  * removed from the message before it is handed on, so the MCP server never sees the kit's round trip. In place,
  * because a framework's parsed body (Express `req.body`) is what the route hands the server.
  */
+/** The client's answer to the kit's own input request on a 2026-07-28 retry, if it carries one. */
+function ownInputResponse(params: Record<string, unknown>): Record<string, unknown> | undefined {
+  const responses = params.inputResponses;
+  if (!isObject(responses) || !Object.hasOwn(responses, INPUT_KEY)) return undefined;
+  const own = responses[INPUT_KEY];
+  return isObject(own) ? own : undefined;
+}
+
 export function stripOwnInputResponse(message: unknown): void {
   if (!isObject(message) || !isObject(message.params)) return;
   const responses = message.params.inputResponses;

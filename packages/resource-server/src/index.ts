@@ -101,6 +101,11 @@ export interface ProtectedResourceOptions {
    * <resource>`): the tool inventory (`reportTools`) and every tool call (docs/MCP-SERVER-REPORTING.md in Gatehouse).
    */
   report?: ReportOptions;
+  /**
+   * How long a 2026-07-28 client's retry, sent as soon as it opened the approval page, waits for the person's decision
+   * before it is answered "still waiting" (polling Gatehouse each second); default 60,000 ms (docs/TOOL-APPROVALS.md).
+   */
+  approvalWaitMs?: number;
   /** Called with every tool-call event (the same the kit ships), e.g. for a local log; it must not throw. */
   onToolCall?: (event: ToolCallEvent) => void;
 }
@@ -178,7 +183,7 @@ export function protectedResource(options: ProtectedResourceOptions): ProtectedR
     verify,
     catalogue,
     metadataFromCatalogue: usesCatalogue,
-    approvals: new ApprovalStep({ api, onError: options.onError }),
+    approvals: new ApprovalStep({ api, onError: options.onError, waitMs: options.approvalWaitMs }),
     scopes: options.scopes,
     toolRules: toolScopes === 'catalogue' ? undefined : rulesFromMap(toolScopes),
     resourceRules: options.resourceScopes ? resourceRules(options.resourceScopes) : undefined,

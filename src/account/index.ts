@@ -106,7 +106,7 @@ export function accountRoutes(deps: AccountDeps): Middleware {
     if (why === 'not_found') return problem(ctx, 404, 'No such approval request', 'This approval request does not exist, or it ended more than a day ago.');
     if (why === 'not_yours') {
       await deps.audit.record({ type: 'tool.approval.refused', outcome: 'failure', actor: account.email ?? account.id, clientId: found!.clientId, resource: found!.resource, reason: 'only the person the call is made for may see or decide it', details: { tool: found!.tool, approval_id: found!.id }, ...requestOrigin(ctx) });
-      return problem(ctx, 403, 'Not your approval', 'This tool call is made on behalf of someone else. Only they can approve or reject it.');
+      return render(ctx, 403, 'account/not-yours', { title: 'Not your approval', email: account.email, switchUrl: `${base}/account/login?switch=1&next=${encodeURIComponent(ctx.path)}` });
     }
     const view = await describe(found!);
     const args = why ? undefined : argumentsView(await deps.store.argumentsOf(found!.id));
@@ -127,7 +127,11 @@ export function accountRoutes(deps: AccountDeps): Middleware {
   });
 
   pages.post('/account/logout', async (ctx) => {
-    await deps.sessions.destroy(state(ctx).session.id);
+    const { session, account } = state(ctx);
+    await deps.sessions.destroy(session.id);
+    // The person's Gatehouse sign-in in this browser ends too, so the next sign-in asks who they are.
+    const signIn = await deps.provider().Session.get(ctx).catch(() => undefined);
+    if (signIn?.accountId && signIn.accountId === account.id) await signIn.destroy();
     ctx.cookies.set(ACCOUNT_COOKIE, null, { path: accountPath(deps.config.ISSUER), httpOnly: true, sameSite: 'lax', secure: deps.config.ISSUER.startsWith('https:'), overwrite: true });
     render(ctx, 200, 'error', { title: 'Signed out', error: 'signed_out', description: 'You are signed out of your Gatehouse account pages.' });
   });

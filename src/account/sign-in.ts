@@ -39,7 +39,14 @@ export function accountSignIn(deps: AccountSignInDeps): Router {
   const challengeFor = (verifier: string) => createHash('sha256').update(verifier).digest('base64url');
   const cookiePath = `${base}${ACCOUNT_CALLBACK_PATH}`;
 
-  router.get('/account/login', (ctx) => {
+  router.get('/account/login', async (ctx) => {
+    // "Sign in as someone else": the Gatehouse sign-in open in this browser (another person's) ends first — a login
+    // as a second account on top of it is a session switch oidc-provider would only finish through logout, which
+    // Gatehouse does not serve.
+    if (ctx.query.switch === '1') {
+      const open = await deps.provider().Session.get(ctx).catch(() => undefined);
+      if (open?.accountId) await open.destroy();
+    }
     const nonce = randomBytes(32).toString('base64url');
     const next = safeNext(ctx.query.next);
     ctx.cookies.set(LOGIN_COOKIE, `${nonce}.${next}`, { path: cookiePath, httpOnly: true, sameSite: 'lax', secure, signed: true, maxAge: LOGIN_TTL_MS, overwrite: true });
@@ -52,6 +59,8 @@ export function accountSignIn(deps: AccountSignInDeps): Router {
       state: nonce,
       code_challenge: challengeFor(verifierFor(nonce)),
       code_challenge_method: 'S256',
+      // "Sign in as someone else" (the approval page of another person's call): the open session must not answer.
+      ...(ctx.query.switch === '1' ? { prompt: 'login' } : {}),
     }).toString();
     ctx.set('Cache-Control', 'no-store');
     ctx.status = 303;

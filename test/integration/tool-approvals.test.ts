@@ -264,6 +264,17 @@ describe('who may decide', () => {
     expect((await knex()('tool_approvals').where({ id: first.json.approval_id }).first()).status).toBe('pending');
     expect((await auditOf('tool.approval.refused')).filter((r) => details(r).approval_id === first.json.approval_id).length).toBeGreaterThanOrEqual(2);
     expect((await ask(p, 'delete_note', { id: '3' })).json.decision).toBe('pending');
+
+    // The page offers to sign in as someone else: the open session does not answer (prompt=login), the right person
+    // signs in and lands on the page with the decision.
+    const notYours = await (await browser.get(first.json.url)).text();
+    const switchUrl = /href="([^"]*switch=1[^"]*)"/.exec(notYours)![1]!.replace(/&amp;/g, '&');
+    const loginPage = await browser.follow(await browser.get(new URL(switchUrl, gh.issuer).href));
+    expect(loginPage instanceof Response && (await loginPage.clone().text()).includes('name="password"')).toBe(true);
+    const landed = await login(browser, loginPage as Response, p.email, p.password);
+    expect(landed instanceof Response && landed.status).toBe(200);
+    expect(new URL((landed as Response).url).pathname).toBe(new URL(first.json.url).pathname);
+    expect(await (landed as Response).text()).toContain('name="decision"');
   });
 
   it('the decision needs the session\'s CSRF token and this origin', async () => {

@@ -36,8 +36,9 @@ export interface ApprovalStepOptions {
   api?: GatehouseApi | undefined;
   /**
    * How long a 2026-07-28 retry whose client opened the approval page (`action: "accept"`) waits for the person's
-   * decision before it is told to wait again; default 60 s. Such a client retries as soon as the page is open, long
-   * before anyone could have decided, so answering at once would only make it loop.
+   * decision before it is told to wait again; default 45 s (the MCP SDK's clients give up on a request after 60 s).
+   * Such a client retries as soon as the page is open, long before anyone could have decided, so answering at once
+   * would only make it loop.
    */
   waitMs?: number | undefined;
   /** Between two questions to Gatehouse while waiting; default 1 s. */
@@ -80,7 +81,7 @@ export class ApprovalStep {
     const question = { access_token: identity.token, tool, arguments: args, arguments_digest: argumentsDigest(args) };
     let sent = await api.requestApproval(question);
     if (form.modern && form.urlElicitation && ownInputResponse(params)?.action === 'accept') {
-      const { waitMs = 60_000, pollMs = 1000 } = this.options;
+      const { waitMs = 45_000, pollMs = 1000 } = this.options;
       for (const until = Date.now() + waitMs; sent.ok && isObject(sent.body) && sent.body.decision === 'pending' && Date.now() + pollMs <= until; ) {
         await new Promise((resolve) => setTimeout(resolve, pollMs));
         sent = await api.requestApproval(question);

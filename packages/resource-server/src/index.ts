@@ -103,7 +103,7 @@ export interface ProtectedResourceOptions {
   report?: ReportOptions;
   /**
    * How long a 2026-07-28 client's retry, sent as soon as it opened the approval page, waits for the person's decision
-   * before it is answered "still waiting" (polling Gatehouse each second); default 60,000 ms (docs/TOOL-APPROVALS.md).
+   * before it is answered "still waiting" (polling Gatehouse each second); default 45,000 ms, under the 60 s an MCP SDK client waits for an answer (docs/TOOL-APPROVALS.md).
    */
   approvalWaitMs?: number;
   /** Called with every tool-call event (the same the kit ships), e.g. for a local log; it must not throw. */

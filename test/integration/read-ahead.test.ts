@@ -47,7 +47,9 @@ async function statementsOf(work: () => Promise<unknown>): Promise<Statement[]> 
   return seen;
 }
 
-const reads = (seen: Statement[]) => seen.filter((s) => /^\s*select/i.test(s.sql));
+// The policy settings' own 2 s cache (policy/settings.ts) refills whenever it expires, which on a loaded machine can
+// fall inside a measured request: that read is the policy's, not the redemption's, so it is not counted here.
+const reads = (seen: Statement[]) => seen.filter((s) => /^\s*select/i.test(s.sql) && !/from "policy_settings"/.test(s.sql));
 
 describe('token redemption reads its context in one statement', () => {
   it('a code exchange and a refresh each read token, session, grant and account with one SELECT', async () => {

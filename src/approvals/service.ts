@@ -1,7 +1,7 @@
 // Per-call approval of tool calls (docs/TOOL-APPROVALS.md): what the MCP server's request and the person's decision
 // do, each checked, changed and audited here, so the API route and the account pages only translate HTTP.
 import type Provider from 'oidc-provider';
-import { argumentsDigest } from '../../packages/resource-server/src/reporting/canonical-json.js';
+import { approvalArgumentsProblem, argumentsDigest } from '../../packages/resource-server/src/reporting/canonical-json.js';
 import type { AuditLog } from '../audit/writer.js';
 import type { ResourceRegistry } from '../oauth/resources.js';
 import type { McpServerInventories } from '../reporting/inventory.js';
@@ -69,6 +69,8 @@ export class ApprovalService {
     } catch (err) {
       throw invalidRequest((err as Error).message, reporter.clientId);
     }
+    const problem = approvalArgumentsProblem(body.arguments);
+    if (problem) throw invalidRequest(`arguments ${problem}`, reporter.clientId);
     if (argumentsDigest(body.arguments) !== body.arguments_digest) throw invalidRequest('arguments_digest is not the SHA-256 of the canonical JSON of arguments (RFC 8785)', reporter.clientId);
     const modes = await this.modesOf(reporter.resource);
     const mode = Object.hasOwn(modes, body.tool) ? (modes[body.tool] as 'each-call' | 'once-per-grant') : undefined;

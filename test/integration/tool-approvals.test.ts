@@ -171,6 +171,8 @@ describe('the cycle: requested, approved, used', () => {
     expect(html).toContain('Deletes one note &lt;em&gt;forever&lt;/em&gt;');
     expect(html).toMatch(/<details><summary>… \d+ characters in all/);
     expect(html).toContain(SECRET_ARG);
+    expect(html).toContain('Arguments (3)');
+    expect(html).not.toContain('unusual characters in this name');
 
     // The account page lists it.
     const home = await (await browser.get(`${gh.issuer}/account`)).text();
@@ -206,6 +208,22 @@ describe('the cycle: requested, approved, used', () => {
     // The arguments are sealed at rest.
     const row = await knex()('tool_approvals').where({ id: first.json.approval_id }).first();
     expect(JSON.stringify(row)).not.toContain(SECRET_ARG);
+  });
+
+  it('marks a look-alike argument name (a Cyrillic і in "іd") beside the real one, and hides nothing behind a scroll', async () => {
+    const p = await person();
+    const args: Record<string, unknown> = { 'іd': 11 };
+    for (let i = 0; i < 60; i++) args[`reason_${i}`] = 'routine cleanup of old drafts';
+    args.id = 12;
+    const first = await ask(p, 'delete_note', args);
+    const { page } = await accountBrowser(p, new URL(first.json.url).pathname);
+    const html = await page.text();
+    expect(html).toContain('Arguments (62)');
+    expect(html).toMatch(/1 argument name \(marked ⚠\) holds characters other than/);
+    expect(html).toContain('<mark title="unusual characters in this name">⚠</mark>  &quot;іd&quot;: 11');
+    expect(html).toContain('&quot;id&quot;: 12');
+    const css = await (await fetch(`${gh.issuer}/static/style.css`)).text();
+    expect(css).not.toMatch(/pre\.arguments[^}]*(max-height|overflow)/);
   });
 
   it('Reject: the next call is told it was rejected, once; the one after asks again', async () => {
@@ -362,6 +380,26 @@ describe('refusals of the MCP server\'s question', () => {
     expect(await knex()('tool_approvals').where({ account_id: p.accountId })).toHaveLength(20);
     // Asking again for one already pending is not a new request.
     expect((await ask(p, 'delete_note', { id: 'flood-3' })).json.decision).toBe('pending');
+  });
+
+  it('refuses arguments a person could not be shown faithfully: Infinity (written as null), nesting past 30 levels', async () => {
+    const p = await person();
+    // 1e999 parses as Infinity, whose canonical JSON would be null: the page would show a call that is not the one run.
+    const raw = (args: string, digest: string) =>
+      fetch(`${gh.issuer}/mcp-server/tool-approvals`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: basic(reporter.id, reporter.secret) },
+        body: `{"resource":${JSON.stringify(NOTES)},"access_token":${JSON.stringify(p.token)},"tool":"delete_note","arguments":${args},"arguments_digest":"${digest}"}`,
+      });
+    const infinite = await raw('{"id":1e999}', argumentsDigest({ id: null }));
+    expect(infinite.status).toBe(400);
+    expect(((await infinite.json()) as { error_description: string }).error_description).toContain('cannot represent');
+    let deep: unknown = 1;
+    for (let i = 0; i < 30; i++) deep = [deep]; // within the body limit (32), past the approval limit (30)
+    const nested = await ask(p, 'delete_note', { x: deep });
+    expect(nested.status).toBe(400);
+    expect(nested.json.error_description).toContain('nested deeper than 30');
+    expect(await knex()('tool_approvals').where({ account_id: p.accountId })).toHaveLength(0);
   });
 
   it('refuses a token whose grant was revoked', async () => {

@@ -431,6 +431,47 @@ describe('the modern retry while the person decides', () => {
   });
 });
 
+describe('arguments a person could not be shown', () => {
+  it('arguments nested 5,000 deep: a tool error, Gatehouse not asked, the server still up', async () => {
+    const deep = `${'['.repeat(5000)}${']'.repeat(5000)}`;
+    const res = await fetch(`${main.base}/mcp`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${await token()}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"delete_note","arguments":{"id":1,"x":${deep}}}}`,
+    });
+    const json = (await res.json()) as { result: { isError: boolean; content: Array<{ text: string }> } };
+    expect(json.result.isError).toBe(true);
+    expect(json.result.content[0]!.text).toContain('nested deeper than 30 levels');
+    expect(asked).toHaveLength(0);
+    expect((await post(main.base, await token(), call('read_note', { id: '1' }))).json.result.content[0].text).toBe('ran');
+  });
+
+  it('a number JSON cannot represent (1e999 is Infinity, written as null): a tool error, never asked', async () => {
+    const res = await fetch(`${main.base}/mcp`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${await token()}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"delete_note","arguments":{"id":1,"confirm":-1e999}}}',
+    });
+    const json = (await res.json()) as { result: { isError: boolean; content: Array<{ text: string }> } };
+    expect(json.result.content[0]!.text).toContain('cannot represent');
+    expect(asked).toHaveLength(0);
+  });
+
+  it('a tools/call notification (no id) gets an empty 202 and never runs', async () => {
+    const before = main.ran.length;
+    const { id: _id, ...notification } = call('delete_note', { id: '7' });
+    const res = await fetch(`${main.base}/mcp`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${await token()}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: JSON.stringify(notification),
+    });
+    expect(res.status).toBe(202);
+    expect(await res.text()).toBe('');
+    expect(main.ran.length).toBe(before);
+    expect(asked).toHaveLength(0);
+  });
+});
+
 describe('calls the kit cannot ask about', () => {
   it('a batch with a call needing approval is refused whole: nothing runs, Gatehouse is not asked', async () => {
     const before = main.ran.length;

@@ -11,7 +11,7 @@
 import { jsonRpcErrorFor, jsonRpcResult, toolError, type Answer } from './answers.js';
 import { ClientCapabilities, isObject } from './client-capabilities.js';
 import type { Identity } from './identity.js';
-import { argumentsDigest } from './reporting/canonical-json.js';
+import { approvalArgumentsProblem, argumentsDigest } from './reporting/canonical-json.js';
 import type { GatehouseApi } from './reporting/gatehouse-api.js';
 
 /** The first protocol revision whose requests carry their version and capabilities in `_meta`. */
@@ -78,6 +78,11 @@ export class ApprovalStep {
       return { answer: toolError(id, text, complete), outcome: 'approval_required' };
     }
     const args = params.arguments ?? {};
+    const problem = approvalArgumentsProblem(args);
+    if (problem) {
+      const text = `The arguments of this call of ${tool} ${problem}: they cannot be shown to a person for approval, so the call was not run.`;
+      return { answer: toolError(id, text, complete), outcome: 'approval_required' };
+    }
     const question = { access_token: identity.token, tool, arguments: args, arguments_digest: argumentsDigest(args) };
     let sent = await api.requestApproval(question);
     if (form.modern && form.urlElicitation && ownInputResponse(params)?.action === 'accept') {

@@ -14,7 +14,7 @@ import { jsonAnswer, jsonRpcError, oauthError, type Answer } from './answers.js'
 import { stripOwnInputResponse, type ApprovalStep } from './approval.js';
 import { bearerToken, challenge, scopeList } from './bearer.js';
 import type { Catalogue, CatalogueSource } from './catalogue.js';
-import { PREFLIGHT_HEADERS } from './cors.js';
+import { CORS_HEADERS, PREFLIGHT_HEADERS } from './cors.js';
 import type { Identity } from './identity.js';
 import { readJsonBody, type BodyRead } from './json-body.js';
 import { metadataDocument } from './metadata.js';
@@ -160,7 +160,11 @@ export class Guard {
         const message = `${names} ${needApproval.length === 1 ? 'needs' : 'need'} a person's approval and cannot be called in a batch`;
         return { answer: jsonRpcError(400, -32600, message), toolCalls: toolCalls((d) => (waits(d) ? 'approval_required' : 'refused_batch')) };
       }
-      const decision = await config.approvals.check(identity, read.body as Record<string, unknown>, needApproval[0]!.name);
+      const message = read.body as Record<string, unknown>;
+      // A tools/call without an id is a notification: it gets no answer (an empty 202), and never runs.
+      if (!Object.hasOwn(message, 'id')) return { answer: { status: 202, headers: { ...CORS_HEADERS } }, toolCalls: toolCalls(() => 'approval_required') };
+      // Whatever fails while asking must not escape: the caller's request listener may not catch (a 503, never a crash).
+      const decision = await config.approvals.check(identity, message, needApproval[0]!.name).catch((err: unknown) => ({ unavailable: err instanceof Error ? err : new Error(String(err)) }));
       if ('unavailable' in decision) {
         // The details (the reporting address may be an internal one) go to onError, not to the caller.
         const answer = this.unavailable(decision.unavailable, 'Gatehouse could not be asked whether a person approved this call; try again shortly');

@@ -87,3 +87,24 @@ export function argumentsDigest(args: unknown): string {
   // crypto.hash (Node ≥ 20.12) is the one-shot form, cheaper than a Hash object per call.
   return typeof crypto.hash === 'function' ? crypto.hash('sha256', text, 'hex') : crypto.createHash('sha256').update(text).digest('hex');
 }
+
+/** How deep a call's arguments may nest to be shown for approval (Gatehouse refuses bodies nested deeper than 32). */
+export const MAX_APPROVAL_DEPTH = 30;
+
+/**
+ * Why these arguments cannot be put before a person for approval, or undefined: nested deeper than
+ * MAX_APPROVAL_DEPTH, or holding a number JSON cannot represent (`1e999` parses as Infinity, which JSON.stringify and
+ * so the digest write as `null`: the page would show `null` for a call that runs with Infinity; RFC 8785 refuses
+ * them). Walked with an explicit stack: the arguments come from any token holder (docs/TOOL-APPROVALS.md).
+ */
+export function approvalArgumentsProblem(args: unknown): string | undefined {
+  const stack: Array<[unknown, number]> = [[args, 0]];
+  while (stack.length) {
+    const [v, depth] = stack.pop()!;
+    if (typeof v === 'number' && !Number.isFinite(v)) return 'hold a number JSON cannot represent (such as 1e999)';
+    if (v === null || typeof v !== 'object') continue;
+    if (depth >= MAX_APPROVAL_DEPTH) return `are nested deeper than ${MAX_APPROVAL_DEPTH} levels`;
+    for (const item of Array.isArray(v) ? v : Object.values(v as Record<string, unknown>)) stack.push([item, depth + 1]);
+  }
+  return undefined;
+}

@@ -1,14 +1,14 @@
 // POST /mcp-server/tool-approvals (docs/TOOL-APPROVALS.md): the MCP server, authenticated as its own confidential
-// client exactly like the reporting API, asks whether one tool call may run. Order: the reporter (401/403), the body
-// (413/400), its resource (403), then the service. Refusals are answered in the OAuth error format and audited as
-// `tool.approval.refused`.
+// client exactly like the reporting API (reporting/routes.ts), asks whether one tool call may run. Order: the reporter
+// (401/403), the body (413/400), its resource (403), then the service. Refusals are answered in the OAuth error format
+// and audited as `tool.approval.refused`.
 import type { Middleware } from 'koa';
 import { z } from 'zod';
 import { requestOrigin, type AuditLog } from '../audit/writer.js';
 import { readReportJson } from '../reporting/report-body.js';
-import { answerRefusal, ReportRefusal } from '../reporting/report-refusal.js';
 import { parseReport } from '../reporting/report-schemas.js';
-import { authenticateReporter, checkResource, type ReporterDeps } from '../reporting/reporter-client.js';
+import { checkResource, type ReporterDeps } from '../reporting/reporter-client.js';
+import { reportHandler } from '../reporting/routes.js';
 import type { ApprovalService } from './service.js';
 
 export const APPROVAL_BODY_LIMIT = 256 * 1024;
@@ -22,21 +22,14 @@ const approvalBody = z.object({
 });
 
 export function toolApprovalsRoute(deps: ReporterDeps & { audit: AuditLog; approvals: ApprovalService }): Middleware {
-  return async (ctx) => {
-    let resource: string | undefined;
-    try {
-      const reporter = await authenticateReporter(ctx.get('authorization'), deps);
-      ctx.state.reporterAuthenticated = true;
-      resource = reporter.resource;
+  return reportHandler(
+    deps,
+    'tool-approvals',
+    async (ctx, reporter) => {
       const body = parseReport(approvalBody, await readReportJson(ctx, APPROVAL_BODY_LIMIT, reporter.clientId), reporter.clientId);
       checkResource(reporter, body.resource);
-      const answer = await deps.approvals.request(reporter, body, requestOrigin(ctx));
-      ctx.status = 200;
-      ctx.set('Cache-Control', 'no-store');
-      ctx.body = answer;
-    } catch (err) {
-      if (!(err instanceof ReportRefusal)) throw err;
-      await answerRefusal(ctx, deps.audit, err, 'tool-approvals', resource, 'tool.approval.refused');
-    }
-  };
+      return deps.approvals.request(reporter, body, requestOrigin(ctx));
+    },
+    'tool.approval.refused',
+  );
 }

@@ -34,7 +34,16 @@ export function reportRateLimit(limits: RateLimits): Middleware {
   };
 }
 
-function reportHandler(deps: ReportingDeps, endpoint: 'inventory' | 'tool-calls', work: (ctx: Context, reporter: Awaited<ReturnType<typeof authenticateReporter>>) => Promise<unknown>): Middleware {
+/**
+ * One endpoint an MCP server calls as its own client: authenticate it, run `work` (which reads the body), answer its
+ * result, or answer and audit the refusal (`refusalType`: the approval endpoint's are `tool.approval.refused`).
+ */
+export function reportHandler(
+  deps: ReporterDeps & { audit: AuditLog },
+  endpoint: 'inventory' | 'tool-calls' | 'tool-approvals',
+  work: (ctx: Context, reporter: Awaited<ReturnType<typeof authenticateReporter>>) => Promise<unknown>,
+  refusalType?: string,
+): Middleware {
   return async (ctx) => {
     let resource: string | undefined;
     try {
@@ -46,7 +55,7 @@ function reportHandler(deps: ReportingDeps, endpoint: 'inventory' | 'tool-calls'
       ctx.body = await work(ctx, reporter);
     } catch (err) {
       if (!(err instanceof ReportRefusal)) throw err;
-      await answerRefusal(ctx, deps.audit, err, endpoint, resource);
+      await answerRefusal(ctx, deps.audit, err, endpoint, resource, refusalType);
     }
   };
 }

@@ -11,7 +11,6 @@ import { Views } from './views/views.js';
 import { createLogger } from './log.js';
 import { ensureSigningKeys, loadKeySet, rotateKeysNow } from './oauth/keys.js';
 import { buildProvider } from './oauth/provider.js';
-import { addStaticClient } from './oauth/static-clients.js';
 import type { CimdClient } from './oauth/cimd/cimd-clients.js';
 import { clientIdUrlProblem } from './oauth/cimd/client-id-url.js';
 import { AccountError, generatePassword } from './upstream/local/accounts.js';
@@ -22,6 +21,9 @@ import { ConnectionError, connectionSpec, type StoredConnection } from './upstre
 import { CALLBACK_PATH } from './interaction/upstream-leg.js';
 import { consoleClient } from './console/console-client.js';
 import { accountClient } from './account/account-client.js';
+import { CLI_ACTOR } from './admin/actor.js';
+import { AdminError } from './admin/admin-error.js';
+import { ClientAdmin } from './admin/clients.js';
 import { FirstPartyClients } from './oauth/first-party-clients.js';
 
 class CliError extends Error {}
@@ -49,6 +51,22 @@ async function providerFor(s: Services) {
     resources: s.resources, accounts: s.accounts, views: new Views(), policy: s.policy, audit: s.audit, registry: s.registry,
     firstParty: new FirstPartyClients([consoleClient(s.config.ISSUER), accountClient(s.config.ISSUER)]),
   });
+}
+
+/** The admin service layer for clients on the command's database (docs/ARCHITECTURE.md, "The admin service layer"). */
+async function clientAdmin(s: Services): Promise<ClientAdmin> {
+  const provider = await providerFor(s);
+  return new ClientAdmin({ config: s.config, db: s.handle.db, box: s.box, provider: () => provider, registry: s.registry, cimdClients: s.cimdClients, resources: s.resources, audit: s.audit });
+}
+
+/** A service-layer refusal as the CLI's one-line error. */
+async function adminAction<T>(action: () => Promise<T>): Promise<T> {
+  try {
+    return await action();
+  } catch (err) {
+    if (err instanceof AdminError) throw new CliError(err.field ? `${err.message} (${err.field})` : err.message);
+    throw err;
+  }
 }
 
 function output(json: boolean, value: Record<string, unknown>, human: string): void {
@@ -140,12 +158,8 @@ client
   .option('--json', 'print one JSON object')
   .action(async (opts: { name: string; redirectUri: string[]; confidential?: boolean; scope?: string; resource?: string; json?: boolean }) => {
     await withServices(async (s) => {
-      const provider = await providerFor(s);
-      const created = await addStaticClient({ db: s.handle.db, box: s.box, provider, registry: s.registry }, {
-        name: opts.name, redirectUris: opts.redirectUri, confidential: !!opts.confidential, scope: opts.scope, resource: opts.resource,
-        redirectUriSchemes: s.config.REDIRECT_URI_SCHEMES,
-      });
-      await s.audit.record({ type: 'client.created', outcome: 'success', actor: 'cli', clientId: created.client_id });
+      const admin = await clientAdmin(s);
+      const created = await adminAction(() => admin.create(CLI_ACTOR, { name: opts.name, redirectUris: opts.redirectUri, confidential: !!opts.confidential, scope: opts.scope, resource: opts.resource }));
       output(!!opts.json, { ...created }, `client_id: ${created.client_id}${created.client_secret ? `\nclient_secret (shown once): ${created.client_secret}` : ''}`);
     });
   });
@@ -161,10 +175,9 @@ for (const [name, status, verb] of [
     .option('--json', 'print one JSON object')
     .action(async (clientId: string, opts: { json?: boolean }) => {
       await withServices(async (s) => {
-        const known = await s.registry.setStatus(clientId, status, 'cli');
-        if (!known) throw new CliError(`no client ${clientId} in the registry`);
-        await s.audit.record({ type: `client.${verb}`, outcome: 'success', actor: 'cli', clientId });
-        output(!!opts.json, { client_id: clientId, status }, `${clientId} ${verb}`);
+        const admin = await clientAdmin(s);
+        const changed = await adminAction(() => (name === 'approve' ? admin.approve(CLI_ACTOR, clientId) : name === 'enable' ? admin.enable(CLI_ACTOR, clientId) : admin.disable(CLI_ACTOR, clientId)));
+        output(!!opts.json, { client_id: changed.clientId, status: changed.status }, `${changed.clientId} ${verb}`);
       });
     });
 }

@@ -8,11 +8,11 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { auditPage } from '../audit/queries.js';
 import { grantsOfClient } from '../oauth/adapter.js';
-import { clientKind } from '../oauth/client-kind.js';
-import type { CimdClient } from '../oauth/cimd/cimd-clients.js';
 import { DomainPolicy } from '../oauth/cimd/domain-policy.js';
-import type { RegisteredClient } from '../oauth/client-registry.js';
-import { addStaticClient, ClientInputError } from '../oauth/static-clients.js';
+import { personActor, type Actor } from '../admin/actor.js';
+import { AdminError } from '../admin/admin-error.js';
+import { applicable, ClientAdmin, clientFromCimd, clientFromRegistry, type AdminClient } from '../admin/clients.js';
+import { requestOrigin } from '../audit/writer.js';
 import { PolicyError } from '../policy/settings.js';
 import type { ConsoleDeps } from './deps.js';
 import { consoleState } from './guard.js';
@@ -29,53 +29,13 @@ const KINDS: Record<Kind, string> = { dcr: 'DCR', cimd: 'CIMD', static: 'static'
 const STATUS_FILTERS: Record<StatusFilter, string> = { active: 'active', waiting: 'waiting for approval', disabled: 'disabled or blocked' };
 const STATUS_LABELS: Record<Status, string> = { active: 'active', pending: 'waiting', disabled: 'disabled', blocked: 'blocked' };
 
-/** A client as the console knows it, whichever table it comes from. */
-interface Known {
-  clientId: string;
-  kind: Kind;
-  status: Status;
-  name: string | null;
-  /** CIMD: the URL's host; DCR: the address it registered from. */
-  host: string | null;
-  createdAt: Date | null;
-  lastUsedAt: Date | null;
-  registry?: RegisteredClient;
-  cimd?: CimdClient;
-}
-
-const fromRegistry = (c: RegisteredClient): Known => ({
-  clientId: c.clientId,
-  kind: c.origin === 'dynamic' ? 'dcr' : 'static',
-  status: c.status,
-  name: c.clientName,
-  host: c.registeredIp,
-  createdAt: c.createdAt,
-  lastUsedAt: c.lastUsedAt,
-  registry: c,
-});
-
-const fromCimd = (c: CimdClient): Known => ({
-  clientId: c.clientId,
-  kind: 'cimd',
-  status: c.blockedAt ? 'blocked' : 'active',
-  name: c.clientName,
-  host: c.host,
-  createdAt: c.firstSeenAt ?? c.blockedAt,
-  lastUsedAt: c.lastSeenAt,
-  cimd: c,
-});
+type Known = AdminClient;
+const fromRegistry = clientFromRegistry;
+const fromCimd = clientFromCimd;
 
 const when = (d: Date | null | undefined) => (d ? { iso: d.toISOString(), text: `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC` } : null);
 
 /** The actions that apply to a client in its present state. */
-function applicable(c: Known) {
-  return {
-    approve: c.status === 'pending',
-    disable: c.status === 'active' || c.status === 'pending',
-    enable: c.status === 'disabled' || c.status === 'blocked',
-  };
-}
-
 /** One query value, or '' when absent, repeated or not text. */
 function param(ctx: Context, name: string): string {
   const v = ctx.query[name];
@@ -110,19 +70,24 @@ export function clientsPages(deps: ConsoleDeps): Router {
   const router = consoleRouter();
   const { pages, registry, cimdClients } = deps;
   const href = (clientId: string, suffix = '') => pages.url(`/clients/${encodeURIComponent(clientId)}${suffix}`);
-  const actor = (ctx: Context) => {
-    const { account } = consoleState(ctx);
-    return account.email ?? account.id;
-  };
+  const admin = new ClientAdmin(deps);
+  const actor = (ctx: Context) => consoleState(ctx).account.email ?? consoleState(ctx).account.id;
+  const adminActor = (ctx: Context): Actor => personActor(consoleState(ctx).account, requestOrigin(ctx));
+  /** Runs a service action; its refusal is the page's (404, 409, 400 with the message). */
+  async function act<T>(ctx: Context, action: () => Promise<T>): Promise<T> {
+    try {
+      return await action();
+    } catch (err) {
+      if (err instanceof AdminError) ctx.throw(err.status, err.message);
+      throw err;
+    }
+  }
 
   /** The client named by the route (its URL-encoded client_id); a 404 page when there is none. */
   async function known(ctx: Context): Promise<Known> {
-    const clientId = String(ctx.params.id ?? '');
-    const inRegistry = clientId ? await registry.find(clientId) : undefined;
-    if (inRegistry) return fromRegistry(inRegistry);
-    const cimd = clientKind(clientId) === 'cimd' ? await cimdClients.find(clientId) : undefined;
-    if (cimd) return fromCimd(cimd);
-    ctx.throw(404, 'There is no such client.');
+    const found = await admin.find(String(ctx.params.id ?? ''));
+    if (!found) ctx.throw(404, 'There is no such client.');
+    return found;
   }
 
   const display = (c: Known) => c.name || c.clientId;
@@ -198,10 +163,6 @@ export function clientsPages(deps: ConsoleDeps): Router {
     pages.render(ctx, 'clients', 'client-new', { title: 'New static client', form, resources, problem, action: pages.url('/clients') }, problem ? 400 : 200);
   }
 
-  /** Which field a refusal of createStaticClient is about, so the problem is shown next to it. */
-  const fieldOf = (message: string): Field =>
-    /name/i.test(message) && !/redirect/i.test(message) ? 'name' : /redirect|uri|scheme|loopback|https/i.test(message) ? 'redirectUris' : /scope/i.test(message) ? 'scope' : /resource/i.test(message) ? 'resource' : 'form';
-
   router.get('/console/clients/new', (ctx) => showNew(ctx, { name: '', redirectUris: '', confidential: false, scope: '', resource: '' }));
 
   router.post('/console/clients', async (ctx) => {
@@ -214,30 +175,14 @@ export function clientsPages(deps: ConsoleDeps): Router {
       resource: (raw.resource ?? '').trim(),
     };
     const redirectUris = form.redirectUris.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
-    const refuse = async (field: Field, text: string) => {
-      await pages.record(ctx, { type: 'console.client.created', outcome: 'failure', reason: text, details: { name: form.name.slice(0, 200), confidential: form.confidential } });
-      await showNew(ctx, form, { field, text });
-    };
-    if (!form.name) return refuse('name', 'Give the client a name: people see it on the consent page.');
-    if (form.name.length > 200) return refuse('name', 'The name is longer than 200 characters.');
-    if (redirectUris.length > 20) return refuse('redirectUris', 'At most 20 redirect URIs.');
-    if (form.resource && !(await deps.resources.find(form.resource))) return refuse('resource', 'Choose one of the registered MCP servers, or none.');
     try {
-      const created = await addStaticClient(
-        { db: deps.db, box: deps.box, provider: deps.provider(), registry },
-        { name: form.name, redirectUris, confidential: form.confidential, scope: form.scope || undefined, resource: form.resource || undefined, redirectUriSchemes: deps.config.REDIRECT_URI_SCHEMES },
-      );
-      await pages.record(ctx, {
-        type: 'console.client.created',
-        outcome: 'success',
-        clientId: created.client_id,
-        details: { name: created.client_name, confidential: form.confidential, redirect_uris: created.redirect_uris, grant_types: created.grant_types, ...(form.resource ? { resource: form.resource } : {}) },
-      });
+      const created = await admin.create(adminActor(ctx), { name: form.name, redirectUris, confidential: form.confidential, scope: form.scope || undefined, resource: form.resource || undefined });
       // Shown once, never stored readable again: a page of its own (201, no-store), not a redirect.
       pages.render(ctx, 'clients', 'client-created', { title: 'Client created', created, href: href(created.client_id), listHref: pages.url('/clients') }, 201);
     } catch (err) {
-      if (!(err instanceof ClientInputError)) throw err;
-      await refuse(fieldOf(err.message), err.message);
+      if (!(err instanceof AdminError)) throw err;
+      const field: Field = err.field === 'name' || err.field === 'resource' || err.field === 'scope' ? err.field : err.field === 'redirect_uris' ? 'redirectUris' : 'form';
+      await showNew(ctx, form, { field, text: err.message });
     }
   });
 
@@ -332,44 +277,23 @@ export function clientsPages(deps: ConsoleDeps): Router {
   /** Where to go after an action: the list when it was used there, else the client's page. */
   const back = (ctx: Context, clientId: string) => (consoleState(ctx).form.from === 'list' ? '/clients' : `/clients/${encodeURIComponent(clientId)}`);
 
-  /** A post that does not apply to the client as it is now: audited, 409, nothing changed. */
-  async function conflict(ctx: Context, type: string, c: Known, reason: string): Promise<never> {
-    await pages.record(ctx, { type, outcome: 'failure', clientId: c.clientId, reason, details: { status: c.status } });
-    ctx.throw(409, reason);
-  }
-
   router.post('/console/clients/:id/approve', async (ctx) => {
-    const c = await known(ctx);
-    if (c.status !== 'pending' || !c.registry) return conflict(ctx, 'console.client.approved', c, 'This client is not waiting for approval.');
-    await registry.setStatus(c.clientId, 'active', actor(ctx));
-    await pages.record(ctx, { type: 'console.client.approved', outcome: 'success', clientId: c.clientId, details: { kind: c.kind } });
+    const c = await act(ctx, () => admin.approve(adminActor(ctx), String(ctx.params.id)));
     pages.redirect(ctx, back(ctx, c.clientId), `${display(c)} is approved: it may now ask people for authorization.`);
   });
 
   router.post('/console/clients/:id/disable', async (ctx) => {
-    const c = await known(ctx);
-    if (!applicable(c).disable) return conflict(ctx, 'console.client.disabled', c, 'This client is already disabled.');
-    if (c.kind === 'cimd') await cimdClients.block(c.clientId, actor(ctx));
-    else await registry.setStatus(c.clientId, 'disabled', actor(ctx));
-    await pages.record(ctx, { type: 'console.client.disabled', outcome: 'success', clientId: c.clientId, details: { kind: c.kind } });
+    const c = await act(ctx, () => admin.disable(adminActor(ctx), String(ctx.params.id)));
     pages.redirect(ctx, back(ctx, c.clientId), `${display(c)} is disabled: it can no longer authorize or use its tokens.`);
   });
 
   router.post('/console/clients/:id/enable', async (ctx) => {
-    const c = await known(ctx);
-    if (!applicable(c).enable) return conflict(ctx, 'console.client.enabled', c, 'This client is not disabled.');
-    if (c.kind === 'cimd') await cimdClients.unblock(c.clientId);
-    else await registry.setStatus(c.clientId, 'active', actor(ctx));
-    await pages.record(ctx, { type: 'console.client.enabled', outcome: 'success', clientId: c.clientId, details: { kind: c.kind } });
+    const c = await act(ctx, () => admin.enable(adminActor(ctx), String(ctx.params.id)));
     pages.redirect(ctx, back(ctx, c.clientId), `${display(c)} is enabled again.`);
   });
 
   router.post('/console/clients/:id/delete', async (ctx) => {
-    const c = await known(ctx);
-    const revoked = await registry.revokeEverything(c.clientId);
-    if (c.kind === 'cimd') await cimdClients.remove(c.clientId);
-    else await registry.remove(c.clientId);
-    await pages.record(ctx, { type: 'console.client.deleted', outcome: 'success', clientId: c.clientId, details: { kind: c.kind, name: c.name, grants_revoked: revoked } });
+    const { client: c, grantsRevoked: revoked } = await act(ctx, () => admin.remove(adminActor(ctx), String(ctx.params.id)));
     const comeBack =
       c.kind === 'cimd'
         ? ' A metadata-document client comes back when it is used again: to keep it out, block it (Disable) or its host instead.'
@@ -378,6 +302,12 @@ export function clientsPages(deps: ConsoleDeps): Router {
           : '';
     pages.redirect(ctx, '/clients', `${display(c)} is deleted; ${revoked} grant(s) and every token issued under them are revoked.${comeBack}`);
   });
+
+  /** A post that does not apply to the client as it is now: audited, 409, nothing changed. */
+  async function conflict(ctx: Context, type: string, c: Known, reason: string): Promise<never> {
+    await pages.record(ctx, { type, outcome: 'failure', clientId: c.clientId, reason, details: { status: c.status } });
+    ctx.throw(409, reason);
+  }
 
   router.post('/console/clients/:id/block-host', async (ctx) => {
     const c = await known(ctx);

@@ -41,8 +41,7 @@ const registrationKind = (event: AuditEvent): string | undefined => {
       return 'dcr';
     case 'cimd.client_seen':
       return 'cimd';
-    case 'client.created': // gatehouse client add (counted by the CLI's process, which serves no /metrics)
-    case 'console.client.created':
+    case 'client.created': // the admin service layer, whichever adapter (the CLI's process serves no /metrics)
       return 'static';
     default:
       return undefined;

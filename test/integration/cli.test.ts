@@ -78,7 +78,11 @@ describe('gatehouse CLI', () => {
     expect(oneJson(enabled.stdout)).toEqual({ client_id: p.client_id, status: 'active' });
     const unknown = await runCli(['client', 'approve', 'dyn_nope', '--json'], db.env);
     expect(unknown.code).toBe(1);
-    expect(unknown.stderr).toMatch(/no client dyn_nope/);
+    expect(unknown.stderr).toMatch(/There is no such client/);
+    // The service layer's rules, as in the console: approving a client that is not pending is refused (and audited).
+    const notPending = await runCli(['client', 'approve', p.client_id, '--json'], db.env);
+    expect(notPending.code).toBe(1);
+    expect(notPending.stderr).toMatch(/not waiting for approval/);
     const iat = oneJson((await runCli(['registration-token', 'create', '--expires-in', '600', '--json'], db.env)).stdout);
     expect(typeof iat.initial_access_token).toBe('string');
     expect(Date.parse(iat.expires_at)).toBeGreaterThan(Date.now());

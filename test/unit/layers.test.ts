@@ -25,6 +25,7 @@ export const LAYERS: Record<string, number> = {
   interaction: 9,
   reporting: 9,
   approvals: 9.5, // per-call approval (docs/TOOL-APPROVALS.md): reads the reports' inventories
+  admin: 9.6, // the admin service layer (docs/ARCHITECTURE.md "The admin service layer"): console, CLI and admin API call it
   console: 10,
   account: 10.5, // the person's own pages; its sessions are the console's kind (console/sessions.ts)
   'app-deps.ts': 11,

@@ -255,7 +255,7 @@ describe('approving, disabling, re-enabling', () => {
     expect(res.status).toBe(303);
     expect(res.headers.get('location')).toBe(`/console${clientPath(client.client_id)}`);
     expect((await gh.services.registry.find(client.client_id))?.status).toBe('active');
-    expect(await audit('console.client.approved')).toMatchObject({ outcome: 'success', actor: ADMIN.email, client_id: client.client_id });
+    expect(await audit('client.approved')).toMatchObject({ outcome: 'success', actor: ADMIN.email, client_id: client.client_id });
     expect((await admin.page(clientPath(client.client_id))).html).toContain('Approve Me is approved');
     const proceeds = await authorize(client.client_id);
     expect(proceeds.status).toBe(303);
@@ -263,7 +263,7 @@ describe('approving, disabling, re-enabling', () => {
 
     const again = await post(client.client_id, 'approve');
     expect(again.status).toBe(409);
-    expect(await audit('console.client.approved')).toMatchObject({ outcome: 'failure', actor: ADMIN.email, reason: 'This client is not waiting for approval.' });
+    expect(await audit('client.approved')).toMatchObject({ outcome: 'failure', actor: ADMIN.email, reason: 'This client is not waiting for approval.' });
   });
 
   it('disables a client (its refresh token is refused at /token), then re-enables it from the list', async () => {
@@ -271,7 +271,7 @@ describe('approving, disabling, re-enabling', () => {
     const res = await post(client.client_id, 'disable');
     expect(res.status).toBe(303);
     expect((await gh.services.registry.find(client.client_id))?.status).toBe('disabled');
-    expect(await audit('console.client.disabled')).toMatchObject({ outcome: 'success', actor: ADMIN.email, client_id: client.client_id });
+    expect(await audit('client.disabled')).toMatchObject({ outcome: 'success', actor: ADMIN.email, client_id: client.client_id });
     const refused = await refresh(client.client_id, refreshToken);
     expect(refused.status).toBe(401);
     expect(refused.body).toMatchObject({ error: 'invalid_client', error_description: 'client disabled by an administrator' });
@@ -285,7 +285,7 @@ describe('approving, disabling, re-enabling', () => {
     expect(enabled.status).toBe(303);
     expect(enabled.headers.get('location')).toBe('/console/clients');
     expect((await gh.services.registry.find(client.client_id))?.status).toBe('active');
-    expect(await audit('console.client.enabled')).toMatchObject({ outcome: 'success', actor: ADMIN.email, client_id: client.client_id });
+    expect(await audit('client.enabled')).toMatchObject({ outcome: 'success', actor: ADMIN.email, client_id: client.client_id });
     expect((await refresh(client.client_id, refreshToken)).status).toBe(200);
     expect((await post(client.client_id, 'enable')).status).toBe(409);
   });
@@ -312,7 +312,7 @@ describe('deleting a client', () => {
     expect(await gh.services.registry.find(client.client_id)).toBeUndefined();
     expect(await gh.services.handle.db('oidc_payloads').whereIn('grant_id', grantIds).orWhereIn('id', grantIds)).toEqual([]);
     expect(await gh.services.handle.db('consents').where({ client_id: client.client_id })).toEqual([]);
-    expect(await audit('console.client.deleted')).toMatchObject({ outcome: 'success', actor: ADMIN.email, client_id: client.client_id, details: expect.objectContaining({ grants_revoked: 1 }) });
+    expect(await audit('client.deleted')).toMatchObject({ outcome: 'success', actor: ADMIN.email, client_id: client.client_id, details: expect.objectContaining({ grants_revoked: 1 }) });
 
     // The client is gone, so /token no longer knows it; its refresh token was revoked with its grant (above).
     const refused = await refresh(client.client_id, refreshToken);
@@ -336,7 +336,7 @@ describe('deleting a client', () => {
     expect(res.status).toBe(303);
     expect(await gh.services.cimdClients.find(clientId)).toBeUndefined();
     expect(await gh.services.handle.db('oidc_payloads').where({ grant_id: grants[0]!.grantId }).orWhere({ id: grants[0]!.grantId })).toEqual([]);
-    expect(await audit('console.client.deleted')).toMatchObject({ outcome: 'success', client_id: clientId, details: expect.objectContaining({ kind: 'cimd', grants_revoked: 1 }) });
+    expect(await audit('client.deleted')).toMatchObject({ outcome: 'success', client_id: clientId, details: expect.objectContaining({ kind: 'cimd', grants_revoked: 1 }) });
     // Its document still resolves, so /token knows the client: the refresh token itself is gone.
     const refused = await refresh(clientId, refreshToken);
     expect(refused.status).toBe(400);
@@ -362,7 +362,7 @@ describe('a new static client', () => {
     const secret = /<section class="secret"[\s\S]*?<code class="wrap">([^<]+)<\/code>/.exec(html)![1]!;
     expect(html).toContain('it will not be shown again');
     expect(await gh.services.registry.find(clientId)).toMatchObject({ origin: 'static', status: 'active', clientName: 'Machine Agent' });
-    const event = await audit('console.client.created');
+    const event = await audit('client.created');
     expect(event).toMatchObject({ outcome: 'success', actor: ADMIN.email, client_id: clientId });
     expect(JSON.stringify(event)).not.toContain(secret);
 
@@ -397,7 +397,7 @@ describe('a new static client', () => {
     expect(await badResource.text()).toMatch(/id="problem-resource" role="alert">Choose one of the registered MCP servers/);
 
     expect((await gh.services.registry.list({ origin: 'static' })).length).toBe(before);
-    expect(await audit('console.client.created')).toMatchObject({ outcome: 'failure', actor: ADMIN.email, reason: 'Choose one of the registered MCP servers, or none.' });
+    expect(await audit('client.created')).toMatchObject({ outcome: 'failure', actor: ADMIN.email, reason: 'Choose one of the registered MCP servers, or none.' });
   });
 });
 
@@ -410,13 +410,13 @@ describe('a CIMD client', () => {
     const clientId = await cimdClient('toggle', 'Toggle App');
     expect((await post(clientId, 'disable')).status).toBe(303);
     expect((await gh.services.cimdClients.find(clientId))?.blockedAt).toBeInstanceOf(Date);
-    expect(await audit('console.client.disabled')).toMatchObject({ outcome: 'success', actor: ADMIN.email, client_id: clientId });
+    expect(await audit('client.disabled')).toMatchObject({ outcome: 'success', actor: ADMIN.email, client_id: clientId });
     expect((await authorize(clientId)).status).toBeGreaterThanOrEqual(400);
     expect((await admin.page(clientPath(clientId))).html).toContain('status-blocked">blocked');
     expect((await post(clientId, 'approve')).status).toBe(409);
     expect((await post(clientId, 'enable')).status).toBe(303);
     expect((await gh.services.cimdClients.find(clientId))?.blockedAt).toBeNull();
-    expect(await audit('console.client.enabled')).toMatchObject({ outcome: 'success', client_id: clientId });
+    expect(await audit('client.enabled')).toMatchObject({ outcome: 'success', client_id: clientId });
     expect((await authorize(clientId)).status).toBe(303);
   });
 

@@ -1,30 +1,46 @@
 // The `gatehouse` command. It reads the same configuration as the server (environment and .env). Commands that
 // create something accept --json and then print exactly one JSON object on stdout.
-import { Command, InvalidArgumentError } from 'commander';
+import { readFileSync } from 'node:fs';
+import { packageVersion } from './package-version.js';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { InvokeError, localInvoker, localServerTarget, remoteInvoker, type Invocation } from './admin-api/invoke.js';
 import { loadConfiguration } from './configuration.js';
 import { APPROVAL_MODES, ConfigError, POLICY_SETTINGS, type Config } from './config.js';
-import { isPolicySetting, PolicyError, type PolicyEntry } from './policy/settings.js';
+import { isPolicySetting, type PolicyEntry } from './policy/settings.js';
 import { DataDirLockedError } from './db/data-dir-lock.js';
 import { migrateLatest } from './db/migrations.js';
 import { openServices, sweepUnusedClients, type Services } from './gatehouse.js';
 import { Views } from './views/views.js';
 import { createLogger } from './log.js';
-import { ensureSigningKeys, loadKeySet, rotateKeysNow } from './oauth/keys.js';
+import { ensureSigningKeys, loadKeySet } from './oauth/keys.js';
 import { buildProvider } from './oauth/provider.js';
 import type { CimdClient } from './oauth/cimd/cimd-clients.js';
 import { clientIdUrlProblem } from './oauth/cimd/client-id-url.js';
-import { AccountError, generatePassword } from './upstream/local/accounts.js';
+import { AccountError } from './upstream/local/accounts.js';
 import { serve } from './main.js';
-import { definedByEnvironment, type ApprovalMode, type Resource } from './oauth/resources.js';
+import type { ApprovalMode, Resource } from './oauth/resources.js';
 import { CONNECTION_KINDS, type ConnectionKindName, type SpecField } from './upstream/connection.js';
-import { ConnectionError, connectionSpec, type StoredConnection } from './upstream/connections.js';
+import { connectionSpec } from './upstream/connections.js';
 import { CALLBACK_PATH } from './interaction/upstream-leg.js';
 import { consoleClient } from './console/console-client.js';
 import { accountClient } from './account/account-client.js';
 import { CLI_ACTOR } from './admin/actor.js';
 import { AdminError } from './admin/admin-error.js';
+import { MAX_LIMIT } from './admin/page.js';
 import { ClientAdmin } from './admin/clients.js';
+import { ConnectionRefused, type ConnectionView } from './admin/connections.js';
+import { adminServices, type AdminServices } from './admin/index.js';
+import type { Person } from './admin/people.js';
+import { ConsoleSessions } from './console/sessions.js';
+import { PolicyAdmin } from './admin/policy.js';
+import { ResourceAdmin } from './admin/resources.js';
 import { FirstPartyClients } from './oauth/first-party-clients.js';
+import { ApplyError, applyConfigFile } from './admin/config-file/apply.js';
+import { exportConfig, exportYaml } from './admin/config-file/export.js';
+import { ConfigFileError, loadConfigFile, type ConfigFile } from './admin/config-file/load.js';
+import { describeChange, planConfigFile } from './admin/config-file/plan.js';
+import { configContext, configFileOf } from './gatehouse.js';
+import { environment } from './config.js';
 
 class CliError extends Error {}
 
@@ -59,6 +75,29 @@ async function clientAdmin(s: Services): Promise<ClientAdmin> {
   return new ClientAdmin({ config: s.config, db: s.handle.db, box: s.box, provider: () => provider, registry: s.registry, cimdClients: s.cimdClients, resources: s.resources, audit: s.audit });
 }
 
+/** The admin service layer for MCP servers and policy on the command's database (no provider needed). */
+const resourceAdmin = (s: Services) => new ResourceAdmin({ config: s.config, resources: s.resources, audit: s.audit });
+const policyAdmin = (s: Services) => new PolicyAdmin({ config: s.config, policy: s.policy, accounts: s.accounts, audit: s.audit });
+
+/**
+ * The admin service layer on the command's database (docs/ARCHITECTURE.md, "The admin service layer"). Only the
+ * commands that use oidc-provider's models (grants, registration tokens) build a provider: it needs signing keys.
+ */
+async function cliAdmin(s: Services, options: { provider?: boolean } = {}): Promise<AdminServices> {
+  const provider = options.provider ? await providerFor(s) : undefined;
+  return adminServices({
+    config: s.config, db: s.handle.db, box: s.box, registry: s.registry, cimdClients: s.cimdClients, resources: s.resources,
+    accounts: s.accounts, users: s.users, connections: s.connections, policy: s.policy, audit: s.audit, log: s.log,
+    provider: () => {
+      if (!provider) throw new Error('this command built no provider');
+      return provider;
+    },
+    sessions: new ConsoleSessions(s.handle.db, s.secretKey, s.config.CONSOLE_IDLE_TIMEOUT * 1000),
+    // No key holder here: a running server publishes the new keys at its next reload (KEY_RELOAD_INTERVAL).
+    reloadKeys: async () => undefined,
+  });
+}
+
 /** A service-layer refusal as the CLI's one-line error. */
 async function adminAction<T>(action: () => Promise<T>): Promise<T> {
   try {
@@ -66,6 +105,36 @@ async function adminAction<T>(action: () => Promise<T>): Promise<T> {
   } catch (err) {
     if (err instanceof AdminError) throw new CliError(err.field ? `${err.message} (${err.field})` : err.message);
     throw err;
+  }
+}
+
+/**
+ * Calls one admin API operation (docs/ADMIN-API.md, "The CLI"): over HTTP to GATEHOUSE_URL with an admin API client's
+ * credentials; else in-process on the database; and when a server holds the embedded database, over HTTP to it
+ * with the credentials it wrote into its data directory.
+ */
+async function invoke(operationId: string, input: Invocation = {}): Promise<unknown> {
+  const url = process.env.GATEHOUSE_URL;
+  if (url) {
+    const clientId = process.env.GATEHOUSE_CLIENT_ID;
+    const clientSecret = process.env.GATEHOUSE_CLIENT_SECRET ?? (process.env.GATEHOUSE_CLIENT_SECRET_FILE ? readFileSync(process.env.GATEHOUSE_CLIENT_SECRET_FILE, 'utf8').trim() : undefined);
+    if (!clientId) throw new CliError('GATEHOUSE_CLIENT_ID: set it (and GATEHOUSE_CLIENT_SECRET or GATEHOUSE_CLIENT_SECRET_FILE) to an admin API client (gatehouse client add --admin-api) to use GATEHOUSE_URL');
+    if (!clientSecret) throw new CliError('GATEHOUSE_CLIENT_SECRET: set it, or GATEHOUSE_CLIENT_SECRET_FILE, to the admin API client\'s secret');
+    return remoteInvoker({ issuer: url.replace(/\/$/, ''), clientId, clientSecret }).invoke(operationId, input);
+  }
+  const cfg = config();
+  let services: Services;
+  try {
+    services = await openServices(cfg, { log: createLogger(cfg.LOG_LEVEL === 'info' ? 'warn' : cfg.LOG_LEVEL) });
+  } catch (err) {
+    const local = err instanceof DataDirLockedError ? localServerTarget(cfg.dataDir) : undefined;
+    if (!local) throw err;
+    return remoteInvoker(local).invoke(operationId, input);
+  }
+  try {
+    return await localInvoker(await cliAdmin(services, { provider: true }), CLI_ACTOR).invoke(operationId, input);
+  } finally {
+    await services.handle.close();
   }
 }
 
@@ -86,7 +155,20 @@ const nonNegativeInt = (value: string) => {
   return n;
 };
 
-const program = new Command('gatehouse').description('OAuth 2.1 authorization server for MCP').showHelpAfterError();
+const positiveInt = (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a whole number above 0');
+  return n;
+};
+
+// exitOverride before any command is defined, so every command inherits it: commander's own refusals (an unknown
+// flag, a value outside --status's choices) reach the one error path below, which knows --json.
+const program = new Command('gatehouse')
+  .description('OAuth 2.1 authorization server for MCP')
+  .version(packageVersion(), '-v, --version', 'print the version')
+  .exitOverride()
+  .configureOutput({ writeErr: (text) => (jsonWanted() ? undefined : process.stderr.write(text)) })
+  .showHelpAfterError();
 
 program
   .command('serve')
@@ -108,6 +190,20 @@ program
 
 const keys = program.command('keys').description('signing keys');
 keys
+  .command('list')
+  .description('the signing keys with their state (next, current, retired); never their private halves')
+  .option('--json', 'print one JSON object')
+  .action(async (opts: { json?: boolean }) => {
+    await withServices(async (s) => {
+      const all = await (await cliAdmin(s)).keys.list();
+      const shaped = all.map((k) => ({
+        kid: k.kid, alg: k.alg, state: k.state, published: k.published, created_at: k.createdAt.toISOString(), activates_at: k.activatesAt.toISOString(),
+        retired_at: k.retiredAt?.toISOString() ?? null, expires_at: k.expiresAt?.toISOString() ?? null,
+      }));
+      output(!!opts.json, { keys: shaped }, shaped.map((k) => `${k.state.padEnd(8)} ${k.alg}  ${k.kid}  signs from ${k.activates_at}${k.retired_at ? `, retired ${k.retired_at}` : ''}`).join('\n') || 'no signing keys yet');
+    });
+  });
+keys
   .command('rotate')
   .description('add new signing keys; the current ones stay published until the tokens they signed have expired')
   .option(
@@ -118,15 +214,30 @@ keys
   .option('--json', 'print one JSON object')
   .action(async (opts: { activateIn?: number; json?: boolean }) => {
     await withServices(async (s) => {
-      const { kids, activatesAt } = await rotateKeysNow(s.handle.db, s.box, {
-        embedded: s.handle.embedded, keyReloadInterval: s.config.KEY_RELOAD_INTERVAL, accessTokenTtl: s.config.ACCESS_TOKEN_TTL, activateInSeconds: opts.activateIn,
-      });
-      await s.audit.record({ type: 'keys.rotated', outcome: 'success', actor: 'cli', details: { kids } });
+      const admin = await cliAdmin(s);
+      const { kids, activatesAt } = await adminAction(() => admin.keys.rotate(CLI_ACTOR, { activateInSeconds: opts.activateIn }));
       output(!!opts.json, { kids, activates_at: activatesAt.toISOString() }, `new signing keys ${kids.join(', ')} sign from ${activatesAt.toISOString()}`);
     });
   });
 
-const user = program.command('user').description('local accounts');
+const personJson = (p: Person) => ({
+  id: p.id, email: p.email, name: p.name, admin: p.admin, local_admin: p.localAdmin, disabled: p.disabled,
+  last_login_at: p.lastLoginAt?.toISOString() ?? null, connections: p.connections,
+});
+
+/** The person an argument names: an account id, or the email of exactly one account. */
+async function personNamed(admin: AdminServices, named: string): Promise<Person> {
+  const byId = await admin.people.find(named);
+  if (byId) return byId;
+  if (named.includes('@')) {
+    const matches = (await admin.people.list({ q: named, limit: 200 })).items.filter((p) => p.email?.toLowerCase() === named.trim().toLowerCase());
+    if (matches.length === 1) return matches[0]!;
+    if (matches.length > 1) throw new CliError(`${matches.length} people have the email ${named}: name one by its id (gatehouse user list)`);
+  }
+  throw new CliError(`There is no such person: ${named}`);
+}
+
+const user = program.command('user').description('people: local accounts, and every account that has signed in');
 user
   .command('add')
   .description('add a local account (password from stdin with --password-stdin, else generated and printed once)')
@@ -136,17 +247,79 @@ user
   .option('--password-stdin', 'read the password from standard input')
   .option('--json', 'print one JSON object')
   .action(async (opts: { email: string; name?: string; admin?: boolean; passwordStdin?: boolean; json?: boolean }) => {
-    const password = opts.passwordStdin ? await readStdin() : generatePassword();
+    const password = opts.passwordStdin ? await readStdin() : undefined;
     await withServices(async (s) => {
-      const created = await s.users.create({ email: opts.email, password, name: opts.name, isAdmin: !!opts.admin });
-      await s.audit.record({ type: 'user.created', outcome: 'success', actor: 'cli', details: { email: created.email, admin: created.isAdmin } });
-      const value: Record<string, unknown> = { id: created.id, email: created.email, admin: created.isAdmin };
-      if (!opts.passwordStdin) value.password = password;
-      output(!!opts.json, value, `created ${created.email}${created.isAdmin ? ' (admin)' : ''}${opts.passwordStdin ? '' : `\npassword (shown once): ${password}`}`);
+      const admin = await cliAdmin(s);
+      const added = await adminAction(() => admin.people.addLocal(CLI_ACTOR, { email: opts.email, name: opts.name, admin: !!opts.admin, password }));
+      const email = added.person.email ?? opts.email;
+      const value: Record<string, unknown> = { id: added.person.id, email, admin: !!opts.admin };
+      if (added.password) value.password = added.password;
+      output(!!opts.json, value, `created ${email}${opts.admin ? ' (admin)' : ''}${added.password ? `\npassword (shown once): ${added.password}` : ''}`);
     });
   });
+user
+  .command('list')
+  .description('list people (by email); --q searches email and name')
+  .option('--q <text>', 'part of an email or name')
+  .option('--limit <n>', `at most this many (1 to ${MAX_LIMIT})`, positiveInt)
+  .option('--cursor <cursor>', 'the next page, as the previous one gave it')
+  .option('--json', 'print one JSON object')
+  .action(async (opts: { q?: string; limit?: number; cursor?: string; json?: boolean }) => {
+    await withServices(async (s) => {
+      const admin = await cliAdmin(s);
+      const page = await adminAction(() => admin.people.list({ q: opts.q, limit: opts.limit, cursor: opts.cursor }));
+      const shaped = page.items.map(personJson);
+      const line = (p: ReturnType<typeof personJson>) => `${p.disabled ? 'disabled' : 'active  '} ${p.admin ? 'admin' : '     '}  ${p.id}  ${p.email ?? ''}  ${p.name ?? ''}`;
+      output(!!opts.json, { people: shaped, next: page.next }, (shaped.map(line).join('\n') || 'no one') + (page.next ? `\nmore: --cursor ${page.next}` : ''));
+    });
+  });
+for (const [name, description, verb] of [
+  ['disable', 'refuse their sign-ins and token refreshes, revoke every grant, end their console sessions', 'disabled'],
+  ['enable', 'let a disabled person sign in again', 'enabled'],
+  ['make-admin', 'set the administrator mark of their password account', 'marked as an administrator'],
+  ['unmake-admin', 'clear the administrator mark of their password account (never the last administrator)', 'no longer marked as an administrator'],
+  ['revoke-grants', 'revoke every grant of the person: their refresh tokens stop at once', 'grants revoked'],
+] as const) {
+  user
+    .command(`${name} <person>`)
+    .description(`${description} (<person>: account id or email)`)
+    .option('--json', 'print one JSON object')
+    .action(async (named: string, opts: { json?: boolean }) => {
+      await withServices(async (s) => {
+        const admin = await cliAdmin(s);
+        const person = await personNamed(admin, named);
+        let extra: Record<string, unknown> = {};
+        const changed = await adminAction(async () => {
+          switch (name) {
+            case 'disable': {
+              const r = await admin.people.disable(CLI_ACTOR, person.id);
+              extra = { grants_revoked: r.grantsRevoked };
+              return r.person;
+            }
+            case 'enable':
+              return admin.people.enable(CLI_ACTOR, person.id);
+            case 'make-admin':
+              return admin.people.makeAdmin(CLI_ACTOR, person.id);
+            case 'unmake-admin':
+              return admin.people.unmakeAdmin(CLI_ACTOR, person.id);
+            case 'revoke-grants': {
+              const r = await admin.people.revokeGrants(CLI_ACTOR, person.id);
+              extra = { grants_revoked: r.grantIds.length };
+              return r.person;
+            }
+          }
+        });
+        output(!!opts.json, { ...personJson(changed), ...extra }, `${changed.email ?? changed.id} ${verb}${extra.grants_revoked !== undefined ? ` (${String(extra.grants_revoked)} grant(s) revoked)` : ''}`);
+      });
+    });
+}
 
-const client = program.command('client').description('OAuth clients');
+const client = program.command('client').description('OAuth clients (over the admin API when a server is running: docs/ADMIN-API.md)');
+const clientStatus = () => new Option('--status <status>', 'only clients in this status').choices(['pending', 'active', 'disabled', 'blocked']);
+const clientKind = () => new Option('--kind <kind>', 'only clients of this kind').choices(['dcr', 'cimd', 'static']);
+type ClientJson = { client_id: string; kind: string; status: string; name: string | null; [k: string]: unknown };
+const clientLine = (c: ClientJson) => `${c.status.padEnd(8)} ${c.kind.padEnd(6)} ${c.client_id}  ${c.name ?? ''}`;
+
 client
   .command('add')
   .description('add a client: an MCP client with redirect URIs, or a confidential machine agent (client_credentials)')
@@ -155,47 +328,83 @@ client
   .option('--confidential', 'issue a client secret (client_secret_basic/post) and allow client_credentials')
   .option('--scope <scopes>', 'space-separated scopes the client registers with')
   .option('--resource <uri>', 'the MCP server this confidential client speaks for (may introspect its tokens)')
+  .addOption(new Option('--admin-api [access]', 'a client of the admin API (confidential, no redirect URIs): read, or write (the default)').choices(['read', 'write']))
   .option('--json', 'print one JSON object')
-  .action(async (opts: { name: string; redirectUri: string[]; confidential?: boolean; scope?: string; resource?: string; json?: boolean }) => {
-    await withServices(async (s) => {
-      const admin = await clientAdmin(s);
-      const created = await adminAction(() => admin.create(CLI_ACTOR, { name: opts.name, redirectUris: opts.redirectUri, confidential: !!opts.confidential, scope: opts.scope, resource: opts.resource }));
-      output(!!opts.json, { ...created }, `client_id: ${created.client_id}${created.client_secret ? `\nclient_secret (shown once): ${created.client_secret}` : ''}`);
-    });
+  .action(async (opts: { name: string; redirectUri: string[]; confidential?: boolean; scope?: string; resource?: string; adminApi?: true | 'read' | 'write'; json?: boolean }) => {
+    const adminApi = opts.adminApi === undefined ? undefined : opts.adminApi === 'read' ? 'admin:read' : 'admin:read admin:write';
+    const body = { name: opts.name, redirect_uris: opts.redirectUri, confidential: !!opts.confidential || !!adminApi, ...(opts.scope ? { scope: opts.scope } : {}), ...(opts.resource ? { resource: opts.resource } : {}), ...(adminApi ? { admin_api_scopes: adminApi } : {}) };
+    const created = (await invoke('createClient', { body })) as { client: ClientJson; client_secret?: string };
+    output(!!opts.json, { ...created.client, ...(created.client_secret ? { client_secret: created.client_secret } : {}) }, `client_id: ${created.client.client_id}${created.client_secret ? `\nclient_secret (shown once): ${created.client_secret}` : ''}`);
   });
 
-for (const [name, status, verb] of [
-  ['approve', 'active', 'approved'],
-  ['enable', 'active', 'enabled'],
-  ['disable', 'disabled', 'disabled'],
+for (const [name, verb] of [
+  ['approve', 'approved'],
+  ['enable', 'enabled'],
+  ['disable', 'disabled'],
 ] as const) {
   client
     .command(`${name} <client_id>`)
     .description(name === 'disable' ? 'stop a client: it can no longer authorize or use its tokens' : `let a ${name === 'approve' ? 'pending (REGISTRATION=approval)' : 'disabled'} client authorize again`)
     .option('--json', 'print one JSON object')
     .action(async (clientId: string, opts: { json?: boolean }) => {
-      await withServices(async (s) => {
-        const admin = await clientAdmin(s);
-        const changed = await adminAction(() => (name === 'approve' ? admin.approve(CLI_ACTOR, clientId) : name === 'enable' ? admin.enable(CLI_ACTOR, clientId) : admin.disable(CLI_ACTOR, clientId)));
-        output(!!opts.json, { client_id: changed.clientId, status: changed.status }, `${changed.clientId} ${verb}`);
-      });
+      const changed = (await invoke(`${name}Client`, { params: { clientId } })) as ClientJson;
+      output(!!opts.json, changed, `${changed.client_id} ${verb}`);
     });
 }
 
 client
   .command('list')
-  .description('list clients with their origin and status')
-  .option('--status <status>', 'only pending, active or disabled clients')
+  .description('list clients of every kind with their status')
+  .addOption(clientStatus())
+  .addOption(clientKind())
+  .option('--search <text>', 'part of the name, client_id or host')
+  .option('--limit <n>', `at most this many (1 to ${MAX_LIMIT})`, positiveInt)
+  .option('--cursor <cursor>', 'the next page (the previous answer\'s `next`)')
   .option('--json', 'print one JSON object')
-  .action(async (opts: { status?: 'pending' | 'active' | 'disabled'; json?: boolean }) => {
-    await withServices(async (s) => {
-      const all = await s.registry.list(opts.status ? { status: opts.status } : {});
-      const shaped = all.map((c) => ({
-        client_id: c.clientId, client_name: c.clientName, origin: c.origin, status: c.status,
-        created_at: c.createdAt.toISOString(), last_used_at: c.lastUsedAt?.toISOString() ?? null,
-      }));
-      output(!!opts.json, { clients: shaped }, shaped.map((c) => `${c.status.padEnd(8)} ${c.origin.padEnd(7)} ${c.client_id}  ${c.client_name ?? ''}`).join('\n') || 'no clients');
-    });
+  .action(async (opts: { status?: string; kind?: string; search?: string; limit?: number; cursor?: string; json?: boolean }) => {
+    const page = (await invoke('listClients', { query: { status: opts.status, kind: opts.kind, q: opts.search, limit: opts.limit === undefined ? undefined : String(opts.limit), cursor: opts.cursor } })) as { items: ClientJson[]; next: string | null };
+    output(!!opts.json, page, [...page.items.map(clientLine), ...(page.next ? [`… more: --cursor ${page.next}`] : [])].join('\n') || 'no clients');
+  });
+
+client
+  .command('show <client_id>')
+  .description('one client with its registered metadata (never a secret)')
+  .option('--json', 'print one JSON object')
+  .action(async (clientId: string, opts: { json?: boolean }) => {
+    const c = (await invoke('getClient', { params: { clientId } })) as ClientJson;
+    output(!!opts.json, c, Object.entries(c).map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join(' ') : String(v)}`).join('\n'));
+  });
+
+client
+  .command('update <client_id>')
+  .description('change an admin-created client\'s name or redirect URIs')
+  .option('--name <name>', 'the new name')
+  .option('--redirect-uri <uri>', 'the new redirect URIs (repeatable; replaces them all)', collect, [])
+  .option('--if-version <version>', 'refuse if the client changed since this version')
+  .option('--json', 'print one JSON object')
+  .action(async (clientId: string, opts: { name?: string; redirectUri: string[]; ifVersion?: string; json?: boolean }) => {
+    const body = { ...(opts.name !== undefined ? { name: opts.name } : {}), ...(opts.redirectUri.length ? { redirect_uris: opts.redirectUri } : {}) };
+    if (!Object.keys(body).length) throw new CliError('nothing to change: give --name or --redirect-uri');
+    const c = (await invoke('updateClient', { params: { clientId }, body, version: opts.ifVersion })) as ClientJson;
+    output(!!opts.json, c, `${c.client_id} updated`);
+  });
+
+client
+  .command('rotate-secret <client_id>')
+  .description('give an admin-created confidential client a new secret (the old one stops working at once)')
+  .option('--json', 'print one JSON object')
+  .action(async (clientId: string, opts: { json?: boolean }) => {
+    const r = (await invoke('rotateClientSecret', { params: { clientId } })) as { client: ClientJson; client_secret: string };
+    output(!!opts.json, { client_id: r.client.client_id, client_secret: r.client_secret }, `client_secret (shown once): ${r.client_secret}`);
+  });
+
+client
+  .command('delete <client_id>')
+  .description('delete a client and revoke every grant and token it holds')
+  .option('--json', 'print one JSON object')
+  .action(async (clientId: string, opts: { json?: boolean }) => {
+    const r = (await invoke('deleteClient', { params: { clientId } })) as { client_id: string; grants_revoked: number };
+    output(!!opts.json, r, `${r.client_id} deleted (${r.grants_revoked} grant(s) revoked)`);
   });
 
 client
@@ -209,21 +418,40 @@ client
     });
   });
 
-program
-  .command('registration-token')
-  .description('initial access tokens for dynamic registration (needed when REGISTRATION=closed)')
+const registrationToken = program.command('registration-token').description('initial access tokens for dynamic registration (needed when REGISTRATION=closed)');
+registrationToken
   .command('create')
   .description('create an initial access token (printed once)')
   .option('--expires-in <seconds>', 'lifetime in seconds (default 86400)', nonNegativeInt)
   .option('--json', 'print one JSON object')
   .action(async (opts: { expiresIn?: number; json?: boolean }) => {
     await withServices(async (s) => {
-      const provider = await providerFor(s);
-      const expiresIn = opts.expiresIn || 86_400;
-      const token = await new provider.InitialAccessToken({ expiresIn }).save();
-      const expiresAt = new Date(Date.now() + expiresIn * 1000).toISOString();
-      await s.audit.record({ type: 'registration_token.created', outcome: 'success', actor: 'cli', details: { expires_at: expiresAt } });
-      output(!!opts.json, { initial_access_token: token, expires_at: expiresAt }, `initial access token (shown once, valid until ${expiresAt}):\n${token}\nregister with: Authorization: Bearer <token>`);
+      const admin = await cliAdmin(s, { provider: true });
+      const created = await adminAction(() => admin.registrationTokens.create(CLI_ACTOR, { expiresIn: opts.expiresIn }));
+      const expiresAt = created.expiresAt!.toISOString();
+      output(!!opts.json, { id: created.id, initial_access_token: created.token, expires_at: expiresAt }, `initial access token ${created.id} (shown once, valid until ${expiresAt}):\n${created.token}\nregister with: Authorization: Bearer <token>`);
+    });
+  });
+registrationToken
+  .command('list')
+  .description('the live tokens, by id (a prefix of the stored digest; never the token)')
+  .option('--json', 'print one JSON object')
+  .action(async (opts: { json?: boolean }) => {
+    await withServices(async (s) => {
+      const all = await (await cliAdmin(s)).registrationTokens.list();
+      const shaped = all.map((t) => ({ id: t.id, created_at: t.createdAt.toISOString(), expires_at: t.expiresAt?.toISOString() ?? null }));
+      output(!!opts.json, { tokens: shaped }, shaped.map((t) => `${t.id}  created ${t.created_at}  expires ${t.expires_at ?? 'never'}`).join('\n') || 'no registration tokens');
+    });
+  });
+registrationToken
+  .command('revoke <id>')
+  .description('revoke a token by its id (gatehouse registration-token list)')
+  .option('--json', 'print one JSON object')
+  .action(async (id: string, opts: { json?: boolean }) => {
+    await withServices(async (s) => {
+      const admin = await cliAdmin(s);
+      const revoked = await adminAction(() => admin.registrationTokens.revoke(CLI_ACTOR, id));
+      output(!!opts.json, { id: revoked.id, revoked: true }, `registration token ${revoked.id} revoked`);
     });
   });
 
@@ -338,19 +566,22 @@ resource
     }
     const destructive = opts.destructiveApproval === undefined ? undefined : mode(opts.destructiveApproval, `--destructive-approval ${opts.destructiveApproval}`);
     const restricted = opts.allowEmailDomain.length || opts.allowGroup.length;
+    const change = {
+      ...(opts.name !== undefined ? { name: opts.name } : {}),
+      ...(opts.description !== undefined ? { description: opts.description } : {}),
+      scopes,
+      ...(restricted ? { access: { email_domains: opts.allowEmailDomain.map((d) => d.toLowerCase()), groups: opts.allowGroup } } : {}),
+      ...(Object.keys(toolApproval).length ? { tool_approval: toolApproval } : {}),
+      ...(destructive ? { destructive_tools_approval: destructive } : {}),
+      default: !!opts.default,
+    };
     await withServices(async (s) => {
-      const saved = await s.resources.upsert({
-        uri: opts.uri,
-        name: opts.name,
-        description: opts.description,
-        scopes,
-        ...(restricted ? { access: { email_domains: opts.allowEmailDomain.map((d) => d.toLowerCase()), groups: opts.allowGroup } } : {}),
-        ...(Object.keys(toolApproval).length ? { tool_approval: toolApproval } : {}),
-        ...(destructive ? { destructive_tools_approval: destructive } : {}),
-        default: !!opts.default,
-      });
-      await s.audit.record({ type: 'resource.saved', outcome: 'success', actor: 'cli', resource: saved.uri });
-      output(!!opts.json, shapeResource(saved), `resource ${saved.uri} saved`);
+      const admin = resourceAdmin(s);
+      // `add` of a server that exists replaces it, as it always has: the service's update, audited as one.
+      const existing = await admin.find(opts.uri);
+      const saved = await adminAction(() => (existing ? admin.update(CLI_ACTOR, existing.uri, change) : admin.create(CLI_ACTOR, { uri: opts.uri, ...change })));
+      const note = existing && admin.fromEnvironment(saved.uri) ? ' (it is in RESOURCES: the next start puts the environment\'s version back)' : '';
+      output(!!opts.json, shapeResource(saved), `resource ${saved.uri} saved${note}`);
     });
   });
 resource
@@ -359,7 +590,14 @@ resource
   .option('--json', 'print one JSON object')
   .action(async (opts: { json?: boolean }) => {
     await withServices(async (s) => {
-      const all = await s.resources.list();
+      const admin = resourceAdmin(s);
+      const all: Resource[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await admin.list({ limit: MAX_LIMIT, cursor });
+        all.push(...page.items);
+        cursor = page.next ?? undefined;
+      } while (cursor);
       output(!!opts.json, { resources: all.map(shapeResource) }, all.map((r) => `${r.isDefault ? '* ' : '  '}${r.uri}  ${r.name}  [${Object.keys(r.scopes).join(' ')}]`).join('\n') || 'no resources');
     });
   });
@@ -370,11 +608,9 @@ resource
   .option('--json', 'print one JSON object')
   .action(async (uri: string, opts: { json?: boolean }) => {
     await withServices(async (s) => {
-      const found = await s.resources.find(uri);
-      if (!found) throw new CliError(`no resource ${uri}`);
-      await s.resources.remove(found.uri);
-      await s.audit.record({ type: 'resource.removed', outcome: 'success', actor: 'cli', resource: found.uri });
-      const note = definedByEnvironment(s.config.RESOURCES, found.uri) ? ' (it is in RESOURCES: it returns at the next start)' : '';
+      const admin = resourceAdmin(s);
+      const found = await adminAction(() => admin.remove(CLI_ACTOR, uri));
+      const note = admin.fromEnvironment(found.uri) ? ' (it is in RESOURCES: it returns at the next start)' : '';
       output(!!opts.json, { uri: found.uri, removed: true }, `resource ${found.uri} removed${note}`);
     });
   });
@@ -385,12 +621,21 @@ const FLAG: Record<SpecField, string> = {
   groupsClaim: '--groups-claim', orgs: '--orgs', storeTokens: '--store-tokens', allowPrivateNetwork: '--allow-private-network',
 };
 const csv = (v: string | undefined) => (v ?? '').split(/[\s,]+/).filter(Boolean);
-const publicConnection = (c: StoredConnection) => ({
-  id: c.id, name: c.name, kind: c.kind, issuer: c.issuer ?? null, client_id: c.clientId ?? null, has_client_secret: !!c.clientSecret,
+const publicConnection = (c: ConnectionView) => ({
+  id: c.id, name: c.name, kind: c.kind, issuer: c.issuer ?? null, client_id: c.clientId ?? null, has_client_secret: c.hasClientSecret,
   scopes: c.scopes, tenant: c.tenant ?? null, allowed_tenants: c.allowedTenants, hosted_domains: c.hostedDomains,
   groups_claim: c.groupsClaim ?? null, orgs: c.orgs, store_tokens: c.storeTokens,
-  allow_private_network: c.allowPrivateNetwork, source: c.source,
+  allow_private_network: c.allowPrivateNetwork, source: c.source, managed_by: c.managedBy,
 });
+/** A refusal of a connection's settings names the flag at fault, one line per problem. */
+async function connectionAction<T>(action: () => Promise<T>): Promise<T> {
+  try {
+    return await action();
+  } catch (err) {
+    if (err instanceof ConnectionRefused) throw new CliError(err.problems.map(([f, m]) => `${FLAG[f]}: ${m}`).join('\n'));
+    throw err;
+  }
+}
 
 const connection = program.command('connection').description('upstream identity providers people log in with');
 connection
@@ -433,14 +678,8 @@ connection
       allowPrivateNetwork: !!opts.allowPrivateNetwork,
     });
     await withServices(async (s) => {
-      let saved: StoredConnection;
-      try {
-        saved = await s.connections.add(spec, 'cli');
-      } catch (err) {
-        if (err instanceof ConnectionError) throw new CliError(err.problems.map(([f, m]) => `${FLAG[f]}: ${m}`).join('\n'));
-        throw err;
-      }
-      await s.audit.record({ type: 'connection.added', outcome: 'success', actor: 'cli', details: { id: saved.id, kind: saved.kind, allowPrivateNetwork: saved.allowPrivateNetwork } });
+      const admin = await cliAdmin(s);
+      const saved = await connectionAction(() => admin.connections.add(CLI_ACTOR, spec));
       output(!!opts.json, publicConnection(saved), `connection ${saved.id} (${saved.kind}) added; register ${s.config.ISSUER}${CALLBACK_PATH} as its redirect URI at the IdP`);
     });
   });
@@ -450,8 +689,8 @@ connection
   .option('--json', 'print one JSON object')
   .action(async (opts: { json?: boolean }) => {
     await withServices(async (s) => {
-      const all = await s.connections.list();
-      output(!!opts.json, { connections: all.map(publicConnection) }, all.map((c) => `${c.id}  ${c.kind}  "${c.name}"  ${c.issuer ?? ''}  (${c.source})`).join('\n') || 'no connections');
+      const all = await (await cliAdmin(s)).connections.list();
+      output(!!opts.json, { connections: all.map(publicConnection) }, all.map((c) => `${c.id}  ${c.kind}  "${c.name}"  ${c.issuer ?? ''}  (${c.source}${c.managedBy ? `; managed by ${c.managedBy}` : ''})`).join('\n') || 'no connections');
     });
   });
 connection
@@ -461,19 +700,30 @@ connection
   .option('--json', 'print one JSON object')
   .action(async (id: string, opts: { json?: boolean }) => {
     await withServices(async (s) => {
-      const found = await s.connections.find(id);
-      if (!found) throw new CliError(`no connection with id ${id}`);
-      await s.connections.remove(id);
-      await s.audit.record({ type: 'connection.removed', outcome: 'success', actor: 'cli', details: { id, kind: found.kind } });
-      const note = found.source === 'env' ? ' (it comes from UPSTREAM_*: it returns at the next start unless those change)' : '';
-      output(!!opts.json, { id, removed: true }, `connection ${id} removed${note}`);
+      const admin = await cliAdmin(s);
+      const removed = await adminAction(() => admin.connections.remove(CLI_ACTOR, id));
+      output(!!opts.json, { id: removed.id, removed: true }, `connection ${removed.id} removed`);
+    });
+  });
+connection
+  .command('test')
+  .description('fetch the connection\'s discovery document now and say what it holds (or what went wrong)')
+  .argument('<id>', 'connection id')
+  .option('--json', 'print one JSON object')
+  .action(async (id: string, opts: { json?: boolean }) => {
+    await withServices(async (s) => {
+      const admin = await cliAdmin(s);
+      const tested = await adminAction(() => admin.connections.test(CLI_ACTOR, id));
+      const value = { id: tested.connection.id, ok: !tested.problem, problem: tested.problem ?? null, issuer: tested.report?.issuer ?? null };
+      output(!!opts.json, value, tested.problem ? `connection ${id}: ${tested.problem}` : tested.report ? `connection ${id}: discovery of ${tested.report.issuer} answered` : `connection ${id}: nothing to discover`);
+      if (tested.problem) process.exitCode = 1;
     });
   });
 
 // Policy overrides (the console's Policy page): the break-glass path too, so no self-lockout check here.
 const policyJson = (e: PolicyEntry) => ({
   name: e.name, effective: e.effective, environment: e.environment, overridden: e.overridden,
-  updated_by: e.updatedBy, updated_at: e.updatedAt?.toISOString() ?? null,
+  updated_by: e.updatedBy, updated_at: e.updatedAt?.toISOString() ?? null, managed_by: e.managedBy,
 });
 const shownValue = (v: unknown) => (Array.isArray(v) ? (v.length ? v.join(',') : '(empty)') : String(v));
 const policyCmd = program.command('policy').description(`settings stored in the database over the environment: ${POLICY_SETTINGS.join(', ')}`);
@@ -483,9 +733,9 @@ policyCmd
   .option('--json', 'print one JSON object')
   .action(async (opts: { json?: boolean }) => {
     await withServices(async (s) => {
-      const entries = (await s.policy.entries()).map(policyJson);
+      const entries = (await policyAdmin(s).entries()).map(policyJson);
       const line = (e: ReturnType<typeof policyJson>) =>
-        `${e.name.padEnd(22)} ${shownValue(e.effective)}${e.overridden ? `  (overridden by ${e.updated_by ?? '?'}; environment: ${shownValue(e.environment)})` : ''}`;
+        `${e.name.padEnd(22)} ${shownValue(e.effective)}${e.overridden ? `  (overridden by ${e.updated_by ?? '?'}; environment: ${shownValue(e.environment)})` : ''}${e.managed_by ? `  (managed by ${e.managed_by})` : ''}`;
       output(!!opts.json, { settings: entries }, entries.map(line).join('\n'));
     });
   });
@@ -496,14 +746,8 @@ policyCmd
   .action(async (name: string, value: string, opts: { json?: boolean }) => {
     if (!isPolicySetting(name)) throw new CliError(`${name} is not a policy setting (one of ${POLICY_SETTINGS.join(', ')})`);
     await withServices(async (s) => {
-      let stored: unknown;
-      try {
-        stored = await s.policy.set(name, value, 'cli');
-      } catch (err) {
-        if (err instanceof PolicyError) throw new CliError(err.message);
-        throw err;
-      }
-      await s.audit.record({ type: 'policy.updated', outcome: 'success', actor: 'cli', details: { setting: name, value: stored } });
+      const admin = policyAdmin(s);
+      const stored = (await adminAction(() => admin.set(CLI_ACTOR, name, value))).effective;
       output(!!opts.json, { name, effective: stored }, `${name} is now ${shownValue(stored)} (every instance within a few seconds)`);
     });
   });
@@ -514,16 +758,96 @@ policyCmd
   .action(async (name: string, opts: { json?: boolean }) => {
     if (!isPolicySetting(name)) throw new CliError(`${name} is not a policy setting (one of ${POLICY_SETTINGS.join(', ')})`);
     await withServices(async (s) => {
-      await s.policy.reset(name);
-      await s.audit.record({ type: 'policy.reset', outcome: 'success', actor: 'cli', details: { setting: name, value: s.config[name] } });
-      output(!!opts.json, { name, effective: s.config[name] }, `${name} now follows the environment: ${shownValue(s.config[name])}`);
+      const admin = policyAdmin(s);
+      const environment = (await adminAction(() => admin.reset(CLI_ACTOR, name))).environment;
+      output(!!opts.json, { name, effective: environment }, `${name} now follows the environment: ${shownValue(environment)}`);
     });
   });
+
+// The declarative configuration file (docs/CONFIG-FILE.md): what applying it would change, applying it through the
+// admin service layer (actor "config"), and the current state written as one. Secrets are never printed.
+const configCmd = program.command('config').description('the declarative configuration file (GATEHOUSE_CONFIG): plan, apply, export');
+/** --file, else GATEHOUSE_CONFIG (loaded and checked with the rest of the configuration). */
+function declaredFile(cfg: Config, file: string | undefined): ConfigFile {
+  if (file === undefined) {
+    const loaded = configFileOf(cfg);
+    if (!loaded) throw new CliError('no configuration file: give --file <path> or set GATEHOUSE_CONFIG');
+    return loaded;
+  }
+  try {
+    return loadConfigFile(file, { env: environment(), production: cfg.NODE_ENV === 'production', resources: cfg.RESOURCES, envConnectionId: cfg.UPSTREAM_PROVIDER });
+  } catch (err) {
+    if (err instanceof ConfigFileError) throw new ConfigError(err.problems.map((p) => `--file: ${p}`));
+    throw err;
+  }
+}
+configCmd
+  .command('plan')
+  .description('print what applying the file would change: + add, ~ update (fields), - remove')
+  .option('--file <path>', 'the file (default: GATEHOUSE_CONFIG)')
+  .option('--json', 'print one JSON object')
+  .action(async (opts: { file?: string; json?: boolean }) => {
+    const file = declaredFile(config(), opts.file);
+    await withServices(async (s) => {
+      const changes = await adminAction(async () => planConfigFile(file, await configContext(s)));
+      output(!!opts.json, { file: file.path, changes }, changes.map(describeChange).join('\n') || `no changes: the database matches ${file.path}`);
+    });
+  });
+configCmd
+  .command('apply')
+  .description('apply the file through the admin service layer (audited as actor "config"); idempotent')
+  .option('--file <path>', 'the file (default: GATEHOUSE_CONFIG)')
+  .option('--json', 'print one JSON object')
+  .action(async (opts: { file?: string; json?: boolean }) => {
+    const file = declaredFile(config(), opts.file);
+    await withServices(async (s) => {
+      let applied;
+      try {
+        applied = await adminAction(async () => applyConfigFile(file, await configContext(s)));
+      } catch (err) {
+        if (err instanceof ApplyError) throw new CliError(err.message);
+        throw err;
+      }
+      output(!!opts.json, { file: file.path, applied }, applied.length ? `${applied.map(describeChange).join('\n')}\n${applied.length} change(s) applied` : `no changes: the database matches ${file.path}`);
+    });
+  });
+configCmd
+  .command('export')
+  .description('print the current state as a configuration file (YAML; --json: JSON); secrets are never exported')
+  .option('--json', 'print one JSON object')
+  .action(async (opts: { json?: boolean }) => {
+    await withServices(async (s) => {
+      const content = await exportConfig(await configContext(s));
+      process.stdout.write(opts.json ? `${JSON.stringify(content)}\n` : exportYaml(content));
+    });
+  });
+
+/** Whether the command line asked for JSON: then an error is one JSON object on stderr too. */
+function jsonWanted(): boolean {
+  return process.argv.slice(2).includes('--json');
+}
+
+function jsonError(error: string, description: string, extra: Record<string, unknown> = {}): void {
+  process.stderr.write(`${JSON.stringify({ error, error_description: description, ...extra })}\n`);
+}
 
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
-  if (err instanceof ConfigError) {
+  if (err instanceof CommanderError) {
+    // --help and --version end here too, successfully.
+    if (err.exitCode === 0) process.exit(0);
+    if (jsonWanted()) jsonError('invalid_request', err.message.replace(/^error: /, ''));
+    process.exitCode = err.exitCode || 1;
+  } else if (jsonWanted()) {
+    if (err instanceof InvokeError) jsonError(err.error, err.message, { ...(err.field ? { field: err.field } : {}), status: err.status });
+    else if (err instanceof ConfigError) jsonError('configuration_error', err.problems.join('; '), { problems: err.problems });
+    else jsonError(err instanceof AdminError ? err.code : 'error', (err as { error_description?: string; message?: string }).error_description ?? (err as Error).message ?? String(err));
+    process.exitCode = 1;
+  } else if (err instanceof InvokeError) {
+    process.stderr.write(`gatehouse: ${err.message}${err.field ? ` (${err.field})` : ''}\n`);
+    process.exitCode = 1;
+  } else if (err instanceof ConfigError) {
     for (const p of err.problems) process.stderr.write(`gatehouse: configuration error: ${p}\n`);
   } else if (err instanceof DataDirLockedError || err instanceof AccountError || err instanceof CliError) {
     process.stderr.write(`gatehouse: ${err.message}\n`);

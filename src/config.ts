@@ -248,6 +248,9 @@ const schema = z.object({
   APPROVAL_TTL: seconds(30, 3600).default(300),
   APPROVAL_WEBHOOK_URL: z.string().url('must be an absolute http(s) URL').refine((v) => /^https?:\/\//.test(v), 'must be an absolute http(s) URL').optional(),
   APPROVAL_WEBHOOK_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  // The declarative configuration file (docs/CONFIG-FILE.md): YAML, or JSON by its .json name. configuration.ts
+  // loads and checks it with the other settings; the server applies it at start.
+  GATEHOUSE_CONFIG: z.string().min(1).optional(),
 });
 
 /** Settings an admin may override from the console (policy/settings.ts), parsed exactly as the environment is. */
@@ -269,6 +272,11 @@ export type Config = Omit<z.infer<typeof schema>, 'ISSUER' | 'HOST'> & {
   /** true when DATABASE_URL is unset: the embedded PGlite database in DATA_DIR is used. */
   embedded: boolean;
   dataDir: string;
+  /**
+   * GATEHOUSE_CONFIG as configuration.ts loaded and checked it (admin/config-file/load.ts's ConfigFile, its
+   * secrets resolved); typed by shape here, below the layer that defines it.
+   */
+  configFile?: { readonly path: string; readonly name: string } | undefined;
 };
 
 /** Reads `.env` from the working directory (if any) beneath the real environment, which always wins. */

@@ -32,6 +32,7 @@ import { issueFirstAdminLink } from './upstream/local/first-admin.js';
 import { UpstreamTransactions } from './upstream/transactions.js';
 import { UpstreamTokenStore } from './upstream/upstream-tokens.js';
 import { CALLBACK_PATH } from './interaction/upstream-leg.js';
+import { writeLocalCliCredentials } from './admin-api/local-cli-credentials.js';
 import { issuerBase } from './http/issuer-path.js';
 import { noteProviderServerError } from './http/errors.js';
 import { ConsoleSessions } from './console/sessions.js';
@@ -47,6 +48,12 @@ import { McpServerInventories } from './reporting/inventory.js';
 import { FirstPartyClients } from './oauth/first-party-clients.js';
 import { auditMetrics } from './metrics/audit-metrics.js';
 import { deleteOldBatchIds } from './reporting/tool-calls.js';
+import cluster from 'node:cluster';
+import { adminServices } from './admin/index.js';
+import { applyConfigFile, ApplyError } from './admin/config-file/apply.js';
+import { ConfigFile, loadConfigFile } from './admin/config-file/load.js';
+import { describeChange, type ConfigContext } from './admin/config-file/plan.js';
+import { environment } from './config.js';
 
 export interface Services {
   config: Config;
@@ -155,7 +162,7 @@ export async function purgeOldAuditEvents(services: Services): Promise<number> {
  * What every instance makes sure of at start, idempotently: the seeded resources and connection, signing keys, and
  * the machine mark on admin-created confidential clients that predate it (oauth/machine-client-backfill.ts).
  */
-export async function seedDatabase(services: Services): Promise<void> {
+export async function seedDatabase(services: Services, options: { applyConfigFile?: boolean } = {}): Promise<void> {
   await services.resources.seed(services.config.RESOURCES);
   await services.connections.seed(connectionFromEnv(services.config));
   await ensureSigningKeys(services.handle.db, services.box);
@@ -164,6 +171,53 @@ export async function seedDatabase(services: Services): Promise<void> {
     await services.audit.record({ type: 'client.machine_marked', outcome: 'success', actor: 'system', reason: 'admin-created confidential client kept client_credentials', details: { client_ids: marked.slice(0, 100), count: marked.length } });
     services.log.info({ count: marked.length }, 'admin-created confidential clients marked as machine clients');
   }
+  if (options.applyConfigFile !== false && services.config.GATEHOUSE_CONFIG) await applyConfigFileAtStart(services);
+}
+
+/**
+ * The admin service layer on these services, with a provider of its own (the server's is built after seeding): what
+ * the configuration file is applied through, at start and by `gatehouse config` (docs/CONFIG-FILE.md).
+ */
+export async function configContext(services: Services): Promise<ConfigContext> {
+  const { config, handle, box } = services;
+  await ensureSigningKeys(handle.db, box);
+  const provider = buildProvider({
+    config, db: handle.db, box, secretKey: services.secretKey, keys: await loadKeySet(handle.db, box), resources: services.resources, accounts: services.accounts,
+    views: new Views(issuerBase(config.ISSUER)), policy: services.policy, audit: services.audit, registry: services.registry,
+    firstParty: new FirstPartyClients([consoleClient(config.ISSUER), accountClient(config.ISSUER)]),
+  });
+  const admin = adminServices({
+    config, db: handle.db, box, provider: () => provider, registry: services.registry, cimdClients: services.cimdClients, resources: services.resources,
+    accounts: services.accounts, users: services.users, connections: services.connections, policy: services.policy, audit: services.audit, log: services.log,
+    sessions: new ConsoleSessions(handle.db, services.secretKey, config.CONSOLE_IDLE_TIMEOUT * 1000),
+    reloadKeys: async () => undefined,
+  });
+  return { db: handle.db, box, registry: services.registry, resources: services.resources, connections: services.connections, policy: services.policy, services: admin };
+}
+
+/** GATEHOUSE_CONFIG as configuration.ts loaded it, or loaded now (a Config built without configuration.ts). */
+export function configFileOf(config: Config): ConfigFile | undefined {
+  if (config.configFile instanceof ConfigFile) return config.configFile;
+  if (!config.GATEHOUSE_CONFIG) return undefined;
+  return loadConfigFile(config.GATEHOUSE_CONFIG, { env: environment(), production: config.NODE_ENV === 'production', resources: config.RESOURCES, envConnectionId: config.UPSTREAM_PROVIDER });
+}
+
+/**
+ * Applies GATEHOUSE_CONFIG at start (docs/CONFIG-FILE.md, "At start"). Another instance starting at the same moment
+ * may apply the same changes first; a failure is therefore planned and tried once more before the start fails.
+ */
+async function applyConfigFileAtStart(services: Services): Promise<void> {
+  const file = configFileOf(services.config);
+  if (!file) return;
+  const ctx = await configContext(services);
+  let applied;
+  try {
+    applied = await applyConfigFile(file, ctx);
+  } catch (err) {
+    if (!(err instanceof ApplyError)) throw err;
+    applied = await applyConfigFile(file, ctx);
+  }
+  if (applied.length) services.log.info({ file: file.path, changes: applied.map(describeChange) }, 'configuration file applied');
 }
 
 export interface StartOptions {
@@ -184,7 +238,8 @@ export async function startGatehouse(config: Config, options: StartOptions = {})
   const timers: NodeJS.Timeout[] = [];
   for (const warning of config.warnings) log.warn(warning);
   try {
-    await seedDatabase(services);
+    // A cluster's primary applied the configuration file before forking its workers (cluster/supervisor.ts).
+    await seedDatabase(services, { applyConfigFile: !cluster.isWorker });
     const views = new Views(issuerBase(config.ISSUER));
     const metrics = new Metrics(handle.db);
     audit.observe(auditMetrics(metrics));
@@ -239,6 +294,14 @@ export async function startGatehouse(config: Config, options: StartOptions = {})
       server.listen(config.PORT, config.HOST, () => resolve());
     });
     const port = (server.address() as AddressInfo).port;
+    // The CLI beside a server on the embedded database goes through the admin API (docs/ADMIN-API.md, "The CLI").
+    if (handle.embedded) {
+      const host = !config.HOST || config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST;
+      await writeLocalCliCredentials(
+        { db: handle.db, box, provider: holder.provider, registry: services.registry, audit },
+        { dataDir: config.dataDir, issuer: config.ISSUER, url: `http://${host}:${port}${issuerBase(config.ISSUER)}` },
+      ).catch((err) => log.warn({ err }, 'the local CLI credentials could not be written: the CLI cannot reach this server through the admin API'));
+    }
 
     // The setup link only makes sense where passwords are accepted; with an IdP, ADMIN_EMAILS/ADMIN_GROUPS decide.
     // Each start issues one link and kills the earlier ones; none while any administrator exists (first-admin.ts).

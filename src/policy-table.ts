@@ -30,6 +30,7 @@ import { metadata } from './oauth/metadata.js';
 import { canonicalResourceParam } from './oauth/policies/request/canonical-resource-param.js';
 import { clientApproval } from './oauth/policies/request/client-approval.js';
 import { defaultScope } from './oauth/policies/request/default-scope.js';
+import { adminApiDefaultScope } from './oauth/policies/request/admin-api-default-scope.js';
 import { authorizeRateLimit, cimdFirstUseLimit, tokenRateLimit } from './oauth/policies/request/endpoint-rate-limits.js';
 import { oneResource } from './oauth/policies/request/one-resource.js';
 import { registrationResponse } from './oauth/policies/request/registration-response.js';
@@ -41,6 +42,9 @@ import { registrationPolicy } from './oauth/registration.js';
 import { inventoryRoute, reportRateLimit, toolCallsRoute } from './reporting/routes.js';
 import { toolApprovalsRoute } from './approvals/routes.js';
 import { accountRoutes } from './account/index.js';
+import { adminServices } from './admin/index.js';
+import { adminApi, consoleApi } from './admin-api/index.js';
+import { Administrators } from './console/admins.js';
 
 const routerMiddleware = (router: { routes(): unknown; allowedMethods(): unknown }): Middleware =>
   compose([router.routes(), router.allowedMethods()] as Middleware[]);
@@ -76,6 +80,12 @@ export function policyTable(deps: AppDeps): PolicyTable {
   // Reports are authenticated by their handler (reporting/reporter-client.ts); the limit runs first, so a failed
   // authentication has cost its source a point.
   const reportLimit = rule('rate limit per IP (reports)', reportRateLimit(deps.rateLimits));
+  // The admin service layer every administrative door uses (docs/ARCHITECTURE.md, "The admin service layer").
+  const admin = adminServices({ ...deps, provider: currentProvider, sessions: deps.consoleSessions, reloadKeys: () => deps.holder.refresh() });
+  const api = {
+    issuer: deps.config.ISSUER, base, services: admin, audit, rateLimits: deps.rateLimits, registry, keys: () => deps.holder.keys,
+    sessions: deps.consoleSessions, accounts: deps.accounts, admins: new Administrators(deps),
+  };
 
   return {
     discovery: { rules: [corsRule, rule('MCP metadata completion', metadata({ resources: deps.resources, cimd: deps.config.CIMD }))], handler: provider },
@@ -101,6 +111,7 @@ export function policyTable(deps: AppDeps): PolicyTable {
         rule('one resource per request', oneResource({ audit, endpoint: 'token' }), ['POST']),
         approval('token', ['POST']),
         rule('unauthorized_client for a grant type not allowed', unauthorizedGrantType(), ['POST']),
+        rule('admin API default scope', adminApiDefaultScope(currentProvider), ['POST']),
       ],
       handler: provider,
     },
@@ -132,15 +143,16 @@ export function policyTable(deps: AppDeps): PolicyTable {
     },
     upstream_callback: { rules: [], handler: upstreamCallback({ audit, pages: interactionPages(views, currentProvider), base }) },
     setup: { rules: [], handler: routerMiddleware(setupRoutes({ ...deps, accounts: deps.users })) },
+    admin_api: { rules: [], handler: adminApi(api) },
     console: {
       rules: [],
-      handler: consoleRoutes({
+      handler: compose([consoleApi(api), consoleRoutes({
         ...deps,
         provider: currentProvider,
         inventories,
         sessions: deps.consoleSessions,
         pages: new ConsolePages(views, audit, base, deps.config.ISSUER.startsWith('https:')),
-      }),
+      })]),
     },
     account: {
       rules: [],

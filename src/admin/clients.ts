@@ -11,9 +11,12 @@ import type { CimdClient, CimdClients } from '../oauth/cimd/cimd-clients.js';
 import { clientKind } from '../oauth/client-kind.js';
 import type { RegisteredClient, ClientRegistry } from '../oauth/client-registry.js';
 import type { ResourceRegistry } from '../oauth/resources.js';
-import { addStaticClient, ClientInputError, type CreatedClient } from '../oauth/static-clients.js';
+import { addStaticClient, clientMetadata, ClientInputError, rotateStaticSecret, updateStaticClient, type CreatedClient } from '../oauth/static-clients.js';
 import { auditedBy, type Actor } from './actor.js';
 import { AdminError } from './admin-error.js';
+import { assertNotManaged } from './managed.js';
+import { pageOf, type Page, type PageRequest } from './page.js';
+import { checkVersion, versionOf } from './version.js';
 
 export type ClientKindName = 'dcr' | 'cimd' | 'static';
 export type ClientStatusName = 'active' | 'pending' | 'disabled' | 'blocked';
@@ -28,6 +31,8 @@ export interface AdminClient {
   host: string | null;
   createdAt: Date | null;
   lastUsedAt: Date | null;
+  /** The configuration file that manages it (docs/CONFIG-FILE.md), if any. */
+  managedBy: string | null;
   registry?: RegisteredClient | undefined;
   cimd?: CimdClient | undefined;
 }
@@ -40,6 +45,7 @@ export const clientFromRegistry = (c: RegisteredClient): AdminClient => ({
   host: c.registeredIp,
   createdAt: c.createdAt,
   lastUsedAt: c.lastUsedAt,
+  managedBy: c.managedBy,
   registry: c,
 });
 
@@ -51,6 +57,7 @@ export const clientFromCimd = (c: CimdClient): AdminClient => ({
   host: c.host,
   createdAt: c.firstSeenAt ?? c.blockedAt,
   lastUsedAt: c.lastSeenAt,
+  managedBy: null,
   cimd: c,
 });
 
@@ -69,6 +76,35 @@ export interface NewStaticClient {
   confidential: boolean;
   scope?: string | undefined;
   resource?: string | undefined;
+  /** An admin API client: the admin scopes it may obtain (docs/ADMIN-API.md). */
+  adminApi?: string | undefined;
+  /** A fixed id and a given secret: the configuration file's only (docs/CONFIG-FILE.md). */
+  clientId?: string | undefined;
+  clientSecret?: string | undefined;
+}
+
+export interface ClientFilter extends PageRequest {
+  kind?: ClientKindName | undefined;
+  status?: ClientStatusName | undefined;
+  /** A case-insensitive part of the name, id or host. */
+  q?: string | undefined;
+}
+
+/** What administration shows of a client: its state, and the registered metadata that matters (never a secret). */
+export interface ClientView {
+  client_id: string;
+  kind: ClientKindName;
+  status: ClientStatusName;
+  name: string | null;
+  host: string | null;
+  created_at: string | null;
+  last_used_at: string | null;
+  managed_by: string | null;
+  redirect_uris: string[];
+  grant_types: string[];
+  confidential: boolean;
+  resource: string | null;
+  admin_api_scopes: string | null;
 }
 
 export interface ClientAdminDeps {
@@ -82,7 +118,7 @@ export interface ClientAdminDeps {
   audit: AuditLog;
 }
 
-type Verb = 'approved' | 'disabled' | 'enabled';
+type Verb = 'approved' | 'disabled' | 'enabled' | 'updated' | 'secret_rotated';
 
 export class ClientAdmin {
   constructor(private readonly deps: ClientAdminDeps) {}
@@ -94,6 +130,95 @@ export class ClientAdmin {
     if (inRegistry) return clientFromRegistry(inRegistry);
     const cimd = clientKind(clientId) === 'cimd' ? await this.deps.cimdClients.find(clientId) : undefined;
     return cimd ? clientFromCimd(cimd) : undefined;
+  }
+
+  /** Every client of every kind, filtered, sorted by id and paged. */
+  async list(filter: ClientFilter = {}): Promise<Page<AdminClient>> {
+    const q = filter.q?.toLowerCase();
+    const all = [...(await this.deps.registry.list()).map(clientFromRegistry), ...(await this.deps.cimdClients.list()).map(clientFromCimd)]
+      .filter((c) => (!filter.kind || c.kind === filter.kind) && (!filter.status || c.status === filter.status))
+      .filter((c) => !q || [c.clientId, c.name ?? '', c.host ?? ''].some((v) => v.toLowerCase().includes(q)))
+      .sort((a, b) => (a.clientId < b.clientId ? -1 : a.clientId > b.clientId ? 1 : 0));
+    return pageOf(all, (c) => [c.clientId], filter);
+  }
+
+  /** The client as administration shows it, with its registered metadata (secrets never included). */
+  async view(c: AdminClient): Promise<ClientView> {
+    const meta = c.registry ? ((await clientMetadata(this.deps.db, this.deps.box, c.clientId)) ?? {}) : {};
+    const list = (v: unknown) => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
+    return {
+      client_id: c.clientId,
+      kind: c.kind,
+      status: c.status,
+      name: c.name,
+      host: c.host,
+      created_at: c.createdAt?.toISOString() ?? null,
+      last_used_at: c.lastUsedAt?.toISOString() ?? null,
+      managed_by: c.managedBy,
+      redirect_uris: list(meta.redirect_uris),
+      grant_types: list(meta.grant_types),
+      confidential: meta.token_endpoint_auth_method !== undefined && meta.token_endpoint_auth_method !== 'none',
+      resource: typeof meta.gatehouse_resource === 'string' ? meta.gatehouse_resource : null,
+      admin_api_scopes: typeof meta.gatehouse_admin_api === 'string' ? meta.gatehouse_admin_api : null,
+    };
+  }
+
+  /** The version an optimistic update names (docs/ADMIN-API.md, "Versions"). */
+  async version(c: AdminClient): Promise<string> {
+    return versionOf(await this.view(c));
+  }
+
+  /** Changes an admin-created client's name or redirect URIs; `expectedVersion` guards against a lost update. */
+  async update(actor: Actor, clientId: string, change: { name?: string | undefined; redirectUris?: string[] | undefined }, expectedVersion?: string): Promise<AdminClient> {
+    const c = await this.#known(clientId);
+    if (c.kind !== 'static') return this.#conflict(actor, 'updated', c, 'Only a client an administrator created can be changed here: a dynamic client updates itself (RFC 7592), a CIMD client through its document.');
+    await this.#guardManaged(actor, 'updated', c);
+    checkVersion(await this.view(c), expectedVersion);
+    if (change.name !== undefined && change.name.trim().length > 200) throw new AdminError('invalid_request', 'The name is longer than 200 characters.', 'name');
+    if (change.redirectUris !== undefined && change.redirectUris.length > 20) throw new AdminError('invalid_request', 'At most 20 redirect URIs.', 'redirect_uris');
+    try {
+      await updateStaticClient({ ...this.#clientStore(), registry: this.deps.registry }, c.clientId, { name: change.name?.trim(), redirectUris: change.redirectUris });
+    } catch (err) {
+      if (!(err instanceof ClientInputError)) throw err;
+      await this.#record(actor, 'client.updated', 'failure', c, { reason: err.message });
+      throw new AdminError('invalid_request', err.message, fieldOfRefusal(err.message));
+    }
+    await this.#record(actor, 'client.updated', 'success', c, { details: { ...(change.name !== undefined ? { name: change.name.trim() } : {}), ...(change.redirectUris ? { redirect_uris: change.redirectUris } : {}) } });
+    return (await this.find(c.clientId))!;
+  }
+
+  /** A new secret for an admin-created confidential client, returned once; the old one stops working at once. */
+  async rotateSecret(actor: Actor, clientId: string, secret?: string): Promise<{ client: AdminClient; clientSecret: string }> {
+    const c = await this.#known(clientId);
+    if (c.kind !== 'static') return this.#conflict(actor, 'secret_rotated', c, 'Only a client an administrator created has a secret to rotate here.');
+    await this.#guardManaged(actor, 'secret_rotated', c);
+    let clientSecret: string;
+    try {
+      clientSecret = await rotateStaticSecret(this.#clientStore(), c.clientId, actor.kind === 'config' ? secret : undefined);
+    } catch (err) {
+      if (!(err instanceof ClientInputError)) throw err;
+      return this.#conflict(actor, 'secret_rotated', c, 'A public client has no secret.');
+    }
+    await this.#record(actor, 'client.secret_rotated', 'success', c);
+    return { client: c, clientSecret };
+  }
+
+  /** Marks a client as managed by a configuration file, or releases it (the file's apply audits the change). */
+  async markManaged(clientId: string, file: string | null): Promise<void> {
+    await this.deps.registry.setManagedBy(clientId, file);
+  }
+
+  #clientStore() {
+    return { db: this.deps.db, box: this.deps.box, provider: this.deps.provider(), redirectUriSchemes: this.deps.config.REDIRECT_URI_SCHEMES };
+  }
+
+  async #guardManaged(actor: Actor, verb: string, c: AdminClient): Promise<void> {
+    try {
+      assertNotManaged(actor, c.managedBy);
+    } catch (err) {
+      await this.#record(actor, `client.${verb}`, 'failure', c, { reason: (err as Error).message });
+      throw err;
+    }
   }
 
   async #known(clientId: string): Promise<AdminClient> {
@@ -126,6 +251,7 @@ export class ClientAdmin {
   async disable(actor: Actor, clientId: string): Promise<AdminClient> {
     const c = await this.#known(clientId);
     if (!applicable(c).disable) return this.#conflict(actor, 'disabled', c, 'This client is already disabled.');
+    await this.#guardManaged(actor, 'disabled', c);
     if (c.kind === 'cimd') await this.deps.cimdClients.block(c.clientId, actor.label);
     else await this.deps.registry.setStatus(c.clientId, 'disabled', actor.label);
     await this.#record(actor, 'client.disabled', 'success', c);
@@ -136,6 +262,7 @@ export class ClientAdmin {
   async enable(actor: Actor, clientId: string): Promise<AdminClient> {
     const c = await this.#known(clientId);
     if (!applicable(c).enable) return this.#conflict(actor, 'enabled', c, 'This client is not disabled.');
+    await this.#guardManaged(actor, 'enabled', c);
     if (c.kind === 'cimd') await this.deps.cimdClients.unblock(c.clientId);
     else await this.deps.registry.setStatus(c.clientId, 'active', actor.label);
     await this.#record(actor, 'client.enabled', 'success', c);
@@ -145,6 +272,7 @@ export class ClientAdmin {
   /** Deletes a client and revokes every grant and token it holds; returns how many grants were revoked. */
   async remove(actor: Actor, clientId: string): Promise<{ client: AdminClient; grantsRevoked: number }> {
     const c = await this.#known(clientId);
+    await this.#guardManaged(actor, 'deleted', c);
     const revoked = await this.deps.registry.revokeEverything(c.clientId);
     if (c.kind === 'cimd') await this.deps.cimdClients.remove(c.clientId);
     else await this.deps.registry.remove(c.clientId);
@@ -167,18 +295,24 @@ export class ClientAdmin {
     if (name.length > 200) return failed('name', 'The name is longer than 200 characters.');
     if (input.redirectUris.length > 20) return failed('redirect_uris', 'At most 20 redirect URIs.');
     if (input.resource && !(await this.deps.resources.find(input.resource))) return failed('resource', 'Choose one of the registered MCP servers, or none.');
+    if (actor.kind === 'config' && input.clientId && (await this.find(input.clientId))) return failed('client_id', 'A client with this id exists.');
     let created: CreatedClient;
     try {
       created = await addStaticClient(
         { db: this.deps.db, box: this.deps.box, provider: this.deps.provider(), registry: this.deps.registry },
-        { name, redirectUris: input.redirectUris, confidential: input.confidential, scope: input.scope || undefined, resource: input.resource || undefined, redirectUriSchemes: this.deps.config.REDIRECT_URI_SCHEMES },
+        {
+          name, redirectUris: input.redirectUris, confidential: input.confidential, scope: input.scope || undefined, resource: input.resource || undefined,
+          adminApi: input.adminApi || undefined, redirectUriSchemes: this.deps.config.REDIRECT_URI_SCHEMES,
+          // A fixed id and a given secret are the configuration file's: it names its clients and holds their secrets.
+          ...(actor.kind === 'config' ? { clientId: input.clientId, clientSecret: input.clientSecret } : {}),
+        },
       );
     } catch (err) {
       if (!(err instanceof ClientInputError)) throw err;
       return failed(fieldOfRefusal(err.message), err.message);
     }
     await this.#record(actor, 'client.created', 'success', { clientId: created.client_id, kind: 'static', status: 'active' }, {
-      details: { name: created.client_name, confidential: input.confidential, redirect_uris: created.redirect_uris, grant_types: created.grant_types, ...(input.resource ? { resource: input.resource } : {}) },
+      details: { name: created.client_name, confidential: input.confidential, redirect_uris: created.redirect_uris, grant_types: created.grant_types, ...(input.resource ? { resource: input.resource } : {}), ...(input.adminApi ? { admin_api: input.adminApi } : {}) },
     });
     return created;
   }

@@ -3,15 +3,19 @@
 // fields the chosen kind reads and nothing else; every check is the kind's own (validateConnection, through the
 // Connections service), its problems shown next to their fields. A client secret is write-only: never shown, never
 // audited; an empty secret on edit keeps the stored one. The environment's connection (UPSTREAM_*, source "env") is
-// put back by every start, so the console shows it but refuses to change or remove it.
+// put back by every start, so the console shows it but refuses to change or remove it; one the configuration file
+// manages shows "Managed by <file>" and is refused likewise. Every action is the admin service layer's
+// (admin/connections.ts; docs/ARCHITECTURE.md "The admin service layer"), which audits it as `connection.*`.
 import { consoleRouter } from './router.js';
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { CALLBACK_PATH } from '../interaction/upstream-leg.js';
-import { GuardedFetchError } from '../net/guarded-fetch.js';
+import { personActor, type Actor } from '../admin/actor.js';
+import { AdminError } from '../admin/admin-error.js';
+import { ConnectionAdmin, ConnectionRefused, type ConnectionView } from '../admin/connections.js';
+import { requestOrigin } from '../audit/writer.js';
 import { CONNECTION_KINDS, connectionFields, type ConnectionKindName, type ConnectionSpec, type SpecField } from '../upstream/connection.js';
-import { ConnectionError, ConnectionExists, connectionSpec, type StoredConnection } from '../upstream/connections.js';
-import type { DiscoveryReport } from '../upstream/connector.js';
+import { connectionSpec } from '../upstream/connections.js';
 import { GITHUB_BASE } from '../upstream/github/index.js';
 import { GOOGLE_ISSUER } from '../upstream/google/index.js';
 import { KINDS } from '../upstream/kinds.js';
@@ -82,7 +86,7 @@ function specFrom(form: Record<string, string>, kind: ConnectionKindName, id: st
 }
 
 /** The values a form shows: what was typed, or what is stored; never a secret. */
-function valuesOf(source: Record<string, string> | StoredConnection): Record<string, string | boolean> {
+function valuesOf(source: Record<string, string> | ConnectionView): Record<string, string | boolean> {
   const out: Record<string, string | boolean> = {};
   for (const [field, info] of Object.entries(FIELDS) as Array<[FormField, FieldInfo]>) {
     if (field === 'clientSecret') continue;
@@ -93,7 +97,7 @@ function valuesOf(source: Record<string, string> | StoredConnection): Record<str
 }
 
 /** The issuer a connection logs in against, its own or the one its kind fixes. */
-function issuerOf(c: StoredConnection): string {
+function issuerOf(c: ConnectionView): string {
   if (c.issuer) return c.issuer;
   if (c.kind === 'entra') return `https://login.microsoftonline.com/${c.tenant ?? '<tenant>'}/v2.0`;
   if (c.kind === 'google') return GOOGLE_ISSUER;
@@ -101,7 +105,7 @@ function issuerOf(c: StoredConnection): string {
   return '';
 }
 
-function limitsOf(c: StoredConnection): string {
+function limitsOf(c: ConnectionView): string {
   return [
     ...(c.hostedDomains.length ? [`domains ${c.hostedDomains.join(', ')}`] : []),
     ...(c.kind === 'entra' && c.tenant ? [`tenant ${c.tenant}`] : []),
@@ -110,50 +114,21 @@ function limitsOf(c: StoredConnection): string {
   ].join('; ');
 }
 
-const SOURCES: Record<string, string> = { env: 'environment (UPSTREAM_*)', cli: 'CLI', console: 'console' };
+const SOURCES: Record<string, string> = { env: 'environment (UPSTREAM_*)', cli: 'CLI', console: 'console', api: 'admin API', config: 'configuration file' };
 
-export const TEST_REFUSED = 'Refused before connecting: the issuer\'s host is not a public address, and this connection does not allow a private network. If the identity provider is on your own network, tick "The identity provider is on a private network".';
-export const TEST_UNREACHABLE = 'Could not reach the identity provider (no answer over HTTP). Check the issuer URL and that the server can reach it; the server log has the details.';
-const TEST_ANSWERED = 'The identity provider answered, but not with a usable discovery document';
-
-/**
- * What the Test page says (docs/SECURITY.md, "Issue 16"): three classes, never a socket error. Refused and closed,
- * reset, silent, TLS-failing or non-HTTP ports all read alike, so the page is not a port scanner; only an HTTP
- * answer is described (its status, or what openid-client found wrong with the document). The full reason goes to
- * the server log.
- */
-export function testProblem(err: unknown): string {
-  let guarded: GuardedFetchError | undefined;
-  for (let e = err, depth = 0; e && depth < 6 && !guarded; e = (e as { cause?: unknown }).cause, depth++) {
-    if (e instanceof GuardedFetchError) guarded = e;
-  }
-  if (guarded?.stage === 'refused') return TEST_REFUSED;
-  if (guarded?.stage === 'unreachable') return TEST_UNREACHABLE;
-  if (guarded) return `${TEST_ANSWERED}: ${guarded.reason}.`;
-  const e = err as { name?: string; code?: string; message?: string };
-  // openid-client's own timeout, or a fetch that never got an HTTP answer (a test stub's network error).
-  if (e?.name === 'TimeoutError' || e?.name === 'AbortError' || e?.code === 'OAUTH_TIMEOUT' || e instanceof TypeError) return TEST_UNREACHABLE;
-  return `${TEST_ANSWERED}: ${e?.message ?? String(err)}.`;
-}
-
-/** The chain of causes, for the server log. */
-function detailOf(err: unknown): string {
-  const parts: string[] = [];
-  for (let e = err, depth = 0; e && depth < 6; e = (e as { cause?: unknown }).cause, depth++) {
-    const x = e as { message?: string; code?: string };
-    parts.push(`${x.message ?? String(e)}${x.code ? ` (${x.code})` : ''}`);
-  }
-  return parts.join(' <- ');
-}
+// The Test page's wording is the service's (admin/connections.ts); re-exported for the pages' tests.
+export { TEST_REFUSED, TEST_UNREACHABLE, testProblem } from '../admin/connections.js';
 
 export function connectionsPages(deps: ConsoleDeps): Router {
   const router = consoleRouter();
-  const { pages, connections } = deps;
+  const { pages } = deps;
+  const admin = new ConnectionAdmin(deps);
+  const actorOf = (ctx: Context): Actor => personActor(consoleState(ctx).account, requestOrigin(ctx));
   const redirectUri = `${deps.config.ISSUER}${CALLBACK_PATH}`;
   const kinds = CONNECTION_KINDS.map((k) => ({ value: k, label: `${k} — ${KINDS[k].displayName}` }));
 
-  async function connectionOf(ctx: Context): Promise<StoredConnection> {
-    const found = await connections.find(String(ctx.params.id));
+  async function connectionOf(ctx: Context): Promise<ConnectionView> {
+    const found = await admin.find(String(ctx.params.id));
     if (!found) ctx.throw(404, 'no such connection');
     return found;
   }
@@ -166,9 +141,9 @@ export function connectionsPages(deps: ConsoleDeps): Router {
     }));
   }
 
-  function problemsOf(err: ConnectionError): Problems {
+  function problemsOf(err: ConnectionRefused): Problems {
     const problems: Problems = {};
-    for (const [field, message] of err.problems) (problems[field] ??= []).push(`${FIELDS[field as FormField]?.label ?? field}: ${message}`);
+    for (const [field, message] of err.problems) (problems[field] ??= []).push(`${field === 'kind' ? 'Kind' : (FIELDS[field as FormField]?.label ?? field)}: ${message}`);
     return problems;
   }
 
@@ -187,7 +162,7 @@ export function connectionsPages(deps: ConsoleDeps): Router {
     }, status);
   }
 
-  function detailFacts(c: StoredConnection) {
+  function detailFacts(c: ConnectionView) {
     return {
       id: c.id,
       kind: c.kind,
@@ -195,9 +170,10 @@ export function connectionsPages(deps: ConsoleDeps): Router {
       name: c.name,
       issuer: issuerOf(c),
       clientId: c.clientId ?? '',
-      hasSecret: !!c.clientSecret,
+      hasSecret: c.hasClientSecret,
       source: SOURCES[c.source] ?? c.source,
       fromEnvironment: c.source === 'env',
+      managedBy: c.managedBy,
       limits: limitsOf(c),
       privateNetwork: c.allowPrivateNetwork,
       path: `/connections/${encodeURIComponent(c.id)}`,
@@ -206,8 +182,8 @@ export function connectionsPages(deps: ConsoleDeps): Router {
     };
   }
 
-  function showDetail(ctx: Context, c: StoredConnection, form?: { values: Record<string, string | boolean>; problems: Problems }, status = 200): void {
-    const editable = c.source !== 'env';
+  function showDetail(ctx: Context, c: ConnectionView, form?: { values: Record<string, string | boolean>; problems: Problems }, status = 200): void {
+    const editable = c.source !== 'env' && !c.managedBy;
     const fields = editable ? formFor(c.kind, true) : [];
     const shown = new Set<string>(fields.map((f) => f.name));
     const problems = form?.problems ?? {};
@@ -224,7 +200,7 @@ export function connectionsPages(deps: ConsoleDeps): Router {
   }
 
   router.get('/console/connections', async (ctx) => {
-    const listed = listPage(await connections.list(), ctx.query, (c) => `${c.id} ${c.kind} ${c.name} ${issuerOf(c)} ${c.clientId ?? ''}`);
+    const listed = listPage(await admin.list(), ctx.query, (c) => `${c.id} ${c.kind} ${c.name} ${issuerOf(c)} ${c.clientId ?? ''}`);
     pages.render(ctx, 'connections', 'connections', {
       title: 'Connections',
       list: { q: listed.q, total: listed.total, page: listed.page, pages: listed.pages, previous: listed.previous, next: listed.next },
@@ -242,21 +218,16 @@ export function connectionsPages(deps: ConsoleDeps): Router {
   router.post('/console/connections', async (ctx) => {
     const { form } = consoleState(ctx);
     const values = valuesOf(form);
-    if (!isKind(form.kind)) {
-      await pages.record(ctx, { type: 'console.connection.created', outcome: 'failure', reason: 'invalid kind', details: { kind: String(form.kind ?? '').slice(0, 40) } });
-      return showNew(ctx, 'oidc', values, { kind: [`Kind: must be one of ${CONNECTION_KINDS.join(', ')}`] }, 400);
-    }
-    const kind = form.kind;
-    const spec = specFrom(form, kind, text(form.id) ?? kind);
+    // An unknown kind goes to the service too, whose checks refuse it (and audit the refusal).
+    const asked = String(form.kind ?? '').slice(0, 40);
+    const kind = isKind(asked) ? asked : 'oidc';
+    const spec = specFrom(form, asked as ConnectionKindName, text(form.id) ?? asked);
     try {
-      const saved = await connections.add(spec, 'console');
-      await pages.record(ctx, { type: 'console.connection.created', outcome: 'success', details: { id: saved.id, kind: saved.kind, name: saved.name, issuer: issuerOf(saved), allowPrivateNetwork: saved.allowPrivateNetwork } });
+      const saved = await admin.add(actorOf(ctx), spec);
       pages.redirect(ctx, `/connections/${encodeURIComponent(saved.id)}`, `Connection ${saved.id} added: the login page offers "Continue with ${saved.name}". Register ${redirectUri} as its redirect URI at the identity provider.`);
     } catch (err) {
-      if (!(err instanceof ConnectionError)) throw err;
-      const exists = err instanceof ConnectionExists;
-      await pages.record(ctx, { type: 'console.connection.created', outcome: 'failure', reason: exists ? 'connection exists' : 'invalid settings', details: { id: spec.id.slice(0, 60), kind, problems: err.problems.map(([f, m]) => `${f}: ${m}`) } });
-      showNew(ctx, kind, values, problemsOf(err), exists ? 409 : 400);
+      if (!(err instanceof ConnectionRefused)) throw err;
+      showNew(ctx, kind, values, problemsOf(err), err.status);
     }
   });
 
@@ -267,19 +238,14 @@ export function connectionsPages(deps: ConsoleDeps): Router {
   router.post('/console/connections/:id', async (ctx) => {
     const c = await connectionOf(ctx);
     const { form } = consoleState(ctx);
-    if (c.source === 'env') {
-      await pages.record(ctx, { type: 'console.connection.updated', outcome: 'failure', reason: 'defined by the environment', details: { id: c.id, kind: c.kind } });
-      return showDetail(ctx, c, { values: valuesOf(c), problems: { form: ['This connection comes from the environment (UPSTREAM_*): change the environment and restart instead.'] } }, 409);
-    }
-    const spec = specFrom(form, c.kind, c.id);
     try {
-      const saved = await connections.update(spec, { keepSecret: !form.clientSecret });
-      await pages.record(ctx, { type: 'console.connection.updated', outcome: 'success', details: { id: saved.id, kind: saved.kind, name: saved.name, issuer: issuerOf(saved), allowPrivateNetwork: saved.allowPrivateNetwork, credentialReplaced: !!form.clientSecret } });
+      const saved = await admin.update(actorOf(ctx), specFrom(form, c.kind, c.id), { keepSecret: !form.clientSecret });
       pages.redirect(ctx, `/connections/${encodeURIComponent(saved.id)}`, `Connection ${saved.id} saved.`);
     } catch (err) {
-      if (!(err instanceof ConnectionError)) throw err;
-      await pages.record(ctx, { type: 'console.connection.updated', outcome: 'failure', reason: 'invalid settings', details: { id: c.id, kind: c.kind, problems: err.problems.map(([f, m]) => `${f}: ${m}`) } });
-      showDetail(ctx, c, { values: valuesOf(form), problems: problemsOf(err) }, 400);
+      if (err instanceof ConnectionRefused) return showDetail(ctx, c, { values: valuesOf(form), problems: problemsOf(err) }, err.status);
+      if (err instanceof AdminError && err.status !== 404) return showDetail(ctx, c, { values: valuesOf(c), problems: { form: [err.message] } }, err.status);
+      if (err instanceof AdminError) ctx.throw(404, err.message);
+      throw err;
     }
   });
 
@@ -290,34 +256,21 @@ export function connectionsPages(deps: ConsoleDeps): Router {
 
   router.post('/console/connections/:id/remove', async (ctx) => {
     const c = await connectionOf(ctx);
-    if (c.source === 'env') {
-      await pages.record(ctx, { type: 'console.connection.removed', outcome: 'failure', reason: 'defined by the environment', details: { id: c.id, kind: c.kind } });
-      pages.render(ctx, 'connections', 'connection-remove', { title: `Remove ${c.name}`, connection: detailFacts(c) }, 409);
+    try {
+      await admin.remove(actorOf(ctx), c.id);
+    } catch (err) {
+      if (!(err instanceof AdminError)) throw err;
+      if (err.status === 404) ctx.throw(404, err.message);
+      pages.render(ctx, 'connections', 'connection-remove', { title: `Remove ${c.name}`, connection: detailFacts(c), problem: err.message }, err.status);
       return;
     }
-    await connections.remove(c.id);
-    await pages.record(ctx, { type: 'console.connection.removed', outcome: 'success', details: { id: c.id, kind: c.kind, name: c.name } });
     pages.redirect(ctx, '/connections', `Connection ${c.id} removed: the login page no longer offers it. Accounts linked through it stay; its stored upstream tokens are deleted.`);
   });
 
   router.post('/console/connections/:id/test', async (ctx) => {
     const c = await connectionOf(ctx);
-    let report: DiscoveryReport | undefined;
-    let problem: string | undefined;
-    try {
-      report = await connections.discover(c);
-    } catch (err) {
-      problem = testProblem(err);
-      deps.log.warn({ connection: c.id, reason: detailOf(err) }, 'connection test failed');
-    }
-    const nothing = !report && !problem;
-    await pages.record(ctx, {
-      type: 'console.connection.tested',
-      outcome: problem ? 'failure' : 'success',
-      ...(problem ? { reason: problem.slice(0, 500) } : {}),
-      details: { id: c.id, kind: c.kind, ...(report ? { issuer: report.issuer, fetched: report.fetched } : {}) },
-    });
-    pages.render(ctx, 'connections', 'connection-test', { title: `Test of ${c.name}`, connection: detailFacts(c), report, problem, nothing });
+    const { report, problem } = await admin.test(actorOf(ctx), c.id);
+    pages.render(ctx, 'connections', 'connection-test', { title: `Test of ${c.name}`, connection: detailFacts(c), report, problem, nothing: !report && !problem });
   });
 
   return router;

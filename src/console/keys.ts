@@ -1,21 +1,25 @@
 // Console: signing keys. Every key with its state — next (published, signs from its activation time), current
 // (signing now), retired (replaced; still published until the tokens it signed have expired, then gone) — and what
-// this instance's /jwks publishes. "Rotate now" is `gatehouse keys rotate` (rotateKeysNow, the same delay rule),
-// after which this instance reloads its keys so /jwks publishes the new ones at once; other instances follow within
+// this instance's /jwks publishes. "Rotate now" is `gatehouse keys rotate` (admin/keys.ts: the same delay rule and
+// the same `keys.rotated` event), after which this instance reloads its keys so /jwks publishes the new ones at once; other instances follow within
 // KEY_RELOAD_INTERVAL, which is why the new keys only sign after two of them on PostgreSQL.
 import { consoleRouter } from './router.js';
 import type Router from '@koa/router';
-import { describeSigningKeys, rotateKeysNow } from '../oauth/keys.js';
+import { personActor } from '../admin/actor.js';
+import { KeyAdmin } from '../admin/keys.js';
+import { requestOrigin } from '../audit/writer.js';
 import type { ConsoleDeps } from './deps.js';
+import { consoleState } from './guard.js';
 
 const when = (d: Date | null) => (d ? `${d.toISOString().slice(0, 19).replace('T', ' ')} UTC` : '');
 
 export function keysPages(deps: ConsoleDeps): Router {
   const router = consoleRouter();
-  const { pages, db, box, config } = deps;
+  const { pages, config } = deps;
+  const keyAdmin = new KeyAdmin({ ...deps, reloadKeys: () => deps.holder.refresh() });
 
   router.get('/console/keys', async (ctx) => {
-    const keys = await describeSigningKeys(db);
+    const keys = await keyAdmin.list();
     const published = deps.holder.keys.publicJwks().keys.map((k) => ({ kid: String(k.kid ?? ''), alg: String(k.alg ?? ''), kty: String(k.kty ?? '') }));
     pages.render(ctx, 'keys', 'keys', {
       title: 'Keys',
@@ -33,13 +37,7 @@ export function keysPages(deps: ConsoleDeps): Router {
   });
 
   router.post('/console/keys/rotate', async (ctx) => {
-    const { kids, activatesAt } = await rotateKeysNow(db, box, {
-      embedded: config.embedded,
-      keyReloadInterval: config.KEY_RELOAD_INTERVAL,
-      accessTokenTtl: config.ACCESS_TOKEN_TTL,
-    });
-    await pages.record(ctx, { type: 'console.keys.rotated', outcome: 'success', details: { kids, activatesAt: activatesAt.toISOString() } });
-    await deps.holder.refresh();
+    const { kids, activatesAt } = await keyAdmin.rotate(personActor(consoleState(ctx).account, requestOrigin(ctx)));
     const now = activatesAt.getTime() <= Date.now();
     pages.redirect(
       ctx,

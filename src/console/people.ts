@@ -2,14 +2,19 @@
 // administrator now (by the rule in force, console/admins.ts; not the mark recorded at its last sign-in) and status; a
 // person's page lists their live grants (client, resources and scopes, when granted and until when). An admin may
 // revoke one grant or all of them (the refresh tokens stop working at once; access tokens already issued live until
-// they expire), and disable or enable the account. Disabling also revokes every grant and ends their console
-// sessions; a disabled account is refused at login and at token refresh. An admin cannot disable themselves.
+// they expire), disable or enable the account, and set or clear the local admin mark of a password account. Every
+// action is the admin service layer's (admin/people.ts, admin/grants.ts; docs/ARCHITECTURE.md "The admin service
+// layer"): its refusals (yourself, the last administrator, a disabled person) show on the person's page.
 import { consoleRouter } from './router.js';
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import { countGrantsByAccount, grantsOfAccount, revokeGrant, revokeGrantsOfAccount } from '../oauth/adapter.js';
+import { personActor, type Actor } from '../admin/actor.js';
+import { AdminError } from '../admin/admin-error.js';
+import { GrantAdmin } from '../admin/grants.js';
+import { PeopleAdmin } from '../admin/people.js';
+import { requestOrigin } from '../audit/writer.js';
+import { countGrantsByAccount, grantsOfAccount } from '../oauth/adapter.js';
 import type { Account } from '../upstream/accounts.js';
-import { LOCAL_ISSUER } from '../upstream/local/accounts.js';
 import type { Administrators } from './admins.js';
 import type { ConsoleDeps } from './deps.js';
 import { consoleState } from './guard.js';
@@ -24,6 +29,9 @@ const who = (a: Account) => a.email ?? a.name ?? a.id;
 export function peoplePages(deps: ConsoleDeps & { admins: Administrators }): Router {
   const router = consoleRouter();
   const { pages, accounts, db } = deps;
+  const people = new PeopleAdmin(deps);
+  const grantAdmin = new GrantAdmin(deps);
+  const actorOf = (ctx: Context): Actor => personActor(consoleState(ctx).account, requestOrigin(ctx));
 
   async function personOf(ctx: Context): Promise<Account> {
     const id = String(ctx.params.id);
@@ -67,7 +75,7 @@ export function peoplePages(deps: ConsoleDeps & { admins: Administrators }): Rou
       'person',
       {
         title: who(person),
-        person: { ...person, admin: await deps.admins.isAdmin(person), lastLogin: when(person.lastLoginAt) },
+        person: { ...person, admin: await deps.admins.isAdmin(person), localAdmin: (await people.find(person.id))?.localAdmin ?? null, lastLogin: when(person.lastLoginAt) },
         self: person.id === consoleState(ctx).account.id,
         action: pages.url(`/people/${encodeURIComponent(person.id)}`),
         problem: refused?.problem,
@@ -87,51 +95,65 @@ export function peoplePages(deps: ConsoleDeps & { admins: Administrators }): Rou
 
   router.get('/console/people/:id', async (ctx) => showPerson(ctx, await personOf(ctx)));
 
+  /** Runs a service action; a refusal shows the person's page with the problem and its status (404 as a page). */
+  async function act(ctx: Context, person: Account, action: () => Promise<string>): Promise<void> {
+    try {
+      pages.redirect(ctx, `/people/${encodeURIComponent(person.id)}`, await action());
+    } catch (err) {
+      if (!(err instanceof AdminError)) throw err;
+      if (err.status === 404) ctx.throw(404, err.message);
+      const fresh = (await accounts.findById(person.id)) ?? person;
+      return showPerson(ctx, fresh, { status: err.status, problem: err.message });
+    }
+  }
+
   router.post('/console/people/:id/grants/:grantId/revoke', async (ctx) => {
     const person = await personOf(ctx);
-    const grantId = String(ctx.params.grantId);
-    const grant = (await grantsOfAccount(db, person.id)).find((g) => g.grantId === grantId);
-    if (!grant) return ctx.throw(404, 'no such grant of this person');
-    await revokeGrant(db, grant.grantId);
-    await pages.record(ctx, { type: 'console.grant.revoked', outcome: 'success', clientId: grant.clientId, details: { accountId: person.id, grantId: grant.grantId } });
-    const name = (await clientName(grant.clientId)) ?? grant.clientId;
-    pages.redirect(ctx, `/people/${encodeURIComponent(person.id)}`, `Revoked the grant of ${name} for ${who(person)}: its refresh tokens no longer work; access tokens already issued expire on their own.`);
+    await act(ctx, person, async () => {
+      const grant = await grantAdmin.revoke(actorOf(ctx), String(ctx.params.grantId), { accountId: person.id });
+      const name = (await clientName(grant.clientId)) ?? grant.clientId;
+      return `Revoked the grant of ${name} for ${who(person)}: its refresh tokens no longer work; access tokens already issued expire on their own.`;
+    });
   });
 
   router.post('/console/people/:id/revoke-all', async (ctx) => {
     const person = await personOf(ctx);
-    const revoked = await revokeGrantsOfAccount(db, person.id);
-    await pages.record(ctx, { type: 'console.grants.revoked_all', outcome: 'success', details: { accountId: person.id, grantIds: revoked, count: revoked.length } });
-    pages.redirect(ctx, `/people/${encodeURIComponent(person.id)}`, `Revoked ${revoked.length} grant${revoked.length === 1 ? '' : 's'} of ${who(person)}.`);
+    await act(ctx, person, async () => {
+      const { grantIds } = await people.revokeGrants(actorOf(ctx), person.id);
+      return `Revoked ${grantIds.length} grant${grantIds.length === 1 ? '' : 's'} of ${who(person)}.`;
+    });
   });
-
-  /** The local user behind an account, if it has a password identity (its id is the account's: see Accounts.link). */
-  async function localUsers(accountId: string): Promise<string[]> {
-    return (await accounts.identities(accountId)).filter((i) => i.issuer === LOCAL_ISSUER).map((i) => i.subject);
-  }
 
   router.post('/console/people/:id/disable', async (ctx) => {
     const person = await personOf(ctx);
-    if (person.id === consoleState(ctx).account.id) {
-      const reason = 'an administrator cannot disable their own account';
-      await pages.record(ctx, { type: 'console.person.disabled', outcome: 'failure', reason, details: { accountId: person.id } });
-      return showPerson(ctx, person, { status: 409, problem: 'You cannot disable your own account: you would lock yourself out of the console. Ask another administrator.' });
-    }
-    await accounts.setDisabled(person.id, true);
-    // Password login checks `users` itself: keep it in step, so both say the same thing.
-    for (const userId of await localUsers(person.id)) await deps.users.setDisabled(userId, true);
-    const revoked = await revokeGrantsOfAccount(db, person.id);
-    await deps.sessions.destroyForAccount(person.id);
-    await pages.record(ctx, { type: 'console.person.disabled', outcome: 'success', details: { accountId: person.id, email: person.email, grantsRevoked: revoked.length } });
-    pages.redirect(ctx, `/people/${encodeURIComponent(person.id)}`, `Disabled ${who(person)}: they can no longer sign in or refresh tokens; ${revoked.length} grant${revoked.length === 1 ? '' : 's'} revoked.`);
+    await act(ctx, person, async () => {
+      const { grantsRevoked } = await people.disable(actorOf(ctx), person.id);
+      return `Disabled ${who(person)}: they can no longer sign in or refresh tokens; ${grantsRevoked} grant${grantsRevoked === 1 ? '' : 's'} revoked.`;
+    });
   });
 
   router.post('/console/people/:id/enable', async (ctx) => {
     const person = await personOf(ctx);
-    await accounts.setDisabled(person.id, false);
-    for (const userId of await localUsers(person.id)) await deps.users.setDisabled(userId, false);
-    await pages.record(ctx, { type: 'console.person.enabled', outcome: 'success', details: { accountId: person.id, email: person.email } });
-    pages.redirect(ctx, `/people/${encodeURIComponent(person.id)}`, `Enabled ${who(person)}: they can sign in again.`);
+    await act(ctx, person, async () => {
+      await people.enable(actorOf(ctx), person.id);
+      return `Enabled ${who(person)}: they can sign in again.`;
+    });
+  });
+
+  router.post('/console/people/:id/make-admin', async (ctx) => {
+    const person = await personOf(ctx);
+    await act(ctx, person, async () => {
+      await people.makeAdmin(actorOf(ctx), person.id);
+      return `${who(person)} is marked as an administrator.`;
+    });
+  });
+
+  router.post('/console/people/:id/unmake-admin', async (ctx) => {
+    const person = await personOf(ctx);
+    await act(ctx, person, async () => {
+      await people.unmakeAdmin(actorOf(ctx), person.id);
+      return `${who(person)} is no longer marked as an administrator.`;
+    });
   });
 
   return router;

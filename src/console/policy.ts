@@ -2,13 +2,18 @@
 // lists, and who may sign in. Each shows the value in force beside the environment's, and can be set (parsed
 // exactly as the environment variable is) or handed back to the environment. A change holds on every instance
 // within a few seconds. ADMIN_EMAILS and ADMIN_GROUPS stay environment-only: whoever can edit them here could take
-// the console away from every other admin, or from themselves with no way back.
+// the console away from every other admin, or from themselves with no way back. Changes go through the admin
+// service layer (admin/policy.ts; docs/ARCHITECTURE.md, "The admin service layer"), which also refuses a value that
+// would lock the admin saving it out, and audits; a setting the configuration file manages shows whose it is.
 import { consoleRouter } from './router.js';
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import type { PolicySettingName } from '../config.js';
-import { selfLockout } from '../policy/self-lockout.js';
-import { isPolicySetting, PolicyError, type PolicyEntry } from '../policy/settings.js';
+import { personActor } from '../admin/actor.js';
+import { AdminError } from '../admin/admin-error.js';
+import { PolicyAdmin } from '../admin/policy.js';
+import { requestOrigin } from '../audit/writer.js';
+import { isPolicySetting, type PolicyEntry } from '../policy/settings.js';
 import type { ConsoleDeps } from './deps.js';
 import { consoleState } from './guard.js';
 
@@ -46,11 +51,13 @@ const asInput = (value: unknown): string => (Array.isArray(value) ? value.join('
 
 export function policyPages(deps: ConsoleDeps): Router {
   const router = consoleRouter();
-  const { pages, policy } = deps;
+  const { pages } = deps;
+  const admin = new PolicyAdmin(deps);
+  const actorOf = (ctx: Context) => personActor(consoleState(ctx).account, requestOrigin(ctx));
 
   /** The page; after a refused change, that setting shows the submitted text and the problem next to its field. */
-  async function show(ctx: Context, refused?: { name: PolicySettingName; raw: string; problem: string }): Promise<void> {
-    const entries = await policy.entries();
+  async function show(ctx: Context, refused?: { name: PolicySettingName; raw: string; problem: string }, status = 400): Promise<void> {
+    const entries = await admin.entries();
     const settings = entries.map((e: PolicyEntry) => ({
       name: e.name,
       summary: ABOUT[e.name].summary,
@@ -62,13 +69,15 @@ export function policyPages(deps: ConsoleDeps): Router {
       updatedAt: e.updatedAt?.toISOString(),
       input: refused?.name === e.name ? refused.raw : asInput(e.effective),
       problem: refused?.name === e.name ? refused.problem : undefined,
+      managedBy: e.managedBy,
+      version: admin.version(e),
     }));
     pages.render(
       ctx,
       'policy',
       'policy',
       { title: 'Policy', settings, modes: REGISTRATION_MODES, adminEmails: deps.config.ADMIN_EMAILS.join(', '), adminGroups: deps.config.ADMIN_GROUPS.join(', ') },
-      refused ? 400 : 200,
+      refused ? status : 200,
     );
   }
 
@@ -80,37 +89,30 @@ export function policyPages(deps: ConsoleDeps): Router {
 
   router.get('/console/policy', (ctx) => show(ctx));
 
+  // The version the page was read at (a hidden field): a change made meanwhile is not silently overwritten.
+  const versionOf = (ctx: Context) => consoleState(ctx).form.version || undefined;
+
   router.post('/console/policy/:name', async (ctx) => {
     const name = settingOf(ctx);
-    const { form, account } = consoleState(ctx);
-    const raw = form.value ?? '';
+    const raw = consoleState(ctx).form.value ?? '';
     try {
-      const value = policy.parse(name, raw);
-      const lockout = selfLockout(account, await policy.effective(), name, value);
-      if (lockout) throw new PolicyError(lockout);
-      const stored = await policy.set(name, raw, account.email ?? account.id);
-      await pages.record(ctx, { type: 'console.policy.updated', outcome: 'success', details: { setting: name, value: stored } });
-      pages.redirect(ctx, '/policy', `${name} is now ${shown(name, stored)} (every instance within a few seconds).`);
+      const saved = await admin.set(actorOf(ctx), name, raw, versionOf(ctx));
+      pages.redirect(ctx, '/policy', `${name} is now ${shown(name, saved.effective)} (every instance within a few seconds).`);
     } catch (err) {
-      if (!(err instanceof PolicyError)) throw err;
-      await pages.record(ctx, { type: 'console.policy.updated', outcome: 'failure', reason: err.message, details: { setting: name, value: raw.slice(0, 500) } });
-      await show(ctx, { name, raw, problem: err.message });
+      if (!(err instanceof AdminError)) throw err;
+      await show(ctx, { name, raw, problem: err.message }, err.status);
     }
   });
 
   router.post('/console/policy/:name/reset', async (ctx) => {
     const name = settingOf(ctx);
-    const { account } = consoleState(ctx);
-    const environment = deps.config[name];
-    // Handing ALLOWED_* back to the environment must not lock the admin out either.
-    const lockout = selfLockout(account, await policy.effective(), name, environment);
-    if (lockout) {
-      await pages.record(ctx, { type: 'console.policy.reset', outcome: 'failure', reason: lockout, details: { setting: name, value: environment } });
-      return show(ctx, { name, raw: asInput((await policy.effective())[name]), problem: lockout });
+    try {
+      const saved = await admin.reset(actorOf(ctx), name, versionOf(ctx));
+      pages.redirect(ctx, '/policy', `${name} now follows the environment: ${shown(name, saved.environment)}.`);
+    } catch (err) {
+      if (!(err instanceof AdminError)) throw err;
+      await show(ctx, { name, raw: asInput((await admin.entry(name)).effective), problem: err.message }, err.status);
     }
-    await policy.reset(name);
-    await pages.record(ctx, { type: 'console.policy.reset', outcome: 'success', details: { setting: name, value: environment } });
-    pages.redirect(ctx, '/policy', `${name} now follows the environment: ${shown(name, environment)}.`);
   });
 
   return router;

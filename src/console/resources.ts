@@ -4,12 +4,18 @@
 // kit code that does it. Everything goes through the ResourceRegistry (which owns the table and invalidates its
 // cache on every change, so an authorization for a server created here works at once on this instance; other
 // instances follow within their 2 s cache). The catalogue is entered as text, one scope per line, and checked line
-// by line against the same schema as RESOURCES, so a refusal names the line.
+// by line against the same schema as RESOURCES, so a refusal names the line. Changes go through the admin service
+// layer (admin/resources.ts; docs/ARCHITECTURE.md, "The admin service layer"), which checks, stores and audits them:
+// this page only turns the form into its input and its refusals into the form's problems.
 import { consoleRouter } from './router.js';
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { APPROVAL_MODES, resourceSeed, type ResourceInput } from '../config.js';
-import { canonicalResource, definedByEnvironment, InvalidResourceUri, type AccessRule, type ApprovalMode, type Resource } from '../oauth/resources.js';
+import { canonicalResource, InvalidResourceUri, type AccessRule, type ApprovalMode, type Resource } from '../oauth/resources.js';
+import { personActor, type Actor } from '../admin/actor.js';
+import { AdminError } from '../admin/admin-error.js';
+import { ResourceAdmin } from '../admin/resources.js';
+import { requestOrigin } from '../audit/writer.js';
 import { metadataDocument } from '../../packages/resource-server/src/metadata.js';
 import { metadataPath } from '../../packages/resource-server/src/canonical-resource.js';
 import { DOMAIN_NAME } from '../upstream/connection.js';
@@ -235,11 +241,19 @@ export function resourcesPages(deps: ConsoleDeps): Router {
   const router = consoleRouter();
   const { pages, resources } = deps;
   const issuer = deps.config.ISSUER;
-  const fromEnvironment = (uri: string) => definedByEnvironment(deps.config.RESOURCES, uri);
+  const admin = new ResourceAdmin(deps);
+  const fromEnvironment = (uri: string) => admin.fromEnvironment(uri);
   const path = (uri: string) => `/resources/${encodeURIComponent(uri)}`;
+  const actorOf = (ctx: Context): Actor => personActor(consoleState(ctx).account, requestOrigin(ctx));
+  /** A service refusal as the form's problem: next to its field when it names one the form has. */
+  const problemsOf = (err: AdminError): Problems => {
+    const field = err.field?.split('.')[0];
+    const onForm: Record<string, Field> = { uri: 'uri', name: 'name', description: 'description', scopes: 'scopes', access: 'emailDomains', tool_approval: 'toolApprovals', destructive_tools_approval: 'destructiveApproval' };
+    return { [field && Object.hasOwn(onForm, field) ? onForm[field]! : 'form']: [err.message] };
+  };
 
   async function resourceOf(ctx: Context): Promise<Resource> {
-    const found = await resources.find(String(ctx.params.id));
+    const found = await admin.find(String(ctx.params.id));
     // find() canonicalises: only the exact stored URI names a page, so every link has one address.
     if (!found || found.uri !== String(ctx.params.id)) ctx.throw(404, 'no such MCP server');
     return found;
@@ -278,7 +292,9 @@ export function resourcesPages(deps: ConsoleDeps): Router {
         access: ruleSummary(r.access),
         scopes: Object.entries(r.catalogue).map(([scope, e]) => ({ scope, description: e.description, tools: e.tools, access: e.access ? ruleSummary(e.access) : '' })),
         fromEnvironment: fromEnvironment(r.uri),
+        managedBy: r.managedBy,
       },
+      version: admin.version(r),
       prm: JSON.stringify(prm, null, 2),
       prmUrl: `${new URL(r.uri).origin}${metadataPath(r.uri)}${new URL(r.uri).search}`,
       prmPath: metadataPath(r.uri),
@@ -301,6 +317,7 @@ export function resourcesPages(deps: ConsoleDeps): Router {
         scopeRules: Object.values(r.catalogue).filter((e) => e.access).length,
         isDefault: r.isDefault,
         fromEnvironment: fromEnvironment(r.uri),
+        managedBy: r.managedBy,
         report: listBadge(reportFacts(r, inventories.get(r.uri))),
       })),
     });
@@ -314,16 +331,16 @@ export function resourcesPages(deps: ConsoleDeps): Router {
     const values = valuesFrom(consoleState(ctx).form);
     const { input, problems } = parseResourceForm(values);
     if (!input) {
-      await pages.record(ctx, { type: 'console.resource.created', outcome: 'failure', reason: 'invalid input', details: { uri: values.uri.slice(0, 500), problems } });
+      await admin.refused(actorOf(ctx), 'created', values.uri, problems);
       return await showForm(ctx, { values, problems }, 400);
     }
-    if (await resources.find(input.uri)) {
-      const problem = { uri: ['An MCP server with this URI exists already: edit it instead.'] };
-      await pages.record(ctx, { type: 'console.resource.created', outcome: 'failure', resource: input.uri, reason: 'resource exists' });
-      return await showForm(ctx, { values, problems: problem }, 409);
+    let saved: Resource;
+    try {
+      saved = await admin.create(actorOf(ctx), input);
+    } catch (err) {
+      if (!(err instanceof AdminError)) throw err;
+      return await showForm(ctx, { values, problems: problemsOf(err) }, err.status);
     }
-    const saved = await resources.upsert(input);
-    await pages.record(ctx, { type: 'console.resource.created', outcome: 'success', resource: saved.uri, details: { name: saved.name, scopes: Object.keys(saved.scopes), default: saved.isDefault } });
     pages.redirect(ctx, path(saved.uri), `MCP server ${saved.name} (${saved.uri}) created.`);
   });
 
@@ -337,24 +354,37 @@ export function resourcesPages(deps: ConsoleDeps): Router {
     const values = { ...valuesFrom(consoleState(ctx).form), uri: r.uri };
     const { input, problems } = parseResourceForm(values, r.uri);
     if (!input) {
-      await pages.record(ctx, { type: 'console.resource.updated', outcome: 'failure', resource: r.uri, reason: 'invalid input', details: { problems } });
+      await admin.refused(actorOf(ctx), 'updated', r.uri, problems);
       return await showForm(ctx, { values, problems, existing: r }, 400);
     }
-    const saved = await resources.upsert(input);
-    await pages.record(ctx, { type: 'console.resource.updated', outcome: 'success', resource: saved.uri, details: { name: saved.name, scopes: Object.keys(saved.scopes), default: saved.isDefault } });
+    const { uri: _uri, ...change } = input;
+    // The version the form was read at: a change made meanwhile by anyone is not silently overwritten.
+    const version = consoleState(ctx).form.version || undefined;
+    let saved: Resource;
+    try {
+      saved = await admin.update(actorOf(ctx), r.uri, change, version);
+    } catch (err) {
+      if (!(err instanceof AdminError)) throw err;
+      const now = (await admin.find(r.uri)) ?? r;
+      return await showForm(ctx, { values, problems: problemsOf(err), existing: now }, err.status);
+    }
     const note = fromEnvironment(saved.uri) ? ' It is defined in RESOURCES: the next start puts the environment\'s version back.' : '';
     pages.redirect(ctx, path(saved.uri), `MCP server ${saved.name} (${saved.uri}) saved.${note}`);
   });
 
   router.get('/console/resources/:id/delete', async (ctx) => {
     const r = await resourceOf(ctx);
-    pages.render(ctx, 'resources', 'resource-delete', { title: `Delete ${r.name}`, resource: { uri: r.uri, name: r.name, path: path(r.uri), fromEnvironment: fromEnvironment(r.uri) } });
+    pages.render(ctx, 'resources', 'resource-delete', { title: `Delete ${r.name}`, resource: { uri: r.uri, name: r.name, path: path(r.uri), fromEnvironment: fromEnvironment(r.uri), managedBy: r.managedBy } });
   });
 
   router.post('/console/resources/:id/delete', async (ctx) => {
     const r = await resourceOf(ctx);
-    await resources.remove(r.uri);
-    await pages.record(ctx, { type: 'console.resource.deleted', outcome: 'success', resource: r.uri, details: { name: r.name } });
+    try {
+      await admin.remove(actorOf(ctx), r.uri);
+    } catch (err) {
+      if (err instanceof AdminError) ctx.throw(err.status, err.message);
+      throw err;
+    }
     const note = fromEnvironment(r.uri) ? ' It is defined in RESOURCES: it returns at the next start.' : '';
     pages.redirect(ctx, '/resources', `MCP server ${r.uri} deleted: no new token can be issued for it (issued ones expire).${note}`);
   });

@@ -11,6 +11,7 @@ import * as upstreamStateDigest from '../../migrations/20261208_007_upstream_sta
 import * as clientRegistrySource from '../../migrations/20261215_008_client_registry_source.js';
 import * as mcpServerReports from '../../migrations/20261216_009_mcp_server_reports.js';
 import * as toolApprovals from '../../migrations/20261217_010_tool_approvals.js';
+import * as adminManaged from '../../migrations/20261218_011_admin_managed.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -28,6 +29,7 @@ const MIGRATIONS: Array<[string, Migration]> = [
   ['20261215_008_client_registry_source', clientRegistrySource],
   ['20261216_009_mcp_server_reports', mcpServerReports],
   ['20261217_010_tool_approvals', toolApprovals],
+  ['20261218_011_admin_managed', adminManaged],
 ];
 
 const source: Knex.MigrationSource<[string, Migration]> = {

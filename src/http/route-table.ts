@@ -41,12 +41,13 @@ export type RouteId =
   | 'upstream_callback'
   | 'setup'
   | 'console'
+  | 'admin_api'
   | 'static'
   | 'health'
   | 'readiness'
   | 'metrics';
 
-export type Method = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'DELETE' | 'OPTIONS';
+export type Method = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'OPTIONS';
 
 export interface RouteSpec {
   id: RouteId;
@@ -96,7 +97,10 @@ export const ROUTE_TABLE: readonly RouteSpec[] = [
   { id: 'interaction', path: '/interaction/:uid', methods: [...GET, 'POST'], area: true },
   { id: 'upstream_callback', path: '/upstream/callback', methods: GET },
   { id: 'setup', path: '/setup/:token', methods: [...GET, 'POST'] },
-  { id: 'console', path: '/console', methods: [...GET, 'POST'], area: true },
+  // The console's pages, and below /console/api/v1 the admin API for a console session (docs/ADMIN-API.md).
+  { id: 'console', path: '/console', methods: [...GET, 'POST', 'PUT', 'PATCH', 'DELETE'], area: true },
+  // The admin API for admin API clients' access tokens (docs/ADMIN-API.md). No OPTIONS: it is not for browsers.
+  { id: 'admin_api', path: '/admin/api/v1', methods: [...GET, 'POST', 'PUT', 'PATCH', 'DELETE'], area: true },
   // The person's own pages: pending approvals and the approval page (docs/TOOL-APPROVALS.md). An approval id is not
   // logged: with it and the person's session a call can be decided.
   { id: 'account', path: '/account', methods: [...GET, 'POST'], area: true, loggedTail: 1 },

@@ -21,6 +21,8 @@ export interface RegisteredClient {
   registeredIp: string | null;
   createdAt: Date;
   lastUsedAt: Date | null;
+  /** The configuration file that manages this client, if one does (docs/CONFIG-FILE.md). */
+  managedBy: string | null;
 }
 
 interface Row {
@@ -31,6 +33,7 @@ interface Row {
   registered_ip: string | null;
   created_at: Date | string;
   last_used_at: Date | string | null;
+  managed_by?: string | null;
 }
 
 const toClient = (r: Row): RegisteredClient => ({
@@ -41,6 +44,7 @@ const toClient = (r: Row): RegisteredClient => ({
   registeredIp: r.registered_ip,
   createdAt: new Date(r.created_at),
   lastUsedAt: r.last_used_at ? new Date(r.last_used_at) : null,
+  managedBy: r.managed_by ?? null,
 });
 
 // last_used_at is written at most this often per client and instance: a token request must not cost a write.
@@ -186,6 +190,18 @@ export class ClientRegistry {
       .update({ status, status_changed_at: new Date(), status_changed_by: actor });
     this.#gateCache.delete(clientId);
     return updated === 1;
+  }
+
+  /** Marks the client as managed by a configuration file (or no longer, with null). */
+  async setManagedBy(clientId: string, file: string | null): Promise<void> {
+    await this.db('client_registry').where({ client_id: clientId }).update({ managed_by: file });
+    this.#gateCache.delete(clientId);
+  }
+
+  /** The name the console and audit show (the metadata's client_name is changed with it by static-clients.ts). */
+  async setName(clientId: string, name: string): Promise<void> {
+    await this.db('client_registry').where({ client_id: clientId }).update({ client_name: storable(name).slice(0, 500) });
+    this.#gateCache.delete(clientId);
   }
 
   async touch(clientId: string): Promise<void> {

@@ -25,6 +25,7 @@ import { applyLoopbackRedirectRule } from './patches/loopback-redirect-allowed.j
 import { pkceRequired } from './policies/hooks/pkce-required.js';
 import { issueRefreshToken } from './policies/hooks/refresh-tokens.js';
 import { refreshTokenTtl, rotateWithinAbsoluteLifetime } from './policies/hooks/refresh-lifetime.js';
+import { adminApiAudience } from './admin-api-audience.js';
 import { resourceIndicators } from './policies/hooks/resource-indicators.js';
 import { ROUTES } from '../http/route-table.js';
 import { loadRememberedGrant } from './remembered-consent.js';
@@ -118,6 +119,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
         keys: () => deps.keys,
         accessTokenTtl: config.ACCESS_TOKEN_TTL,
         caps: { resources: config.DCR_ALLOWED_RESOURCES, scopes: config.DCR_ALLOWED_SCOPES },
+        adminApiAudience: adminApiAudience(config.ISSUER),
       }) as never,
       clientIdMetadataDocument: config.CIMD && deps.cimd ? deps.cimd.feature() : { enabled: false },
       pushedAuthorizationRequests: { enabled: false },

@@ -39,6 +39,8 @@ export interface Resource {
   /** The approval every tool the server reports as possibly destructive needs. */
   destructiveToolsApproval?: ApprovalMode | undefined;
   isDefault: boolean;
+  /** The configuration file that manages this server (docs/CONFIG-FILE.md), or null. */
+  managedBy: string | null;
 }
 
 export class InvalidResourceUri extends Error {}
@@ -81,6 +83,7 @@ interface Row {
   access: StoredAccess | string;
   approvals?: StoredApprovals | string;
   is_default: boolean;
+  managed_by?: string | null;
 }
 
 const json = <T>(v: T | string): T => (typeof v === 'string' ? (JSON.parse(v) as T) : v);
@@ -108,6 +111,7 @@ const toResource = (r: Row): Resource => {
     toolApproval: { ...(approvals?.tools ?? {}) },
     ...(approvals?.destructive ? { destructiveToolsApproval: approvals.destructive } : {}),
     isDefault: r.is_default,
+    managedBy: r.managed_by ?? null,
   };
 };
 
@@ -191,12 +195,21 @@ export class ResourceRegistry {
       is_default: seed.default ?? false,
       updated_at: new Date(),
     };
-    await this.db.transaction(async (trx) => {
+    // managed_by is not merged: an update keeps whoever manages the server (setManagedBy changes that).
+    const saved = await this.db.transaction(async (trx) => {
       if (row.is_default) await trx('resources').where({ is_default: true }).whereNot({ uri }).update({ is_default: false });
-      await trx('resources').insert(row).onConflict('uri').merge(['name', 'description', 'scopes', 'access', 'approvals', 'is_default', 'updated_at']);
+      const [stored] = (await trx('resources').insert(row).onConflict('uri').merge(['name', 'description', 'scopes', 'access', 'approvals', 'is_default', 'updated_at']).returning('*')) as Row[];
+      return stored!;
     });
     this.invalidate();
-    return toResource({ ...row, scopes: catalogue, access: row.access });
+    return toResource(saved);
+  }
+
+  /** Marks the server as managed by a configuration file (null: by nobody); false when there is no such server. */
+  async setManagedBy(uri: string, file: string | null): Promise<boolean> {
+    const n = (await this.db('resources').where({ uri: canonicalOrSame(uri) }).update({ managed_by: file })) as number;
+    this.invalidate();
+    return n > 0;
   }
 
   /** Removes a resource: no token can be issued for it any more (invalid_target); issued ones expire. */

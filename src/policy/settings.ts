@@ -16,6 +16,8 @@ export interface PolicyEntry<N extends PolicySettingName = PolicySettingName> {
   overridden: boolean;
   updatedBy: string | null;
   updatedAt: Date | null;
+  /** The configuration file that manages this setting (docs/CONFIG-FILE.md), or null. */
+  managedBy: string | null;
 }
 
 interface Row {
@@ -23,6 +25,7 @@ interface Row {
   value: unknown;
   updated_by: string | null;
   updated_at: Date | string;
+  managed_by?: string | null;
 }
 
 const CACHE_MS = 2000;
@@ -104,6 +107,7 @@ export class PolicySettings {
         overridden: !!row,
         updatedBy: row?.updated_by ?? null,
         updatedAt: row ? new Date(row.updated_at) : null,
+        managedBy: row?.managed_by ?? null,
       };
     });
   }
@@ -125,6 +129,16 @@ export class PolicySettings {
     const parsed = parsePolicySetting(name, raw.trim());
     if ('problem' in parsed) throw new PolicyError(parsed.problem);
     return parsed.value;
+  }
+
+  /**
+   * Marks a stored setting as managed by a configuration file (null: by nobody); false when nothing is stored for
+   * it (a setting that follows the environment has no row to mark). Resetting a setting forgets its mark with it.
+   */
+  async setManagedBy(name: PolicySettingName, file: string | null): Promise<boolean> {
+    const n = (await this.db('policy_settings').where({ name }).update({ managed_by: file })) as number;
+    this.invalidate();
+    return n > 0;
   }
 
   /** Back to the environment's value. */

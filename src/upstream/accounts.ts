@@ -97,6 +97,18 @@ export class Accounts {
   }
 
   /**
+   * The account of a local user added by an administrator (docs/ARCHITECTURE.md, "The admin service layer"), before
+   * their first sign-in: the account id is the user id and the identity is the one that sign-in would link, so the
+   * person can be listed, disabled or made an administrator at once, and link() finds them at their first login.
+   */
+  async addLocal(user: { id: string; email: string; name: string | null }, connectionId: string, db: Db = this.db): Promise<Account> {
+    const profile = { email: user.email, email_verified: true, name: user.name, groups: JSON.stringify([]) };
+    await db('accounts').insert({ id: user.id, ...profile, is_admin: false }).onConflict('id').ignore();
+    await db('identities').insert({ connection_id: connectionId, issuer: LOCAL_ISSUER, subject: user.id, account_id: user.id, ...profile }).onConflict(['connection_id', 'issuer', 'subject']).ignore();
+    return accountFromRow((await db('accounts').where({ id: user.id }).first()) as AccountRow);
+  }
+
+  /**
    * The account an identity belongs to, created at its first login, with the profile refreshed. A local identity
    * keeps its user id as account id, so grants issued before accounts existed still name the right person.
    */

@@ -10,6 +10,8 @@ import { KINDS } from './kinds.js';
 
 export interface StoredConnection extends ConnectionSpec {
   source: string;
+  /** The configuration file that manages this connection (docs/CONFIG-FILE.md), or null. */
+  managedBy: string | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -21,6 +23,7 @@ interface Row {
   settings: Settings | string;
   client_secret: string | null;
   source: string;
+  managed_by?: string | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -145,6 +148,13 @@ export class Connections {
     this.#cache = undefined;
   }
 
+  /** Marks a connection as managed by a configuration file (null: by nobody); false when it is unknown. */
+  async setManagedBy(id: string, file: string | null): Promise<boolean> {
+    const updated = await this.db('upstream_connections').where({ id }).update({ managed_by: file });
+    this.#cache = undefined;
+    return updated > 0;
+  }
+
   /** Removes a connection and the upstream tokens kept for it; the linked accounts stay. */
   async remove(id: string): Promise<boolean> {
     const removed = await this.db.transaction(async (trx) => {
@@ -164,7 +174,7 @@ export class Connections {
 
   private changed(row: Row, spec: ConnectionSpec): boolean {
     const stored = this.fromRow(row);
-    const { source: _s, createdAt: _c, updatedAt: _u, ...before } = stored;
+    const { source: _s, managedBy: _m, createdAt: _c, updatedAt: _u, ...before } = stored;
     return JSON.stringify(sorted(before)) !== JSON.stringify(sorted(spec));
   }
 
@@ -188,6 +198,7 @@ export class Connections {
       name: row.name,
       clientSecret: row.client_secret ? this.box.open(row.client_secret, SECRET_PURPOSE) : undefined,
       source: row.source,
+      managedBy: row.managed_by ?? null,
       createdAt: new Date(row.created_at),
       updatedAt: new Date(row.updated_at),
     };

@@ -164,7 +164,7 @@ describe('an admin governing Gatehouse in the console', () => {
     await admin.getByRole('button', { name: 'Filter' }).click();
     await admin.waitForURL(/actor=/);
     const table = admin.getByRole('table');
-    for (const type of ['client.approved', 'console.grant.revoked', 'console.resource.created']) {
+    for (const type of ['client.approved', 'grant.revoked', 'resource.created']) {
       await table.getByText(type, { exact: true }).first().waitFor();
     }
     // A person's own events are filtered out.
@@ -174,7 +174,7 @@ describe('an admin governing Gatehouse in the console', () => {
     const [download] = await Promise.all([admin.waitForEvent('download'), admin.getByRole('link', { name: 'Export CSV' }).click()]);
     const csv = readFileSync((await download.path())!, 'utf8');
     expect(csv.split('\n')[0]).toMatch(/type/);
-    for (const type of ['client.approved', 'console.grant.revoked', 'console.resource.created']) expect(csv).toContain(type);
+    for (const type of ['client.approved', 'grant.revoked', 'resource.created']) expect(csv).toContain(type);
     expect(csv).not.toContain(PERSON.email);
   });
 });

@@ -67,6 +67,6 @@ describe('gatehouse connection', () => {
 
     const missing = await runCli(['connection', 'remove', 'okta'], db.env);
     expect(missing.code).toBe(1);
-    expect(missing.stderr).toMatch(/no connection/);
+    expect(missing.stderr).toMatch(/no such connection/);
   }, 120_000);
 });

@@ -13,6 +13,7 @@ export const LAYERS: Record<string, number> = {
   cache: 0,
   net: 0,
   'log.ts': 0,
+  'package-version.ts': 0,
   'config.ts': 0, // the settings' schema; the checks of modules above it are added by configuration.ts
   db: 2,
   views: 2,
@@ -27,6 +28,7 @@ export const LAYERS: Record<string, number> = {
   approvals: 9.5, // per-call approval (docs/TOOL-APPROVALS.md): reads the reports' inventories
   admin: 9.6, // the admin service layer (docs/ARCHITECTURE.md "The admin service layer"): console, CLI and admin API call it
   console: 10,
+  'admin-api': 10.2, // the admin API (docs/ADMIN-API.md): the service layer behind tokens or a console session
   account: 10.5, // the person's own pages; its sessions are the console's kind (console/sessions.ts)
   'app-deps.ts': 11,
   'policy-table.ts': 12,

@@ -91,6 +91,12 @@ export class LocalAccounts {
     return new Set(rows.map((r) => r.id));
   }
 
+  /** Sets or clears a local user's admin mark (the admin rule for a password account: console/admins.ts). */
+  async setAdmin(id: string, admin: boolean): Promise<boolean> {
+    const updated = await this.db('users').where({ id }).update({ is_admin: admin });
+    return updated > 0;
+  }
+
   /** Disables or enables a local user's password login (the console keeps it in step with the account). */
   async setDisabled(id: string, disabled: boolean): Promise<boolean> {
     const updated = await this.db('users').where({ id }).update({ disabled_at: disabled ? new Date() : null });

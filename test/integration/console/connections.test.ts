@@ -101,7 +101,7 @@ describe('adding a connection', () => {
     expect(html).toContain('value="ftp://idp.example.test"');
     expect(html).not.toContain(NEW_SECRET);
     expect(await row('broken')).toBeUndefined();
-    const event = await lastEvent('console.connection.created');
+    const event = await lastEvent('connection.added');
     expect(event).toMatchObject({ outcome: 'failure', actor: ADMIN.email, reason: 'invalid settings' });
     expect(JSON.stringify(event)).not.toContain(NEW_SECRET);
 
@@ -129,7 +129,7 @@ describe('adding a connection', () => {
     expect(stored).toMatchObject({ id: 'mock', kind: 'oidc', name: 'Mock IdP', source: 'console' });
     expect(JSON.stringify(stored)).not.toContain(idp.clientSecret);
     expect((await gh.services.connections.find('mock'))?.clientSecret).toBe(idp.clientSecret);
-    const event = await lastEvent('console.connection.created');
+    const event = await lastEvent('connection.added');
     expect(event).toMatchObject({ outcome: 'success', actor: ADMIN.email });
     expect(event!.details).toMatchObject({ id: 'mock', kind: 'oidc', issuer: idp.issuer });
     expect(JSON.stringify(event)).not.toContain(idp.clientSecret);
@@ -164,7 +164,7 @@ describe('adding a connection', () => {
     expect(res.status).toBe(409);
     expect(decode(await res.text())).toContain('Id: a connection with id mock already exists');
     expect(await row('mock')).toEqual(before);
-    expect(await lastEvent('console.connection.created')).toMatchObject({ outcome: 'failure', reason: 'connection exists' });
+    expect(await lastEvent('connection.added')).toMatchObject({ outcome: 'failure', reason: 'connection exists' });
     expect((await add({ kind: 'local', id: '' }, 'local')).status).toBe(409); // the id defaults to the kind: local
   });
 });
@@ -183,7 +183,7 @@ describe('testing a connection', () => {
     expect(html).toContain(`${idp.issuer}/jwks`);
     expect(html).toMatch(/PKCE methods<\/dt><dd>S256/);
     expect(html).toMatch(/Scopes supported<\/dt><dd class="wrap">[^<]*openid/);
-    const event = await lastEvent('console.connection.tested');
+    const event = await lastEvent('connection.tested');
     expect(event).toMatchObject({ outcome: 'success', actor: ADMIN.email });
     expect(event!.details).toMatchObject({ id: 'mock', issuer: idp.issuer });
   });
@@ -195,7 +195,7 @@ describe('testing a connection', () => {
     const html = decode(await res.text());
     expect(html).toContain('The test failed.');
     expect(html).toContain(TEST_UNREACHABLE);
-    const event = await lastEvent('console.connection.tested');
+    const event = await lastEvent('connection.tested');
     expect(event).toMatchObject({ outcome: 'failure', actor: ADMIN.email, reason: TEST_UNREACHABLE });
 
     const local = await admin.submit('/connections/local/test', '/connections/local', {});
@@ -219,7 +219,7 @@ describe('testing a connection', () => {
       expect((await add({ kind: 'oidc', id: 'closed-port', name: 'Closed port', issuer: deadIssuer, clientId: 'x', allowPrivateNetwork: 'on' })).status).toBe(303);
       const answer = async (id: string) => {
         const html = decode(await (await admin.submit(`/connections/${id}/test`, `/connections/${id}`, {})).text());
-        const reason = String((await lastEvent('console.connection.tested'))!.reason);
+        const reason = String((await lastEvent('connection.tested'))!.reason);
         // The page names the connection; everything else must be identical.
         return { page: html.replace(/Open port|Closed port|open-port|closed-port|http:\/\/127\.0\.0\.1:\d+/g, '…'), reason };
       };
@@ -249,7 +249,7 @@ describe('testing a connection', () => {
       expect(html).toContain(TEST_REFUSED);
       expect(accepted).toBe(0);
       expect((await admin.page('/connections/loopback')).html).toContain('public addresses only');
-      expect(await lastEvent('console.connection.created')).toMatchObject({ details: { id: 'loopback', allowPrivateNetwork: false } });
+      expect(await lastEvent('connection.added')).toMatchObject({ details: { id: 'loopback', allowPrivateNetwork: false } });
     } finally {
       await new Promise((resolve) => listener.close(resolve));
     }
@@ -266,7 +266,7 @@ describe('editing a connection', () => {
     expect(c.scopes).toEqual(['openid', 'email', 'profile']);
     expect(c.clientSecret).toBe(idp.clientSecret);
     expect(c.source).toBe('console');
-    const event = await lastEvent('console.connection.updated');
+    const event = await lastEvent('connection.updated');
     expect(event).toMatchObject({ outcome: 'success', actor: ADMIN.email });
     expect(event!.details).toMatchObject({ id: 'mock', name: 'Mock Renamed', credentialReplaced: false });
     expect((await loginPage()).html).toContain('Continue with Mock Renamed');
@@ -280,7 +280,7 @@ describe('editing a connection', () => {
     expect((await admin.submit('/connections/mock', '/connections/mock', { name: 'Mock Renamed', issuer: idp.issuer, clientId: idp.clientId, clientSecret: NEW_SECRET, allowPrivateNetwork: 'on' })).status).toBe(303);
     expect((await gh.services.connections.find('mock'))!.clientSecret).toBe(NEW_SECRET);
     expect((await admin.page('/connections/mock')).html).not.toContain(NEW_SECRET);
-    expect(JSON.stringify(await lastEvent('console.connection.updated'))).not.toContain(NEW_SECRET);
+    expect(JSON.stringify(await lastEvent('connection.updated'))).not.toContain(NEW_SECRET);
     await admin.submit('/connections/mock', '/connections/mock', { name: 'Mock IdP', issuer: idp.issuer, clientId: idp.clientId, clientSecret: idp.clientSecret, allowPrivateNetwork: 'on' });
   });
 
@@ -292,7 +292,7 @@ describe('editing a connection', () => {
     expect(html).toMatch(/id="issuer-problem" role="alert"><p>Issuer URL: must be an absolute https URL/);
     expect(html).not.toContain(NEW_SECRET);
     expect(await row('mock')).toEqual(before);
-    expect(await lastEvent('console.connection.updated')).toMatchObject({ outcome: 'failure', reason: 'invalid settings' });
+    expect(await lastEvent('connection.updated')).toMatchObject({ outcome: 'failure', reason: 'invalid settings' });
     expect((await admin.submit('/connections/no-such-id', '/connections', { name: 'x' })).status).toBe(404);
   });
 
@@ -308,7 +308,7 @@ describe('editing a connection', () => {
     const remove = await admin.submit('/connections/local/remove', '/connections/local/remove', {});
     expect(remove.status).toBe(409);
     expect(await row('local')).toEqual(before);
-    expect(await lastEvent('console.connection.removed')).toMatchObject({ outcome: 'failure', reason: 'defined by the environment' });
+    expect(await lastEvent('connection.removed')).toMatchObject({ outcome: 'failure', reason: 'defined by the environment' });
   });
 
   it('shows HTML in a display name escaped (list, detail, login page)', async () => {
@@ -335,7 +335,7 @@ describe('removing a connection', () => {
     expect(await row('mock')).toBeUndefined();
     expect((await admin.page('/connections')).html).not.toContain('href="/console/connections/mock"');
     expect((await loginPage()).html).not.toContain('Continue with Mock IdP');
-    const event = await lastEvent('console.connection.removed');
+    const event = await lastEvent('connection.removed');
     expect(event).toMatchObject({ outcome: 'success', actor: ADMIN.email });
     expect(event!.details).toMatchObject({ id: 'mock', kind: 'oidc' });
     expect((await admin.page('/connections/mock')).status).toBe(404);

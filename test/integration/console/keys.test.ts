@@ -67,7 +67,7 @@ describe('the keys page', () => {
     expect(res.status).toBe(303);
     expect(res.headers.get('location')).toBe('/console/keys');
 
-    const [event] = await gh.services.audit.recent({ type: 'console.keys.rotated', limit: 1 });
+    const [event] = await gh.services.audit.recent({ type: 'keys.rotated', limit: 1 });
     expect(event).toMatchObject({ outcome: 'success', actor: ADMIN.email });
     const newKids = (event!.details as { kids: string[] }).kids;
     expect(newKids).toHaveLength(2);

@@ -109,8 +109,8 @@ describe("a person's grants", () => {
     const after = await admin.page(`/people/${personId}`);
     expect(after.html).toContain('Revoked the grant of');
     expect(grantIdsOn(after.html)).not.toContain(grant.grant_id);
-    expect(await lastEvent('console.grant.revoked')).toMatchObject({
-      outcome: 'success', actor: ADMIN.email, client_id: client.client_id, details: expect.objectContaining({ accountId: personId, grantId: grant.grant_id, adminId }),
+    expect(await lastEvent('grant.revoked')).toMatchObject({
+      outcome: 'success', actor: ADMIN.email, client_id: client.client_id, details: expect.objectContaining({ accountId: personId, grantId: grant.grant_id, via: 'person', actorId: adminId }),
     });
   });
 
@@ -143,7 +143,7 @@ describe("a person's grants", () => {
     const after = await admin.page(`/people/${personId}`);
     expect(grantIdsOn(after.html)).toEqual([]);
     expect(after.html).toContain('No active grant.');
-    const event = await lastEvent('console.grants.revoked_all');
+    const event = await lastEvent('grants.revoked_all');
     expect(event).toMatchObject({ outcome: 'success', actor: ADMIN.email, details: expect.objectContaining({ accountId: personId, count: before.length }) });
     expect(((event!.details as { grantIds: string[] }).grantIds).sort()).toEqual([...before].sort());
   });
@@ -168,7 +168,7 @@ describe('disabling and enabling', () => {
     const disabledPage = await admin.page(`/people/${personId}`);
     expect(disabledPage.html).toMatch(/class="status-disabled">disabled/);
     expect(disabledPage.html).toContain('>Enable</button>');
-    expect(await lastEvent('console.person.disabled')).toMatchObject({ outcome: 'success', actor: ADMIN.email, details: expect.objectContaining({ accountId: personId }) });
+    expect(await lastEvent('person.disabled')).toMatchObject({ outcome: 'success', actor: ADMIN.email, details: expect.objectContaining({ accountId: personId }) });
     const listed = await admin.page('/people?q=person%40example.com');
     expect(listed.html).toMatch(/class="status-disabled">disabled/);
 
@@ -177,7 +177,7 @@ describe('disabling and enabling', () => {
     expect((await gh.services.users.findById(personId))?.disabled).toBe(false);
     const fresh = await grantFor(PERSON, client.client_id);
     expect((await refresh(client.client_id, fresh)).status).toBe(200);
-    expect(await lastEvent('console.person.enabled')).toMatchObject({ outcome: 'success', actor: ADMIN.email, details: expect.objectContaining({ accountId: personId }) });
+    expect(await lastEvent('person.enabled')).toMatchObject({ outcome: 'success', actor: ADMIN.email, details: expect.objectContaining({ accountId: personId }) });
   });
 
   it('refuses to let an admin disable their own account (409), storing nothing', async () => {
@@ -188,6 +188,6 @@ describe('disabling and enabling', () => {
     expect(await res.text()).toContain('You cannot disable your own account');
     expect((await gh.services.accounts.findById(adminId))?.disabled).toBe(false);
     expect((await admin.page('/people')).status).toBe(200); // still signed in
-    expect(await lastEvent('console.person.disabled')).toMatchObject({ outcome: 'failure', actor: ADMIN.email, reason: 'an administrator cannot disable their own account' });
+    expect(await lastEvent('person.disabled')).toMatchObject({ outcome: 'failure', actor: ADMIN.email, reason: expect.stringContaining('You cannot disable your own account') });
   });
 });

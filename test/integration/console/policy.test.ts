@@ -103,9 +103,9 @@ describe('the policy page', () => {
   it('audits every update and reset with the setting, the value and the admin', async () => {
     await set('ALLOWED_GROUPS', '');
     await reset('ALLOWED_GROUPS');
-    const [updated] = await gh.services.audit.recent({ type: 'console.policy.updated', limit: 1 });
+    const [updated] = await gh.services.audit.recent({ type: 'policy.updated', limit: 1 });
     expect(updated).toMatchObject({ outcome: 'success', actor: ADMIN.email, details: expect.objectContaining({ setting: 'ALLOWED_GROUPS', value: [] }) });
-    const [reverted] = await gh.services.audit.recent({ type: 'console.policy.reset', limit: 1 });
+    const [reverted] = await gh.services.audit.recent({ type: 'policy.reset', limit: 1 });
     expect(reverted).toMatchObject({ outcome: 'success', actor: ADMIN.email, details: expect.objectContaining({ setting: 'ALLOWED_GROUPS', value: [] }) });
   });
 

@@ -74,7 +74,7 @@ describe('creating an MCP server', () => {
     expect(r!.access).toEqual({ emailDomains: ['example.com'], groups: [] });
     expect(r!.isDefault).toBe(false);
 
-    const event = await lastEvent('console.resource.created');
+    const event = await lastEvent('resource.created');
     expect(event).toMatchObject({ outcome: 'success', actor: ADMIN.email, resource: NOTES });
 
     const cat = await fetch(`${gh.issuer}/catalogue?resource=${id(NOTES)}`);
@@ -112,7 +112,7 @@ describe('creating an MCP server', () => {
     expect(html).toContain(`value="${uri}"`);
     expect(html).toContain('aria-invalid="true"');
     expect(await stored(uri)).toBeUndefined();
-    expect(await lastEvent('console.resource.created')).toMatchObject({ outcome: 'failure', actor: ADMIN.email, reason: 'invalid input' });
+    expect(await lastEvent('resource.created')).toMatchObject({ outcome: 'failure', actor: ADMIN.email, reason: 'invalid input' });
 
     const domain = await create({ uri, scopes: 'a | b | | not a domain', emailDomains: '', groups: '' });
     expect(domain.status).toBe(400);
@@ -137,7 +137,7 @@ describe('creating an MCP server', () => {
     expect(dup.status).toBe(409);
     expect(decode(await dup.text())).toContain('exists already');
     expect(await stored(TEST_RESOURCE)).toEqual(before);
-    expect(await lastEvent('console.resource.created')).toMatchObject({ outcome: 'failure', reason: 'resource exists', resource: TEST_RESOURCE });
+    expect(await lastEvent('resource.created')).toMatchObject({ outcome: 'failure', reason: expect.stringContaining('exists already'), resource: TEST_RESOURCE });
   });
 });
 
@@ -188,7 +188,7 @@ describe('an MCP server page', () => {
     expect(r.isDefault).toBe(true);
     expect((await gh.services.resources.find(TEST_RESOURCE))!.isDefault).toBe(false);
     expect(await gh.services.resources.find('https://elsewhere.example.test/ignored')).toBeUndefined();
-    expect(await lastEvent('console.resource.updated')).toMatchObject({ outcome: 'success', actor: ADMIN.email, resource: NOTES });
+    expect(await lastEvent('resource.updated')).toMatchObject({ outcome: 'success', actor: ADMIN.email, resource: NOTES });
 
     // The edit form shows the stored values back in the same line format.
     const page = decode((await admin.page(`/resources/${id(NOTES)}`)).html);
@@ -258,7 +258,7 @@ describe('deleting an MCP server', () => {
     expect(await stored(NOTES)).toBeUndefined();
     expect((await admin.page('/resources')).html).not.toContain(`<code>${NOTES}</code>`);
     expect((await fetch(`${gh.issuer}/catalogue?resource=${id(NOTES)}`)).status).toBe(404);
-    expect(await lastEvent('console.resource.deleted')).toMatchObject({ outcome: 'success', actor: ADMIN.email, resource: NOTES });
+    expect(await lastEvent('resource.deleted')).toMatchObject({ outcome: 'success', actor: ADMIN.email, resource: NOTES });
 
     const client = await registerPublicClient(gh.issuer, [REDIRECT]);
     const { challenge } = pkcePair();

@@ -6,8 +6,10 @@
 //                              tokens (policies/hooks/introspection.ts)
 //   gatehouse_machine_client   true: a confidential client an administrator created, which may use
 //                              client_credentials (policies/client-metadata/client-credentials-admin-only.ts)
+//   gatehouse_admin_api        the admin API scopes (`admin:read`, `admin:write`) a machine client may obtain for the
+//                              admin API's audience (docs/ADMIN-API.md; policies/hooks/resource-indicators.ts)
 //
-// Either one in a registration, an update or a metadata document is refused: a document is written by whoever
+// Any one in a registration, an update or a metadata document is refused: a document is written by whoever
 // controls its host, a registration by anyone who can reach /register. Only createStaticClient sets them, and a
 // machine mark there must sit on a confidential client that has client_credentials.
 import type { ClientMetadataRule } from '../../client-metadata-policy.js';
@@ -15,7 +17,9 @@ import type { ClientMetadataRule } from '../../client-metadata-policy.js';
 export const RESOURCE_PROPERTY = 'gatehouse_resource';
 export const MACHINE_CLIENT_PROPERTY = 'gatehouse_machine_client';
 /** The extraClientMetadata properties oidc-provider keeps on a client (provider.ts). */
-export const ADMIN_PROPERTIES = [RESOURCE_PROPERTY, MACHINE_CLIENT_PROPERTY] as const;
+export const ADMIN_API_PROPERTY = 'gatehouse_admin_api';
+export const ADMIN_API_SCOPES = ['admin:read', 'admin:write'] as const;
+export const ADMIN_PROPERTIES = [RESOURCE_PROPERTY, MACHINE_CLIENT_PROPERTY, ADMIN_API_PROPERTY] as const;
 
 export const clientAdminProperties: ClientMetadataRule = (meta, source) => {
   if (source === 'stored') return undefined;
@@ -24,6 +28,13 @@ export const clientAdminProperties: ClientMetadataRule = (meta, source) => {
     return asserted ? `${asserted} cannot be self-asserted` : undefined;
   }
   const mark = meta[MACHINE_CLIENT_PROPERTY];
+  const adminApi = meta[ADMIN_API_PROPERTY];
+  if (adminApi !== undefined) {
+    const scopes = typeof adminApi === 'string' ? adminApi.split(' ') : [];
+    if (!scopes.length || !scopes.every((s) => (ADMIN_API_SCOPES as readonly string[]).includes(s))) return `${ADMIN_API_PROPERTY} must list admin:read and/or admin:write`;
+    if (mark !== true) return `${ADMIN_API_PROPERTY} belongs only on a machine client`;
+    if (meta[RESOURCE_PROPERTY] !== undefined) return `${ADMIN_API_PROPERTY} and ${RESOURCE_PROPERTY} are not given to one client`;
+  }
   if (mark === undefined) return undefined;
   if (mark !== true) return `${MACHINE_CLIENT_PROPERTY} must be true when present`;
   const grants = Array.isArray(meta.grant_types) ? meta.grant_types : [];

@@ -1,0 +1,73 @@
+// The admin API, mounted twice (docs/ADMIN-API.md): at <issuer>/admin/api/v1 for admin API clients' access tokens,
+// and at <issuer>/console/api/v1 for an administrator's console session (whose cookie is sent only below /console).
+// The same operations, schemas and service layer answer both.
+import type { Middleware } from 'koa';
+import { packageVersion } from '../package-version.js';
+import type { AdminServices } from '../admin/index.js';
+import type { AuditLog } from '../audit/writer.js';
+import type { RateLimits } from '../http/rate-limits.js';
+import { ADMIN_API_PATH, adminApiAudience } from '../oauth/admin-api-audience.js';
+import type { ClientRegistry } from '../oauth/client-registry.js';
+import type { KeySet } from '../oauth/keys.js';
+import type { Administrators } from '../console/admins.js';
+import type { ConsoleSessions } from '../console/sessions.js';
+import type { Accounts } from '../upstream/accounts.js';
+import { bearerCaller, sessionCaller } from './caller.js';
+import { adminApiHandler } from './handler.js';
+import { openApiDocument } from './openapi.js';
+import { OPERATIONS } from './routes/index.js';
+
+export const CONSOLE_API_PATH = '/console/api/v1';
+
+let document: Record<string, unknown> | undefined;
+
+/** The OpenAPI document (built once: it depends on the code only). */
+export function adminApiDocument(): Record<string, unknown> {
+  document ??= openApiDocument(OPERATIONS, packageVersion());
+  return document;
+}
+
+export interface AdminApiDeps {
+  issuer: string;
+  /** ISSUER's path ('' at a host's root). */
+  base: string;
+  services: AdminServices;
+  audit: AuditLog;
+  rateLimits: RateLimits;
+  registry: ClientRegistry;
+  keys: () => KeySet;
+  sessions: ConsoleSessions;
+  accounts: Accounts;
+  admins: Administrators;
+}
+
+/** The API for admin API clients' access tokens. */
+export function adminApi(deps: AdminApiDeps): Middleware {
+  return adminApiHandler({
+    operations: OPERATIONS,
+    services: deps.services,
+    audit: deps.audit,
+    rateLimits: deps.rateLimits,
+    base: `${deps.base}${ADMIN_API_PATH}`,
+    authenticate: bearerCaller({ issuer: deps.issuer, audience: adminApiAudience(deps.issuer), keys: deps.keys, registry: deps.registry }),
+    openApi: adminApiDocument,
+  });
+}
+
+/** The same API for an administrator's console session; anything else under /console goes on to the console. */
+export function consoleApi(deps: AdminApiDeps): Middleware {
+  const prefix = `${deps.base}${CONSOLE_API_PATH}`;
+  const handler = adminApiHandler({
+    operations: OPERATIONS,
+    services: deps.services,
+    audit: deps.audit,
+    rateLimits: deps.rateLimits,
+    base: prefix,
+    authenticate: sessionCaller({ issuer: deps.issuer, sessions: deps.sessions, accounts: deps.accounts, admins: deps.admins }),
+    openApi: adminApiDocument,
+  });
+  return async (ctx, next) => {
+    if (ctx.path === prefix || ctx.path.startsWith(`${prefix}/`)) return handler(ctx, next);
+    return next();
+  };
+}

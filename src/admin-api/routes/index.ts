@@ -1,0 +1,9 @@
+// Every operation of the admin API, one line per area (docs/ADMIN-API.md).
+import type { Operation } from '../operation.js';
+import { clientOperations } from './clients.js';
+import { meOperations } from './me.js';
+
+export const OPERATIONS: readonly Operation[] = [
+  ...meOperations,
+  ...clientOperations,
+];

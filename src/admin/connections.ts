@@ -1,0 +1,196 @@
+// Connection administration (docs/ARCHITECTURE.md, "The admin service layer"): the upstream identity providers
+// people log in with, added, updated, removed and tested here by every adapter, with one `connection.*` event
+// naming the actor and `details.via`. A client secret is write-only: never in a view, an answer or an audit event.
+// The environment's connection (UPSTREAM_*, source "env") is put back by every start, and one the configuration file
+// manages is the file's (admin/managed.ts): both are refused, as conflicts audited as failures.
+import type { AuditLog } from '../audit/writer.js';
+import type { Logger } from '../log.js';
+import { GuardedFetchError } from '../net/guarded-fetch.js';
+import type { ConnectionSpec, SpecField } from '../upstream/connection.js';
+import { ConnectionError, ConnectionExists, type Connections, type StoredConnection } from '../upstream/connections.js';
+import type { DiscoveryReport } from '../upstream/connector.js';
+import { auditedBy, type Actor } from './actor.js';
+import { AdminError } from './admin-error.js';
+import { assertNotManaged } from './managed.js';
+import { checkVersion, versionOf } from './version.js';
+
+/** A connection as administration shows it: everything but the secret, and whether one is stored. */
+export type ConnectionView = Omit<StoredConnection, 'clientSecret'> & { hasClientSecret: boolean };
+
+export const viewOf = ({ clientSecret, ...rest }: StoredConnection): ConnectionView => ({ ...rest, hasClientSecret: !!clientSecret });
+
+/** Refused settings, each problem naming its field, so a form marks the field and the CLI names the flag. */
+export class ConnectionRefused extends AdminError {
+  constructor(
+    code: 'invalid_request' | 'conflict',
+    readonly problems: Array<[SpecField, string]>,
+  ) {
+    super(code, problems.map(([f, m]) => `${f}: ${m}`).join('; '), problems[0]?.[0]);
+  }
+}
+
+export const FROM_ENVIRONMENT = 'This connection comes from the environment (UPSTREAM_*): change the environment and restart instead.';
+
+export const TEST_REFUSED = 'Refused before connecting: the issuer\'s host is not a public address, and this connection does not allow a private network. If the identity provider is on your own network, tick "The identity provider is on a private network".';
+export const TEST_UNREACHABLE = 'Could not reach the identity provider (no answer over HTTP). Check the issuer URL and that the server can reach it; the server log has the details.';
+const TEST_ANSWERED = 'The identity provider answered, but not with a usable discovery document';
+
+/**
+ * What a test says (docs/SECURITY.md, "Issue 16"): three classes, never a socket error. Refused and closed, reset,
+ * silent, TLS-failing or non-HTTP ports all read alike, so the test is not a port scanner; only an HTTP answer is
+ * described (its status, or what openid-client found wrong with the document). The full reason goes to the log.
+ */
+export function testProblem(err: unknown): string {
+  let guarded: GuardedFetchError | undefined;
+  for (let e = err, depth = 0; e && depth < 6 && !guarded; e = (e as { cause?: unknown }).cause, depth++) {
+    if (e instanceof GuardedFetchError) guarded = e;
+  }
+  if (guarded?.stage === 'refused') return TEST_REFUSED;
+  if (guarded?.stage === 'unreachable') return TEST_UNREACHABLE;
+  if (guarded) return `${TEST_ANSWERED}: ${guarded.reason}.`;
+  const e = err as { name?: string; code?: string; message?: string };
+  // openid-client's own timeout, or a fetch that never got an HTTP answer (a test stub's network error).
+  if (e?.name === 'TimeoutError' || e?.name === 'AbortError' || e?.code === 'OAUTH_TIMEOUT' || e instanceof TypeError) return TEST_UNREACHABLE;
+  return `${TEST_ANSWERED}: ${e?.message ?? String(err)}.`;
+}
+
+/** The chain of causes, for the server log. */
+function detailOf(err: unknown): string {
+  const parts: string[] = [];
+  for (let e = err, depth = 0; e && depth < 6; e = (e as { cause?: unknown }).cause, depth++) {
+    const x = e as { message?: string; code?: string };
+    parts.push(`${x.message ?? String(e)}${x.code ? ` (${x.code})` : ''}`);
+  }
+  return parts.join(' <- ');
+}
+
+export interface ConnectionTest {
+  connection: ConnectionView;
+  /** What discovery found; undefined for a kind with nothing to discover, or on a problem. */
+  report?: DiscoveryReport | undefined;
+  /** What went wrong, in plain words (testProblem). */
+  problem?: string | undefined;
+}
+
+export interface ConnectionAdminDeps {
+  connections: Connections;
+  audit: AuditLog;
+  log: Pick<Logger, 'warn'>;
+}
+
+type Verb = 'added' | 'updated' | 'removed' | 'tested';
+
+// What a connection's `source` records of who added it (the console shows it).
+const SOURCE: Record<Actor['kind'], string> = { person: 'console', cli: 'cli', api_client: 'api', config: 'config' };
+
+export class ConnectionAdmin {
+  constructor(private readonly deps: ConnectionAdminDeps) {}
+
+  /** Every connection, the environment's first, then in the order they were added. */
+  async list(): Promise<ConnectionView[]> {
+    return (await this.deps.connections.list()).map(viewOf);
+  }
+
+  async find(id: string): Promise<ConnectionView | undefined> {
+    const found = id && id.length <= 200 ? await this.deps.connections.find(id) : undefined;
+    return found ? viewOf(found) : undefined;
+  }
+
+  async #known(id: string): Promise<StoredConnection> {
+    const found = id && id.length <= 200 ? await this.deps.connections.find(id) : undefined;
+    if (!found) throw new AdminError('not_found', 'There is no such connection.');
+    return found;
+  }
+
+  async #record(actor: Actor, verb: Verb, outcome: 'success' | 'failure', details: Record<string, unknown>, reason?: string): Promise<void> {
+    const { via, actorId, ...who } = auditedBy(actor);
+    await this.deps.audit.record({ type: `connection.${verb}`, outcome, ...who, ...(reason ? { reason: reason.slice(0, 500) } : {}), details: { ...details, via, actorId } });
+  }
+
+  /** The environment's or the file's connection, refused for anyone else: audited as a failure. */
+  async #changeable(actor: Actor, verb: Verb, c: StoredConnection): Promise<void> {
+    try {
+      if (c.source === 'env') throw new AdminError('conflict', FROM_ENVIRONMENT);
+      assertNotManaged(actor, c.managedBy);
+    } catch (err) {
+      await this.#record(actor, verb, 'failure', { id: c.id, kind: c.kind }, c.source === 'env' ? 'defined by the environment' : `managed by ${c.managedBy}`);
+      throw err;
+    }
+  }
+
+  /** Adds a connection (the login page offers "Continue with <name>"); refuses invalid settings or a taken id. */
+  async add(actor: Actor, spec: ConnectionSpec): Promise<ConnectionView> {
+    let saved: StoredConnection;
+    try {
+      saved = await this.deps.connections.add(spec, SOURCE[actor.kind]);
+    } catch (err) {
+      if (!(err instanceof ConnectionError)) throw err;
+      const exists = err instanceof ConnectionExists;
+      await this.#record(actor, 'added', 'failure', { id: spec.id.slice(0, 60), kind: String(spec.kind).slice(0, 40), problems: err.problems.map(([f, m]) => `${f}: ${m}`) }, exists ? 'connection exists' : 'invalid settings');
+      throw new ConnectionRefused(exists ? 'conflict' : 'invalid_request', err.problems);
+    }
+    await this.#record(actor, 'added', 'success', { id: saved.id, kind: saved.kind, name: saved.name, issuer: saved.issuer ?? null, allowPrivateNetwork: saved.allowPrivateNetwork });
+    return viewOf(saved);
+  }
+
+  /**
+   * Changes a connection's settings (not its id or kind). `keepSecret` keeps the stored client secret whatever
+   * `spec` says, so a form never has to show it. `expectedVersion` (versionOf a view) refuses a stale update.
+   */
+  async update(actor: Actor, spec: ConnectionSpec, options: { keepSecret: boolean }, expectedVersion?: string): Promise<ConnectionView> {
+    const c = await this.#known(spec.id);
+    await this.#changeable(actor, 'updated', c);
+    try {
+      checkVersion(viewOf(c), expectedVersion);
+    } catch (err) {
+      await this.#record(actor, 'updated', 'failure', { id: c.id, kind: c.kind }, 'stale version');
+      throw err;
+    }
+    let saved: StoredConnection;
+    try {
+      saved = await this.deps.connections.update(spec, options);
+    } catch (err) {
+      if (!(err instanceof ConnectionError)) throw err;
+      await this.#record(actor, 'updated', 'failure', { id: c.id, kind: c.kind, problems: err.problems.map(([f, m]) => `${f}: ${m}`) }, 'invalid settings');
+      throw new ConnectionRefused('invalid_request', err.problems);
+    }
+    await this.#record(actor, 'updated', 'success', {
+      id: saved.id, kind: saved.kind, name: saved.name, issuer: saved.issuer ?? null, allowPrivateNetwork: saved.allowPrivateNetwork, credentialReplaced: !options.keepSecret && !!spec.clientSecret,
+    });
+    return viewOf(saved);
+  }
+
+  /** Removes a connection: accounts linked through it stay; its stored upstream tokens are deleted. */
+  async remove(actor: Actor, id: string): Promise<ConnectionView> {
+    const c = await this.#known(id);
+    await this.#changeable(actor, 'removed', c);
+    await this.deps.connections.remove(c.id);
+    await this.#record(actor, 'removed', 'success', { id: c.id, kind: c.kind, name: c.name });
+    return viewOf(c);
+  }
+
+  /** Runs a connection's discovery now and says what was found, or what went wrong in plain words (audited). */
+  async test(actor: Actor, id: string): Promise<ConnectionTest> {
+    const c = await this.#known(id);
+    let report: DiscoveryReport | undefined;
+    let problem: string | undefined;
+    try {
+      report = await this.deps.connections.discover(c);
+    } catch (err) {
+      problem = testProblem(err);
+      this.deps.log.warn({ connection: c.id, reason: detailOf(err) }, 'connection test failed');
+    }
+    await this.#record(actor, 'tested', problem ? 'failure' : 'success', { id: c.id, kind: c.kind, ...(report ? { issuer: report.issuer, fetched: report.fetched } : {}) }, problem);
+    return { connection: viewOf(c), report, problem };
+  }
+
+  /** Marks a connection as the configuration file's (or nobody's): the file's own bookkeeping, not audited. */
+  async markManaged(id: string, file: string | null): Promise<void> {
+    if (!(await this.deps.connections.setManagedBy(id, file))) throw new AdminError('not_found', 'There is no such connection.');
+  }
+
+  /** The version of a connection, for an optimistic update. */
+  static version(c: ConnectionView): string {
+    return versionOf(c);
+  }
+}

@@ -32,8 +32,6 @@ import { ConnectionRefused, type ConnectionView } from './admin/connections.js';
 import { adminServices, type AdminServices } from './admin/index.js';
 import type { Person } from './admin/people.js';
 import { ConsoleSessions } from './console/sessions.js';
-import { PolicyAdmin } from './admin/policy.js';
-import { ResourceAdmin } from './admin/resources.js';
 import { FirstPartyClients } from './oauth/first-party-clients.js';
 import { ApplyError, applyConfigFile } from './admin/config-file/apply.js';
 import { exportConfig, exportYaml } from './admin/config-file/export.js';
@@ -74,10 +72,6 @@ async function clientAdmin(s: Services): Promise<ClientAdmin> {
   const provider = await providerFor(s);
   return new ClientAdmin({ config: s.config, db: s.handle.db, box: s.box, provider: () => provider, registry: s.registry, cimdClients: s.cimdClients, resources: s.resources, audit: s.audit });
 }
-
-/** The admin service layer for MCP servers and policy on the command's database (no provider needed). */
-const resourceAdmin = (s: Services) => new ResourceAdmin({ config: s.config, resources: s.resources, audit: s.audit });
-const policyAdmin = (s: Services) => new PolicyAdmin({ config: s.config, policy: s.policy, accounts: s.accounts, audit: s.audit });
 
 /**
  * The admin service layer on the command's database (docs/ARCHITECTURE.md, "The admin service layer"). Only the
@@ -407,6 +401,39 @@ client
     output(!!opts.json, r, `${r.client_id} deleted (${r.grants_revoked} grant(s) revoked)`);
   });
 
+const audit = program.command('audit').description('the audit log (over the admin API when a server is running)');
+const auditFilters = (c: Command) =>
+  c
+    .option('--type <type>', 'an exact type, or a prefix ending in * (client.*)')
+    .addOption(new Option('--outcome <outcome>', 'success or failure').choices(['success', 'failure']))
+    .option('--actor <text>', 'part of the actor')
+    .option('--client <client_id>', 'the exact client_id')
+    .option('--resource <uri>', 'the exact resource URI')
+    .option('--tool <name>', 'the exact tool name')
+    .option('--from <when>', 'from this UTC date or date-time on')
+    .option('--to <when>', 'up to the end of this UTC date or date-time');
+type AuditOpts = { type?: string; outcome?: string; actor?: string; client?: string; resource?: string; tool?: string; from?: string; to?: string; limit?: number; cursor?: string; json?: boolean };
+const auditQuery = (o: AuditOpts) => ({ type: o.type, outcome: o.outcome, actor: o.actor, client: o.client, resource: o.resource, tool: o.tool, from: o.from, to: o.to, limit: o.limit === undefined ? undefined : String(o.limit), cursor: o.cursor });
+
+auditFilters(audit.command('list').description('audit events matching a filter, newest first'))
+  .option('--limit <n>', `at most this many (1 to ${MAX_LIMIT})`, positiveInt)
+  .option('--cursor <cursor>', 'the next page (the previous answer\'s `next`)')
+  .option('--json', 'print one JSON object')
+  .action(async (opts: AuditOpts) => {
+    const page = (await invoke('queryAudit', { query: auditQuery(opts) })) as { items: Array<{ at: string; type: string; outcome: string; actor: string | null; client_id: string | null; reason: string | null }>; next: string | null };
+    output(!!opts.json, page, [...page.items.map((e) => `${e.at} ${e.type} ${e.outcome} ${e.actor ?? '-'} ${e.client_id ?? ''} ${e.reason ?? ''}`.trimEnd()), ...(page.next ? [`… more: --cursor ${page.next}`] : [])].join('\n') || 'no events');
+  });
+
+auditFilters(audit.command('export').description('the events matching a filter as JSON Lines on stdout, newest first (audited)'))
+  .option('--limit <n>', 'at most this many lines (1 to 100000)', positiveInt)
+  .option('--cursor <cursor>', 'continue below the last line of an earlier export')
+  .option('--json', 'accepted for symmetry: the output is JSON Lines either way')
+  .action(async (opts: AuditOpts) => {
+    const { lines, next } = (await invoke('exportAudit', { query: auditQuery(opts) })) as { lines: string; next: string | null };
+    process.stdout.write(lines);
+    if (next) process.stderr.write(`gatehouse: more events: --cursor ${next}\n`);
+  });
+
 client
   .command('sweep')
   .description('delete dynamically registered clients unused for DCR_CLIENT_TTL_DAYS now (the server also does it every 10 minutes)')
@@ -576,7 +603,7 @@ resource
       default: !!opts.default,
     };
     await withServices(async (s) => {
-      const admin = resourceAdmin(s);
+      const admin = (await cliAdmin(s)).resources;
       // `add` of a server that exists replaces it, as it always has: the service's update, audited as one.
       const existing = await admin.find(opts.uri);
       const saved = await adminAction(() => (existing ? admin.update(CLI_ACTOR, existing.uri, change) : admin.create(CLI_ACTOR, { uri: opts.uri, ...change })));
@@ -590,7 +617,7 @@ resource
   .option('--json', 'print one JSON object')
   .action(async (opts: { json?: boolean }) => {
     await withServices(async (s) => {
-      const admin = resourceAdmin(s);
+      const admin = (await cliAdmin(s)).resources;
       const all: Resource[] = [];
       let cursor: string | undefined;
       do {
@@ -608,7 +635,7 @@ resource
   .option('--json', 'print one JSON object')
   .action(async (uri: string, opts: { json?: boolean }) => {
     await withServices(async (s) => {
-      const admin = resourceAdmin(s);
+      const admin = (await cliAdmin(s)).resources;
       const found = await adminAction(() => admin.remove(CLI_ACTOR, uri));
       const note = admin.fromEnvironment(found.uri) ? ' (it is in RESOURCES: it returns at the next start)' : '';
       output(!!opts.json, { uri: found.uri, removed: true }, `resource ${found.uri} removed${note}`);
@@ -733,7 +760,8 @@ policyCmd
   .option('--json', 'print one JSON object')
   .action(async (opts: { json?: boolean }) => {
     await withServices(async (s) => {
-      const entries = (await policyAdmin(s).entries()).map(policyJson);
+      const admin = (await cliAdmin(s)).policy;
+      const entries = (await admin.entries()).map(policyJson);
       const line = (e: ReturnType<typeof policyJson>) =>
         `${e.name.padEnd(22)} ${shownValue(e.effective)}${e.overridden ? `  (overridden by ${e.updated_by ?? '?'}; environment: ${shownValue(e.environment)})` : ''}${e.managed_by ? `  (managed by ${e.managed_by})` : ''}`;
       output(!!opts.json, { settings: entries }, entries.map(line).join('\n'));
@@ -746,7 +774,7 @@ policyCmd
   .action(async (name: string, value: string, opts: { json?: boolean }) => {
     if (!isPolicySetting(name)) throw new CliError(`${name} is not a policy setting (one of ${POLICY_SETTINGS.join(', ')})`);
     await withServices(async (s) => {
-      const admin = policyAdmin(s);
+      const admin = (await cliAdmin(s)).policy;
       const stored = (await adminAction(() => admin.set(CLI_ACTOR, name, value))).effective;
       output(!!opts.json, { name, effective: stored }, `${name} is now ${shownValue(stored)} (every instance within a few seconds)`);
     });
@@ -758,7 +786,7 @@ policyCmd
   .action(async (name: string, opts: { json?: boolean }) => {
     if (!isPolicySetting(name)) throw new CliError(`${name} is not a policy setting (one of ${POLICY_SETTINGS.join(', ')})`);
     await withServices(async (s) => {
-      const admin = policyAdmin(s);
+      const admin = (await cliAdmin(s)).policy;
       const environment = (await adminAction(() => admin.reset(CLI_ACTOR, name))).environment;
       output(!!opts.json, { name, effective: environment }, `${name} now follows the environment: ${shownValue(environment)}`);
     });

@@ -121,7 +121,14 @@ export function remoteInvoker(target: RemoteTarget, fetchImpl: typeof fetch = fe
         throw new InvokeError(503, 'temporarily_unavailable', `Gatehouse at ${base} cannot be reached: ${(err as Error).message}`);
       }
       const text = await res.text();
-      const json = text ? (JSON.parse(text) as Record<string, unknown>) : undefined;
+      // A streamed answer (the audit export) comes back as its lines, as in-process.
+      if (res.ok && op.produces) return { lines: text, next: res.headers.get('gatehouse-next-cursor') };
+      let json: Record<string, unknown> | undefined;
+      try {
+        json = text ? (JSON.parse(text) as Record<string, unknown>) : undefined;
+      } catch {
+        throw new InvokeError(502, 'server_error', `${base} answered ${res.status} with something other than JSON: is GATEHOUSE_URL a Gatehouse?`);
+      }
       if (!res.ok) throw new InvokeError(res.status, String(json?.error ?? 'server_error'), String(json?.error_description ?? res.statusText), typeof json?.field === 'string' ? json.field : undefined);
       return json;
     },

@@ -173,7 +173,12 @@ export class ClientAdmin {
     const c = await this.#known(clientId);
     if (c.kind !== 'static') return this.#conflict(actor, 'updated', c, 'Only a client an administrator created can be changed here: a dynamic client updates itself (RFC 7592), a CIMD client through its document.');
     await this.#guardManaged(actor, 'updated', c);
-    checkVersion(await this.view(c), expectedVersion);
+    try {
+      checkVersion(await this.view(c), expectedVersion);
+    } catch (err) {
+      await this.#record(actor, 'client.updated', 'failure', c, { reason: (err as Error).message });
+      throw err;
+    }
     if (change.name !== undefined && change.name.trim().length > 200) throw new AdminError('invalid_request', 'The name is longer than 200 characters.', 'name');
     if (change.redirectUris !== undefined && change.redirectUris.length > 20) throw new AdminError('invalid_request', 'At most 20 redirect URIs.', 'redirect_uris');
     try {

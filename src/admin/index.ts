@@ -14,6 +14,7 @@ import type { PolicySettings } from '../policy/settings.js';
 import type { Accounts } from '../upstream/accounts.js';
 import type { Connections } from '../upstream/connections.js';
 import type { LocalAccounts } from '../upstream/local/accounts.js';
+import { AuditAdmin } from './audit.js';
 import { ClientAdmin } from './clients.js';
 import { ConnectionAdmin } from './connections.js';
 import { GrantAdmin } from './grants.js';
@@ -46,6 +47,7 @@ export interface AdminDeps {
 
 export interface AdminServices {
   clients: ClientAdmin;
+  audit: AuditAdmin;
   resources: ResourceAdmin;
   policy: PolicyAdmin;
   people: PeopleAdmin;
@@ -58,6 +60,7 @@ export interface AdminServices {
 export function adminServices(deps: AdminDeps): AdminServices {
   return {
     clients: new ClientAdmin(deps),
+    audit: new AuditAdmin(deps),
     resources: new ResourceAdmin(deps),
     policy: new PolicyAdmin(deps),
     people: new PeopleAdmin(deps),

@@ -238,21 +238,24 @@ export async function auditPage(db: Db, query: Pick<AuditQuery, 'filter' | 'befo
  * export's own audit event, are not in it): how many rows it will yield (at most EXPORT_CAP), and the rows, read
  * EXPORT_BATCH at a time.
  */
-export async function auditExport(db: Db, filter: AuditFilter, cap = EXPORT_CAP): Promise<{ count: number; rows: () => AsyncGenerator<AuditRow> }> {
+export async function auditExport(db: Db, filter: AuditFilter, cap = EXPORT_CAP, below?: number): Promise<{ count: number; rows: () => AsyncGenerator<AuditRow>; next?: number }> {
   const top = (await db('audit_events').max('id as max').first()) as { max: string | number | null } | undefined;
-  const upTo = Number(top?.max ?? 0);
+  const upTo = Math.min(Number(top?.max ?? 0), below === undefined ? Infinity : below - 1);
   const counted = (await filtered(db, filter).where('id', '<=', upTo).count('id as count').first()) as { count: string | number } | undefined;
-  const count = Math.min(Number(counted?.count ?? 0), cap);
+  const total = Number(counted?.count ?? 0);
+  const count = Math.min(total, cap);
+  // When the cap cuts the set, the next export starts below the last row of this one (docs/ADMIN-API.md, "Audit").
+  const last = total > cap ? ((await filtered(db, filter).where('id', '<=', upTo).orderBy('id', 'desc').offset(cap - 1).limit(1).first()) as DbRow | undefined) : undefined;
   async function* rows(): AsyncGenerator<AuditRow> {
-    let below = upTo + 1;
+    let under = upTo + 1;
     let left = count;
     while (left > 0) {
-      const batch = (await filtered(db, filter).where('id', '<', below).orderBy('id', 'desc').limit(Math.min(EXPORT_BATCH, left))) as DbRow[];
+      const batch = (await filtered(db, filter).where('id', '<', under).orderBy('id', 'desc').limit(Math.min(EXPORT_BATCH, left))) as DbRow[];
       if (!batch.length) return;
       for (const r of batch) yield toRow(r);
       left -= batch.length;
-      below = Number(batch[batch.length - 1]!.id);
+      under = Number(batch[batch.length - 1]!.id);
     }
   }
-  return { count, rows };
+  return { count, rows, ...(last ? { next: Number(last.id) } : {}) };
 }

@@ -5,8 +5,12 @@ import { consoleRouter } from './router.js';
 import { Readable } from 'node:stream';
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import { auditExport, auditPage, AuditFilterError, FILTER_FIELDS, parseAuditQuery, type AuditQuery, type AuditRow, type FilterField } from '../audit/queries.js';
+import { auditPage, AuditFilterError, FILTER_FIELDS, parseAuditQuery, type AuditQuery, type AuditRow, type FilterField } from '../audit/queries.js';
 import type { ConsoleDeps } from './deps.js';
+import { personActor } from '../admin/actor.js';
+import { AuditAdmin } from '../admin/audit.js';
+import { requestOrigin } from '../audit/writer.js';
+import { consoleState } from './guard.js';
 
 const COLUMNS = ['id', 'at', 'type', 'outcome', 'actor', 'client_id', 'resource', 'ip', 'user_agent', 'reason', 'details'] as const;
 
@@ -54,6 +58,7 @@ function queryString(values: Record<FilterField, string>, extra: Record<string, 
 export function auditPages(deps: ConsoleDeps): Router {
   const router = consoleRouter();
   const { pages, db } = deps;
+  const auditLog = new AuditAdmin({ db, audit: deps.audit });
 
   /** The page's filter, or undefined once the 400 page naming the bad values has been rendered. */
   const parsed = (ctx: Context): AuditQuery | undefined => {
@@ -90,9 +95,8 @@ export function auditPages(deps: ConsoleDeps): Router {
     router.get(`/console/audit/export.${format}`, async (ctx) => {
       const query = parsed(ctx);
       if (!query) return;
-      const { count, rows } = await auditExport(db, query.filter);
-      const filter = Object.fromEntries(FILTER_FIELDS.filter((f) => query.values[f]).map((f) => [f, query.values[f]]));
-      await pages.record(ctx, { type: 'console.audit.exported', outcome: 'success', details: { format, filter, rows: count } });
+      // The service layer exports and audits it (`audit.exported`, the admin as actor), as for the admin API.
+      const { rows } = await auditLog.export(personActor(consoleState(ctx).account, requestOrigin(ctx)), query.values, { format });
       async function* lines(): AsyncGenerator<string> {
         if (format === 'csv') yield csvLine([...COLUMNS]);
         for await (const e of rows()) {

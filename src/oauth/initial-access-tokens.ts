@@ -29,7 +29,9 @@ export async function findInitialAccessToken(db: Db, id: string): Promise<Initia
 
 /** Deletes the token a digest prefix names (expired ones too); false when there is none. */
 export async function deleteInitialAccessToken(db: Db, id: string): Promise<boolean> {
-  if (id.length !== TOKEN_ID_LENGTH || !/^[A-Za-z0-9_-]+$/.test(id)) return false;
-  const deleted = await db('oidc_payloads').where({ model: MODEL }).whereRaw('substr(id, 1, ?) = ?', [TOKEN_ID_LENGTH, id]).delete();
-  return deleted > 0;
+  if (id.length !== TOKEN_ID_LENGTH) return false;
+  const keys = ((await db('oidc_payloads').where({ model: MODEL }).pluck('id')) as string[]).filter((key) => key.startsWith(id));
+  if (!keys.length) return false;
+  await db('oidc_payloads').where({ model: MODEL }).whereIn('id', keys).delete();
+  return true;
 }

@@ -150,9 +150,11 @@ export class Connections {
 
   /** Marks a connection as managed by a configuration file (null: by nobody); false when it is unknown. */
   async setManagedBy(id: string, file: string | null): Promise<boolean> {
-    const updated = await this.db('upstream_connections').where({ id }).update({ managed_by: file });
+    // Asked first: knex on PGlite does not always hand back a count (db/affected-rows.ts).
+    if (!(await this.db('upstream_connections').where({ id }).first('id'))) return false;
+    await this.db('upstream_connections').where({ id }).update({ managed_by: file });
     this.#cache = undefined;
-    return updated > 0;
+    return true;
   }
 
   /** Removes a connection and the upstream tokens kept for it; the linked accounts stay. */

@@ -338,6 +338,9 @@ describe('the configuration file, as an operator uses it', () => {
     const bad = await run(['config', 'plan', '--file', BAD]);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain(`--file: ${BAD} line 6: mcp_servers[0].scopes.docs:read.tols: unknown field`);
+    const badJson = await run(['config', 'plan', '--file', BAD, '--json']);
+    expect(badJson.code).toBe(1);
+    expect(JSON.parse(badJson.stderr.trim().split('\n').pop()!)).toMatchObject({ error: 'configuration_error', problems: [`--file: ${BAD} line 6: mcp_servers[0].scopes.docs:read.tols: unknown field`] });
     const missing = await run(['config', 'plan']);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/give --file <path> or set GATEHOUSE_CONFIG/);
@@ -378,4 +381,23 @@ describe('the configuration file at start', () => {
     expect(await refused.text()).toContain('managed by the configuration file gatehouse.yaml');
     expect((await server.services.policy.get('CIMD_ALLOWED_DOMAINS'))).toEqual(['example.com', '*.example.org']);
   }, 120_000);
+});
+
+describe('the example file', () => {
+  it('examples/gatehouse.yaml applies to a new database, and then plans nothing', async () => {
+    const fresh = await createTestDatabase();
+    const config = loadConfiguration({ ...fresh.env, NODE_ENV: 'test', LOG_LEVEL: 'silent', GATEHOUSE_CONFIG: 'examples/gatehouse.yaml', GATEHOUSE_CI_AGENT_SECRET: CLIENT_SECRET_1, GATEHOUSE_OKTA_CLIENT_SECRET: CONNECTION_SECRET });
+    const own = await openServices(config);
+    try {
+      const ctx = await configContext(own);
+      const file = config.configFile as ConfigFile;
+      expect((await applyConfigFile(file, ctx)).length).toBe(file.servers.length + file.clients.length + file.connections.length + file.policy.length);
+      expect(await planConfigFile(file, ctx)).toEqual([]);
+      expect(await applyConfigFile(file, ctx)).toEqual([]);
+      expect((await ctx.resources.find('https://mcp.example.com/mcp'))?.toolApproval).toEqual({ delete_page: 'each-call' });
+    } finally {
+      await own.handle.close();
+      await fresh.drop();
+    }
+  });
 });

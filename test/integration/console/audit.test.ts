@@ -176,7 +176,7 @@ describe('exports', () => {
     const want = seeds.filter((s) => s.type.startsWith('seed.') && s.outcome === 'failure').sort((a, b) => b.id - a.id);
     expect(lines.map((l) => l.id)).toEqual(want.map((s) => s.id));
     expect(lines[0]).toMatchObject({ type: want[0]!.type, outcome: 'failure', actor: want[0]!.actor, client_id: want[0]!.clientId, resource: want[0]!.resource, at: want[0]!.at.toISOString(), details: { n: want[0]!.i, note: 'plain' } });
-    const [event] = await gh.services.audit.recent({ type: 'console.audit.exported', limit: 1 });
+    const [event] = await gh.services.audit.recent({ type: 'audit.exported', limit: 1 });
     expect(event).toMatchObject({ outcome: 'success', actor: ADMIN.email, details: expect.objectContaining({ format: 'jsonl', rows: want.length, filter: { type: 'seed.*', outcome: 'failure' } }) });
   });
 
@@ -197,7 +197,7 @@ describe('exports', () => {
     expect(byI(9).reason).toBe('line one\nline "two", three');
     expect(JSON.parse(byI(10).details!)).toEqual({ n: 10, note: '+cmd|calc' });
     expect(byI(7).at).toBe(seeds[7]!.at.toISOString());
-    const [event] = await gh.services.audit.recent({ type: 'console.audit.exported', limit: 1 });
+    const [event] = await gh.services.audit.recent({ type: 'audit.exported', limit: 1 });
     expect(event).toMatchObject({ actor: ADMIN.email, details: expect.objectContaining({ format: 'csv', rows: 4 }) });
   });
 

@@ -1,0 +1,125 @@
+// The CLI beside a running server (docs/ADMIN-API.md, "The CLI"): on the embedded database the server holds the data
+// directory, so the CLI goes through the admin API with the credentials the server wrote there (no lock error); with
+// GATEHOUSE_URL and an admin API client's credentials it goes through the API whatever the database (PostgreSQL
+// included); without a server it works on the database. The same command answers the same JSON either way, and
+// every change is audited with the caller it came through.
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { createServer } from 'node:net';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { oneJson, runCli, spawnServe, type ServeProcess } from '../helpers/cli.js';
+
+let db: TestDatabase;
+let server: ServeProcess;
+let admin: { client_id: string; client_secret: string };
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+
+async function until(what: string, check: () => boolean, ms = 60_000) {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (check()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}: ${server.output().slice(-2000)}`);
+}
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  // Before the server starts (direct on the database): the admin API client the automation below uses.
+  const created = await runCli(['client', 'add', '--name', 'Automation', '--admin-api', 'write', '--json'], db.env);
+  expect(created.code).toBe(0);
+  admin = oneJson(created.stdout) as typeof admin;
+  expect(admin).toMatchObject({ admin_api_scopes: 'admin:read admin:write', confidential: true });
+  const port = await freePort();
+  server = spawnServe(db.env, port);
+  await until('the server', () => server.lines().some((l) => l.msg === 'gatehouse listening'));
+}, 120_000);
+
+afterAll(async () => {
+  server?.child.kill('SIGTERM');
+  await server?.exited;
+  await db?.drop();
+});
+
+const remote = () => ({ ...db.env, GATEHOUSE_URL: server.url, GATEHOUSE_CLIENT_ID: admin.client_id, GATEHOUSE_CLIENT_SECRET: admin.client_secret });
+
+describe('the CLI beside a running server', () => {
+  it('--version prints the package version', async () => {
+    const res = await runCli(['--version'], {});
+    expect(res.code).toBe(0);
+    expect(res.stdout.trim()).toBe((JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version);
+  });
+
+  it('on the embedded database: no lock error, through the admin API with the server\'s credentials file (0600)', async () => {
+    if (db.realPostgres) {
+      // PostgreSQL is shared: the CLI works on it directly even while the server runs.
+      const res = await runCli(['client', 'add', '--name', 'Beside', '--redirect-uri', 'http://127.0.0.1:9/cb', '--json'], db.env);
+      expect(res.code).toBe(0);
+      return;
+    }
+    const file = join(db.dataDir, 'admin-cli.json');
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    const res = await runCli(['client', 'add', '--name', 'Beside', '--redirect-uri', 'http://127.0.0.1:9/cb', '--json'], db.env);
+    expect(res.stderr).not.toMatch(/in use by another process/);
+    expect(res.code).toBe(0);
+    const c = oneJson(res.stdout);
+    expect(c).toMatchObject({ kind: 'static', status: 'active', name: 'Beside' });
+    const listed = await runCli(['client', 'list', '--kind', 'static', '--json'], db.env);
+    expect(oneJson(listed.stdout).items.map((x: { client_id: string }) => x.client_id)).toContain(c.client_id);
+    // The audit names the caller: the server's own CLI client.
+    const audit = await runCli(['client', 'show', c.client_id, '--json'], db.env);
+    expect(oneJson(audit.stdout).client_id).toBe(c.client_id);
+  });
+
+  it('with GATEHOUSE_URL and an admin API client: every client command, the same JSON as the API', async () => {
+    const added = await runCli(['client', 'add', '--name', 'Remote', '--confidential', '--json'], remote());
+    expect(added.code).toBe(0);
+    const c = oneJson(added.stdout);
+    expect(typeof c.client_secret).toBe('string');
+    const shown = oneJson((await runCli(['client', 'show', c.client_id, '--json'], remote())).stdout);
+    const updated = await runCli(['client', 'update', c.client_id, '--name', 'Remote 2', '--if-version', shown.version, '--json'], remote());
+    expect(oneJson(updated.stdout)).toMatchObject({ client_id: c.client_id, name: 'Remote 2' });
+    const stale = await runCli(['client', 'update', c.client_id, '--name', 'Remote 3', '--if-version', shown.version, '--json'], remote());
+    expect(stale.code).toBe(1);
+    expect(JSON.parse(stale.stderr.trim().split('\n').pop()!)).toMatchObject({ error: 'conflict', field: 'version', status: 409 });
+    const rotated = oneJson((await runCli(['client', 'rotate-secret', c.client_id, '--json'], remote())).stdout);
+    expect(rotated.client_secret).not.toBe(c.client_secret);
+    expect(oneJson((await runCli(['client', 'disable', c.client_id, '--json'], remote())).stdout).status).toBe('disabled');
+    expect(oneJson((await runCli(['client', 'enable', c.client_id, '--json'], remote())).stdout).status).toBe('active');
+    const deleted = oneJson((await runCli(['client', 'delete', c.client_id, '--json'], remote())).stdout);
+    expect(deleted).toEqual({ client_id: c.client_id, grants_revoked: 0 });
+    const gone = await runCli(['client', 'show', c.client_id, '--json'], remote());
+    expect(gone.code).toBe(1);
+    expect(JSON.parse(gone.stderr.trim().split('\n').pop()!)).toMatchObject({ error: 'not_found', status: 404 });
+    // Audited once each, naming the admin API client.
+    const exported = await runCli(['audit', 'export', '--type', 'client.*', '--json'], remote());
+    expect(exported.code).toBe(0);
+    const rows = exported.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; client_id: string; actor: string; details: Record<string, unknown> });
+    const mine = rows.filter((r) => r.client_id === c.client_id);
+    expect(mine.map((r) => r.type).sort()).toEqual(['client.created', 'client.deleted', 'client.disabled', 'client.enabled', 'client.secret_rotated', 'client.updated', 'client.updated'].sort());
+    expect(mine.every((r) => r.actor === admin.client_id && r.details.via === 'api_client')).toBe(true);
+  });
+
+  it('refusals: missing credentials name the variable; wrong ones are the token endpoint\'s refusal; bad values and unknown flags are refused', async () => {
+    const noId = await runCli(['client', 'list'], { ...db.env, GATEHOUSE_URL: server.url });
+    expect(noId.code).toBe(1);
+    expect(noId.stderr).toMatch(/GATEHOUSE_CLIENT_ID/);
+    const wrong = await runCli(['client', 'list', '--json'], { ...remote(), GATEHOUSE_CLIENT_SECRET: 'not-the-secret' });
+    expect(wrong.code).toBe(1);
+    expect(JSON.parse(wrong.stderr.trim().split('\n').pop()!).error).toBe('invalid_client');
+    const bogus = await runCli(['client', 'list', '--status', 'bogus', '--json'], remote());
+    expect(bogus.code).toBe(1);
+    expect(bogus.stdout).toBe('');
+    expect(JSON.parse(bogus.stderr.trim().split('\n').pop()!)).toMatchObject({ error: 'invalid_request' });
+    const unknown = await runCli(['client', 'list', '--colour', 'red'], remote());
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/unknown option '--colour'/);
+  });
+});

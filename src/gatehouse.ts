@@ -166,6 +166,8 @@ export async function seedDatabase(services: Services, options: { applyConfigFil
   await services.resources.seed(services.config.RESOURCES);
   await services.connections.seed(connectionFromEnv(services.config));
   await ensureSigningKeys(services.handle.db, services.box);
+  // Opening the keys first names a wrong SECRET_KEY as such, before anything else sealed fails less clearly.
+  await loadKeySet(services.handle.db, services.box);
   const marked = await backfillMachineClientMark(services.handle.db, services.box, services.registry);
   if (marked.length) {
     await services.audit.record({ type: 'client.machine_marked', outcome: 'success', actor: 'system', reason: 'admin-created confidential client kept client_credentials', details: { client_ids: marked.slice(0, 100), count: marked.length } });

@@ -23,6 +23,7 @@ import type { Metrics } from './metrics/registry.js';
 import type { ApprovalService } from './approvals/service.js';
 import type { ToolApprovals } from './approvals/store.js';
 import type { McpServerInventories } from './reporting/inventory.js';
+import type { LocalCliKey } from './admin-api/local-cli-credentials.js';
 
 export interface AppDeps {
   /** Gatehouse's own clients (oauth/first-party-clients.ts). */
@@ -53,4 +54,6 @@ export interface AppDeps {
   /** Per-call approval of tool calls (docs/TOOL-APPROVALS.md). */
   approvals: ApprovalService;
   approvalStore: ToolApprovals;
+  /** The CLI's key when this server holds the embedded database (docs/ADMIN-API.md, "The CLI"). */
+  localCli?: LocalCliKey | undefined;
 }

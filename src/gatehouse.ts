@@ -32,7 +32,7 @@ import { issueFirstAdminLink } from './upstream/local/first-admin.js';
 import { UpstreamTransactions } from './upstream/transactions.js';
 import { UpstreamTokenStore } from './upstream/upstream-tokens.js';
 import { CALLBACK_PATH } from './interaction/upstream-leg.js';
-import { writeLocalCliCredentials } from './admin-api/local-cli-credentials.js';
+import { LocalCliKey } from './admin-api/local-cli-credentials.js';
 import { issuerBase } from './http/issuer-path.js';
 import { noteProviderServerError } from './http/errors.js';
 import { ConsoleSessions } from './console/sessions.js';
@@ -281,12 +281,14 @@ export async function startGatehouse(config: Config, options: StartOptions = {})
       audit,
       webhook: config.APPROVAL_WEBHOOK_URL && config.APPROVAL_WEBHOOK_SECRET ? new ApprovalWebhook(config.APPROVAL_WEBHOOK_URL, config.APPROVAL_WEBHOOK_SECRET, audit) : undefined,
     });
+    // A server on the embedded database makes a key for the CLI beside it (docs/ADMIN-API.md, "The CLI").
+    const localCli = handle.embedded ? new LocalCliKey() : undefined;
     const app = buildApp({
       firstParty,
       config, db: handle.db, log, secretKey: services.secretKey, holder, resources, accounts, users, connections: services.connections,
       transactions: services.transactions, upstreamTokens: services.upstreamTokens, views, audit, registry: services.registry, rateLimits,
       box, cimdClients: services.cimdClients, consoleSessions, policy: services.policy, metrics,
-      accountSessions, inventories, approvals, approvalStore,
+      accountSessions, inventories, approvals, approvalStore, localCli,
     });
     const server = createServer(app.callback());
     server.requestTimeout = 30_000;
@@ -297,12 +299,11 @@ export async function startGatehouse(config: Config, options: StartOptions = {})
     });
     const port = (server.address() as AddressInfo).port;
     // The CLI beside a server on the embedded database goes through the admin API (docs/ADMIN-API.md, "The CLI").
-    if (handle.embedded) {
+    if (localCli) {
       const host = !config.HOST || config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST;
-      await writeLocalCliCredentials(
-        { db: handle.db, box, provider: holder.provider, registry: services.registry, audit },
-        { dataDir: config.dataDir, issuer: config.ISSUER, url: `http://${host}:${port}${issuerBase(config.ISSUER)}` },
-      ).catch((err) => log.warn({ err }, 'the local CLI credentials could not be written: the CLI cannot reach this server through the admin API'));
+      await localCli
+        .write(config.dataDir, { issuer: config.ISSUER, url: `http://${host}:${port}${issuerBase(config.ISSUER)}` })
+        .catch((err) => log.warn({ err }, 'the local CLI key could not be written: the CLI cannot reach this server through the admin API'));
     }
 
     // The setup link only makes sense where passwords are accepted; with an IdP, ADMIN_EMAILS/ADMIN_GROUPS decide.
@@ -345,6 +346,7 @@ export async function startGatehouse(config: Config, options: StartOptions = {})
           setTimeout(() => server.closeAllConnections(), 10_000).unref();
         });
         await audit.flushRepeats(true); // counted refusals are not lost at shutdown
+        await localCli?.remove().catch(() => undefined);
         await handle.close();
       })());
 

@@ -84,7 +84,7 @@ export function policyTable(deps: AppDeps): PolicyTable {
   const admin = adminServices({ ...deps, provider: currentProvider, sessions: deps.consoleSessions, reloadKeys: () => deps.holder.refresh() });
   const api = {
     issuer: deps.config.ISSUER, base, services: admin, audit, rateLimits: deps.rateLimits, registry, keys: () => deps.holder.keys,
-    sessions: deps.consoleSessions, accounts: deps.accounts, admins: new Administrators(deps),
+    sessions: deps.consoleSessions, accounts: deps.accounts, admins: new Administrators(deps), localCli: deps.localCli,
   };
 
   return {

@@ -4,7 +4,8 @@
 // console's path, so the browser form of the API lives under /console/api/v1) with a CSRF header on every change.
 import { createLocalJWKSet, jwtVerify, type JWTPayload } from 'jose';
 import type { Context } from 'koa';
-import { personActor, type Actor } from '../admin/actor.js';
+import { CLI_ACTOR, personActor, type Actor } from '../admin/actor.js';
+import { isLoopback, type LocalCliKey } from './local-cli-credentials.js';
 import type { ClientRegistry } from '../oauth/client-registry.js';
 import type { KeySet } from '../oauth/keys.js';
 import type { Administrators } from '../console/admins.js';
@@ -36,8 +37,11 @@ export type Authenticate = (ctx: Context) => Promise<Caller>;
 
 const origin = (ctx: Context) => ({ ip: ctx.ip, userAgent: ctx.get('user-agent').slice(0, 300) || undefined });
 
-/** A bearer access token Gatehouse issued to a still-active admin API client. */
-export function bearerCaller(deps: { issuer: string; audience: string; keys: () => KeySet; registry: ClientRegistry }): Authenticate {
+/**
+ * A bearer access token Gatehouse issued to a still-active admin API client; or, from a loopback address, the key a
+ * server on the embedded database made for the CLI beside it (local-cli-credentials.ts).
+ */
+export function bearerCaller(deps: { issuer: string; audience: string; keys: () => KeySet; registry: ClientRegistry; localCli?: LocalCliKey | undefined }): Authenticate {
   let jwks: { source: unknown; verify: ReturnType<typeof createLocalJWKSet> } | undefined;
   const keySet = () => {
     const current = deps.keys();
@@ -49,6 +53,10 @@ export function bearerCaller(deps: { issuer: string; audience: string; keys: () 
     if (!header) throw new CallerRefusal(401, 'invalid_token', 'Send an access token of an admin API client: Authorization: Bearer <token>.', false);
     const match = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i.exec(header);
     if (!match) throw new CallerRefusal(401, 'invalid_token', 'The Authorization header is not a Bearer token.');
+    if (deps.localCli && match[1]!.startsWith('ghcli_')) {
+      if (!isLoopback(ctx.ip) || !deps.localCli.matches(match[1]!)) throw new CallerRefusal(401, 'invalid_token', 'The local CLI key is not this server\'s, or was sent from another host.');
+      return { actor: { ...CLI_ACTOR, ...origin(ctx) }, scopes: new Set<AdminScope>(['admin:read', 'admin:write']), via: 'token' };
+    }
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(match[1]!, keySet(), { issuer: deps.issuer, audience: deps.audience, typ: 'at+jwt', algorithms: ['ES256', 'RS256'] }));

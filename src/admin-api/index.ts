@@ -13,6 +13,7 @@ import type { Administrators } from '../console/admins.js';
 import type { ConsoleSessions } from '../console/sessions.js';
 import type { Accounts } from '../upstream/accounts.js';
 import { bearerCaller, sessionCaller } from './caller.js';
+import type { LocalCliKey } from './local-cli-credentials.js';
 import { adminApiHandler } from './handler.js';
 import { openApiDocument } from './openapi.js';
 import { OPERATIONS } from './routes/index.js';
@@ -39,6 +40,8 @@ export interface AdminApiDeps {
   sessions: ConsoleSessions;
   accounts: Accounts;
   admins: Administrators;
+  /** The CLI's key when the server holds the embedded database (local-cli-credentials.ts). */
+  localCli?: LocalCliKey | undefined;
 }
 
 /** The API for admin API clients' access tokens. */
@@ -49,7 +52,7 @@ export function adminApi(deps: AdminApiDeps): Middleware {
     audit: deps.audit,
     rateLimits: deps.rateLimits,
     base: `${deps.base}${ADMIN_API_PATH}`,
-    authenticate: bearerCaller({ issuer: deps.issuer, audience: adminApiAudience(deps.issuer), keys: deps.keys, registry: deps.registry }),
+    authenticate: bearerCaller({ issuer: deps.issuer, audience: adminApiAudience(deps.issuer), keys: deps.keys, registry: deps.registry, localCli: deps.localCli }),
     openApi: adminApiDocument,
   });
 }

@@ -80,8 +80,10 @@ export interface RemoteTarget {
   issuer: string;
   /** Where to connect, when not the issuer (the local server's loopback address). */
   url?: string | undefined;
-  clientId: string;
-  clientSecret: string;
+  clientId?: string | undefined;
+  clientSecret?: string | undefined;
+  /** The local server's key (local-cli-credentials.ts), used as the bearer itself. */
+  key?: string | undefined;
 }
 
 /** Over HTTP: a client_credentials token for the admin API, then the operation's request. */
@@ -89,12 +91,13 @@ export function remoteInvoker(target: RemoteTarget, fetchImpl: typeof fetch = fe
   const base = (target.url ?? target.issuer).replace(/\/$/, '');
   let token: { value: string; until: number } | undefined;
   const accessToken = async (): Promise<string> => {
+    if (target.key) return target.key;
     if (token && token.until > Date.now()) return token.value;
     let res: Response;
     try {
       res = await fetchImpl(`${base}/token`, {
         method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${encodeURIComponent(target.clientId)}:${encodeURIComponent(target.clientSecret)}`).toString('base64')}` },
+        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${encodeURIComponent(target.clientId ?? '')}:${encodeURIComponent(target.clientSecret ?? '')}`).toString('base64')}` },
         body: new URLSearchParams({ grant_type: 'client_credentials', resource: `${target.issuer}${ADMIN_API_PATH}` }),
       });
     } catch (err) {
@@ -135,14 +138,14 @@ export function remoteInvoker(target: RemoteTarget, fetchImpl: typeof fetch = fe
   };
 }
 
-/** The local server's own CLI credentials (written by the server into its data directory; mode 0600). */
+/** The local server's key for the CLI (written by the server into its data directory; mode 0600). */
 export const LOCAL_CLI_FILE = 'admin-cli.json';
 
 export function localServerTarget(dataDir: string): RemoteTarget | undefined {
   try {
     const raw = JSON.parse(readFileSync(join(dataDir, LOCAL_CLI_FILE), 'utf8')) as Record<string, unknown>;
-    if (typeof raw.issuer !== 'string' || typeof raw.client_id !== 'string' || typeof raw.client_secret !== 'string') return undefined;
-    return { issuer: raw.issuer, url: typeof raw.url === 'string' ? raw.url : undefined, clientId: raw.client_id, clientSecret: raw.client_secret };
+    if (typeof raw.issuer !== 'string' || typeof raw.key !== 'string') return undefined;
+    return { issuer: raw.issuer, url: typeof raw.url === 'string' ? raw.url : undefined, key: raw.key };
   } catch {
     return undefined;
   }

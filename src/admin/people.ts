@@ -2,11 +2,11 @@
 // add local people, disable and enable accounts, set the local admin mark and revoke a person's grants here, with
 // one set of rules and one `person.*` / `grants.revoked_all` audit event naming the actor and `details.via`. An
 // action that does not apply (disabling a disabled person, yourself, or the last administrator) is refused with a
-// conflict, audited as a failure. Who is an administrator is decided as the console decides it (console/admins.ts).
+// conflict, audited as a failure. Who is an administrator is decided as the console decides it (admin/administrators.ts).
 import type { AuditLog } from '../audit/writer.js';
 import type { Db } from '../db/connection.js';
 import { revokeGrantsOfAccount } from '../oauth/adapter.js';
-import { Administrators, type AdministratorsDeps } from '../console/admins.js';
+import { Administrators, type AdministratorsDeps } from './administrators.js';
 import type { Account, Accounts } from '../upstream/accounts.js';
 import type { Connections } from '../upstream/connections.js';
 import { AccountError, generatePassword, type LocalAccounts } from '../upstream/local/accounts.js';
@@ -21,7 +21,7 @@ export interface Person {
   emailVerified: boolean;
   name: string | null;
   groups: string[];
-  /** An administrator now, by the rule in force (console/admins.ts). */
+  /** An administrator now, by the rule in force (admin/administrators.ts). */
   admin: boolean;
   /** The local admin mark of their password account; null when they have none (an IdP decides). */
   localAdmin: boolean | null;
@@ -180,7 +180,7 @@ export class PeopleAdmin {
 
   /**
    * Sets the local admin mark of a person's password account. Someone who signs in through an IdP has no mark:
-   * ADMIN_EMAILS / ADMIN_GROUPS decide for them (console/admins.ts).
+   * ADMIN_EMAILS / ADMIN_GROUPS decide for them (admin/administrators.ts).
    */
   async makeAdmin(actor: Actor, id: string): Promise<Person> {
     const person = await this.#known(id);

@@ -2,7 +2,8 @@
 // hands it back to the environment here. A value is parsed exactly as its environment variable; a person may not
 // save (or reset to) a sign-in restriction that would refuse their own next sign-in (policy/self-lockout.ts) — the
 // CLI, an API client and the configuration file sign in as nobody, and the CLI stays the break-glass path. A change
-// writes one `policy.updated|reset` event naming the actor and `details.via`; a refusal is the same type, failed.
+// writes one `policy.updated|reset` event naming the actor and `details.via`; a refusal (a stale version too) is the
+// same type, failed.
 import type { AuditLog } from '../audit/writer.js';
 import type { Config, PolicySettingName } from '../config.js';
 import { selfLockout } from '../policy/self-lockout.js';
@@ -65,7 +66,7 @@ export class PolicyAdmin {
     const current = await this.entry(name);
     const setting = current.name;
     await this.#guardManaged(actor, 'updated', current, raw);
-    checkVersion(policyView(current), expectedVersion);
+    await this.#guardVersion(actor, 'updated', current, raw, expectedVersion);
     let value: unknown;
     try {
       value = this.deps.policy.parse(setting, raw);
@@ -86,7 +87,7 @@ export class PolicyAdmin {
     const setting = current.name;
     const environment = this.deps.config[setting];
     await this.#guardManaged(actor, 'reset', current, environment);
-    checkVersion(policyView(current), expectedVersion);
+    await this.#guardVersion(actor, 'reset', current, environment, expectedVersion);
     // Handing ALLOWED_* back to the environment must not lock the admin out either.
     const lockout = await this.#lockout(actor, setting, environment);
     if (lockout) return this.#refuse(actor, 'reset', setting, environment, lockout);
@@ -114,6 +115,16 @@ export class PolicyAdmin {
   async #guardManaged(actor: Actor, verb: 'updated' | 'reset', e: PolicyEntry, value: unknown): Promise<void> {
     try {
       assertNotManaged(actor, e.managedBy);
+    } catch (err) {
+      await this.#record(actor, verb, 'failure', { setting: e.name, value: shortened(value) }, (err as Error).message);
+      throw err;
+    }
+  }
+
+  /** A stale version is a refused change: audited as its failure (docs/ADMIN-API.md, "Versions"). */
+  async #guardVersion(actor: Actor, verb: 'updated' | 'reset', e: PolicyEntry, value: unknown, expectedVersion: string | undefined): Promise<void> {
+    try {
+      checkVersion(policyView(e), expectedVersion);
     } catch (err) {
       await this.#record(actor, verb, 'failure', { setting: e.name, value: shortened(value) }, (err as Error).message);
       throw err;

@@ -2,9 +2,9 @@
 // the admin API, the configuration file — creates, changes and deletes MCP servers (RFC 8707 resources) here, with
 // their scope catalogue, tool lists, access rules and approval marks (docs/TOOL-APPROVALS.md). Input is checked with
 // the same schema as RESOURCES; a change writes one `resource.created|updated|deleted` event naming the actor and
-// `details.via`; a refusal (invalid input, an existing URI, a server the configuration file manages) is audited as
-// a failure of the same type. A server RESOURCES defines is seeded again at every start: a change here lasts until
-// then, which `fromEnvironment` tells the adapters so they can say so.
+// `details.via`; a refusal (invalid input, an existing URI, a server the configuration file manages, a stale version)
+// is audited as a failure of the same type. A server RESOURCES defines is seeded again at every start: a change here
+// lasts until then, which `fromEnvironment` tells the adapters so they can say so.
 import type { AuditLog } from '../audit/writer.js';
 import { resourceSeed, type Config, type ResourceInput } from '../config.js';
 import { canonicalResource, definedByEnvironment, InvalidResourceUri, type AccessRule, type ApprovalMode, type Resource, type ResourceRegistry } from '../oauth/resources.js';
@@ -177,7 +177,7 @@ export class ResourceAdmin {
   async remove(actor: Actor, uri: string, expectedVersion?: string): Promise<Resource> {
     const current = await this.#known(uri);
     await this.#guardManaged(actor, 'deleted', current);
-    checkVersion(this.view(current), expectedVersion);
+    await this.#guardVersion(actor, 'deleted', current, expectedVersion);
     await this.deps.resources.remove(current.uri);
     await this.#record(actor, 'deleted', 'success', current.uri, { details: { name: current.name, ...this.#environment(current.uri) } });
     return current;
@@ -198,7 +198,7 @@ export class ResourceAdmin {
 
   async #replace(actor: Actor, current: Resource, change: ResourceChange, expectedVersion: string | undefined): Promise<Resource> {
     await this.#guardManaged(actor, 'updated', current);
-    checkVersion(this.view(current), expectedVersion);
+    await this.#guardVersion(actor, 'updated', current, expectedVersion);
     const seed = await this.#valid(actor, 'updated', current.uri, { ...change, uri: current.uri });
     await this.#guardDefault(actor, 'updated', seed);
     const saved = await this.deps.resources.upsert(seed);
@@ -236,6 +236,16 @@ export class ResourceAdmin {
   async #guardManaged(actor: Actor, verb: Verb, r: Resource): Promise<void> {
     try {
       assertNotManaged(actor, r.managedBy);
+    } catch (err) {
+      await this.#record(actor, verb, 'failure', r.uri, { reason: (err as Error).message });
+      throw err;
+    }
+  }
+
+  /** A stale version is a refused change: audited as its failure, as every other refusal (docs/ADMIN-API.md, "Versions"). */
+  async #guardVersion(actor: Actor, verb: Verb, r: Resource, expectedVersion: string | undefined): Promise<void> {
+    try {
+      checkVersion(this.view(r), expectedVersion);
     } catch (err) {
       await this.#record(actor, verb, 'failure', r.uri, { reason: (err as Error).message });
       throw err;

@@ -73,9 +73,13 @@ describe('the CLI beside a running server', () => {
     expect(c).toMatchObject({ kind: 'static', status: 'active', name: 'Beside' });
     const listed = await runCli(['client', 'list', '--kind', 'static', '--json'], db.env);
     expect(oneJson(listed.stdout).items.map((x: { client_id: string }) => x.client_id)).toContain(c.client_id);
-    // The audit names the caller: the server's own CLI client.
-    const audit = await runCli(['client', 'show', c.client_id, '--json'], db.env);
-    expect(oneJson(audit.stdout).client_id).toBe(c.client_id);
+    // The caller is the CLI operator, as when the CLI opens the database itself.
+    const audit = await runCli(['audit', 'list', '--type', 'client.created', '--client', c.client_id, '--json'], db.env);
+    expect(oneJson(audit.stdout).items).toEqual([expect.objectContaining({ actor: 'cli', details: expect.objectContaining({ via: 'cli' }) })]);
+    // The key is the server's alone: from another address, or altered, it opens nothing.
+    const { key } = JSON.parse(readFileSync(file, 'utf8')) as { key: string };
+    const forged = await fetch(`${server.url}/admin/api/v1/me`, { headers: { authorization: `Bearer ${key.slice(0, -2)}xx` } });
+    expect(forged.status).toBe(401);
   });
 
   it('with GATEHOUSE_URL and an admin API client: every client command, the same JSON as the API', async () => {

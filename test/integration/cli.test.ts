@@ -69,13 +69,15 @@ describe('gatehouse CLI', () => {
     expect(bad.stdout).toBe('');
 
     // Governance commands: list, disable, enable, registration tokens.
-    const listed = oneJson((await runCli(['client', 'list', '--json'], db.env)).stdout) as { clients: Array<{ client_id: string; origin: string; status: string }> };
-    expect(listed.clients.map((x) => x.client_id)).toEqual(expect.arrayContaining([p.client_id, c.client_id]));
-    expect(listed.clients.every((x) => x.origin === 'static' && x.status === 'active')).toBe(true);
+    // --json is the admin API's answer (docs/ADMIN-API.md, "The CLI").
+    const listed = oneJson((await runCli(['client', 'list', '--json'], db.env)).stdout) as { items: Array<{ client_id: string; kind: string; status: string }>; next: string | null };
+    expect(listed.items.map((x) => x.client_id)).toEqual(expect.arrayContaining([p.client_id, c.client_id]));
+    expect(listed.items.every((x) => x.kind === 'static' && x.status === 'active')).toBe(true);
+    expect(listed.next).toBeNull();
     const disabled = await runCli(['client', 'disable', p.client_id, '--json'], db.env);
-    expect(oneJson(disabled.stdout)).toEqual({ client_id: p.client_id, status: 'disabled' });
+    expect(oneJson(disabled.stdout)).toMatchObject({ client_id: p.client_id, status: 'disabled' });
     const enabled = await runCli(['client', 'enable', p.client_id, '--json'], db.env);
-    expect(oneJson(enabled.stdout)).toEqual({ client_id: p.client_id, status: 'active' });
+    expect(oneJson(enabled.stdout)).toMatchObject({ client_id: p.client_id, status: 'active' });
     const unknown = await runCli(['client', 'approve', 'dyn_nope', '--json'], db.env);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(/There is no such client/);

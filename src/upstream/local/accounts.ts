@@ -91,7 +91,7 @@ export class LocalAccounts {
     return new Set(rows.map((r) => r.id));
   }
 
-  /** Sets or clears a local user's admin mark (the admin rule for a password account: console/admins.ts). */
+  /** Sets or clears a local user's admin mark (the admin rule for a password account: admin/administrators.ts). */
   async setAdmin(id: string, admin: boolean): Promise<boolean> {
     const updated = await this.db('users').where({ id }).update({ is_admin: admin });
     return updated > 0;

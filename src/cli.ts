@@ -2,7 +2,7 @@
 // create something accept --json and then print exactly one JSON object on stdout.
 import { readFileSync } from 'node:fs';
 import { packageVersion } from './package-version.js';
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { InvokeError, localInvoker, localServerTarget, remoteInvoker, type Invocation } from './admin-api/invoke.js';
 import { loadConfiguration } from './configuration.js';
 import { APPROVAL_MODES, ConfigError, POLICY_SETTINGS, type Config } from './config.js';
@@ -526,120 +526,186 @@ cimd
     });
   });
 
-const resource = program.command('resource').description('MCP servers (RFC 8707 resources)');
-const shapeResource = (r: Resource) => ({
-  uri: r.uri,
-  name: r.name,
-  description: r.description,
-  scopes: r.scopes,
-  tools: Object.fromEntries(Object.entries(r.catalogue).map(([s, e]) => [s, e.tools])),
-  access: r.access ? { email_domains: r.access.emailDomains, groups: r.access.groups } : null,
-  scope_access: Object.fromEntries(Object.entries(r.catalogue).filter(([, e]) => e.access).map(([s, e]) => [s, { email_domains: e.access!.emailDomains, groups: e.access!.groups }])),
-  scope_approval: Object.fromEntries(Object.entries(r.catalogue).filter(([, e]) => e.approval).map(([s, e]) => [s, e.approval])),
-  tool_approval: r.toolApproval,
-  destructive_tools_approval: r.destructiveToolsApproval ?? null,
-  default: r.isDefault,
-});
-const pairs = (values: string[], flag: string) =>
-  values.map((v) => {
-    const i = v.indexOf('=');
-    if (i < 1 || i === v.length - 1) throw new CliError(`${flag} ${v}: expected <scope>=<value>`);
-    return [v.slice(0, i), v.slice(i + 1)] as const;
+// MCP servers over the admin API (docs/ADMIN-API.md, "MCP servers"): --json prints the API's answer.
+const resource = program.command('resource').description('MCP servers (RFC 8707 resources; over the admin API when a server is running: docs/ADMIN-API.md)');
+type ScopeJson = { description: string; tools: string[]; access?: { email_domains: string[]; groups: string[] }; approval?: string };
+type McpServerJson = { uri: string; name: string; description: string | null; scopes: Record<string, ScopeJson>; access: { email_domains: string[]; groups: string[] } | null; tool_approval: Record<string, string>; destructive_tools_approval: string | null; default: boolean; managed_by: string | null; from_environment: boolean; version: string };
+const SCOPE_NAME = /^[\x21\x23-\x5B\x5D-\x7E]+$/; // RFC 6749 §3.3, as config.ts checks RESOURCES
+const TOOL_NAME = /^[A-Za-z0-9_.\/-]{1,128}$/;
+const isMode = (v: string) => (APPROVAL_MODES as readonly string[]).includes(v);
+/** A repeatable `<key>=<value>` flag, refused by commander (so before anything runs) when it is not one. */
+const pairOption = (check?: (key: string, value: string) => string | undefined) => (raw: string, previous: Array<[string, string]> = []) => {
+  const i = raw.indexOf('=');
+  if (i < 1 || i === raw.length - 1) throw new InvalidArgumentError('expected <name>=<value>');
+  const pair: [string, string] = [raw.slice(0, i), raw.slice(i + 1)];
+  const problem = check?.(...pair);
+  if (problem) throw new InvalidArgumentError(problem);
+  return [...previous, pair];
+};
+const MODES = 'the mode must be each-call or once-per-grant';
+const toolModes = pairOption((tool, mode) => (!TOOL_NAME.test(tool) ? 'not a valid MCP tool name' : !isMode(mode) ? MODES : undefined));
+const scopeModes = pairOption((_scope, mode) => (!isMode(mode) ? MODES : undefined));
+const approvalOption = (flag: string, description: string, none = false) => new Option(flag, description).choices(none ? [...APPROVAL_MODES, 'none'] : APPROVAL_MODES);
+type ResourceOpts = {
+  name?: string; description?: string; scope: string[]; tool: Array<[string, string]>; allowEmailDomain: string[]; allowGroup: string[]; scopeAllowGroup: Array<[string, string]>;
+  toolApproval: Array<[string, string]>; scopeApproval: Array<[string, string]>; destructiveApproval?: string; default?: boolean; ifVersion?: string; json?: boolean;
+};
+/** The flags that describe a server (`add` and `update`). */
+const resourceFlags = (c: Command) =>
+  c
+    .option('--name <name>', 'name shown on the consent page')
+    .option('--description <text>', 'what the server is, for people and clients')
+    .option('--scope <name=description>', 'a scope and its description (repeatable; with update: replaces the catalogue)', collect, [])
+    .option('--tool <scope=tool>', 'an MCP tool the scope unlocks (repeatable)', pairOption((_s, tool) => (TOOL_NAME.test(tool) ? undefined : 'not a valid MCP tool name')), [])
+    .option('--allow-email-domain <domain>', 'only people with a verified email in this domain (repeatable; with --allow-group: either)', collect, [])
+    .option('--allow-group <group>', 'only members of this group (repeatable)', collect, [])
+    .option('--scope-allow-group <scope=group>', 'only members of this group may get that scope (repeatable)', pairOption(), [])
+    .option('--tool-approval <tool=mode>', 'a person approves this tool\'s calls: each-call or once-per-grant (repeatable; docs/TOOL-APPROVALS.md)', toolModes, [])
+    .option('--scope-approval <scope=mode>', 'a person approves the calls of every tool of that scope: each-call or once-per-grant (repeatable)', scopeModes, [])
+    .option('--if-version <version>', 'refuse if the server changed since this version (its `version`)')
+    .option('--json', 'print one JSON object');
+/** The RESOURCES-shaped fields the flags give; only those given (scopes when any --scope is). */
+function resourceFields(opts: ResourceOpts): Record<string, unknown> {
+  const scopes: Record<string, { description: string; tools: string[]; access?: { email_domains: string[]; groups: string[] }; approval?: string }> = {};
+  for (const s of opts.scope) {
+    const [name = '', ...rest] = s.split('=');
+    if (!SCOPE_NAME.test(name)) throw new CliError(`--scope ${s}: not a valid scope name`);
+    scopes[name] = { description: rest.join('=') || name, tools: [] };
+  }
+  const declared = (flag: string, scope: string, value: string) => {
+    if (!scopes[scope]) throw new CliError(`${flag} ${scope}=${value}: declare the scope with --scope first`);
+    return scopes[scope];
+  };
+  for (const [scope, tool] of opts.tool) declared('--tool', scope, tool).tools.push(tool);
+  for (const [scope, group] of opts.scopeAllowGroup) (declared('--scope-allow-group', scope, group).access ??= { email_domains: [], groups: [] }).groups.push(group);
+  for (const [scope, mode] of opts.scopeApproval) declared('--scope-approval', scope, mode).approval = mode;
+  const restricted = opts.allowEmailDomain.length || opts.allowGroup.length;
+  return {
+    ...(opts.name !== undefined ? { name: opts.name } : {}),
+    ...(opts.description !== undefined ? { description: opts.description } : {}),
+    ...(opts.scope.length ? { scopes } : {}),
+    ...(restricted ? { access: { email_domains: opts.allowEmailDomain.map((d) => d.toLowerCase()), groups: opts.allowGroup } } : {}),
+    ...(opts.toolApproval.length ? { tool_approval: Object.fromEntries(opts.toolApproval) } : {}),
+  };
+}
+const serverLines = (r: McpServerJson) =>
+  [
+    `${r.uri}${r.default ? ' (default)' : ''}${r.managed_by ? ` (managed by ${r.managed_by})` : ''}${r.from_environment ? ' (in RESOURCES)' : ''}`,
+    `  name: ${r.name}`,
+    ...(r.description ? [`  description: ${r.description}`] : []),
+    ...Object.entries(r.scopes).map(([s, e]) => `  scope ${s}: ${e.description}${e.tools.length ? ` [tools: ${e.tools.join(' ')}]` : ''}${e.access ? ` [access: ${[...e.access.email_domains, ...e.access.groups].join(' ')}]` : ''}${e.approval ? ` [approval: ${e.approval}]` : ''}`),
+    ...(r.access ? [`  access: ${[...r.access.email_domains, ...r.access.groups].join(' ') || 'nobody'}`] : []),
+    ...Object.entries(r.tool_approval).map(([t, m]) => `  tool ${t}: approval ${m}`),
+    ...(r.destructive_tools_approval ? [`  destructive tools: approval ${r.destructive_tools_approval}`] : []),
+    `  version: ${r.version}`,
+  ].join('\n');
+/** The answer of an operation, or undefined when it is a 404. */
+async function found(operationId: string, input: Invocation): Promise<unknown> {
+  try {
+    return await invoke(operationId, input);
+  } catch (err) {
+    if (err instanceof InvokeError && err.status === 404) return undefined;
+    throw err;
+  }
+}
+const environmentNote = (r: { from_environment: boolean }) => (r.from_environment ? ' (it is in RESOURCES: the next start puts the environment\'s version back)' : '');
+
+resourceFlags(
+  resource
+    .command('add')
+    .description('register an MCP server tokens can be issued for (replaces it whole if it exists)')
+    .requiredOption('--uri <uri>', 'canonical URI of the MCP server, e.g. https://mcp.example.com/mcp'),
+)
+  .addOption(approvalOption('--destructive-approval <mode>', 'a person approves the calls of every tool the server reports as possibly destructive'))
+  .option('--default', 'use for clients that send no resource parameter')
+  .action(async (opts: ResourceOpts & { uri: string }) => {
+    const fields = { scopes: {}, ...resourceFields(opts), ...(opts.destructiveApproval ? { destructive_tools_approval: opts.destructiveApproval } : {}), default: !!opts.default };
+    // `add` of a server that exists replaces it, as it always has: the API's replace, audited as an update.
+    const existing = (await found('getMcpServer', { params: { uri: opts.uri } })) as McpServerJson | undefined;
+    const saved = (existing
+      ? await invoke('replaceMcpServer', { params: { uri: existing.uri }, body: fields, version: opts.ifVersion })
+      : await invoke('createMcpServer', { body: { uri: opts.uri, ...fields } })) as McpServerJson;
+    output(!!opts.json, saved, `resource ${saved.uri} saved${existing ? environmentNote(saved) : ''}`);
+  });
+resourceFlags(resource.command('update <uri>').description('change only the fields given (--scope replaces the whole catalogue)'))
+  .addOption(approvalOption('--destructive-approval <mode>', 'a person approves the calls of every tool the server reports as possibly destructive (none: no mark)', true))
+  .option('--default', 'use for clients that send no resource parameter')
+  .option('--no-default', 'no longer the default')
+  .option('--clear-description', 'remove the description')
+  .option('--clear-access', 'remove the access rule (everyone who may sign in)')
+  .option('--clear-tool-approvals', 'remove every tool\'s approval mark')
+  .action(async (uri: string, opts: ResourceOpts & { clearDescription?: boolean; clearAccess?: boolean; clearToolApprovals?: boolean }) => {
+    const body: Record<string, unknown> = {
+      ...resourceFields(opts),
+      ...(opts.clearDescription ? { description: null } : {}),
+      ...(opts.clearAccess ? { access: null } : {}),
+      ...(opts.clearToolApprovals ? { tool_approval: null } : {}),
+      ...(opts.destructiveApproval ? { destructive_tools_approval: opts.destructiveApproval === 'none' ? null : opts.destructiveApproval } : {}),
+      ...(opts.default !== undefined ? { default: opts.default } : {}),
+    };
+    if (!Object.keys(body).length) throw new CliError('nothing to change: give a flag (gatehouse resource update --help)');
+    const saved = (await invoke('updateMcpServer', { params: { uri }, body, version: opts.ifVersion })) as McpServerJson;
+    output(!!opts.json, saved, `resource ${saved.uri} updated${environmentNote(saved)}`);
   });
 resource
-  .command('add')
-  .description('register an MCP server tokens can be issued for (updates it if it exists)')
-  .requiredOption('--uri <uri>', 'canonical URI of the MCP server, e.g. https://mcp.example.com/mcp')
-  .option('--name <name>', 'name shown on the consent page')
-  .option('--description <text>', 'what the server is, for people and clients')
-  .option('--scope <name=description>', 'a scope and its description (repeatable)', collect, [])
-  .option('--tool <scope=tool>', 'an MCP tool the scope unlocks (repeatable)', collect, [])
-  .option('--allow-email-domain <domain>', 'only people with a verified email in this domain (repeatable; with --allow-group: either)', collect, [])
-  .option('--allow-group <group>', 'only members of this group (repeatable)', collect, [])
-  .option('--scope-allow-group <scope=group>', 'only members of this group may get that scope (repeatable)', collect, [])
-  .option('--tool-approval <tool=mode>', 'a person approves this tool\'s calls: each-call or once-per-grant (repeatable; docs/TOOL-APPROVALS.md)', collect, [])
-  .option('--scope-approval <scope=mode>', 'a person approves the calls of every tool of that scope: each-call or once-per-grant (repeatable)', collect, [])
-  .option('--destructive-approval <mode>', 'a person approves the calls of every tool the server reports as possibly destructive: each-call or once-per-grant')
-  .option('--default', 'use for clients that send no resource parameter')
+  .command('set-scope <uri> <scope>')
+  .description('add or replace one scope of the catalogue: its description, tools, access rule and approval mark')
+  .option('--description <text>', 'what the scope allows, on the consent page (default: the scope)')
+  .option('--tool <tool>', 'an MCP tool the scope unlocks (repeatable)', collect, [])
+  .option('--allow-email-domain <domain>', 'only people with a verified email in this domain may get the scope (repeatable)', collect, [])
+  .option('--allow-group <group>', 'only members of this group may get the scope (repeatable)', collect, [])
+  .addOption(approvalOption('--approval <mode>', 'a person approves the calls of every tool of the scope'))
+  .option('--if-version <version>', 'refuse if the server changed since this version')
   .option('--json', 'print one JSON object')
-  .action(async (opts: { uri: string; name?: string; description?: string; scope: string[]; tool: string[]; allowEmailDomain: string[]; allowGroup: string[]; scopeAllowGroup: string[]; toolApproval: string[]; scopeApproval: string[]; destructiveApproval?: string; default?: boolean; json?: boolean }) => {
-    const scopes: Record<string, { description: string; tools: string[]; access?: { email_domains: string[]; groups: string[] }; approval?: ApprovalMode }> = {};
-    const mode = (value: string, given: string): ApprovalMode => {
-      if (!(APPROVAL_MODES as readonly string[]).includes(value)) throw new CliError(`${given}: the mode must be each-call or once-per-grant`);
-      return value as ApprovalMode;
-    };
-    for (const s of opts.scope) {
-      const [name, ...rest] = s.split('=');
-      if (!name || !/^[\x21\x23-\x5B\x5D-\x7E]+$/.test(name)) throw new CliError(`--scope ${s}: not a valid scope name`);
-      scopes[name] = { description: rest.join('=') || name, tools: [] };
-    }
-    for (const [scope, tool] of pairs(opts.tool, '--tool')) {
-      if (!scopes[scope]) throw new CliError(`--tool ${scope}=${tool}: declare the scope with --scope first`);
-      if (!/^[A-Za-z0-9_.\/-]{1,128}$/.test(tool)) throw new CliError(`--tool ${scope}=${tool}: not a valid MCP tool name`);
-      scopes[scope].tools.push(tool);
-    }
-    for (const [scope, group] of pairs(opts.scopeAllowGroup, '--scope-allow-group')) {
-      if (!scopes[scope]) throw new CliError(`--scope-allow-group ${scope}=${group}: declare the scope with --scope first`);
-      (scopes[scope].access ??= { email_domains: [], groups: [] }).groups.push(group);
-    }
-    for (const [scope, value] of pairs(opts.scopeApproval, '--scope-approval')) {
-      if (!scopes[scope]) throw new CliError(`--scope-approval ${scope}=${value}: declare the scope with --scope first`);
-      scopes[scope].approval = mode(value, `--scope-approval ${scope}=${value}`);
-    }
-    const toolApproval: Record<string, ApprovalMode> = {};
-    for (const [tool, value] of pairs(opts.toolApproval, '--tool-approval')) {
-      if (!/^[A-Za-z0-9_.\/-]{1,128}$/.test(tool)) throw new CliError(`--tool-approval ${tool}=${value}: not a valid MCP tool name`);
-      toolApproval[tool] = mode(value, `--tool-approval ${tool}=${value}`);
-    }
-    const destructive = opts.destructiveApproval === undefined ? undefined : mode(opts.destructiveApproval, `--destructive-approval ${opts.destructiveApproval}`);
+  .action(async (uri: string, scope: string, opts: { description?: string; tool: string[]; allowEmailDomain: string[]; allowGroup: string[]; approval?: string; ifVersion?: string; json?: boolean }) => {
     const restricted = opts.allowEmailDomain.length || opts.allowGroup.length;
-    const change = {
-      ...(opts.name !== undefined ? { name: opts.name } : {}),
+    const body = {
       ...(opts.description !== undefined ? { description: opts.description } : {}),
-      scopes,
+      tools: opts.tool,
       ...(restricted ? { access: { email_domains: opts.allowEmailDomain.map((d) => d.toLowerCase()), groups: opts.allowGroup } } : {}),
-      ...(Object.keys(toolApproval).length ? { tool_approval: toolApproval } : {}),
-      ...(destructive ? { destructive_tools_approval: destructive } : {}),
-      default: !!opts.default,
+      ...(opts.approval ? { approval: opts.approval } : {}),
     };
-    await withServices(async (s) => {
-      const admin = (await cliAdmin(s)).resources;
-      // `add` of a server that exists replaces it, as it always has: the service's update, audited as one.
-      const existing = await admin.find(opts.uri);
-      const saved = await adminAction(() => (existing ? admin.update(CLI_ACTOR, existing.uri, change) : admin.create(CLI_ACTOR, { uri: opts.uri, ...change })));
-      const note = existing && admin.fromEnvironment(saved.uri) ? ' (it is in RESOURCES: the next start puts the environment\'s version back)' : '';
-      output(!!opts.json, shapeResource(saved), `resource ${saved.uri} saved${note}`);
-    });
+    const saved = (await invoke('setMcpServerScope', { params: { uri, scope }, body, version: opts.ifVersion })) as McpServerJson;
+    output(!!opts.json, saved, `scope ${scope} of ${saved.uri} saved${environmentNote(saved)}`);
+  });
+resource
+  .command('remove-scope <uri> <scope>')
+  .description('remove one scope of the catalogue')
+  .option('--if-version <version>', 'refuse if the server changed since this version')
+  .option('--json', 'print one JSON object')
+  .action(async (uri: string, scope: string, opts: { ifVersion?: string; json?: boolean }) => {
+    const saved = (await invoke('removeMcpServerScope', { params: { uri, scope }, version: opts.ifVersion })) as McpServerJson;
+    output(!!opts.json, saved, `scope ${scope} of ${saved.uri} removed${environmentNote(saved)}`);
   });
 resource
   .command('list')
-  .description('list registered MCP servers')
+  .description('list registered MCP servers, by URI')
+  .option('--search <text>', 'part of the URI, the name or a scope name')
+  .option('--limit <n>', `at most this many (1 to ${MAX_LIMIT})`, positiveInt)
+  .option('--cursor <cursor>', 'the next page (the previous answer\'s `next`)')
   .option('--json', 'print one JSON object')
-  .action(async (opts: { json?: boolean }) => {
-    await withServices(async (s) => {
-      const admin = (await cliAdmin(s)).resources;
-      const all: Resource[] = [];
-      let cursor: string | undefined;
-      do {
-        const page = await admin.list({ limit: MAX_LIMIT, cursor });
-        all.push(...page.items);
-        cursor = page.next ?? undefined;
-      } while (cursor);
-      output(!!opts.json, { resources: all.map(shapeResource) }, all.map((r) => `${r.isDefault ? '* ' : '  '}${r.uri}  ${r.name}  [${Object.keys(r.scopes).join(' ')}]`).join('\n') || 'no resources');
-    });
+  .action(async (opts: { search?: string; limit?: number; cursor?: string; json?: boolean }) => {
+    const page = (await invoke('listMcpServers', { query: { q: opts.search, limit: opts.limit === undefined ? undefined : String(opts.limit), cursor: opts.cursor } })) as { items: McpServerJson[]; next: string | null };
+    const line = (r: McpServerJson) => `${r.default ? '* ' : '  '}${r.uri}  ${r.name}  [${Object.keys(r.scopes).join(' ')}]${r.managed_by ? `  (managed by ${r.managed_by})` : ''}`;
+    output(!!opts.json, page, [...page.items.map(line), ...(page.next ? [`… more: --cursor ${page.next}`] : [])].join('\n') || 'no resources');
+  });
+resource
+  .command('show <uri>')
+  .description('one MCP server with its catalogue, access rule and approval marks')
+  .option('--json', 'print one JSON object')
+  .action(async (uri: string, opts: { json?: boolean }) => {
+    const r = (await invoke('getMcpServer', { params: { uri } })) as McpServerJson;
+    output(!!opts.json, r, serverLines(r));
   });
 resource
   .command('remove')
   .description('remove an MCP server: no new token can be issued for it (issued ones expire)')
   .argument('<uri>', 'the MCP server URI')
+  .option('--if-version <version>', 'refuse if the server changed since this version')
   .option('--json', 'print one JSON object')
-  .action(async (uri: string, opts: { json?: boolean }) => {
-    await withServices(async (s) => {
-      const admin = (await cliAdmin(s)).resources;
-      const found = await adminAction(() => admin.remove(CLI_ACTOR, uri));
-      const note = admin.fromEnvironment(found.uri) ? ' (it is in RESOURCES: it returns at the next start)' : '';
-      output(!!opts.json, { uri: found.uri, removed: true }, `resource ${found.uri} removed${note}`);
-    });
+  .action(async (uri: string, opts: { ifVersion?: string; json?: boolean }) => {
+    const removed = (await invoke('deleteMcpServer', { params: { uri }, version: opts.ifVersion })) as { uri: string; name: string; from_environment: boolean };
+    output(!!opts.json, removed, `resource ${removed.uri} removed${removed.from_environment ? ' (it is in RESOURCES: it returns at the next start)' : ''}`);
   });
 
 const FLAG: Record<SpecField, string> = {
@@ -747,49 +813,47 @@ connection
     });
   });
 
-// Policy overrides (the console's Policy page): the break-glass path too, so no self-lockout check here.
-const policyJson = (e: PolicyEntry) => ({
-  name: e.name, effective: e.effective, environment: e.environment, overridden: e.overridden,
-  updated_by: e.updatedBy, updated_at: e.updatedAt?.toISOString() ?? null, managed_by: e.managedBy,
-});
+// Policy overrides (the console's Policy page) over the admin API (docs/ADMIN-API.md, "Policy"): --json prints the
+// API's answer. The CLI in-process is the break-glass path: no self-lockout check for it (admin/policy.ts).
+type PolicyJson = { name: string; effective: unknown; environment: unknown; overridden: boolean; updated_by: string | null; updated_at: string | null; managed_by: string | null; version: string };
 const shownValue = (v: unknown) => (Array.isArray(v) ? (v.length ? v.join(',') : '(empty)') : String(v));
-const policyCmd = program.command('policy').description(`settings stored in the database over the environment: ${POLICY_SETTINGS.join(', ')}`);
+const policyLine = (e: PolicyJson) =>
+  `${e.name.padEnd(22)} ${shownValue(e.effective)}${e.overridden ? `  (overridden by ${e.updated_by ?? '?'}; environment: ${shownValue(e.environment)})` : ''}${e.managed_by ? `  (managed by ${e.managed_by})` : ''}`;
+const settingArgument = (optional = false) => new Argument(optional ? '[name]' : '<name>', 'the setting').choices(POLICY_SETTINGS);
+const policyCmd = program.command('policy').description(`settings stored in the database over the environment: ${POLICY_SETTINGS.join(', ')} (over the admin API when a server is running)`);
 policyCmd
   .command('show')
-  .description('each setting: the value in force, the environment value, and who overrode it')
+  .description('each setting (or the one named): the value in force, the environment value, and who overrode it')
+  .addArgument(settingArgument(true))
   .option('--json', 'print one JSON object')
-  .action(async (opts: { json?: boolean }) => {
-    await withServices(async (s) => {
-      const admin = (await cliAdmin(s)).policy;
-      const entries = (await admin.entries()).map(policyJson);
-      const line = (e: ReturnType<typeof policyJson>) =>
-        `${e.name.padEnd(22)} ${shownValue(e.effective)}${e.overridden ? `  (overridden by ${e.updated_by ?? '?'}; environment: ${shownValue(e.environment)})` : ''}${e.managed_by ? `  (managed by ${e.managed_by})` : ''}`;
-      output(!!opts.json, { settings: entries }, entries.map(line).join('\n'));
-    });
+  .action(async (name: string | undefined, opts: { json?: boolean }) => {
+    if (name) {
+      const e = (await invoke('getPolicySetting', { params: { name } })) as PolicyJson;
+      return output(!!opts.json, e, policyLine(e));
+    }
+    const list = (await invoke('listPolicySettings')) as { items: PolicyJson[] };
+    output(!!opts.json, list, list.items.map(policyLine).join('\n'));
   });
 policyCmd
-  .command('set <name> <value>')
+  .command('set')
   .description('override a setting (the value is written as its environment variable would be; "" for an empty list)')
+  .addArgument(settingArgument())
+  .argument('<value>', 'the value')
+  .option('--if-version <version>', 'refuse if the setting changed since this version')
   .option('--json', 'print one JSON object')
-  .action(async (name: string, value: string, opts: { json?: boolean }) => {
-    if (!isPolicySetting(name)) throw new CliError(`${name} is not a policy setting (one of ${POLICY_SETTINGS.join(', ')})`);
-    await withServices(async (s) => {
-      const admin = (await cliAdmin(s)).policy;
-      const stored = (await adminAction(() => admin.set(CLI_ACTOR, name, value))).effective;
-      output(!!opts.json, { name, effective: stored }, `${name} is now ${shownValue(stored)} (every instance within a few seconds)`);
-    });
+  .action(async (name: string, value: string, opts: { ifVersion?: string; json?: boolean }) => {
+    const e = (await invoke('setPolicySetting', { params: { name }, body: { value }, version: opts.ifVersion })) as PolicyJson;
+    output(!!opts.json, e, `${name} is now ${shownValue(e.effective)} (every instance within a few seconds)`);
   });
 policyCmd
-  .command('reset <name>')
+  .command('reset')
   .description('hand a setting back to the environment')
+  .addArgument(settingArgument())
+  .option('--if-version <version>', 'refuse if the setting changed since this version')
   .option('--json', 'print one JSON object')
-  .action(async (name: string, opts: { json?: boolean }) => {
-    if (!isPolicySetting(name)) throw new CliError(`${name} is not a policy setting (one of ${POLICY_SETTINGS.join(', ')})`);
-    await withServices(async (s) => {
-      const admin = (await cliAdmin(s)).policy;
-      const environment = (await adminAction(() => admin.reset(CLI_ACTOR, name))).environment;
-      output(!!opts.json, { name, effective: environment }, `${name} now follows the environment: ${shownValue(environment)}`);
-    });
+  .action(async (name: string, opts: { ifVersion?: string; json?: boolean }) => {
+    const e = (await invoke('resetPolicySetting', { params: { name }, version: opts.ifVersion })) as PolicyJson;
+    output(!!opts.json, e, `${name} now follows the environment: ${shownValue(e.effective)}`);
   });
 
 // The declarative configuration file (docs/CONFIG-FILE.md): what applying it would change, applying it through the

@@ -143,6 +143,7 @@ export function clientsPages(deps: ConsoleDeps): Router {
         created: when(c.createdAt),
         lastUsed: when(c.lastUsedAt),
         actions: applicable(c),
+        managedBy: c.managedBy,
       })),
     });
   });
@@ -243,6 +244,7 @@ export function clientsPages(deps: ConsoleDeps): Router {
         blockedAt: when(c.cimd?.blockedAt),
         actionBase: href(c.clientId),
         actions: applicable(c),
+        managedBy: c.managedBy,
       },
       hostBlocked,
       hostname: c.kind === 'cimd' ? new URL(c.clientId).hostname : undefined,

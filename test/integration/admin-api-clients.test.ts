@@ -260,6 +260,27 @@ describe('clients', () => {
   });
 });
 
+describe('a client the configuration file manages', () => {
+  it('is refused to the API and the console with a 409 naming the file; the console shows whose it is', async () => {
+    const res = await call(`${api}/clients`, { method: 'POST', token: writer, body: { name: 'Managed one', redirect_uris: ['http://127.0.0.1:9/cb'] } });
+    const id = res.json.client.client_id as string;
+    await gh.services.registry.setManagedBy(id, 'gatehouse.yaml');
+    const refused = checked('disableClient', await call(`${api}/clients/${id}/disable`, { method: 'POST', token: writer }));
+    expect(refused).toMatchObject({ status: 409, json: { error: 'conflict', field: 'managed_by' } });
+    expect(refused.json.error_description).toContain('gatehouse.yaml');
+    expect(checked('getClient', await call(`${api}/clients/${id}`, { token: reader })).json.managed_by).toBe('gatehouse.yaml');
+    const page = await admin.page(`/clients/${encodeURIComponent(id)}`);
+    expect(page.html).toContain('data-managed-by="gatehouse.yaml"');
+    expect(page.html).not.toContain(`aria-label="Disable Managed one"`);
+    const posted = await admin.submit(`/clients/${encodeURIComponent(id)}/disable`, '/clients', {});
+    expect(posted.status).toBe(409);
+    expect(await posted.text()).toContain('gatehouse.yaml');
+    expect((await call(`${api}/clients/${id}`, { token: reader })).json.status).toBe('active');
+    const failures = (await events('client.disabled')).filter((r) => r.client_id === id);
+    expect(failures.map((r) => [r.outcome, details(r).via])).toEqual([['failure', 'api_client'], ['failure', 'person']]);
+  });
+});
+
 describe('audit', () => {
   it('query: filtered, newest first, paged by cursor over more than one page; a bad filter names the field', async () => {
     const ids: number[] = [];

@@ -147,6 +147,7 @@ describe('loading the configuration file', () => {
       [...readFileSync(doc, 'utf8').matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]!).filter((b) => /^(mcp_servers|clients|connections|policy):/m.test(b)).map((b) => ({ doc, b })),
     );
     expect(blocks.some((x) => x.doc === 'docs/CONFIG-FILE.md')).toBe(true);
+    expect(blocks.some((x) => x.doc === 'README.md')).toBe(true); // the Automation section's example
     for (const { doc, b } of blocks) {
       const folder = mkdtempSync(join(dir, 'doc-'));
       const env: Record<string, string> = {};

@@ -2,10 +2,14 @@
 import type { Operation } from '../operation.js';
 import { auditOperations } from './audit.js';
 import { clientOperations } from './clients.js';
+import { mcpServerOperations } from './mcp-servers.js';
 import { meOperations } from './me.js';
+import { policyOperations } from './policy.js';
 
 export const OPERATIONS: readonly Operation[] = [
   ...meOperations,
   ...clientOperations,
   ...auditOperations,
+  ...mcpServerOperations,
+  ...policyOperations,
 ];

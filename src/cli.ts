@@ -6,7 +6,6 @@ import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 
 import { InvokeError, localInvoker, localServerTarget, remoteInvoker, type Invocation } from './admin-api/invoke.js';
 import { loadConfiguration } from './configuration.js';
 import { APPROVAL_MODES, ConfigError, POLICY_SETTINGS, type Config } from './config.js';
-import { isPolicySetting, type PolicyEntry } from './policy/settings.js';
 import { DataDirLockedError } from './db/data-dir-lock.js';
 import { migrateLatest } from './db/migrations.js';
 import { openServices, sweepUnusedClients, type Services } from './gatehouse.js';
@@ -14,11 +13,8 @@ import { Views } from './views/views.js';
 import { createLogger } from './log.js';
 import { ensureSigningKeys, loadKeySet } from './oauth/keys.js';
 import { buildProvider } from './oauth/provider.js';
-import type { CimdClient } from './oauth/cimd/cimd-clients.js';
-import { clientIdUrlProblem } from './oauth/cimd/client-id-url.js';
 import { AccountError } from './upstream/local/accounts.js';
 import { serve } from './main.js';
-import type { ApprovalMode, Resource } from './oauth/resources.js';
 import { CONNECTION_KINDS, type ConnectionKindName, type SpecField } from './upstream/connection.js';
 import { connectionSpec } from './upstream/connections.js';
 import { CALLBACK_PATH } from './interaction/upstream-leg.js';
@@ -482,48 +478,35 @@ registrationToken
     });
   });
 
-// Clients identified by a Client ID Metadata Document URL: recorded when first used, blockable by URL.
-const cimdJson = (c: CimdClient) => ({
-  client_id: c.clientId, host: c.host, client_name: c.clientName,
-  first_seen_at: c.firstSeenAt?.toISOString() ?? null, last_seen_at: c.lastSeenAt?.toISOString() ?? null,
-  blocked: c.blockedAt !== null, blocked_at: c.blockedAt?.toISOString() ?? null,
-});
+// Clients identified by a Client ID Metadata Document URL: recorded when first used, blockable by URL (the admin API's
+// clients of kind cimd; blocking is disabling).
 const cimd = program.command('cimd').description('clients that use a Client ID Metadata Document URL as client_id');
 cimd
   .command('list')
   .description('list the metadata-document clients seen so far (and blocked URLs)')
+  .addOption(new Option('--status <status>', 'only active or blocked ones').choices(['active', 'blocked']))
+  .option('--limit <n>', `at most this many (1 to ${MAX_LIMIT})`, positiveInt)
+  .option('--cursor <cursor>', 'the next page (the previous answer\'s `next`)')
   .option('--json', 'print one JSON object')
-  .action(async (opts: { json?: boolean }) => {
-    await withServices(async (s) => {
-      const shaped = (await s.cimdClients.list()).map(cimdJson);
-      const line = (c: ReturnType<typeof cimdJson>) => `${c.blocked ? 'blocked ' : 'active  '} ${c.last_seen_at ?? 'never used'.padEnd(24)}  ${c.client_id}  ${c.client_name ?? ''}`;
-      output(!!opts.json, { clients: shaped }, shaped.map(line).join('\n') || 'no metadata-document clients yet');
-    });
+  .action(async (opts: { status?: string; limit?: number; cursor?: string; json?: boolean }) => {
+    const page = (await invoke('listClients', { query: { kind: 'cimd', status: opts.status, limit: opts.limit === undefined ? undefined : String(opts.limit), cursor: opts.cursor } })) as { items: ClientJson[]; next: string | null };
+    output(!!opts.json, page, [...page.items.map(clientLine), ...(page.next ? [`… more: --cursor ${page.next}`] : [])].join('\n') || 'no metadata-document clients yet');
   });
 cimd
   .command('block <url>')
   .description('refuse this client_id URL from now on (every instance within a few seconds), even before it is first used')
   .option('--json', 'print one JSON object')
   .action(async (url: string, opts: { json?: boolean }) => {
-    const problem = clientIdUrlProblem(url);
-    if (problem) throw new CliError(`${url}: ${problem}`);
-    await withServices(async (s) => {
-      const blocked = await s.cimdClients.block(url, 'cli');
-      await s.audit.record({ type: 'cimd.blocked', outcome: 'success', actor: 'cli', clientId: url, details: { host: blocked.host } });
-      output(!!opts.json, cimdJson(blocked), `${url} blocked`);
-    });
+    const blocked = (await invoke('disableClient', { params: { clientId: url } })) as ClientJson;
+    output(!!opts.json, blocked, `${url} blocked`);
   });
 cimd
   .command('unblock <url>')
   .description('accept this client_id URL again')
   .option('--json', 'print one JSON object')
   .action(async (url: string, opts: { json?: boolean }) => {
-    await withServices(async (s) => {
-      const unblocked = await s.cimdClients.unblock(url);
-      if (!unblocked) throw new CliError(`no metadata-document client ${url} is known`);
-      await s.audit.record({ type: 'cimd.unblocked', outcome: 'success', actor: 'cli', clientId: url, details: { host: unblocked.host } });
-      output(!!opts.json, cimdJson(unblocked), `${url} unblocked`);
-    });
+    const unblocked = (await invoke('enableClient', { params: { clientId: url } })) as ClientJson;
+    output(!!opts.json, unblocked, `${url} unblocked`);
   });
 
 // MCP servers over the admin API (docs/ADMIN-API.md, "MCP servers"): --json prints the API's answer.

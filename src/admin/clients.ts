@@ -8,6 +8,7 @@ import type { Config } from '../config.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import type { Db } from '../db/connection.js';
 import type { CimdClient, CimdClients } from '../oauth/cimd/cimd-clients.js';
+import { clientIdUrlProblem } from '../oauth/cimd/client-id-url.js';
 import { clientKind } from '../oauth/client-kind.js';
 import type { RegisteredClient, ClientRegistry } from '../oauth/client-registry.js';
 import type { ResourceRegistry } from '../oauth/resources.js';
@@ -252,8 +253,19 @@ export class ClientAdmin {
     return (await this.find(c.clientId))!;
   }
 
-  /** Stops a client: it can no longer authorize or use its tokens (a CIMD client's URL is blocked). */
+  /**
+   * Stops a client: it can no longer authorize or use its tokens (a CIMD client's URL is blocked). A client_id URL
+   * never used yet can be blocked too, before its first use.
+   */
   async disable(actor: Actor, clientId: string): Promise<AdminClient> {
+    // Anything URL-shaped names a metadata document; one that is not a valid client_id URL is refused as such.
+    if ((clientKind(clientId) === 'cimd' || /^[a-z][a-z0-9+.-]*:\/\//i.test(clientId)) && !(await this.find(clientId))) {
+      const problem = clientIdUrlProblem(clientId);
+      if (problem) throw new AdminError('invalid_request', `${clientId.slice(0, 200)}: ${problem}`, 'client_id');
+      const blocked = clientFromCimd(await this.deps.cimdClients.block(clientId, actor.label));
+      await this.#record(actor, 'client.disabled', 'success', blocked, { details: { before_first_use: true } });
+      return blocked;
+    }
     const c = await this.#known(clientId);
     if (!applicable(c).disable) return this.#conflict(actor, 'disabled', c, 'This client is already disabled.');
     await this.#guardManaged(actor, 'disabled', c);

@@ -96,6 +96,18 @@ export class PolicyAdmin {
     return this.entry(setting);
   }
 
+  /** Adds a host to CIMD_BLOCKED_DOMAINS (the console's Block host on a CIMD client): every client_id URL on it is refused. */
+  async blockCimdHost(actor: Actor, host: string): Promise<PolicyEntry> {
+    const current = await this.entry('CIMD_BLOCKED_DOMAINS');
+    const listed = Array.isArray(current.effective) ? (current.effective as string[]) : [];
+    if (listed.includes(host.toLowerCase())) {
+      const reason = `The host ${host} is already blocked.`;
+      await this.#record(actor, 'updated', 'failure', { setting: current.name, host }, reason);
+      throw new AdminError('conflict', reason, 'host');
+    }
+    return this.set(actor, current.name, [...listed, host].join(', '));
+  }
+
   /**
    * Marks a stored setting as managed by a configuration file, or releases it (the file's apply audits the change);
    * false when the setting follows the environment (nothing stored to mark).

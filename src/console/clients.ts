@@ -11,9 +11,9 @@ import { grantsOfClient } from '../oauth/adapter.js';
 import { DomainPolicy } from '../oauth/cimd/domain-policy.js';
 import { personActor, type Actor } from '../admin/actor.js';
 import { AdminError } from '../admin/admin-error.js';
+import { PolicyAdmin } from '../admin/policy.js';
 import { applicable, ClientAdmin, clientFromCimd, clientFromRegistry, type AdminClient } from '../admin/clients.js';
 import { requestOrigin } from '../audit/writer.js';
-import { PolicyError } from '../policy/settings.js';
 import type { ConsoleDeps } from './deps.js';
 import { consoleState } from './guard.js';
 
@@ -71,7 +71,7 @@ export function clientsPages(deps: ConsoleDeps): Router {
   const { pages, registry, cimdClients } = deps;
   const href = (clientId: string, suffix = '') => pages.url(`/clients/${encodeURIComponent(clientId)}${suffix}`);
   const admin = new ClientAdmin(deps);
-  const actor = (ctx: Context) => consoleState(ctx).account.email ?? consoleState(ctx).account.id;
+  const policyAdmin = new PolicyAdmin(deps);
   const adminActor = (ctx: Context): Actor => personActor(consoleState(ctx).account, requestOrigin(ctx));
   /** Runs a service action; its refusal is the page's (404, 409, 400 with the message). */
   async function act<T>(ctx: Context, action: () => Promise<T>): Promise<T> {
@@ -313,19 +313,10 @@ export function clientsPages(deps: ConsoleDeps): Router {
 
   router.post('/console/clients/:id/block-host', async (ctx) => {
     const c = await known(ctx);
-    if (c.kind !== 'cimd') return conflict(ctx, 'console.cimd.host_blocked', c, 'Only a metadata-document (CIMD) client has a host to block.');
+    if (c.kind !== 'cimd') return conflict(ctx, 'policy.updated', c, 'Only a metadata-document (CIMD) client has a host to block.');
     const hostname = new URL(c.clientId).hostname;
-    if (await hostBlock(c)) return conflict(ctx, 'console.cimd.host_blocked', c, `The host ${hostname} is already blocked.`);
-    const current = await deps.policy.get('CIMD_BLOCKED_DOMAINS');
-    const raw = [...current, hostname].join(', ');
-    try {
-      const stored = await deps.policy.set('CIMD_BLOCKED_DOMAINS', raw, actor(ctx));
-      await pages.record(ctx, { type: 'console.cimd.host_blocked', outcome: 'success', clientId: c.clientId, details: { host: hostname, setting: 'CIMD_BLOCKED_DOMAINS', value: stored } });
-    } catch (err) {
-      if (!(err instanceof PolicyError)) throw err;
-      await pages.record(ctx, { type: 'console.cimd.host_blocked', outcome: 'failure', clientId: c.clientId, reason: err.message, details: { host: hostname } });
-      ctx.throw(400, err.message);
-    }
+    // The service layer adds it to CIMD_BLOCKED_DOMAINS and audits `policy.updated` (docs/ARCHITECTURE.md, "The admin service layer").
+    await act(ctx, () => policyAdmin.blockCimdHost(adminActor(ctx), hostname));
     pages.redirect(ctx, back(ctx, c.clientId), `The host ${hostname} is blocked: every client_id URL on it is refused from now on (CIMD_BLOCKED_DOMAINS, on the Policy page).`);
   });
 

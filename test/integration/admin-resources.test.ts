@@ -1,12 +1,14 @@
 // The admin service layer for MCP servers and policy (docs/ARCHITECTURE.md, "The admin service layer"): the same
-// action through the console and through the CLI gives the same result and the same audit event — only the actor and
-// `details.via` differ (table-driven); a stale version is a conflict; an object the configuration file manages is
-// refused to the console and the CLI naming the file, and allowed to the file's actor; an unknown one is not found.
+// action through the console, the CLI and the admin API gives the same result and the same audit event — only the
+// actor and `details.via` differ (table-driven); a stale version is a conflict, audited as the change's failure; an
+// object the configuration file manages is refused to all three naming the file, and allowed to the file's actor; an
+// unknown one is not found.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { CLI_ACTOR, CONFIG_ACTOR } from '../../src/admin/actor.js';
 import { AdminError } from '../../src/admin/admin-error.js';
 import { PolicyAdmin } from '../../src/admin/policy.js';
 import { ResourceAdmin } from '../../src/admin/resources.js';
+import { adminApiClient, adminApiToken, call } from '../helpers/admin-api.js';
 import { oneJson, runCli } from '../helpers/cli.js';
 import { consoleSignIn, type ConsoleBrowser } from '../helpers/console.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
@@ -15,36 +17,48 @@ import { startTestServer, TEST_RESOURCE, type TestServer } from '../helpers/serv
 const ADMIN = { email: 'admin@example.com', password: 'correct horse battery staple', isAdmin: true };
 const VIA_CONSOLE = 'https://console-made.example.test/mcp';
 const VIA_CLI = 'https://cli-made.example.test/mcp';
+const VIA_API = 'https://api-made.example.test/mcp';
 const MANAGED = 'https://managed.example.test/mcp';
 const FILE = 'gatehouse.yaml';
+const STALE = 'stale-version';
 
-type Outcome = { ok: boolean; status?: number; error?: string };
+/** What a door answered: success, the status (the console's 303 counts as success) and the refusal's text. */
+type Outcome = { ok: boolean; status: number; error?: string };
+/** An admin API request: the operation, its method, path (below /admin/api/v1), body and headers. */
+type ApiRequest = { method: string; path: string; body?: unknown; headers?: Record<string, string> };
 
-/** One resource action, as the console does it and as the CLI does it. */
+/** One resource action, as the console, the CLI and the admin API do it. */
 interface ResourceStep {
   name: string;
   console: (uri: string) => Promise<Response>;
   cli: (uri: string) => string[];
-  ok: boolean;
+  api: (uri: string) => ApiRequest;
+  /** The API's status (the console's for a refusal; its success is a 303). */
+  status: number;
   /** The audit event it writes (none for a refusal before anything is found). */
   event?: { type: string; outcome: string };
   error?: string;
 }
 
 let db: TestDatabase;
-let gh: TestServer | undefined;
+let gh: TestServer;
 let admin: ConsoleBrowser;
+let api: string;
+let writer: string;
+let writerId: string;
 
 const id = (uri: string) => encodeURIComponent(uri);
-const server = () => gh!;
+const server = () => gh;
 const services = () => ({ config: server().services.config, resources: server().services.resources, policy: server().services.policy, accounts: server().services.accounts, audit: server().services.audit });
+const DOCS_READ = { description: 'Read the docs', tools: ['search'] };
 
 const RESOURCE_STEPS: ResourceStep[] = [
   {
     name: 'create',
     console: (uri) => admin.submit('/resources', '/resources/new', { uri, name: 'Docs', scopes: 'docs:read | Read the docs | search', emailDomains: '', groups: '' }),
     cli: (uri) => ['resource', 'add', '--uri', uri, '--name', 'Docs', '--scope', 'docs:read=Read the docs', '--tool', 'docs:read=search', '--json'],
-    ok: true,
+    api: (uri) => ({ method: 'POST', path: '/mcp-servers', body: { uri, name: 'Docs', scopes: { 'docs:read': DOCS_READ } } }),
+    status: 201,
     event: { type: 'resource.created', outcome: 'success' },
   },
   {
@@ -57,37 +71,60 @@ const RESOURCE_STEPS: ResourceStep[] = [
       'resource', 'add', '--uri', uri, '--name', 'Docs 2', '--scope', 'docs:read=Read the docs', '--tool', 'docs:read=search', '--scope', 'docs:write=Write docs', '--tool', 'docs:write=edit',
       '--scope-approval', 'docs:write=once-per-grant', '--allow-email-domain', 'example.com', '--tool-approval', 'purge=each-call', '--destructive-approval', 'each-call', '--json',
     ],
-    ok: true,
+    api: (uri) => ({
+      method: 'PUT', path: `/mcp-servers/${id(uri)}`,
+      body: {
+        name: 'Docs 2', scopes: { 'docs:read': DOCS_READ, 'docs:write': { description: 'Write docs', tools: ['edit'], approval: 'once-per-grant' } },
+        access: { email_domains: ['example.com'], groups: [] }, tool_approval: { purge: 'each-call' }, destructive_tools_approval: 'each-call',
+      },
+    }),
+    status: 200,
     event: { type: 'resource.updated', outcome: 'success' },
   },
   {
-    name: 'invalid input',
-    console: (uri) => admin.submit(`/resources/${id(uri)}`, `/resources/${id(uri)}`, { name: 'Docs 2', scopes: 'docs:read | Read | not a tool!', emailDomains: '', groups: '' }),
-    cli: (uri) => ['resource', 'add', '--uri', uri, '--name', 'x'.repeat(201), '--json'],
-    ok: false,
+    name: 'invalid input: a scope name RFC 6749 does not allow',
+    console: (uri) => admin.submit(`/resources/${id(uri)}`, `/resources/${id(uri)}`, { name: 'Docs 2', scopes: 'bad scope | Bad', emailDomains: '', groups: '' }),
+    cli: (uri) => ['resource', 'set-scope', uri, 'bad scope', '--description', 'Bad', '--json'],
+    api: (uri) => ({ method: 'PUT', path: `/mcp-servers/${id(uri)}/scopes/${id('bad scope')}`, body: { description: 'Bad' } }),
+    status: 400,
     event: { type: 'resource.updated', outcome: 'failure' },
+  },
+  {
+    name: 'a change based on a stale version',
+    console: (uri) => admin.submit(`/resources/${id(uri)}`, `/resources/${id(uri)}`, { version: STALE, name: 'Docs 3', scopes: 'docs:read | Read the docs | search', emailDomains: '', groups: '' }),
+    cli: (uri) => ['resource', 'update', uri, '--name', 'Docs 3', '--if-version', STALE, '--json'],
+    api: (uri) => ({ method: 'PATCH', path: `/mcp-servers/${id(uri)}`, body: { name: 'Docs 3' }, headers: { 'if-match': `"${STALE}"` } }),
+    status: 409,
+    event: { type: 'resource.updated', outcome: 'failure' },
+    error: 'changed since you read it',
   },
   {
     name: 'delete',
     console: (uri) => admin.submit(`/resources/${id(uri)}/delete`, `/resources/${id(uri)}/delete`, {}),
     cli: (uri) => ['resource', 'remove', uri, '--json'],
-    ok: true,
+    api: (uri) => ({ method: 'DELETE', path: `/mcp-servers/${id(uri)}` }),
+    status: 200,
     event: { type: 'resource.deleted', outcome: 'success' },
   },
   {
     name: 'delete what is gone',
     console: (uri) => admin.submit(`/resources/${id(uri)}/delete`, '/resources', {}),
     cli: (uri) => ['resource', 'remove', uri, '--json'],
-    ok: false,
+    api: (uri) => ({ method: 'DELETE', path: `/mcp-servers/${id(uri)}` }),
+    status: 404,
     error: 'no such MCP server',
   },
 ];
 
-/** One policy action on REGISTRATION, the same way. */
+/** One policy action on REGISTRATION, the same three ways. */
 const POLICY_STEPS = [
-  { name: 'set', form: ['/policy/REGISTRATION', { value: 'approval' }], cli: ['policy', 'set', 'REGISTRATION', 'approval', '--json'], ok: true, effective: 'approval', type: 'policy.updated', outcome: 'success' },
-  { name: 'set a bad value', form: ['/policy/REGISTRATION', { value: 'wide-open' }], cli: ['policy', 'set', 'REGISTRATION', 'wide-open', '--json'], ok: false, type: 'policy.updated', outcome: 'failure' },
-  { name: 'reset', form: ['/policy/REGISTRATION/reset', {}], cli: ['policy', 'reset', 'REGISTRATION', '--json'], ok: true, effective: 'open', type: 'policy.reset', outcome: 'success' },
+  { name: 'set', form: { value: 'approval' }, cli: ['policy', 'set', 'REGISTRATION', 'approval', '--json'], api: { method: 'PUT', body: { value: 'approval' } }, status: 200, effective: 'approval', type: 'policy.updated', outcome: 'success' },
+  { name: 'set a bad value', form: { value: 'wide-open' }, cli: ['policy', 'set', 'REGISTRATION', 'wide-open', '--json'], api: { method: 'PUT', body: { value: 'wide-open' } }, status: 400, effective: 'approval', type: 'policy.updated', outcome: 'failure' },
+  {
+    name: 'set on a stale version', form: { value: 'closed', version: STALE }, cli: ['policy', 'set', 'REGISTRATION', 'closed', '--if-version', STALE, '--json'],
+    api: { method: 'PUT', body: { value: 'closed' }, headers: { 'if-match': `"${STALE}"` } }, status: 409, effective: 'approval', type: 'policy.updated', outcome: 'failure',
+  },
+  { name: 'reset', form: null, cli: ['policy', 'reset', 'REGISTRATION', '--json'], api: { method: 'DELETE' }, status: 200, effective: 'open', type: 'policy.reset', outcome: 'success' },
 ] as const;
 
 type Row = { type: string; outcome: string; actor: string; resource: string | null; reason: string | null; details: Record<string, unknown> | string };
@@ -106,7 +143,7 @@ async function auditRows(where: { type: string; resource?: string; via?: string 
     .filter((r) => !where.via || r.via === where.via);
 }
 
-/** A resource as administration shows it, without the URI (which differs between the two runs). */
+/** A resource as administration shows it, without the URI (which differs between the runs). */
 async function state(uri: string) {
   const r = await server().services.resources.find(uri);
   if (!r) return null;
@@ -114,9 +151,27 @@ async function state(uri: string) {
   return view;
 }
 
+async function viaApi(request: ApiRequest): Promise<Outcome> {
+  const res = await call(`${api}${request.path}`, { method: request.method, token: writer, body: request.body, headers: request.headers });
+  return res.status < 300 ? { ok: true, status: res.status } : { ok: false, status: res.status, error: res.json.error_description };
+}
+
+/** The CLI beside the running server: on the embedded database over the admin API with the server's local key, on PostgreSQL on the database itself — the actor is `cli` either way. */
+async function viaCli(args: string[]): Promise<Outcome & { json?: Record<string, any> }> {
+  const run = await runCli(args, db.env);
+  if (run.code === 0) return { ok: true, status: 0, json: oneJson(run.stdout) };
+  expect(run.stdout).toBe('');
+  const error = JSON.parse(run.stderr.trim().split('\n').pop()!) as { status: number; error_description: string };
+  return { ok: false, status: error.status, error: error.error_description };
+}
+
 beforeAll(async () => {
   db = await createTestDatabase();
   gh = await startTestServer(db.env);
+  api = `${gh.issuer}/admin/api/v1`;
+  const w = await adminApiClient(gh, 'admin:read admin:write', 'automation');
+  writerId = w.id;
+  writer = await adminApiToken(gh, w);
   await gh.services.users.create(ADMIN);
   admin = await consoleSignIn(gh.issuer, ADMIN.email, ADMIN.password);
 });
@@ -126,30 +181,102 @@ afterAll(async () => {
   await db?.drop();
 });
 
-describe('MCP servers and policy through the console and the CLI', () => {
+describe('MCP servers and policy through the console, the CLI and the admin API', () => {
   it('give the same results, refusals and audit events; managed objects are refused naming the file', async () => {
-    // ---- the console, on a running server ----
     const fromConsole: Array<Outcome & { state: unknown }> = [];
     for (const step of RESOURCE_STEPS) {
       const res = await step.console(VIA_CONSOLE);
       const html = await res.text();
       fromConsole.push({ ok: res.status === 303, status: res.status, ...(res.status === 303 ? {} : { error: html }), state: await state(VIA_CONSOLE) });
     }
-    const policyFromConsole: Outcome[] = [];
-    const policyStates: unknown[] = [];
+    const fromApi: Array<Outcome & { state: unknown }> = [];
+    for (const step of RESOURCE_STEPS) fromApi.push({ ...(await viaApi(step.api(VIA_API))), state: await state(VIA_API) });
+    const fromCli: Array<Outcome & { state: unknown }> = [];
+    for (const step of RESOURCE_STEPS) fromCli.push({ ...(await viaCli(step.cli(VIA_CLI))), state: await state(VIA_CLI) });
+
+    const policy = { console: [] as Outcome[], api: [] as Outcome[], cli: [] as Outcome[] };
+    const policyStates = { console: [] as unknown[], api: [] as unknown[], cli: [] as unknown[] };
     for (const step of POLICY_STEPS) {
-      const res = await admin.submit(step.form[0], '/policy', step.form[1]);
-      policyFromConsole.push({ ok: res.status === 303, status: res.status });
-      policyStates.push(await server().services.policy.get('REGISTRATION'));
+      const res = step.form ? await admin.submit('/policy/REGISTRATION', '/policy', step.form) : await admin.submit('/policy/REGISTRATION/reset', '/policy', {});
+      policy.console.push({ ok: res.status === 303, status: res.status });
+      policyStates.console.push(await server().services.policy.get('REGISTRATION'));
+    }
+    for (const step of POLICY_STEPS) {
+      policy.api.push(await viaApi({ path: '/policy/REGISTRATION', ...step.api }));
+      policyStates.api.push(await server().services.policy.get('REGISTRATION'));
+    }
+    for (const step of POLICY_STEPS) {
+      policy.cli.push(await viaCli([...step.cli]));
+      policyStates.cli.push(await server().services.policy.get('REGISTRATION'));
     }
 
-    // A server and a setting the configuration file manages: created by its actor, then marked.
+    // ---- the same results ----
+    RESOURCE_STEPS.forEach((step, i) => {
+      const ok = step.status < 300;
+      expect({ step: step.name, console: fromConsole[i]!.ok, api: fromApi[i]!.ok, cli: fromCli[i]!.ok }).toEqual({ step: step.name, console: ok, api: ok, cli: ok });
+      expect({ step: step.name, api: fromApi[i]!.status }).toEqual({ step: step.name, api: step.status });
+      if (!ok) expect({ step: step.name, console: fromConsole[i]!.status, cli: fromCli[i]!.status }).toEqual({ step: step.name, console: step.status, cli: step.status });
+      if (step.error) for (const outcome of [fromConsole[i]!, fromApi[i]!, fromCli[i]!]) expect(outcome.error).toContain(step.error);
+      // The same state after each step, whichever door.
+      expect({ step: step.name, api: fromApi[i]!.state, cli: fromCli[i]!.state }).toEqual({ step: step.name, api: fromConsole[i]!.state, cli: fromConsole[i]!.state });
+    });
+    expect(await state(VIA_CLI)).toBeNull();
+    // What the update made (the same through each door, above).
+    expect(fromConsole[1]!.state).toMatchObject({
+      name: 'Docs 2',
+      scopes: { 'docs:read': { description: 'Read the docs', tools: ['search'] }, 'docs:write': { description: 'Write docs', tools: ['edit'], approval: 'once-per-grant' } },
+      access: { email_domains: ['example.com'], groups: [] },
+      tool_approval: { purge: 'each-call' },
+      destructive_tools_approval: 'each-call',
+      managed_by: null,
+    });
+    POLICY_STEPS.forEach((step, i) => {
+      const ok = step.status < 300;
+      expect({ step: step.name, console: policy.console[i]!.ok, api: policy.api[i]!.ok, cli: policy.cli[i]!.ok }).toEqual({ step: step.name, console: ok, api: ok, cli: ok });
+      expect({ step: step.name, api: policy.api[i]!.status }).toEqual({ step: step.name, api: step.status });
+      if (!ok) expect({ step: step.name, console: policy.console[i]!.status, cli: policy.cli[i]!.status }).toEqual({ step: step.name, console: step.status, cli: step.status });
+      for (const door of ['console', 'api', 'cli'] as const) expect({ step: step.name, door, effective: policyStates[door][i] }).toEqual({ step: step.name, door, effective: step.effective });
+    });
+    expect(policy.cli[1]!.error).toContain('REGISTRATION');
+
+    // ---- the same audit events: type, outcome, reason and details; the actor and via name the door ----
+    const doors = [
+      { uri: VIA_CONSOLE, via: 'person', actor: ADMIN.email },
+      { uri: VIA_API, via: 'api_client', actor: writerId },
+      { uri: VIA_CLI, via: 'cli', actor: 'cli' },
+    ];
+    const expected = RESOURCE_STEPS.flatMap((s) => (s.event ? [s.event] : []));
+    const byDoor = await Promise.all(doors.map((d) => auditRows({ type: 'resource.%', resource: d.uri })));
+    byDoor.forEach((events, i) => {
+      expect(events.map((e) => ({ type: e.row.type, outcome: e.row.outcome }))).toEqual(expected);
+      expect(events.every((e) => e.via === doors[i]!.via && e.actor === doors[i]!.actor)).toBe(true);
+    });
+    // Successes carry the same details; refusals the same reasons (refused input names its problems in each door's own words).
+    const successes = (events: (typeof byDoor)[number]) => events.filter((e) => e.row.outcome === 'success').map((e) => e.row);
+    const reasons = (events: (typeof byDoor)[number]) => events.filter((e) => e.row.outcome === 'failure').map((e) => e.reason);
+    expect(successes(byDoor[1]!)).toEqual(successes(byDoor[0]!));
+    expect(successes(byDoor[2]!)).toEqual(successes(byDoor[0]!));
+    expect(successes(byDoor[0]!)[0]!.details).toEqual({ name: 'Docs', scopes: ['docs:read'], default: false });
+    expect(reasons(byDoor[0]!)).toEqual(['invalid input', expect.stringContaining('changed since you read it')]);
+    expect(reasons(byDoor[1]!)).toEqual(reasons(byDoor[0]!));
+    expect(reasons(byDoor[2]!)).toEqual(reasons(byDoor[0]!));
+
+    const registration = (await auditRows({ type: 'policy.%' })).filter((e) => e.row.details.setting === 'REGISTRATION');
+    const [consolePolicy, apiPolicy, cliPolicy] = doors.map((d) => registration.filter((e) => e.via === d.via));
+    expect(consolePolicy!.map((e) => [e.row.type, e.row.outcome])).toEqual(POLICY_STEPS.map((s) => [s.type, s.outcome]));
+    expect(apiPolicy!.map((e) => e.row)).toEqual(consolePolicy!.map((e) => e.row));
+    expect(cliPolicy!.map((e) => e.row)).toEqual(consolePolicy!.map((e) => e.row));
+    expect(consolePolicy!.every((e) => e.actor === ADMIN.email)).toBe(true);
+    expect(apiPolicy!.every((e) => e.actor === writerId)).toBe(true);
+    expect(cliPolicy!.every((e) => e.actor === 'cli')).toBe(true);
+
+    // ---- a server and a setting the configuration file manages: created by its actor, then marked ----
     const resources = new ResourceAdmin(services());
-    const policy = new PolicyAdmin(services());
+    const policyAdmin = new PolicyAdmin(services());
     await resources.create(CONFIG_ACTOR, { uri: MANAGED, name: 'Managed', scopes: { 'm:read': 'Read' } });
     expect(await resources.markManaged(MANAGED, FILE)).toBe(true);
-    await policy.set(CONFIG_ACTOR, 'CIMD_BLOCKED_DOMAINS', 'blocked.example');
-    expect(await policy.markManaged('CIMD_BLOCKED_DOMAINS', FILE)).toBe(true);
+    await policyAdmin.set(CONFIG_ACTOR, 'CIMD_BLOCKED_DOMAINS', 'blocked.example');
+    expect(await policyAdmin.markManaged('CIMD_BLOCKED_DOMAINS', FILE)).toBe(true);
     const managedBefore = await state(MANAGED);
 
     const page = await admin.page(`/resources/${id(MANAGED)}`);
@@ -159,105 +286,37 @@ describe('MCP servers and policy through the console and the CLI', () => {
     expect(page.html).not.toMatch(/<button type="submit" class="danger">Delete<\/button>/);
     expect((await admin.page(`/resources/${id(MANAGED)}/delete`)).html).not.toMatch(/<button type="submit" class="danger">Delete<\/button>/);
     expect((await admin.page('/resources')).html).toContain(`(managed by ${FILE})`);
-    const edit = await admin.submit(`/resources/${id(MANAGED)}`, '/resources', { name: 'Hijack', scopes: 'x', emailDomains: '', groups: '' });
-    expect(edit.status).toBe(409);
-    expect(await edit.text()).toContain(`managed by the configuration file ${FILE}`);
-    const del = await admin.submit(`/resources/${id(MANAGED)}/delete`, '/resources', {});
-    expect(del.status).toBe(409);
-    expect(await del.text()).toContain(FILE);
     const policyPage = await admin.page('/policy');
     const blocked = policyPage.html.slice(policyPage.html.indexOf('id="h-CIMD_BLOCKED_DOMAINS"'), policyPage.html.indexOf('id="h-ALLOWED_EMAIL_DOMAINS"'));
     expect(blocked).toContain(`Managed by <code>${FILE}</code>`);
     expect(blocked).not.toContain('>Save</button>');
-    const policyEdit = await admin.submit('/policy/CIMD_BLOCKED_DOMAINS', '/policy', { value: '' });
-    expect(policyEdit.status).toBe(409);
-    expect(await policyEdit.text()).toContain(`managed by the configuration file ${FILE}`);
 
-    // ---- the CLI: the embedded database belongs to one process, so it runs while no server holds it ----
-    await gh!.close();
-    gh = undefined;
-    const fromCli: Outcome[] = [];
-    for (const step of RESOURCE_STEPS) {
-      const run = await runCli(step.cli(VIA_CLI), db.env);
-      fromCli.push(run.code === 0 ? { ok: true } : { ok: false, error: run.stderr });
-      if (step.ok) expect(oneJson(run.stdout)).toBeDefined();
-      else expect(run.stdout).toBe('');
+    // Each door refuses the same three changes with a conflict naming the file.
+    const managedRefusals: Array<{ door: string; status: number; text: string }> = [];
+    const consoleEdit = await admin.submit(`/resources/${id(MANAGED)}`, '/resources', { name: 'Hijack', scopes: 'x', emailDomains: '', groups: '' });
+    managedRefusals.push({ door: 'console', status: consoleEdit.status, text: await consoleEdit.text() });
+    const consoleDelete = await admin.submit(`/resources/${id(MANAGED)}/delete`, '/resources', {});
+    managedRefusals.push({ door: 'console', status: consoleDelete.status, text: await consoleDelete.text() });
+    const consolePolicyEdit = await admin.submit('/policy/CIMD_BLOCKED_DOMAINS', '/policy', { value: '' });
+    managedRefusals.push({ door: 'console', status: consolePolicyEdit.status, text: await consolePolicyEdit.text() });
+    for (const request of [
+      { method: 'PUT', path: `/mcp-servers/${id(MANAGED)}`, body: { name: 'Hijack' } },
+      { method: 'DELETE', path: `/mcp-servers/${id(MANAGED)}` },
+      { method: 'DELETE', path: '/policy/CIMD_BLOCKED_DOMAINS' },
+    ]) {
+      const refused = await viaApi(request);
+      managedRefusals.push({ door: 'api', status: refused.status, text: refused.error ?? '' });
     }
-    const policyFromCli: Array<Outcome & { effective?: unknown }> = [];
-    for (const step of POLICY_STEPS) {
-      const run = await runCli([...step.cli], db.env);
-      policyFromCli.push(run.code === 0 ? { ok: true, effective: oneJson(run.stdout).effective } : { ok: false, error: run.stderr });
+    for (const args of [['resource', 'add', '--uri', MANAGED, '--name', 'Hijack', '--json'], ['resource', 'remove', MANAGED, '--json'], ['policy', 'reset', 'CIMD_BLOCKED_DOMAINS', '--json']]) {
+      const refused = await viaCli(args);
+      managedRefusals.push({ door: 'cli', status: refused.status, text: refused.error ?? '' });
     }
-    const cliManaged = await runCli(['resource', 'add', '--uri', MANAGED, '--name', 'Hijack', '--json'], db.env);
-    expect(cliManaged.code).toBe(1);
-    expect(cliManaged.stderr).toContain(`managed by the configuration file ${FILE}`);
-    const cliManagedRemove = await runCli(['resource', 'remove', MANAGED], db.env);
-    expect(cliManagedRemove.code).toBe(1);
-    expect(cliManagedRemove.stderr).toContain(FILE);
-    const cliManagedPolicy = await runCli(['policy', 'reset', 'CIMD_BLOCKED_DOMAINS', '--json'], db.env);
-    expect(cliManagedPolicy.code).toBe(1);
-    expect(cliManagedPolicy.stderr).toContain(`managed by the configuration file ${FILE}`);
-    const shown = oneJson((await runCli(['policy', 'show', '--json'], db.env)).stdout).settings as Array<Record<string, unknown>>;
-    expect(shown.find((e) => e.name === 'CIMD_BLOCKED_DOMAINS')).toMatchObject({ managed_by: FILE, effective: ['blocked.example'] });
-    gh = await startTestServer(db.env);
-
-    // ---- the same results ----
-    RESOURCE_STEPS.forEach((step, i) => {
-      expect({ step: step.name, ok: fromConsole[i]!.ok }).toEqual({ step: step.name, ok: step.ok });
-      expect({ step: step.name, ok: fromCli[i]!.ok }).toEqual({ step: step.name, ok: step.ok });
-      if (step.error) {
-        expect(fromConsole[i]!.error).toContain(step.error);
-        expect(fromCli[i]!.error).toContain(step.error);
-      }
-    });
-    expect(fromConsole[2]!.status).toBe(400);
-    expect(fromConsole[4]!.status).toBe(404);
-    expect(await state(VIA_CLI)).toBeNull();
-    expect(await state(VIA_CONSOLE)).toBeNull();
-    // What the console's update made (the CLI's wrote the same audit details, below).
-    const updated = fromConsole[1]!.state as Record<string, unknown>;
-    expect(updated).toMatchObject({
-      name: 'Docs 2',
-      scopes: { 'docs:read': { description: 'Read the docs', tools: ['search'] }, 'docs:write': { description: 'Write docs', tools: ['edit'], approval: 'once-per-grant' } },
-      access: { email_domains: ['example.com'], groups: [] },
-      tool_approval: { purge: 'each-call' },
-      destructive_tools_approval: 'each-call',
-      managed_by: null,
-    });
-    POLICY_STEPS.forEach((step, i) => {
-      expect(policyFromConsole[i]!.ok).toBe(step.ok);
-      expect(policyFromCli[i]!.ok).toBe(step.ok);
-      if ('effective' in step) {
-        expect(policyStates[i]).toBe(step.effective);
-        expect(policyFromCli[i]!.effective).toBe(step.effective);
-      } else {
-        expect(policyFromConsole[i]!.status).toBe(400);
-        expect(policyFromCli[i]!.error).toContain('REGISTRATION');
-      }
-    });
-
-    // ---- the same audit events: type, outcome and details; the actor and via name the adapter ----
-    const consoleEvents = await auditRows({ type: 'resource.%', resource: VIA_CONSOLE });
-    const cliEvents = await auditRows({ type: 'resource.%', resource: VIA_CLI });
-    const expected = RESOURCE_STEPS.flatMap((s) => (s.event ? [s.event] : []));
-    expect(consoleEvents.map((e) => ({ type: e.row.type, outcome: e.row.outcome }))).toEqual(expected);
-    expect(cliEvents.map((e) => ({ type: e.row.type, outcome: e.row.outcome }))).toEqual(expected);
-    // Successes carry the same details; refused input names its problems in each adapter's own words.
-    const successes = (events: typeof consoleEvents) => events.filter((e) => e.row.outcome === 'success').map((e) => e.row);
-    expect(successes(consoleEvents)).toEqual(successes(cliEvents));
-    expect(successes(consoleEvents)[0]!.details).toEqual({ name: 'Docs', scopes: ['docs:read'], default: false });
-    expect(consoleEvents.every((e) => e.via === 'person' && e.actor === ADMIN.email)).toBe(true);
-    expect(cliEvents.every((e) => e.via === 'cli' && e.actor === 'cli' && e.actorId === 'cli')).toBe(true);
-    expect(consoleEvents.filter((e) => e.row.outcome === 'failure').every((e) => e.reason === 'invalid input')).toBe(true);
-    expect(cliEvents.filter((e) => e.row.outcome === 'failure').every((e) => e.reason === 'invalid input')).toBe(true);
-
-    const registration = (await auditRows({ type: 'policy.%' })).filter((e) => e.row.details.setting === 'REGISTRATION');
-    const consolePolicy = registration.filter((e) => e.via === 'person');
-    const cliPolicy = registration.filter((e) => e.via === 'cli');
-    expect(consolePolicy.map((e) => e.row)).toEqual(cliPolicy.map((e) => e.row));
-    expect(consolePolicy.map((e) => [e.row.type, e.row.outcome])).toEqual(POLICY_STEPS.map((s) => [s.type, s.outcome]));
-    expect(consolePolicy.every((e) => e.actor === ADMIN.email)).toBe(true);
-    expect(cliPolicy.every((e) => e.actor === 'cli')).toBe(true);
+    for (const r of managedRefusals) {
+      expect({ door: r.door, status: r.status }).toEqual({ door: r.door, status: 409 });
+      expect(r.text).toContain(`managed by the configuration file ${FILE}`);
+    }
+    const shown = (await viaCli(['policy', 'show', 'CIMD_BLOCKED_DOMAINS', '--json'])).json!;
+    expect(shown).toMatchObject({ managed_by: FILE, effective: ['blocked.example'] });
 
     // ---- refusals of managed objects were audited as failures, and nothing changed ----
     const managedEvents = await auditRows({ type: 'resource.%', resource: MANAGED });
@@ -265,6 +324,8 @@ describe('MCP servers and policy through the console and the CLI', () => {
       ['resource.created', 'success', 'config'],
       ['resource.updated', 'failure', 'person'],
       ['resource.deleted', 'failure', 'person'],
+      ['resource.updated', 'failure', 'api_client'],
+      ['resource.deleted', 'failure', 'api_client'],
       ['resource.updated', 'failure', 'cli'],
       ['resource.deleted', 'failure', 'cli'],
     ]);
@@ -284,7 +345,7 @@ describe('MCP servers and policy through the console and the CLI', () => {
     await again.remove(CLI_ACTOR, MANAGED);
     await again2.reset(CONFIG_ACTOR, 'CIMD_BLOCKED_DOMAINS');
     expect((await again2.entry('CIMD_BLOCKED_DOMAINS')).managedBy).toBeNull();
-  }, 240_000);
+  }, 300_000);
 });
 
 describe('the services directly', () => {

@@ -497,20 +497,21 @@ describe('gatehouse cimd (CLI)', () => {
     const target = 'https://tools.example.com/oauth/client.json';
     const blocked = await runCli(['cimd', 'block', target, '--json'], db.env);
     expect(blocked.code).toBe(0);
-    expect(oneJson(blocked.stdout)).toMatchObject({ client_id: target, host: 'tools.example.com', blocked: true, first_seen_at: null });
+    // The admin API's client (docs/ADMIN-API.md): a URL never used yet is blocked before its first use.
+    expect(oneJson(blocked.stdout)).toMatchObject({ client_id: target, kind: 'cimd', host: 'tools.example.com', status: 'blocked', last_used_at: null });
 
     const listed = await runCli(['cimd', 'list', '--json'], db.env);
     expect(listed.code).toBe(0);
-    expect(oneJson(listed.stdout).clients).toEqual([expect.objectContaining({ client_id: target, blocked: true })]);
+    expect(oneJson(listed.stdout).items).toEqual([expect.objectContaining({ client_id: target, status: 'blocked' })]);
 
     const unblocked = await runCli(['cimd', 'unblock', target, '--json'], db.env);
     expect(unblocked.code).toBe(0);
-    expect(oneJson(unblocked.stdout)).toMatchObject({ client_id: target, blocked: false, blocked_at: null });
+    expect(oneJson(unblocked.stdout)).toMatchObject({ client_id: target, status: 'active' });
 
     const services = await openServices(loadConfig({ ...db.env, NODE_ENV: 'test', LOG_LEVEL: 'silent' }), { migrate: false });
     try {
       const events = (await services.audit.recent({ limit: 10 })).filter((e) => e.client_id === target);
-      expect(events.map((e) => [e.type, e.actor])).toEqual([['cimd.unblocked', 'cli'], ['cimd.blocked', 'cli']]);
+      expect(events.map((e) => [e.type, e.actor])).toEqual([['client.enabled', 'cli'], ['client.disabled', 'cli']]);
     } finally {
       await services.handle.close();
     }
@@ -523,7 +524,7 @@ describe('gatehouse cimd (CLI)', () => {
     expect(bad.stderr).toContain('the client_id must be an https URL');
     const unknown = await runCli(['cimd', 'unblock', 'https://never.example.com/client.json'], db.env);
     expect(unknown.code).toBe(1);
-    expect(unknown.stderr).toContain('no metadata-document client');
+    expect(unknown.stderr).toContain('There is no such client');
   });
 });
 

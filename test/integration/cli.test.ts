@@ -24,15 +24,19 @@ describe('gatehouse CLI', () => {
 
     const resource = await runCli(['resource', 'add', '--uri', 'https://MCP.example.com/', '--name', 'Docs', '--scope', 'docs:read=Read the docs', '--default', '--json'], db.env);
     expect(resource.code).toBe(0);
-    expect(oneJson(resource.stdout)).toMatchObject({ uri: 'https://mcp.example.com', name: 'Docs', scopes: { 'docs:read': 'Read the docs' }, tools: { 'docs:read': [] }, access: null, default: true });
+    // The admin API's answer (docs/ADMIN-API.md, "MCP servers"): the RESOURCES shape with its version.
+    expect(oneJson(resource.stdout)).toMatchObject({ uri: 'https://mcp.example.com', name: 'Docs', scopes: { 'docs:read': { description: 'Read the docs', tools: [] } }, access: null, default: true, version: expect.any(String) });
 
     // Approval marks (docs/TOOL-APPROVALS.md): per tool, per scope, for reported destructive tools; a bad mode names the flag.
     const marked = await runCli(['resource', 'add', '--uri', 'https://notes.example.com/mcp', '--scope', 'notes:write=Change notes', '--tool', 'notes:write=edit_note', '--scope-approval', 'notes:write=once-per-grant', '--tool-approval', 'delete_note=each-call', '--destructive-approval', 'each-call', '--json'], db.env);
     expect(marked.code).toBe(0);
-    expect(oneJson(marked.stdout)).toMatchObject({ scope_approval: { 'notes:write': 'once-per-grant' }, tool_approval: { delete_note: 'each-call' }, destructive_tools_approval: 'each-call' });
+    expect(oneJson(marked.stdout)).toMatchObject({ scopes: { 'notes:write': { tools: ['edit_note'], approval: 'once-per-grant' } }, tool_approval: { delete_note: 'each-call' }, destructive_tools_approval: 'each-call' });
     const badMode = await runCli(['resource', 'add', '--uri', 'https://notes.example.com/mcp', '--tool-approval', 'delete_note=always'], db.env);
     expect(badMode.code).toBe(1);
-    expect(badMode.stderr).toMatch(/--tool-approval delete_note=always: the mode must be each-call or once-per-grant/);
+    expect(badMode.stderr).toMatch(/--tool-approval <tool=mode>' argument 'delete_note=always' is invalid\. the mode must be each-call or once-per-grant/);
+    const badDestructive = await runCli(['resource', 'add', '--uri', 'https://notes.example.com/mcp', '--destructive-approval', 'always', '--json'], db.env);
+    expect(badDestructive.code).toBe(1);
+    expect(JSON.parse(badDestructive.stderr.trim().split('\n').pop()!)).toMatchObject({ error: 'invalid_request' });
 
     const withStdin = await runCli(['user', 'add', '--email', 'Ops@Example.com', '--admin', '--password-stdin', '--json'], db.env, 'a very long password indeed\n');
     expect(withStdin.code).toBe(0);
@@ -93,11 +97,11 @@ describe('gatehouse CLI', () => {
   it('policy show/set/reset: overrides stored in the database, parsed like the environment, audited', async () => {
     const set = await runCli(['policy', 'set', 'CIMD_BLOCKED_DOMAINS', 'Evil.example, *.bad.example', '--json'], db.env);
     expect(set.code).toBe(0);
-    expect(oneJson(set.stdout)).toEqual({ name: 'CIMD_BLOCKED_DOMAINS', effective: ['evil.example', '*.bad.example'] });
+    expect(oneJson(set.stdout)).toMatchObject({ name: 'CIMD_BLOCKED_DOMAINS', effective: ['evil.example', '*.bad.example'], overridden: true, version: expect.any(String) });
 
     const shown = await runCli(['policy', 'show', '--json'], db.env);
     expect(shown.code).toBe(0);
-    const settings = oneJson(shown.stdout).settings as Array<Record<string, unknown>>;
+    const settings = oneJson(shown.stdout).items as Array<Record<string, unknown>>;
     expect(settings.map((e) => e.name)).toEqual(['REGISTRATION', 'CIMD_ALLOWED_DOMAINS', 'CIMD_BLOCKED_DOMAINS', 'ALLOWED_EMAIL_DOMAINS', 'ALLOWED_GROUPS']);
     expect(settings.find((e) => e.name === 'CIMD_BLOCKED_DOMAINS')).toMatchObject({ effective: ['evil.example', '*.bad.example'], environment: [], overridden: true, updated_by: 'cli' });
 
@@ -106,12 +110,12 @@ describe('gatehouse CLI', () => {
     expect(bad.stderr).toMatch(/REGISTRATION/);
     const unknown = await runCli(['policy', 'set', 'ADMIN_EMAILS', 'eve@evil.test'], db.env);
     expect(unknown.code).toBe(1);
-    expect(unknown.stderr).toMatch(/ADMIN_EMAILS is not a policy setting/);
+    expect(unknown.stderr).toMatch(/'ADMIN_EMAILS' is invalid for argument 'name'\. Allowed choices are REGISTRATION/);
 
     const reset = await runCli(['policy', 'reset', 'CIMD_BLOCKED_DOMAINS', '--json'], db.env);
     expect(reset.code).toBe(0);
-    expect(oneJson(reset.stdout)).toEqual({ name: 'CIMD_BLOCKED_DOMAINS', effective: [] });
-    const after = oneJson((await runCli(['policy', 'show', '--json'], db.env)).stdout).settings as Array<Record<string, unknown>>;
+    expect(oneJson(reset.stdout)).toMatchObject({ name: 'CIMD_BLOCKED_DOMAINS', effective: [], overridden: false });
+    const after = oneJson((await runCli(['policy', 'show', '--json'], db.env)).stdout).items as Array<Record<string, unknown>>;
     expect(after.every((e) => e.overridden === false)).toBe(true);
   });
 

@@ -2,9 +2,14 @@
 import type { Operation } from '../operation.js';
 import { auditOperations } from './audit.js';
 import { clientOperations } from './clients.js';
+import { connectionOperations } from './connections.js';
+import { grantOperations } from './grants.js';
+import { keyOperations } from './keys.js';
 import { mcpServerOperations } from './mcp-servers.js';
 import { meOperations } from './me.js';
+import { peopleOperations } from './people.js';
 import { policyOperations } from './policy.js';
+import { registrationTokenOperations } from './registration-tokens.js';
 
 export const OPERATIONS: readonly Operation[] = [
   ...meOperations,
@@ -12,4 +17,9 @@ export const OPERATIONS: readonly Operation[] = [
   ...auditOperations,
   ...mcpServerOperations,
   ...policyOperations,
+  ...peopleOperations,
+  ...grantOperations,
+  ...keyOperations,
+  ...registrationTokenOperations,
+  ...connectionOperations,
 ];

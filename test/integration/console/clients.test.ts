@@ -425,7 +425,8 @@ describe('a CIMD client', () => {
     const res = await post(clientId, 'block-host');
     expect(res.status).toBe(303);
     expect(await gh.services.policy.get('CIMD_BLOCKED_DOMAINS')).toEqual(['hostblock.cimd.test']);
-    expect(await audit('console.cimd.host_blocked')).toMatchObject({ outcome: 'success', actor: ADMIN.email, client_id: clientId, details: expect.objectContaining({ host: 'hostblock.cimd.test' }) });
+    // Through the service layer: the policy change it is, with the admin as actor.
+    expect(await audit('policy.updated')).toMatchObject({ outcome: 'success', actor: ADMIN.email, details: expect.objectContaining({ setting: 'CIMD_BLOCKED_DOMAINS', value: ['hostblock.cimd.test'], via: 'person' }) });
     const refused = await authorize(clientId);
     expect(refused.status).toBeGreaterThanOrEqual(400);
     expect(refused.location).toBeNull();

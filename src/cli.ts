@@ -15,8 +15,7 @@ import { ensureSigningKeys, loadKeySet } from './oauth/keys.js';
 import { buildProvider } from './oauth/provider.js';
 import { AccountError } from './upstream/local/accounts.js';
 import { serve } from './main.js';
-import { CONNECTION_KINDS, type ConnectionKindName, type SpecField } from './upstream/connection.js';
-import { connectionSpec } from './upstream/connections.js';
+import { CONNECTION_KINDS } from './upstream/connection.js';
 import { CALLBACK_PATH } from './interaction/upstream-leg.js';
 import { consoleClient } from './console/console-client.js';
 import { accountClient } from './account/account-client.js';
@@ -24,9 +23,7 @@ import { CLI_ACTOR } from './admin/actor.js';
 import { AdminError } from './admin/admin-error.js';
 import { MAX_LIMIT } from './admin/page.js';
 import { ClientAdmin } from './admin/clients.js';
-import { ConnectionRefused, type ConnectionView } from './admin/connections.js';
 import { adminServices, type AdminServices } from './admin/index.js';
-import type { Person } from './admin/people.js';
 import { ConsoleSessions } from './console/sessions.js';
 import { FirstPartyClients } from './oauth/first-party-clients.js';
 import { ApplyError, applyConfigFile } from './admin/config-file/apply.js';
@@ -178,56 +175,52 @@ program
     }, { migrate: false });
   });
 
-const keys = program.command('keys').description('signing keys');
-keys
-  .command('list')
-  .description('the signing keys with their state (next, current, retired); never their private halves')
+// Signing keys, people and grants over the admin API (docs/ADMIN-API.md, "Keys", "People", "Grants"): --json prints
+// the API's answer.
+const pageQuery = (o: { limit?: number; cursor?: string }) => ({ limit: o.limit === undefined ? undefined : String(o.limit), cursor: o.cursor });
+const more = (next: string | null) => (next ? [`… more: --cursor ${next}`] : []);
+const pagingFlags = (c: Command) =>
+  c.option('--limit <n>', `at most this many (1 to ${MAX_LIMIT})`, positiveInt).option('--cursor <cursor>', 'the next page (the previous answer\'s `next`)');
+
+const keys = program.command('keys').description('signing keys (over the admin API when a server is running)');
+type KeyJson = { kid: string; alg: string; state: string; activates_at: string; retired_at: string | null };
+pagingFlags(keys.command('list').description('the signing keys with their state (next, current, retired); never their private halves'))
   .option('--json', 'print one JSON object')
-  .action(async (opts: { json?: boolean }) => {
-    await withServices(async (s) => {
-      const all = await (await cliAdmin(s)).keys.list();
-      const shaped = all.map((k) => ({
-        kid: k.kid, alg: k.alg, state: k.state, published: k.published, created_at: k.createdAt.toISOString(), activates_at: k.activatesAt.toISOString(),
-        retired_at: k.retiredAt?.toISOString() ?? null, expires_at: k.expiresAt?.toISOString() ?? null,
-      }));
-      output(!!opts.json, { keys: shaped }, shaped.map((k) => `${k.state.padEnd(8)} ${k.alg}  ${k.kid}  signs from ${k.activates_at}${k.retired_at ? `, retired ${k.retired_at}` : ''}`).join('\n') || 'no signing keys yet');
-    });
+  .action(async (opts: { limit?: number; cursor?: string; json?: boolean }) => {
+    const page = (await invoke('listKeys', { query: pageQuery(opts) })) as { items: KeyJson[]; next: string | null };
+    output(!!opts.json, page, [...page.items.map((k) => `${k.state.padEnd(8)} ${k.alg}  ${k.kid}  signs from ${k.activates_at}${k.retired_at ? `, retired ${k.retired_at}` : ''}`), ...more(page.next)].join('\n') || 'no signing keys yet');
   });
 keys
   .command('rotate')
   .description('add new signing keys; the current ones stay published until the tokens they signed have expired')
   .option(
     '--activate-in <seconds>',
-    'publish now, start signing after this delay (default: 0 on the embedded database, 2 key-reload intervals on PostgreSQL so every instance publishes the key before any signs with it)',
+    'publish now, start signing after this delay, at most 86400 (default: 0 on the embedded database, 2 key-reload intervals on PostgreSQL so every instance publishes the key before any signs with it)',
     nonNegativeInt,
   )
   .option('--json', 'print one JSON object')
   .action(async (opts: { activateIn?: number; json?: boolean }) => {
-    await withServices(async (s) => {
-      const admin = await cliAdmin(s);
-      const { kids, activatesAt } = await adminAction(() => admin.keys.rotate(CLI_ACTOR, { activateInSeconds: opts.activateIn }));
-      output(!!opts.json, { kids, activates_at: activatesAt.toISOString() }, `new signing keys ${kids.join(', ')} sign from ${activatesAt.toISOString()}`);
-    });
+    const r = (await invoke('rotateKeys', { body: opts.activateIn === undefined ? {} : { activate_in_seconds: opts.activateIn } })) as { kids: string[]; activates_at: string };
+    output(!!opts.json, r, `new signing keys ${r.kids.join(', ')} sign from ${r.activates_at}`);
   });
 
-const personJson = (p: Person) => ({
-  id: p.id, email: p.email, name: p.name, admin: p.admin, local_admin: p.localAdmin, disabled: p.disabled,
-  last_login_at: p.lastLoginAt?.toISOString() ?? null, connections: p.connections,
-});
+type PersonJson = { id: string; email: string | null; name: string | null; admin: boolean; local_admin: boolean | null; disabled: boolean; [k: string]: unknown };
+const personLine = (p: PersonJson) => `${p.disabled ? 'disabled' : 'active  '} ${p.admin ? 'admin' : '     '}  ${p.id}  ${p.email ?? ''}  ${p.name ?? ''}`;
 
-/** The person an argument names: an account id, or the email of exactly one account. */
-async function personNamed(admin: AdminServices, named: string): Promise<Person> {
-  const byId = await admin.people.find(named);
-  if (byId) return byId;
-  if (named.includes('@')) {
-    const matches = (await admin.people.list({ q: named, limit: 200 })).items.filter((p) => p.email?.toLowerCase() === named.trim().toLowerCase());
-    if (matches.length === 1) return matches[0]!;
-    if (matches.length > 1) throw new CliError(`${matches.length} people have the email ${named}: name one by its id (gatehouse user list)`);
-  }
-  throw new CliError(`There is no such person: ${named}`);
+/**
+ * The account id an argument names: an email names the one person with it (the API names people by id); anything
+ * else is taken as an id, which the operation itself finds or answers 404 for.
+ */
+async function personId(named: string): Promise<string> {
+  if (!named.includes('@')) return named;
+  const email = named.trim().toLowerCase();
+  const page = (await invoke('listPeople', { query: { q: email, limit: String(MAX_LIMIT) } })) as { items: PersonJson[] };
+  const matches = page.items.filter((p) => p.email?.toLowerCase() === email);
+  if (matches.length > 1) throw new CliError(`${matches.length} people have the email ${named}: name one by its id (gatehouse user list)`);
+  return matches[0]?.id ?? named;
 }
 
-const user = program.command('user').description('people: local accounts, and every account that has signed in');
+const user = program.command('user').description('people: local accounts, and every account that has signed in (over the admin API when a server is running)');
 user
   .command('add')
   .description('add a local account (password from stdin with --password-stdin, else generated and printed once)')
@@ -238,71 +231,79 @@ user
   .option('--json', 'print one JSON object')
   .action(async (opts: { email: string; name?: string; admin?: boolean; passwordStdin?: boolean; json?: boolean }) => {
     const password = opts.passwordStdin ? await readStdin() : undefined;
-    await withServices(async (s) => {
-      const admin = await cliAdmin(s);
-      const added = await adminAction(() => admin.people.addLocal(CLI_ACTOR, { email: opts.email, name: opts.name, admin: !!opts.admin, password }));
-      const email = added.person.email ?? opts.email;
-      const value: Record<string, unknown> = { id: added.person.id, email, admin: !!opts.admin };
-      if (added.password) value.password = added.password;
-      output(!!opts.json, value, `created ${email}${opts.admin ? ' (admin)' : ''}${added.password ? `\npassword (shown once): ${added.password}` : ''}`);
-    });
+    const body = { email: opts.email, admin: !!opts.admin, ...(opts.name !== undefined ? { name: opts.name } : {}), ...(password !== undefined ? { password } : {}) };
+    const added = (await invoke('addPerson', { body })) as { person: PersonJson; password?: string };
+    output(!!opts.json, added, `created ${added.person.email ?? added.person.id}${opts.admin ? ' (admin)' : ''}${added.password ? `\npassword (shown once): ${added.password}` : ''}`);
   });
-user
-  .command('list')
-  .description('list people (by email); --q searches email and name')
-  .option('--q <text>', 'part of an email or name')
-  .option('--limit <n>', `at most this many (1 to ${MAX_LIMIT})`, positiveInt)
-  .option('--cursor <cursor>', 'the next page, as the previous one gave it')
+pagingFlags(user.command('list').description('list people (by email); --q searches email and name').option('--q <text>', 'part of an email or name'))
   .option('--json', 'print one JSON object')
   .action(async (opts: { q?: string; limit?: number; cursor?: string; json?: boolean }) => {
-    await withServices(async (s) => {
-      const admin = await cliAdmin(s);
-      const page = await adminAction(() => admin.people.list({ q: opts.q, limit: opts.limit, cursor: opts.cursor }));
-      const shaped = page.items.map(personJson);
-      const line = (p: ReturnType<typeof personJson>) => `${p.disabled ? 'disabled' : 'active  '} ${p.admin ? 'admin' : '     '}  ${p.id}  ${p.email ?? ''}  ${p.name ?? ''}`;
-      output(!!opts.json, { people: shaped, next: page.next }, (shaped.map(line).join('\n') || 'no one') + (page.next ? `\nmore: --cursor ${page.next}` : ''));
-    });
+    const page = (await invoke('listPeople', { query: { q: opts.q, ...pageQuery(opts) } })) as { items: PersonJson[]; next: string | null };
+    output(!!opts.json, page, [...page.items.map(personLine), ...more(page.next)].join('\n') || 'no one');
   });
-for (const [name, description, verb] of [
-  ['disable', 'refuse their sign-ins and token refreshes, revoke every grant, end their console sessions', 'disabled'],
-  ['enable', 'let a disabled person sign in again', 'enabled'],
-  ['make-admin', 'set the administrator mark of their password account', 'marked as an administrator'],
-  ['unmake-admin', 'clear the administrator mark of their password account (never the last administrator)', 'no longer marked as an administrator'],
-  ['revoke-grants', 'revoke every grant of the person: their refresh tokens stop at once', 'grants revoked'],
+user
+  .command('show <person>')
+  .description('one person: how they sign in, whether they are an administrator (<person>: account id or email)')
+  .option('--json', 'print one JSON object')
+  .action(async (named: string, opts: { json?: boolean }) => {
+    const p = (await invoke('getPerson', { params: { id: await personId(named) } })) as PersonJson;
+    output(!!opts.json, p, Object.entries(p).map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join(' ') : String(v)}`).join('\n'));
+  });
+for (const [name, operationId, description, verb] of [
+  ['disable', 'disablePerson', 'refuse their sign-ins and token refreshes, revoke every grant, end their console sessions', 'disabled'],
+  ['enable', 'enablePerson', 'let a disabled person sign in again', 'enabled'],
+  ['make-admin', 'makeAdminPerson', 'set the administrator mark of their password account', 'marked as an administrator'],
+  ['unmake-admin', 'unmakeAdminPerson', 'clear the administrator mark of their password account (never the last administrator)', 'no longer marked as an administrator'],
+  ['revoke-grants', 'revokePersonGrants', 'revoke every grant of the person: their refresh tokens stop at once', 'grants revoked'],
 ] as const) {
   user
     .command(`${name} <person>`)
     .description(`${description} (<person>: account id or email)`)
     .option('--json', 'print one JSON object')
     .action(async (named: string, opts: { json?: boolean }) => {
-      await withServices(async (s) => {
-        const admin = await cliAdmin(s);
-        const person = await personNamed(admin, named);
-        let extra: Record<string, unknown> = {};
-        const changed = await adminAction(async () => {
-          switch (name) {
-            case 'disable': {
-              const r = await admin.people.disable(CLI_ACTOR, person.id);
-              extra = { grants_revoked: r.grantsRevoked };
-              return r.person;
-            }
-            case 'enable':
-              return admin.people.enable(CLI_ACTOR, person.id);
-            case 'make-admin':
-              return admin.people.makeAdmin(CLI_ACTOR, person.id);
-            case 'unmake-admin':
-              return admin.people.unmakeAdmin(CLI_ACTOR, person.id);
-            case 'revoke-grants': {
-              const r = await admin.people.revokeGrants(CLI_ACTOR, person.id);
-              extra = { grants_revoked: r.grantIds.length };
-              return r.person;
-            }
-          }
-        });
-        output(!!opts.json, { ...personJson(changed), ...extra }, `${changed.email ?? changed.id} ${verb}${extra.grants_revoked !== undefined ? ` (${String(extra.grants_revoked)} grant(s) revoked)` : ''}`);
-      });
+      // disable and revoke-grants answer {person, grants_revoked}; the others the person.
+      const answer = (await invoke(operationId, { params: { id: await personId(named) } })) as Record<string, unknown>;
+      const p = (answer.person ?? answer) as PersonJson;
+      const revoked = typeof answer.grants_revoked === 'number' ? ` (${answer.grants_revoked} grant(s) revoked)` : '';
+      output(!!opts.json, answer, `${p.email ?? p.id} ${verb}${revoked}`);
     });
 }
+
+const grant = program.command('grant').description('what people consented to, per client (over the admin API when a server is running)');
+type GrantJson = { grant_id: string; account_id: string; client_id: string; resources: Record<string, string[]>; openid_scope: string | null; granted_at: string };
+const grantLine = (g: GrantJson) =>
+  `${g.grant_id}  ${g.client_id}  ${g.account_id}  ${[...Object.entries(g.resources).map(([uri, scopes]) => `${uri} [${scopes.join(' ')}]`), ...(g.openid_scope ? [g.openid_scope] : [])].join(', ')}  granted ${g.granted_at}`;
+pagingFlags(
+  grant
+    .command('list')
+    .description('the live grants of a person or of a client, newest first')
+    .addOption(new Option('--person <person>', 'a person: account id or email').conflicts('client'))
+    .option('--client <client_id>', 'a client'),
+)
+  .option('--json', 'print one JSON object')
+  .action(async (opts: { person?: string; client?: string; limit?: number; cursor?: string; json?: boolean }) => {
+    if (!opts.person && !opts.client) throw new InvokeError(400, 'invalid_request', 'give --person or --client', 'person');
+    const page = (opts.person
+      ? await invoke('listPersonGrants', { params: { id: await personId(opts.person) }, query: pageQuery(opts) })
+      : await invoke('listClientGrants', { params: { clientId: opts.client! }, query: pageQuery(opts) })) as { items: GrantJson[]; next: string | null };
+    output(!!opts.json, page, [...page.items.map(grantLine), ...more(page.next)].join('\n') || 'no live grants');
+  });
+grant
+  .command('show <grant_id>')
+  .description('one live grant')
+  .option('--json', 'print one JSON object')
+  .action(async (grantId: string, opts: { json?: boolean }) => {
+    const g = (await invoke('getGrant', { params: { grantId } })) as GrantJson;
+    output(!!opts.json, g, grantLine(g));
+  });
+grant
+  .command('revoke <grant_id>')
+  .description('revoke a grant and everything issued under it (its refresh tokens stop at once)')
+  .option('--json', 'print one JSON object')
+  .action(async (grantId: string, opts: { json?: boolean }) => {
+    const g = (await invoke('revokeGrant', { params: { grantId } })) as GrantJson;
+    output(!!opts.json, g, `grant ${g.grant_id} of ${g.client_id} revoked`);
+  });
 
 const client = program.command('client').description('OAuth clients (over the admin API when a server is running: docs/ADMIN-API.md)');
 const clientStatus = () => new Option('--status <status>', 'only clients in this status').choices(['pending', 'active', 'disabled', 'blocked']);
@@ -441,41 +442,30 @@ client
     });
   });
 
-const registrationToken = program.command('registration-token').description('initial access tokens for dynamic registration (needed when REGISTRATION=closed)');
+const registrationToken = program.command('registration-token').description('initial access tokens for dynamic registration (needed when REGISTRATION=closed; over the admin API when a server is running)');
+type RegistrationTokenJson = { id: string; created_at: string; expires_at: string | null };
 registrationToken
   .command('create')
   .description('create an initial access token (printed once)')
-  .option('--expires-in <seconds>', 'lifetime in seconds (default 86400)', nonNegativeInt)
+  .option('--expires-in <seconds>', 'lifetime in seconds (default 86400, at most a year)', positiveInt)
   .option('--json', 'print one JSON object')
   .action(async (opts: { expiresIn?: number; json?: boolean }) => {
-    await withServices(async (s) => {
-      const admin = await cliAdmin(s, { provider: true });
-      const created = await adminAction(() => admin.registrationTokens.create(CLI_ACTOR, { expiresIn: opts.expiresIn }));
-      const expiresAt = created.expiresAt!.toISOString();
-      output(!!opts.json, { id: created.id, initial_access_token: created.token, expires_at: expiresAt }, `initial access token ${created.id} (shown once, valid until ${expiresAt}):\n${created.token}\nregister with: Authorization: Bearer <token>`);
-    });
+    const created = (await invoke('createRegistrationToken', { body: opts.expiresIn === undefined ? {} : { expires_in: opts.expiresIn } })) as RegistrationTokenJson & { initial_access_token: string };
+    output(!!opts.json, created, `initial access token ${created.id} (shown once, valid until ${created.expires_at ?? 'revoked'}):\n${created.initial_access_token}\nregister with: Authorization: Bearer <token>`);
   });
-registrationToken
-  .command('list')
-  .description('the live tokens, by id (a prefix of the stored digest; never the token)')
+pagingFlags(registrationToken.command('list').description('the live tokens, by id (a prefix of the stored digest; never the token)'))
   .option('--json', 'print one JSON object')
-  .action(async (opts: { json?: boolean }) => {
-    await withServices(async (s) => {
-      const all = await (await cliAdmin(s)).registrationTokens.list();
-      const shaped = all.map((t) => ({ id: t.id, created_at: t.createdAt.toISOString(), expires_at: t.expiresAt?.toISOString() ?? null }));
-      output(!!opts.json, { tokens: shaped }, shaped.map((t) => `${t.id}  created ${t.created_at}  expires ${t.expires_at ?? 'never'}`).join('\n') || 'no registration tokens');
-    });
+  .action(async (opts: { limit?: number; cursor?: string; json?: boolean }) => {
+    const page = (await invoke('listRegistrationTokens', { query: pageQuery(opts) })) as { items: RegistrationTokenJson[]; next: string | null };
+    output(!!opts.json, page, [...page.items.map((t) => `${t.id}  created ${t.created_at}  expires ${t.expires_at ?? 'never'}`), ...more(page.next)].join('\n') || 'no registration tokens');
   });
 registrationToken
   .command('revoke <id>')
   .description('revoke a token by its id (gatehouse registration-token list)')
   .option('--json', 'print one JSON object')
   .action(async (id: string, opts: { json?: boolean }) => {
-    await withServices(async (s) => {
-      const admin = await cliAdmin(s);
-      const revoked = await adminAction(() => admin.registrationTokens.revoke(CLI_ACTOR, id));
-      output(!!opts.json, { id: revoked.id, revoked: true }, `registration token ${revoked.id} revoked`);
-    });
+    const revoked = (await invoke('revokeRegistrationToken', { params: { id } })) as RegistrationTokenJson;
+    output(!!opts.json, revoked, `registration token ${revoked.id} revoked`);
   });
 
 // Clients identified by a Client ID Metadata Document URL: recorded when first used, blockable by URL (the admin API's
@@ -691,109 +681,119 @@ resource
     output(!!opts.json, removed, `resource ${removed.uri} removed${removed.from_environment ? ' (it is in RESOURCES: it returns at the next start)' : ''}`);
   });
 
-const FLAG: Record<SpecField, string> = {
-  id: '--id', kind: '--kind', name: '--name', issuer: '--issuer', clientId: '--client-id', clientSecret: '--client-secret',
-  scopes: '--scopes', tenant: '--tenant', allowedTenants: '--allowed-tenants', hostedDomains: '--hosted-domains',
-  groupsClaim: '--groups-claim', orgs: '--orgs', storeTokens: '--store-tokens', allowPrivateNetwork: '--allow-private-network',
+// Connections over the admin API (docs/ADMIN-API.md, "Connections"): --json prints the API's answer; a refusal
+// names the flag at fault (the API names the field: client_id → --client-id). Secrets are never printed.
+const csv = (v: string) => v.split(/[\s,]+/).filter(Boolean);
+type ConnectionJson = { id: string; name: string; kind: string; issuer: string | null; client_id: string | null; has_client_secret: boolean; scopes: string[]; tenant: string | null; allowed_tenants: string[]; hosted_domains: string[]; groups_claim: string | null; orgs: string[]; store_tokens: boolean; allow_private_network: boolean; source: string; managed_by: string | null; version: string };
+type ConnectionOpts = {
+  id?: string; kind?: string; name?: string; issuer?: string; clientId?: string; clientSecret?: string; clientSecretStdin?: boolean; removeClientSecret?: boolean; scopes?: string; tenant?: string;
+  allowedTenants?: string; hostedDomains?: string; groupsClaim?: string; orgs?: string; storeTokens?: boolean; allowPrivateNetwork?: boolean; ifVersion?: string; json?: boolean;
 };
-const csv = (v: string | undefined) => (v ?? '').split(/[\s,]+/).filter(Boolean);
-const publicConnection = (c: ConnectionView) => ({
-  id: c.id, name: c.name, kind: c.kind, issuer: c.issuer ?? null, client_id: c.clientId ?? null, has_client_secret: c.hasClientSecret,
-  scopes: c.scopes, tenant: c.tenant ?? null, allowed_tenants: c.allowedTenants, hosted_domains: c.hostedDomains,
-  groups_claim: c.groupsClaim ?? null, orgs: c.orgs, store_tokens: c.storeTokens,
-  allow_private_network: c.allowPrivateNetwork, source: c.source, managed_by: c.managedBy,
-});
-/** A refusal of a connection's settings names the flag at fault, one line per problem. */
-async function connectionAction<T>(action: () => Promise<T>): Promise<T> {
+const API_FIELDS = ['id', 'kind', 'name', 'issuer', 'client_id', 'client_secret', 'scopes', 'tenant', 'allowed_tenants', 'hosted_domains', 'groups_claim', 'orgs', 'store_tokens', 'allow_private_network'];
+/** A connection operation; without --json, a refusal's `field: problem` parts become `--flag: problem` lines. */
+async function connectionInvoke(operationId: string, input: Invocation, json: boolean): Promise<ConnectionJson> {
   try {
-    return await action();
+    return (await invoke(operationId, input)) as ConnectionJson;
   } catch (err) {
-    if (err instanceof ConnectionRefused) throw new CliError(err.problems.map(([f, m]) => `${FLAG[f]}: ${m}`).join('\n'));
-    throw err;
+    if (json || !(err instanceof InvokeError) || err.status !== 400 && err.status !== 409) throw err;
+    throw new CliError(err.message.split('; ').map((part) => part.replace(/^(\w+): /, (whole, field: string) => (API_FIELDS.includes(field) ? `--${field.replaceAll('_', '-')}: ` : whole))).join('\n'));
   }
 }
+/** The settings the flags give, in the API's names ("" kept: it clears a setting on update). */
+function connectionSettings(opts: ConnectionOpts, secret: string | undefined): Record<string, unknown> {
+  const entries: Array<[string, unknown]> = [
+    ['name', opts.name], ['issuer', opts.issuer], ['client_id', opts.clientId], ['client_secret', secret], ['scopes', opts.scopes === undefined ? undefined : csv(opts.scopes)],
+    ['tenant', opts.tenant], ['allowed_tenants', opts.allowedTenants === undefined ? undefined : csv(opts.allowedTenants)],
+    ['hosted_domains', opts.hostedDomains === undefined ? undefined : csv(opts.hostedDomains).map((d) => d.toLowerCase())], ['groups_claim', opts.groupsClaim],
+    ['orgs', opts.orgs === undefined ? undefined : csv(opts.orgs)], ['store_tokens', opts.storeTokens], ['allow_private_network', opts.allowPrivateNetwork],
+  ];
+  return Object.fromEntries(entries.filter(([, v]) => v !== undefined));
+}
+/** The flags that describe a connection (`add` and `update`). */
+const connectionFlags = (c: Command) =>
+  c
+    .option('--name <name>', 'name on the login button')
+    .option('--issuer <url>', 'OIDC issuer (oidc, okta) or GitHub Enterprise base URL')
+    .option('--client-id <id>', 'client id registered at the IdP')
+    .option('--client-secret <secret>', 'client secret (prefer --client-secret-stdin: keeps it out of shell history)')
+    .option('--client-secret-stdin', 'read the client secret from standard input')
+    .option('--scopes <scopes>', 'scopes to request instead of the kind\'s defaults')
+    .option('--tenant <tenant>', 'entra: tenant id or domain, or organizations / common')
+    .option('--allowed-tenants <ids>', 'entra multi-tenant: comma-separated tenant ids allowed to log in')
+    .option('--hosted-domains <domains>', 'google: comma-separated Workspace domains allowed to log in')
+    .option('--groups-claim <claim>', 'ID token claim that lists the person\'s groups')
+    .option('--orgs <orgs>', 'github: comma-separated organisations; members only')
+    .option('--store-tokens', 'keep the upstream refresh token (encrypted) for the token vault')
+    .option('--allow-private-network', 'the IdP is on a private network: let its requests reach loopback and private (RFC 1918, ULA) addresses');
+const connectionLine = (c: ConnectionJson) => `${c.id}  ${c.kind}  "${c.name}"  ${c.issuer ?? ''}  (${c.source}${c.managed_by ? `; managed by ${c.managed_by}` : ''})`;
+const secretOf = async (opts: ConnectionOpts) => (opts.clientSecretStdin ? (await readStdin()) || undefined : opts.clientSecret || undefined);
 
-const connection = program.command('connection').description('upstream identity providers people log in with');
-connection
-  .command('add')
-  .description('add an identity provider connection (the login page shows "Continue with <name>")')
-  .requiredOption('--kind <kind>', `one of ${CONNECTION_KINDS.join(', ')}`)
-  .option('--id <id>', 'stable id (lower-case letters, digits, dashes); defaults to the kind')
-  .option('--name <name>', 'name on the login button')
-  .option('--issuer <url>', 'OIDC issuer (oidc, okta) or GitHub Enterprise base URL')
-  .option('--client-id <id>', 'client id registered at the IdP')
-  .option('--client-secret <secret>', 'client secret (prefer --client-secret-stdin: keeps it out of shell history)')
-  .option('--client-secret-stdin', 'read the client secret from standard input')
-  .option('--scopes <scopes>', 'scopes to request instead of the kind\'s defaults')
-  .option('--tenant <tenant>', 'entra: tenant id or domain, or organizations / common')
-  .option('--allowed-tenants <ids>', 'entra multi-tenant: comma-separated tenant ids allowed to log in')
-  .option('--hosted-domains <domains>', 'google: comma-separated Workspace domains allowed to log in')
-  .option('--groups-claim <claim>', 'ID token claim that lists the person\'s groups')
-  .option('--orgs <orgs>', 'github: comma-separated organisations; members only')
-  .option('--store-tokens', 'keep the upstream refresh token (encrypted) for the token vault')
-  .option('--allow-private-network', 'the IdP is on a private network: let its requests reach loopback and private (RFC 1918, ULA) addresses')
+const connection = program.command('connection').description('upstream identity providers people log in with (over the admin API when a server is running)');
+connectionFlags(
+  connection
+    .command('add')
+    .description('add an identity provider connection (the login page shows "Continue with <name>")')
+    .addOption(new Option('--kind <kind>', 'the kind of identity provider').choices(CONNECTION_KINDS).makeOptionMandatory())
+    .option('--id <id>', 'stable id (lower-case letters, digits, dashes); defaults to the kind'),
+)
   .option('--json', 'print one JSON object')
-  .action(async (opts: Record<string, string | boolean | undefined>) => {
-    const kind = String(opts.kind) as ConnectionKindName;
-    if (!CONNECTION_KINDS.includes(kind)) throw new CliError(`--kind: must be one of ${CONNECTION_KINDS.join(', ')}`);
-    const secret = opts.clientSecretStdin ? await readStdin() : (opts.clientSecret as string | undefined);
-    const spec = connectionSpec({
-      id: (opts.id as string | undefined) ?? kind,
-      kind,
-      name: opts.name as string | undefined,
-      issuer: opts.issuer as string | undefined,
-      clientId: opts.clientId as string | undefined,
-      clientSecret: secret || undefined,
-      scopes: csv(opts.scopes as string | undefined),
-      tenant: opts.tenant as string | undefined,
-      allowedTenants: csv(opts.allowedTenants as string | undefined),
-      hostedDomains: csv(opts.hostedDomains as string | undefined).map((d) => d.toLowerCase()),
-      groupsClaim: opts.groupsClaim as string | undefined,
-      orgs: csv(opts.orgs as string | undefined),
-      storeTokens: !!opts.storeTokens,
-      allowPrivateNetwork: !!opts.allowPrivateNetwork,
-    });
-    await withServices(async (s) => {
-      const admin = await cliAdmin(s);
-      const saved = await connectionAction(() => admin.connections.add(CLI_ACTOR, spec));
-      output(!!opts.json, publicConnection(saved), `connection ${saved.id} (${saved.kind}) added; register ${s.config.ISSUER}${CALLBACK_PATH} as its redirect URI at the IdP`);
-    });
+  .action(async (opts: ConnectionOpts) => {
+    const body: Record<string, unknown> = { kind: opts.kind, ...(opts.id !== undefined ? { id: opts.id } : {}), ...connectionSettings(opts, await secretOf(opts)) };
+    for (const [k, v] of Object.entries(body)) if (v === '') delete body[k];
+    const saved = await connectionInvoke('addConnection', { body }, !!opts.json);
+    const issuer = (process.env.GATEHOUSE_URL ?? config().ISSUER).replace(/\/$/, '');
+    output(!!opts.json, saved, `connection ${saved.id} (${saved.kind}) added; register ${issuer}${CALLBACK_PATH} as its redirect URI at the IdP`);
+  });
+connectionFlags(
+  connection
+    .command('update <id>')
+    .description('change a connection\'s settings (not its id or kind): the flags given replace those settings, "" clears one; the secret is kept unless given or removed'),
+)
+  .option('--no-store-tokens', 'stop keeping upstream refresh tokens')
+  .option('--no-allow-private-network', 'public addresses only')
+  .addOption(new Option('--remove-client-secret', 'remove the stored client secret').conflicts(['clientSecret', 'clientSecretStdin']))
+  .option('--if-version <version>', 'refuse if the connection changed since this version (default: the version read just before)')
+  .option('--json', 'print one JSON object')
+  .action(async (id: string, opts: ConnectionOpts) => {
+    const current = await connectionInvoke('getConnection', { params: { id } }, !!opts.json);
+    // PUT replaces every setting: start from the current ones, so a flag not given keeps its value.
+    const { kind, name, issuer, client_id, scopes, tenant, allowed_tenants, hosted_domains, groups_claim, orgs, store_tokens, allow_private_network } = current;
+    const base = Object.fromEntries(Object.entries({ kind, name, issuer, client_id, scopes, tenant, allowed_tenants, hosted_domains, groups_claim, orgs, store_tokens, allow_private_network }).filter(([, v]) => v !== null));
+    const body: Record<string, unknown> = { ...base, ...connectionSettings(opts, await secretOf(opts)), ...(opts.removeClientSecret ? { client_secret: null } : {}) };
+    for (const [k, v] of Object.entries(body)) if (v === '') delete body[k];
+    const saved = await connectionInvoke('replaceConnection', { params: { id }, body, version: opts.ifVersion ?? current.version }, !!opts.json);
+    output(!!opts.json, saved, `connection ${saved.id} updated`);
+  });
+pagingFlags(connection.command('list').description('list connections (secrets are never printed)'))
+  .option('--json', 'print one JSON object')
+  .action(async (opts: { limit?: number; cursor?: string; json?: boolean }) => {
+    const page = (await invoke('listConnections', { query: pageQuery(opts) })) as { items: ConnectionJson[]; next: string | null };
+    output(!!opts.json, page, [...page.items.map(connectionLine), ...more(page.next)].join('\n') || 'no connections');
   });
 connection
-  .command('list')
-  .description('list connections (secrets are never printed)')
+  .command('show <id>')
+  .description('one connection with its settings (never its secret)')
   .option('--json', 'print one JSON object')
-  .action(async (opts: { json?: boolean }) => {
-    await withServices(async (s) => {
-      const all = await (await cliAdmin(s)).connections.list();
-      output(!!opts.json, { connections: all.map(publicConnection) }, all.map((c) => `${c.id}  ${c.kind}  "${c.name}"  ${c.issuer ?? ''}  (${c.source}${c.managedBy ? `; managed by ${c.managedBy}` : ''})`).join('\n') || 'no connections');
-    });
+  .action(async (id: string, opts: { json?: boolean }) => {
+    const c = await connectionInvoke('getConnection', { params: { id } }, !!opts.json);
+    output(!!opts.json, c, Object.entries(c).map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join(' ') : String(v)}`).join('\n'));
   });
 connection
-  .command('remove')
+  .command('remove <id>')
   .description('remove a connection (accounts linked through it stay; its stored upstream tokens are deleted)')
-  .argument('<id>', 'connection id')
   .option('--json', 'print one JSON object')
   .action(async (id: string, opts: { json?: boolean }) => {
-    await withServices(async (s) => {
-      const admin = await cliAdmin(s);
-      const removed = await adminAction(() => admin.connections.remove(CLI_ACTOR, id));
-      output(!!opts.json, { id: removed.id, removed: true }, `connection ${removed.id} removed`);
-    });
+    const removed = await connectionInvoke('removeConnection', { params: { id } }, !!opts.json);
+    output(!!opts.json, removed, `connection ${removed.id} removed`);
   });
 connection
-  .command('test')
-  .description('fetch the connection\'s discovery document now and say what it holds (or what went wrong)')
-  .argument('<id>', 'connection id')
+  .command('test <id>')
+  .description('fetch the connection\'s discovery document now and say what it holds (or what went wrong); exit code 1 on a problem')
   .option('--json', 'print one JSON object')
   .action(async (id: string, opts: { json?: boolean }) => {
-    await withServices(async (s) => {
-      const admin = await cliAdmin(s);
-      const tested = await adminAction(() => admin.connections.test(CLI_ACTOR, id));
-      const value = { id: tested.connection.id, ok: !tested.problem, problem: tested.problem ?? null, issuer: tested.report?.issuer ?? null };
-      output(!!opts.json, value, tested.problem ? `connection ${id}: ${tested.problem}` : tested.report ? `connection ${id}: discovery of ${tested.report.issuer} answered` : `connection ${id}: nothing to discover`);
-      if (tested.problem) process.exitCode = 1;
-    });
+    const tested = (await invoke('testConnection', { params: { id } })) as { connection: ConnectionJson; ok: boolean; problem: string | null; report: { issuer: string } | null };
+    output(!!opts.json, tested, tested.problem ? `connection ${id}: ${tested.problem}` : tested.report ? `connection ${id}: discovery of ${tested.report.issuer} answered` : `connection ${id}: nothing to discover`);
+    if (tested.problem) process.exitCode = 1;
   });
 
 // Policy overrides (the console's Policy page) over the admin API (docs/ADMIN-API.md, "Policy"): --json prints the

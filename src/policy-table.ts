@@ -83,7 +83,7 @@ export function policyTable(deps: AppDeps): PolicyTable {
   // The admin service layer every administrative door uses (docs/ARCHITECTURE.md, "The admin service layer").
   const admin = adminServices({ ...deps, provider: currentProvider, sessions: deps.consoleSessions, reloadKeys: () => deps.holder.refresh() });
   const api = {
-    issuer: deps.config.ISSUER, base, services: admin, audit, rateLimits: deps.rateLimits, registry, keys: () => deps.holder.keys,
+    issuer: deps.config.ISSUER, base, services: admin, audit, rateLimits: deps.rateLimits, registry, keys: () => deps.holder.keys, provider: currentProvider,
     sessions: deps.consoleSessions, accounts: deps.accounts, admins: new Administrators(deps), localCli: deps.localCli,
   };
 

@@ -6,7 +6,9 @@ import { createLocalJWKSet, jwtVerify, type JWTPayload } from 'jose';
 import type { Context } from 'koa';
 import { CLI_ACTOR, personActor, type Actor } from '../admin/actor.js';
 import { isLoopback, type LocalCliKey } from './local-cli-credentials.js';
+import type Provider from 'oidc-provider';
 import type { ClientRegistry } from '../oauth/client-registry.js';
+import { ADMIN_API_PROPERTY } from '../oauth/policies/client-metadata/client-admin-properties.js';
 import type { KeySet } from '../oauth/keys.js';
 import type { Administrators } from '../console/admins.js';
 import { CONSOLE_COOKIE, type ConsoleSessions } from '../console/sessions.js';
@@ -41,7 +43,7 @@ const origin = (ctx: Context) => ({ ip: ctx.ip, userAgent: ctx.get('user-agent')
  * A bearer access token Gatehouse issued to a still-active admin API client; or, from a loopback address, the key a
  * server on the embedded database made for the CLI beside it (local-cli-credentials.ts).
  */
-export function bearerCaller(deps: { issuer: string; audience: string; keys: () => KeySet; registry: ClientRegistry; localCli?: LocalCliKey | undefined }): Authenticate {
+export function bearerCaller(deps: { issuer: string; audience: string; keys: () => KeySet; registry: ClientRegistry; provider: () => Provider; localCli?: LocalCliKey | undefined }): Authenticate {
   let jwks: { source: unknown; verify: ReturnType<typeof createLocalJWKSet> } | undefined;
   const keySet = () => {
     const current = deps.keys();
@@ -68,7 +70,15 @@ export function bearerCaller(deps: { issuer: string; audience: string; keys: () 
     if (!client || client.origin !== 'static' || client.status !== 'active') {
       throw new CallerRefusal(401, 'invalid_token', 'The client this token was issued to is disabled or gone.');
     }
-    const scopes = new Set(String(payload.scope ?? '').split(' ').filter((s): s is AdminScope => s === 'admin:read' || s === 'admin:write'));
+    // The client as it is now: a token outlives neither its client's admin scopes being narrowed nor the client being
+    // deleted and created again under the same id (docs/ADMIN-API.md, "Tokens").
+    const current = (await deps.provider().Client.find(clientId).catch(() => undefined)) as unknown as Record<string, unknown> | undefined;
+    const given = new Set(typeof current?.[ADMIN_API_PROPERTY] === 'string' ? String(current[ADMIN_API_PROPERTY]).split(' ') : []);
+    const issuedAt = typeof current?.clientIdIssuedAt === 'number' ? current.clientIdIssuedAt : 0;
+    if (!given.size || (typeof payload.iat === 'number' && payload.iat < issuedAt)) {
+      throw new CallerRefusal(401, 'invalid_token', 'The client this token was issued to is no longer an admin API client, or was created again since.');
+    }
+    const scopes = new Set(String(payload.scope ?? '').split(' ').filter((s): s is AdminScope => (s === 'admin:read' || s === 'admin:write') && given.has(s)));
     return { actor: { kind: 'api_client', id: clientId, label: clientId, ...origin(ctx) }, scopes, via: 'token' };
   };
 }

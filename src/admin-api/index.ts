@@ -2,6 +2,7 @@
 // and at <issuer>/console/api/v1 for an administrator's console session (whose cookie is sent only below /console).
 // The same operations, schemas and service layer answer both.
 import type { Middleware } from 'koa';
+import type Provider from 'oidc-provider';
 import { packageVersion } from '../package-version.js';
 import type { AdminServices } from '../admin/index.js';
 import type { AuditLog } from '../audit/writer.js';
@@ -37,6 +38,8 @@ export interface AdminApiDeps {
   rateLimits: RateLimits;
   registry: ClientRegistry;
   keys: () => KeySet;
+  /** The provider of the moment: the admin API client as it is now. */
+  provider: () => Provider;
   sessions: ConsoleSessions;
   accounts: Accounts;
   admins: Administrators;
@@ -52,7 +55,7 @@ export function adminApi(deps: AdminApiDeps): Middleware {
     audit: deps.audit,
     rateLimits: deps.rateLimits,
     base: `${deps.base}${ADMIN_API_PATH}`,
-    authenticate: bearerCaller({ issuer: deps.issuer, audience: adminApiAudience(deps.issuer), keys: deps.keys, registry: deps.registry, localCli: deps.localCli }),
+    authenticate: bearerCaller({ issuer: deps.issuer, audience: adminApiAudience(deps.issuer), keys: deps.keys, registry: deps.registry, provider: deps.provider, localCli: deps.localCli }),
     openApi: adminApiDocument,
   });
 }

@@ -7,7 +7,7 @@ import type { Db } from '../db/connection.js';
 import { grantsOfAccount, grantsOfClient, revokeGrant, type GrantSummary } from '../oauth/adapter.js';
 import { auditedBy, type Actor } from './actor.js';
 import { AdminError } from './admin-error.js';
-import { pageOf, type Page, type PageRequest } from './page.js';
+import { compareKeys, pageOf, type Page, type PageRequest } from './page.js';
 
 export type { GrantSummary };
 
@@ -20,18 +20,20 @@ export interface GrantAdminDeps {
 
 // Newest first, as the console lists them; the id breaks ties.
 const keyOf = (g: GrantSummary) => [-g.grantedAt.getTime(), g.grantId];
+// Sorted by that key, as pageOf needs: the rows come by creation time, and grants given in the same second (iat) tie.
+const sorted = (grants: GrantSummary[]) => grants.sort((a, b) => compareKeys(keyOf(a), keyOf(b)));
 
 export class GrantAdmin {
   constructor(private readonly deps: GrantAdminDeps) {}
 
   /** A person's live grants, newest first. */
   async ofPerson(accountId: string, request: PageRequest = {}): Promise<Page<GrantSummary>> {
-    return pageOf(await grantsOfAccount(this.deps.db, accountId), keyOf, request);
+    return pageOf(sorted(await grantsOfAccount(this.deps.db, accountId)), keyOf, request);
   }
 
   /** The live grants given to a client, newest first. */
   async ofClient(clientId: string, request: PageRequest = {}): Promise<Page<GrantSummary>> {
-    return pageOf(await grantsOfClient(this.deps.db, clientId), keyOf, request);
+    return pageOf(sorted(await grantsOfClient(this.deps.db, clientId)), keyOf, request);
   }
 
   /** A live grant by id; undefined when unknown or expired. */

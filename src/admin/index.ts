@@ -15,6 +15,7 @@ import type { Accounts } from '../upstream/accounts.js';
 import type { Connections } from '../upstream/connections.js';
 import type { LocalAccounts } from '../upstream/local/accounts.js';
 import { AuditAdmin } from './audit.js';
+import { inLane } from './serialized.js';
 import { ClientAdmin } from './clients.js';
 import { ConnectionAdmin } from './connections.js';
 import { GrantAdmin } from './grants.js';
@@ -59,14 +60,14 @@ export interface AdminServices {
 
 export function adminServices(deps: AdminDeps): AdminServices {
   return {
-    clients: new ClientAdmin(deps),
-    audit: new AuditAdmin(deps),
-    resources: new ResourceAdmin(deps),
-    policy: new PolicyAdmin(deps),
-    people: new PeopleAdmin(deps),
-    grants: new GrantAdmin(deps),
-    keys: new KeyAdmin(deps),
-    registrationTokens: new RegistrationTokenAdmin(deps),
-    connections: new ConnectionAdmin(deps),
+    clients: inLane(new ClientAdmin(deps), deps),
+    audit: inLane(new AuditAdmin(deps), deps),
+    resources: inLane(new ResourceAdmin(deps), deps),
+    policy: inLane(new PolicyAdmin(deps), deps),
+    people: inLane(new PeopleAdmin(deps), deps),
+    grants: inLane(new GrantAdmin(deps), deps),
+    keys: inLane(new KeyAdmin(deps), deps),
+    registrationTokens: inLane(new RegistrationTokenAdmin(deps), deps),
+    connections: inLane(new ConnectionAdmin(deps), deps),
   };
 }

@@ -7,6 +7,7 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { auditPage, AuditFilterError, FILTER_FIELDS, parseAuditQuery, type AuditQuery, type AuditRow, type FilterField } from '../audit/queries.js';
 import type { ConsoleDeps } from './deps.js';
+import { inLane } from '../admin/serialized.js';
 import { personActor } from '../admin/actor.js';
 import { AuditAdmin } from '../admin/audit.js';
 import { requestOrigin } from '../audit/writer.js';
@@ -58,7 +59,7 @@ function queryString(values: Record<FilterField, string>, extra: Record<string, 
 export function auditPages(deps: ConsoleDeps): Router {
   const router = consoleRouter();
   const { pages, db } = deps;
-  const auditLog = new AuditAdmin({ db, audit: deps.audit });
+  const auditLog = inLane(new AuditAdmin({ db, audit: deps.audit }), deps);
 
   /** The page's filter, or undefined once the 400 page naming the bad values has been rendered. */
   const parsed = (ctx: Context): AuditQuery | undefined => {

@@ -15,6 +15,7 @@ import { PolicyAdmin } from '../admin/policy.js';
 import { applicable, ClientAdmin, clientFromCimd, clientFromRegistry, type AdminClient } from '../admin/clients.js';
 import { requestOrigin } from '../audit/writer.js';
 import type { ConsoleDeps } from './deps.js';
+import { inLane } from '../admin/serialized.js';
 import { consoleState } from './guard.js';
 
 export const PAGE_SIZE = 50;
@@ -70,8 +71,8 @@ export function clientsPages(deps: ConsoleDeps): Router {
   const router = consoleRouter();
   const { pages, registry, cimdClients } = deps;
   const href = (clientId: string, suffix = '') => pages.url(`/clients/${encodeURIComponent(clientId)}${suffix}`);
-  const admin = new ClientAdmin(deps);
-  const policyAdmin = new PolicyAdmin(deps);
+  const admin = inLane(new ClientAdmin(deps), deps);
+  const policyAdmin = inLane(new PolicyAdmin(deps), deps);
   const adminActor = (ctx: Context): Actor => personActor(consoleState(ctx).account, requestOrigin(ctx));
   /** Runs a service action; its refusal is the page's (404, 409, 400 with the message). */
   async function act<T>(ctx: Context, action: () => Promise<T>): Promise<T> {

@@ -20,6 +20,7 @@ import { GITHUB_BASE } from '../upstream/github/index.js';
 import { GOOGLE_ISSUER } from '../upstream/google/index.js';
 import { KINDS } from '../upstream/kinds.js';
 import type { ConsoleDeps } from './deps.js';
+import { inLane } from '../admin/serialized.js';
 import { consoleState } from './guard.js';
 import { listPage } from './resources.js';
 
@@ -122,7 +123,7 @@ export { TEST_REFUSED, TEST_UNREACHABLE, testProblem } from '../admin/connection
 export function connectionsPages(deps: ConsoleDeps): Router {
   const router = consoleRouter();
   const { pages } = deps;
-  const admin = new ConnectionAdmin(deps);
+  const admin = inLane(new ConnectionAdmin(deps), deps);
   const actorOf = (ctx: Context): Actor => personActor(consoleState(ctx).account, requestOrigin(ctx));
   const redirectUri = `${deps.config.ISSUER}${CALLBACK_PATH}`;
   const kinds = CONNECTION_KINDS.map((k) => ({ value: k, label: `${k} — ${KINDS[k].displayName}` }));

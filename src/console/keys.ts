@@ -9,6 +9,7 @@ import { personActor } from '../admin/actor.js';
 import { KeyAdmin } from '../admin/keys.js';
 import { requestOrigin } from '../audit/writer.js';
 import type { ConsoleDeps } from './deps.js';
+import { inLane } from '../admin/serialized.js';
 import { consoleState } from './guard.js';
 
 const when = (d: Date | null) => (d ? `${d.toISOString().slice(0, 19).replace('T', ' ')} UTC` : '');
@@ -16,7 +17,7 @@ const when = (d: Date | null) => (d ? `${d.toISOString().slice(0, 19).replace('T
 export function keysPages(deps: ConsoleDeps): Router {
   const router = consoleRouter();
   const { pages, config } = deps;
-  const keyAdmin = new KeyAdmin({ ...deps, reloadKeys: () => deps.holder.refresh() });
+  const keyAdmin = inLane(new KeyAdmin({ ...deps, reloadKeys: () => deps.holder.refresh() }), deps);
 
   router.get('/console/keys', async (ctx) => {
     const keys = await keyAdmin.list();

@@ -17,6 +17,7 @@ import { countGrantsByAccount, grantsOfAccount } from '../oauth/adapter.js';
 import type { Account } from '../upstream/accounts.js';
 import type { Administrators } from './admins.js';
 import type { ConsoleDeps } from './deps.js';
+import { inLane } from '../admin/serialized.js';
 import { consoleState } from './guard.js';
 
 const PAGE_SIZE = 50;
@@ -29,8 +30,8 @@ const who = (a: Account) => a.email ?? a.name ?? a.id;
 export function peoplePages(deps: ConsoleDeps & { admins: Administrators }): Router {
   const router = consoleRouter();
   const { pages, accounts, db } = deps;
-  const people = new PeopleAdmin(deps);
-  const grantAdmin = new GrantAdmin(deps);
+  const people = inLane(new PeopleAdmin(deps), deps);
+  const grantAdmin = inLane(new GrantAdmin(deps), deps);
   const actorOf = (ctx: Context): Actor => personActor(consoleState(ctx).account, requestOrigin(ctx));
 
   async function personOf(ctx: Context): Promise<Account> {

@@ -15,6 +15,7 @@ import { PolicyAdmin } from '../admin/policy.js';
 import { requestOrigin } from '../audit/writer.js';
 import { isPolicySetting, type PolicyEntry } from '../policy/settings.js';
 import type { ConsoleDeps } from './deps.js';
+import { inLane } from '../admin/serialized.js';
 import { consoleState } from './guard.js';
 
 interface About {
@@ -52,7 +53,7 @@ const asInput = (value: unknown): string => (Array.isArray(value) ? value.join('
 export function policyPages(deps: ConsoleDeps): Router {
   const router = consoleRouter();
   const { pages } = deps;
-  const admin = new PolicyAdmin(deps);
+  const admin = inLane(new PolicyAdmin(deps), deps);
   const actorOf = (ctx: Context) => personActor(consoleState(ctx).account, requestOrigin(ctx));
 
   /** The page; after a refused change, that setting shows the submitted text and the problem next to its field. */

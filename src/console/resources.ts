@@ -20,6 +20,7 @@ import { metadataDocument } from '../../packages/resource-server/src/metadata.js
 import { metadataPath } from '../../packages/resource-server/src/canonical-resource.js';
 import { DOMAIN_NAME } from '../upstream/connection.js';
 import type { ConsoleDeps } from './deps.js';
+import { inLane } from '../admin/serialized.js';
 import { consoleState } from './guard.js';
 import { FLAG_LABELS, listBadge, reportFacts } from './tool-reports.js';
 import { approvalModes, reportsApprovalEnforcement } from '../approvals/modes.js';
@@ -241,7 +242,7 @@ export function resourcesPages(deps: ConsoleDeps): Router {
   const router = consoleRouter();
   const { pages, resources } = deps;
   const issuer = deps.config.ISSUER;
-  const admin = new ResourceAdmin(deps);
+  const admin = inLane(new ResourceAdmin(deps), deps);
   const fromEnvironment = (uri: string) => admin.fromEnvironment(uri);
   const path = (uri: string) => `/resources/${encodeURIComponent(uri)}`;
   const actorOf = (ctx: Context): Actor => personActor(consoleState(ctx).account, requestOrigin(ctx));

@@ -5,3 +5,6 @@ export const ADMIN_API_PATH = '/admin/api/v1';
 export function adminApiAudience(issuer: string): string {
   return `${issuer}${ADMIN_API_PATH}`;
 }
+
+/** The longest an admin API access token lives, whatever ACCESS_TOKEN_TTL says. */
+export const ADMIN_API_TOKEN_TTL = 900;

@@ -142,7 +142,9 @@ export function buildProvider(deps: ProviderDeps): Provider {
     },
     ttl: {
       AccessToken: config.ACCESS_TOKEN_TTL,
-      ClientCredentials: config.ACCESS_TOKEN_TTL,
+      // The resource server decides (resource-indicators.ts): an admin API token lives at most 15 minutes
+      // (docs/ADMIN-API.md, "Tokens"), an MCP server's ACCESS_TOKEN_TTL.
+      ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? config.ACCESS_TOKEN_TTL,
       AuthorizationCode: 60,
       IdToken: 3600,
       RefreshToken: refreshTokenTtl(refreshLifetime),

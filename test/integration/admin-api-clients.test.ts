@@ -33,7 +33,8 @@ function checked(operationId: string, answer: ApiAnswer): ApiAnswer {
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  gh = await startTestServer({ ...db.env });
+  // A long ACCESS_TOKEN_TTL: admin API tokens are capped at 15 minutes all the same.
+  gh = await startTestServer({ ...db.env, ACCESS_TOKEN_TTL: '7200' });
   api = `${gh.issuer}/admin/api/v1`;
   const w = await adminApiClient(gh, 'admin:read admin:write', 'automation');
   writerId = w.id;
@@ -65,8 +66,11 @@ describe('tokens', () => {
     const w = await adminApiClient(gh, 'admin:read', 'reader-2');
     const basic = `Basic ${Buffer.from(`${w.id}:${w.secret}`).toString('base64')}`;
     const token = (body: Record<string, string>) => fetch(`${gh.issuer}/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic }, body: new URLSearchParams({ grant_type: 'client_credentials', ...body }) });
-    const write = (await (await token({ resource: api, scope: 'admin:read admin:write' })).json()) as { scope?: string };
-    expect(write.scope).toBe('admin:read'); // admin:write was not given to it
+    const write = await token({ resource: api, scope: 'admin:read admin:write' });
+    expect(write.status).toBe(400); // admin:write was not given to it
+    expect(((await write.json()) as { error: string }).error).toBe('invalid_scope');
+    const read = (await (await token({ resource: api, scope: 'admin:read' })).json()) as { scope?: string };
+    expect(read.scope).toBe('admin:read');
     const noScope = (await (await token({ resource: api })).json()) as { scope?: string };
     expect(noScope.scope).toBe('admin:read'); // none asked: what it was given
     const noResource = (await (await token({})).json()) as { scope?: string; access_token?: string };
@@ -75,6 +79,41 @@ describe('tokens', () => {
     const mcp = await token({ resource: 'https://mcp.example.test/mcp', scope: 'admin:read' });
     expect(mcp.status).toBe(400);
     expect(((await mcp.json()) as { error: string }).error).toBe('invalid_target');
+  });
+
+  it('an admin API token lives at most 15 minutes, whatever ACCESS_TOKEN_TTL says', async () => {
+    const w = await adminApiClient(gh, 'admin:read', 'ttl');
+    const res = await fetch(`${gh.issuer}/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${w.id}:${w.secret}`).toString('base64')}` }, body: new URLSearchParams({ grant_type: 'client_credentials' }) });
+    const json = (await res.json()) as { expires_in: number; access_token: string };
+    expect(json.expires_in).toBeLessThanOrEqual(900);
+    const claims = JSON.parse(Buffer.from(json.access_token.split('.')[1]!, 'base64url').toString()) as { exp: number; iat: number };
+    expect(claims.exp - claims.iat).toBeLessThanOrEqual(900);
+  });
+
+  it('asking for a scope the client was not given is invalid_scope, not a token without it', async () => {
+    const w = await adminApiClient(gh, 'admin:read', 'asks-too-much');
+    const res = await fetch(`${gh.issuer}/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${w.id}:${w.secret}`).toString('base64')}` }, body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'admin:write' }) });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: string }).error).toBe('invalid_scope');
+  });
+
+  it('a token dies with its client: deleted and created again under the same id, the old token is refused', async () => {
+    const { CONFIG_ACTOR } = await import('../../src/admin/actor.js');
+    const services = gh.services;
+    const admin = (await import('../../src/admin/index.js')).adminServices({
+      config: services.config, db: services.handle.db, box: services.box, provider: () => gh.holder.provider, registry: services.registry, cimdClients: services.cimdClients, resources: services.resources,
+      accounts: services.accounts, users: services.users, connections: services.connections, policy: services.policy, audit: services.audit, log: services.log,
+      sessions: { destroyForAccount: async () => undefined }, reloadKeys: async () => undefined,
+    });
+    await admin.clients.create(CONFIG_ACTOR, { name: 'Reborn', redirectUris: [], confidential: true, adminApi: 'admin:read admin:write', clientId: 'reborn-admin', clientSecret: 'a-secret-of-at-least-thirty-two-characters' });
+    const old = await adminApiToken(gh, { id: 'reborn-admin', secret: 'a-secret-of-at-least-thirty-two-characters' });
+    expect((await call(`${api}/me`, { token: old })).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 1100)); // a new second: the new client's issued-at is after the old token's
+    await admin.clients.remove(CONFIG_ACTOR, 'reborn-admin');
+    await admin.clients.create(CONFIG_ACTOR, { name: 'Reborn', redirectUris: [], confidential: true, adminApi: 'admin:read', clientId: 'reborn-admin', clientSecret: 'a-secret-of-at-least-thirty-two-characters' });
+    await new Promise((r) => setTimeout(r, 2100)); // the registry's and the adapter's per-instance caches (2 s)
+    const refused = await call(`${api}/clients`, { method: 'POST', token: old, body: { name: 'written with an old token', confidential: true } });
+    expect(refused.status).toBe(401);
   });
 
   it('an ordinary machine client cannot get a token for the admin API', async () => {
@@ -205,6 +244,23 @@ describe('clients', () => {
     expect((await events('client.updated')).filter((r) => r.client_id === created.client_id && r.outcome === 'success')).toHaveLength(1);
   });
 
+  it('an admin API client gets no redirect URIs: a person\'s code must never reach the admin API', async () => {
+    const w = await adminApiClient(gh, 'admin:read', 'no-redirects');
+    const res = checked('updateClient', await call(`${api}/clients/${w.id}`, { method: 'PATCH', token: writer, body: { redirect_uris: ['http://127.0.0.1/cb'] } }));
+    expect(res.status).toBe(400);
+    expect(res.json.error_description).toMatch(/gatehouse_admin_api/);
+    expect((await call(`${api}/clients/${w.id}`, { token: reader })).json.grant_types).toEqual(['client_credentials']);
+  });
+
+  it('concurrent changes run one at a time: of 20 updates based on one version exactly one wins, the rest are 409', async () => {
+    const current = await call(`${api}/clients/${created.client_id}`, { token: reader });
+    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => call(`${api}/clients/${created.client_id}`, { method: 'PATCH', token: writer, body: { name: `racer ${i}` }, headers: { 'if-match': current.headers.get('etag')! } })));
+    expect(answers.map((a) => a.status).sort()).toEqual([200, ...Array(19).fill(409)]);
+    const creates = await Promise.all(Array.from({ length: 5 }, () => call(`${api}/clients/${created.client_id}/disable`, { method: 'POST', token: writer })));
+    expect(creates.map((a) => a.status).sort()).toEqual([200, 409, 409, 409, 409]);
+    expect(checked('enableClient', await call(`${api}/clients/${created.client_id}/enable`, { method: 'POST', token: writer })).status).toBe(200);
+  });
+
   it('rotate-secret: a new secret once; the old one no longer gets tokens', async () => {
     const res = checked('rotateClientSecret', await call(`${api}/clients/${created.client_id}/rotate-secret`, { method: 'POST', token: writer }));
     expect(res.status).toBe(200);
@@ -213,10 +269,11 @@ describe('clients', () => {
   });
 
   it('disable / enable / approve: a change that does not apply is 409, audited as a failure', async () => {
+    const since = Number(((await knex()('audit_events').max('id as max').first()) as { max: number | string }).max);
     expect(checked('disableClient', await call(`${api}/clients/${created.client_id}/disable`, { method: 'POST', token: writer })).json.status).toBe('disabled');
     const again = checked('disableClient', await call(`${api}/clients/${created.client_id}/disable`, { method: 'POST', token: writer }));
     expect(again).toMatchObject({ status: 409, json: { error: 'conflict' } });
-    expect((await events('client.disabled')).filter((r) => r.client_id === created.client_id).map((r) => r.outcome)).toEqual(['success', 'failure']);
+    expect((await events('client.disabled')).filter((r) => r.client_id === created.client_id && Number(r.id) > since).map((r) => r.outcome)).toEqual(['success', 'failure']);
     expect(checked('enableClient', await call(`${api}/clients/${created.client_id}/enable`, { method: 'POST', token: writer })).json.status).toBe('active');
     expect(checked('approveClient', await call(`${api}/clients/${created.client_id}/approve`, { method: 'POST', token: writer })).status).toBe(409);
   });

@@ -74,19 +74,20 @@ it('console and CLI: same results and events for connections; managed and enviro
   const cliRuns = [await cliAdd('okta-cli'), await cliAdd('okta-cli'), await runCli(['connection', 'remove', 'okta-cli', '--json'], db.env), await runCli(['connection', 'remove', 'okta-cli', '--json'], db.env)];
   const cliManaged = await runCli(['connection', 'remove', 'managed', '--json'], db.env);
   const cliEnv = await runCli(['connection', 'remove', 'local', '--json'], db.env);
-  const listed = oneJson((await runCli(['connection', 'list', '--json'], db.env)).stdout) as { connections: Array<Record<string, unknown>> };
+  const listed = oneJson((await runCli(['connection', 'list', '--json'], db.env)).stdout) as { items: Array<Record<string, unknown>> };
   gh = await startTestServer(db.env);
 
   expect(consoleResults).toEqual([303, 409, 303, 404]);
   expect(cliRuns.map((r) => r.code)).toEqual([0, 1, 0, 1]);
   expect(oneJson(cliRuns[0]!.stdout)).toMatchObject({ id: 'okta-cli', has_client_secret: true, managed_by: null });
-  expect(cliRuns[1]!.stderr).toMatch(/--id: a connection with id okta-cli already exists/);
+  // --json: the admin API's error, naming its field.
+  expect(JSON.parse(cliRuns[1]!.stderr.trim().split('\n').pop()!)).toMatchObject({ error: 'conflict', field: 'id', error_description: 'id: a connection with id okta-cli already exists', status: 409 });
   expect(cliRuns[3]!.stderr).toMatch(/no such connection/);
   expect(cliManaged.code).toBe(1);
   expect(cliManaged.stderr).toContain(`managed by the configuration file ${FILE}`);
   expect(cliEnv.code).toBe(1);
   expect(cliEnv.stderr).toContain('comes from the environment');
-  expect(listed.connections.map((c) => [c.id, c.managed_by])).toEqual([['local', null], ['managed', FILE]]);
+  expect(listed.items.map((c) => [c.id, c.managed_by])).toEqual([['local', null], ['managed', FILE]]);
   for (const run of [...cliRuns, cliManaged, cliEnv]) expect(run.stdout + run.stderr).not.toContain(SECRET);
 
   const events = ((await gh.services.handle.db('audit_events').where('type', 'like', 'connection.%').orderBy('id', 'asc')) as Row[]).map((r) => {
@@ -122,12 +123,12 @@ it('registration tokens: created once, listed by id without the value, revoked; 
   const create = await runCli(['registration-token', 'create', '--expires-in', '600', '--json'], db.env);
   expect({ code: create.code, stderr: create.stderr }).toMatchObject({ code: 0 });
   const created = oneJson(create.stdout);
-  expect(created).toEqual({ id: expect.stringMatching(/^[A-Za-z0-9_-]{16}$/), initial_access_token: expect.any(String), expires_at: expect.any(String) });
+  expect(created).toEqual({ id: expect.stringMatching(/^[A-Za-z0-9_-]{16}$/), initial_access_token: expect.any(String), created_at: expect.any(String), expires_at: expect.any(String) });
   const listed = await runCli(['registration-token', 'list', '--json'], db.env);
-  expect(oneJson(listed.stdout).tokens).toEqual([{ id: created.id, created_at: expect.any(String), expires_at: created.expires_at }]);
+  expect(oneJson(listed.stdout)).toEqual({ items: [{ id: created.id, created_at: created.created_at, expires_at: created.expires_at }], next: null });
   expect(listed.stdout).not.toContain(created.initial_access_token);
   const revoked = await runCli(['registration-token', 'revoke', created.id, '--json'], db.env);
-  expect(oneJson(revoked.stdout)).toEqual({ id: created.id, revoked: true });
+  expect(oneJson(revoked.stdout)).toEqual({ id: created.id, created_at: created.created_at, expires_at: created.expires_at });
   const again = await runCli(['registration-token', 'revoke', created.id, '--json'], db.env);
   expect(again.code).toBe(1);
   expect(again.stderr).toMatch(/no such registration token/);

@@ -92,8 +92,10 @@ it('console and CLI: same results, same refusals, same audit events for people a
       cliResults.push({ ok: false, stderr: run.stderr });
       continue;
     }
+    // The admin API's answer: the person, or (disable, revoke-grants) `{person, grants_revoked}`.
     const out = oneJson(run.stdout);
-    cliResults.push({ ok: true, state: { disabled: out.disabled as boolean, localAdmin: out.local_admin as boolean | null } });
+    const p = (out.person ?? out) as Record<string, unknown>;
+    cliResults.push({ ok: true, state: { disabled: p.disabled as boolean, localAdmin: p.local_admin as boolean | null } });
   }
   const cliUnknown = await runCli(['user', 'disable', 'no-such-person', '--json'], db.env);
   const cliLastAdmin = await runCli(['user', 'unmake-admin', ADMIN.email, '--json'], db.env);

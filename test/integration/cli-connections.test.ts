@@ -1,5 +1,6 @@
-// `gatehouse connection add|list|remove`: connections are stored with their client secret sealed, listed without
-// it, validated with the flag that is wrong named, and removable.
+// `gatehouse connection add|list|show|update|remove` (the admin API's operations: --json prints its answer):
+// connections are stored with their client secret sealed, listed without it, validated with the flag that is wrong
+// named (the API's field with --json), changed flag by flag with the version read first, and removable.
 import { oneJson, runCli } from '../helpers/cli.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { startTestServer } from '../helpers/server.js';
@@ -30,7 +31,10 @@ describe('gatehouse connection', () => {
 
     const bad = await runCli(['connection', 'add', '--kind', 'entra', '--tenant', 'organizations', '--client-id', 'x', '--json'], db.env);
     expect(bad.code).toBe(1);
-    expect(bad.stderr).toMatch(/--allowed-tenants: /);
+    expect(JSON.parse(bad.stderr.trim().split('\n').pop()!)).toMatchObject({ error: 'invalid_request', field: 'allowed_tenants', status: 400 });
+    const badKind = await runCli(['connection', 'add', '--kind', 'bogus', '--client-id', 'x'], db.env);
+    expect(badKind.code).toBe(1);
+    expect(badKind.stderr).toMatch(/Allowed choices are local, oidc/);
 
     const badOkta = await runCli(['connection', 'add', '--kind', 'okta', '--id', 'okta2', '--issuer', 'https://acme.okta.com/somewhere/else', '--client-id', 'x'], db.env);
     expect(badOkta.code).toBe(1);
@@ -56,14 +60,28 @@ describe('gatehouse connection', () => {
     const list = await runCli(['connection', 'list', '--json'], db.env);
     expect(list.code).toBe(0);
     const l = oneJson(list.stdout);
-    expect(l.connections.map((c: { id: string }) => c.id)).toEqual(['local', 'okta']);
+    expect(l.items.map((c: { id: string }) => c.id)).toEqual(['local', 'okta']);
+    expect(l.next).toBeNull();
     expect(list.stdout).not.toContain(SECRET);
+
+    // update: the flags given replace those settings ("" clears one), the rest and the secret are kept.
+    const updated = await runCli(['connection', 'update', 'okta', '--groups-claim', '', '--store-tokens', '--name', 'Acme', '--json'], db.env);
+    expect(updated.code).toBe(0);
+    expect(oneJson(updated.stdout)).toMatchObject({ id: 'okta', name: 'Acme', issuer: 'https://acme.okta.com/oauth2/default', groups_claim: null, store_tokens: true, has_client_secret: true });
+    const shown = oneJson((await runCli(['connection', 'show', 'okta', '--json'], db.env)).stdout);
+    expect(shown).toMatchObject({ name: 'Acme', store_tokens: true, version: expect.any(String) });
+    const stale = await runCli(['connection', 'update', 'okta', '--name', 'Lost', '--if-version', 'stale'], db.env);
+    expect(stale.code).toBe(1);
+    expect(stale.stderr).toMatch(/changed since you read it/);
+    const badUpdate = await runCli(['connection', 'update', 'okta', '--hosted-domains', 'example.com'], db.env);
+    expect(badUpdate.code).toBe(1);
+    expect(badUpdate.stderr).toMatch(/--hosted-domains: not used by an okta connection/);
 
     const removed = await runCli(['connection', 'remove', 'okta', '--json'], db.env);
     expect(removed.code).toBe(0);
-    expect(oneJson(removed.stdout)).toEqual({ id: 'okta', removed: true });
+    expect(oneJson(removed.stdout)).toMatchObject({ id: 'okta', kind: 'okta', has_client_secret: true });
     const after = oneJson((await runCli(['connection', 'list', '--json'], db.env)).stdout);
-    expect(after.connections.map((c: { id: string }) => c.id)).toEqual(['local']);
+    expect(after.items.map((c: { id: string }) => c.id)).toEqual(['local']);
 
     const missing = await runCli(['connection', 'remove', 'okta'], db.env);
     expect(missing.code).toBe(1);

@@ -39,6 +39,7 @@ const Uri = z.object({ uri: z.string().min(1).max(2000).meta({ description: 'The
 // The scope name is checked by the service against RESOURCES' rule, so a bad one is audited as a refused change.
 const UriScope = Uri.extend({ scope: z.string().min(1).max(200).meta({ description: 'The scope, percent-encoded.' }) });
 
+// A scope's object form in RESOURCES ({description, tools, access, approval}; config.ts), strict as the rest.
 const scopeEntry = resourceSeed.shape.scopes.unwrap().valueType.options[1];
 const ServerInput = resourceSeed.meta({ id: 'McpServerInput', description: 'A RESOURCES entry.' });
 const ServerReplacement = resourceSeed.omit({ uri: true }).extend({ version: Version.optional() }).meta({ id: 'McpServerReplacement', description: 'A RESOURCES entry without its URI (the path names it): everything is replaced.' });

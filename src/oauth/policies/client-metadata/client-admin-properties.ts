@@ -34,6 +34,10 @@ export const clientAdminProperties: ClientMetadataRule = (meta, source) => {
     if (!scopes.length || !scopes.every((s) => (ADMIN_API_SCOPES as readonly string[]).includes(s))) return `${ADMIN_API_PROPERTY} must list admin:read and/or admin:write`;
     if (mark !== true) return `${ADMIN_API_PROPERTY} belongs only on a machine client`;
     if (meta[RESOURCE_PROPERTY] !== undefined) return `${ADMIN_API_PROPERTY} and ${RESOURCE_PROPERTY} are not given to one client`;
+    // client_credentials only: a person's authorization code or a refresh token must never reach the admin API.
+    const grantTypes = Array.isArray(meta.grant_types) ? meta.grant_types : [];
+    const redirects = Array.isArray(meta.redirect_uris) ? meta.redirect_uris : [];
+    if (redirects.length || grantTypes.some((g) => g !== 'client_credentials')) return `${ADMIN_API_PROPERTY} belongs only on a client without redirect URIs, using client_credentials alone`;
   }
   if (mark === undefined) return undefined;
   if (mark !== true) return `${MACHINE_CLIENT_PROPERTY} must be true when present`;

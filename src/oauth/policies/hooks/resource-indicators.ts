@@ -7,6 +7,7 @@ import type { FirstPartyClients } from '../../first-party-clients.js';
 import { cappedScopes, resourceAllowed, type DynamicClientCaps } from './dynamic-client-caps.js';
 import { canonicalOrSame, type ResourceRegistry } from '../../resources.js';
 import { ADMIN_API_PROPERTY } from '../client-metadata/client-admin-properties.js';
+import { ADMIN_API_TOKEN_TTL } from '../../admin-api-audience.js';
 
 /** The admin API scopes a client was given by an administrator (docs/ADMIN-API.md), or none. */
 function adminApiScopes(client: Client): string | undefined {
@@ -45,7 +46,7 @@ export function resourceIndicators(deps: { resources: ResourceRegistry; firstPar
         if (!adminScopes || canonicalOrSame(indicator) !== deps.adminApiAudience) {
           throw new errors.InvalidTarget(adminScopes ? 'an admin API client obtains tokens for the admin API only' : 'only an admin API client obtains tokens for the admin API');
         }
-        return { scope: adminScopes, audience: deps.adminApiAudience, accessTokenTTL: Math.min(deps.accessTokenTtl, 900), accessTokenFormat: 'jwt', jwt: { sign: signWith() } };
+        return { scope: adminScopes, audience: deps.adminApiAudience, accessTokenTTL: Math.min(deps.accessTokenTtl, ADMIN_API_TOKEN_TTL), accessTokenFormat: 'jwt', jwt: { sign: signWith() } };
       }
       const resource = await deps.resources.find(indicator);
       if (!resource) throw new errors.InvalidTarget(`resource ${canonicalOrSame(indicator)} is not registered with this authorization server`);

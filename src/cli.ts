@@ -125,8 +125,13 @@ async function invoke(operationId: string, input: Invocation = {}): Promise<unkn
   }
 }
 
+// What a terminal would act on rather than show: C0 and C1 controls (escape sequences, carriage returns) and the
+// bidirectional overrides. A client name comes from whoever registered it, so the human output shows them escaped.
+const TERMINAL_CONTROLS = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
 function output(json: boolean, value: Record<string, unknown>, human: string): void {
-  process.stdout.write(json ? `${JSON.stringify(value)}\n` : `${human}\n`);
+  const shown = human.replace(TERMINAL_CONTROLS, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  process.stdout.write(json ? `${JSON.stringify(value)}\n` : `${shown}\n`);
 }
 
 async function readStdin(): Promise<string> {

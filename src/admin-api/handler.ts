@@ -89,12 +89,22 @@ async function readJson(ctx: Context): Promise<unknown> {
   return body;
 }
 
-/** If-Match (a quoted ETag, weak or not) or the body's `version`. */
-function expectedVersion(ctx: Context, body: unknown): string | undefined {
+/**
+ * The version a change is based on: If-Match (one strong ETag; `*` names no particular version; a weak one never
+ * matches, RFC 9110 §13.1.1) or the body's `version`. Both, disagreeing, is a contradiction; If-Match on an
+ * operation that takes no version is refused rather than ignored.
+ */
+function expectedVersion(ctx: Context, body: unknown, op: Operation): string | undefined {
   const header = ctx.get('if-match').trim();
-  if (header) return header.replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
-  const version = body && typeof body === 'object' ? (body as Record<string, unknown>).version : undefined;
-  return typeof version === 'string' ? version : undefined;
+  const fromBody = body && typeof body === 'object' ? (body as Record<string, unknown>).version : undefined;
+  if (!header) return typeof fromBody === 'string' ? fromBody : undefined;
+  if (!op.versioned) throw new ApiError(400, 'invalid_request', 'This operation takes no If-Match.', 'If-Match');
+  if (header === '*') return typeof fromBody === 'string' ? fromBody : undefined;
+  if (header.includes(',')) throw new ApiError(400, 'invalid_request', 'If-Match must name one version.', 'If-Match');
+  // A weak tag can never match (strong comparison): a version no object has.
+  const version = header.startsWith('W/') ? `weak:${header}` : header.replace(/^"(.*)"$/, '$1');
+  if (typeof fromBody === 'string' && fromBody !== version) throw new ApiError(400, 'invalid_request', 'If-Match and the body\'s version disagree.', 'version');
+  return version;
 }
 
 export interface ApiDeps {
@@ -168,7 +178,7 @@ export function adminApiHandler(deps: ApiDeps): Middleware {
         body: parse(op.body, rawBody ?? (op.body && op.method !== 'delete' ? {} : undefined), 'body'),
         actor: caller.actor,
         services: deps.services,
-        expectedVersion: expectedVersion(ctx, rawBody),
+        expectedVersion: expectedVersion(ctx, rawBody, op),
         ctx,
       });
       if (result.version) ctx.set('ETag', `"${result.version}"`);

@@ -17,7 +17,7 @@ import { auditedBy, type Actor } from './actor.js';
 import { AdminError } from './admin-error.js';
 import { assertNotManaged } from './managed.js';
 import { pageOf, type Page, type PageRequest } from './page.js';
-import { checkVersion, versionOf } from './version.js';
+import { versionOf } from './version.js';
 
 export type ClientKindName = 'dcr' | 'cimd' | 'static';
 export type ClientStatusName = 'active' | 'pending' | 'disabled' | 'blocked';
@@ -61,6 +61,14 @@ export const clientFromCimd = (c: CimdClient): AdminClient => ({
   managedBy: null,
   cimd: c,
 });
+
+const STALE = 'The client changed since you read it: read it again and repeat the change.';
+
+/** A client's version: what administration sees of it, but not its last use (using a client is not a change). */
+export function clientVersion(view: ClientView): string {
+  const { last_used_at: _lastUsed, ...rest } = view;
+  return versionOf(rest);
+}
 
 /** Which status changes apply to a client as it is now. */
 export function applicable(c: Pick<AdminClient, 'status'>) {
@@ -166,7 +174,14 @@ export class ClientAdmin {
 
   /** The version an optimistic update names (docs/ADMIN-API.md, "Versions"). */
   async version(c: AdminClient): Promise<string> {
-    return versionOf(await this.view(c));
+    return clientVersion(await this.view(c));
+  }
+
+  /** Refuses a change based on a version the client no longer has; audited as the change's failure. */
+  async #guardVersion(actor: Actor, verb: Verb | 'deleted', c: AdminClient, expectedVersion: string | undefined): Promise<void> {
+    if (expectedVersion === undefined || (await this.version(c)) === expectedVersion) return;
+    await this.#record(actor, `client.${verb}`, 'failure', c, { reason: STALE });
+    throw new AdminError('conflict', STALE, 'version');
   }
 
   /** Changes an admin-created client's name or redirect URIs; `expectedVersion` guards against a lost update. */
@@ -174,12 +189,7 @@ export class ClientAdmin {
     const c = await this.#known(clientId);
     if (c.kind !== 'static') return this.#conflict(actor, 'updated', c, 'Only a client an administrator created can be changed here: a dynamic client updates itself (RFC 7592), a CIMD client through its document.');
     await this.#guardManaged(actor, 'updated', c);
-    try {
-      checkVersion(await this.view(c), expectedVersion);
-    } catch (err) {
-      await this.#record(actor, 'client.updated', 'failure', c, { reason: (err as Error).message });
-      throw err;
-    }
+    await this.#guardVersion(actor, 'updated', c, expectedVersion);
     if (change.name !== undefined && change.name.trim().length > 200) throw new AdminError('invalid_request', 'The name is longer than 200 characters.', 'name');
     if (change.redirectUris !== undefined && change.redirectUris.length > 20) throw new AdminError('invalid_request', 'At most 20 redirect URIs.', 'redirect_uris');
     try {
@@ -194,8 +204,9 @@ export class ClientAdmin {
   }
 
   /** A new secret for an admin-created confidential client, returned once; the old one stops working at once. */
-  async rotateSecret(actor: Actor, clientId: string, secret?: string): Promise<{ client: AdminClient; clientSecret: string }> {
+  async rotateSecret(actor: Actor, clientId: string, secret?: string, expectedVersion?: string): Promise<{ client: AdminClient; clientSecret: string }> {
     const c = await this.#known(clientId);
+    await this.#guardVersion(actor, 'secret_rotated', c, expectedVersion);
     if (c.kind !== 'static') return this.#conflict(actor, 'secret_rotated', c, 'Only a client an administrator created has a secret to rotate here.');
     await this.#guardManaged(actor, 'secret_rotated', c);
     let clientSecret: string;
@@ -245,8 +256,9 @@ export class ClientAdmin {
   }
 
   /** Lets a client waiting for approval (REGISTRATION=approval) ask people for authorization. */
-  async approve(actor: Actor, clientId: string): Promise<AdminClient> {
+  async approve(actor: Actor, clientId: string, expectedVersion?: string): Promise<AdminClient> {
     const c = await this.#known(clientId);
+    await this.#guardVersion(actor, 'approved', c, expectedVersion);
     if (!applicable(c).approve || !c.registry) return this.#conflict(actor, 'approved', c, 'This client is not waiting for approval.');
     await this.deps.registry.setStatus(c.clientId, 'active', actor.label);
     await this.#record(actor, 'client.approved', 'success', c);
@@ -257,7 +269,7 @@ export class ClientAdmin {
    * Stops a client: it can no longer authorize or use its tokens (a CIMD client's URL is blocked). A client_id URL
    * never used yet can be blocked too, before its first use.
    */
-  async disable(actor: Actor, clientId: string): Promise<AdminClient> {
+  async disable(actor: Actor, clientId: string, expectedVersion?: string): Promise<AdminClient> {
     // Anything URL-shaped names a metadata document; one that is not a valid client_id URL is refused as such.
     if ((clientKind(clientId) === 'cimd' || /^[a-z][a-z0-9+.-]*:\/\//i.test(clientId)) && !(await this.find(clientId))) {
       const problem = clientIdUrlProblem(clientId);
@@ -267,6 +279,7 @@ export class ClientAdmin {
       return blocked;
     }
     const c = await this.#known(clientId);
+    await this.#guardVersion(actor, 'disabled', c, expectedVersion);
     if (!applicable(c).disable) return this.#conflict(actor, 'disabled', c, 'This client is already disabled.');
     await this.#guardManaged(actor, 'disabled', c);
     if (c.kind === 'cimd') await this.deps.cimdClients.block(c.clientId, actor.label);
@@ -276,8 +289,9 @@ export class ClientAdmin {
   }
 
   /** Lets a disabled (or blocked) client authorize again. */
-  async enable(actor: Actor, clientId: string): Promise<AdminClient> {
+  async enable(actor: Actor, clientId: string, expectedVersion?: string): Promise<AdminClient> {
     const c = await this.#known(clientId);
+    await this.#guardVersion(actor, 'enabled', c, expectedVersion);
     if (!applicable(c).enable) return this.#conflict(actor, 'enabled', c, 'This client is not disabled.');
     await this.#guardManaged(actor, 'enabled', c);
     if (c.kind === 'cimd') await this.deps.cimdClients.unblock(c.clientId);
@@ -287,8 +301,9 @@ export class ClientAdmin {
   }
 
   /** Deletes a client and revokes every grant and token it holds; returns how many grants were revoked. */
-  async remove(actor: Actor, clientId: string): Promise<{ client: AdminClient; grantsRevoked: number }> {
+  async remove(actor: Actor, clientId: string, expectedVersion?: string): Promise<{ client: AdminClient; grantsRevoked: number }> {
     const c = await this.#known(clientId);
+    await this.#guardVersion(actor, 'deleted', c, expectedVersion);
     await this.#guardManaged(actor, 'deleted', c);
     const revoked = await this.deps.registry.revokeEverything(c.clientId);
     if (c.kind === 'cimd') await this.deps.cimdClients.remove(c.clientId);

@@ -9,6 +9,8 @@ import type { Config, PolicySettingName } from '../config.js';
 import { selfLockout } from '../policy/self-lockout.js';
 import { isPolicySetting, PolicyError, type PolicyEntry, type PolicySettings } from '../policy/settings.js';
 import type { Accounts } from '../upstream/accounts.js';
+import type { LocalAccounts } from '../upstream/local/accounts.js';
+import { Administrators } from './administrators.js';
 import { auditedBy, type Actor } from './actor.js';
 import { AdminError } from './admin-error.js';
 import { assertNotManaged } from './managed.js';
@@ -29,6 +31,7 @@ export interface PolicyAdminDeps {
   config: Config;
   policy: PolicySettings;
   accounts: Accounts;
+  users: LocalAccounts;
   audit: AuditLog;
 }
 
@@ -118,10 +121,25 @@ export class PolicyAdmin {
 
   /** Why the value would refuse the person saving it their next sign-in; never for an actor that is not a person. */
   async #lockout(actor: Actor, name: PolicySettingName, value: unknown): Promise<string | undefined> {
+    if (actor.kind === 'api_client') return this.#everyAdminLockedOut(name, value);
     if (actor.kind !== 'person') return undefined;
     const account = await this.deps.accounts.findById(actor.id);
     if (!account) return undefined;
     return selfLockout(account, await this.deps.policy.effective(), name, value);
+  }
+
+  /**
+   * For a program (an admin API client): refused when no administrator could sign in afterwards. A person is held to
+   * their own sign-in above; the CLI and the configuration file are the operator's way back in and are not held.
+   */
+  async #everyAdminLockedOut(name: PolicySettingName, value: unknown): Promise<string | undefined> {
+    if (name !== 'ALLOWED_EMAIL_DOMAINS' && name !== 'ALLOWED_GROUPS') return undefined;
+    const accounts = await this.deps.accounts.list({ offset: 0, limit: 10_000 });
+    const admins = await new Administrators(this.deps).among(accounts);
+    if (!admins.size) return undefined;
+    const policy = await this.deps.policy.effective();
+    const stillIn = accounts.some((a) => admins.has(a.id) && selfLockout(a, policy, name, value) === undefined);
+    return stillIn ? undefined : `${name}: this would stop every administrator from signing in to the console. Change it with the CLI (gatehouse policy set) if that is what you want.`;
   }
 
   async #guardManaged(actor: Actor, verb: 'updated' | 'reset', e: PolicyEntry, value: unknown): Promise<void> {

@@ -317,6 +317,35 @@ describe('clients', () => {
   });
 });
 
+describe('preconditions', () => {
+  it('If-Match holds on every change that names a version: actions and delete too; weak tags never match; one version only', async () => {
+    const c = (await call(`${api}/clients`, { method: 'POST', token: writer, body: { name: 'Preconditioned', confidential: true } })).json.client as { client_id: string };
+    const etag = (await call(`${api}/clients/${c.client_id}`, { token: reader })).headers.get('etag')!;
+    for (const [method, path] of [['POST', '/disable'], ['POST', '/rotate-secret'], ['DELETE', '']] as const) {
+      const stale = checked(path === '' ? 'deleteClient' : path === '/disable' ? 'disableClient' : 'rotateClientSecret', await call(`${api}/clients/${c.client_id}${path}`, { method, token: writer, headers: { 'if-match': '"stale"' } }));
+      expect(stale).toMatchObject({ status: 409, json: { error: 'conflict', field: 'version' } });
+    }
+    expect((await call(`${api}/clients/${c.client_id}/disable`, { method: 'POST', token: writer, headers: { 'if-match': `W/${etag}` } })).status).toBe(409);
+    expect((await call(`${api}/clients/${c.client_id}/disable`, { method: 'POST', token: writer, headers: { 'if-match': `${etag}, "other"` } })).status).toBe(400);
+    expect((await call(`${api}/clients/${c.client_id}`, { method: 'PATCH', token: writer, body: { name: 'x', version: 'other' }, headers: { 'if-match': etag } })).status).toBe(400);
+    expect((await call(`${api}/audit`, { token: writer, headers: { 'if-match': etag } })).status).toBe(400);
+    expect((await call(`${api}/clients/${c.client_id}`, { token: reader })).json.status).toBe('active');
+    const ok = checked('disableClient', await call(`${api}/clients/${c.client_id}/disable`, { method: 'POST', token: writer, headers: { 'if-match': etag } }));
+    expect(ok.json.status).toBe('disabled');
+    expect(checked('deleteClient', await call(`${api}/clients/${c.client_id}`, { method: 'DELETE', token: writer, headers: { 'if-match': '*' } })).status).toBe(200);
+  });
+
+  it('a program cannot lock every administrator out of the console (the CLI stays the way back in)', async () => {
+    const res = await call(`${api}/policy/ALLOWED_EMAIL_DOMAINS`, { method: 'PUT', token: writer, body: { value: 'other.example' } });
+    expect(res.status).toBe(400);
+    expect(res.json.error_description).toMatch(/every administrator/);
+    expect(await gh.services.policy.get('ALLOWED_EMAIL_DOMAINS')).toEqual([]);
+    const fine = await call(`${api}/policy/ALLOWED_EMAIL_DOMAINS`, { method: 'PUT', token: writer, body: { value: 'example.com, other.example' } });
+    expect(fine.status).toBe(200);
+    expect((await call(`${api}/policy/ALLOWED_EMAIL_DOMAINS`, { method: 'DELETE', token: writer })).status).toBe(200);
+  });
+});
+
 describe('a client the configuration file manages', () => {
   it('is refused to the API and the console with a 409 naming the file; the console shows whose it is', async () => {
     const res = await call(`${api}/clients`, { method: 'POST', token: writer, body: { name: 'Managed one', redirect_uris: ['http://127.0.0.1:9/cb'] } });

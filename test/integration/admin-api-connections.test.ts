@@ -114,6 +114,9 @@ describe('connections', () => {
     const replaced = checked('replaceConnection', await put({ name: 'Acme Okta', issuer: ISSUER, client_id: 'gh-okta-2', client_secret: NEW_SECRET, version: kept.json.version }));
     expect(replaced).toMatchObject({ status: 200, json: { has_client_secret: true } });
     expect((await gh.services.connections.find('okta-api'))?.clientSecret).toBe(NEW_SECRET);
+    const removedSecret = checked('replaceConnection', await put({ name: 'Acme Okta', issuer: ISSUER, client_id: 'gh-okta-2', client_secret: null }));
+    expect(removedSecret).toMatchObject({ status: 200, json: { has_client_secret: false } });
+    expect(checked('replaceConnection', await put({ name: 'Acme Okta', issuer: ISSUER, client_id: 'gh-okta-2', client_secret: NEW_SECRET })).json.has_client_secret).toBe(true);
     expect(checked('replaceConnection', await put({ kind: 'github', client_id: 'x' }))).toMatchObject({ status: 400, json: { field: 'kind' } });
     expect(checked('replaceConnection', await put({ name: 'x' }, {}, 'nobody')).status).toBe(404);
     const updated = of(await events('connection.updated'), 'okta-api');
@@ -121,9 +124,11 @@ describe('connections', () => {
       ['success', writerId, 'api_client', null],
       ['failure', writerId, 'api_client', 'stale version'],
       ['success', writerId, 'api_client', null],
+      ['success', writerId, 'api_client', null],
+      ['success', writerId, 'api_client', null],
       ['failure', writerId, 'api_client', 'invalid settings'],
     ]);
-    expect(updated.map((r) => details(r).credentialReplaced ?? null)).toEqual([false, null, true, null]);
+    expect(updated.map((r) => details(r).credentialReplaced ?? null)).toEqual([false, null, true, false, true, null]);
   });
 
   it('test: what discovery found, or the problem in plain words; audited', async () => {

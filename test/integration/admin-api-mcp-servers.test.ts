@@ -33,7 +33,7 @@ const events = async (type: string, where: Record<string, unknown> = {}) => (awa
 const details = (row: Row) => (typeof row.details === 'string' ? JSON.parse(row.details) : row.details) as Record<string, any>;
 const server = (uri: string) => `${api}/mcp-servers/${encodeURIComponent(uri)}`;
 const setting = (name: string) => `${api}/policy/${name}`;
-const deps = () => ({ config: gh.services.config, resources: gh.services.resources, policy: gh.services.policy, accounts: gh.services.accounts, audit: gh.services.audit });
+const deps = () => ({ config: gh.services.config, resources: gh.services.resources, policy: gh.services.policy, accounts: gh.services.accounts, users: gh.services.users, audit: gh.services.audit });
 
 function checked(operationId: string, answer: ApiAnswer): ApiAnswer {
   openapi.check(operationId, answer);

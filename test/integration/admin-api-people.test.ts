@@ -2,7 +2,9 @@
 // operation's success and refusals (validation 400 naming the field, 404, 409 for a change that does not apply, 401
 // without a token, 403 for a write with admin:read and for a non-admin person's console session), pagination over more
 // than one page, one audit event per change naming the API client, no password, private key or token value in any
-// answer or audit row, and every answer checked against the published OpenAPI document.
+// answer or audit row, and every answer checked against the published OpenAPI document. The CLI beside the server
+// answers the same JSON (its --json output is the API's answer) and refuses bad values before anything runs.
+import { oneJson, runCli } from '../helpers/cli.js';
 import { consoleSignIn } from '../helpers/console.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { authorizeThrough, Browser, pkcePair, registerPublicClient } from '../helpers/browser-flow.js';
@@ -279,4 +281,43 @@ describe('registration tokens', () => {
     expect(rows.map((r) => [r.type, r.actor, details(r).via])).toEqual([...created.map(() => ['registration_token.created', writerId, 'api_client']), ['registration_token.revoked', writerId, 'api_client']]);
     for (const t of created) expect(JSON.stringify(rows)).not.toContain(t.initial_access_token);
   });
+});
+
+describe('the CLI beside the server: the same operations, the same answers', () => {
+  const lastJson = (stderr: string) => JSON.parse(stderr.trim().split('\n').pop()!) as Record<string, unknown>;
+
+  it('user show, grant list / revoke, keys list, registration-token list: the API\'s answers; audited as the CLI', async () => {
+    const bob = (await call(`${api}/people?q=bob@example.com`, { token: reader })).json.items[0];
+    const shown = await runCli(['user', 'show', 'bob@example.com', '--json'], db.env);
+    expect(oneJson(shown.stdout)).toEqual((await call(`${api}/people/${bob.id}`, { token: reader })).json);
+    const viaApi = (await call(`${api}/people/${bob.id}/grants`, { token: reader })).json;
+    expect(viaApi.items).toHaveLength(1);
+    const listed = await runCli(['grant', 'list', '--person', 'bob@example.com', '--json'], db.env);
+    expect(oneJson(listed.stdout)).toEqual(viaApi);
+    const ofClient = await runCli(['grant', 'list', '--client', viaApi.items[0].client_id, '--limit', '1', '--json'], db.env);
+    expect(oneJson(ofClient.stdout).items).toHaveLength(1);
+    const revoked = await runCli(['grant', 'revoke', viaApi.items[0].grant_id, '--json'], db.env);
+    expect(oneJson(revoked.stdout)).toEqual(viaApi.items[0]);
+    expect((await events('grant.revoked')).filter((r) => details(r).grantId === viaApi.items[0].grant_id).map((r) => [r.actor, details(r).via])).toEqual([['cli', 'cli']]);
+    const again = await runCli(['grant', 'revoke', viaApi.items[0].grant_id, '--json'], db.env);
+    expect(again.code).toBe(1);
+    expect(lastJson(again.stderr)).toMatchObject({ error: 'not_found', status: 404 });
+    expect(oneJson((await runCli(['keys', 'list', '--json'], db.env)).stdout)).toEqual((await call(`${api}/keys`, { token: reader })).json);
+    expect(oneJson((await runCli(['registration-token', 'list', '--json'], db.env)).stdout)).toEqual((await call(`${api}/registration-tokens`, { token: reader })).json);
+  }, 300_000);
+
+  it('bad values and missing choices are refused before anything runs', async () => {
+    for (const args of [
+      ['grant', 'list', '--json'],
+      ['grant', 'list', '--person', 'bob@example.com', '--client', 'x', '--json'],
+      ['keys', 'rotate', '--activate-in', '-1', '--json'],
+      ['registration-token', 'create', '--expires-in', '0', '--json'],
+      ['user', 'list', '--limit', 'many', '--json'],
+    ]) {
+      const res = await runCli(args, db.env);
+      expect({ args, code: res.code, stdout: res.stdout }).toEqual({ args, code: 1, stdout: '' });
+      expect(lastJson(res.stderr)).toMatchObject({ error: 'invalid_request' });
+    }
+    expect(await events('registration_token.created')).toHaveLength(3);
+  }, 300_000);
 });

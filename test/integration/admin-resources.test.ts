@@ -49,7 +49,7 @@ let writerId: string;
 
 const id = (uri: string) => encodeURIComponent(uri);
 const server = () => gh;
-const services = () => ({ config: server().services.config, resources: server().services.resources, policy: server().services.policy, accounts: server().services.accounts, audit: server().services.audit });
+const services = () => ({ config: server().services.config, resources: server().services.resources, policy: server().services.policy, accounts: server().services.accounts, users: server().services.users, audit: server().services.audit });
 const DOCS_READ = { description: 'Read the docs', tools: ['search'] };
 
 const RESOURCE_STEPS: ResourceStep[] = [

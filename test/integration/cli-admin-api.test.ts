@@ -3,6 +3,7 @@
 // GATEHOUSE_URL and an admin API client's credentials it goes through the API whatever the database (PostgreSQL
 // included); without a server it works on the database. The same command answers the same JSON either way, and
 // every change is audited with the caller it came through.
+import { jest } from '@jest/globals';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
@@ -49,6 +50,9 @@ afterAll(async () => {
 });
 
 const remote = () => ({ ...db.env, GATEHOUSE_URL: server.url, GATEHOUSE_CLIENT_ID: admin.client_id, GATEHOUSE_CLIENT_SECRET: admin.client_secret });
+
+// Each CLI run is a process of its own: a few seconds each on a loaded machine.
+jest.setTimeout(180_000);
 
 describe('the CLI beside a running server', () => {
   it('--version prints the package version', async () => {
@@ -122,6 +126,11 @@ describe('the CLI beside a running server', () => {
     expect(bogus.code).toBe(1);
     expect(bogus.stdout).toBe('');
     expect(JSON.parse(bogus.stderr.trim().split('\n').pop()!)).toMatchObject({ error: 'invalid_request' });
+    // A name from an unauthenticated registration cannot drive the admin's terminal: escapes are shown, not sent.
+    await fetch(`${server.url}/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ client_name: '\u001b[31mEVIL\u001b]0;owned\u0007\r', redirect_uris: ['http://127.0.0.1/cb'], token_endpoint_auth_method: 'none' }) });
+    const listed = await runCli(['client', 'list', '--kind', 'dcr'], remote());
+    expect(listed.stdout).toContain('\\u001b[31mEVIL');
+    expect(listed.stdout).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f]/);
     const unknown = await runCli(['client', 'list', '--colour', 'red'], remote());
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(/unknown option '--colour'/);

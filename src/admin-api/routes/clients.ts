@@ -3,9 +3,8 @@
 // admin/clients.ts, which checks, changes and audits.
 import { z } from 'zod';
 import type { AdminServices } from '../../admin/index.js';
-import type { AdminClient } from '../../admin/clients.js';
+import { clientVersion, type AdminClient } from '../../admin/clients.js';
 import { AdminError } from '../../admin/admin-error.js';
-import { versionOf } from '../../admin/version.js';
 import { operation, type Operation } from '../operation.js';
 import { PageQuery, pageOf, text, Version } from '../schemas.js';
 
@@ -41,7 +40,7 @@ const redirectUris = z.array(text(2000)).max(20);
 
 async function shown(services: AdminServices, c: AdminClient) {
   const view = await services.clients.view(c);
-  const version = versionOf(view);
+  const version = clientVersion(view);
   return { body: { ...view, version }, version };
 }
 
@@ -100,13 +99,13 @@ export const clientOperations: Operation[] = [
   ...(['approve', 'disable', 'enable'] as const).map((action) =>
     operation(
       { id: `${action}Client`, method: 'post', path: `/clients/{clientId}/${action}`, tag: 'Clients', summary: `${action[0]!.toUpperCase()}${action.slice(1)} a client`, scope: 'admin:write', status: 200, params: ClientId, response: Client, versioned: true },
-      async ({ params, actor, services }) => shown(services, await services.clients[action](actor, params.clientId)),
+      async ({ params, actor, services, expectedVersion }) => shown(services, await services.clients[action](actor, params.clientId, expectedVersion)),
     ),
   ),
   operation(
-    { id: 'rotateClientSecret', method: 'post', path: '/clients/{clientId}/rotate-secret', tag: 'Clients', summary: 'Give an admin-created confidential client a new secret', scope: 'admin:write', status: 200, params: ClientId, response: ClientWithSecret },
-    async ({ params, actor, services }) => {
-      const { client, clientSecret } = await services.clients.rotateSecret(actor, params.clientId);
+    { id: 'rotateClientSecret', method: 'post', path: '/clients/{clientId}/rotate-secret', tag: 'Clients', summary: 'Give an admin-created confidential client a new secret', scope: 'admin:write', status: 200, params: ClientId, response: ClientWithSecret, versioned: true },
+    async ({ params, actor, services, expectedVersion }) => {
+      const { client, clientSecret } = await services.clients.rotateSecret(actor, params.clientId, undefined, expectedVersion);
       return { body: { client: (await shown(services, client)).body, client_secret: clientSecret } };
     },
   ),
@@ -114,9 +113,10 @@ export const clientOperations: Operation[] = [
     {
       id: 'deleteClient', method: 'delete', path: '/clients/{clientId}', tag: 'Clients', summary: 'Delete a client and revoke everything it holds', scope: 'admin:write', status: 200, params: ClientId,
       response: z.object({ client_id: z.string(), grants_revoked: z.number().int() }).meta({ id: 'DeletedClient' }),
+      versioned: true,
     },
-    async ({ params, actor, services }) => {
-      const { client, grantsRevoked } = await services.clients.remove(actor, params.clientId);
+    async ({ params, actor, services, expectedVersion }) => {
+      const { client, grantsRevoked } = await services.clients.remove(actor, params.clientId, expectedVersion);
       return { body: { client_id: client.clientId, grants_revoked: grantsRevoked } };
     },
   ),

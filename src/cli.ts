@@ -391,7 +391,7 @@ client
   .option('--json', 'print one JSON object')
   .action(async (clientId: string, opts: { json?: boolean }) => {
     const r = (await invoke('rotateClientSecret', { params: { clientId } })) as { client: ClientJson; client_secret: string };
-    output(!!opts.json, { client_id: r.client.client_id, client_secret: r.client_secret }, `client_secret (shown once): ${r.client_secret}`);
+    output(!!opts.json, r, `client_secret (shown once): ${r.client_secret}`);
   });
 
 client
@@ -917,12 +917,14 @@ try {
   if (err instanceof CommanderError) {
     // --help and --version end here too, successfully.
     if (err.exitCode === 0) process.exit(0);
-    if (jsonWanted()) jsonError('invalid_request', err.message.replace(/^error: /, ''));
+    if (jsonWanted()) jsonError('invalid_request', err.message.replace(/^error: /, ''), { status: 400 });
     process.exitCode = err.exitCode || 1;
   } else if (jsonWanted()) {
     if (err instanceof InvokeError) jsonError(err.error, err.message, { ...(err.field ? { field: err.field } : {}), status: err.status });
     else if (err instanceof ConfigError) jsonError('configuration_error', err.problems.join('; '), { problems: err.problems });
-    else jsonError(err instanceof AdminError ? err.code : 'error', (err as { error_description?: string; message?: string }).error_description ?? (err as Error).message ?? String(err));
+    else if (err instanceof DataDirLockedError) jsonError('database_in_use', err.message, { status: 503 });
+    else if (err instanceof CliError || err instanceof AccountError) jsonError('invalid_request', err.message, { status: 400 });
+    else jsonError(err instanceof AdminError ? err.code : 'server_error', (err as { error_description?: string; message?: string }).error_description ?? (err as Error).message ?? String(err), err instanceof AdminError ? { status: err.status } : { status: 500 });
     process.exitCode = 1;
   } else if (err instanceof InvokeError) {
     process.stderr.write(`gatehouse: ${err.message}${err.field ? ` (${err.field})` : ''}\n`);

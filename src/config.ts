@@ -92,7 +92,10 @@ function issuerPathAllowed(issuer: string, url: URL): boolean {
 
 export const scopeName = /^[\x21\x23-\x5B\x5D-\x7E]+$/; // RFC 6749 §3.3 scope-token
 
-const toolName = z.string().regex(/^[A-Za-z0-9_.\/-]{1,128}$/, 'is not a valid MCP tool name');
+// Names that would be an object's own machinery rather than a key of it when stored as one.
+const RESERVED_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+const notReserved = (name: string) => !RESERVED_KEYS.has(name);
+const toolName = z.string().regex(/^[A-Za-z0-9_.\/-]{1,128}$/, 'is not a valid MCP tool name').refine(notReserved, 'is a reserved name');
 const accessRuleSeed = z
   .object({
     email_domains: z.array(z.string().min(1).max(253).transform((d) => d.toLowerCase())).default([]),
@@ -120,7 +123,7 @@ export const resourceSeed = z
     name: z.string().min(1).max(200).optional(),
     description: z.string().max(1000).optional(),
     // scope → description, or {description, tools it unlocks, access rule}
-    scopes: z.record(z.string().regex(scopeName, 'is not a valid scope name'), scopeSeed).default({}),
+    scopes: z.record(z.string().regex(scopeName, 'is not a valid scope name').refine(notReserved, 'is a reserved name'), scopeSeed).default({}),
     access: accessRuleSeed.optional(),
     // per tool, and for every tool the server reports as possibly destructive (docs/TOOL-APPROVALS.md)
     tool_approval: z.record(toolName, approvalMode).optional(),

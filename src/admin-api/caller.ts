@@ -30,6 +30,8 @@ export class CallerRefusal extends Error {
     message: string,
     /** Whether a credential was presented at all (RFC 6750 §3.1: no error code when none was). */
     readonly presented = true,
+    /** Who it was, when known (a signed-in administrator without the CSRF header): the audit names them. */
+    readonly actor?: string,
   ) {
     super(message);
   }
@@ -90,12 +92,12 @@ export function sessionCaller(deps: { issuer: string; sessions: ConsoleSessions;
     const session = await deps.sessions.find(ctx.cookies.get(CONSOLE_COOKIE));
     if (!session) throw new CallerRefusal(401, 'invalid_token', 'Sign in to the console first.', false);
     const account = await deps.accounts.findById(session.accountId);
-    if (!account || !(await deps.admins.isAdmin(account))) throw new CallerRefusal(403, 'access_denied', 'Your account is not an administrator of this Gatehouse.');
+    if (!account || !(await deps.admins.isAdmin(account))) throw new CallerRefusal(403, 'access_denied', 'Your account is not an administrator of this Gatehouse.', true, account ? (account.email ?? account.id) : undefined);
     const reading = ctx.method === 'GET' || ctx.method === 'HEAD';
     if (!reading) {
       const sent = ctx.get('origin');
       if ((sent && sent !== issuerOrigin) || !deps.sessions.csrfMatches(session, ctx.get('x-csrf-token'))) {
-        throw new CallerRefusal(403, 'access_denied', 'A change from a console session needs the same origin and the session\'s CSRF token in X-CSRF-Token.');
+        throw new CallerRefusal(403, 'access_denied', 'A change from a console session needs the same origin and the session\'s CSRF token in X-CSRF-Token.', true, account.email ?? account.id);
       }
     }
     return { actor: personActor(account, origin(ctx)), scopes: new Set<AdminScope>(['admin:read', 'admin:write']), via: 'session' };

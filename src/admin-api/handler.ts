@@ -121,8 +121,8 @@ export interface ApiDeps {
 
 export function adminApiHandler(deps: ApiDeps): Middleware {
   const compiled = deps.operations.map(compile);
-  const audit = (ctx: Context, caller: Caller | undefined, reason: string, status: number) =>
-    deps.audit.record({ type: 'admin_api.refused', outcome: 'failure', actor: caller?.actor.label, reason, details: { method: ctx.method, status, path: ctx.path.slice(0, 256) }, ...requestOrigin(ctx) });
+  const audit = (ctx: Context, caller: Caller | undefined, reason: string, status: number, actor?: string) =>
+    deps.audit.record({ type: 'admin_api.refused', outcome: 'failure', actor: caller?.actor.label ?? actor, reason, details: { method: ctx.method, status, path: ctx.path.slice(0, 256) }, ...requestOrigin(ctx) });
 
   return async (ctx) => {
     const rest = ctx.path.startsWith(deps.base) ? ctx.path.slice(deps.base.length) : undefined;
@@ -188,7 +188,7 @@ export function adminApiHandler(deps: ApiDeps): Middleware {
       if (err instanceof CallerRefusal) {
         if (err.status === 401) ctx.set('WWW-Authenticate', err.presented ? `Bearer realm="gatehouse-admin-api", error="${err.error}"` : 'Bearer realm="gatehouse-admin-api"');
         if (err.error === 'insufficient_scope') ctx.set('WWW-Authenticate', 'Bearer realm="gatehouse-admin-api", error="insufficient_scope"');
-        await audit(ctx, caller, err.message, err.status);
+        await audit(ctx, caller, err.message, err.status, err.actor);
         return refuse(ctx, err.status, err.error, err.message);
       }
       if (err instanceof AdminError) return refuse(ctx, err.status, err.code, err.message, err.field);

@@ -99,10 +99,13 @@ export function remoteInvoker(target: RemoteTarget, fetchImpl: typeof fetch = fe
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${encodeURIComponent(target.clientId ?? '')}:${encodeURIComponent(target.clientSecret ?? '')}`).toString('base64')}` },
         body: new URLSearchParams({ grant_type: 'client_credentials', resource: `${target.issuer}${ADMIN_API_PATH}` }),
+        // A redirect from the token endpoint is not followed: the credentials would go where it points.
+        redirect: 'manual',
       });
     } catch (err) {
       throw new InvokeError(503, 'temporarily_unavailable', `Gatehouse at ${base} cannot be reached: ${(err as Error).message}`);
     }
+    if (res.status >= 300 && res.status < 400) throw new InvokeError(502, 'server_error', `${base}/token answered with a redirect (${res.status}): is GATEHOUSE_URL the server's ISSUER?`);
     const json = (await res.json().catch(() => ({}))) as { access_token?: string; expires_in?: number; error?: string; error_description?: string };
     if (!res.ok || !json.access_token) throw new InvokeError(res.status === 200 ? 502 : res.status, json.error ?? 'invalid_client', `The admin API client was refused a token: ${json.error_description ?? json.error ?? res.status}`);
     token = { value: json.access_token, until: Date.now() + Math.max(0, (json.expires_in ?? 60) - 30) * 1000 };
@@ -119,10 +122,11 @@ export function remoteInvoker(target: RemoteTarget, fetchImpl: typeof fetch = fe
       if (input.version) headers['if-match'] = `"${input.version}"`;
       let res: Response;
       try {
-        res = await fetchImpl(`${base}${ADMIN_API_PATH}${path}${query ? `?${query}` : ''}`, { method: op.method.toUpperCase(), headers, body: input.body === undefined ? undefined : JSON.stringify(input.body) });
+        res = await fetchImpl(`${base}${ADMIN_API_PATH}${path}${query ? `?${query}` : ''}`, { method: op.method.toUpperCase(), headers, body: input.body === undefined ? undefined : JSON.stringify(input.body), redirect: 'manual' });
       } catch (err) {
         throw new InvokeError(503, 'temporarily_unavailable', `Gatehouse at ${base} cannot be reached: ${(err as Error).message}`);
       }
+      if (res.status >= 300 && res.status < 400) throw new InvokeError(502, 'server_error', `${base} answered with a redirect (${res.status}): is GATEHOUSE_URL the server's ISSUER?`);
       const text = await res.text();
       // A streamed answer (the audit export) comes back as its lines, as in-process.
       if (res.ok && op.produces) return { lines: text, next: res.headers.get('gatehouse-next-cursor') };

@@ -31,6 +31,7 @@ export function openApiDocument(operations: readonly Operation[], version: strin
         '401': errorResponse('No valid access token or console session.'),
         '403': errorResponse('The token lacks the scope, or the session is not an administrator\'s.'),
         ...(op.path.includes('{') ? { '404': errorResponse('There is no such object.') } : {}),
+        ...(op.body ? { '413': errorResponse('The body is larger than 64 KiB.'), '415': errorResponse('The body is not application/json.') } : {}),
         ...(op.method !== 'get' ? { '409': errorResponse('The change does not apply to the object as it is now, the version is stale, or the object is managed by the configuration file.') } : {}),
         '429': errorResponse('Too many requests.'),
       },
@@ -48,8 +49,8 @@ export function openApiDocument(operations: readonly Operation[], version: strin
       securitySchemes: {
         adminToken: {
           type: 'oauth2',
-          description: 'An access token of an admin API client (`gatehouse client add --admin-api`), from client_credentials with resource = the API\'s URL.',
-          flows: { clientCredentials: { tokenUrl: '{issuer}/token', scopes: { 'admin:read': 'Read everything the console shows.', 'admin:write': 'Change it.' } } },
+          description: 'An access token of an admin API client (`gatehouse client add --admin-api`), from client_credentials at <issuer>/token (the tokenUrl is relative to the server URL).',
+          flows: { clientCredentials: { tokenUrl: '../../token', scopes: { 'admin:read': 'Read everything the console shows.', 'admin:write': 'Change it.' } } },
         },
         consoleSession: { type: 'apiKey', in: 'cookie', name: 'gatehouse.console', description: 'An administrator\'s console session, under /console/api/v1; changes need X-CSRF-Token.' },
       },

@@ -12,7 +12,13 @@ export const ErrorBody = z
   .meta({ id: 'Error', description: 'Every refusal of the admin API, whatever the status.' });
 
 export const PageQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(MAX_LIMIT).optional().meta({ description: `Items per page, 1 to ${MAX_LIMIT} (default 50).` }),
+  limit: z
+    .string()
+    .regex(/^[1-9][0-9]{0,2}$/, `must be a whole number from 1 to ${MAX_LIMIT}`)
+    .transform(Number)
+    .pipe(z.number().int().min(1).max(MAX_LIMIT))
+    .optional()
+    .meta({ description: `Items per page, 1 to ${MAX_LIMIT} (default 50).` }),
   cursor: z.string().max(2000).optional().meta({ description: 'The `next` of the previous page.' }),
 });
 

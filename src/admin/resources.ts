@@ -8,6 +8,7 @@
 import type { AuditLog } from '../audit/writer.js';
 import { resourceSeed, type Config, type ResourceInput } from '../config.js';
 import { canonicalResource, definedByEnvironment, InvalidResourceUri, type AccessRule, type ApprovalMode, type Resource, type ResourceRegistry } from '../oauth/resources.js';
+import { ROUTE_TABLE } from '../http/route-table.js';
 import { auditedBy, type Actor } from './actor.js';
 import { AdminError } from './admin-error.js';
 import { assertNotManaged } from './managed.js';
@@ -129,6 +130,7 @@ export class ResourceAdmin {
   async create(actor: Actor, input: ResourceInput): Promise<Resource> {
     const uriTyped = typeof input.uri === 'string' ? input.uri.slice(0, 500) : '';
     const seed = await this.#valid(actor, 'created', uriTyped, input);
+    if (gatehouseOwn(seed.uri, this.deps.config.ISSUER)) return this.#refuse(actor, 'created', seed.uri, 'invalid_request', 'This URL is one of Gatehouse\'s own: an MCP server lives elsewhere.', 'uri');
     const existing = await this.find(seed.uri);
     if (existing) return this.#refuse(actor, 'created', existing.uri, 'conflict', 'An MCP server with this URI exists already: edit it instead.', 'uri');
     await this.#guardDefault(actor, 'created', seed);
@@ -278,4 +280,25 @@ export class ResourceAdmin {
       ...(extra.reason ? { reason: extra.reason } : {}), details: { via, actorId, ...extra.details },
     });
   }
+}
+
+/** Whether a URI names Gatehouse itself (the issuer or one of its routes, the admin API included), never an MCP server. */
+export function gatehouseOwn(uri: string, issuer: string): boolean {
+  let target: URL;
+  let base: URL;
+  try {
+    target = new URL(uri);
+    base = new URL(issuer);
+  } catch {
+    return false;
+  }
+  if (target.origin !== base.origin) return false;
+  const prefix = base.pathname.replace(/\/$/, '');
+  if (target.pathname.replace(/\/$/, '') === prefix) return true;
+  if (!target.pathname.startsWith(`${prefix}/`)) return false;
+  const path = target.pathname.slice(prefix.length).toLowerCase();
+  return ROUTE_TABLE.some((r) => {
+    const pattern = r.path.toLowerCase().replace(/:[^/]+/g, '[^/]+');
+    return new RegExp(`^${pattern}${r.area ? '(/|$)' : '/?$'}`).test(path) || path.startsWith('/.well-known/');
+  });
 }

@@ -281,14 +281,14 @@ describe('policy settings', () => {
   });
 
   it('a stale version is 409, audited as the change\'s failure, and changes nothing', async () => {
-    const current = await call(setting('ALLOWED_GROUPS'), { token: reader });
-    expect(checked('setPolicySetting', await call(setting('ALLOWED_GROUPS'), { method: 'PUT', token: writer, body: { value: 'staff', version: current.json.version } })).status).toBe(200);
-    const stale = checked('setPolicySetting', await call(setting('ALLOWED_GROUPS'), { method: 'PUT', token: writer, body: { value: 'others' }, headers: { 'if-match': current.headers.get('etag')! } }));
+    const current = await call(setting('CIMD_ALLOWED_DOMAINS'), { token: reader });
+    expect(checked('setPolicySetting', await call(setting('CIMD_ALLOWED_DOMAINS'), { method: 'PUT', token: writer, body: { value: 'staff.example', version: current.json.version } })).status).toBe(200);
+    const stale = checked('setPolicySetting', await call(setting('CIMD_ALLOWED_DOMAINS'), { method: 'PUT', token: writer, body: { value: 'others.example' }, headers: { 'if-match': current.headers.get('etag')! } }));
     expect(stale).toMatchObject({ status: 409, json: { error: 'conflict', field: 'version' } });
-    const staleReset = checked('resetPolicySetting', await call(setting('ALLOWED_GROUPS'), { method: 'DELETE', token: writer, headers: { 'if-match': current.headers.get('etag')! } }));
+    const staleReset = checked('resetPolicySetting', await call(setting('CIMD_ALLOWED_DOMAINS'), { method: 'DELETE', token: writer, headers: { 'if-match': current.headers.get('etag')! } }));
     expect(staleReset).toMatchObject({ status: 409, json: { field: 'version' } });
-    expect(await gh.services.policy.get('ALLOWED_GROUPS')).toEqual(['staff']);
-    const rows = (await knex()('audit_events').whereIn('type', ['policy.updated', 'policy.reset']).orderBy('id', 'asc')).filter((r: Row) => details(r).setting === 'ALLOWED_GROUPS') as Row[];
+    expect(await gh.services.policy.get('CIMD_ALLOWED_DOMAINS')).toEqual(['staff.example']);
+    const rows = (await knex()('audit_events').whereIn('type', ['policy.updated', 'policy.reset']).orderBy('id', 'asc')).filter((r: Row) => details(r).setting === 'CIMD_ALLOWED_DOMAINS') as Row[];
     expect(rows.map((r) => [r.type, r.outcome])).toEqual([['policy.updated', 'success'], ['policy.updated', 'failure'], ['policy.reset', 'failure']]);
   });
 
@@ -411,10 +411,10 @@ describe('the CLI with GATEHOUSE_URL (docs/ADMIN-API.md, "The CLI")', () => {
     expect((await cli(['resource', 'remove', uri])).json).toEqual({ uri, name: 'Remote', from_environment: false });
     expect(await cli(['resource', 'show', uri])).toMatchObject({ ok: false, json: { error: 'not_found', status: 404 } });
 
-    expect((await cli(['policy', 'set', 'ALLOWED_GROUPS', 'staff, ops'])).json).toMatchObject({ name: 'ALLOWED_GROUPS', effective: ['staff', 'ops'], updated_by: writerId });
+    expect((await cli(['policy', 'set', 'CIMD_ALLOWED_DOMAINS', 'staff.example, ops.example'])).json).toMatchObject({ name: 'CIMD_ALLOWED_DOMAINS', effective: ['staff.example', 'ops.example'], updated_by: writerId });
     expect((await cli(['policy', 'show'])).json).toEqual((await call(`${api}/policy`, { token: reader })).json);
     expect(await cli(['policy', 'set', 'REGISTRATION', 'wide-open'])).toMatchObject({ ok: false, json: { error: 'invalid_request', field: 'value', status: 400 } });
-    expect((await cli(['policy', 'reset', 'ALLOWED_GROUPS'])).json).toMatchObject({ effective: [], overridden: false });
+    expect((await cli(['policy', 'reset', 'CIMD_ALLOWED_DOMAINS'])).json).toMatchObject({ effective: [], overridden: false });
 
     const mine = (await knex()('audit_events').where({ resource: uri }).orderBy('id', 'asc')) as Row[];
     expect(mine.map((r) => [r.type, r.outcome])).toEqual([['resource.created', 'success'], ['resource.updated', 'success'], ['resource.updated', 'failure'], ['resource.updated', 'success'], ['resource.deleted', 'success']]);

@@ -154,6 +154,9 @@ describe('people', () => {
 
   it('disable, enable, make-admin, unmake-admin: each once, a change that does not apply is 409 audited as a failure', async () => {
     const post = (action: string, id = added.id) => call(`${api}/people/${id}/${action}`, { method: 'POST', token: writer });
+    // The actions take no version: If-Match is refused rather than ignored, and nothing changes.
+    const withVersion = checked('disablePerson', await call(`${api}/people/${added.id}/disable`, { method: 'POST', token: writer, headers: { 'if-match': '"anything"' } }));
+    expect(withVersion).toMatchObject({ status: 400, json: { field: 'If-Match' } });
     const disabled = checked('disablePerson', await post('disable'));
     expect(disabled).toMatchObject({ status: 200, json: { person: { id: added.id, disabled: true }, grants_revoked: 0 } });
     expect(checked('disablePerson', await post('disable'))).toMatchObject({ status: 409, json: { error: 'conflict' } });

@@ -149,7 +149,7 @@ export const connectionOperations: Operation[] = [
     },
   ),
   operation(
-    { id: 'addConnection', method: 'post', path: '/connections', tag: 'Connections', summary: 'Add a connection (the login page offers "Continue with <name>")', scope: 'admin:write', status: 201, body: ConnectionInput, response: Connection, versioned: true },
+    { id: 'addConnection', method: 'post', path: '/connections', tag: 'Connections', summary: 'Add a connection (the login page offers "Continue with <name>")', scope: 'admin:write', status: 201, body: ConnectionInput, response: Connection },
     async ({ body, actor, services }) => {
       const { id, kind, client_secret, ...rest } = body;
       return shown(await refusalsNamed(() => services.connections.add(actor, specOf(id ?? kind, kind, rest, client_secret))));

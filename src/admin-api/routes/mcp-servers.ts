@@ -122,7 +122,7 @@ export const mcpServerOperations: Operation[] = [
   ),
   operation(
     {
-      id: 'deleteMcpServer', method: 'delete', path: '/mcp-servers/{uri}', tag: 'MCP servers', summary: 'Delete an MCP server: no token can be issued for it any more (issued ones expire)', scope: 'admin:write', status: 200, params: Uri,
+      id: 'deleteMcpServer', method: 'delete', path: '/mcp-servers/{uri}', tag: 'MCP servers', summary: 'Delete an MCP server: no token can be issued for it any more (issued ones expire)', scope: 'admin:write', status: 200, params: Uri, versioned: true,
       response: z.object({ uri: z.string(), name: z.string(), from_environment: z.boolean().meta({ description: 'Defined by RESOURCES: it comes back at the next start.' }) }).meta({ id: 'DeletedMcpServer' }),
     },
     async ({ params, actor, services, expectedVersion }) => {

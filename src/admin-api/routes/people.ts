@@ -2,7 +2,8 @@
 // added with a password; accounts disabled and enabled; the local administrator mark set and cleared; a person's
 // grants listed and revoked. Each change is one call of admin/people.ts, which checks, changes and audits. A
 // password is write-only: one given is never answered, one generated (none given) is answered once and is in no
-// audit event (admin/people.ts addLocal).
+// audit event (admin/people.ts addLocal). The actions take no version (If-Match is refused): each is a transition
+// the service refuses with 409 when it does not apply (disabling a disabled person), so a retry never doubles it.
 import { z } from 'zod';
 import type { AdminServices } from '../../admin/index.js';
 import type { Person as PersonView } from '../../admin/people.js';
@@ -102,8 +103,8 @@ export const peopleOperations: Operation[] = [
     ['unmake-admin', 'unmakeAdminPerson', 'unmakeAdmin', 'Clear the administrator mark (never the last administrator\'s)'],
   ] as const).map(([path, id, action, summary]) =>
     operation(
-      { id, method: 'post', path: `/people/{id}/${path}`, tag: 'People', summary, scope: 'admin:write', status: 200, params: PersonId, response: Person, versioned: true },
-      async ({ params, actor, services }) => shown(await services.people[action](actor, params.id)),
+      { id, method: 'post', path: `/people/{id}/${path}`, tag: 'People', summary, scope: 'admin:write', status: 200, params: PersonId, response: Person },
+      async ({ params, actor, services }) => ({ body: personJson(await services.people[action](actor, params.id)) }),
     ),
   ),
   operation(

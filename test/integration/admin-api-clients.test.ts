@@ -335,6 +335,13 @@ describe('preconditions', () => {
     expect(checked('deleteClient', await call(`${api}/clients/${c.client_id}`, { method: 'DELETE', token: writer, headers: { 'if-match': '*' } })).status).toBe(200);
   });
 
+  it('no MCP server at a URL of Gatehouse\'s own: the admin API, the issuer, the token endpoint', async () => {
+    for (const uri of [api, `${api}/`, gh.issuer, `${gh.issuer}/token`, `${gh.issuer}/console`]) {
+      const res = checked('createMcpServer', await call(`${api}/mcp-servers`, { method: 'POST', token: writer, body: { uri, name: 'Impostor', scopes: { 'admin:write': 'w' } } }));
+      expect(res).toMatchObject({ status: 400, json: { field: 'uri' } });
+    }
+  });
+
   it('a program cannot lock every administrator out of the console (the CLI stays the way back in)', async () => {
     const res = await call(`${api}/policy/ALLOWED_EMAIL_DOMAINS`, { method: 'PUT', token: writer, body: { value: 'other.example' } });
     expect(res.status).toBe(400);

@@ -1,9 +1,10 @@
 // The `gatehouse` command. It reads the same configuration as the server (environment and .env). Commands that
 // create something accept --json and then print exactly one JSON object on stdout.
 import { readFileSync } from 'node:fs';
+import { resolve as resolvePath } from 'node:path';
 import { packageVersion } from './package-version.js';
 import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { InvokeError, localInvoker, localServerTarget, remoteInvoker, type Invocation } from './admin-api/invoke.js';
+import { InvokeError, localInvoker, localServerTarget, remoteInvoker, type Invocation, type Invoker } from './admin-api/invoke.js';
 import { loadConfiguration } from './configuration.js';
 import { APPROVAL_MODES, ConfigError, POLICY_SETTINGS, type Config } from './config.js';
 import { DataDirLockedError } from './db/data-dir-lock.js';
@@ -29,7 +30,7 @@ import { FirstPartyClients } from './oauth/first-party-clients.js';
 import { ApplyError, applyConfigFile } from './admin/config-file/apply.js';
 import { exportConfig, exportYaml } from './admin/config-file/export.js';
 import { ConfigFileError, loadConfigFile, type ConfigFile } from './admin/config-file/load.js';
-import { describeChange, planConfigFile } from './admin/config-file/plan.js';
+import { describeChange, planConfigFile, type Change } from './admin/config-file/plan.js';
 import { configContext, configFileOf } from './gatehouse.js';
 import { environment } from './config.js';
 
@@ -861,6 +862,29 @@ function declaredFile(cfg: Config, file: string | undefined): ConfigFile {
     throw err;
   }
 }
+/**
+ * Runs a config command on the database; beside a server holding the embedded database, through its admin API with
+ * the server's local key (docs/ADMIN-API.md, "The CLI"): the server reads its own secrets, as at start.
+ */
+async function onDatabaseOrServer<T>(direct: (s: Services) => Promise<T>, overApi: (invoker: Invoker) => Promise<T>): Promise<T> {
+  const cfg = config();
+  let services: Services;
+  try {
+    services = await openServices(cfg, { log: createLogger(cfg.LOG_LEVEL === 'info' ? 'warn' : cfg.LOG_LEVEL) });
+  } catch (err) {
+    const local = err instanceof DataDirLockedError ? localServerTarget(cfg.dataDir) : undefined;
+    if (!local) throw err;
+    return overApi(remoteInvoker(local));
+  }
+  try {
+    return await direct(services);
+  } finally {
+    await services.handle.close();
+  }
+}
+
+const fileText = (file: ConfigFile) => ({ path: resolvePath(file.path), content: readFileSync(file.path, 'utf8') });
+
 configCmd
   .command('plan')
   .description('print what applying the file would change: + add, ~ update (fields), - remove')
@@ -868,10 +892,11 @@ configCmd
   .option('--json', 'print one JSON object')
   .action(async (opts: { file?: string; json?: boolean }) => {
     const file = declaredFile(config(), opts.file);
-    await withServices(async (s) => {
-      const changes = await adminAction(async () => planConfigFile(file, await configContext(s)));
-      output(!!opts.json, { file: file.path, changes }, changes.map(describeChange).join('\n') || `no changes: the database matches ${file.path}`);
-    });
+    const changes = await onDatabaseOrServer(
+      async (s) => adminAction(async () => planConfigFile(file, await configContext(s))),
+      async (api) => ((await api.invoke('planConfig', { body: fileText(file) })) as { changes: Change[] }).changes,
+    );
+    output(!!opts.json, { file: file.path, changes }, changes.map(describeChange).join('\n') || `no changes: the database matches ${file.path}`);
   });
 configCmd
   .command('apply')
@@ -880,26 +905,29 @@ configCmd
   .option('--json', 'print one JSON object')
   .action(async (opts: { file?: string; json?: boolean }) => {
     const file = declaredFile(config(), opts.file);
-    await withServices(async (s) => {
-      let applied;
-      try {
-        applied = await adminAction(async () => applyConfigFile(file, await configContext(s)));
-      } catch (err) {
-        if (err instanceof ApplyError) throw new CliError(err.message);
-        throw err;
-      }
-      output(!!opts.json, { file: file.path, applied }, applied.length ? `${applied.map(describeChange).join('\n')}\n${applied.length} change(s) applied` : `no changes: the database matches ${file.path}`);
-    });
+    const applied = await onDatabaseOrServer(
+      async (s) => {
+        try {
+          return await adminAction(async () => applyConfigFile(file, await configContext(s)));
+        } catch (err) {
+          if (err instanceof ApplyError) throw new CliError(err.message);
+          throw err;
+        }
+      },
+      async (api) => ((await api.invoke('applyConfig', { body: fileText(file) })) as { applied: Change[] }).applied,
+    );
+    output(!!opts.json, { file: file.path, applied }, applied.length ? `${applied.map(describeChange).join('\n')}\n${applied.length} change(s) applied` : `no changes: the database matches ${file.path}`);
   });
 configCmd
   .command('export')
   .description('print the current state as a configuration file (YAML; --json: JSON); secrets are never exported')
   .option('--json', 'print one JSON object')
   .action(async (opts: { json?: boolean }) => {
-    await withServices(async (s) => {
-      const content = await exportConfig(await configContext(s));
-      process.stdout.write(opts.json ? `${JSON.stringify(content)}\n` : exportYaml(content));
-    });
+    const content = await onDatabaseOrServer(
+      async (s) => exportConfig(await configContext(s)),
+      async (api) => (await api.invoke('exportConfig')) as Record<string, unknown>,
+    );
+    process.stdout.write(opts.json ? `${JSON.stringify(content)}\n` : exportYaml(content));
   });
 
 /** Whether the command line asked for JSON: then an error is one JSON object on stderr too. */

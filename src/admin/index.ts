@@ -16,6 +16,7 @@ import type { Connections } from '../upstream/connections.js';
 import type { LocalAccounts } from '../upstream/local/accounts.js';
 import { AuditAdmin } from './audit.js';
 import { inLane } from './serialized.js';
+import { ConfigFileAdmin } from './config-file/admin.js';
 import { ClientAdmin } from './clients.js';
 import { ConnectionAdmin } from './connections.js';
 import { GrantAdmin } from './grants.js';
@@ -56,10 +57,11 @@ export interface AdminServices {
   keys: KeyAdmin;
   registrationTokens: RegistrationTokenAdmin;
   connections: ConnectionAdmin;
+  configFile: ConfigFileAdmin;
 }
 
 export function adminServices(deps: AdminDeps): AdminServices {
-  return {
+  const services: AdminServices = {
     clients: inLane(new ClientAdmin(deps), deps),
     audit: inLane(new AuditAdmin(deps), deps),
     resources: inLane(new ResourceAdmin(deps), deps),
@@ -69,5 +71,7 @@ export function adminServices(deps: AdminDeps): AdminServices {
     keys: inLane(new KeyAdmin(deps), deps),
     registrationTokens: inLane(new RegistrationTokenAdmin(deps), deps),
     connections: inLane(new ConnectionAdmin(deps), deps),
+    configFile: inLane(new ConfigFileAdmin(deps, () => services), deps),
   };
+  return services;
 }

@@ -4,7 +4,8 @@
 // included); without a server it works on the database. The same command answers the same JSON either way, and
 // every change is audited with the caller it came through.
 import { jest } from '@jest/globals';
-import { readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
@@ -84,6 +85,28 @@ describe('the CLI beside a running server', () => {
     const { key } = JSON.parse(readFileSync(file, 'utf8')) as { key: string };
     const forged = await fetch(`${server.url}/admin/api/v1/me`, { headers: { authorization: `Bearer ${key.slice(0, -2)}xx` } });
     expect(forged.status).toBe(401);
+  });
+
+  it('config plan, apply and export beside the running server (through it on the embedded database)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-cfg-'));
+    const file = join(dir, 'gatehouse.yaml');
+    writeFileSync(file, 'mcp_servers:\n  - uri: https://beside.example.com/mcp\n    name: Beside\n    scopes:\n      beside:read: Read\n');
+    const plan = await runCli(['config', 'plan', '--file', file, '--json'], db.env);
+    expect(plan.stderr).not.toMatch(/in use by another process/);
+    expect(oneJson(plan.stdout).changes).toEqual([expect.objectContaining({ action: 'add', kind: 'mcp_server', id: 'https://beside.example.com/mcp' })]);
+    const applied = await runCli(['config', 'apply', '--file', file, '--json'], db.env);
+    expect(oneJson(applied.stdout).applied).toHaveLength(1);
+    expect(oneJson((await runCli(['config', 'apply', '--file', file, '--json'], db.env)).stdout).applied).toEqual([]);
+    const exported = oneJson((await runCli(['config', 'export', '--json'], db.env)).stdout);
+    expect(exported.mcp_servers).toEqual(expect.arrayContaining([expect.objectContaining({ uri: 'https://beside.example.com/mcp' })]));
+    // Managed by the file now: the API refuses to change it, naming the file.
+    const token = await (await fetch(`${server.url}/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${admin.client_id}:${admin.client_secret}`).toString('base64')}` }, body: 'grant_type=client_credentials' })).json() as { access_token: string };
+    const refused = await fetch(`${server.url}/admin/api/v1/mcp-servers/${encodeURIComponent('https://beside.example.com/mcp')}`, { method: 'DELETE', headers: { authorization: `Bearer ${token.access_token}` } });
+    expect(refused.status).toBe(409);
+    expect(await refused.text()).toContain('gatehouse.yaml');
+    // Plan and apply through the API are the server's own CLI's: another API client is refused.
+    const other = await fetch(`${server.url}/admin/api/v1/config/plan`, { method: 'POST', headers: { authorization: `Bearer ${token.access_token}`, 'content-type': 'application/json' }, body: JSON.stringify({ path: file, content: 'policy: {}\n' }) });
+    expect(other.status).toBe(403);
   });
 
   it('with GATEHOUSE_URL and an admin API client: every client command, the same JSON as the API', async () => {

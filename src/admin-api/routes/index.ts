@@ -2,6 +2,7 @@
 import type { Operation } from '../operation.js';
 import { auditOperations } from './audit.js';
 import { clientOperations } from './clients.js';
+import { configOperations } from './config.js';
 import { connectionOperations } from './connections.js';
 import { grantOperations } from './grants.js';
 import { keyOperations } from './keys.js';
@@ -15,6 +16,7 @@ export const OPERATIONS: readonly Operation[] = [
   ...meOperations,
   ...clientOperations,
   ...auditOperations,
+  ...configOperations,
   ...mcpServerOperations,
   ...policyOperations,
   ...peopleOperations,

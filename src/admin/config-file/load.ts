@@ -123,16 +123,21 @@ const SPEC_KEY: Record<SpecField, string> = {
 
 /** Reads, parses and checks the file; throws ConfigFileError with one line per problem. */
 export function loadConfigFile(path: string, options: LoadOptions): ConfigFile {
-  const problems: string[] = [];
-  const fail = (line: number | undefined, message: string): never => {
-    throw new ConfigFileError([`${path}${line ? ` line ${line}` : ''}: ${message}`]);
-  };
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    return fail(undefined, `cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    throw new ConfigFileError([`${path}: cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`]);
   }
+  return loadConfigText(text, path, options);
+}
+
+/** Parses and checks a file's text read elsewhere (the CLI beside a running server sends it: docs/ADMIN-API.md). */
+export function loadConfigText(text: string, path: string, options: LoadOptions): ConfigFile {
+  const problems: string[] = [];
+  const fail = (line: number | undefined, message: string): never => {
+    throw new ConfigFileError([`${path}${line ? ` line ${line}` : ''}: ${message}`]);
+  };
   const counter = new LineCounter();
   if (extname(path).toLowerCase() === '.json') {
     // The YAML parser reads JSON too (and gives the lines), but accepts what JSON does not (a trailing comma).

@@ -9,27 +9,14 @@ import { auditPage, AuditFilterError, FILTER_FIELDS, parseAuditQuery, type Audit
 import type { ConsoleDeps } from './deps.js';
 import { inLane } from '../admin/serialized.js';
 import { personActor } from '../admin/actor.js';
-import { AuditAdmin } from '../admin/audit.js';
+import { AuditAdmin, auditRecord } from '../admin/audit.js';
 import { requestOrigin } from '../audit/writer.js';
 import { consoleState } from './guard.js';
 
 const COLUMNS = ['id', 'at', 'type', 'outcome', 'actor', 'client_id', 'resource', 'ip', 'user_agent', 'reason', 'details'] as const;
 
-function record(e: AuditRow): Record<(typeof COLUMNS)[number], unknown> {
-  return {
-    id: e.id,
-    at: e.at.toISOString(),
-    type: e.type,
-    outcome: e.outcome,
-    actor: e.actor,
-    client_id: e.clientId,
-    resource: e.resource,
-    ip: e.ip,
-    user_agent: e.userAgent,
-    reason: e.reason,
-    details: e.details,
-  };
-}
+// One shape for an exported event, the admin API's (admin/audit.ts).
+const record = (e: AuditRow): Record<(typeof COLUMNS)[number], unknown> => auditRecord(e);
 
 // Formula starts (= + - @) a spreadsheet would evaluate: at the start of a cell, and after any character a
 // spreadsheet may split on, since one opening the file in a semicolon (or tab) locale splits `x;=1+2` in a

@@ -144,15 +144,16 @@ export function policyTable(deps: AppDeps): PolicyTable {
     upstream_callback: { rules: [], handler: upstreamCallback({ audit, pages: interactionPages(views, currentProvider), base }) },
     setup: { rules: [], handler: routerMiddleware(setupRoutes({ ...deps, accounts: deps.users })) },
     admin_api: { rules: [], handler: adminApi(api) },
+    console_api: { rules: [], handler: consoleApi(api) },
     console: {
       rules: [],
-      handler: compose([consoleApi(api), consoleRoutes({
+      handler: consoleRoutes({
         ...deps,
         provider: currentProvider,
         inventories,
         sessions: deps.consoleSessions,
         pages: new ConsolePages(views, audit, base, deps.config.ISSUER.startsWith('https:')),
-      })]),
+      }),
     },
     account: {
       rules: [],

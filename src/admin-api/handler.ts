@@ -10,6 +10,7 @@ import { requestOrigin, type AuditLog } from '../audit/writer.js';
 import { jsonProblem } from '../http/input-sanity.js';
 import { readRawBody } from '../http/raw-body.js';
 import type { RateLimits } from '../http/rate-limits.js';
+import { routeOf } from '../http/route-resolution.js';
 import { CallerRefusal, type Authenticate, type Caller } from './caller.js';
 import type { Operation } from './operation.js';
 
@@ -112,8 +113,6 @@ export interface ApiDeps {
   services: AdminServices;
   audit: AuditLog;
   rateLimits: RateLimits;
-  /** The path the operations' paths are relative to (`<issuer path>/admin/api/v1` or `…/console/api/v1`). */
-  base: string;
   authenticate: Authenticate;
   /** Answered without authentication: the OpenAPI document. */
   openApi: () => unknown;
@@ -125,7 +124,8 @@ export function adminApiHandler(deps: ApiDeps): Middleware {
     deps.audit.record({ type: 'admin_api.refused', outcome: 'failure', actor: caller?.actor.label ?? actor, reason, details: { method: ctx.method, status, path: ctx.path.slice(0, 256) }, ...requestOrigin(ctx) });
 
   return async (ctx) => {
-    const rest = ctx.path.startsWith(deps.base) ? ctx.path.slice(deps.base.length) : undefined;
+    // The rest of the path below the area the edge resolved (http/route-resolution.ts), never a spelling of it.
+    const rest = routeOf(ctx)?.tail;
     if (rest === '/openapi.json' && (ctx.method === 'GET' || ctx.method === 'HEAD')) {
       ctx.set('Cache-Control', 'no-cache');
       ctx.type = 'application/json';

@@ -7,7 +7,7 @@ import { packageVersion } from '../package-version.js';
 import type { AdminServices } from '../admin/index.js';
 import type { AuditLog } from '../audit/writer.js';
 import type { RateLimits } from '../http/rate-limits.js';
-import { ADMIN_API_PATH, adminApiAudience } from '../oauth/admin-api-audience.js';
+import { adminApiAudience } from '../oauth/admin-api-audience.js';
 import type { ClientRegistry } from '../oauth/client-registry.js';
 import type { KeySet } from '../oauth/keys.js';
 import type { Administrators } from '../console/admins.js';
@@ -18,8 +18,6 @@ import type { LocalCliKey } from './local-cli-credentials.js';
 import { adminApiHandler } from './handler.js';
 import { openApiDocument } from './openapi.js';
 import { OPERATIONS } from './routes/index.js';
-
-export const CONSOLE_API_PATH = '/console/api/v1';
 
 let document: Record<string, unknown> | undefined;
 
@@ -54,26 +52,19 @@ export function adminApi(deps: AdminApiDeps): Middleware {
     services: deps.services,
     audit: deps.audit,
     rateLimits: deps.rateLimits,
-    base: `${deps.base}${ADMIN_API_PATH}`,
     authenticate: bearerCaller({ issuer: deps.issuer, audience: adminApiAudience(deps.issuer), keys: deps.keys, registry: deps.registry, provider: deps.provider, localCli: deps.localCli }),
     openApi: adminApiDocument,
   });
 }
 
-/** The same API for an administrator's console session; anything else under /console goes on to the console. */
+/** The same API for an administrator's console session (route `console_api`). */
 export function consoleApi(deps: AdminApiDeps): Middleware {
-  const prefix = `${deps.base}${CONSOLE_API_PATH}`;
-  const handler = adminApiHandler({
+  return adminApiHandler({
     operations: OPERATIONS,
     services: deps.services,
     audit: deps.audit,
     rateLimits: deps.rateLimits,
-    base: prefix,
     authenticate: sessionCaller({ issuer: deps.issuer, sessions: deps.sessions, accounts: deps.accounts, admins: deps.admins }),
     openApi: adminApiDocument,
   });
-  return async (ctx, next) => {
-    if (ctx.path === prefix || ctx.path.startsWith(`${prefix}/`)) return handler(ctx, next);
-    return next();
-  };
 }

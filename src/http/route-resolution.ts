@@ -17,6 +17,8 @@ export interface ResolvedRoute {
   params: Record<string, string>;
   /** The path for the request log: parameters not in `spec.loggedParams` replaced by `:name` (request-log.ts). */
   loggedPath: string;
+  /** An area's rest of the path after the route's own (`/clients/x` under `/admin/api/v1`); '' for other routes. */
+  tail: string;
 }
 
 export type Resolution =
@@ -102,7 +104,7 @@ export class RouteResolver {
       const params: Record<string, string> = {};
       for (const [k, v] of Object.entries(raw)) params[k] = decodeURIComponent(v);
       if (!route.spec.methods.includes(method as Method)) return { kind: 'method', spec: route.spec };
-      return { kind: 'route', route: { id: route.spec.id, spec: route.spec, params, loggedPath: loggedPath(route, parts) } };
+      return { kind: 'route', route: { id: route.spec.id, spec: route.spec, params, loggedPath: loggedPath(route, parts), tail: route.spec.area ? parts.slice(route.segments.length).map((p) => `/${p}`).join('') : '' } };
     }
     return this.#looseMatch(path) ? { kind: 'not_canonical' } : { kind: 'unknown' };
   }

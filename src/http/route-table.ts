@@ -42,6 +42,7 @@ export type RouteId =
   | 'setup'
   | 'console'
   | 'admin_api'
+  | 'console_api'
   | 'static'
   | 'health'
   | 'readiness'
@@ -97,8 +98,10 @@ export const ROUTE_TABLE: readonly RouteSpec[] = [
   { id: 'interaction', path: '/interaction/:uid', methods: [...GET, 'POST'], area: true },
   { id: 'upstream_callback', path: '/upstream/callback', methods: GET },
   { id: 'setup', path: '/setup/:token', methods: [...GET, 'POST'] },
-  // The console's pages, and below /console/api/v1 the admin API for a console session (docs/ADMIN-API.md).
-  { id: 'console', path: '/console', methods: [...GET, 'POST', 'PUT', 'PATCH', 'DELETE'], area: true },
+  // The admin API for an administrator's console session (docs/ADMIN-API.md): before the console, whose area it is in
+  // (the first route that matches is the request's).
+  { id: 'console_api', path: '/console/api/v1', methods: [...GET, 'POST', 'PUT', 'PATCH', 'DELETE'], area: true },
+  { id: 'console', path: '/console', methods: [...GET, 'POST'], area: true },
   // The admin API for admin API clients' access tokens (docs/ADMIN-API.md). No OPTIONS: it is not for browsers.
   { id: 'admin_api', path: '/admin/api/v1', methods: [...GET, 'POST', 'PUT', 'PATCH', 'DELETE'], area: true },
   // The person's own pages: pending approvals and the approval page (docs/TOOL-APPROVALS.md). An approval id is not

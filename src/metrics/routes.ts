@@ -26,6 +26,7 @@ const NAMES: Record<RouteId, RouteName> = {
   mcp_server_tool_approvals: 'mcp_server_reports',
   account: 'account',
   admin_api: 'admin_api',
+  console_api: 'admin_api',
   interaction: 'interaction',
   upstream_callback: 'interaction',
   setup: 'interaction',

@@ -24,6 +24,7 @@ import type { ApprovalService } from './approvals/service.js';
 import type { ToolApprovals } from './approvals/store.js';
 import type { McpServerInventories } from './reporting/inventory.js';
 import type { LocalCliKey } from './admin-api/local-cli-credentials.js';
+import type { PersonRevocation } from './oauth/person-revocation.js';
 
 export interface AppDeps {
   /** Gatehouse's own clients (oauth/first-party-clients.ts). */
@@ -56,4 +57,6 @@ export interface AppDeps {
   approvalStore: ToolApprovals;
   /** The CLI's key when this server holds the embedded database (docs/ADMIN-API.md, "The CLI"). */
   localCli?: LocalCliKey | undefined;
+  /** Ends every grant and session of a person at once (docs/IDENTITY-LIFECYCLE.md). */
+  personRevocation: PersonRevocation;
 }

@@ -35,6 +35,7 @@ import { CALLBACK_PATH } from './interaction/upstream-leg.js';
 import { LocalCliKey } from './admin-api/local-cli-credentials.js';
 import { issuerBase } from './http/issuer-path.js';
 import { noteProviderServerError } from './http/errors.js';
+import { PersonRevocation } from './oauth/person-revocation.js';
 import { ConsoleSessions } from './console/sessions.js';
 import { PolicySettings } from './policy/settings.js';
 import { Metrics } from './metrics/registry.js';
@@ -249,9 +250,15 @@ export async function startGatehouse(config: Config, options: StartOptions = {})
     // Gatehouse's own clients (the console's and the account pages' sign-in): the provider defines them, sign-in marks
     // their fresh logins.
     const firstParty = new FirstPartyClients([consoleClient(config.ISSUER), accountClient(config.ISSUER)]);
+    const consoleSessions = new ConsoleSessions(handle.db, services.secretKey, config.CONSOLE_IDLE_TIMEOUT * 1000);
+    const accountSessions = new ConsoleSessions(handle.db, services.secretKey, config.CONSOLE_IDLE_TIMEOUT * 1000, 'account');
+    const personRevocation = new PersonRevocation(handle.db, async (accountId) => {
+      await consoleSessions.destroyForAccount(accountId);
+      await accountSessions.destroyForAccount(accountId);
+    });
     const holder = new ProviderHolder(
       (keys) => {
-        const provider = buildProvider({ config, db: handle.db, box, secretKey: services.secretKey, keys, resources, accounts, views, cimd, policy: services.policy, audit, registry: services.registry, firstParty });
+        const provider = buildProvider({ config, db: handle.db, box, secretKey: services.secretKey, keys, resources, accounts, views, cimd, policy: services.policy, audit, registry: services.registry, firstParty, personRevocation });
         auditProviderEvents(provider, audit);
         recordClientUse(provider, services.registry, (err) => log.error({ err }, 'recording a client use failed'));
         // A database outage becomes a 503 (http/errors.ts), logged there without a stack; anything else is a bug.
@@ -266,8 +273,6 @@ export async function startGatehouse(config: Config, options: StartOptions = {})
     await holder.refresh();
 
     const rateLimits = new RateLimits(handle.db, config, audit);
-    const consoleSessions = new ConsoleSessions(handle.db, services.secretKey, config.CONSOLE_IDLE_TIMEOUT * 1000);
-    const accountSessions = new ConsoleSessions(handle.db, services.secretKey, config.CONSOLE_IDLE_TIMEOUT * 1000, 'account');
     const inventories = new McpServerInventories(handle.db, audit);
     const approvalStore = new ToolApprovals(handle.db, box, config.APPROVAL_TTL * 1000);
     const approvals = new ApprovalService({
@@ -288,7 +293,7 @@ export async function startGatehouse(config: Config, options: StartOptions = {})
       config, db: handle.db, log, secretKey: services.secretKey, holder, resources, accounts, users, connections: services.connections,
       transactions: services.transactions, upstreamTokens: services.upstreamTokens, views, audit, registry: services.registry, rateLimits,
       box, cimdClients: services.cimdClients, consoleSessions, policy: services.policy, metrics,
-      accountSessions, inventories, approvals, approvalStore, localCli,
+      accountSessions, inventories, approvals, approvalStore, localCli, personRevocation,
     });
     const server = createServer(app.callback());
     server.requestTimeout = 30_000;

@@ -12,6 +12,7 @@ import * as clientRegistrySource from '../../migrations/20261215_008_client_regi
 import * as mcpServerReports from '../../migrations/20261216_009_mcp_server_reports.js';
 import * as toolApprovals from '../../migrations/20261217_010_tool_approvals.js';
 import * as adminManaged from '../../migrations/20261218_011_admin_managed.js';
+import * as identityLifecycle from '../../migrations/20261219_012_identity_lifecycle.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -30,6 +31,7 @@ const MIGRATIONS: Array<[string, Migration]> = [
   ['20261216_009_mcp_server_reports', mcpServerReports],
   ['20261217_010_tool_approvals', toolApprovals],
   ['20261218_011_admin_managed', adminManaged],
+  ['20261219_012_identity_lifecycle', identityLifecycle],
 ];
 
 const source: Knex.MigrationSource<[string, Migration]> = {

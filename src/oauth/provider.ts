@@ -34,6 +34,7 @@ import type { AuditLog } from '../audit/writer.js';
 import type { PolicyReader } from '../policy/settings.js';
 import type { FirstPartyClients } from './first-party-clients.js';
 import type { ClientRegistry } from './client-registry.js';
+import type { PersonRevocation } from './person-revocation.js';
 
 /** OpenID scopes; MCP scopes belong to resources (resources table) and are never listed here. */
 export const STATIC_SCOPES = ['openid', 'offline_access', 'email', 'profile'] as const;
@@ -56,6 +57,8 @@ export interface ProviderDeps {
   firstParty: FirstPartyClients;
   /** Where a client came from: introspection honours a resource link only on an admin-created one. */
   registry: Pick<ClientRegistry, 'findForGate'>;
+  /** Ends every grant and session of a person the IdP says is gone (docs/IDENTITY-LIFECYCLE.md). */
+  personRevocation?: PersonRevocation | undefined;
 }
 
 /** Cookie signing keys derived from SECRET_KEY; the outer Koa app must use the same ones. */

@@ -18,6 +18,8 @@ export interface Account {
   /** What the admin rule said at the last sign-in: a record, never a right (console/admins.ts decides that). */
   adminAtLastSignIn: boolean;
   disabled: boolean;
+  /** The IdP said the person is gone (a re-validation, RISC account-disabled): set until they sign in through it again. */
+  deprovisionedAt: Date | null;
   lastLoginAt: Date | null;
 }
 
@@ -29,6 +31,7 @@ export interface AccountRow {
   groups: string[] | string;
   is_admin: boolean;
   disabled_at: Date | null;
+  deprovisioned_at?: Date | null;
   last_login_at: Date | null;
 }
 
@@ -41,6 +44,7 @@ export const accountFromRow = (r: AccountRow): Account => ({
   groups: typeof r.groups === 'string' ? (JSON.parse(r.groups) as string[]) : r.groups,
   adminAtLastSignIn: r.is_admin,
   disabled: !!r.disabled_at,
+  deprovisionedAt: r.deprovisioned_at ? new Date(r.deprovisioned_at) : null,
   lastLoginAt: r.last_login_at ? new Date(r.last_login_at) : null,
 });
 
@@ -78,6 +82,14 @@ export class Accounts {
   async setDisabled(id: string, disabled: boolean): Promise<boolean> {
     const updated = await this.db('accounts').where({ id }).update({ disabled_at: disabled ? new Date() : null });
     return updated > 0;
+  }
+
+  /**
+   * Marks an account deprovisioned (the IdP says the person is gone). Unlike an administrator's disable, a later
+   * sign-in through the IdP clears it: the IdP vouching again is the same authority changing its mind.
+   */
+  async markDeprovisioned(id: string, reason: string): Promise<void> {
+    await this.db('accounts').where({ id }).update({ deprovisioned_at: new Date(), deprovisioned_reason: reason.slice(0, 500) });
   }
 
   /** The local users (password identities) linked to each of these accounts, by account id. */
@@ -121,18 +133,20 @@ export class Accounts {
       groups: JSON.stringify(identity.groups),
       last_login_at: new Date(),
     };
+    // The IdP vouched for the person just now: the outage grace starts again, and an earlier deprovisioning ends.
+    const vouched = { revalidated_at: profile.last_login_at, revalidation_checked_at: profile.last_login_at, revalidation_outcome: 'login', revalidation_detail: null };
     return this.db.transaction(async (trx) => {
       let link = (await trx('identities').where(key).first('account_id')) as { account_id: string } | undefined;
       if (!link) {
         const accountId = identity.issuer === LOCAL_ISSUER ? identity.subject : randomUUID();
         await trx('accounts').insert({ id: accountId, ...profile, is_admin: adminNow }).onConflict('id').ignore();
         // A concurrent first login of the same identity may have linked it already: the key decides.
-        await trx('identities').insert({ ...key, account_id: accountId, ...profile }).onConflict(['connection_id', 'issuer', 'subject']).ignore();
+        await trx('identities').insert({ ...key, account_id: accountId, ...profile, ...vouched }).onConflict(['connection_id', 'issuer', 'subject']).ignore();
         link = (await trx('identities').where(key).first('account_id')) as { account_id: string };
       } else {
-        await trx('identities').where(key).update(profile);
+        await trx('identities').where(key).update({ ...profile, ...vouched });
       }
-      await trx('accounts').where({ id: link.account_id }).update({ ...profile, is_admin: adminNow });
+      await trx('accounts').where({ id: link.account_id }).update({ ...profile, is_admin: adminNow, deprovisioned_at: null, deprovisioned_reason: null });
       return accountFromRow((await trx('accounts').where({ id: link.account_id }).first()) as AccountRow);
     });
   }

@@ -72,7 +72,7 @@ describe('PolicySettings', () => {
 });
 
 describe('selfLockout', () => {
-  const admin: Account = { id: 'a1', email: 'admin@example.com', emailVerified: true, name: null, groups: ['ops'], adminAtLastSignIn: true, disabled: false, lastLoginAt: null };
+  const admin: Account = { id: 'a1', email: 'admin@example.com', emailVerified: true, name: null, groups: ['ops'], adminAtLastSignIn: true, disabled: false, deprovisionedAt: null, lastLoginAt: null };
   const policy = { REGISTRATION: 'open', CIMD_ALLOWED_DOMAINS: [], CIMD_BLOCKED_DOMAINS: [], ALLOWED_EMAIL_DOMAINS: [], ALLOWED_GROUPS: [] } as never;
 
   it('refuses an email-domain or group restriction the saving admin would fail', () => {

@@ -70,6 +70,28 @@ export interface ConnectionKind {
   /** Problems with a connection's settings, each naming the field. */
   validate(spec: ConnectionSpec, production: boolean): Array<[SpecField, string]>;
   create(spec: ConnectionSpec, deps: ConnectorDeps): Connector;
+  /** How this connection re-validates a person at refresh (docs/IDENTITY-LIFECYCLE.md): the console says it. */
+  revalidation(spec: ConnectionSpec): RevalidationSupport;
+}
+
+/**
+ * How a connection re-validates its people at refresh: `refresh-token` refreshes the stored upstream token (for
+ * as long as the IdP keeps it), `access-token` re-reads with the access token kept from the login (until it
+ * expires; then at the next login), `account` re-reads Gatehouse's own account. `note` is the console's sentence.
+ */
+export interface RevalidationSupport {
+  mode: 'refresh-token' | 'access-token' | 'account';
+  note: string;
+}
+
+/** The OpenID Connect kinds: a refresh token only when the connection keeps upstream tokens (it asks for offline access). */
+export function oidcRevalidation(spec: ConnectionSpec): RevalidationSupport {
+  return spec.storeTokens
+    ? { mode: 'refresh-token', note: 'Re-validated at refresh with the upstream refresh token: groups, email and the account status come from the IdP again.' }
+    : {
+        mode: 'access-token',
+        note: 'No upstream refresh token (turn on "Keep upstream tokens" to get one): people are re-validated with the access token from their login until it expires, then at their next login.',
+      };
 }
 
 /** A DNS domain name (Workspace domains, Entra tenant domains). */

@@ -14,7 +14,7 @@
 // registration: replacing the app registration would otherwise turn every person into a stranger. `oid` comes with
 // the `profile` scope, which is therefore always requested. Only Gatehouse's own scopes go upstream: never the MCP
 // `resource` parameter (Entra rejects it, and it names a Gatehouse resource, not a Microsoft one) nor MCP scopes.
-import { commonProblems, DOMAIN_NAME, type ConnectionKind, type ConnectionSpec, type ConnectorDeps, type SpecField } from '../connection.js';
+import { commonProblems, DOMAIN_NAME, type ConnectionKind, type ConnectionSpec, type ConnectorDeps, type SpecField, oidcRevalidation } from '../connection.js';
 import { UpstreamError, type Identity } from '../connector.js';
 import { OidcConnector } from '../oidc/index.js';
 import { str, type IdTokenClaims } from '../oidc/oidc-client.js';
@@ -102,4 +102,5 @@ export const entraKind: ConnectionKind = {
   displayName: 'Microsoft',
   validate: (spec, production) => [...entraProblems(spec), ...commonProblems(spec, production)],
   create: (spec, deps) => new EntraConnector(spec, deps),
+  revalidation: oidcRevalidation,
 };

@@ -188,4 +188,8 @@ export const githubKind: ConnectionKind = {
   displayName: 'GitHub',
   validate: (spec, production) => [...githubProblems(spec), ...commonProblems(spec, production)],
   create: (spec, deps) => new GithubConnector(spec, deps),
+  revalidation: () => ({
+    mode: 'access-token',
+    note: "Re-validated at refresh with the stored GitHub token: the user, the primary verified email and organisation membership are read again (GitHub's OAuth tokens do not expire unless the app opts in to expiring tokens, which are then refreshed).",
+  }),
 };

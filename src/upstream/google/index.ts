@@ -15,7 +15,7 @@
 //   Google is authoritative for an address only when it hosts it: a Workspace account (`hd` present) or Gmail. A
 //   consumer Google account registered with alice@company.com keeps email_verified=true after Alice has left the
 //   company, so such an address does not count as verified here (nor for ALLOWED_EMAIL_DOMAINS or ADMIN_EMAILS).
-import { commonProblems, DOMAIN_NAME, type ConnectionKind, type ConnectionSpec, type ConnectorDeps, type SpecField } from '../connection.js';
+import { commonProblems, DOMAIN_NAME, type ConnectionKind, type ConnectionSpec, type ConnectorDeps, type SpecField, oidcRevalidation } from '../connection.js';
 import { UpstreamError } from '../connector.js';
 import { OidcConnector } from '../oidc/index.js';
 import { str, type IdTokenClaims } from '../oidc/oidc-client.js';
@@ -74,4 +74,5 @@ export const googleKind: ConnectionKind = {
   displayName: 'Google',
   validate: (spec, production) => [...googleProblems(spec), ...commonProblems(spec, production)],
   create: (spec, deps) => new GoogleConnector(spec, deps),
+  revalidation: oidcRevalidation,
 };

@@ -10,4 +10,5 @@ export const localKind: ConnectionKind = {
     ...commonProblems(spec, production),
   ],
   create: (spec, deps) => deps.local.connector(spec.id),
+  revalidation: () => ({ mode: 'account', note: 'Re-validated at refresh: the local account is read again (disabled or removed ends access).' }),
 };

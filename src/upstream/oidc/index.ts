@@ -1,6 +1,6 @@
 // Generic OpenID Connect: any IdP with discovery (Keycloak, Auth0, Authentik, Ping, an Okta or Entra set up by
 // hand…). The okta, entra and google kinds extend this connector with their own request parameters and checks.
-import { commonProblems, connectionFetch, insecureAllowed, type ConnectionKind, type ConnectionSpec, type ConnectorDeps, type SpecField } from '../connection.js';
+import { commonProblems, connectionFetch, insecureAllowed, type ConnectionKind, type ConnectionSpec, type ConnectorDeps, type SpecField, oidcRevalidation } from '../connection.js';
 import type { DiscoveryReport, Identity, RedirectConnector, StartOptions, UpstreamChecks, UpstreamTokens } from '../connector.js';
 import { groupsFrom, OidcClient, str, type IdTokenClaims } from './oidc-client.js';
 
@@ -110,4 +110,5 @@ export const oidcKind: ConnectionKind = {
   displayName: 'Single sign-on',
   validate: (spec, production) => [...requireIssuer(spec), ...commonProblems(spec, production)],
   create: (spec, deps) => new OidcConnector(spec, deps),
+  revalidation: oidcRevalidation,
 };

@@ -4,7 +4,7 @@
 // or `/oauth2/<authServerId>`) defines its own scopes and claims: asking it for an undefined `groups` scope fails
 // the whole login with invalid_scope, so there the groups claim is added on the server itself and no scope is sent.
 // Any other path is a pasted endpoint, not an issuer (`/oauth2/v1/authorize`…), and is refused at configuration.
-import { commonProblems, issuerProblems, type ConnectionKind, type ConnectionSpec, type ConnectorDeps, type SpecField } from '../connection.js';
+import { commonProblems, issuerProblems, type ConnectionKind, type ConnectionSpec, type ConnectorDeps, type SpecField, oidcRevalidation } from '../connection.js';
 import { DEFAULT_OIDC_SCOPES, OidcConnector, requireIssuer } from '../oidc/index.js';
 
 /** A custom authorization server's issuer path: /oauth2/default or /oauth2/aus…; `v1` is the org server's API. */
@@ -42,4 +42,5 @@ export const oktaKind: ConnectionKind = {
   displayName: 'Okta',
   validate: (spec, production) => [...requireIssuer(spec), ...oktaIssuerProblems(spec, production), ...commonProblems(spec, production)],
   create: (spec, deps) => new OktaConnector(spec, deps),
+  revalidation: oidcRevalidation,
 };

@@ -233,6 +233,12 @@ const schema = z.object({
   REFRESH_TOKEN_TTL: seconds(300, 365 * 86400).default(30 * 86400),
   // From the sign-in that started a refresh token's chain: rotations renew REFRESH_TOKEN_TTL, never this.
   REFRESH_TOKEN_ABSOLUTE_TTL: seconds(300, 365 * 86400).default(90 * 86400),
+  // Re-validation at refresh (docs/IDENTITY-LIFECYCLE.md): how long one counts (0: every refresh asks the IdP), how
+  // long after the IdP last vouched an outage may be ridden out, and whether it is (off: an outage refuses the
+  // refresh with temporarily_unavailable at once; never a revocation either way).
+  UPSTREAM_REVALIDATE_INTERVAL: seconds(0, 86400).default(300),
+  UPSTREAM_REVALIDATE_GRACE: seconds(0, 30 * 86400).default(3600),
+  UPSTREAM_REVALIDATE_FAIL_OPEN: bool.default(false),
   // RFC 7592 registration access tokens: each use replaces the token with a new one of this lifetime.
   REGISTRATION_ACCESS_TOKEN_TTL: seconds(300, 365 * 86400).default(30 * 86400),
   TRUST_PROXY: proxyHops.default(0),

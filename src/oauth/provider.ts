@@ -35,6 +35,8 @@ import type { PolicyReader } from '../policy/settings.js';
 import type { FirstPartyClients } from './first-party-clients.js';
 import type { ClientRegistry } from './client-registry.js';
 import type { PersonRevocation } from './person-revocation.js';
+import type { Revalidator } from '../upstream/revalidation.js';
+import { revalidatedAtRefresh } from './policies/hooks/upstream-revalidation.js';
 
 /** OpenID scopes; MCP scopes belong to resources (resources table) and are never listed here. */
 export const STATIC_SCOPES = ['openid', 'offline_access', 'email', 'profile'] as const;
@@ -59,6 +61,8 @@ export interface ProviderDeps {
   registry: Pick<ClientRegistry, 'findForGate'>;
   /** Ends every grant and session of a person the IdP says is gone (docs/IDENTITY-LIFECYCLE.md). */
   personRevocation?: PersonRevocation | undefined;
+  /** Asks the IdP about the person again at refresh (docs/IDENTITY-LIFECYCLE.md); absent in CLI-built providers. */
+  revalidator?: Revalidator | undefined;
 }
 
 /** Cookie signing keys derived from SECRET_KEY; the outer Koa app must use the same ones. */
@@ -165,8 +169,12 @@ export function buildProvider(deps: ProviderDeps): Provider {
     findAccount: async (ctx, sub, token) => {
       // A code or refresh token redeemed in this request may have read the account with it (read-ahead.ts).
       const ahead = takeAhead<AccountRow>(accountKey(sub));
-      const account = ahead === undefined ? await deps.accounts.findById(sub) : ahead && accountFromRow(ahead);
-      if (!account || account.disabled) return undefined;
+      const stored = ahead === undefined ? await deps.accounts.findById(sub) : ahead && accountFromRow(ahead);
+      // A deprovisioned account (its IdP said it is gone) waits for a new sign-in through that IdP.
+      if (!stored || stored.disabled || stored.deprovisionedAt) return undefined;
+      // A refresh first asks the IdP about the person again (docs/IDENTITY-LIFECYCLE.md).
+      const account = await revalidatedAtRefresh(ctx, deps, stored);
+      if (!account) return undefined;
       // A refresh, or a session that skips the login page, meets the policy in force today (issue 15, finding 7).
       if (!(await admitsCurrentAccess(ctx, deps, account, token))) return undefined;
       return {

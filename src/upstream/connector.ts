@@ -16,11 +16,25 @@ export interface Identity {
   localAdmin?: boolean | undefined;
 }
 
+/**
+ * What the identity source says of a person now (docs/IDENTITY-LIFECYCLE.md), asked at refresh: `current` with the
+ * identity as it is today (and the upstream tokens, when refreshing them gave new ones); `gone` when the source says
+ * the person may no longer sign in (a refused refresh token, a token the IdP no longer accepts, a suspended or removed
+ * account, a kind's own rule such as organisation membership); `cannot` when it cannot tell (no usable stored
+ * token). An unreachable or failing source is neither: the connector throws, and the caller applies the outage rule.
+ */
+export type Revalidation =
+  | { outcome: 'current'; identity: Identity; tokens?: UpstreamTokens | undefined }
+  | { outcome: 'gone'; reason: string }
+  | { outcome: 'cannot'; reason: string };
+
 /** A connector that checks a password itself (local accounts). */
 export interface PasswordConnector {
   readonly id: string;
   readonly kind: 'password';
   login(email: string, password: string): Promise<Identity | undefined>;
+  /** Reads the account again (Revalidation). */
+  revalidate(known: Identity): Promise<Revalidation>;
 }
 
 /** What must be kept server-side between the redirect to the IdP and its callback (single use, ≤ 10 minutes). */
@@ -71,6 +85,8 @@ export interface RedirectConnector {
   finish(callback: URL, checks: UpstreamChecks): Promise<{ identity: Identity; tokens?: UpstreamTokens | undefined }>;
   /** Fetches the IdP's discovery document (or the kind's equivalent) now; throws what went wrong. */
   discover(): Promise<DiscoveryReport>;
+  /** Asks the IdP about a person again with the upstream tokens kept from their login (Revalidation). */
+  revalidate(known: Identity, tokens: UpstreamTokens | undefined): Promise<Revalidation>;
 }
 
 export type Connector = PasswordConnector | RedirectConnector;

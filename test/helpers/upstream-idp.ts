@@ -45,6 +45,10 @@ export interface MockIdp {
   readonly loginPagesShown: string[];
   /** Every authorization request the IdP received, its query parameters as sent. */
   readonly authorizationRequests: URLSearchParams[];
+  /** How many requests reached the token endpoint (code exchanges and refreshes). */
+  readonly tokenRequests: () => number;
+  /** While true the IdP is "down": every request is answered 503. */
+  down: boolean;
   /**
    * Plays the person at the IdP in `browser`: opens the IdP authorization URL; if the IdP asks, logs in as `sub`
    * (logging in and consenting in one step). Returns the URL the IdP sends the browser back to (Gatehouse's
@@ -153,8 +157,15 @@ export async function startMockIdp(options: MockIdpOptions): Promise<MockIdp> {
     await provider.interactionFinished(req, res, { login: { accountId: sub }, consent: { grantId } }, { mergeWithLastSubmission: false });
   }
 
+  let tokenRequests = 0;
+  const state = { down: false };
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', issuer);
+    if (state.down) {
+      res.writeHead(503, { 'content-type': 'application/json' }).end('{"error":"temporarily_unavailable"}');
+      return;
+    }
+    if (url.pathname === '/token' && req.method === 'POST') tokenRequests++;
     const m = INTERACTION.exec(url.pathname);
     if (m) {
       interaction(req, res, m[1]!, m[2]).catch((err: unknown) => {
@@ -196,6 +207,13 @@ export async function startMockIdp(options: MockIdpOptions): Promise<MockIdp> {
     accounts,
     loginPagesShown,
     authorizationRequests,
+    tokenRequests: () => tokenRequests,
+    get down() {
+      return state.down;
+    },
+    set down(value: boolean) {
+      state.down = value;
+    },
     login: (browser, idpAuthorizeUrl, sub) =>
       toCallback(browser, idpAuthorizeUrl, async (page) => {
         if (sub === undefined) throw new Error('mock IdP: it asked for a login and no account was given');

@@ -12,8 +12,8 @@
 //   answers 403): an owner must approve Gatehouse's app for the organisation.
 import * as oc from 'openid-client';
 import { commonProblems, connectionFetch, insecureAllowed, type ConnectionKind, type ConnectionSpec, type ConnectorDeps, type SpecField } from '../connection.js';
-import { UpstreamError, type DiscoveryReport, type Identity, type RedirectConnector, type UpstreamChecks, type UpstreamTokens } from '../connector.js';
-import { tokensOf } from '../oidc/oidc-client.js';
+import { UpstreamError, type DiscoveryReport, type Identity, type RedirectConnector, type Revalidation, type UpstreamChecks, type UpstreamTokens } from '../connector.js';
+import { refusedByIdp, tokensOf } from '../oidc/oidc-client.js';
 
 export const GITHUB_BASE = 'https://github.com';
 const ORG = /^[a-z0-9](?:[a-z0-9-]{0,38})$/i;
@@ -134,7 +134,46 @@ export class GithubConnector implements RedirectConnector {
       name: (typeof user.name === 'string' && user.name) || user.login,
       groups,
     };
-    return { identity, ...(this.spec.storeTokens ? { tokens: tokensOf(response) } : {}) };
+    // Kept whatever storeTokens says: re-validation at refresh reads the API with it (docs/IDENTITY-LIFECYCLE.md).
+    return { identity, tokens: tokensOf(response) };
+  }
+
+  /**
+   * Reads the user, the primary email and the organisations again with the stored token (docs/IDENTITY-LIFECYCLE.md).
+   * An expiring token (GitHub Apps that opt in) is refreshed first. GitHub answering 401 means the token was revoked,
+   * the app's authorization removed or the account suspended: the person is gone; leaving every configured
+   * organisation is the login's refusal, so gone too.
+   */
+  async revalidate(known: Identity, tokens: UpstreamTokens | undefined): Promise<Revalidation> {
+    let current = tokens;
+    if (tokens?.refreshToken && (!tokens.accessToken || (tokens.expiresAt && tokens.expiresAt.getTime() <= Date.now() + 60_000))) {
+      try {
+        const refreshed = tokensOf(await oc.refreshTokenGrant(this.#config, tokens.refreshToken));
+        current = { ...refreshed, refreshToken: refreshed.refreshToken ?? tokens.refreshToken };
+      } catch (err) {
+        const refusal = refusedByIdp(err);
+        if (refusal) return { outcome: 'gone', reason: refusal };
+        throw err;
+      }
+    }
+    const token = current?.accessToken;
+    if (!token) return { outcome: 'cannot', reason: 'no GitHub token kept from the login' };
+    if (current?.expiresAt && current.expiresAt.getTime() <= Date.now()) return { outcome: 'cannot', reason: 'the GitHub token from the login has expired and there is no refresh token' };
+    const { status, body } = await this.#get(token, '/user', [401]);
+    if (status === 401) return { outcome: 'gone', reason: 'GitHub no longer accepts the token (401): revoked, the authorization removed, or the account suspended' };
+    const user = body as GithubUser | undefined;
+    if (!user || !Number.isSafeInteger(user.id) || typeof user.login !== 'string') throw new Error('GitHub answered /user without an id');
+    if (String(user.id) !== known.subject) throw new Error('GitHub answered /user for another account');
+    let groups: string[];
+    try {
+      groups = await this.#activeOrgs(token, user.login);
+    } catch (err) {
+      if (err instanceof UpstreamError) return { outcome: 'gone', reason: err.reason };
+      throw err;
+    }
+    const email = await this.#primaryEmail(token);
+    const identity: Identity = { connector: this.spec.id, issuer: this.#base, subject: String(user.id), ...email, name: (typeof user.name === 'string' && user.name) || user.login, groups };
+    return { outcome: 'current', identity, ...(current !== tokens ? { tokens: current } : {}) };
   }
 
   /** The primary address, verified or not; without the user:email grant (404/403), no address at all. */

@@ -2,7 +2,7 @@
 // This module owns that table; others call these functions.
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Db } from '../../db/connection.js';
-import type { Identity, PasswordConnector } from '../connector.js';
+import type { Identity, PasswordConnector, Revalidation } from '../connector.js';
 import { hashPassword, MIN_PASSWORD_LENGTH, verifyPassword } from './passwords.js';
 
 export interface User {
@@ -11,6 +11,8 @@ export interface User {
   name: string | null;
   isAdmin: boolean;
   disabled: boolean;
+  /** Whether a password was ever set: a person added without one sets it through an invitation link (account-links.ts). */
+  passwordSet: boolean;
 }
 
 interface Row {
@@ -22,7 +24,7 @@ interface Row {
   disabled_at: Date | null;
 }
 
-const toUser = (r: Row): User => ({ id: r.id, email: r.email, name: r.name, isAdmin: r.is_admin, disabled: !!r.disabled_at });
+const toUser = (r: Row): User => ({ id: r.id, email: r.email, name: r.name, isAdmin: r.is_admin, disabled: !!r.disabled_at, passwordSet: !!r.password_hash });
 
 export class AccountError extends Error {}
 
@@ -64,10 +66,11 @@ export class LocalAccounts {
     return row ? toUser(row) : undefined;
   }
 
-  async create(input: { email: string; password: string; name?: string; isAdmin?: boolean }, db: Db = this.db): Promise<User> {
+  /** Without a password the user cannot sign in until they set one through an invitation link (account-links.ts). */
+  async create(input: { email: string; password?: string | undefined; name?: string | undefined; isAdmin?: boolean }, db: Db = this.db): Promise<User> {
     const email = normaliseEmail(input.email);
-    checkPasswordStrength(input.password);
-    const hash = await hashPassword(input.password);
+    if (input.password !== undefined) checkPasswordStrength(input.password);
+    const hash = input.password === undefined ? null : await hashPassword(input.password);
     const id = randomUUID();
     try {
       await db('users').insert({ id, email, name: input.name ?? null, password_hash: hash, is_admin: input.isAdmin ?? false });
@@ -77,7 +80,13 @@ export class LocalAccounts {
       }
       throw err;
     }
-    return { id, email, name: input.name ?? null, isAdmin: input.isAdmin ?? false, disabled: false };
+    return { id, email, name: input.name ?? null, isAdmin: input.isAdmin ?? false, disabled: false, passwordSet: hash !== null };
+  }
+
+  /** Replaces a user's password with one already hashed (argon2id, passwords.ts): a one-time link's use, in its transaction. */
+  async setPasswordHash(id: string, hash: string, db: Db = this.db): Promise<boolean> {
+    const updated = await db('users').where({ id }).update({ password_hash: hash });
+    return updated > 0;
   }
 
   /**
@@ -113,6 +122,12 @@ export class LocalAccounts {
         const ok = await verifyPassword(row?.password_hash, password);
         if (!row || !ok || row.disabled_at) return undefined;
         return { connector: id, issuer: LOCAL_ISSUER, subject: row.id, email: row.email, emailVerified: true, name: row.name ?? undefined, groups: [], localAdmin: row.is_admin };
+      },
+      revalidate: async (known): Promise<Revalidation> => {
+        const row = (await this.db('users').where({ id: known.subject }).first()) as Row | undefined;
+        if (!row) return { outcome: 'gone', reason: 'the local account was removed' };
+        if (row.disabled_at) return { outcome: 'gone', reason: 'the local account is disabled' };
+        return { outcome: 'current', identity: { connector: id, issuer: LOCAL_ISSUER, subject: row.id, email: row.email, emailVerified: true, name: row.name ?? undefined, groups: [], localAdmin: row.is_admin } };
       },
     };
   }

@@ -1,8 +1,8 @@
 // Generic OpenID Connect: any IdP with discovery (Keycloak, Auth0, Authentik, Ping, an Okta or Entra set up by
 // hand…). The okta, entra and google kinds extend this connector with their own request parameters and checks.
 import { commonProblems, connectionFetch, insecureAllowed, type ConnectionKind, type ConnectionSpec, type ConnectorDeps, type SpecField, oidcRevalidation } from '../connection.js';
-import type { DiscoveryReport, Identity, RedirectConnector, StartOptions, UpstreamChecks, UpstreamTokens } from '../connector.js';
-import { groupsFrom, OidcClient, str, type IdTokenClaims } from './oidc-client.js';
+import { UpstreamError, type DiscoveryReport, type Identity, type RedirectConnector, type Revalidation, type StartOptions, type UpstreamChecks, type UpstreamTokens } from '../connector.js';
+import { groupsFrom, OidcClient, refusedByIdp, str, type IdTokenClaims } from './oidc-client.js';
 
 export const DEFAULT_OIDC_SCOPES = ['openid', 'email', 'profile'];
 
@@ -85,7 +85,78 @@ export class OidcConnector implements RedirectConnector {
     if (!str(claims.email) || (this.spec.groupsClaim && !(groupsClaim in claims))) {
       profile = { ...(await this.client.userinfo(accessToken, claims.sub).catch(() => ({}))), ...claims };
     }
-    return { identity: this.identity(claims, profile, groupsClaim), ...(this.spec.storeTokens ? { tokens } : {}) };
+    // Kept whatever storeTokens says: re-validation at refresh needs them (docs/IDENTITY-LIFECYCLE.md).
+    return { identity: this.identity(claims, profile, groupsClaim), tokens };
+  }
+
+  /**
+   * Asks the IdP again (docs/IDENTITY-LIFECYCLE.md): with a refresh token, a refresh (a refusal means the person is
+   * gone) and the new ID token, completed by UserInfo like a login; without one, UserInfo with the login's access
+   * token while it has not expired. The answer must be about the same subject, and passes the kind's own checks.
+   */
+  async revalidate(known: Identity, tokens: UpstreamTokens | undefined): Promise<Revalidation> {
+    const groupsClaim = this.spec.groupsClaim ?? 'groups';
+    if (tokens?.refreshToken) {
+      let refreshed;
+      try {
+        refreshed = await this.client.refresh(tokens.refreshToken);
+      } catch (err) {
+        const refusal = refusedByIdp(err);
+        if (refusal) return { outcome: 'gone', reason: refusal };
+        throw err;
+      }
+      const { claims, accessToken } = refreshed;
+      const next = { ...refreshed.tokens, refreshToken: refreshed.tokens.refreshToken ?? tokens.refreshToken };
+      let profile: Record<string, unknown> = claims ?? {};
+      if (!claims || !str(claims.email) || (this.spec.groupsClaim && !(groupsClaim in claims))) {
+        try {
+          profile = { ...(await this.client.userinfo(accessToken, claims?.sub)), ...profile };
+        } catch (err) {
+          const refusal = refusedByIdp(err);
+          if (refusal) return { outcome: 'gone', reason: `UserInfo: ${refusal}` };
+          if (!claims) throw err;
+        }
+      }
+      return this.#current(known, claims ?? this.#claimsOf(known, profile), profile, groupsClaim, next);
+    }
+    if (tokens?.accessToken && tokens.expiresAt && tokens.expiresAt.getTime() > Date.now()) {
+      let profile: Record<string, unknown>;
+      try {
+        profile = await this.client.userinfo(tokens.accessToken, undefined);
+      } catch (err) {
+        const refusal = refusedByIdp(err);
+        if (refusal) return { outcome: 'gone', reason: `UserInfo: ${refusal}` };
+        throw err;
+      }
+      return this.#current(known, this.#claimsOf(known, profile), profile, groupsClaim);
+    }
+    return { outcome: 'cannot', reason: tokens?.accessToken ? 'no upstream refresh token, and the access token from the login has expired' : 'no upstream token kept from the login' };
+  }
+
+  /** UserInfo's answer in the ID token's shape, for the kind's checks and subject. */
+  #claimsOf(known: Identity, profile: Record<string, unknown>): IdTokenClaims {
+    return { ...profile, iss: known.issuer, sub: str(profile.sub) ?? '', aud: this.spec.clientId!, iat: 0, exp: 0 } as IdTokenClaims;
+  }
+
+  #current(known: Identity, claims: IdTokenClaims, profile: Record<string, unknown>, groupsClaim: string, tokens?: UpstreamTokens): Revalidation {
+    let identity: Identity;
+    try {
+      identity = this.identity(claims, profile, groupsClaim);
+    } catch {
+      return { outcome: 'cannot', reason: 'the answer does not name the subject in the form the login did' };
+    }
+    // A different subject is an answer about someone else: never let it update this person.
+    if (identity.subject !== known.subject || (claims.iss && claims.iss !== known.issuer)) {
+      if (tokens) throw new Error('the identity provider answered the refresh for another subject');
+      return { outcome: 'cannot', reason: "UserInfo does not carry the login's subject" };
+    }
+    try {
+      this.verify(claims);
+    } catch (err) {
+      if (err instanceof UpstreamError) return { outcome: 'gone', reason: err.reason };
+      throw err;
+    }
+    return { outcome: 'current', identity, ...(tokens ? { tokens } : {}) };
   }
 
   protected identity(claims: IdTokenClaims, profile: Record<string, unknown>, groupsClaim: string): Identity {

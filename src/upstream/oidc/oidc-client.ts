@@ -85,9 +85,29 @@ export class OidcClient {
   }
 
   /** UserInfo, bound to the ID token's subject (a mismatched `sub` is refused by openid-client). */
-  async userinfo(accessToken: string, subject: string): Promise<Record<string, unknown>> {
-    return oc.fetchUserInfo(await this.configuration(), accessToken, subject);
+  async userinfo(accessToken: string, subject: string | undefined): Promise<Record<string, unknown>> {
+    return oc.fetchUserInfo(await this.configuration(), accessToken, subject ?? oc.skipSubjectCheck);
   }
+
+  /**
+   * The refresh token grant (docs/IDENTITY-LIFECYCLE.md): a new access token and, when the IdP sends one, an ID token
+   * validated like a login's (signature, issuer, audience, expiry). A refresh token the IdP omits keeps the old one.
+   */
+  async refresh(refreshToken: string): Promise<{ claims: IdTokenClaims | undefined; accessToken: string; tokens: UpstreamTokens }> {
+    const response = await oc.refreshTokenGrant(await this.configuration(), refreshToken);
+    return { claims: response.claims(), accessToken: response.access_token, tokens: tokensOf(response) };
+  }
+}
+
+/**
+ * The IdP's word that a stored credential no longer stands for the person: an OAuth error answer to a refresh
+ * (invalid_grant above all: revoked, expired, the user deactivated) or a 401 from a protected endpoint. Anything
+ * else (no answer, 5xx, a malformed answer) says nothing about the person.
+ */
+export function refusedByIdp(err: unknown): string | undefined {
+  if (err instanceof oc.ResponseBodyError && err.status >= 400 && err.status < 500) return `the identity provider answered ${err.error}${err.error_description ? `: ${err.error_description}` : ''}`;
+  if (err instanceof oc.WWWAuthenticateChallengeError && err.status === 401) return 'the identity provider no longer accepts the token (401)';
+  return undefined;
 }
 
 export function tokensOf(response: { access_token: string; refresh_token?: string | undefined; expires_in?: number | undefined; scope?: string | undefined }): UpstreamTokens {

@@ -1,0 +1,237 @@
+// Re-validation at refresh (docs/IDENTITY-LIFECYCLE.md), end to end over real HTTP with a real oidc-provider as
+// the upstream IdP (test/helpers/upstream-idp.ts): what the IdP decides after a login reaches the next refresh of
+// every MCP token — a narrowed group meets the resource's rule, a person removed upstream loses every grant and
+// session at once, an IdP outage answers temporarily_unavailable and never revokes, and concurrent refreshes of one
+// person ask the IdP once (with PostgreSQL, across two instances).
+import { authorizeUrl, pkcePair, tokenRequest } from '../helpers/browser-flow.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
+import { MultiOriginBrowser } from '../helpers/multi-origin-browser.js';
+import { freePort, startTestServer, TEST_RESOURCE, OTHER_RESOURCE, type TestServer } from '../helpers/server.js';
+import { answerConsent, openAtGatehouse, registerMcpClient, startMockIdp, type McpClientUnderTest, type MockIdp } from '../helpers/upstream-idp.js';
+
+const RESOURCES = JSON.stringify([
+  { uri: TEST_RESOURCE, name: 'Example MCP', scopes: { 'tools:read': 'Read' }, default: true },
+  // Only engineering may use this one: the rule is met at login and must be met again at every refresh.
+  { uri: OTHER_RESOURCE, name: 'Engineering tools', scopes: { 'files:read': 'Read files' }, access: { groups: ['engineering'] } },
+]);
+
+let nextPort = 43100;
+
+interface Setup {
+  db: TestDatabase;
+  idp: MockIdp;
+  servers: TestServer[];
+}
+
+async function setUp(accounts: MockIdp['accounts'], env: Record<string, string> = {}, instances = 1): Promise<Setup> {
+  const port = await freePort();
+  const idp = await startMockIdp({ gatehouseIssuer: `http://127.0.0.1:${port}`, accounts });
+  const db = await createTestDatabase();
+  const base = {
+    ...db.env,
+    RESOURCES,
+    UPSTREAM_PROVIDER: 'oidc',
+    UPSTREAM_ISSUER: idp.issuer,
+    UPSTREAM_CLIENT_ID: idp.clientId,
+    UPSTREAM_CLIENT_SECRET: idp.clientSecret,
+    UPSTREAM_STORE_TOKENS: 'true',
+    ...env,
+  };
+  const servers = [await startTestServer(base, port)];
+  // Further instances share the database (PostgreSQL only).
+  for (let i = 1; i < instances; i++) servers.push(await startTestServer(base));
+  return { db, idp, servers };
+}
+
+async function tearDown(s: Setup | undefined): Promise<void> {
+  for (const server of s?.servers ?? []) await server.close();
+  await s?.idp.close();
+  await s?.db.drop();
+}
+
+/**
+ * A whole authorization as `sub`: through the IdP when Gatehouse has no session in this browser, past Gatehouse's
+ * consent page when it shows one; the tokens, the client and the browser.
+ */
+async function signIn(s: Setup, sub: string, resource = TEST_RESOURCE, scope = 'tools:read', browser = new MultiOriginBrowser(), client?: McpClientUnderTest) {
+  const gh = s.servers[0]!;
+  const mcp = client ?? (await registerMcpClient(gh.issuer, `http://127.0.0.1:${nextPort++}/callback`));
+  const { verifier, challenge } = pkcePair();
+  const url = authorizeUrl(gh.issuer, { client_id: mcp.clientId, redirect_uri: mcp.redirectUri, code_challenge: challenge, code_challenge_method: 'S256', scope, resource, state: 'st' });
+  const idpOrigin = new URL(s.idp.issuer).origin;
+  const clientOrigin = new URL(mcp.redirectUri).origin;
+  let step: Response | URL = await browser.open(url, (next) => next.origin === idpOrigin || next.origin === clientOrigin);
+  if (step instanceof URL && step.origin === idpOrigin) step = await openAtGatehouse(browser, gh.issuer, await s.idp.login(browser, step, sub));
+  if (step instanceof Response) step = await answerConsent(browser, gh.issuer, step, 'allow');
+  if (!(step instanceof URL)) throw new Error(`flow ended on ${step.status}: ${(await step.text()).slice(0, 300)}`);
+  const tokens = await tokenRequest(gh.issuer, { grant_type: 'authorization_code', code: step.searchParams.get('code')!, code_verifier: verifier, client_id: mcp.clientId, redirect_uri: mcp.redirectUri });
+  expect(tokens.status).toBe(200);
+  return { refreshToken: String(tokens.body.refresh_token), client: mcp, browser };
+}
+
+const refresh = (server: TestServer, client: McpClientUnderTest, refreshToken: string) =>
+  tokenRequest(server.url, { grant_type: 'refresh_token', refresh_token: refreshToken, client_id: client.clientId });
+
+async function accountIdOf(s: Setup, sub: string): Promise<string> {
+  const row = (await s.servers[0]!.services.handle.db('identities').where({ connection_id: 'oidc', subject: sub }).first('account_id')) as { account_id: string };
+  return row.account_id;
+}
+
+/** The interval has passed: the last re-validation is set back in time (no test waits five minutes). */
+async function intervalPassed(s: Setup, sub: string): Promise<void> {
+  await s.servers[0]!.services.handle.db('identities').where({ connection_id: 'oidc', subject: sub }).update({ revalidation_checked_at: new Date(Date.now() - 3600_000) });
+}
+
+async function auditOf(s: Setup, type: string) {
+  const rows = await s.servers[0]!.services.audit.recent({ type, limit: 100 });
+  return rows.map((r) => ({ outcome: r.outcome as string, reason: r.reason as string | null, details: (typeof r.details === 'string' ? JSON.parse(r.details) : (r.details ?? {})) as Record<string, unknown> }));
+}
+
+describe('re-validation at refresh, with the default interval', () => {
+  let s: Setup;
+  const ADA = 'idp-ada-5c1e';
+  const BOB = 'idp-bob-77d0';
+  beforeAll(async () => {
+    s = await setUp({
+      [ADA]: { email: 'ada@example.com', email_verified: true, name: 'Ada', groups: ['engineering'] },
+      [BOB]: { email: 'bob@example.com', email_verified: true, name: 'Bob', groups: ['engineering'] },
+    });
+  });
+  afterAll(() => tearDown(s));
+
+  it('asks the IdP only once the interval has passed; a removed group then meets the resource rule and the grant ends', async () => {
+    const { refreshToken, client } = await signIn(s, ADA, OTHER_RESOURCE, 'files:read');
+    s.idp.accounts[ADA]!.groups = [];
+    // Within the interval the login still counts: no upstream call, the refresh goes on.
+    const before = s.idp.tokenRequests();
+    const within = await refresh(s.servers[0]!, client, refreshToken);
+    expect(within.status).toBe(200);
+    expect(s.idp.tokenRequests()).toBe(before);
+
+    await intervalPassed(s, ADA);
+    const after = await refresh(s.servers[0]!, client, String(within.body.refresh_token));
+    expect(s.idp.tokenRequests()).toBe(before + 1);
+    expect(after.status).toBe(400);
+    expect(after.body.error).toBe('invalid_grant');
+    // The account carries the IdP's groups of today, and the change is audited.
+    const account = await s.servers[0]!.services.accounts.findById(await accountIdOf(s, ADA));
+    expect(account?.groups).toEqual([]);
+    expect((await auditOf(s, 'identity.revalidated')).find((e) => e.details.accountId === account?.id)?.details.changed).toEqual(['groups']);
+    expect((await auditOf(s, 'token.refused')).some((e) => e.details.accountId === account?.id && /access rule/.test(e.reason ?? ''))).toBe(true);
+  });
+
+  it('when the IdP says the person is gone: invalid_grant, every grant and session of the account ended, deprovisioned, audited', async () => {
+    const first = await signIn(s, BOB);
+    const second = await signIn(s, BOB, TEST_RESOURCE, 'tools:read', first.browser);
+    const gh = s.servers[0]!;
+    const accountId = await accountIdOf(s, BOB);
+    const sessionsBefore = await gh.services.handle.db('oidc_payloads').where({ model: 'Session' }).whereRaw(`payload::jsonb ->> 'accountId' = ?`, [accountId]).count('id as n').first();
+    expect(Number((sessionsBefore as { n: string | number }).n)).toBeGreaterThan(0);
+
+    delete s.idp.accounts[BOB]; // deactivated at the IdP: its refresh tokens are refused with invalid_grant
+    await intervalPassed(s, BOB);
+    const refused = await refresh(gh, first.client, first.refreshToken);
+    expect(refused.status).toBe(400);
+    expect(refused.body.error).toBe('invalid_grant');
+    // The other client's grant went with it, without asking the IdP again.
+    const calls = s.idp.tokenRequests();
+    expect((await refresh(gh, second.client, second.refreshToken)).body.error).toBe('invalid_grant');
+    expect(s.idp.tokenRequests()).toBe(calls);
+    const grants = (await gh.services.handle.db('oidc_payloads').where({ model: 'Grant' }).whereRaw(`payload::jsonb ->> 'accountId' = ?`, [accountId]).count('id as n').first()) as { n: string | number };
+    expect(Number(grants.n)).toBe(0);
+    const sessions = (await gh.services.handle.db('oidc_payloads').where({ model: 'Session' }).whereRaw(`payload::jsonb ->> 'accountId' = ?`, [accountId]).count('id as n').first()) as { n: string | number };
+    expect(Number(sessions.n)).toBe(0);
+    const account = await gh.services.accounts.findById(accountId);
+    expect(account?.deprovisionedAt).toBeInstanceOf(Date);
+    const deprovisioned = (await auditOf(s, 'account.deprovisioned')).filter((e) => e.details.accountId === accountId);
+    expect(deprovisioned).toHaveLength(1);
+    expect(deprovisioned[0]!.details).toMatchObject({ grantsRevoked: 2, connector: 'oidc' });
+    expect(deprovisioned[0]!.reason).toMatch(/invalid_grant/);
+
+    // Back at the IdP, the person signs in again: the deprovisioning ends with the IdP's new word.
+    s.idp.accounts[BOB] = { email: 'bob@example.com', email_verified: true, name: 'Bob', groups: [] };
+    const again = await signIn(s, BOB);
+    expect((await gh.services.accounts.findById(accountId))?.deprovisionedAt).toBeNull();
+    expect((await refresh(gh, again.client, again.refreshToken)).status).toBe(200);
+  });
+});
+
+describe('an IdP outage', () => {
+  const CY = 'idp-cy-0a9b';
+  const DEE = 'idp-dee-4e21';
+
+  it('fail-closed (the default): temporarily_unavailable with Retry-After, nothing revoked; the same refresh token works once the IdP is back', async () => {
+    let s: Setup | undefined;
+    try {
+      s = await setUp({ [CY]: { email: 'cy@example.com', email_verified: true, groups: [] } });
+      const gh = s.servers[0]!;
+      const { refreshToken, client } = await signIn(s, CY);
+      s.idp.down = true;
+      await intervalPassed(s, CY);
+      const during = await refresh(gh, client, refreshToken);
+      expect(during.status).toBe(503);
+      expect(during.body.error).toBe('temporarily_unavailable');
+      expect(Number(during.headers.get('retry-after'))).toBeGreaterThan(0);
+      const accountId = await accountIdOf(s, CY);
+      expect((await gh.services.accounts.findById(accountId))?.deprovisionedAt).toBeNull();
+      expect((await auditOf(s, 'identity.revalidation_failed')).some((e) => e.details.accountId === accountId)).toBe(true);
+      expect((await auditOf(s, 'account.deprovisioned')).length).toBe(0);
+
+      s.idp.down = false;
+      await intervalPassed(s, CY);
+      expect((await refresh(gh, client, refreshToken)).status).toBe(200);
+    } finally {
+      await tearDown(s);
+    }
+  });
+
+  it('fail-open: refreshes go on within UPSTREAM_REVALIDATE_GRACE of the last time the IdP vouched, then temporarily_unavailable', async () => {
+    let s: Setup | undefined;
+    try {
+      s = await setUp({ [DEE]: { email: 'dee@example.com', email_verified: true, groups: [] } }, { UPSTREAM_REVALIDATE_FAIL_OPEN: 'true', UPSTREAM_REVALIDATE_GRACE: '3600' });
+      const gh = s.servers[0]!;
+      const { refreshToken, client } = await signIn(s, DEE);
+      s.idp.down = true;
+      await intervalPassed(s, DEE);
+      const within = await refresh(gh, client, refreshToken);
+      expect(within.status).toBe(200);
+
+      // The IdP last vouched two hours ago: past the grace, the outage refuses (and still revokes nothing).
+      await gh.services.handle.db('identities').where({ connection_id: 'oidc', subject: DEE }).update({ revalidated_at: new Date(Date.now() - 2 * 3600_000), revalidation_checked_at: new Date(Date.now() - 3600_000) });
+      const past = await refresh(gh, client, String(within.body.refresh_token));
+      expect(past.status).toBe(503);
+      expect(past.body.error).toBe('temporarily_unavailable');
+      s.idp.down = false;
+      await intervalPassed(s, DEE);
+      expect((await refresh(gh, client, String(within.body.refresh_token))).status).toBe(200);
+    } finally {
+      await tearDown(s);
+    }
+  });
+});
+
+describe('single flight', () => {
+  it('20 concurrent refreshes of one person ask the IdP once (two instances on PostgreSQL, one on the embedded database)', async () => {
+    const EVE = 'idp-eve-31f8';
+    const instances = process.env.TEST_DATABASE_URL ? 2 : 1;
+    let s: Setup | undefined;
+    try {
+      s = await setUp({ [EVE]: { email: 'eve@example.com', email_verified: true, groups: ['engineering'] } }, {}, instances);
+      // Twenty refresh tokens of the same person: twenty authorizations of one client in one browser.
+      const browser = new MultiOriginBrowser();
+      const first = await signIn(s, EVE, TEST_RESOURCE, 'tools:read', browser);
+      const tokens = [first.refreshToken];
+      while (tokens.length < 20) tokens.push((await signIn(s, EVE, TEST_RESOURCE, 'tools:read', browser, first.client)).refreshToken);
+      s.idp.accounts[EVE]!.groups = ['engineering', 'platform'];
+      await intervalPassed(s, EVE);
+      const before = s.idp.tokenRequests();
+      const answers = await Promise.all(tokens.map((t, i) => refresh(s!.servers[i % instances]!, first.client, t)));
+      expect(answers.map((a) => a.status)).toEqual(tokens.map(() => 200));
+      expect(s.idp.tokenRequests() - before).toBe(1);
+      const account = await s.servers[0]!.services.accounts.findById(await accountIdOf(s, EVE));
+      expect(account?.groups).toEqual(['engineering', 'platform']);
+    } finally {
+      await tearDown(s);
+    }
+  });
+});

@@ -56,6 +56,11 @@ export class StubIdp {
   readonly tokenRequests: URLSearchParams[] = [];
   /** Every URL fetched through `fetch`, as the client asked for it (before rewriting). */
   readonly fetched: string[] = [];
+  /** While set, the token endpoint refuses refresh tokens with this error (the person deactivated at the IdP). */
+  refreshRefusal: string | undefined;
+  /** While true, every request is answered 503. */
+  down = false;
+  readonly #refreshTokens = new Map<string, Grant>();
   readonly #intercepted = new Set<string>();
   readonly #codes = new Map<string, Grant>();
   readonly #tokens = new Map<string, Grant>();
@@ -122,6 +127,7 @@ export class StubIdp {
   async #route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', this.origin);
     const path = url.pathname;
+    if (this.down) return json(res, 503, { error: 'temporarily_unavailable' });
     const is = (endpoint: string, ...alt: string[]) => [new URL(endpoint).pathname, ...alt].includes(path);
     if (path.endsWith('/.well-known/openid-configuration')) return json(res, 200, this.#discovery());
     if (is(this.endpoints.jwks_uri)) return json(res, 200, { keys: [(await signingKeys()).jwk] });
@@ -177,6 +183,7 @@ export class StubIdp {
     if (form.get('client_id') !== this.clientId || form.get('client_secret') !== this.clientSecret) {
       return json(res, 401, { error: 'invalid_client' });
     }
+    if (form.get('grant_type') === 'refresh_token') return this.#refresh(form, github, res);
     if (
       form.get('grant_type') !== 'authorization_code' ||
       !grant ||
@@ -190,14 +197,43 @@ export class StubIdp {
     const scopes = (grant.params.get('scope') ?? '').split(' ');
     const offline = scopes.includes('offline_access') || grant.params.get('access_type') === 'offline';
     if (github) return json(res, 200, { access_token: accessToken, token_type: 'bearer', scope: scopes.join(',') });
+    const refreshToken = offline ? randomBytes(16).toString('base64url') : undefined;
+    if (refreshToken) this.#refreshTokens.set(refreshToken, grant);
     return json(res, 200, {
       access_token: accessToken,
       token_type: 'Bearer',
       expires_in: 3600,
       scope: scopes.join(' '),
-      ...(offline ? { refresh_token: randomBytes(16).toString('base64url') } : {}),
+      ...(refreshToken ? { refresh_token: refreshToken } : {}),
       ...(scopes.includes('openid') ? { id_token: await this.#idToken(grant) } : {}),
     });
+  }
+
+  /** A refresh: a new access token and ID token for the account as it is now (`account`), the refresh token rotated. */
+  async #refresh(form: URLSearchParams, github: boolean, res: ServerResponse): Promise<void> {
+    const old = this.#refreshTokens.get(form.get('refresh_token') ?? '');
+    if (this.refreshRefusal || !old) return json(res, 400, { error: this.refreshRefusal ?? 'invalid_grant' });
+    this.#refreshTokens.delete(form.get('refresh_token') ?? '');
+    const grant: Grant = { params: new URLSearchParams(old.params), account: structuredClone(this.account) };
+    grant.params.delete('nonce');
+    const accessToken = randomBytes(16).toString('base64url');
+    const refreshToken = randomBytes(16).toString('base64url');
+    this.#tokens.set(accessToken, grant);
+    this.#refreshTokens.set(refreshToken, grant);
+    const scopes = (grant.params.get('scope') ?? '').split(' ');
+    if (github) return json(res, 200, { access_token: accessToken, token_type: 'bearer', expires_in: 28800, refresh_token: refreshToken });
+    return json(res, 200, {
+      access_token: accessToken,
+      token_type: 'Bearer',
+      expires_in: 3600,
+      refresh_token: refreshToken,
+      ...(scopes.includes('openid') ? { id_token: await this.#idToken(grant) } : {}),
+    });
+  }
+
+  /** Every access token stops working (revoked at the IdP): its APIs answer 401. */
+  revokeAccessTokens(): void {
+    this.#tokens.clear();
   }
 
   async #idToken(grant: Grant): Promise<string> {

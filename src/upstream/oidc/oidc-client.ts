@@ -107,6 +107,9 @@ export class OidcClient {
 export function refusedByIdp(err: unknown): string | undefined {
   if (err instanceof oc.ResponseBodyError && err.status >= 400 && err.status < 500) return `the identity provider answered ${err.error}${err.error_description ? `: ${err.error_description}` : ''}`;
   if (err instanceof oc.WWWAuthenticateChallengeError && err.status === 401) return 'the identity provider no longer accepts the token (401)';
+  // A 401 without a WWW-Authenticate challenge: openid-client keeps the response as the cause.
+  const cause = (err as { cause?: unknown } | undefined)?.cause;
+  if (cause instanceof Response && cause.status === 401) return 'the identity provider no longer accepts the token (401)';
   return undefined;
 }
 

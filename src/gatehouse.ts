@@ -17,6 +17,7 @@ import { deleteExpiredPayloads } from './oauth/adapter.js';
 import { ensureSigningKeys, loadKeySet } from './oauth/keys.js';
 import { buildProvider } from './oauth/provider.js';
 import { recordClientUse } from './oauth/policies/hooks/client-last-use.js';
+import { GrantActivity, recordGrantUse } from './oauth/grant-activity.js';
 import { ProviderHolder } from './oauth/provider-holder.js';
 import { ResourceRegistry } from './oauth/resources.js';
 import { ClientRegistry } from './oauth/client-registry.js';
@@ -36,6 +37,7 @@ import { LocalCliKey } from './admin-api/local-cli-credentials.js';
 import { issuerBase } from './http/issuer-path.js';
 import { noteProviderServerError } from './http/errors.js';
 import { PersonRevocation } from './oauth/person-revocation.js';
+import { Revalidator } from './upstream/revalidation.js';
 import { ConsoleSessions } from './console/sessions.js';
 import { PolicySettings } from './policy/settings.js';
 import { Metrics } from './metrics/registry.js';
@@ -55,6 +57,7 @@ import { applyConfigFile, ApplyError } from './admin/config-file/apply.js';
 import { ConfigFile, loadConfigFile } from './admin/config-file/load.js';
 import { describeChange, type ConfigContext } from './admin/config-file/plan.js';
 import { environment } from './config.js';
+import { forgetSeenEvents } from './signals/seen-events.js';
 
 export interface Services {
   config: Config;
@@ -252,15 +255,30 @@ export async function startGatehouse(config: Config, options: StartOptions = {})
     const firstParty = new FirstPartyClients([consoleClient(config.ISSUER), accountClient(config.ISSUER)]);
     const consoleSessions = new ConsoleSessions(handle.db, services.secretKey, config.CONSOLE_IDLE_TIMEOUT * 1000);
     const accountSessions = new ConsoleSessions(handle.db, services.secretKey, config.CONSOLE_IDLE_TIMEOUT * 1000, 'account');
+    // Each grant's last use for the person's connected apps (docs/CONNECTED-APPS.md): never awaited by /token.
+    const grantActivity = new GrantActivity(handle.db, (err) => log.error({ err }, 'recording a grant use failed'));
     const personRevocation = new PersonRevocation(handle.db, async (accountId) => {
       await consoleSessions.destroyForAccount(accountId);
       await accountSessions.destroyForAccount(accountId);
     });
+    // The IdP's word at refresh (docs/IDENTITY-LIFECYCLE.md); a person it says is gone loses everything at once.
+    const revalidator = new Revalidator({
+      db: handle.db, connections: services.connections, tokens: services.upstreamTokens, accounts, audit,
+      settings: { intervalMs: config.UPSTREAM_REVALIDATE_INTERVAL * 1000, graceMs: config.UPSTREAM_REVALIDATE_GRACE * 1000, failOpen: config.UPSTREAM_REVALIDATE_FAIL_OPEN },
+      onGone: async (account, reason, connectionId) => {
+        const revoked = await personRevocation.revokeAll(account.id);
+        await audit.record({
+          type: 'account.deprovisioned', outcome: 'success', actor: 'system', reason,
+          details: { accountId: account.id, email: account.email, connector: connectionId, grantsRevoked: revoked.grantIds.length, sessionsEnded: revoked.sessionsEnded, via: 'revalidation' },
+        });
+      },
+    });
     const holder = new ProviderHolder(
       (keys) => {
-        const provider = buildProvider({ config, db: handle.db, box, secretKey: services.secretKey, keys, resources, accounts, views, cimd, policy: services.policy, audit, registry: services.registry, firstParty, personRevocation });
+        const provider = buildProvider({ config, db: handle.db, box, secretKey: services.secretKey, keys, resources, accounts, views, cimd, policy: services.policy, audit, registry: services.registry, firstParty, personRevocation, revalidator });
         auditProviderEvents(provider, audit);
         recordClientUse(provider, services.registry, (err) => log.error({ err }, 'recording a client use failed'));
+        recordGrantUse(provider, grantActivity);
         // A database outage becomes a 503 (http/errors.ts), logged there without a stack; anything else is a bug.
         provider.on('server_error', (ctx: object, err: Error) => {
           if (!noteProviderServerError(ctx, err)) log.error({ err }, 'oidc-provider server error');
@@ -330,6 +348,8 @@ export async function startGatehouse(config: Config, options: StartOptions = {})
         consoleSessions.deleteExpired().catch((err) => log.error({ err }, 'console session cleanup failed'));
         accountSessions.deleteExpired().catch((err) => log.error({ err }, 'account session cleanup failed'));
         purgeOldAuditEvents(services).catch((err) => log.error({ err }, 'audit retention cleanup failed'));
+        forgetSeenEvents(handle.db).catch((err) => log.error({ err }, 'security event id cleanup failed'));
+        grantActivity.deleteOrphans().catch((err) => log.error({ err }, 'grant activity cleanup failed'));
       }, CLEANUP_INTERVAL_MS),
       // Approval requests past their time are expired and audited within a minute (docs/TOOL-APPROVALS.md).
       setInterval(() => {
@@ -351,6 +371,7 @@ export async function startGatehouse(config: Config, options: StartOptions = {})
           setTimeout(() => server.closeAllConnections(), 10_000).unref();
         });
         await audit.flushRepeats(true); // counted refusals are not lost at shutdown
+        await grantActivity.settled();
         await localCli?.remove().catch(() => undefined);
         await handle.close();
       })());

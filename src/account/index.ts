@@ -1,5 +1,6 @@
-// The person's own pages at /account (docs/TOOL-APPROVALS.md): the pending approvals and the approval page where a
-// tool call is approved or rejected. Every page but sign-in needs an account session (else: sign in, and come back);
+// The person's own pages at /account (docs/TOOL-APPROVALS.md, docs/CONNECTED-APPS.md): the pending approvals, the
+// connected apps with their Revoke buttons, and the approval page where a tool call is approved or rejected. Every
+// page but sign-in needs an account session (else: sign in, and come back);
 // every POST must come from this origin and carry the session's CSRF token. Only the person the call is made for may
 // decide it: anyone else gets 403, audited. The page cannot be framed (http/security-headers.ts).
 import Router from '@koa/router';
@@ -9,14 +10,20 @@ import { requestOrigin } from '../audit/writer.js';
 import type { ApprovalService } from '../approvals/service.js';
 import type { Approval, ToolApprovals } from '../approvals/store.js';
 import type { ConsoleSession, ConsoleSessions } from '../console/sessions.js';
+import type { Db } from '../db/connection.js';
 import { readForm } from '../http/form-body.js';
 import { issuerBase } from '../http/issuer-path.js';
+import type { CimdClients } from '../oauth/cimd/cimd-clients.js';
+import type { ClientRegistry } from '../oauth/client-registry.js';
+import type { FirstPartyClients } from '../oauth/first-party-clients.js';
+import { GrantActivity } from '../oauth/grant-activity.js';
 import type { ResourceRegistry } from '../oauth/resources.js';
 import type { McpServerInventories } from '../reporting/inventory.js';
 import type { Account } from '../upstream/accounts.js';
 import { ACCOUNT_COOKIE, accountPath } from './account-client.js';
 import { accountSignIn, type AccountSignInDeps } from './sign-in.js';
 import { argumentsView } from './arguments-view.js';
+import { ConnectedApps, type ConnectedApp } from './connected-apps.js';
 
 export interface AccountDeps extends AccountSignInDeps {
   sessions: ConsoleSessions;
@@ -24,7 +31,20 @@ export interface AccountDeps extends AccountSignInDeps {
   store: ToolApprovals;
   resources: ResourceRegistry;
   inventories: McpServerInventories;
+  db: Db;
+  registry: ClientRegistry;
+  cimdClients: CimdClients;
+  firstParty: FirstPartyClients;
 }
+
+/** A time as the pages show it: minutes, in UTC, with the exact instant in the <time> element. */
+const shown = (d: Date) => ({ iso: d.toISOString(), text: `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC` });
+
+const appView = (a: ConnectedApp) => ({
+  ...a,
+  grantedAt: shown(a.grantedAt),
+  lastUsedAt: a.lastUsedAt ? shown(a.lastUsedAt) : null,
+});
 
 interface AccountState {
   session: ConsoleSession;
@@ -44,6 +64,10 @@ export function accountRoutes(deps: AccountDeps): Middleware {
     ctx.body = deps.views.render(view, data);
   };
   const problem = (ctx: Context, status: number, title: string, description: string) => render(ctx, status, 'error', { title, error: status === 403 ? 'access_denied' : 'invalid_request', description });
+  // Its own view of grant_activity: it reads and forgets rows; the writes come from the token endpoint (gatehouse.ts).
+  const apps = new ConnectedApps({ ...deps, activity: new GrantActivity(deps.db) });
+  // Access tokens are JWTs checked offline: revoking stops refreshes at once, not the token already held.
+  const tokenMinutes = Math.ceil(deps.config.ACCESS_TOKEN_TTL / 60);
 
   const guard: Middleware = async (ctx, next) => {
     if (signIn.match(ctx.path, ctx.method).route) return next();
@@ -96,7 +120,23 @@ export function accountRoutes(deps: AccountDeps): Middleware {
   pages.get('/account', async (ctx) => {
     const { account, session } = state(ctx);
     const pending = await Promise.all((await deps.store.pendingFor(account.id)).map(describe));
-    render(ctx, 200, 'account/home', { title: 'Your account', account: { email: account.email, name: account.name }, pending, csrf: session.csrf });
+    const connected = (await apps.list(account.id)).map(appView);
+    render(ctx, 200, 'account/home', { title: 'Your account', account: { email: account.email, name: account.name }, pending, apps: connected, tokenMinutes, csrf: session.csrf });
+  });
+
+  pages.post('/account/apps/revoke', async (ctx) => {
+    const { account, form } = state(ctx);
+    if (!form.grant) return problem(ctx, 400, 'Choose an application', 'The form named no application.');
+    const revoked = await apps.revoke(account.id, form.grant, { actor: account.email ?? account.id, ...requestOrigin(ctx) });
+    // Another person's grant is answered like one that does not exist.
+    if (!revoked) return problem(ctx, 404, 'No such connected application', 'This application is not connected to your account, or its access has already ended.');
+    render(ctx, 200, 'account/revoked', { title: 'Access revoked', names: [revoked.clientName], tokenMinutes });
+  });
+
+  pages.post('/account/apps/revoke-all', async (ctx) => {
+    const { account } = state(ctx);
+    const revoked = await apps.revokeAll(account.id, { actor: account.email ?? account.id, ...requestOrigin(ctx) });
+    render(ctx, 200, 'account/revoked', { title: 'Access revoked', names: [...new Set(revoked.map((g) => g.clientName))], tokenMinutes });
   });
 
   pages.get('/account/approvals/:id', async (ctx) => {

@@ -6,14 +6,27 @@
 import { clientKind } from '../oauth/client-kind.js';
 import { loopbackWithoutPort } from '../oauth/policies/client-metadata/loopback-redirect.js';
 
-export function clientFacts(client: { clientId: string; clientName?: string | undefined }, redirectUri: string) {
+/**
+ * Who the client is and who vouches for it: the host of its metadata document, an administrator who created it, or
+ * nobody (a dynamically registered client names itself). The consent page and the person's connected-apps page
+ * (account/connected-apps.ts) say the same.
+ */
+export function clientIdentity(client: { clientId: string; clientName?: string | null | undefined }) {
   const kind = clientKind(client.clientId);
+  const host = kind === 'cimd' ? URL.parse(client.clientId)?.host : undefined;
+  return {
+    clientName: client.clientName || host || client.clientId,
+    clientKind: kind,
+    clientHost: host,
+    verified: kind === 'static' || !!host,
+  };
+}
+
+export function clientFacts(client: { clientId: string; clientName?: string | undefined }, redirectUri: string) {
   const redirect = URL.parse(redirectUri);
   const web = redirect?.protocol === 'http:' || redirect?.protocol === 'https:';
   return {
-    clientName: client.clientName || (kind === 'cimd' ? new URL(client.clientId).host : client.clientId),
-    clientKind: kind,
-    clientHost: kind === 'cimd' ? new URL(client.clientId).host : undefined,
+    ...clientIdentity(client),
     redirectHost: redirect ? (redirect.host || `${redirect.protocol}`) : redirectUri,
     // The scheme always shown with the host: `http://localhost:53123`, `https://claude.ai`, `cursor:`.
     redirectTarget: redirect ? (web || redirect.host ? `${redirect.protocol}//${redirect.host}` : redirect.protocol) : redirectUri,

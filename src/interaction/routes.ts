@@ -29,14 +29,8 @@ import { cappedScopes } from '../oauth/policies/hooks/dynamic-client-caps.js';
 import { requestRefusal, type AccessRefusal } from '../oauth/policies/hooks/resource-access.js';
 import { finishInteraction } from './interaction-result.js';
 import { clientFacts } from './client-facts.js';
+import { OIDC_SCOPE_TEXT } from './oidc-scope-text.js';
 import type { Views } from '../views/views.js';
-
-const OIDC_SCOPE_TEXT: Record<string, string> = {
-  openid: 'Confirm who you are',
-  email: 'See your email address',
-  profile: 'See your name',
-  offline_access: 'Stay connected while you are away',
-};
 
 export interface InteractionDeps {
   config: Config;

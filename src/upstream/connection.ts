@@ -77,10 +77,11 @@ export interface ConnectionKind {
 /**
  * How a connection re-validates its people at refresh: `refresh-token` refreshes the stored upstream token (for
  * as long as the IdP keeps it), `access-token` re-reads with the access token kept from the login (until it
- * expires; then at the next login), `account` re-reads Gatehouse's own account. `note` is the console's sentence.
+ * expires; then at the next login), `account` re-reads Gatehouse's own account, `login-only` waits for the next login.
+ * `note` is the console's sentence.
  */
 export interface RevalidationSupport {
-  mode: 'refresh-token' | 'access-token' | 'account';
+  mode: 'refresh-token' | 'access-token' | 'account' | 'login-only';
   note: string;
 }
 

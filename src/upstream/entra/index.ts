@@ -102,5 +102,9 @@ export const entraKind: ConnectionKind = {
   displayName: 'Microsoft',
   validate: (spec, production) => [...entraProblems(spec), ...commonProblems(spec, production)],
   create: (spec, deps) => new EntraConnector(spec, deps),
-  revalidation: oidcRevalidation,
+  // Microsoft's UserInfo carries no `oid` (the subject here): without a refresh token there is nothing to re-read.
+  revalidation: (spec) =>
+    spec.storeTokens
+      ? oidcRevalidation(spec)
+      : { mode: 'login-only', note: 'No upstream refresh token (turn on "Keep upstream tokens" to get one): Microsoft cannot be asked again, so people are re-validated only at their next login.' },
 };

@@ -91,7 +91,7 @@ export function oidcRevalidation(spec: ConnectionSpec): RevalidationSupport {
     ? { mode: 'refresh-token', note: 'Re-validated at refresh with the upstream refresh token: groups, email and the account status come from the IdP again.' }
     : {
         mode: 'access-token',
-        note: 'No upstream refresh token (turn on "Keep upstream tokens" to get one): people are re-validated with the access token from their login until it expires, then at their next login.',
+        note: 'No upstream refresh token (turn on "Ask the IdP for a refresh token" to get one): people are re-validated with the access token from their login until it expires, then at their next login.',
       };
 }
 

@@ -106,5 +106,5 @@ export const entraKind: ConnectionKind = {
   revalidation: (spec) =>
     spec.storeTokens
       ? oidcRevalidation(spec)
-      : { mode: 'login-only', note: 'No upstream refresh token (turn on "Keep upstream tokens" to get one): Microsoft cannot be asked again, so people are re-validated only at their next login.' },
+      : { mode: 'login-only', note: 'No upstream refresh token (turn on "Ask the IdP for a refresh token" to get one): Microsoft cannot be asked again, so people are re-validated only at their next login.' },
 };

@@ -3,7 +3,7 @@
 // every MCP token — a narrowed group meets the resource's rule, a person removed upstream loses every grant and
 // session at once, an IdP outage answers temporarily_unavailable and never revokes, and concurrent refreshes of one
 // person ask the IdP once (with PostgreSQL, across two instances).
-import { authorizeUrl, pkcePair, tokenRequest } from '../helpers/browser-flow.js';
+import { authorizeThrough, authorizeUrl, Browser, pkcePair, registerPublicClient, tokenRequest } from '../helpers/browser-flow.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { MultiOriginBrowser } from '../helpers/multi-origin-browser.js';
 import { freePort, startTestServer, TEST_RESOURCE, OTHER_RESOURCE, type TestServer } from '../helpers/server.js';
@@ -232,6 +232,32 @@ describe('single flight', () => {
       expect(account?.groups).toEqual(['engineering', 'platform']);
     } finally {
       await tearDown(s);
+    }
+  });
+});
+
+describe('local accounts', () => {
+  it('are read again at refresh: a local account disabled in the user store is gone at the next refresh', async () => {
+    const db = await createTestDatabase();
+    const gh = await startTestServer({ ...db.env, UPSTREAM_REVALIDATE_INTERVAL: '0' });
+    try {
+      const user = { email: 'lou@example.com', password: 'a long enough password' };
+      const created = await gh.services.users.create(user);
+      const client = await registerPublicClient(gh.issuer, ['http://127.0.0.1:43999/cb']);
+      const { verifier, challenge } = pkcePair();
+      const callback = await authorizeThrough(new Browser(gh.issuer), gh.issuer, { client_id: client.client_id, redirect_uri: 'http://127.0.0.1:43999/cb', code_challenge: challenge, code_challenge_method: 'S256', scope: 'tools:read', resource: TEST_RESOURCE }, user);
+      const tokens = await tokenRequest(gh.issuer, { grant_type: 'authorization_code', code: callback.searchParams.get('code')!, code_verifier: verifier, client_id: client.client_id, redirect_uri: 'http://127.0.0.1:43999/cb' });
+      const ok = await tokenRequest(gh.issuer, { grant_type: 'refresh_token', refresh_token: String(tokens.body.refresh_token), client_id: client.client_id });
+      expect(ok.status).toBe(200);
+      await gh.services.users.setDisabled(created.id, true);
+      const refused = await tokenRequest(gh.issuer, { grant_type: 'refresh_token', refresh_token: String(ok.body.refresh_token), client_id: client.client_id });
+      expect(refused.body.error).toBe('invalid_grant');
+      expect((await gh.services.accounts.findById(created.id))?.deprovisionedAt).toBeInstanceOf(Date);
+      const rows = await gh.services.audit.recent({ type: 'account.deprovisioned', limit: 10 });
+      expect(rows.map((r) => r.reason)).toEqual(['the local account is disabled']);
+    } finally {
+      await gh.close();
+      await db.drop();
     }
   });
 });

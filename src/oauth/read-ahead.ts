@@ -11,6 +11,7 @@
 import Provider from 'oidc-provider';
 import type { Db } from '../db/connection.js';
 import type { AccountRow } from '../upstream/accounts.js';
+import type { IdentityRow } from '../upstream/revalidation.js';
 
 /** A stored oidc_payloads row as the adapter decodes it. */
 export interface PayloadRow {
@@ -19,10 +20,12 @@ export interface PayloadRow {
   expires_at: Date | string | null;
 }
 
-// Kept rows per request; `null` records "absent in that snapshot", which saves the lookup just as well.
-const kept = new WeakMap<object, Map<string, PayloadRow | AccountRow | null>>();
+type Kept = PayloadRow | AccountRow | IdentityRow[];
 
-function requestMemo(create: boolean): Map<string, PayloadRow | AccountRow | null> | undefined {
+// Kept rows per request; `null` records "absent in that snapshot", which saves the lookup just as well.
+const kept = new WeakMap<object, Map<string, Kept | null>>();
+
+function requestMemo(create: boolean): Map<string, Kept | null> | undefined {
   const ctx = Provider.ctx as object | undefined;
   if (!ctx) return undefined;
   let memo = kept.get(ctx);
@@ -30,7 +33,7 @@ function requestMemo(create: boolean): Map<string, PayloadRow | AccountRow | nul
   return memo;
 }
 
-function keep(key: string, row: PayloadRow | AccountRow | null): void {
+function keep(key: string, row: Kept | null): void {
   requestMemo(true)?.set(key, row);
 }
 
@@ -40,7 +43,7 @@ export function redeeming(): boolean {
 }
 
 /** A row kept for this request under `key` (then forgotten), `null` if it was absent, `undefined` if none is kept. */
-export function takeAhead<T extends PayloadRow | AccountRow>(key: string): T | null | undefined {
+export function takeAhead<T extends Kept>(key: string): T | null | undefined {
   const memo = requestMemo(false);
   if (!memo?.has(key)) return undefined;
   const row = memo.get(key) as T | null;
@@ -51,6 +54,7 @@ export function takeAhead<T extends PayloadRow | AccountRow>(key: string): T | n
 export const grantKey = (id: string) => `Grant:${id}`;
 export const sessionKey = (uidDigest: string) => `Session:uid:${uidDigest}`;
 export const accountKey = (id: string) => `Account:${id}`;
+export const identitiesKey = (accountId: string) => `Identities:${accountId}`;
 
 // The session row is found by the digest of the token's sessionUid, computed in SQL the way crypto/digest.ts does it
 // (SHA-256, base64url without padding). Both payloads are plain JSON: tokens and codes are hashed, never sealed.
@@ -60,7 +64,8 @@ const READ_AHEAD_SQL = `
   select t.payload, t.consumed_at, t.expires_at, t.grant_id,
          g.payload as g_payload, g.consumed_at as g_consumed_at, g.expires_at as g_expires_at,
          ${SESSION_DIGEST} as s_key, s.payload as s_payload, s.consumed_at as s_consumed_at, s.expires_at as s_expires_at,
-         t.payload::jsonb ->> 'accountId' as a_id, to_jsonb(a) as a_row
+         t.payload::jsonb ->> 'accountId' as a_id, to_jsonb(a) as a_row,
+         (select coalesce(jsonb_agg(to_jsonb(i)), '[]'::jsonb) from identities i where i.account_id = a.id) as i_rows
     from oidc_payloads t
     left join oidc_payloads g on g.model = 'Grant' and g.id = t.grant_id
     left join oidc_payloads s on s.model = 'Session' and s.uid = ${SESSION_DIGEST}
@@ -79,6 +84,7 @@ interface JoinedRow extends PayloadRow {
   s_expires_at: Date | string | null;
   a_id: string | null;
   a_row: AccountRow | string | null;
+  i_rows: IdentityRow[] | string | null;
 }
 
 /** Reads a code or refresh token (by its stored key) and keeps its grant, session and account for this request. */
@@ -89,5 +95,7 @@ export async function readTokenAhead(db: Db, model: string, key: string): Promis
   if (row.grant_id) keep(grantKey(row.grant_id), row.g_payload === null ? null : { payload: row.g_payload, consumed_at: row.g_consumed_at, expires_at: row.g_expires_at });
   if (row.s_key) keep(sessionKey(row.s_key), row.s_payload === null ? null : { payload: row.s_payload, consumed_at: row.s_consumed_at, expires_at: row.s_expires_at });
   if (row.a_id) keep(accountKey(row.a_id), typeof row.a_row === 'string' ? (JSON.parse(row.a_row) as AccountRow) : row.a_row);
+  // The account's identities, for re-validation at refresh (upstream/revalidation.ts): decided without a read of its own.
+  if (row.a_id && row.a_row !== null) keep(identitiesKey(row.a_id), typeof row.i_rows === 'string' ? (JSON.parse(row.i_rows) as IdentityRow[]) : (row.i_rows ?? []));
   return { payload: row.payload, consumed_at: row.consumed_at, expires_at: row.expires_at };
 }

@@ -39,7 +39,8 @@ export type Outcome = 'login' | 'ok' | 'updated' | 'gone' | 'cannot' | 'unavaila
 /** Runs once, on the instance that learnt it, when an IdP says a person is gone: ends what they hold. */
 export type OnGone = (account: Account, reason: string, connectionId: string) => Promise<void>;
 
-interface IdentityRow {
+/** An identities row (every column, as `select *` or `to_jsonb` gives it). */
+export interface IdentityRow {
   connection_id: string;
   issuer: string;
   subject: string;
@@ -91,9 +92,12 @@ export class Revalidator {
 
   constructor(private readonly deps: RevalidatorDeps) {}
 
-  /** The verdict for a refresh by this account; the account as re-validated when it may go on. */
-  async atRefresh(account: Account): Promise<RevalidationVerdict> {
-    const rows = (await this.deps.db('identities').where({ account_id: account.id })) as IdentityRow[];
+  /**
+   * The verdict for a refresh by this account; the account as re-validated when it may go on. `identities` are the
+   * account's rows when the caller read them already (oauth/read-ahead.ts).
+   */
+  async atRefresh(account: Account, identities?: IdentityRow[]): Promise<RevalidationVerdict> {
+    const rows = identities ?? ((await this.deps.db('identities').where({ account_id: account.id })) as IdentityRow[]);
     const startedAt = Date.now();
     let current = account;
     for (const row of rows) {

@@ -8,7 +8,8 @@
 import { errors, type KoaContextWithOIDC } from 'oidc-provider';
 import { requestOrigin, type AuditLog } from '../../../audit/writer.js';
 import type { Account } from '../../../upstream/accounts.js';
-import type { Revalidator } from '../../../upstream/revalidation.js';
+import type { IdentityRow, Revalidator } from '../../../upstream/revalidation.js';
+import { identitiesKey, takeAhead } from '../../read-ahead.js';
 
 class TemporarilyUnavailable extends errors.OIDCProviderError {
   constructor(description: string) {
@@ -23,7 +24,7 @@ class TemporarilyUnavailable extends errors.OIDCProviderError {
 /** The account a refresh goes on with (re-validated), or undefined when it must be refused. */
 export async function revalidatedAtRefresh(ctx: KoaContextWithOIDC, deps: { revalidator?: Revalidator | undefined; audit: AuditLog }, account: Account): Promise<Account | undefined> {
   if (!deps.revalidator || ctx.oidc?.route !== 'token' || ctx.oidc.params?.grant_type !== 'refresh_token') return account;
-  const verdict = await deps.revalidator.atRefresh(account);
+  const verdict = await deps.revalidator.atRefresh(account, takeAhead<IdentityRow[]>(identitiesKey(account.id)) ?? undefined);
   if (verdict.kind === 'continue') return verdict.account;
   const refused = {
     type: 'token.refused',

@@ -81,6 +81,7 @@ async function cliAdmin(s: Services, options: { provider?: boolean } = {}): Prom
       return provider;
     },
     sessions: new ConsoleSessions(s.handle.db, s.secretKey, s.config.CONSOLE_IDLE_TIMEOUT * 1000),
+    accountSessions: new ConsoleSessions(s.handle.db, s.secretKey, s.config.CONSOLE_IDLE_TIMEOUT * 1000, 'account'),
     // No key holder here: a running server publishes the new keys at its next reload (KEY_RELOAD_INTERVAL).
     reloadKeys: async () => undefined,
   });
@@ -211,6 +212,8 @@ keys
   });
 
 type PersonJson = { id: string; email: string | null; name: string | null; admin: boolean; local_admin: boolean | null; disabled: boolean; [k: string]: unknown };
+type LinkJson = { kind: 'invitation' | 'password_reset'; url: string; expires_at: string };
+const linkLines = (l: LinkJson) => `${l.kind === 'invitation' ? 'invitation link' : 'password reset link'} (works once, until ${l.expires_at}; shown once, send it to them):\n${l.url}`;
 const personLine = (p: PersonJson) => `${p.disabled ? 'disabled' : 'active  '} ${p.admin ? 'admin' : '     '}  ${p.id}  ${p.email ?? ''}  ${p.name ?? ''}`;
 
 /**
@@ -229,7 +232,7 @@ async function personId(named: string): Promise<string> {
 const user = program.command('user').description('people: local accounts, and every account that has signed in (over the admin API when a server is running)');
 user
   .command('add')
-  .description('add a local account (password from stdin with --password-stdin, else generated and printed once)')
+  .description('add a local account: prints an invitation link (7 days) where they choose their password; --password-stdin sets one instead (automation)')
   .requiredOption('--email <email>', 'email address')
   .option('--name <name>', 'display name')
   .option('--admin', 'may use the admin console')
@@ -238,8 +241,8 @@ user
   .action(async (opts: { email: string; name?: string; admin?: boolean; passwordStdin?: boolean; json?: boolean }) => {
     const password = opts.passwordStdin ? await readStdin() : undefined;
     const body = { email: opts.email, admin: !!opts.admin, ...(opts.name !== undefined ? { name: opts.name } : {}), ...(password !== undefined ? { password } : {}) };
-    const added = (await invoke('addPerson', { body })) as { person: PersonJson; password?: string };
-    output(!!opts.json, added, `created ${added.person.email ?? added.person.id}${opts.admin ? ' (admin)' : ''}${added.password ? `\npassword (shown once): ${added.password}` : ''}`);
+    const added = (await invoke('addPerson', { body })) as { person: PersonJson; invitation?: LinkJson };
+    output(!!opts.json, added, `created ${added.person.email ?? added.person.id}${opts.admin ? ' (admin)' : ''}${added.invitation ? `\n${linkLines(added.invitation)}` : ''}`);
   });
 pagingFlags(user.command('list').description('list people (by email); --q searches email and name').option('--q <text>', 'part of an email or name'))
   .option('--json', 'print one JSON object')
@@ -253,7 +256,9 @@ user
   .option('--json', 'print one JSON object')
   .action(async (named: string, opts: { json?: boolean }) => {
     const p = (await invoke('getPerson', { params: { id: await personId(named) } })) as PersonJson;
-    output(!!opts.json, p, Object.entries(p).map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join(' ') : String(v)}`).join('\n'));
+    // Identities and deprovisioning are objects: one JSON line each rather than [object Object].
+    const shown = (v: unknown) => (v !== null && typeof v === 'object' ? JSON.stringify(v) : String(v));
+    output(!!opts.json, p, Object.entries(p).map(([k, v]) => (Array.isArray(v) && v.some((x) => typeof x === 'object') ? [`${k}:`, ...v.map((x) => `  ${shown(x)}`)].join('\n') : `${k}: ${Array.isArray(v) ? v.join(' ') : shown(v)}`)).join('\n'));
   });
 for (const [name, operationId, description, verb] of [
   ['disable', 'disablePerson', 'refuse their sign-ins and token refreshes, revoke every grant, end their console sessions', 'disabled'],
@@ -274,6 +279,33 @@ for (const [name, operationId, description, verb] of [
       output(!!opts.json, answer, `${p.email ?? p.id} ${verb}${revoked}`);
     });
 }
+
+user
+  .command('reset-password <person>')
+  .description('print a one-time link (1 hour) where a local person chooses a new password; a new invitation for one who never set a password (<person>: account id or email)')
+  .option('--json', 'print one JSON object')
+  .action(async (named: string, opts: { json?: boolean }) => {
+    const answer = (await invoke('resetPersonPassword', { params: { id: await personId(named) } })) as { person: PersonJson; link: LinkJson };
+    output(!!opts.json, answer, `${answer.person.email ?? answer.person.id}: ${linkLines(answer.link)}`);
+  });
+type SessionJson = { kind: string; created_at: string; last_seen_at: string | null; expires_at: string | null };
+user
+  .command('sessions <person>')
+  .description('the person\'s live sessions: console, account pages, browser sign-ins (<person>: account id or email)')
+  .option('--json', 'print one JSON object')
+  .action(async (named: string, opts: { json?: boolean }) => {
+    const answer = (await invoke('listPersonSessions', { params: { id: await personId(named) } })) as { items: SessionJson[] };
+    output(!!opts.json, answer, answer.items.map((x) => `${x.kind.padEnd(8)} started ${x.created_at}${x.last_seen_at ? `, last seen ${x.last_seen_at}` : ''}${x.expires_at ? `, ends ${x.expires_at}` : ''}`).join('\n') || 'no live session');
+  });
+user
+  .command('end-sessions <person>')
+  .description('end every session of the person (console, account pages, browser sign-ins); their grants stay (<person>: account id or email)')
+  .option('--json', 'print one JSON object')
+  .action(async (named: string, opts: { json?: boolean }) => {
+    const answer = (await invoke('endPersonSessions', { params: { id: await personId(named) } })) as { person: PersonJson; sessions_ended: Record<string, number> };
+    const e = answer.sessions_ended;
+    output(!!opts.json, answer, `${answer.person.email ?? answer.person.id}: sessions ended (console ${e.console}, account pages ${e.account}, browser sign-ins ${e.sign_in})`);
+  });
 
 const grant = program.command('grant').description('what people consented to, per client (over the admin API when a server is running)');
 type GrantJson = { grant_id: string; account_id: string; client_id: string; resources: Record<string, string[]>; openid_scope: string | null; granted_at: string };
@@ -800,6 +832,24 @@ connection
     const tested = (await invoke('testConnection', { params: { id } })) as { connection: ConnectionJson; ok: boolean; problem: string | null; report: { issuer: string } | null };
     output(!!opts.json, tested, tested.problem ? `connection ${id}: ${tested.problem}` : tested.report ? `connection ${id}: discovery of ${tested.report.issuer} answered` : `connection ${id}: nothing to discover`);
     if (tested.problem) process.exitCode = 1;
+  });
+connection
+  .command('global-logout-secret <id>')
+  .description('make a new global token revocation credential for the connection (printed once; the earlier one stops working), or remove it with --clear (docs/UNIVERSAL-LOGOUT.md)')
+  .option('--clear', 'remove the credential: calls with it are refused from now on')
+  .option('--json', 'print one JSON object')
+  .action(async (id: string, opts: { clear?: boolean; json?: boolean }) => {
+    if (opts.clear) {
+      const cleared = await connectionInvoke('clearConnectionGlobalLogoutSecret', { params: { id } }, !!opts.json);
+      output(!!opts.json, cleared, `connection ${cleared.id}: global logout secret removed`);
+      return;
+    }
+    const made = (await invoke('rotateConnectionGlobalLogoutSecret', { params: { id } })) as { connection: ConnectionJson; secret: string; global_token_revocation_endpoint: string; security_events_endpoint: string };
+    output(!!opts.json, made, [
+      `connection ${made.connection.id}: new global logout secret (shown once; any earlier one no longer works):`,
+      made.secret,
+      `endpoint: POST ${made.global_token_revocation_endpoint} with Authorization: Bearer <secret>`,
+    ].join('\n'));
   });
 
 // Policy overrides (the console's Policy page) over the admin API (docs/ADMIN-API.md, "Policy"): --json prints the

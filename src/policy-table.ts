@@ -22,6 +22,8 @@ import { staticFiles } from './http/static-files.js';
 import { interactionPages } from './interaction/pages.js';
 import { interactionRoutes } from './interaction/routes.js';
 import { setupRoutes } from './interaction/setup-routes.js';
+import { welcomeRateLimit, welcomeRoutes } from './interaction/welcome-routes.js';
+import { AccountLinks } from './upstream/local/account-links.js';
 import { upstreamCallback } from './interaction/upstream-callback.js';
 import { metricsEndpoint } from './metrics/endpoint.js';
 import { upstreamMetrics } from './metrics/upstream-metrics.js';
@@ -45,6 +47,11 @@ import { accountRoutes } from './account/index.js';
 import { adminServices } from './admin/index.js';
 import { adminApi, consoleApi } from './admin-api/index.js';
 import { Administrators } from './console/admins.js';
+import { GLOBAL_TOKEN_REVOCATION_PATH } from './http/route-table.js';
+import { globalTokenRevocationRoute } from './signals/global-token-revocation.js';
+import { IdpKeys } from './signals/idp-jwt.js';
+import { signalRateLimit } from './signals/rate-limit.js';
+import { securityEventRoute } from './signals/set-receiver.js';
 
 const routerMiddleware = (router: { routes(): unknown; allowedMethods(): unknown }): Middleware =>
   compose([router.routes(), router.allowedMethods()] as Middleware[]);
@@ -80,6 +87,13 @@ export function policyTable(deps: AppDeps): PolicyTable {
   // Reports are authenticated by their handler (reporting/reporter-client.ts); the limit runs first, so a failed
   // authentication has cost its source a point.
   const reportLimit = rule('rate limit per IP (reports)', reportRateLimit(deps.rateLimits));
+  // An identity provider's logout (docs/UNIVERSAL-LOGOUT.md): the same per-address budget, counted before the caller
+  // authenticates and given back when it did, so only failures count against a source.
+  const signalLimit = rule('rate limit per IP (identity provider signals)', signalRateLimit(deps.rateLimits));
+  const signals = {
+    config: deps.config, db: deps.db, connections: deps.connections, accounts: deps.accounts, personRevocation: deps.personRevocation, audit,
+    idpKeys: new IdpKeys(deps.connections),
+  };
   // The admin service layer every administrative door uses (docs/ARCHITECTURE.md, "The admin service layer").
   const admin = adminServices({ ...deps, provider: currentProvider, sessions: deps.consoleSessions, reloadKeys: () => deps.holder.refresh() });
   const api = {
@@ -88,7 +102,7 @@ export function policyTable(deps: AppDeps): PolicyTable {
   };
 
   return {
-    discovery: { rules: [corsRule, rule('MCP metadata completion', metadata({ resources: deps.resources, cimd: deps.config.CIMD }))], handler: provider },
+    discovery: { rules: [corsRule, rule('MCP metadata completion', metadata({ resources: deps.resources, cimd: deps.config.CIMD, globalTokenRevocationEndpoint: `${deps.config.ISSUER}${GLOBAL_TOKEN_REVOCATION_PATH}` }))], handler: provider },
     authorization: {
       rules: [
         rule('rate limit per IP', authorizeRateLimit(limits)),
@@ -137,12 +151,18 @@ export function policyTable(deps: AppDeps): PolicyTable {
     mcp_server_inventory: { rules: [reportLimit], handler: inventoryRoute(reporting) },
     mcp_server_tool_calls: { rules: [reportLimit], handler: toolCallsRoute(reporting) },
     mcp_server_tool_approvals: { rules: [reportLimit], handler: toolApprovalsRoute({ ...reporting, approvals: deps.approvals }) },
+    global_token_revocation: { rules: [signalLimit], handler: globalTokenRevocationRoute(signals) },
+    ssf_events: { rules: [signalLimit], handler: securityEventRoute(signals) },
     interaction: {
       rules: [stepApproval],
       handler: routerMiddleware(interactionRoutes({ ...deps, provider: currentProvider, upstreamMetrics: upstreamMetrics(deps.metrics) })),
     },
     upstream_callback: { rules: [], handler: upstreamCallback({ audit, pages: interactionPages(views, currentProvider), base }) },
     setup: { rules: [], handler: routerMiddleware(setupRoutes({ ...deps, accounts: deps.users })) },
+    welcome: {
+      rules: [rule('rate limit per IP (sign-in failures)', welcomeRateLimit({ limits: deps.rateLimits, views }), ['POST'])],
+      handler: routerMiddleware(welcomeRoutes({ config: deps.config, views, links: new AccountLinks(deps.db, deps.users, audit) })),
+    },
     admin_api: { rules: [], handler: adminApi(api) },
     console_api: { rules: [], handler: consoleApi(api) },
     console: {

@@ -4,6 +4,10 @@
 // The environment's connection (UPSTREAM_*, source "env") is put back by every start, and one the configuration file
 // manages is the file's (admin/managed.ts): both are refused, as conflicts audited as failures.
 import type { AuditLog } from '../audit/writer.js';
+import type { Config } from '../config.js';
+import { GLOBAL_TOKEN_REVOCATION_PATH } from '../http/route-table.js';
+import { newGlobalLogoutSecret } from '../signals/global-logout-secret.js';
+import { receiverUrl } from '../signals/set-receiver.js';
 import type { Logger } from '../log.js';
 import { GuardedFetchError } from '../net/guarded-fetch.js';
 import type { ConnectionSpec, SpecField } from '../upstream/connection.js';
@@ -76,9 +80,24 @@ export interface ConnectionAdminDeps {
   connections: Connections;
   audit: AuditLog;
   log: Pick<Logger, 'warn'>;
+  /** Where the IdP's logout goes (the global logout secret's answer names it). */
+  config?: Pick<Config, 'ISSUER'> | undefined;
 }
 
-type Verb = 'added' | 'updated' | 'removed' | 'tested';
+/** Where a connection's identity provider sends logout (docs/UNIVERSAL-LOGOUT.md). */
+export interface LogoutEndpoints {
+  globalTokenRevocation: string;
+  securityEvents: string;
+}
+
+export interface GlobalLogoutSecret {
+  connection: ConnectionView;
+  /** Shown once: only its digest is stored. */
+  secret: string;
+  endpoints: LogoutEndpoints;
+}
+
+type Verb = 'added' | 'updated' | 'removed' | 'tested' | 'global_logout_secret_rotated' | 'global_logout_secret_cleared';
 
 // What a connection's `source` records of who added it (the console shows it).
 const SOURCE: Record<Actor['kind'], string> = { person: 'console', cli: 'cli', api_client: 'api', config: 'config' };
@@ -182,6 +201,37 @@ export class ConnectionAdmin {
     }
     await this.#record(actor, 'tested', problem ? 'failure' : 'success', { id: c.id, kind: c.kind, ...(report ? { issuer: report.issuer, fetched: report.fetched } : {}) }, problem);
     return { connection: viewOf(c), report, problem };
+  }
+
+  /** The URLs a connection's identity provider sends logout to (docs/UNIVERSAL-LOGOUT.md). */
+  endpoints(id: string): LogoutEndpoints {
+    const issuer = this.deps.config?.ISSUER ?? '';
+    return { globalTokenRevocation: `${issuer}${GLOBAL_TOKEN_REVOCATION_PATH}`, securityEvents: receiverUrl(issuer, id) };
+  }
+
+  /**
+   * Makes a new global token revocation credential for the connection (docs/UNIVERSAL-LOGOUT.md), replacing any
+   * earlier one at once. Only its SHA-256 is stored; the secret is answered here once and never audited. Allowed on
+   * the environment's and a configuration file's connections too: the credential is not one of their settings.
+   */
+  async rotateGlobalLogoutSecret(actor: Actor, id: string): Promise<GlobalLogoutSecret> {
+    const c = await this.#known(id);
+    const { secret, hash } = newGlobalLogoutSecret();
+    if (!(await this.deps.connections.setGlobalLogoutSecretHash(c.id, hash))) throw new AdminError('not_found', 'There is no such connection.');
+    await this.#record(actor, 'global_logout_secret_rotated', 'success', { id: c.id, kind: c.kind, replaced: c.hasGlobalLogoutSecret });
+    return { connection: viewOf({ ...c, hasGlobalLogoutSecret: true }), secret, endpoints: this.endpoints(c.id) };
+  }
+
+  /** Removes the connection's global logout credential: calls with it are refused from now on. */
+  async clearGlobalLogoutSecret(actor: Actor, id: string): Promise<ConnectionView> {
+    const c = await this.#known(id);
+    if (!c.hasGlobalLogoutSecret) {
+      await this.#record(actor, 'global_logout_secret_cleared', 'failure', { id: c.id, kind: c.kind }, 'no global logout secret');
+      throw new AdminError('conflict', 'This connection has no global logout secret.');
+    }
+    await this.deps.connections.setGlobalLogoutSecretHash(c.id, null);
+    await this.#record(actor, 'global_logout_secret_cleared', 'success', { id: c.id, kind: c.kind });
+    return viewOf({ ...c, hasGlobalLogoutSecret: false });
   }
 
   /** Marks a connection as the configuration file's (or nobody's): the file's own bookkeeping, not audited. */

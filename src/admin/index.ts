@@ -21,7 +21,7 @@ import { ClientAdmin } from './clients.js';
 import { ConnectionAdmin } from './connections.js';
 import { GrantAdmin } from './grants.js';
 import { KeyAdmin } from './keys.js';
-import { PeopleAdmin } from './people.js';
+import { PeopleAdmin, type AppSessions } from './people.js';
 import { PolicyAdmin } from './policy.js';
 import { RegistrationTokenAdmin } from './registration-tokens.js';
 import { ResourceAdmin } from './resources.js';
@@ -41,8 +41,10 @@ export interface AdminDeps {
   policy: PolicySettings;
   audit: AuditLog;
   log: Pick<Logger, 'warn'>;
-  /** Ends a disabled person's console sessions (console/sessions.ts). */
-  sessions: { destroyForAccount(accountId: string): Promise<void> };
+  /** A person's console sessions (console/sessions.ts): listed, and ended when they are disabled or an admin ends them. */
+  sessions: AppSessions;
+  /** A person's account-page sessions (the same code, `account_sessions`): the server and the CLI hand them in. */
+  accountSessions?: AppSessions | undefined;
   /** Makes this process publish rotated signing keys at once (the server's key holder; a no-op in the CLI). */
   reloadKeys: () => Promise<unknown>;
 }

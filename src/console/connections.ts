@@ -6,6 +6,8 @@
 // put back by every start, so the console shows it but refuses to change or remove it; one the configuration file
 // manages shows "Managed by <file>" and is refused likewise. Every action is the admin service layer's
 // (admin/connections.ts; docs/ARCHITECTURE.md "The admin service layer"), which audits it as `connection.*`.
+// A connection's page also says how its people are re-validated at refresh (the kind's own sentence), and makes its
+// global logout secret for Okta Universal Logout: shown once, with the endpoint URL to paste (docs/UNIVERSAL-LOGOUT.md).
 import { consoleRouter } from './router.js';
 import type Router from '@koa/router';
 import type { Context } from 'koa';
@@ -177,6 +179,9 @@ export function connectionsPages(deps: ConsoleDeps): Router {
       managedBy: c.managedBy,
       limits: limitsOf(c),
       privateNetwork: c.allowPrivateNetwork,
+      revalidation: KINDS[c.kind].revalidation(c).note,
+      hasGlobalLogoutSecret: c.hasGlobalLogoutSecret,
+      endpoints: admin.endpoints(c.id),
       path: `/connections/${encodeURIComponent(c.id)}`,
       createdAt: c.createdAt.toISOString(),
       updatedAt: c.updatedAt.toISOString(),
@@ -266,6 +271,25 @@ export function connectionsPages(deps: ConsoleDeps): Router {
       return;
     }
     pages.redirect(ctx, '/connections', `Connection ${c.id} removed: the login page no longer offers it. Accounts linked through it stay; its stored upstream tokens are deleted.`);
+  });
+
+  router.post('/console/connections/:id/global-logout-secret', async (ctx) => {
+    const c = await connectionOf(ctx);
+    // Rendered, not redirected: the secret must not travel in a notice cookie, and is shown this once.
+    const made = await admin.rotateGlobalLogoutSecret(actorOf(ctx), c.id);
+    pages.render(ctx, 'connections', 'connection-global-logout-secret', { title: `Global logout secret of ${c.name}`, connection: detailFacts(made.connection), secret: made.secret, endpoints: made.endpoints });
+  });
+
+  router.post('/console/connections/:id/global-logout-secret/clear', async (ctx) => {
+    const c = await connectionOf(ctx);
+    try {
+      await admin.clearGlobalLogoutSecret(actorOf(ctx), c.id);
+    } catch (err) {
+      if (!(err instanceof AdminError)) throw err;
+      if (err.status === 404) ctx.throw(404, err.message);
+      return showDetail(ctx, c, { values: valuesOf(c), problems: { form: [err.message] } }, err.status);
+    }
+    pages.redirect(ctx, `/connections/${encodeURIComponent(c.id)}`, `The global logout secret of ${c.id} is removed: calls with it are refused.`);
   });
 
   router.post('/console/connections/:id/test', async (ctx) => {

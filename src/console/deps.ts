@@ -35,6 +35,8 @@ export interface ConsoleDeps {
   cimdClients: CimdClients;
   audit: AuditLog;
   sessions: ConsoleSessions;
+  /** The person's own pages' sessions (account/): the people pages list and end them with the console's. */
+  accountSessions?: ConsoleSessions | undefined;
   pages: ConsolePages;
   policy: PolicySettings;
 }

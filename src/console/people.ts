@@ -1,17 +1,20 @@
-// Console: people. Every account with the connections it signed in through, its groups, whether it is an
-// administrator now (by the rule in force, console/admins.ts; not the mark recorded at its last sign-in) and status; a
-// person's page lists their live grants (client, resources and scopes, when granted and until when). An admin may
-// revoke one grant or all of them (the refresh tokens stop working at once; access tokens already issued live until
-// they expire), disable or enable the account, and set or clear the local admin mark of a password account. Every
-// action is the admin service layer's (admin/people.ts, admin/grants.ts; docs/ARCHITECTURE.md "The admin service
-// layer"): its refusals (yourself, the last administrator, a disabled person) show on the person's page.
+// Console: people (docs/PEOPLE.md). Every account with the connections it signed in through, its groups, whether it is
+// an administrator now (by the rule in force, console/admins.ts; not the mark recorded at its last sign-in) and status;
+// a local person is added here and gets an invitation link (shown once; never a password). A person's page shows
+// their identities with the last re-validation and its outcome, a deprovisioned badge, their sessions and their live
+// grants (client, resources and scopes, when granted and until when). An admin may send a password reset link (shown
+// once), end every session, revoke one grant or all of them (the refresh tokens stop working at once; access tokens
+// already issued live until they expire), disable or enable the account, and set or clear the local admin mark of a
+// password account. Every action is the admin service layer's (admin/people.ts, admin/grants.ts;
+// docs/ARCHITECTURE.md "The admin service layer"): its refusals (yourself, the last administrator, a disabled person,
+// a reset for someone without a password account) show on the person's page.
 import { consoleRouter } from './router.js';
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { personActor, type Actor } from '../admin/actor.js';
 import { AdminError } from '../admin/admin-error.js';
 import { GrantAdmin } from '../admin/grants.js';
-import { PeopleAdmin } from '../admin/people.js';
+import { PeopleAdmin, type Person, type PersonLink } from '../admin/people.js';
 import { requestOrigin } from '../audit/writer.js';
 import { countGrantsByAccount, grantsOfAccount } from '../oauth/adapter.js';
 import type { Account } from '../upstream/accounts.js';
@@ -25,7 +28,14 @@ const MAX_PAGE = 10_000;
 const MAX_Q = 200;
 
 const when = (d: Date | null) => (d ? d.toISOString().slice(0, 16).replace('T', ' ') : '');
-const who = (a: Account) => a.email ?? a.name ?? a.id;
+const who = (a: Pick<Account, 'email' | 'name' | 'id'>) => a.email ?? a.name ?? a.id;
+const SESSION_KINDS = { console: 'Console', account: 'Account pages', sign_in: 'Browser sign-in' } as const;
+
+interface AddForm {
+  email: string;
+  name: string;
+  admin: boolean;
+}
 
 export function peoplePages(deps: ConsoleDeps & { admins: Administrators }): Router {
   const router = consoleRouter();
@@ -45,7 +55,8 @@ export function peoplePages(deps: ConsoleDeps & { admins: Administrators }): Rou
     return (await deps.registry.find(clientId))?.clientName ?? (await deps.cimdClients.find(clientId))?.clientName ?? null;
   }
 
-  router.get('/console/people', async (ctx) => {
+  /** The people list; after a refused addition, with the problem and the form as it was sent. */
+  async function showList(ctx: Context, added?: { status: number; problem: string; field?: string | undefined; form: AddForm }): Promise<void> {
     const rawQ = typeof ctx.query.q === 'string' ? ctx.query.q.trim() : '';
     const q = rawQ.slice(0, MAX_Q);
     const rawPage = typeof ctx.query.page === 'string' && /^\d{1,6}$/.test(ctx.query.page) ? Number(ctx.query.page) : 1;
@@ -62,11 +73,39 @@ export function peoplePages(deps: ConsoleDeps & { admins: Administrators }): Rou
       previous: page > 1 ? link(page - 1) : undefined,
       next: rows.length > PAGE_SIZE && page < MAX_PAGE ? link(page + 1) : undefined,
       page,
-    });
+      addAction: pages.url('/people'),
+      add: added ? { problem: added.problem, field: added.field ?? 'form', form: added.form } : { form: { email: '', name: '', admin: false } },
+    }, added?.status ?? 200);
+  }
+
+  router.get('/console/people', (ctx) => showList(ctx));
+
+  /** Adds a local person: their invitation link is shown once, on this answer only (a reload posts again and is refused). */
+  router.post('/console/people', async (ctx) => {
+    const raw = consoleState(ctx).form;
+    const form: AddForm = { email: (raw.email ?? '').trim().slice(0, 254), name: (raw.name ?? '').trim().slice(0, 200), admin: raw.admin === 'on' };
+    try {
+      const added = await people.addLocal(actorOf(ctx), { email: form.email, name: form.name || undefined, admin: form.admin });
+      showLink(ctx, added.person, added.invitation!);
+    } catch (err) {
+      if (!(err instanceof AdminError)) throw err;
+      await showList(ctx, { status: err.status, problem: err.message, field: err.field, form });
+    }
   });
 
+  /** The page that shows a one-time link, once: it is stored nowhere readable and never shown again. */
+  function showLink(ctx: Context, person: Person, link: PersonLink): void {
+    pages.render(ctx, 'people', 'person-link', {
+      title: link.kind === 'invitation' ? 'Invitation link' : 'Password reset link',
+      person: { email: person.email ?? person.id, href: pages.url(`/people/${encodeURIComponent(person.id)}`) },
+      link: { ...link, expires: when(link.expiresAt) },
+    });
+  }
+
   /** A person's page; after a refused change, with the problem at the top and the status given. */
-  async function showPerson(ctx: Context, person: Account, refused?: { status: number; problem: string }): Promise<void> {
+  async function showPerson(ctx: Context, account: Account, refused?: { status: number; problem: string }): Promise<void> {
+    const person = await people.find(account.id);
+    if (!person) ctx.throw(404, 'no such person');
     const grants = await grantsOfAccount(db, person.id);
     const names = new Map<string, string | null>();
     for (const g of grants) if (!names.has(g.clientId)) names.set(g.clientId, await clientName(g.clientId));
@@ -75,12 +114,19 @@ export function peoplePages(deps: ConsoleDeps & { admins: Administrators }): Rou
       'people',
       'person',
       {
-        title: who(person),
-        person: { ...person, admin: await deps.admins.isAdmin(person), localAdmin: (await people.find(person.id))?.localAdmin ?? null, lastLogin: when(person.lastLoginAt) },
+        title: who(account),
+        person: { ...person, lastLogin: when(person.lastLoginAt) },
+        deprovisioned: person.deprovisioned ? { at: when(person.deprovisioned.at), reason: person.deprovisioned.reason } : null,
         self: person.id === consoleState(ctx).account.id,
         action: pages.url(`/people/${encodeURIComponent(person.id)}`),
         problem: refused?.problem,
-        identities: await accounts.identities(person.id),
+        identities: person.identities.map((i) => ({
+          ...i,
+          lastLogin: when(i.lastLoginAt),
+          revalidated: when(i.revalidatedAt),
+          checked: when(i.revalidationCheckedAt),
+        })),
+        sessions: (await people.sessions(person.id)).map((s) => ({ kind: SESSION_KINDS[s.kind], created: when(s.createdAt), lastSeen: when(s.lastSeenAt), expires: when(s.expiresAt) })),
         grants: grants.map((g) => ({
           ...g,
           clientName: names.get(g.clientId) ?? null,
@@ -138,6 +184,27 @@ export function peoplePages(deps: ConsoleDeps & { admins: Administrators }): Rou
     await act(ctx, person, async () => {
       await people.enable(actorOf(ctx), person.id);
       return `Enabled ${who(person)}: they can sign in again.`;
+    });
+  });
+
+  router.post('/console/people/:id/reset-password', async (ctx) => {
+    const person = await personOf(ctx);
+    try {
+      const { person: shown, link } = await people.resetPassword(actorOf(ctx), person.id);
+      showLink(ctx, shown, link);
+    } catch (err) {
+      if (!(err instanceof AdminError)) throw err;
+      if (err.status === 404) ctx.throw(404, err.message);
+      return showPerson(ctx, (await accounts.findById(person.id)) ?? person, { status: err.status, problem: err.message });
+    }
+  });
+
+  router.post('/console/people/:id/end-sessions', async (ctx) => {
+    const person = await personOf(ctx);
+    await act(ctx, person, async () => {
+      const { ended } = await people.endSessions(actorOf(ctx), person.id);
+      const total = ended.console + ended.account + ended.sign_in;
+      return `Ended ${total} session${total === 1 ? '' : 's'} of ${who(person)}: they sign in again where they were signed in. Their grants stay.`;
     });
   });
 

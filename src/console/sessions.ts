@@ -6,6 +6,7 @@
 // its id under a key derived from SECRET_KEY: nothing more to store, and useless without the cookie it belongs to.
 import { createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
 import { sha256 } from '../crypto/digest.js';
+import { affectedRows } from '../db/affected-rows.js';
 import type { Db } from '../db/connection.js';
 
 export const CONSOLE_COOKIE = 'gatehouse.console';
@@ -79,9 +80,26 @@ export class ConsoleSessions {
     await this.db(this.#table).where({ id_hash: sha256(id) }).delete();
   }
 
-  /** Signs a person out of the console everywhere (their account was disabled or lost admin rights). */
-  async destroyForAccount(accountId: string): Promise<void> {
-    await this.db(this.#table).where({ account_id: accountId }).delete();
+  /** Signs a person out of this area everywhere (disabled, lost admin rights, sessions ended); returns how many ended. */
+  async destroyForAccount(accountId: string): Promise<number> {
+    // Raw, for the count: knex on PGlite answers a builder's delete with the driver's result (db/affected-rows.ts).
+    return affectedRows(await this.db.raw('delete from ?? where account_id = ?', [this.#table, accountId]));
+  }
+
+  /** A person's live sessions, newest first, for administration (docs/PEOPLE.md): times only, never an id. */
+  async listForAccount(accountId: string): Promise<Array<{ createdAt: Date; lastSeenAt: Date; expiresAt: Date }>> {
+    const now = Date.now();
+    const rows = (await this.db(this.#table)
+      .where({ account_id: accountId })
+      .where('last_seen_at', '>=', new Date(now - this.idleTimeoutMs))
+      .where('created_at', '>=', new Date(now - MAX_AGE_MS))
+      .orderBy('created_at', 'desc')
+      .limit(1000)) as Row[];
+    return rows.map((r) => {
+      const createdAt = new Date(r.created_at);
+      const lastSeenAt = new Date(r.last_seen_at);
+      return { createdAt, lastSeenAt, expiresAt: new Date(Math.min(lastSeenAt.getTime() + this.idleTimeoutMs, createdAt.getTime() + MAX_AGE_MS)) };
+    });
   }
 
   async deleteExpired(): Promise<number> {

@@ -20,6 +20,9 @@ export const ROUTES = {
 
 export const RFC8414_PATH = '/.well-known/oauth-authorization-server';
 export const OIDC_DISCOVERY_PATH = '/.well-known/openid-configuration';
+/** Where an identity provider pushes logout (docs/UNIVERSAL-LOGOUT.md); the metadata advertises the first. */
+export const GLOBAL_TOKEN_REVOCATION_PATH = '/global-token-revocation';
+export const SSF_EVENTS_PATH = '/ssf/events';
 
 export type RouteId =
   | 'discovery'
@@ -36,10 +39,13 @@ export type RouteId =
   | 'mcp_server_inventory'
   | 'mcp_server_tool_calls'
   | 'mcp_server_tool_approvals'
+  | 'global_token_revocation'
+  | 'ssf_events'
   | 'account'
   | 'interaction'
   | 'upstream_callback'
   | 'setup'
+  | 'welcome'
   | 'console'
   | 'admin_api'
   | 'console_api'
@@ -95,9 +101,17 @@ export const ROUTE_TABLE: readonly RouteSpec[] = [
   { id: 'mcp_server_tool_calls', path: '/mcp-server/tool-calls', methods: ['POST'] },
   // An MCP server asks whether a tool call may run (docs/TOOL-APPROVALS.md).
   { id: 'mcp_server_tool_approvals', path: '/mcp-server/tool-approvals', methods: ['POST'] },
+  // An identity provider ends a person's grants and sessions (docs/UNIVERSAL-LOGOUT.md): server to server, no CORS.
+  // A connection id is a slug the login page shows, not a credential.
+  { id: 'global_token_revocation', path: GLOBAL_TOKEN_REVOCATION_PATH, methods: ['POST'] },
+  { id: 'ssf_events', path: `${SSF_EVENTS_PATH}/:connectionId`, methods: ['POST'], loggedParams: ['connectionId'] },
   { id: 'interaction', path: '/interaction/:uid', methods: [...GET, 'POST'], area: true },
   { id: 'upstream_callback', path: '/upstream/callback', methods: GET },
   { id: 'setup', path: '/setup/:token', methods: [...GET, 'POST'] },
+  // A local person's invitation or password reset link (docs/PEOPLE.md): the token is in the path only to open the
+  // page (never logged: not in loggedParams); the form posts it to `/welcome` in a field, so no change carries it in a URL.
+  { id: 'welcome', path: '/welcome/:token', methods: GET },
+  { id: 'welcome', path: '/welcome', methods: ['POST'] },
   // The admin API for an administrator's console session (docs/ADMIN-API.md): before the console, whose area it is in
   // (the first route that matches is the request's).
   { id: 'console_api', path: '/console/api/v1', methods: [...GET, 'POST', 'PUT', 'PATCH', 'DELETE'], area: true },

@@ -5,7 +5,7 @@ import type { RouteId } from '../http/route-table.js';
 
 export const ROUTE_NAMES = [
   'authorize', 'token', 'register', 'revoke', 'introspect', 'userinfo', 'jwks', 'metadata', 'catalogue',
-  'interaction', 'console', 'static', 'health', 'metrics', 'mcp_server_reports', 'account', 'admin_api', 'other',
+  'interaction', 'console', 'static', 'health', 'metrics', 'mcp_server_reports', 'account', 'admin_api', 'identity_signals', 'other',
 ] as const;
 export type RouteName = (typeof ROUTE_NAMES)[number];
 
@@ -24,12 +24,15 @@ const NAMES: Record<RouteId, RouteName> = {
   mcp_server_inventory: 'mcp_server_reports',
   mcp_server_tool_calls: 'mcp_server_reports',
   mcp_server_tool_approvals: 'mcp_server_reports',
+  global_token_revocation: 'identity_signals',
+  ssf_events: 'identity_signals',
   account: 'account',
   admin_api: 'admin_api',
   console_api: 'admin_api',
   interaction: 'interaction',
   upstream_callback: 'interaction',
   setup: 'interaction',
+  welcome: 'interaction',
   console: 'console',
   static: 'static',
   health: 'health',

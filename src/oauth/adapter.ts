@@ -355,3 +355,33 @@ export async function revokeGrantsOfClient(db: Db, clientId: string): Promise<nu
   await db('oidc_payloads').whereNot({ model: 'Client' }).whereRaw(`${client} = ?`, [clientId]).delete();
   return ids.length;
 }
+
+/** A person's browser sign-in at /authorize (an oidc-provider Session), as administration lists it: no id, no secret. */
+export interface BrowserSession {
+  createdAt: Date;
+  /** When the person last signed in within it (oidc-provider's loginTs). */
+  loginAt: Date | null;
+  expiresAt: Date | null;
+}
+
+function liveSessionsOf(db: Db, accountId: string) {
+  return db('oidc_payloads')
+    .where({ model: 'Session' })
+    .whereRaw(`${payloadField('accountId')} = ?`, [accountId])
+    .where((q) => q.whereNull('expires_at').orWhere('expires_at', '>', new Date()));
+}
+
+/** The live oidc-provider sessions of an account, newest first (at most 1000). */
+export async function sessionsOfAccount(db: Db, accountId: string): Promise<BrowserSession[]> {
+  const rows = (await liveSessionsOf(db, accountId).select('payload', 'created_at', 'expires_at').orderBy('created_at', 'desc').limit(1000)) as Array<{ payload: string; created_at: Date | string; expires_at: Date | string | null }>;
+  return rows.map((r) => {
+    const loginTs = (JSON.parse(r.payload) as { loginTs?: unknown }).loginTs;
+    return { createdAt: new Date(r.created_at), loginAt: typeof loginTs === 'number' ? new Date(loginTs * 1000) : null, expiresAt: r.expires_at ? new Date(r.expires_at) : null };
+  });
+}
+
+/** Deletes every oidc-provider session of an account, expired or not (no silent sign-in rides on it); returns how many. */
+export async function deleteSessionsOfAccount(db: Db, accountId: string): Promise<number> {
+  // Raw, for the count: knex on PGlite answers a builder's delete with the driver's result (db/affected-rows.ts).
+  return affectedRows(await db.raw(`delete from oidc_payloads where model = 'Session' and ${payloadField('accountId')} = ?`, [accountId]));
+}

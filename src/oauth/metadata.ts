@@ -13,7 +13,7 @@ import type { ResourceRegistry } from './resources.js';
 export { OIDC_DISCOVERY_PATH, RFC8414_PATH };
 
 /** The discovery route's handler-side rule (src/policy-table.ts): both documents are oidc-provider's one answer. */
-export function metadata(options: { resources: ResourceRegistry; cimd: boolean }): Middleware {
+export function metadata(options: { resources: ResourceRegistry; cimd: boolean; globalTokenRevocationEndpoint?: string }): Middleware {
   return async (ctx, next) => {
     if (ctx.method !== 'GET' && ctx.method !== 'HEAD') return next();
     // The RFC 8414 document is oidc-provider's discovery document, served from its discovery route.
@@ -29,6 +29,9 @@ export function metadata(options: { resources: ResourceRegistry; cimd: boolean }
       code_challenge_methods_supported: ['S256'],
       authorization_response_iss_parameter_supported: true,
       client_id_metadata_document_supported: options.cimd,
+      // draft-parecki-oauth-global-token-revocation §6 (docs/UNIVERSAL-LOGOUT.md); its auth methods key is optional
+      // and names registry values neither credential is, so it is left out.
+      ...(options.globalTokenRevocationEndpoint ? { global_token_revocation_endpoint: options.globalTokenRevocationEndpoint } : {}),
       scopes_supported: [...new Set([...((doc.scopes_supported as string[]) ?? []), ...resourceScopes])],
     };
     ctx.type = 'application/json';

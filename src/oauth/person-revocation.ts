@@ -4,7 +4,7 @@
 // console/sessions.ts, sits above this layer: it is handed in from the top as `endAppSessions`). Used when the IdP
 // says the person is gone at a refresh, by global token revocation and Shared Signals, and by administrators.
 import type { Db } from '../db/connection.js';
-import { revokeGrantsOfAccount } from './adapter.js';
+import { deleteSessionsOfAccount, revokeGrantsOfAccount } from './adapter.js';
 
 export type EndAppSessions = (accountId: string) => Promise<void>;
 
@@ -22,7 +22,7 @@ export class PersonRevocation {
 
   async revokeAll(accountId: string): Promise<PersonRevoked> {
     const grantIds = await revokeGrantsOfAccount(this.db, accountId);
-    const sessionsEnded = await this.db('oidc_payloads').where({ model: 'Session' }).whereRaw(`payload::jsonb ->> 'accountId' = ?`, [accountId]).delete();
+    const sessionsEnded = await deleteSessionsOfAccount(this.db, accountId);
     await this.endAppSessions(accountId);
     return { grantIds, sessionsEnded };
   }

@@ -48,6 +48,47 @@ export const accountFromRow = (r: AccountRow): Account => ({
   lastLoginAt: r.last_login_at ? new Date(r.last_login_at) : null,
 });
 
+/** An identity as administration sees it (admin/people.ts): who vouches for the person and when it last did. */
+export interface LinkedIdentity {
+  connectionId: string;
+  issuer: string;
+  subject: string;
+  email: string | null;
+  lastLoginAt: Date | null;
+  /** The last time the IdP vouched (a login or a successful re-validation). */
+  revalidatedAt: Date | null;
+  revalidationCheckedAt: Date | null;
+  /** login | ok | updated | gone | unavailable | cannot */
+  revalidationOutcome: string | null;
+  revalidationDetail: string | null;
+}
+
+interface IdentityRow {
+  account_id: string;
+  connection_id: string;
+  issuer: string;
+  subject: string;
+  email: string | null;
+  last_login_at: Date | string | null;
+  revalidated_at?: Date | string | null;
+  revalidation_checked_at?: Date | string | null;
+  revalidation_outcome?: string | null;
+  revalidation_detail?: string | null;
+}
+
+const dateOrNull = (v: Date | string | null | undefined) => (v ? new Date(v) : null);
+const linkedIdentity = (r: IdentityRow): LinkedIdentity => ({
+  connectionId: r.connection_id,
+  issuer: r.issuer,
+  subject: r.subject,
+  email: r.email,
+  lastLoginAt: dateOrNull(r.last_login_at),
+  revalidatedAt: dateOrNull(r.revalidated_at),
+  revalidationCheckedAt: dateOrNull(r.revalidation_checked_at),
+  revalidationOutcome: r.revalidation_outcome ?? null,
+  revalidationDetail: r.revalidation_detail ?? null,
+});
+
 export class Accounts {
   constructor(private readonly db: Db) {}
 
@@ -92,6 +133,24 @@ export class Accounts {
     await this.db('accounts').where({ id }).update({ deprovisioned_at: new Date(), deprovisioned_reason: reason.slice(0, 500) });
   }
 
+  /** The account linked to one identity of one connection (docs/UNIVERSAL-LOGOUT.md: an `iss_sub` subject). */
+  async findByIdentity(connectionId: string, issuer: string, subject: string): Promise<string | undefined> {
+    const row = (await this.db('identities').where({ connection_id: connectionId, issuer, subject }).first('account_id')) as { account_id: string } | undefined;
+    return row?.account_id;
+  }
+
+  /**
+   * The accounts whose identity of THIS connection carries this email, verified by that IdP (docs/UNIVERSAL-LOGOUT.md:
+   * an `email` subject). Never another connection's: the same address vouched for elsewhere is not this IdP's word.
+   */
+  async findByConnectionEmail(connectionId: string, email: string): Promise<string[]> {
+    const rows = (await this.db('identities')
+      .where({ connection_id: connectionId, email_verified: true })
+      .whereRaw('lower(email) = ?', [email.trim().toLowerCase()])
+      .distinct('account_id')) as Array<{ account_id: string }>;
+    return rows.map((r) => r.account_id).sort();
+  }
+
   /** The local users (password identities) linked to each of these accounts, by account id. */
   async localUsersOf(accountIds: string[]): Promise<Map<string, string[]>> {
     const rows = accountIds.length
@@ -106,6 +165,22 @@ export class Accounts {
   async identities(accountId: string): Promise<Array<{ connectionId: string; issuer: string; subject: string }>> {
     const rows = (await this.db('identities').where({ account_id: accountId }).orderBy('created_at')) as Array<{ connection_id: string; issuer: string; subject: string }>;
     return rows.map((r) => ({ connectionId: r.connection_id, issuer: r.issuer, subject: r.subject }));
+  }
+
+  /** Each account's identities with what administration shows of them: last login and last re-validation (docs/PEOPLE.md). */
+  async linkedIdentities(accountIds: string[]): Promise<Map<string, LinkedIdentity[]>> {
+    const rows = accountIds.length ? ((await this.db('identities').whereIn('account_id', accountIds).orderBy('created_at')) as IdentityRow[]) : [];
+    const byAccount = new Map<string, LinkedIdentity[]>();
+    for (const r of rows) byAccount.set(r.account_id, [...(byAccount.get(r.account_id) ?? []), linkedIdentity(r)]);
+    return byAccount;
+  }
+
+  /** When and why each of these accounts was marked deprovisioned (absent: it is not). */
+  async deprovisionings(accountIds: string[]): Promise<Map<string, { at: Date; reason: string | null }>> {
+    const rows = accountIds.length
+      ? ((await this.db('accounts').whereIn('id', accountIds).whereNotNull('deprovisioned_at').select('id', 'deprovisioned_at', 'deprovisioned_reason')) as Array<{ id: string; deprovisioned_at: Date | string; deprovisioned_reason: string | null }>)
+      : [];
+    return new Map(rows.map((r) => [r.id, { at: new Date(r.deprovisioned_at), reason: r.deprovisioned_reason }]));
   }
 
   /**

@@ -4,7 +4,7 @@
 // connector per connection version, so the IdP's discovery document is fetched once per hour, not per login.
 import type { SecretBox } from '../crypto/secret-box.js';
 import type { Db } from '../db/connection.js';
-import { CONNECTION_KINDS, type ConnectionKindName, type ConnectionSpec, type ConnectorDeps, type SpecField } from './connection.js';
+import { CONNECTION_KINDS, connectionFetch, type ConnectionKindName, type ConnectionSpec, type ConnectorDeps, type SpecField } from './connection.js';
 import type { Connector, DiscoveryReport } from './connector.js';
 import { KINDS } from './kinds.js';
 
@@ -12,6 +12,8 @@ export interface StoredConnection extends ConnectionSpec {
   source: string;
   /** The configuration file that manages this connection (docs/CONFIG-FILE.md), or null. */
   managedBy: string | null;
+  /** A global token revocation credential is set (only its digest is stored: docs/UNIVERSAL-LOGOUT.md). */
+  hasGlobalLogoutSecret: boolean;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -24,6 +26,7 @@ interface Row {
   client_secret: string | null;
   source: string;
   managed_by?: string | null;
+  global_logout_secret_hash?: string | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -157,6 +160,28 @@ export class Connections {
     return true;
   }
 
+  /**
+   * Sets (or with null removes) the SHA-256 digest of a connection's global token revocation credential
+   * (docs/UNIVERSAL-LOGOUT.md); false when the connection is unknown. Not a setting: seed() and update() leave it.
+   */
+  async setGlobalLogoutSecretHash(id: string, hash: string | null): Promise<boolean> {
+    if (!(await this.db('upstream_connections').where({ id }).first('id'))) return false;
+    await this.db('upstream_connections').where({ id }).update({ global_logout_secret_hash: hash });
+    this.#cache = undefined;
+    return true;
+  }
+
+  /** Every stored credential digest with its connection, read now (no cache: a rotation holds at once). */
+  async globalLogoutSecretHashes(): Promise<Array<{ id: string; hash: string }>> {
+    const rows = (await this.db('upstream_connections').whereNotNull('global_logout_secret_hash').select('id', 'global_logout_secret_hash')) as Array<{ id: string; global_logout_secret_hash: string }>;
+    return rows.map((r) => ({ id: r.id, hash: r.global_logout_secret_hash }));
+  }
+
+  /** The guarded fetch of a connection (connection.ts), for a request its connector does not make (the IdP's keys). */
+  fetchFor(connection: Pick<ConnectionSpec, 'allowPrivateNetwork'>): typeof fetch {
+    return connectionFetch(connection, this.deps);
+  }
+
   /** Removes a connection and the upstream tokens kept for it; the linked accounts stay. */
   async remove(id: string): Promise<boolean> {
     const removed = await this.db.transaction(async (trx) => {
@@ -176,7 +201,7 @@ export class Connections {
 
   private changed(row: Row, spec: ConnectionSpec): boolean {
     const stored = this.fromRow(row);
-    const { source: _s, managedBy: _m, createdAt: _c, updatedAt: _u, ...before } = stored;
+    const { source: _s, managedBy: _m, hasGlobalLogoutSecret: _g, createdAt: _c, updatedAt: _u, ...before } = stored;
     return JSON.stringify(sorted(before)) !== JSON.stringify(sorted(spec));
   }
 
@@ -201,6 +226,7 @@ export class Connections {
       clientSecret: row.client_secret ? this.box.open(row.client_secret, SECRET_PURPOSE) : undefined,
       source: row.source,
       managedBy: row.managed_by ?? null,
+      hasGlobalLogoutSecret: !!row.global_logout_secret_hash,
       createdAt: new Date(row.created_at),
       updatedAt: new Date(row.updated_at),
     };

@@ -12,7 +12,7 @@
 // without any page, like a real IdP does (so tests can prove Gatehouse asks its own consent anyway).
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { exportJWK, generateKeyPair } from 'jose';
+import { exportJWK, generateKeyPair, SignJWT, type JWTPayload } from 'jose';
 import Provider, { type Configuration } from 'oidc-provider';
 import { authorizeUrl, pkcePair, registerPublicClient } from './browser-flow.js';
 import { atUrl, formAction, type MultiOriginBrowser } from './multi-origin-browser.js';
@@ -57,6 +57,12 @@ export interface MockIdp {
   login(browser: MultiOriginBrowser, idpAuthorizeUrl: string | URL, sub?: string): Promise<URL>;
   /** Same, but the person presses Cancel at the IdP: the callback carries error=access_denied. */
   cancel(browser: MultiOriginBrowser, idpAuthorizeUrl: string | URL): Promise<URL>;
+  /**
+   * Signs any JWT with the key the IdP signs its ID tokens with (published at its jwks_uri): a logout bearer or a
+   * Security Event Token, as the IdP would send them (docs/UNIVERSAL-LOGOUT.md). The header defaults to RS256 and
+   * the IdP's kid; `header` adds to it or replaces them.
+   */
+  signJwt(claims: JWTPayload, header?: Record<string, unknown>): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -222,6 +228,7 @@ export async function startMockIdp(options: MockIdpOptions): Promise<MockIdp> {
       }),
     cancel: (browser, idpAuthorizeUrl) =>
       toCallback(browser, idpAuthorizeUrl, async (page) => browser.postForm(formAction(await page.text(), page.url, '/abort'), {})),
+    signJwt: (claims, header = {}) => new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: signingKey.kid, ...header }).sign(privateKey),
     close: async () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -3,6 +3,7 @@
 // the environment's connection and one the configuration file manages refused with 409 naming the file; 401, 403 with
 // admin:read and for a non-admin person's console session; pagination; one audit event per change naming the API
 // client; the client secret in no answer and no audit row; every answer checked against the OpenAPI document.
+import { createHash } from 'node:crypto';
 import { consoleSignIn } from '../helpers/console.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -176,6 +177,38 @@ describe('connections', () => {
     } while (cursor && pages < 10);
     expect(ids).toEqual(['local', 'okta-api', 'loopback', 'managed']);
     expect(pages).toBe(2);
+  });
+
+  it('global logout secret (docs/UNIVERSAL-LOGOUT.md): answered once with the endpoints, only its digest kept, the version moves; removed (again: 409); the environment\'s connection may have one; audited without it', async () => {
+    const path = (id: string) => `${api}/connections/${id}/global-logout-secret`;
+    const before = checked('getConnection', await call(`${api}/connections/okta-api`, { token: reader }));
+    expect(before.json.has_global_logout_secret).toBe(false);
+    expect(checked('rotateConnectionGlobalLogoutSecret', await call(path('okta-api'), { method: 'POST', token: reader })).status).toBe(403);
+    const made = checked('rotateConnectionGlobalLogoutSecret', await call(path('okta-api'), { method: 'POST', token: writer }));
+    expect(made).toMatchObject({
+      status: 200,
+      json: {
+        connection: { id: 'okta-api', has_global_logout_secret: true },
+        secret: expect.stringMatching(/^ghgl_[A-Za-z0-9_-]{43}$/),
+        global_token_revocation_endpoint: `${gh.issuer}/global-token-revocation`,
+        security_events_endpoint: `${gh.issuer}/ssf/events/okta-api`,
+      },
+    });
+    expect(made.json.connection.version).not.toBe(before.json.version);
+    const stored = (await knex()('upstream_connections').where({ id: 'okta-api' }).first('global_logout_secret_hash')) as { global_logout_secret_hash: string };
+    expect(stored.global_logout_secret_hash).toBe(createHash('sha256').update(made.json.secret).digest('base64url'));
+    expect(checked('getConnection', await call(`${api}/connections/okta-api`, { token: reader })).json).not.toHaveProperty('secret');
+    expect(checked('clearConnectionGlobalLogoutSecret', await call(path('okta-api'), { method: 'DELETE', token: writer }))).toMatchObject({ status: 200, json: { id: 'okta-api', has_global_logout_secret: false } });
+    expect(checked('clearConnectionGlobalLogoutSecret', await call(path('okta-api'), { method: 'DELETE', token: writer }))).toMatchObject({ status: 409, json: { error: 'conflict' } });
+    expect(checked('rotateConnectionGlobalLogoutSecret', await call(path('nope'), { method: 'POST', token: writer })).status).toBe(404);
+    const env = checked('rotateConnectionGlobalLogoutSecret', await call(path('local'), { method: 'POST', token: writer }));
+    expect(env).toMatchObject({ status: 200, json: { connection: { id: 'local', source: 'env', has_global_logout_secret: true } } });
+    expect(checked('clearConnectionGlobalLogoutSecret', await call(path('local'), { method: 'DELETE', token: writer })).status).toBe(200);
+    expect(of(await events('connection.global_logout_secret_rotated'), 'okta-api').map((r) => [r.outcome, r.actor, details(r).via])).toEqual([['success', writerId, 'api_client']]);
+    expect(of(await events('connection.global_logout_secret_cleared'), 'okta-api').map((r) => r.outcome)).toEqual(['success', 'failure']);
+    const audited = JSON.stringify(await knex()('audit_events').select('*'));
+    expect(audited).not.toContain(made.json.secret);
+    expect(audited).not.toContain(env.json.secret);
   });
 
   it('remove: 200 with what was removed, audited once; again 404', async () => {

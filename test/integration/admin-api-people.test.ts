@@ -111,10 +111,11 @@ describe('authentication and scopes', () => {
 describe('people', () => {
   let added: { id: string; email: string };
 
-  it('add: 201, a generated password once (never audited); a given one is never answered', async () => {
+  it('add: 201, an invitation link once (never audited), never a password; a given one is never answered', async () => {
     const res = checked('addPerson', await call(`${api}/people`, { method: 'POST', token: writer, body: { email: 'New.Person@Example.com', name: 'New Person' } }));
     expect(res.status).toBe(201);
-    expect(res.json.password).toEqual(expect.any(String));
+    expect(res.json).not.toHaveProperty('password');
+    expect(res.json.invitation).toMatchObject({ kind: 'invitation', url: expect.stringMatching(new RegExp(`^${gh.issuer}/welcome/[A-Za-z0-9_-]{43}$`)) });
     expect(res.json.person).toMatchObject({ email: 'new.person@example.com', name: 'New Person', admin: false, local_admin: false, disabled: false, connections: ['local'] });
     expect(res.headers.get('etag')).toBe(`"${res.json.person.version}"`);
     added = res.json.person;
@@ -122,7 +123,7 @@ describe('people', () => {
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ outcome: 'success', actor: writerId });
     expect(details(rows[0]!)).toMatchObject({ via: 'api_client', actorId: writerId });
-    expect(JSON.stringify(rows[0])).not.toContain(res.json.password);
+    expect(JSON.stringify(rows[0])).not.toContain(res.json.invitation.url.split('/').pop());
 
     const given = checked('addPerson', await call(`${api}/people`, { method: 'POST', token: writer, body: { email: 'chosen@example.com', password: 'a chosen password long enough', admin: true } }));
     expect(given.status).toBe(201);

@@ -1,6 +1,7 @@
 // `gatehouse connection add|list|show|update|remove` (the admin API's operations: --json prints its answer):
 // connections are stored with their client secret sealed, listed without it, validated with the flag that is wrong
-// named (the API's field with --json), changed flag by flag with the version read first, and removable.
+// named (the API's field with --json), changed flag by flag with the version read first, and removable; a global
+// logout secret printed once and cleared (docs/UNIVERSAL-LOGOUT.md).
 import { oneJson, runCli } from '../helpers/cli.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { startTestServer } from '../helpers/server.js';
@@ -86,5 +87,23 @@ describe('gatehouse connection', () => {
     const missing = await runCli(['connection', 'remove', 'okta'], db.env);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/no such connection/);
+  }, 120_000);
+
+  it('global-logout-secret: prints a new secret once with the endpoint (only its digest stored); --clear removes it, and again is refused', async () => {
+    expect((await runCli(['connection', 'add', '--kind', 'oidc', '--id', 'idp-gl', '--issuer', 'https://idp.example', '--client-id', 'gatehouse'], db.env)).code).toBe(0);
+    const made = await runCli(['connection', 'global-logout-secret', 'idp-gl'], db.env);
+    expect([made.code, made.stderr.replace(/.*oidc-provider WARNING.*\n?/g, '')]).toEqual([0, '']);
+    const secret = /^(ghgl_[A-Za-z0-9_-]{43})$/m.exec(made.stdout)?.[1];
+    expect(secret).toBeDefined();
+    expect(made.stdout).toMatch(/endpoint: POST http:\/\/\S+\/global-token-revocation with Authorization: Bearer <secret>/);
+    const json = oneJson((await runCli(['connection', 'global-logout-secret', 'idp-gl', '--json'], db.env)).stdout);
+    expect(json).toMatchObject({ connection: { id: 'idp-gl', has_global_logout_secret: true }, secret: expect.stringMatching(/^ghgl_/) });
+    expect(json.secret).not.toBe(secret);
+    const cleared = await runCli(['connection', 'global-logout-secret', 'idp-gl', '--clear'], db.env);
+    expect([cleared.code, cleared.stdout.trim()]).toEqual([0, 'connection idp-gl: global logout secret removed']);
+    const again = await runCli(['connection', 'global-logout-secret', 'idp-gl', '--clear', '--json'], db.env);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/"error":"conflict"/);
+    expect((await runCli(['connection', 'remove', 'idp-gl'], db.env)).code).toBe(0);
   }, 120_000);
 });

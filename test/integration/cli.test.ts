@@ -45,9 +45,12 @@ describe('gatehouse CLI', () => {
     expect(u.person).toMatchObject({ email: 'ops@example.com', admin: true, local_admin: true, version: expect.any(String) });
     expect(u).not.toHaveProperty('password');
 
-    const generated = await runCli(['user', 'add', '--email', 'dev@example.com', '--json'], db.env);
-    expect(generated.code).toBe(0);
-    expect(typeof oneJson(generated.stdout).password).toBe('string');
+    // Without a password: an invitation link where they choose one (docs/PEOPLE.md); never a password on screen.
+    const invited = await runCli(['user', 'add', '--email', 'dev@example.com', '--json'], db.env);
+    expect(invited.code).toBe(0);
+    const inv = oneJson(invited.stdout);
+    expect(inv).not.toHaveProperty('password');
+    expect(inv.invitation).toMatchObject({ kind: 'invitation', url: expect.stringMatching(/\/welcome\/[A-Za-z0-9_-]{43}$/), expires_at: expect.any(String) });
 
     const dup = await runCli(['user', 'add', '--email', 'dev@example.com', '--json'], db.env);
     expect(dup.code).toBe(1);

@@ -218,8 +218,8 @@ describe('bad input in any path, query or form field is a 400, never a 5xx', () 
     expect(res.json().error).toBe('invalid_request');
   });
 
-  it.each(BAD)('a path segment with %s is a 400 (RFC 7592 management, interaction, setup, console)', async (bad) => {
-    for (const [method, path] of [['GET', `/register/${bad}`], ['PUT', `/register/${bad}`], ['DELETE', `/register/${bad}`], ['GET', `/interaction/${bad}`], ['GET', `/setup/${bad}`], ['GET', `/console/people/${bad}`], ['GET', `/authorize/${bad}`]] as const) {
+  it.each(BAD)('a path segment with %s is a 400 (RFC 7592 management, interaction, setup, console, the Shared Signals receiver)', async (bad) => {
+    for (const [method, path] of [['GET', `/register/${bad}`], ['PUT', `/register/${bad}`], ['DELETE', `/register/${bad}`], ['GET', `/interaction/${bad}`], ['GET', `/setup/${bad}`], ['GET', `/console/people/${bad}`], ['GET', `/authorize/${bad}`], ['POST', `/ssf/events/${bad}`]] as const) {
       const res = await rawRequest(gh.issuer, path, { method });
       expect([method, path, res.status]).toEqual([method, path, 400]);
     }

@@ -25,6 +25,7 @@ export const LAYERS: Record<string, number> = {
   oauth: 8,
   interaction: 9,
   reporting: 9,
+  signals: 9.2, // what identity providers push (docs/UNIVERSAL-LOGOUT.md): global token revocation, Shared Signals
   approvals: 9.5, // per-call approval (docs/TOOL-APPROVALS.md): reads the reports' inventories
   admin: 9.6, // the admin service layer (docs/ARCHITECTURE.md "The admin service layer"): console, CLI and admin API call it
   console: 10,

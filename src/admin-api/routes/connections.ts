@@ -31,6 +31,7 @@ export const Connection = z
     orgs: z.array(z.string()),
     store_tokens: z.boolean(),
     allow_private_network: z.boolean(),
+    has_global_logout_secret: z.boolean().meta({ description: 'Whether a global token revocation credential is set (docs/UNIVERSAL-LOGOUT.md; it is never answered again).' }),
     source: z.string().meta({ description: 'Who added it: env (UPSTREAM_*, put back by every start), console, cli, api, config.' }),
     managed_by: z.string().nullable().meta({ description: 'The configuration file that manages it; only that file changes it.' }),
     created_at: z.string(),
@@ -87,7 +88,7 @@ export function connectionJson(c: ConnectionView) {
   return {
     id: c.id, name: c.name, kind: c.kind, issuer: c.issuer ?? null, client_id: c.clientId ?? null, has_client_secret: c.hasClientSecret,
     scopes: c.scopes, tenant: c.tenant ?? null, allowed_tenants: c.allowedTenants, hosted_domains: c.hostedDomains, groups_claim: c.groupsClaim ?? null,
-    orgs: c.orgs, store_tokens: c.storeTokens, allow_private_network: c.allowPrivateNetwork, source: c.source, managed_by: c.managedBy,
+    orgs: c.orgs, store_tokens: c.storeTokens, allow_private_network: c.allowPrivateNetwork, has_global_logout_secret: c.hasGlobalLogoutSecret, source: c.source, managed_by: c.managedBy,
     created_at: c.createdAt.toISOString(), updated_at: c.updatedAt.toISOString(),
     // The service's own version (admin/connections.ts), so If-Match compares what its update compares.
     version: ConnectionAdmin.version(c),
@@ -201,6 +202,32 @@ export const connectionOperations: Operation[] = [
         },
       };
     },
+  ),
+  operation(
+    {
+      id: 'rotateConnectionGlobalLogoutSecret', method: 'post', path: '/connections/{id}/global-logout-secret', tag: 'Connections',
+      summary: 'Make a new global token revocation credential for the connection, replacing any earlier one (answered once; docs/UNIVERSAL-LOGOUT.md)', scope: 'admin:write', status: 200,
+      params: ConnectionId,
+      response: z
+        .object({
+          connection: Connection,
+          secret: z.string().meta({ description: 'The bearer credential for POST /global-token-revocation: shown once, only its digest is kept.' }),
+          global_token_revocation_endpoint: z.string().meta({ description: 'Where the identity provider sends the logout.' }),
+          security_events_endpoint: z.string().meta({ description: 'The connection\'s Shared Signals receiver (Security Event Tokens, RFC 8935).' }),
+        })
+        .meta({ id: 'ConnectionGlobalLogoutSecret' }),
+    },
+    async ({ params, actor, services }) => {
+      const { connection, secret, endpoints } = await services.connections.rotateGlobalLogoutSecret(actor, params.id);
+      return { body: { connection: connectionJson(connection), secret, global_token_revocation_endpoint: endpoints.globalTokenRevocation, security_events_endpoint: endpoints.securityEvents } };
+    },
+  ),
+  operation(
+    {
+      id: 'clearConnectionGlobalLogoutSecret', method: 'delete', path: '/connections/{id}/global-logout-secret', tag: 'Connections',
+      summary: 'Remove the connection\'s global token revocation credential (409 when it has none)', scope: 'admin:write', status: 200, params: ConnectionId, response: Connection,
+    },
+    async ({ params, actor, services }) => ({ body: connectionJson(await services.connections.clearGlobalLogoutSecret(actor, params.id)) }),
   ),
   operation(
     { id: 'removeConnection', method: 'delete', path: '/connections/{id}', tag: 'Connections', summary: 'Remove a connection (accounts linked through it stay; its stored upstream tokens are deleted)', scope: 'admin:write', status: 200, params: ConnectionId, response: Connection },

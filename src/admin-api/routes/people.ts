@@ -1,12 +1,13 @@
-// The admin API's people (docs/ADMIN-API.md, "People"): everyone with an account, searched and paged; a local person
-// added with a password; accounts disabled and enabled; the local administrator mark set and cleared; a person's
-// grants listed and revoked. Each change is one call of admin/people.ts, which checks, changes and audits. A
-// password is write-only: one given is never answered, one generated (none given) is answered once and is in no
-// audit event (admin/people.ts addLocal). The actions take no version (If-Match is refused): each is a transition
-// the service refuses with 409 when it does not apply (disabling a disabled person), so a retry never doubles it.
+// The admin API's people (docs/ADMIN-API.md, "People"; docs/PEOPLE.md): everyone with an account, with their
+// identities, last re-validation and deprovisioning, searched and paged; a local person added with an invitation link
+// (or, for automation, a given password); password reset links; accounts disabled and enabled; the local
+// administrator mark set and cleared; a person's grants listed and revoked; their sessions listed and ended. Each
+// change is one call of admin/people.ts, which checks, changes and audits. A password is write-only and never
+// answered; a link is answered once and is in no audit event. The actions take no version (If-Match is refused):
+// each is a transition the service refuses with 409 when it does not apply (disabling a disabled person).
 import { z } from 'zod';
 import type { AdminServices } from '../../admin/index.js';
-import type { Person as PersonView } from '../../admin/people.js';
+import type { PersonLink, PersonSession, Person as PersonView } from '../../admin/people.js';
 import { AdminError } from '../../admin/admin-error.js';
 import { versionOf } from '../../admin/version.js';
 import { operation, type Operation } from '../operation.js';
@@ -25,9 +26,52 @@ export const Person = z
     disabled: z.boolean(),
     last_login_at: z.string().nullable(),
     connections: z.array(z.string()).meta({ description: 'The connections they signed in through (or, added locally, will).' }),
+    identities: z
+      .array(
+        z
+          .object({
+            connection_id: z.string(),
+            connection_name: z.string().nullable().meta({ description: 'null once the connection is removed.' }),
+            issuer: z.string(),
+            subject: z.string(),
+            email: z.string().nullable(),
+            last_login_at: z.string().nullable(),
+            revalidated_at: z.string().nullable().meta({ description: 'The last time the identity provider vouched for the person: a login or a successful re-validation.' }),
+            revalidation_checked_at: z.string().nullable().meta({ description: 'The last re-validation attempt, whatever its outcome.' }),
+            revalidation_outcome: z.string().nullable().meta({ description: 'How the last attempt ended: login, ok, updated, gone, unavailable or cannot.' }),
+            revalidation_detail: z.string().nullable(),
+          })
+          .meta({ id: 'PersonIdentity' }),
+      )
+      .meta({ description: 'The identities linked to the account, oldest first.' }),
+    deprovisioned: z
+      .object({ at: z.string(), reason: z.string().nullable() })
+      .nullable()
+      .meta({ description: 'Set when the identity provider said the person is gone (cleared when they sign in through it again); null otherwise.' }),
     version: z.string(),
   })
   .meta({ id: 'Person' });
+
+const Link = z
+  .object({
+    kind: z.enum(['invitation', 'password_reset']),
+    url: z.string().meta({ description: 'The one-time link: answered once, stored only as a digest. The person chooses their password there.' }),
+    expires_at: z.string(),
+  })
+  .meta({ id: 'PersonLink', description: 'An invitation is valid 7 days, a password reset 1 hour; a newer link of a kind replaces the older one.' });
+
+const Session = z
+  .object({
+    kind: z.enum(['console', 'account', 'sign_in']).meta({ description: 'console: the admin console; account: the person\'s own pages; sign_in: a browser sign-in at /authorize.' }),
+    created_at: z.string(),
+    last_seen_at: z.string().nullable().meta({ description: 'The last request (to within 30 s); for a browser sign-in, its last login.' }),
+    expires_at: z.string().nullable(),
+  })
+  .meta({ id: 'PersonSession' });
+
+const iso = (d: Date | null) => d?.toISOString() ?? null;
+const linkJson = (l: PersonLink) => ({ kind: l.kind, url: l.url, expires_at: l.expiresAt.toISOString() });
+const sessionJson = (s: PersonSession) => ({ kind: s.kind, created_at: s.createdAt.toISOString(), last_seen_at: iso(s.lastSeenAt), expires_at: iso(s.expiresAt) });
 
 const PersonId = z.object({ id: z.string().min(1).max(200).meta({ description: 'The account id.' }) });
 
@@ -35,6 +79,11 @@ export function personJson(p: PersonView) {
   const view = {
     id: p.id, email: p.email, email_verified: p.emailVerified, name: p.name, groups: p.groups, admin: p.admin, local_admin: p.localAdmin,
     disabled: p.disabled, last_login_at: p.lastLoginAt?.toISOString() ?? null, connections: p.connections,
+    identities: p.identities.map((i) => ({
+      connection_id: i.connectionId, connection_name: i.connectionName, issuer: i.issuer, subject: i.subject, email: i.email, last_login_at: iso(i.lastLoginAt),
+      revalidated_at: iso(i.revalidatedAt), revalidation_checked_at: iso(i.revalidationCheckedAt), revalidation_outcome: i.revalidationOutcome, revalidation_detail: i.revalidationDetail,
+    })),
+    deprovisioned: p.deprovisioned ? { at: p.deprovisioned.at.toISOString(), reason: p.deprovisioned.reason } : null,
   };
   return { ...view, version: versionOf(view) };
 }
@@ -64,23 +113,23 @@ export const peopleOperations: Operation[] = [
   ),
   operation(
     {
-      id: 'addPerson', method: 'post', path: '/people', tag: 'People', summary: 'Add a local person (a password account)', scope: 'admin:write', status: 201,
+      id: 'addPerson', method: 'post', path: '/people', tag: 'People', summary: 'Add a local person (a password account): they choose their password through the invitation link', scope: 'admin:write', status: 201,
       body: z
         .object({
           email: text(254),
           name: text(200).optional(),
           admin: z.boolean().default(false).meta({ description: 'Set the administrator mark of their password account.' }),
-          password: z.string().min(1).max(1024).optional().meta({ description: 'Their password (write-only: never answered). Omitted: one is generated and answered once.' }),
+          password: z.string().min(1).max(1024).optional().meta({ description: 'Their password, for automation (write-only: never answered). Omitted (the usual way): an invitation link is answered.' }),
         })
         .strict(),
       response: z
-        .object({ person: Person, password: z.string().optional().meta({ description: 'The generated password, when none was given: shown once, never stored readable.' }) })
+        .object({ person: Person, invitation: Link.optional().meta({ description: 'When no password was given: the invitation link (7 days), answered once.' }) })
         .meta({ id: 'AddedPerson' }),
     },
     async ({ body, actor, services }) => {
       const added = await services.people.addLocal(actor, { email: body.email, name: body.name, admin: body.admin, password: body.password });
       const { body: person, version } = shown(added.person);
-      return { body: { person, ...(added.password !== undefined ? { password: added.password } : {}) }, version };
+      return { body: { person, ...(added.invitation ? { invitation: linkJson(added.invitation) } : {}) }, version };
     },
   ),
   operation(
@@ -115,6 +164,35 @@ export const peopleOperations: Operation[] = [
     async ({ params, actor, services }) => {
       const { person, grantIds } = await services.people.revokeGrants(actor, params.id);
       return { body: { person: personJson(person), grants_revoked: grantIds.length, grant_ids: grantIds } };
+    },
+  ),
+  operation(
+    {
+      id: 'resetPersonPassword', method: 'post', path: '/people/{id}/reset-password', tag: 'People',
+      summary: 'A one-time link where a local person sets a new password (1 hour; a new invitation for someone who never set one). 409 for a person without a password account', scope: 'admin:write', status: 200,
+      params: PersonId, response: z.object({ person: Person, link: Link }).meta({ id: 'PersonPasswordLink' }),
+    },
+    async ({ params, actor, services }) => {
+      const { person, link } = await services.people.resetPassword(actor, params.id);
+      return { body: { person: personJson(person), link: linkJson(link) } };
+    },
+  ),
+  operation(
+    {
+      id: 'listPersonSessions', method: 'get', path: '/people/{id}/sessions', tag: 'People', summary: 'A person\'s live sessions, newest first: console, account pages, browser sign-ins', scope: 'admin:read', status: 200,
+      params: PersonId, response: z.object({ items: z.array(Session) }).meta({ id: 'PersonSessions' }),
+    },
+    async ({ params, services }) => ({ body: { items: (await services.people.sessions(params.id)).map(sessionJson) } }),
+  ),
+  operation(
+    {
+      id: 'endPersonSessions', method: 'post', path: '/people/{id}/end-sessions', tag: 'People', summary: 'End every session of a person (they sign in again); their grants stay', scope: 'admin:write', status: 200,
+      params: PersonId,
+      response: z.object({ person: Person, sessions_ended: z.object({ console: z.number().int(), account: z.number().int(), sign_in: z.number().int() }) }).meta({ id: 'EndedPersonSessions' }),
+    },
+    async ({ params, actor, services }) => {
+      const { person, ended } = await services.people.endSessions(actor, params.id);
+      return { body: { person: personJson(person), sessions_ended: ended } };
     },
   ),
   operation(

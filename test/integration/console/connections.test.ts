@@ -321,6 +321,42 @@ describe('editing a connection', () => {
   });
 });
 
+describe('re-validation and global logout on a connection\'s page', () => {
+  it('says how the connection re-validates its people: one that keeps no upstream refresh token says so', async () => {
+    expect((await gh.services.connections.find('mock'))!.storeTokens).toBe(false);
+    expect(decode((await admin.page('/connections/mock')).html)).toMatch(/<dd id="revalidation">No upstream refresh token \(turn on "[^"]+" to get one\): people are re-validated/);
+    expect((await admin.page('/connections/local')).html).toMatch(/<dd id="revalidation">[^<]+<\/dd>/);
+  });
+
+  it('creates a global logout secret shown once with the endpoint URL, then offers Rotate and Remove; the secret is never shown again nor audited', async () => {
+    const before = await admin.page('/connections/mock');
+    expect(before.html).toContain('Create global logout secret');
+    expect(before.html).toContain(`POST ${gh.issuer}/global-token-revocation`);
+    expect(before.html).toContain(`${gh.issuer}/ssf/events/mock`);
+    const res = await admin.submit('/connections/mock/global-logout-secret', '/connections/mock', {});
+    expect(res.status).toBe(200);
+    const html = await res.text();
+    const secret = /<code class="wrap" id="secret">(ghgl_[A-Za-z0-9_-]{43})<\/code>/.exec(html)?.[1];
+    expect(secret).toBeDefined();
+    expect(html).toContain(`id="endpoint">${gh.issuer}/global-token-revocation</code>`);
+    const after = (await admin.page('/connections/mock')).html;
+    expect(after).toContain('Rotate global logout secret');
+    expect(after).toContain('A global logout secret is set');
+    expect(after).not.toContain(secret!);
+    // It authenticates at the endpoint (nobody by that email: the draft's 404).
+    const call = await fetch(`${gh.issuer}/global-token-revocation`, { method: 'POST', headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' }, body: JSON.stringify({ sub_id: { format: 'email', email: 'nobody@example.com' } }) });
+    expect(call.status).toBe(404);
+    expect(await lastEvent('connection.global_logout_secret_rotated')).toMatchObject({ outcome: 'success', actor: ADMIN.email });
+
+    const removed = await admin.submit('/connections/mock/global-logout-secret/clear', '/connections/mock', {});
+    expect([removed.status, removed.headers.get('location')]).toEqual([303, '/console/connections/mock']);
+    expect((await admin.page('/connections/mock')).html).toContain('No global logout secret.');
+    expect(await lastEvent('connection.global_logout_secret_cleared')).toMatchObject({ outcome: 'success', actor: ADMIN.email });
+    expect((await admin.submit('/connections/mock/global-logout-secret/clear', '/connections/mock', {})).status).toBe(409);
+    expect(JSON.stringify(await gh.services.handle.db('audit_events').select('*'))).not.toContain(secret!);
+  });
+});
+
 describe('removing a connection', () => {
   it('asks first, then removes it: gone from the list and the login page; audited', async () => {
     const confirm = await admin.page('/connections/mock/remove');

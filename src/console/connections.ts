@@ -48,7 +48,7 @@ const FIELDS: Record<FormField, FieldInfo> = {
   hostedDomains: { label: 'Workspace domains', type: 'text', list: true, hint: 'Comma-separated Google Workspace domains whose accounts may sign in. Empty: any Google account.' },
   groupsClaim: { label: 'Groups claim', type: 'text', hint: 'The ID token claim listing the person\'s groups. Empty: groups.' },
   orgs: { label: 'Organisations', type: 'text', list: true, hint: 'Comma-separated GitHub organisations: only their active members may sign in.' },
-  storeTokens: { label: 'Keep the upstream tokens (encrypted) for the token vault', type: 'checkbox' },
+  storeTokens: { label: 'Ask the IdP for a refresh token (people are re-validated at every refresh; tokens kept encrypted)', type: 'checkbox' },
   allowPrivateNetwork: { label: 'The identity provider is on a private network', type: 'checkbox', hint: 'Lets this connection\'s requests reach loopback and private (RFC 1918, unique-local) addresses. Off: public addresses only. Link-local and cloud metadata addresses are always refused.' },
 };
 

@@ -10,8 +10,9 @@ import { githubKind } from '../../src/upstream/github/index.js';
 import { googleKind } from '../../src/upstream/google/index.js';
 import { oktaKind } from '../../src/upstream/okta/index.js';
 import { StubIdp, type StubAccount } from '../helpers/stub-idp.js';
+import { connectionSpec, STUB_REDIRECT, stubConnector } from '../helpers/connection-spec.js';
 
-const REDIRECT = 'http://127.0.0.1:9/upstream/callback';
+const REDIRECT = STUB_REDIRECT;
 const LOGIN = 'https://login.microsoftonline.com';
 const TENANT = '3f2a1b4c-5d6e-4f70-8a9b-0c1d2e3f4a5b'; // the organisation's tenant
 const PARTNER = '7e8d9c0b-1a2b-4c3d-9e4f-5a6b7c8d9e0f'; // a second allowed tenant
@@ -26,26 +27,8 @@ afterEach(async () => {
   await idp.close();
 });
 
-function spec(kind: ConnectionSpec['kind'], over: Partial<ConnectionSpec> = {}): ConnectionSpec {
-  return {
-    id: kind,
-    name: kind,
-    kind,
-    clientId: 'gatehouse-client',
-    clientSecret: 'gatehouse-secret',
-    scopes: [],
-    allowedTenants: [],
-    hostedDomains: [],
-    orgs: [],
-    storeTokens: false,
-    allowPrivateNetwork: false,
-    ...over,
-  };
-}
-
-function connector(kind: ConnectionKind, s: ConnectionSpec): RedirectConnector {
-  return kind.create(s, { redirectUri: REDIRECT, production: false, local: undefined as never, fetch: idp.fetch }) as RedirectConnector;
-}
+const spec = connectionSpec;
+const connector = (kind: ConnectionKind, s: ConnectionSpec): RedirectConnector => stubConnector(kind, s, idp.fetch);
 
 /** start() → the person signs in at the stub as `account` → finish() with the callback the IdP redirected to. */
 async function signIn(c: RedirectConnector, account?: StubAccount) {

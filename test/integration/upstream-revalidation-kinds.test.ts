@@ -9,8 +9,8 @@ import { githubKind } from '../../src/upstream/github/index.js';
 import { googleKind } from '../../src/upstream/google/index.js';
 import { oktaKind } from '../../src/upstream/okta/index.js';
 import { StubIdp, type StubAccount } from '../helpers/stub-idp.js';
+import { connectionSpec, stubConnector } from '../helpers/connection-spec.js';
 
-const REDIRECT = 'http://127.0.0.1:9/upstream/callback';
 const LOGIN = 'https://login.microsoftonline.com';
 const TENANT = '3f2a1b4c-5d6e-4f70-8a9b-0c1d2e3f4a5b';
 const OTHER_TENANT = 'c0ffee00-dead-4bee-8f00-0123456789ab';
@@ -24,13 +24,8 @@ afterEach(async () => {
   await idp.close();
 });
 
-function spec(kind: ConnectionSpec['kind'], over: Partial<ConnectionSpec> = {}): ConnectionSpec {
-  return { id: kind, name: kind, kind, clientId: 'gatehouse-client', clientSecret: 'gatehouse-secret', scopes: [], allowedTenants: [], hostedDomains: [], orgs: [], storeTokens: true, allowPrivateNetwork: false, ...over };
-}
-
-function connector(kind: ConnectionKind, s: ConnectionSpec): RedirectConnector {
-  return kind.create(s, { redirectUri: REDIRECT, production: false, local: undefined as never, fetch: idp.fetch }) as RedirectConnector;
-}
+const spec = (kind: ConnectionSpec['kind'], over: Partial<ConnectionSpec> = {}) => connectionSpec(kind, { storeTokens: true, ...over });
+const connector = (kind: ConnectionKind, s: ConnectionSpec): RedirectConnector => stubConnector(kind, s, idp.fetch);
 
 async function signIn(c: RedirectConnector, account?: StubAccount) {
   const { url, checks } = await c.start();

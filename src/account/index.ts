@@ -75,7 +75,7 @@ export function accountRoutes(deps: AccountDeps): Middleware {
     const session = await deps.sessions.find(ctx.cookies.get(ACCOUNT_COOKIE));
     const account = session ? await deps.accounts.findById(session.accountId) : undefined;
     const reading = ctx.method === 'GET' || ctx.method === 'HEAD';
-    if (!session || !account || account.disabled) {
+    if (!session || !account || account.disabled || account.deprovisionedAt) {
       if (reading) {
         ctx.status = 303;
         return ctx.redirect(`${base}/account/login?next=${encodeURIComponent(ctx.path)}`);

@@ -31,14 +31,15 @@ export interface AdministratorsDeps {
 export class Administrators {
   constructor(private readonly deps: AdministratorsDeps) {}
 
-  /** Whether this account may use the console now. A disabled account never may. */
+  /** Whether this account may use the console now. A disabled or deprovisioned account never may. */
   async isAdmin(account: Account): Promise<boolean> {
     return (await this.among([account])).has(account.id);
   }
 
   /** The ids of those of these accounts that are administrators now (one query per table, for a page of people). */
   async among(accounts: Account[]): Promise<Set<string>> {
-    const live = accounts.filter((a) => !a.disabled);
+    // A person their IdP said is gone is no administrator until they sign in through it again.
+    const live = accounts.filter((a) => !a.disabled && !a.deprovisionedAt);
     if (!live.length) return new Set();
     const policy = await this.deps.policy.effective();
     const rules = {

@@ -25,7 +25,7 @@ export interface Identity {
  */
 export type Revalidation =
   | { outcome: 'current'; identity: Identity; tokens?: UpstreamTokens | undefined }
-  | { outcome: 'gone'; reason: string }
+  | { outcome: 'gone'; reason: string; /** The IdP refused the stored refresh token itself. */ refreshTokenRefused?: boolean }
   | { outcome: 'cannot'; reason: string };
 
 /** A connector that checks a password itself (local accounts). */

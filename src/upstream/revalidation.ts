@@ -32,9 +32,10 @@ export interface RevalidationSettings {
 export type RevalidationVerdict =
   | { kind: 'continue'; account: Account }
   | { kind: 'gone'; reason: string; connectionId: string }
+  | { kind: 'login_required'; reason: string; connectionId: string }
   | { kind: 'unavailable'; reason: string; retryAfterSeconds: number };
 
-export type Outcome = 'login' | 'ok' | 'updated' | 'gone' | 'cannot' | 'unavailable';
+export type Outcome = 'login' | 'ok' | 'updated' | 'gone' | 'cannot' | 'unavailable' | 'login_required';
 
 /** Runs once, on the instance that learnt it, when an IdP says a person is gone: ends what they hold. */
 export type OnGone = (account: Account, reason: string, connectionId: string) => Promise<void>;
@@ -103,6 +104,7 @@ export class Revalidator {
     for (const row of rows) {
       const settled = await this.#settle(row, startedAt);
       if (settled.outcome === 'gone') return { kind: 'gone', reason: settled.detail ?? 'the identity provider says this person is gone', connectionId: row.connection_id };
+      if (settled.outcome === 'login_required') return { kind: 'login_required', reason: settled.detail ?? 'the person must sign in again', connectionId: row.connection_id };
       if (settled.outcome === 'unavailable') {
         const { failOpen, graceMs } = this.deps.settings;
         if (failOpen && Date.now() - settled.vouchedAt.getTime() < graceMs) continue;
@@ -128,6 +130,8 @@ export class Revalidator {
   #due(row: Pick<IdentityRow, 'revalidation_checked_at' | 'revalidation_outcome'>, startedAt: number): boolean {
     const checked = row.revalidation_checked_at ? new Date(row.revalidation_checked_at).getTime() : undefined;
     if (checked === undefined) return true;
+    // Stands until the person signs in again (accounts.ts link() records the login).
+    if (row.revalidation_outcome === 'login_required') return false;
     const { intervalMs } = this.deps.settings;
     const validFor = row.revalidation_outcome === 'unavailable' ? Math.min(intervalMs, OUTAGE_RETRY_MS) : intervalMs;
     // A result obtained after this refresh began is as fresh as asking again (interval 0 included).
@@ -194,6 +198,14 @@ export class Revalidator {
       return settled;
     }
     if (answer.outcome === 'cannot') return finish('cannot', answer.reason);
+    // After an outage, an earlier refresh may have reached the IdP and rotated the refresh token without its answer
+    // reaching us: the IdP refusing the (now spent) token then says nothing about the person. Their refresh tokens
+    // stop until they sign in again through the IdP — which decides — but nothing is revoked or marked.
+    if (answer.outcome === 'gone' && answer.refreshTokenRefused && row.revalidation_outcome === 'unavailable') {
+      const detail = `${answer.reason}, after an unanswered refresh: the upstream refresh token may have been spent; the person must sign in again`;
+      await audit.record({ type: 'identity.revalidation_failed', outcome: 'failure', reason: detail.slice(0, DETAIL_MAX), actor: row.email ?? row.account_id, details: { accountId: row.account_id, connector: row.connection_id, loginRequired: true } });
+      return finish('login_required', detail);
+    }
     if (answer.outcome === 'gone') {
       const account = await accounts.findById(row.account_id);
       await accounts.markDeprovisioned(row.account_id, `${row.connection_id}: ${answer.reason}`);

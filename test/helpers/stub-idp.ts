@@ -58,6 +58,10 @@ export class StubIdp {
   readonly fetched: string[] = [];
   /** While set, the token endpoint refuses refresh tokens with this error (the person deactivated at the IdP). */
   refreshRefusal: string | undefined;
+  /** The HTTP status of that refusal. */
+  refreshRefusalStatus = 400;
+  /** While true, GitHub's API answers 403 with x-ratelimit-remaining: 0 (its rate limit). */
+  githubRateLimited = false;
   /** While true, every request is answered 503. */
   down = false;
   readonly #refreshTokens = new Map<string, Grant>();
@@ -212,7 +216,8 @@ export class StubIdp {
   /** A refresh: a new access token and ID token for the account as it is now (`account`), the refresh token rotated. */
   async #refresh(form: URLSearchParams, github: boolean, res: ServerResponse): Promise<void> {
     const old = this.#refreshTokens.get(form.get('refresh_token') ?? '');
-    if (this.refreshRefusal || !old) return json(res, 400, { error: this.refreshRefusal ?? 'invalid_grant' });
+    if (this.refreshRefusal) return json(res, this.refreshRefusalStatus, { error: this.refreshRefusal });
+    if (!old) return json(res, 400, { error: 'invalid_grant' });
     this.#refreshTokens.delete(form.get('refresh_token') ?? '');
     const grant: Grant = { params: new URLSearchParams(old.params), account: structuredClone(this.account) };
     grant.params.delete('nonce');
@@ -259,6 +264,10 @@ export class StubIdp {
 
   #githubApi(req: IncomingMessage, path: string, org: string | undefined, res: ServerResponse): void {
     if (!this.#bearer(req)) return json(res, 401, { message: 'Bad credentials' });
+    if (this.githubRateLimited) {
+      res.writeHead(403, { 'content-type': 'application/json', 'x-ratelimit-remaining': '0' }).end('{"message":"API rate limit exceeded"}');
+      return;
+    }
     if (!req.headers['user-agent']) return json(res, 403, { message: 'Request forbidden by administrative rules. Please make sure your request has a User-Agent header' });
     if (path === '/user') return json(res, 200, this.github.user);
     if (path === '/user/emails') return json(res, 200, this.github.emails);

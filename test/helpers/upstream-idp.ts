@@ -32,6 +32,8 @@ export interface MockIdpOptions {
   accounts: Record<string, IdpAccount>;
   clientId?: string;
   clientSecret?: string;
+  /** Rotate refresh tokens on every use (a reused one is refused and ends the upstream grant, as Keycloak and Auth0 do). */
+  rotateRefreshTokens?: boolean;
 }
 
 export interface MockIdp {
@@ -108,6 +110,7 @@ export async function startMockIdp(options: MockIdpOptions): Promise<MockIdp> {
     // prompt=consent, so the scope never reaches the code: the request is remembered by its PKCE challenge instead.
     issueRefreshToken: async (_ctx, client, code) =>
       client.grantTypeAllowed('refresh_token') && (code.scopes.has('offline_access') || offlineRequested.has(String((code as { codeChallenge?: string }).codeChallenge))),
+    ...(options.rotateRefreshTokens ? { rotateRefreshToken: () => true } : {}),
     findAccount: (_ctx, sub) => {
       if (!accounts[sub]) return undefined;
       return {

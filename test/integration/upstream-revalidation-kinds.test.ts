@@ -52,7 +52,20 @@ describe('OpenID Connect kinds (Okta here): refresh, then the new ID token', () 
     const c = okta();
     const { identity, tokens } = await signIn(c, ada());
     idp.refreshRefusal = 'invalid_grant';
-    expect(await c.revalidate(identity, tokens)).toEqual({ outcome: 'gone', reason: expect.stringMatching(/invalid_grant/) });
+    expect(await c.revalidate(identity, tokens)).toEqual({ outcome: 'gone', reason: expect.stringMatching(/invalid_grant/), refreshTokenRefused: true });
+  });
+
+  it.each([
+    ['invalid_client (an expired client secret at the IdP)', 'invalid_client', 401],
+    ['unauthorized_client', 'unauthorized_client', 400],
+    ['temporarily_unavailable as a 400', 'temporarily_unavailable', 400],
+    ['slow_down (a rate limit)', 'slow_down', 429],
+  ])('any refusal but invalid_grant says nothing about the person: %s is thrown, never "gone"', async (_what, error, status) => {
+    const c = okta();
+    const { identity, tokens } = await signIn(c, ada());
+    idp.refreshRefusal = error;
+    idp.refreshRefusalStatus = status;
+    await expect(c.revalidate(identity, tokens)).rejects.toThrow();
   });
 
   it('an IdP answering 503 is an outage, thrown, never "gone"', async () => {
@@ -147,6 +160,13 @@ describe('GitHub: the REST API read again with the stored token', () => {
     const { identity, tokens } = await signedIn(c);
     idp.revokeAccessTokens();
     expect(await c.revalidate(identity, tokens)).toEqual({ outcome: 'gone', reason: expect.stringMatching(/401/) });
+  });
+
+  it("GitHub's rate limit (403 with x-ratelimit-remaining: 0) is an outage, never \"not a member\" or \"no email\"", async () => {
+    const c = withOrgs();
+    const { identity, tokens } = await signedIn(c);
+    idp.githubRateLimited = true;
+    await expect(c.revalidate(identity, tokens)).rejects.toThrow(/rate-limited/);
   });
 
   it('GitHub down → thrown (an outage), and no token → cannot', async () => {

@@ -23,9 +23,9 @@ interface Setup {
   servers: TestServer[];
 }
 
-async function setUp(accounts: MockIdp['accounts'], env: Record<string, string> = {}, instances = 1): Promise<Setup> {
+async function setUp(accounts: MockIdp['accounts'], env: Record<string, string> = {}, instances = 1, idpOptions: { rotateRefreshTokens?: boolean } = {}): Promise<Setup> {
   const port = await freePort();
-  const idp = await startMockIdp({ gatehouseIssuer: `http://127.0.0.1:${port}`, accounts });
+  const idp = await startMockIdp({ gatehouseIssuer: `http://127.0.0.1:${port}`, accounts, ...idpOptions });
   const db = await createTestDatabase();
   const base = {
     ...db.env,
@@ -157,6 +157,44 @@ describe('re-validation at refresh, with the default interval', () => {
 });
 
 describe('an IdP outage', () => {
+  it('a refresh token refused after an unanswered refresh (it may have been spent then): sign in again, nothing revoked or marked', async () => {
+    const FAY = 'idp-fay-9c2d';
+    let s: Setup | undefined;
+    try {
+      s = await setUp({ [FAY]: { email: 'fay@example.com', email_verified: true, groups: [] } }, {}, 1, { rotateRefreshTokens: true });
+      const gh = s.servers[0]!;
+      const first = await signIn(s, FAY);
+      const second = await signIn(s, FAY, TEST_RESOURCE, 'tools:read', first.browser);
+      const accountId = await accountIdOf(s, FAY);
+      // The last attempt was an outage, and the IdP rotated the upstream refresh token in an answer that never came back.
+      const stored = await gh.services.upstreamTokens.find(accountId, 'oidc');
+      const spent = await fetch(`${s.idp.issuer}/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: stored!.refreshToken!, client_id: s.idp.clientId, client_secret: s.idp.clientSecret }),
+      });
+      expect(spent.status).toBe(200);
+      await gh.services.handle.db('identities').where({ connection_id: 'oidc', subject: FAY }).update({ revalidation_outcome: 'unavailable', revalidation_checked_at: new Date(Date.now() - 3600_000) });
+
+      const refused = await refresh(gh, first.client, first.refreshToken);
+      expect(refused.body.error).toBe('invalid_grant');
+      const calls = s.idp.tokenRequests();
+      expect((await refresh(gh, second.client, second.refreshToken)).body.error).toBe('invalid_grant');
+      expect(s.idp.tokenRequests()).toBe(calls);
+      // Not deprovisioned, nothing revoked: the person signs in again and the IdP decides.
+      expect((await gh.services.accounts.findById(accountId))?.deprovisionedAt).toBeNull();
+      const grants = (await gh.services.handle.db('oidc_payloads').where({ model: 'Grant' }).whereRaw(`payload::jsonb ->> 'accountId' = ?`, [accountId]).count('id as n').first()) as { n: string | number };
+      expect(Number(grants.n)).toBe(2);
+      expect((await auditOf(s, 'account.deprovisioned')).length).toBe(0);
+      expect((await auditOf(s, 'identity.revalidation_failed')).some((e) => e.details.loginRequired === true)).toBe(true);
+      const again = await signIn(s, FAY, TEST_RESOURCE, 'tools:read', new MultiOriginBrowser());
+      expect((await refresh(gh, again.client, again.refreshToken)).status).toBe(200);
+    } finally {
+      await tearDown(s);
+    }
+  });
+
+
   const CY = 'idp-cy-0a9b';
   const DEE = 'idp-dee-4e21';
 

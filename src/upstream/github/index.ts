@@ -151,8 +151,8 @@ export class GithubConnector implements RedirectConnector {
         const refreshed = tokensOf(await oc.refreshTokenGrant(this.#config, tokens.refreshToken));
         current = { ...refreshed, refreshToken: refreshed.refreshToken ?? tokens.refreshToken };
       } catch (err) {
-        const refusal = refusedByIdp(err);
-        if (refusal) return { outcome: 'gone', reason: refusal };
+        const refusal = refusedByIdp(err, 'refresh');
+        if (refusal) return { outcome: 'gone', reason: refusal, refreshTokenRefused: true };
         throw err;
       }
     }
@@ -214,6 +214,12 @@ export class GithubConnector implements RedirectConnector {
       redirect: 'error',
       signal: AbortSignal.timeout(TIMEOUT_S * 1000),
     });
+    // GitHub answers a rate limit with 403 (or 429) and these headers: that is an outage, never "not a member" or
+    // "no email" (docs/IDENTITY-LIFECYCLE.md).
+    if (response.status === 429 || (response.status === 403 && (response.headers.get('x-ratelimit-remaining') === '0' || response.headers.has('retry-after')))) {
+      await response.body?.cancel();
+      throw new Error(`GitHub rate-limited ${path} (HTTP ${response.status})`);
+    }
     if (response.status !== 200 && !tolerated.includes(response.status)) {
       throw new Error(`GitHub answered ${path} with HTTP ${response.status}`);
     }

@@ -101,8 +101,8 @@ export class OidcConnector implements RedirectConnector {
       try {
         refreshed = await this.client.refresh(tokens.refreshToken);
       } catch (err) {
-        const refusal = refusedByIdp(err);
-        if (refusal) return { outcome: 'gone', reason: refusal };
+        const refusal = refusedByIdp(err, 'refresh');
+        if (refusal) return { outcome: 'gone', reason: refusal, refreshTokenRefused: true };
         throw err;
       }
       const { claims, accessToken } = refreshed;
@@ -112,7 +112,7 @@ export class OidcConnector implements RedirectConnector {
         try {
           profile = { ...(await this.client.userinfo(accessToken, claims?.sub)), ...profile };
         } catch (err) {
-          const refusal = refusedByIdp(err);
+          const refusal = refusedByIdp(err, 'userinfo');
           if (refusal) return { outcome: 'gone', reason: `UserInfo: ${refusal}` };
           if (!claims) throw err;
         }
@@ -124,7 +124,7 @@ export class OidcConnector implements RedirectConnector {
       try {
         profile = await this.client.userinfo(tokens.accessToken, undefined);
       } catch (err) {
-        const refusal = refusedByIdp(err);
+        const refusal = refusedByIdp(err, 'userinfo');
         if (refusal) return { outcome: 'gone', reason: `UserInfo: ${refusal}` };
         throw err;
       }

@@ -100,12 +100,15 @@ export class OidcClient {
 }
 
 /**
- * The IdP's word that a stored credential no longer stands for the person: an OAuth error answer to a refresh
- * (invalid_grant above all: revoked, expired, the user deactivated) or a 401 from a protected endpoint. Anything
- * else (no answer, 5xx, a malformed answer) says nothing about the person.
+ * The IdP's word that a stored credential no longer stands for the person: `invalid_grant` in answer to a refresh
+ * (revoked, expired, the user deactivated or suspended) or a 401 from UserInfo. Every other error says nothing about
+ * the person — `invalid_client` is Gatehouse's own registration (an expired client secret), `slow_down` or a 429 a
+ * rate limit, a 5xx or no answer an outage — and must never end anyone's access (docs/IDENTITY-LIFECYCLE.md).
  */
-export function refusedByIdp(err: unknown): string | undefined {
-  if (err instanceof oc.ResponseBodyError && err.status >= 400 && err.status < 500) return `the identity provider answered ${err.error}${err.error_description ? `: ${err.error_description}` : ''}`;
+export function refusedByIdp(err: unknown, stage: 'refresh' | 'userinfo'): string | undefined {
+  if (stage === 'refresh') {
+    return err instanceof oc.ResponseBodyError && err.error === 'invalid_grant' ? `the identity provider answered invalid_grant${err.error_description ? `: ${err.error_description}` : ''}` : undefined;
+  }
   if (err instanceof oc.WWWAuthenticateChallengeError && err.status === 401) return 'the identity provider no longer accepts the token (401)';
   // A 401 without a WWW-Authenticate challenge: openid-client keeps the response as the cause.
   const cause = (err as { cause?: unknown } | undefined)?.cause;

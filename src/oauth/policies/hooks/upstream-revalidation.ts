@@ -3,6 +3,8 @@
 // oidc-provider's refresh_token grant calls before it rotates anything, so a refusal spends nothing:
 // - the IdP says the person is gone → findAccount answers undefined (invalid_grant); everything the person held
 //   was ended once, where it was learnt (the revalidator's onGone);
+// - the IdP's answer cannot be told apart from a token lost in an outage → invalid_grant until the person signs in
+//   again through the IdP, nothing revoked;
 // - the IdP cannot be asked and the outage rule refuses → 503 temporarily_unavailable with Retry-After; the
 //   grant and the refresh token stay, so the client tries again.
 import { errors, type KoaContextWithOIDC } from 'oidc-provider';
@@ -33,6 +35,10 @@ export async function revalidatedAtRefresh(ctx: KoaContextWithOIDC, deps: { reva
     clientId: ctx.oidc.client?.clientId,
     ...requestOrigin(ctx),
   };
+  if (verdict.kind === 'login_required') {
+    await deps.audit.record({ ...refused, reason: `the person must sign in again: ${verdict.reason}`, details: { grant_type: 'refresh_token', accountId: account.id, connector: verdict.connectionId } });
+    return undefined;
+  }
   if (verdict.kind === 'gone') {
     await deps.audit.record({ ...refused, reason: `the identity provider says this person is gone (${verdict.reason})`, details: { grant_type: 'refresh_token', accountId: account.id, connector: verdict.connectionId } });
     return undefined;

@@ -11,6 +11,11 @@ export default {
   testTimeout: 60_000,
   maxWorkers: 2,
   setupFiles: ['<rootDir>/test/helpers/env.ts'],
-  // One initialised embedded database, copied by every test file that uses one (saves an initdb per file).
-  globalSetup: '<rootDir>/test/setup/pglite-template.js',
+  // Once per run: one initialised embedded database, copied by every test file that uses one (saves an initdb per
+  // file), and the `gatehouse` command compiled from this run's sources, which the CLI tests spawn (saves tsx's start
+  // in every command); the teardown removes that build.
+  globalSetup: '<rootDir>/test/setup/global-setup.js',
+  globalTeardown: '<rootDir>/test/setup/global-teardown.js',
+  // The longest files first, estimated when jest has no durations recorded from an earlier run (a fresh machine).
+  testSequencer: '<rootDir>/test/setup/sequencer.js',
 };

@@ -87,7 +87,7 @@ describe('gatehouse connection', () => {
     const missing = await runCli(['connection', 'remove', 'okta'], db.env);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/no such connection/);
-  }, 120_000);
+  }, 300_000);
 
   it('global-logout-secret: prints a new secret once with the endpoint (only its digest stored); --clear removes it, and again is refused', async () => {
     expect((await runCli(['connection', 'add', '--kind', 'oidc', '--id', 'idp-gl', '--issuer', 'https://idp.example', '--client-id', 'gatehouse'], db.env)).code).toBe(0);
@@ -105,5 +105,5 @@ describe('gatehouse connection', () => {
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/"error":"conflict"/);
     expect((await runCli(['connection', 'remove', 'idp-gl'], db.env)).code).toBe(0);
-  }, 120_000);
+  }, 300_000);
 });

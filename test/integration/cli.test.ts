@@ -121,7 +121,7 @@ describe('gatehouse CLI', () => {
     expect(oneJson(reset.stdout)).toMatchObject({ name: 'CIMD_BLOCKED_DOMAINS', effective: [], overridden: false });
     const after = oneJson((await runCli(['policy', 'show', '--json'], db.env)).stdout).items as Array<Record<string, unknown>>;
     expect(after.every((e) => e.overridden === false)).toBe(true);
-  });
+  }, 300_000);
 
   it('beside a running server: user add goes through its admin API; a command that opens the database itself is refused on the embedded one', async () => {
     const server = await startTestServer(db.env);

@@ -71,7 +71,7 @@ describe('restarts', () => {
     server = await restart(); // the refresh token outlives the process too
     const refreshed = await tokenRequest(server.issuer, { grant_type: 'refresh_token', refresh_token: tokens.body.refresh_token, client_id: client.client_id });
     expect(refreshed.status).toBe(200);
-  });
+  }, 180_000);
 });
 
 describe('signing key rotation', () => {

@@ -2,7 +2,6 @@
 // named, every grant with its refresh tokens and codes, every Gatehouse sign-in session and the console and account
 // sessions (oauth/person-revocation.ts). Asked twice, the second call finds nothing left and ends nothing: the
 // answer is the same, the counts are zero.
-import { affectedRows } from '../db/affected-rows.js';
 import type { PersonRevocation } from '../oauth/person-revocation.js';
 
 export interface LoggedOut {
@@ -17,9 +16,7 @@ export async function logOut(revocation: PersonRevocation, accountIds: string[])
   for (const accountId of accountIds) {
     const ended = await revocation.revokeAll(accountId);
     grants += ended.grantIds.length;
-    // A knex delete on PGlite hands back the driver's result rather than a count (db/affected-rows.ts).
-    const n: unknown = ended.sessionsEnded;
-    sessions += typeof n === 'number' ? n : affectedRows(n);
+    sessions += ended.sessionsEnded;
   }
   return { accounts: accountIds, grants, sessions };
 }

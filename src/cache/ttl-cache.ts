@@ -19,9 +19,20 @@ export class TtlCache<V> {
       this.#entries.delete(key);
       return value;
     }
+    this.set(key, value);
+    return value;
+  }
+
+  /** The cached value while fresh, without loading. */
+  peek(key: string): V | undefined {
+    const hit = this.#entries.get(key);
+    return hit && Date.now() - hit.at < this.ttlMs ? hit.value : undefined;
+  }
+
+  /** Keeps `value` for `key` from now on. */
+  set(key: string, value: V): void {
     if (this.#entries.size >= this.maxEntries && !this.#entries.has(key)) this.#entries.clear();
     this.#entries.set(key, { at: Date.now(), value });
-    return value;
   }
 
   delete(key: string): void {

@@ -9,10 +9,9 @@ import type { KoaContextWithOIDC } from 'oidc-provider';
 import { affectedRows } from '../db/affected-rows.js';
 import type { Db } from '../db/connection.js';
 import { storable } from '../db/storable-text.js';
+import { TtlCache } from '../cache/ttl-cache.js';
 
 const WRITE_INTERVAL_MS = 60_000;
-// Bounds the per-instance memory of recent writes: past this many grants it starts again from empty.
-const MEMO_LIMIT = 10_000;
 const USER_AGENT_MAX = 300;
 const SWEEP_BATCH = 1000;
 
@@ -57,7 +56,8 @@ const toRecord = (r: Row): GrantActivityRecord => ({
 const clip = (value: string | undefined, max: number) => (value ? storable(value.slice(0, max)) : null);
 
 export class GrantActivity {
-  readonly #written = new Map<string, { at: number; ip: string | null; userAgent: string | null }>();
+  // What this instance wrote for each grant within the interval (bounded like every per-instance cache).
+  readonly #written = new TtlCache<{ ip: string | null; userAgent: string | null }>(WRITE_INTERVAL_MS);
   readonly #inFlight = new Set<Promise<void>>();
 
   constructor(
@@ -69,12 +69,10 @@ export class GrantActivity {
   record(use: GrantUse): void {
     const ip = clip(use.ip, 100);
     const userAgent = clip(use.userAgent, USER_AGENT_MAX);
-    const now = Date.now();
-    const last = this.#written.get(use.grantId);
-    if (last && now - last.at < WRITE_INTERVAL_MS && last.ip === ip && last.userAgent === userAgent) return;
-    if (this.#written.size >= MEMO_LIMIT && !last) this.#written.clear();
-    this.#written.set(use.grantId, { at: now, ip, userAgent });
-    const write = this.#write(use, new Date(now), ip, userAgent).catch(this.onError);
+    const last = this.#written.peek(use.grantId);
+    if (last && last.ip === ip && last.userAgent === userAgent) return;
+    this.#written.set(use.grantId, { ip, userAgent });
+    const write = this.#write(use, new Date(), ip, userAgent).catch(this.onError);
     this.#inFlight.add(write);
     void write.finally(() => this.#inFlight.delete(write));
   }

@@ -23,7 +23,6 @@ import { accountClient } from './account/account-client.js';
 import { CLI_ACTOR } from './admin/actor.js';
 import { AdminError } from './admin/admin-error.js';
 import { MAX_LIMIT } from './admin/page.js';
-import { ClientAdmin } from './admin/clients.js';
 import { adminServices, type AdminServices } from './admin/index.js';
 import { ConsoleSessions } from './console/sessions.js';
 import { FirstPartyClients } from './oauth/first-party-clients.js';
@@ -59,12 +58,6 @@ async function providerFor(s: Services) {
     resources: s.resources, accounts: s.accounts, views: new Views(), policy: s.policy, audit: s.audit, registry: s.registry,
     firstParty: new FirstPartyClients([consoleClient(s.config.ISSUER), accountClient(s.config.ISSUER)]),
   });
-}
-
-/** The admin service layer for clients on the command's database (docs/ARCHITECTURE.md, "The admin service layer"). */
-async function clientAdmin(s: Services): Promise<ClientAdmin> {
-  const provider = await providerFor(s);
-  return new ClientAdmin({ config: s.config, db: s.handle.db, box: s.box, provider: () => provider, registry: s.registry, cimdClients: s.cimdClients, resources: s.resources, audit: s.audit });
 }
 
 /**
@@ -111,20 +104,10 @@ async function invoke(operationId: string, input: Invocation = {}): Promise<unkn
     if (!clientSecret) throw new CliError('GATEHOUSE_CLIENT_SECRET: set it, or GATEHOUSE_CLIENT_SECRET_FILE, to the admin API client\'s secret');
     return remoteInvoker({ issuer: url.replace(/\/$/, ''), clientId, clientSecret }).invoke(operationId, input);
   }
-  const cfg = config();
-  let services: Services;
-  try {
-    services = await openServices(cfg, { log: createLogger(cfg.LOG_LEVEL === 'info' ? 'warn' : cfg.LOG_LEVEL) });
-  } catch (err) {
-    const local = err instanceof DataDirLockedError ? localServerTarget(cfg.dataDir) : undefined;
-    if (!local) throw err;
-    return remoteInvoker(local).invoke(operationId, input);
-  }
-  try {
-    return await localInvoker(await cliAdmin(services, { provider: true }), CLI_ACTOR).invoke(operationId, input);
-  } finally {
-    await services.handle.close();
-  }
+  return onDatabaseOrServer(
+    async (services) => localInvoker(await cliAdmin(services, { provider: true }), CLI_ACTOR).invoke(operationId, input),
+    (invoker) => invoker.invoke(operationId, input),
+  );
 }
 
 // What a terminal would act on rather than show: C0 and C1 controls (escape sequences, carriage returns) and the

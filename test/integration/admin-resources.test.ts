@@ -145,6 +145,8 @@ async function auditRows(where: { type: string; resource?: string; via?: string 
 
 /** A resource as administration shows it, without the URI (which differs between the runs). */
 async function state(uri: string) {
+  // The registry caches MCP servers for 2 s; the CLI on PostgreSQL writes beside the server, so read afresh.
+  server().services.resources.invalidate();
   const r = await server().services.resources.find(uri);
   if (!r) return null;
   const { uri: _uri, ...view } = new ResourceAdmin(services()).view(r);

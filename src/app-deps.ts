@@ -15,6 +15,7 @@ import type { Connections } from './upstream/connections.js';
 import type { LocalAccounts } from './upstream/local/accounts.js';
 import type { UpstreamTransactions } from './upstream/transactions.js';
 import type { UpstreamTokenStore } from './upstream/upstream-tokens.js';
+import type { TokenVaultApi } from './upstream/token-vault.js';
 import type { ConsoleSessions } from './console/sessions.js';
 import type { PolicySettings } from './policy/settings.js';
 import type { SecretBox } from './crypto/secret-box.js';
@@ -40,6 +41,8 @@ export interface AppDeps {
   connections: Connections;
   transactions: UpstreamTransactions;
   upstreamTokens: UpstreamTokenStore;
+  /** The person's upstream tokens for MCP servers (docs/TOKEN-VAULT.md). */
+  vault: TokenVaultApi;
   views: Views;
   audit: AuditLog;
   registry: ClientRegistry;

@@ -57,6 +57,7 @@ async function providerFor(s: Services) {
     config: s.config, db: s.handle.db, box: s.box, secretKey: s.secretKey, keys: await loadKeySet(s.handle.db, s.box),
     resources: s.resources, accounts: s.accounts, views: new Views(), policy: s.policy, audit: s.audit, registry: s.registry,
     firstParty: new FirstPartyClients([consoleClient(s.config.ISSUER), accountClient(s.config.ISSUER)]),
+    delegation: { connections: s.connections, vault: s.vault },
   });
 }
 
@@ -705,12 +706,12 @@ resource
 // Connections over the admin API (docs/ADMIN-API.md, "Connections"): --json prints the API's answer; a refusal
 // names the flag at fault (the API names the field: client_id → --client-id). Secrets are never printed.
 const csv = (v: string) => v.split(/[\s,]+/).filter(Boolean);
-type ConnectionJson = { id: string; name: string; kind: string; issuer: string | null; client_id: string | null; has_client_secret: boolean; scopes: string[]; tenant: string | null; allowed_tenants: string[]; hosted_domains: string[]; groups_claim: string | null; orgs: string[]; store_tokens: boolean; allow_private_network: boolean; source: string; managed_by: string | null; version: string };
+type ConnectionJson = { id: string; name: string; kind: string; issuer: string | null; client_id: string | null; has_client_secret: boolean; scopes: string[]; tenant: string | null; allowed_tenants: string[]; hosted_domains: string[]; groups_claim: string | null; orgs: string[]; store_tokens: boolean; allow_private_network: boolean; id_jag: boolean; id_jag_resource: string | null; source: string; managed_by: string | null; version: string };
 type ConnectionOpts = {
   id?: string; kind?: string; name?: string; issuer?: string; clientId?: string; clientSecret?: string; clientSecretStdin?: boolean; removeClientSecret?: boolean; scopes?: string; tenant?: string;
-  allowedTenants?: string; hostedDomains?: string; groupsClaim?: string; orgs?: string; storeTokens?: boolean; allowPrivateNetwork?: boolean; ifVersion?: string; json?: boolean;
+  allowedTenants?: string; hostedDomains?: string; groupsClaim?: string; orgs?: string; storeTokens?: boolean; allowPrivateNetwork?: boolean; idJag?: boolean; idJagResource?: string; ifVersion?: string; json?: boolean;
 };
-const API_FIELDS = ['id', 'kind', 'name', 'issuer', 'client_id', 'client_secret', 'scopes', 'tenant', 'allowed_tenants', 'hosted_domains', 'groups_claim', 'orgs', 'store_tokens', 'allow_private_network'];
+const API_FIELDS = ['id', 'kind', 'name', 'issuer', 'client_id', 'client_secret', 'scopes', 'tenant', 'allowed_tenants', 'hosted_domains', 'groups_claim', 'orgs', 'store_tokens', 'allow_private_network', 'id_jag', 'id_jag_resource'];
 /** A connection operation; without --json, a refusal's `field: problem` parts become `--flag: problem` lines. */
 async function connectionInvoke(operationId: string, input: Invocation, json: boolean): Promise<ConnectionJson> {
   try {
@@ -727,6 +728,7 @@ function connectionSettings(opts: ConnectionOpts, secret: string | undefined): R
     ['tenant', opts.tenant], ['allowed_tenants', opts.allowedTenants === undefined ? undefined : csv(opts.allowedTenants)],
     ['hosted_domains', opts.hostedDomains === undefined ? undefined : csv(opts.hostedDomains).map((d) => d.toLowerCase())], ['groups_claim', opts.groupsClaim],
     ['orgs', opts.orgs === undefined ? undefined : csv(opts.orgs)], ['store_tokens', opts.storeTokens], ['allow_private_network', opts.allowPrivateNetwork],
+    ['id_jag', opts.idJag], ['id_jag_resource', opts.idJagResource],
   ];
   return Object.fromEntries(entries.filter(([, v]) => v !== undefined));
 }
@@ -745,7 +747,9 @@ const connectionFlags = (c: Command) =>
     .option('--groups-claim <claim>', 'ID token claim that lists the person\'s groups')
     .option('--orgs <orgs>', 'github: comma-separated organisations; members only')
     .option('--store-tokens', 'keep the upstream refresh token (encrypted) for the token vault')
-    .option('--allow-private-network', 'the IdP is on a private network: let its requests reach loopback and private (RFC 1918, ULA) addresses');
+    .option('--allow-private-network', 'the IdP is on a private network: let its requests reach loopback and private (RFC 1918, ULA) addresses')
+    .option('--id-jag', 'accept identity assertions (ID-JAG) from this IdP: oidc, okta, entra, google (docs/ENTERPRISE-MANAGED-AUTHORIZATION.md)')
+    .option('--id-jag-resource <uri>', 'the MCP server an assertion without `resource` is for (Okta sends none)');
 const connectionLine = (c: ConnectionJson) => `${c.id}  ${c.kind}  "${c.name}"  ${c.issuer ?? ''}  (${c.source}${c.managed_by ? `; managed by ${c.managed_by}` : ''})`;
 const secretOf = async (opts: ConnectionOpts) => (opts.clientSecretStdin ? (await readStdin()) || undefined : opts.clientSecret || undefined);
 
@@ -772,14 +776,15 @@ connectionFlags(
 )
   .option('--no-store-tokens', 'stop keeping upstream refresh tokens')
   .option('--no-allow-private-network', 'public addresses only')
+  .option('--no-id-jag', 'stop accepting identity assertions from this IdP')
   .addOption(new Option('--remove-client-secret', 'remove the stored client secret').conflicts(['clientSecret', 'clientSecretStdin']))
   .option('--if-version <version>', 'refuse if the connection changed since this version (default: the version read just before)')
   .option('--json', 'print one JSON object')
   .action(async (id: string, opts: ConnectionOpts) => {
     const current = await connectionInvoke('getConnection', { params: { id } }, !!opts.json);
     // PUT replaces every setting: start from the current ones, so a flag not given keeps its value.
-    const { kind, name, issuer, client_id, scopes, tenant, allowed_tenants, hosted_domains, groups_claim, orgs, store_tokens, allow_private_network } = current;
-    const base = Object.fromEntries(Object.entries({ kind, name, issuer, client_id, scopes, tenant, allowed_tenants, hosted_domains, groups_claim, orgs, store_tokens, allow_private_network }).filter(([, v]) => v !== null));
+    const { kind, name, issuer, client_id, scopes, tenant, allowed_tenants, hosted_domains, groups_claim, orgs, store_tokens, allow_private_network, id_jag, id_jag_resource } = current;
+    const base = Object.fromEntries(Object.entries({ kind, name, issuer, client_id, scopes, tenant, allowed_tenants, hosted_domains, groups_claim, orgs, store_tokens, allow_private_network, id_jag, id_jag_resource }).filter(([, v]) => v !== null && v !== undefined));
     const body: Record<string, unknown> = { ...base, ...connectionSettings(opts, await secretOf(opts)), ...(opts.removeClientSecret ? { client_secret: null } : {}) };
     for (const [k, v] of Object.entries(body)) if (v === '') delete body[k];
     const saved = await connectionInvoke('replaceConnection', { params: { id }, body, version: opts.ifVersion ?? current.version }, !!opts.json);

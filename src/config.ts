@@ -117,6 +117,18 @@ const scopeSeed = z.union([
     .strict(),
 ]);
 
+// Who an MCP server may obtain tokens for on the person's behalf (docs/DELEGATION.md): connection id → the upstream
+// scopes it may ask for; another MCP server's URI → the scopes it may ask for there.
+const connectionIdKey = z.string().regex(/^[a-z0-9][a-z0-9-]{0,39}$/, 'is not a connection id (1-40 lower-case letters, digits or dashes)').refine(notReserved, 'is a reserved name');
+const upstreamScope = z.string().min(1).max(500).regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'is not a valid scope');
+export const delegationSeed = z
+  .object({
+    connections: z.record(connectionIdKey, z.array(upstreamScope).max(100)).default({}),
+    resources: z.record(z.string().url('must be an absolute URL').refine(notReserved, 'is a reserved name'), z.array(z.string().regex(scopeName, 'is not a valid scope name')).max(200)).default({}),
+  })
+  .strict();
+export type DelegationInput = z.input<typeof delegationSeed>;
+
 export const resourceSeed = z
   .object({
     uri: z.string().url('must be an absolute URL'),
@@ -128,6 +140,7 @@ export const resourceSeed = z
     // per tool, and for every tool the server reports as possibly destructive (docs/TOOL-APPROVALS.md)
     tool_approval: z.record(toolName, approvalMode).optional(),
     destructive_tools_approval: approvalMode.optional(),
+    delegation: delegationSeed.optional(),
     default: z.boolean().default(false),
   })
   .strict();

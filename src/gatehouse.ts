@@ -32,6 +32,7 @@ import { LocalAccounts } from './upstream/local/accounts.js';
 import { issueFirstAdminLink } from './upstream/local/first-admin.js';
 import { UpstreamTransactions } from './upstream/transactions.js';
 import { UpstreamTokenStore } from './upstream/upstream-tokens.js';
+import { TokenVault } from './upstream/token-vault.js';
 import { CALLBACK_PATH } from './interaction/upstream-leg.js';
 import { LocalCliKey } from './admin-api/local-cli-credentials.js';
 import { issuerBase } from './http/issuer-path.js';
@@ -43,7 +44,7 @@ import { PolicySettings } from './policy/settings.js';
 import { Metrics } from './metrics/registry.js';
 import { consoleClient } from './console/console-client.js';
 import { accountClient } from './account/account-client.js';
-import { AccessTokenChecker } from './approvals/access-token.js';
+import { AccessTokenChecker } from './oauth/access-token.js';
 import { ApprovalService } from './approvals/service.js';
 import { ToolApprovals } from './approvals/store.js';
 import { ApprovalWebhook } from './approvals/webhook.js';
@@ -58,6 +59,7 @@ import { ConfigFile, loadConfigFile } from './admin/config-file/load.js';
 import { describeChange, type ConfigContext } from './admin/config-file/plan.js';
 import { environment } from './config.js';
 import { forgetSeenEvents } from './signals/seen-events.js';
+import { forgetSpentAssertions } from './oauth/grants/id-jag-assertion.js';
 
 export interface Services {
   config: Config;
@@ -73,6 +75,8 @@ export interface Services {
   connections: Connections;
   transactions: UpstreamTransactions;
   upstreamTokens: UpstreamTokenStore;
+  /** The person's upstream tokens for MCP servers (docs/TOKEN-VAULT.md). */
+  vault: TokenVault;
   audit: AuditLog;
   registry: ClientRegistry;
   cimdClients: CimdClients;
@@ -92,6 +96,14 @@ export async function openServices(config: Config, options: { log?: Logger; migr
     }
     const box = new SecretBox(secretKey);
     const users = new LocalAccounts(handle.db);
+    const connections = new Connections(handle.db, box, {
+      redirectUri: `${config.ISSUER}${CALLBACK_PATH}`,
+      production: config.NODE_ENV === 'production',
+      local: users,
+      fetch: options.upstreamFetch,
+      guard: options.upstreamGuard,
+    });
+    const audit = new AuditLog(handle.db, log, { repeatLimit: config.AUDIT_REPEAT_LIMIT });
     return {
       config,
       log,
@@ -101,16 +113,11 @@ export async function openServices(config: Config, options: { log?: Logger; migr
       resources: new ResourceRegistry(handle.db),
       users,
       accounts: new Accounts(handle.db),
-      connections: new Connections(handle.db, box, {
-        redirectUri: `${config.ISSUER}${CALLBACK_PATH}`,
-        production: config.NODE_ENV === 'production',
-        local: users,
-        fetch: options.upstreamFetch,
-        guard: options.upstreamGuard,
-      }),
+      connections,
       transactions: new UpstreamTransactions(handle.db, box),
       upstreamTokens: new UpstreamTokenStore(handle.db, box),
-      audit: new AuditLog(handle.db, log, { repeatLimit: config.AUDIT_REPEAT_LIMIT }),
+      vault: new TokenVault({ db: handle.db, box, connections, audit }),
+      audit,
       registry: new ClientRegistry(handle.db),
       cimdClients: new CimdClients(handle.db),
       policy: new PolicySettings(handle.db, config),
@@ -191,6 +198,7 @@ export async function configContext(services: Services): Promise<ConfigContext> 
     config, db: handle.db, box, secretKey: services.secretKey, keys: await loadKeySet(handle.db, box), resources: services.resources, accounts: services.accounts,
     views: new Views(issuerBase(config.ISSUER)), policy: services.policy, audit: services.audit, registry: services.registry,
     firstParty: new FirstPartyClients([consoleClient(config.ISSUER), accountClient(config.ISSUER)]),
+    delegation: { connections: services.connections, vault: services.vault },
   });
   const admin = adminServices({
     config, db: handle.db, box, provider: () => provider, registry: services.registry, cimdClients: services.cimdClients, resources: services.resources,
@@ -263,7 +271,7 @@ export async function startGatehouse(config: Config, options: StartOptions = {})
     });
     // The IdP's word at refresh (docs/IDENTITY-LIFECYCLE.md); a person it says is gone loses everything at once.
     const revalidator = new Revalidator({
-      db: handle.db, connections: services.connections, tokens: services.upstreamTokens, accounts, audit,
+      db: handle.db, connections: services.connections, vault: services.vault, accounts, audit,
       settings: { intervalMs: config.UPSTREAM_REVALIDATE_INTERVAL * 1000, graceMs: config.UPSTREAM_REVALIDATE_GRACE * 1000, failOpen: config.UPSTREAM_REVALIDATE_FAIL_OPEN },
       onGone: async (account, reason, connectionId) => {
         const revoked = await personRevocation.revokeAll(account.id);
@@ -275,7 +283,7 @@ export async function startGatehouse(config: Config, options: StartOptions = {})
     });
     const holder = new ProviderHolder(
       (keys) => {
-        const provider = buildProvider({ config, db: handle.db, box, secretKey: services.secretKey, keys, resources, accounts, views, cimd, policy: services.policy, audit, registry: services.registry, firstParty, personRevocation, revalidator });
+        const provider = buildProvider({ config, db: handle.db, box, secretKey: services.secretKey, keys, resources, accounts, views, cimd, policy: services.policy, audit, registry: services.registry, firstParty, personRevocation, revalidator, delegation: { connections: services.connections, vault: services.vault } });
         auditProviderEvents(provider, audit);
         recordClientUse(provider, services.registry, (err) => log.error({ err }, 'recording a client use failed'));
         recordGrantUse(provider, grantActivity);
@@ -309,7 +317,7 @@ export async function startGatehouse(config: Config, options: StartOptions = {})
     const app = buildApp({
       firstParty,
       config, db: handle.db, log, secretKey: services.secretKey, holder, resources, accounts, users, connections: services.connections,
-      transactions: services.transactions, upstreamTokens: services.upstreamTokens, views, audit, registry: services.registry, rateLimits,
+      transactions: services.transactions, upstreamTokens: services.upstreamTokens, vault: services.vault, views, audit, registry: services.registry, rateLimits,
       box, cimdClients: services.cimdClients, consoleSessions, policy: services.policy, metrics,
       accountSessions, inventories, approvals, approvalStore, localCli, personRevocation,
     });
@@ -349,6 +357,7 @@ export async function startGatehouse(config: Config, options: StartOptions = {})
         accountSessions.deleteExpired().catch((err) => log.error({ err }, 'account session cleanup failed'));
         purgeOldAuditEvents(services).catch((err) => log.error({ err }, 'audit retention cleanup failed'));
         forgetSeenEvents(handle.db).catch((err) => log.error({ err }, 'security event id cleanup failed'));
+        forgetSpentAssertions(handle.db).catch((err) => log.error({ err }, 'identity assertion id cleanup failed'));
         grantActivity.deleteOrphans().catch((err) => log.error({ err }, 'grant activity cleanup failed'));
       }, CLEANUP_INTERVAL_MS),
       // Approval requests past their time are expired and audited within a minute (docs/TOOL-APPROVALS.md).

@@ -7,6 +7,7 @@
 // Rules that live inside oidc-provider, and so hold for every route it serves, are composed in oauth/provider.ts
 // (PKCE, resource indicators, refresh-token policy, introspection policy, CIMD trust, the client-metadata policy,
 // the client_credentials rule).
+import { idJagEnabled } from './oauth/grants/id-jag-assertion.js';
 import type { Middleware } from 'koa';
 import compose from 'koa-compose';
 import type { AppDeps } from './app-deps.js';
@@ -102,7 +103,7 @@ export function policyTable(deps: AppDeps): PolicyTable {
   };
 
   return {
-    discovery: { rules: [corsRule, rule('MCP metadata completion', metadata({ resources: deps.resources, cimd: deps.config.CIMD, globalTokenRevocationEndpoint: `${deps.config.ISSUER}${GLOBAL_TOKEN_REVOCATION_PATH}` }))], handler: provider },
+    discovery: { rules: [corsRule, rule('MCP metadata completion', metadata({ resources: deps.resources, cimd: deps.config.CIMD, globalTokenRevocationEndpoint: `${deps.config.ISSUER}${GLOBAL_TOKEN_REVOCATION_PATH}`, idJag: () => idJagEnabled(deps.connections) }))], handler: provider },
     authorization: {
       rules: [
         rule('rate limit per IP', authorizeRateLimit(limits)),

@@ -30,7 +30,10 @@ export function accountPath(issuer: string): string {
   return `${issuerBase(issuer)}/account`;
 }
 
-/** Where a sign-in may return to: the account page or one approval page, nothing else (no open redirect). */
+/**
+ * Where a sign-in may return to: the account page, one approval page, or one connect page with its query
+ * (docs/CONNECT-ACCOUNT.md; URLSearchParams-encoded, so only these characters), nothing else (no open redirect).
+ */
 export function safeNext(value: unknown): string {
-  return typeof value === 'string' && /^\/account(\/approvals\/[A-Za-z0-9_-]{1,64})?$/.test(value) ? value : '/account';
+  return typeof value === 'string' && /^\/account(\/approvals\/[A-Za-z0-9_-]{1,64}|\/connect\/[A-Za-z0-9_-]{1,64}(\?[A-Za-z0-9*._%+=&-]{1,2000})?)?$/.test(value) ? value : '/account';
 }

@@ -1,5 +1,6 @@
-// The person's own pages at /account (docs/TOOL-APPROVALS.md, docs/CONNECTED-APPS.md): the pending approvals, the
-// connected apps with their Revoke buttons, and the approval page where a tool call is approved or rejected. Every
+// The person's own pages at /account (docs/TOOL-APPROVALS.md, docs/CONNECTED-APPS.md, docs/CONNECT-ACCOUNT.md): the
+// pending approvals, the connected apps with their Revoke buttons, the upstream accounts linked in the token vault,
+// the connect-account page, and the approval page where a tool call is approved or rejected. Every
 // page but sign-in needs an account session (else: sign in, and come back);
 // every POST must come from this origin and carry the session's CSRF token. Only the person the call is made for may
 // decide it: anyone else gets 403, audited. The page cannot be framed (http/security-headers.ts).
@@ -24,8 +25,10 @@ import { ACCOUNT_COOKIE, accountPath } from './account-client.js';
 import { accountSignIn, type AccountSignInDeps } from './sign-in.js';
 import { argumentsView } from './arguments-view.js';
 import { ConnectedApps, type ConnectedApp } from './connected-apps.js';
+import { connectAccount, type ConnectDeps } from './connect.js';
+import { CONNECT_CALLBACK_PATH } from '../interaction/upstream-leg.js';
 
-export interface AccountDeps extends AccountSignInDeps {
+export interface AccountDeps extends AccountSignInDeps, ConnectDeps {
   sessions: ConsoleSessions;
   approvals: ApprovalService;
   store: ToolApprovals;
@@ -68,6 +71,7 @@ export function accountRoutes(deps: AccountDeps): Middleware {
   const apps = new ConnectedApps({ ...deps, activity: new GrantActivity(deps.db) });
   // Access tokens are JWTs checked offline: revoking stops refreshes at once, not the token already held.
   const tokenMinutes = Math.ceil(deps.config.ACCESS_TOKEN_TTL / 60);
+  const connect = connectAccount(deps, { render, problem });
 
   const guard: Middleware = async (ctx, next) => {
     if (signIn.match(ctx.path, ctx.method).route) return next();
@@ -76,9 +80,17 @@ export function accountRoutes(deps: AccountDeps): Middleware {
     const account = session ? await deps.accounts.findById(session.accountId) : undefined;
     const reading = ctx.method === 'GET' || ctx.method === 'HEAD';
     if (!session || !account || account.disabled || account.deprovisionedAt) {
+      if (ctx.path === CONNECT_CALLBACK_PATH) {
+        // An upstream response for a connect leg is only ever finished by the session that started it: a sign-in
+        // now could not match it (docs/CONNECT-ACCOUNT.md).
+        await deps.audit.record({ type: 'account.upstream_connected', outcome: 'failure', reason: 'connect callback without an account session', ...requestOrigin(ctx) });
+        return problem(ctx, 401, 'Sign in first', 'Your session ended before the account was connected, so nothing was connected. Open the link from your application again.');
+      }
       if (reading) {
+        // The query comes back too (the connect page's scope and client_id), re-encoded; sign-in.ts safeNext decides.
+        const query = new URLSearchParams(ctx.querystring).toString();
         ctx.status = 303;
-        return ctx.redirect(`${base}/account/login?next=${encodeURIComponent(ctx.path)}`);
+        return ctx.redirect(`${base}/account/login?next=${encodeURIComponent(query ? `${ctx.path}?${query}` : ctx.path)}`);
       }
       return problem(ctx, 401, 'Sign in first', 'Your session has ended. Open the link again to sign in.');
     }
@@ -121,7 +133,34 @@ export function accountRoutes(deps: AccountDeps): Middleware {
     const { account, session } = state(ctx);
     const pending = await Promise.all((await deps.store.pendingFor(account.id)).map(describe));
     const connected = (await apps.list(account.id)).map(appView);
-    render(ctx, 200, 'account/home', { title: 'Your account', account: { email: account.email, name: account.name }, pending, apps: connected, tokenMinutes, csrf: session.csrf });
+    const upstream = await connect.upstreamAccounts(account.id);
+    render(ctx, 200, 'account/home', { title: 'Your account', account: { email: account.email, name: account.name }, pending, apps: connected, upstream, tokenMinutes, csrf: session.csrf });
+  });
+
+  pages.get('/account/connect/:connection', async (ctx) => {
+    const { account, session } = state(ctx);
+    await connect.page(ctx, account, session.csrf);
+  });
+
+  pages.post('/account/connect/:connection', async (ctx) => {
+    const { account, form } = state(ctx);
+    await connect.start(ctx, account, form);
+  });
+
+  pages.get(CONNECT_CALLBACK_PATH, async (ctx) => {
+    await connect.finish(ctx, state(ctx).account);
+  });
+
+  pages.post('/account/upstream/disconnect', async (ctx) => {
+    const { account, form } = state(ctx);
+    const id = form.connection ?? '';
+    const linked = id ? await deps.vault.linked(account.id, id) : undefined;
+    // Disconnected already (the row stays, revoked): answered like one never connected.
+    if (!linked || linked.status === 'revoked') return problem(ctx, 404, 'Not connected', 'No upstream account of that name is connected to your account.');
+    const connection = await deps.connections.find(id);
+    await deps.vault.disconnect(account.id, id);
+    await deps.audit.record({ type: 'account.upstream_disconnected', outcome: 'success', actor: account.email ?? account.id, details: { connection: id, issuer: linked.issuer, subject: linked.subject }, ...requestOrigin(ctx) });
+    render(ctx, 200, 'account/disconnected', { title: 'Disconnected', name: connection?.name ?? id });
   });
 
   pages.post('/account/apps/revoke', async (ctx) => {

@@ -148,7 +148,7 @@ export class ConnectionAdmin {
       await this.#record(actor, 'added', 'failure', { id: spec.id.slice(0, 60), kind: String(spec.kind).slice(0, 40), problems: err.problems.map(([f, m]) => `${f}: ${m}`) }, exists ? 'connection exists' : 'invalid settings');
       throw new ConnectionRefused(exists ? 'conflict' : 'invalid_request', err.problems);
     }
-    await this.#record(actor, 'added', 'success', { id: saved.id, kind: saved.kind, name: saved.name, issuer: saved.issuer ?? null, allowPrivateNetwork: saved.allowPrivateNetwork });
+    await this.#record(actor, 'added', 'success', { id: saved.id, kind: saved.kind, name: saved.name, issuer: saved.issuer ?? null, allowPrivateNetwork: saved.allowPrivateNetwork, idJag: !!saved.idJag, idJagResource: saved.idJagResource ?? null });
     return viewOf(saved);
   }
 
@@ -174,7 +174,7 @@ export class ConnectionAdmin {
       throw new ConnectionRefused('invalid_request', err.problems);
     }
     await this.#record(actor, 'updated', 'success', {
-      id: saved.id, kind: saved.kind, name: saved.name, issuer: saved.issuer ?? null, allowPrivateNetwork: saved.allowPrivateNetwork, credentialReplaced: !options.keepSecret && !!spec.clientSecret,
+      id: saved.id, kind: saved.kind, name: saved.name, issuer: saved.issuer ?? null, allowPrivateNetwork: saved.allowPrivateNetwork, idJag: !!saved.idJag, idJagResource: saved.idJagResource ?? null, credentialReplaced: !options.keepSecret && !!spec.clientSecret,
     });
     return viewOf(saved);
   }

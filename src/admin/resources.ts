@@ -29,6 +29,7 @@ export interface ResourcePatch {
   access?: AccessInput | null | undefined;
   tool_approval?: Record<string, ApprovalMode> | null | undefined;
   destructive_tools_approval?: ApprovalMode | null | undefined;
+  delegation?: ResourceInput['delegation'] | null | undefined;
   default?: boolean | undefined;
 }
 
@@ -46,6 +47,8 @@ export interface ResourceView {
   access: { email_domains: string[]; groups: string[] } | null;
   tool_approval: Record<string, ApprovalMode>;
   destructive_tools_approval: ApprovalMode | null;
+  /** docs/DELEGATION.md: the connections (and upstream scopes) and MCP servers (and scopes) it may obtain tokens for. */
+  delegation: { connections: Record<string, string[]>; resources: Record<string, string[]> };
   default: boolean;
   managed_by: string | null;
   /** Defined by RESOURCES: seeded again at every start. */
@@ -78,9 +81,13 @@ export function resourceInputOf(r: Resource): ResourceInput & { scopes: Record<s
     ...(access ? { access } : {}),
     ...(Object.keys(r.toolApproval).length ? { tool_approval: { ...r.toolApproval } } : {}),
     ...(r.destructiveToolsApproval ? { destructive_tools_approval: r.destructiveToolsApproval } : {}),
+    ...(delegates(r) ? { delegation: { connections: cloneLists(r.delegation.connections), resources: cloneLists(r.delegation.resources) } } : {}),
     default: r.isDefault,
   };
 }
+
+const cloneLists = (m: Record<string, string[]>) => Object.fromEntries(Object.entries(m).map(([k, v]) => [k, [...v]]));
+const delegates = (r: Resource) => Object.keys(r.delegation.connections).length > 0 || Object.keys(r.delegation.resources).length > 0;
 
 export class ResourceAdmin {
   constructor(private readonly deps: ResourceAdminDeps) {}
@@ -115,6 +122,7 @@ export class ResourceAdmin {
       access: rule(r.access) ?? null,
       tool_approval: { ...r.toolApproval },
       destructive_tools_approval: r.destructiveToolsApproval ?? null,
+      delegation: { connections: cloneLists(r.delegation.connections), resources: cloneLists(r.delegation.resources) },
       default: r.isDefault,
       managed_by: r.managedBy,
       from_environment: this.fromEnvironment(r.uri),
@@ -213,16 +221,22 @@ export class ResourceAdmin {
     const parsed = resourceSeed.safeParse(input);
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
-      const problems = parsed.error.issues.slice(0, 20).map((i) => `${i.path.join('.') || 'input'}: ${i.message}`);
+      const problems = parsed.error.issues.slice(0, 20).map((i) => `${i.path.join('.') || 'input'}: ${issueMessage(i)}`);
       await this.#record(actor, verb, 'failure', uriShown, { reason: 'invalid input', details: { problems } });
       throw new AdminError('invalid_request', problems[0]!, issue.path.length ? issue.path.map(String).join('.') : undefined);
     }
+    let field = 'uri';
     try {
-      return { ...parsed.data, uri: canonicalResource(parsed.data.uri) };
+      const uri = canonicalResource(parsed.data.uri);
+      field = 'delegation.resources';
+      // Downstream servers by canonical URI, as tokens name them; never the server itself (docs/DELEGATION.md).
+      const downstream = Object.keys(parsed.data.delegation?.resources ?? {}).map(canonicalResource);
+      if (downstream.includes(uri)) throw new InvalidResourceUri('an MCP server does not exchange tokens for itself');
+      return { ...parsed.data, uri };
     } catch (err) {
       if (!(err instanceof InvalidResourceUri)) throw err;
-      await this.#record(actor, verb, 'failure', uriShown, { reason: 'invalid input', details: { problems: [`uri: ${err.message}`] } });
-      throw new AdminError('invalid_request', `uri: ${err.message}`, 'uri');
+      await this.#record(actor, verb, 'failure', uriShown, { reason: 'invalid input', details: { problems: [`${field}: ${err.message}`] } });
+      throw new AdminError('invalid_request', `${field}: ${err.message}`, field);
     }
   }
 
@@ -301,4 +315,10 @@ export function gatehouseOwn(uri: string, issuer: string): boolean {
     const pattern = r.path.toLowerCase().replace(/:[^/]+/g, '[^/]+');
     return new RegExp(`^${pattern}${r.area ? '(/|$)' : '/?$'}`).test(path) || path.startsWith('/.well-known/');
   });
+}
+
+/** zod says only "Invalid key in record" of a bad key: name the key and what is wrong with it. */
+function issueMessage(issue: { code: string; message: string; input?: unknown; issues?: Array<{ message: string }> }): string {
+  if (issue.code !== 'invalid_key') return issue.message;
+  return `${JSON.stringify(issue.input)} ${issue.issues?.[0]?.message ?? 'is not a valid key'}`;
 }

@@ -8,7 +8,7 @@ import type { McpServerInventories } from '../reporting/inventory.js';
 import { invalidRequest } from '../reporting/report-refusal.js';
 import type { Reporter } from '../reporting/reporter-client.js';
 import type { Accounts, Account } from '../upstream/accounts.js';
-import type { AccessTokenChecker } from './access-token.js';
+import type { AccessTokenChecker } from '../oauth/access-token.js';
 import { approvalModes } from './modes.js';
 import type { Approval, Binding, ToolApprovals } from './store.js';
 import type { ApprovalWebhook } from './webhook.js';

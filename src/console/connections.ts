@@ -50,6 +50,8 @@ const FIELDS: Record<FormField, FieldInfo> = {
   orgs: { label: 'Organisations', type: 'text', list: true, hint: 'Comma-separated GitHub organisations: only their active members may sign in.' },
   storeTokens: { label: 'Ask the IdP for a refresh token (people are re-validated at every refresh; tokens kept encrypted)', type: 'checkbox' },
   allowPrivateNetwork: { label: 'The identity provider is on a private network', type: 'checkbox', hint: 'Lets this connection\'s requests reach loopback and private (RFC 1918, unique-local) addresses. Off: public addresses only. Link-local and cloud metadata addresses are always refused.' },
+  idJag: { label: 'Accept identity assertions (ID-JAG) from this identity provider', type: 'checkbox', hint: 'Enterprise-Managed Authorization (Okta Cross App Access): a confidential client presents an assertion this IdP signed and gets a token for an MCP server without a sign-in page. The IdP decides who may; Gatehouse still applies its sign-in policy and the server\'s access rules.' },
+  idJagResource: { label: 'MCP server for assertions that name none', type: 'url', hint: 'The resource URI of a registered MCP server, used when an assertion carries no resource (Okta\'s do not). Empty: such assertions are refused.' },
 };
 
 const ISSUER_HINT: Partial<Record<ConnectionKindName, string>> = {
@@ -85,6 +87,8 @@ function specFrom(form: Record<string, string>, kind: ConnectionKindName, id: st
     orgs: csv(form.orgs),
     storeTokens: form.storeTokens === 'on' || form.storeTokens === 'true',
     allowPrivateNetwork: form.allowPrivateNetwork === 'on' || form.allowPrivateNetwork === 'true',
+    idJag: form.idJag === 'on' || form.idJag === 'true',
+    idJagResource: text(form.idJagResource),
   });
 }
 
@@ -179,6 +183,7 @@ export function connectionsPages(deps: ConsoleDeps): Router {
       managedBy: c.managedBy,
       limits: limitsOf(c),
       privateNetwork: c.allowPrivateNetwork,
+      idJag: c.idJag ? `accepted${c.idJagResource ? `; without a resource: ${c.idJagResource}` : ''}` : undefined,
       revalidation: KINDS[c.kind].revalidation(c).note,
       hasGlobalLogoutSecret: c.hasGlobalLogoutSecret,
       endpoints: admin.endpoints(c.id),

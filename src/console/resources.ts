@@ -37,6 +37,10 @@ export interface ResourceFormValues {
   toolApprovals: string;
   /** '' (none), each-call or once-per-grant: tools the server reports as possibly destructive. */
   destructiveApproval: string;
+  /** docs/DELEGATION.md: one per line, `connection id | upstream scope …`. */
+  delegateConnections: string;
+  /** One per line, `MCP server URI | scope …`. */
+  delegateResources: string;
   isDefault: boolean;
 }
 
@@ -132,6 +136,19 @@ export function parseResourceForm(values: ResourceFormValues, existingUri?: stri
   });
   const destructive = values.destructiveApproval.trim();
   if (destructive && !isMode(destructive)) add(problems, 'destructiveApproval', 'Choose none, each-call or once-per-grant');
+  const delegation = {
+    connections: delegationLines(values.delegateConnections, 'delegateConnections', 'connection id', problems),
+    resources: delegationLines(values.delegateResources, 'delegateResources', 'MCP server URI', problems),
+  };
+  // The same schema as RESOURCES names what is wrong with an entry.
+  const checkedDelegation = resourceSeed.shape.delegation.safeParse(delegation);
+  if (!checkedDelegation.success) {
+    for (const issue of checkedDelegation.error.issues) {
+      const inner = issue.code === 'invalid_key' ? issue.issues[0]?.message : issue.message;
+      add(problems, issue.path[0] === 'resources' ? 'delegateResources' : 'delegateConnections', `${issue.code === 'invalid_key' ? String(issue.input) : String(issue.path[1] ?? '')} ${inner ?? issue.message}`.trim());
+    }
+  }
+  const delegates = Object.keys(delegation.connections).length > 0 || Object.keys(delegation.resources).length > 0;
   if (Object.keys(problems).length || !uri) return { problems };
   const input: ResourceInput = {
     uri,
@@ -141,6 +158,7 @@ export function parseResourceForm(values: ResourceFormValues, existingUri?: stri
     ...(access ? { access } : {}),
     ...(Object.keys(toolApproval).length ? { tool_approval: toolApproval } : {}),
     ...(destructive ? { destructive_tools_approval: destructive as ApprovalMode } : {}),
+    ...(delegates ? { delegation } : {}),
     default: values.isDefault,
   };
   const final = resourceSeed.safeParse(input);
@@ -149,6 +167,19 @@ export function parseResourceForm(values: ResourceFormValues, existingUri?: stri
     return { problems };
   }
   return { input, problems };
+}
+
+/** `key | scope scope …` lines (a key alone allows no scope but the token as granted). */
+function delegationLines(raw: string, field: Field, what: string, problems: Problems): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  raw.split(/\r?\n/).forEach((line, i) => {
+    if (!line.trim() || line.trim().startsWith('#')) return;
+    const [key = '', scopes = '', ...rest] = line.split('|').map((c) => c.trim());
+    if (!key || rest.length) return add(problems, field, `Line ${i + 1}: expected "${what} | scope scope …"`);
+    if (Object.hasOwn(out, key)) return add(problems, field, `Line ${i + 1}: ${key} is listed twice`);
+    out[key] = scopes.split(/[\s,]+/).filter(Boolean);
+  });
+  return out;
 }
 
 const capitalise = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
@@ -172,9 +203,13 @@ export function formOf(r: Resource): ResourceFormValues {
     groups: joinRule(r.access?.groups ?? []),
     toolApprovals: Object.entries(r.toolApproval).sort(([a], [b]) => a.localeCompare(b)).map(([tool, mode]) => `${tool} | ${mode}`).join('\n'),
     destructiveApproval: r.destructiveToolsApproval ?? '',
+    delegateConnections: delegationText(r.delegation.connections),
+    delegateResources: delegationText(r.delegation.resources),
     isDefault: r.isDefault,
   };
 }
+
+const delegationText = (m: Record<string, string[]>) => Object.entries(m).sort(([a], [b]) => a.localeCompare(b)).map(([k, scopes]) => (scopes.length ? `${k} | ${scopes.join(' ')}` : k)).join('\n');
 
 const valuesFrom = (form: Record<string, string>): ResourceFormValues => ({
   uri: form.uri ?? '',
@@ -185,6 +220,8 @@ const valuesFrom = (form: Record<string, string>): ResourceFormValues => ({
   groups: form.groups ?? '',
   toolApprovals: form.toolApprovals ?? '',
   destructiveApproval: form.destructiveApproval ?? '',
+  delegateConnections: form.delegateConnections ?? '',
+  delegateResources: form.delegateResources ?? '',
   isDefault: form.isDefault === 'on' || form.isDefault === 'true',
 });
 
@@ -249,7 +286,8 @@ export function resourcesPages(deps: ConsoleDeps): Router {
   /** A service refusal as the form's problem: next to its field when it names one the form has. */
   const problemsOf = (err: AdminError): Problems => {
     const field = err.field?.split('.')[0];
-    const onForm: Record<string, Field> = { uri: 'uri', name: 'name', description: 'description', scopes: 'scopes', access: 'emailDomains', tool_approval: 'toolApprovals', destructive_tools_approval: 'destructiveApproval' };
+    const onForm: Record<string, Field> = { uri: 'uri', name: 'name', description: 'description', scopes: 'scopes', access: 'emailDomains', tool_approval: 'toolApprovals', destructive_tools_approval: 'destructiveApproval', delegation: 'delegateConnections' };
+    if (err.field === 'delegation.resources') return { delegateResources: [err.message] };
     return { [field && Object.hasOwn(onForm, field) ? onForm[field]! : 'form']: [err.message] };
   };
 
@@ -325,7 +363,7 @@ export function resourcesPages(deps: ConsoleDeps): Router {
   });
 
   router.get('/console/resources/new', async (ctx) => {
-    await showForm(ctx, { values: { uri: '', name: '', description: '', scopes: '', emailDomains: '', groups: '', toolApprovals: '', destructiveApproval: '', isDefault: false } });
+    await showForm(ctx, { values: { uri: '', name: '', description: '', scopes: '', emailDomains: '', groups: '', toolApprovals: '', destructiveApproval: '', delegateConnections: '', delegateResources: '', isDefault: false } });
   });
 
   router.post('/console/resources', async (ctx) => {

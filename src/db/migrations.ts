@@ -13,6 +13,7 @@ import * as mcpServerReports from '../../migrations/20261216_009_mcp_server_repo
 import * as toolApprovals from '../../migrations/20261217_010_tool_approvals.js';
 import * as adminManaged from '../../migrations/20261218_011_admin_managed.js';
 import * as identityLifecycle from '../../migrations/20261219_012_identity_lifecycle.js';
+import * as delegation from '../../migrations/20261220_013_delegation.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -32,6 +33,7 @@ const MIGRATIONS: Array<[string, Migration]> = [
   ['20261217_010_tool_approvals', toolApprovals],
   ['20261218_011_admin_managed', adminManaged],
   ['20261219_012_identity_lifecycle', identityLifecycle],
+  ['20261220_013_delegation', delegation],
 ];
 
 const source: Knex.MigrationSource<[string, Migration]> = {

@@ -11,6 +11,7 @@ import * as oc from 'openid-client';
 import type Provider from 'oidc-provider';
 import { requestOrigin, type AuditLog } from '../audit/writer.js';
 import type { Config } from '../config.js';
+import { sha256 } from '../crypto/digest.js';
 import type { PolicyReader } from '../policy/settings.js';
 import { issuerBase } from '../http/issuer-path.js';
 import type { Logger } from '../log.js';
@@ -21,6 +22,7 @@ import { UpstreamError } from '../upstream/connector.js';
 import type { Connections, StoredConnection } from '../upstream/connections.js';
 import { TRANSACTION_TTL_MS, type UpstreamTransactions } from '../upstream/transactions.js';
 import type { UpstreamTokenStore } from '../upstream/upstream-tokens.js';
+import type { TokenVaultApi } from '../upstream/token-vault.js';
 import { finishInteraction } from './interaction-result.js';
 import { completeLogin } from './login-result.js';
 import type { Details, Pages } from './pages.js';
@@ -33,6 +35,19 @@ import type { Details, Pages } from './pages.js';
 export const UPSTREAM_COOKIE = 'gatehouse.upstream';
 export const CALLBACK_PATH = '/upstream/callback';
 
+/**
+ * The connect-account page's leg (docs/CONNECT-ACCOUNT.md) returns through the same fixed callback. Its start sets
+ * this cookie, under the callback's path, to a digest of its upstream state: /upstream/callback sends a response to
+ * the connect flow only when the response's state is that one (or no login was started in this browser), so a
+ * login and a connect in flight in one browser each get their own response; the login's checks are untouched.
+ * Like UPSTREAM_COOKIE it names no secret and is left to expire.
+ */
+export const CONNECT_DISPATCH_COOKIE = 'gatehouse.upstream.connect';
+/** Where /upstream/callback bounces a connect response, under the account area (its session and connect cookie). */
+export const CONNECT_CALLBACK_PATH = '/account/connect-callback';
+/** What CONNECT_DISPATCH_COOKIE holds: the state's digest, compared at the callback. */
+export const connectStateHint = (state: string) => sha256(`connect-dispatch:${state}`);
+
 export interface UpstreamLegDeps {
   config: Config;
   provider: () => Provider;
@@ -40,6 +55,11 @@ export interface UpstreamLegDeps {
   transactions: UpstreamTransactions;
   accounts: Accounts;
   upstreamTokens: UpstreamTokenStore;
+  /**
+   * Where a login's upstream tokens go (docs/CONNECT-ACCOUNT.md): linked in the token vault with the identity that
+   * signed in. Optional only because the interaction routes' own deps type does not name it; the app always has it.
+   */
+  vault?: TokenVaultApi | undefined;
   audit: AuditLog;
   log: Logger;
   pages: Pages;

@@ -8,12 +8,19 @@
 // oidc-provider lists `issuer` as ISSUER and every endpoint under /tenant1.
 import type { Middleware } from 'koa';
 import { OIDC_DISCOVERY_PATH, RFC8414_PATH } from '../http/route-table.js';
+import { ID_JAG_PROFILE, JWT_BEARER_GRANT } from './grants/id-jag-assertion.js';
 import type { ResourceRegistry } from './resources.js';
 
 export { OIDC_DISCOVERY_PATH, RFC8414_PATH };
 
 /** The discovery route's handler-side rule (src/policy-table.ts): both documents are oidc-provider's one answer. */
-export function metadata(options: { resources: ResourceRegistry; cimd: boolean; globalTokenRevocationEndpoint?: string }): Middleware {
+export function metadata(options: {
+  resources: ResourceRegistry;
+  cimd: boolean;
+  globalTokenRevocationEndpoint?: string;
+  /** Whether a connection accepts identity assertions (grants/id-jag-assertion.ts idJagEnabled); absent: none does. */
+  idJag?: () => Promise<boolean>;
+}): Middleware {
   return async (ctx, next) => {
     if (ctx.method !== 'GET' && ctx.method !== 'HEAD') return next();
     // The RFC 8414 document is oidc-provider's discovery document, served from its discovery route.
@@ -22,8 +29,14 @@ export function metadata(options: { resources: ResourceRegistry; cimd: boolean; 
     if (ctx.status !== 200 || !ctx.body || typeof ctx.body !== 'object') return;
     const doc = ctx.body as Record<string, unknown>;
     const resourceScopes = await options.resources.allScopes();
+    // registerGrantType lists jwt-bearer always; it is offered only while an IdP is trusted for identity assertions
+    // (docs/ENTERPRISE-MANAGED-AUTHORIZATION.md), with the profile the MCP extension looks for.
+    const idJag = (await options.idJag?.()) ?? false;
+    const grantTypes = Array.isArray(doc.grant_types_supported) ? (doc.grant_types_supported as string[]).filter((g) => idJag || g !== JWT_BEARER_GRANT) : undefined;
     ctx.body = {
       ...doc,
+      ...(grantTypes ? { grant_types_supported: grantTypes } : {}),
+      ...(idJag ? { authorization_grant_profiles_supported: [ID_JAG_PROFILE] } : {}),
       response_types_supported: ['code'],
       response_modes_supported: ['query'],
       code_challenge_methods_supported: ['S256'],

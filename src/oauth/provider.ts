@@ -37,6 +37,10 @@ import type { ClientRegistry } from './client-registry.js';
 import type { PersonRevocation } from './person-revocation.js';
 import type { Revalidator } from '../upstream/revalidation.js';
 import { revalidatedAtRefresh } from './policies/hooks/upstream-revalidation.js';
+import { registerGrants } from './grants/index.js';
+import { actorOf } from './grants/actor.js';
+import type { Connections } from '../upstream/connections.js';
+import type { TokenVaultApi } from '../upstream/token-vault.js';
 
 /** OpenID scopes; MCP scopes belong to resources (resources table) and are never listed here. */
 export const STATIC_SCOPES = ['openid', 'offline_access', 'email', 'profile'] as const;
@@ -63,6 +67,8 @@ export interface ProviderDeps {
   personRevocation?: PersonRevocation | undefined;
   /** Asks the IdP about the person again at refresh (docs/IDENTITY-LIFECYCLE.md); absent in CLI-built providers. */
   revalidator?: Revalidator | undefined;
+  /** Token exchange and identity assertions (docs/DELEGATION.md): registered in every provider, since a client's grant_types may name them. */
+  delegation: { connections: Connections; vault: TokenVaultApi };
 }
 
 /** Cookie signing keys derived from SECRET_KEY; the outer Koa app must use the same ones. */
@@ -133,7 +139,12 @@ export function buildProvider(deps: ProviderDeps): Provider {
     },
     // The grant an access token was issued under, for the MCP server to hand back with an approval request: an
     // approval is bound to it (docs/TOOL-APPROVALS.md). A grant id is not a credential (adapter.ts stores it as is).
-    extraTokenClaims: (_ctx, token) => (token.kind === 'AccessToken' && typeof token.grantId === 'string' ? { grant_id: token.grantId } : undefined),
+    // A token obtained by token exchange also names the MCP server acting for the person (docs/DELEGATION.md).
+    extraTokenClaims: (_ctx, token) => {
+      if (token.kind !== 'AccessToken') return undefined;
+      const act = actorOf(token);
+      return { ...(typeof token.grantId === 'string' ? { grant_id: token.grantId } : {}), ...(act ? { act } : {}) };
+    },
     issueRefreshToken,
     rotateRefreshToken: rotateWithinAbsoluteLifetime(refreshLifetime),
     loadExistingGrant: async (ctx) => {
@@ -208,6 +219,9 @@ export function buildProvider(deps: ProviderDeps): Provider {
   applyLoopbackRedirectRule(provider);
   applyClientCredentialsRule(provider);
   if (config.CIMD) deps.cimd?.attach(provider);
+  registerGrants(provider, {
+    config, db: deps.db, keys: () => deps.keys, resources: deps.resources, accounts: deps.accounts, audit: deps.audit, policy: deps.policy, ...deps.delegation,
+  });
   provider.use(settlePendingConsumes((key) => spendRefreshToken(deps.db, key)));
   return provider;
 }

@@ -39,8 +39,16 @@ export interface Resource {
   /** The approval every tool the server reports as possibly destructive needs. */
   destructiveToolsApproval?: ApprovalMode | undefined;
   isDefault: boolean;
+  /** What the server may obtain on the person's behalf by token exchange (docs/DELEGATION.md). */
+  delegation: Delegation;
   /** The configuration file that manages this server (docs/CONFIG-FILE.md), or null. */
   managedBy: string | null;
+}
+
+/** Connection id → upstream scopes the server may ask for; another MCP server's URI → scopes it may ask for there. */
+export interface Delegation {
+  connections: Record<string, string[]>;
+  resources: Record<string, string[]>;
 }
 
 export class InvalidResourceUri extends Error {}
@@ -84,6 +92,7 @@ interface Row {
   approvals?: StoredApprovals | string;
   is_default: boolean;
   managed_by?: string | null;
+  delegation?: Partial<Delegation> | string | null;
 }
 
 const json = <T>(v: T | string): T => (typeof v === 'string' ? (JSON.parse(v) as T) : v);
@@ -111,9 +120,23 @@ const toResource = (r: Row): Resource => {
     toolApproval: { ...(approvals?.tools ?? {}) },
     ...(approvals?.destructive ? { destructiveToolsApproval: approvals.destructive } : {}),
     isDefault: r.is_default,
+    delegation: delegationOf(r.delegation === null || r.delegation === undefined ? null : json(r.delegation)),
     managedBy: r.managed_by ?? null,
   };
 };
+
+function delegationOf(stored: Partial<Delegation> | null | undefined): Delegation {
+  return { connections: { ...(stored?.connections ?? {}) }, resources: { ...(stored?.resources ?? {}) } };
+}
+
+/** The stored form: downstream servers by canonical URI, scopes deduplicated; null when it allows nothing. */
+function storedDelegation(input: ResourceInput['delegation']): Delegation | null {
+  if (!input) return null;
+  const unique = (v: string[]) => [...new Set(v)];
+  const connections = Object.fromEntries(Object.entries(input.connections ?? {}).map(([id, scopes]) => [id, unique(scopes)]));
+  const resources = Object.fromEntries(Object.entries(input.resources ?? {}).map(([uri, scopes]) => [canonicalResource(uri), unique(scopes)]));
+  return Object.keys(connections).length || Object.keys(resources).length ? { connections, resources } : null;
+}
 
 const storedAccess = (a: AccessRule | undefined) => (a ? { email_domains: a.emailDomains, groups: a.groups } : undefined);
 
@@ -192,13 +215,14 @@ export class ResourceRegistry {
       scopes: JSON.stringify(catalogue),
       access: access ? JSON.stringify(storedAccess(access)) : null,
       approvals: approvals ? JSON.stringify(approvals) : null,
+      delegation: ((d) => (d ? JSON.stringify(d) : null))(storedDelegation(seed.delegation)),
       is_default: seed.default ?? false,
       updated_at: new Date(),
     };
     // managed_by is not merged: an update keeps whoever manages the server (setManagedBy changes that).
     const saved = await this.db.transaction(async (trx) => {
       if (row.is_default) await trx('resources').where({ is_default: true }).whereNot({ uri }).update({ is_default: false });
-      const [stored] = (await trx('resources').insert(row).onConflict('uri').merge(['name', 'description', 'scopes', 'access', 'approvals', 'is_default', 'updated_at']).returning('*')) as Row[];
+      const [stored] = (await trx('resources').insert(row).onConflict('uri').merge(['name', 'description', 'scopes', 'access', 'approvals', 'delegation', 'is_default', 'updated_at']).returning('*')) as Row[];
       return stored!;
     });
     this.invalidate();

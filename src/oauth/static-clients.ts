@@ -10,6 +10,7 @@ import type { Db } from '../db/connection.js';
 import { PostgresAdapter } from './adapter.js';
 import { STATIC_SCOPES } from './provider.js';
 import { applyClientMetadataPolicy } from './client-metadata-policy.js';
+import { JWT_BEARER, TOKEN_EXCHANGE } from './policies/client-metadata/client-grant-types.js';
 import { ADMIN_API_PROPERTY, MACHINE_CLIENT_PROPERTY, RESOURCE_PROPERTY } from './policies/client-metadata/client-admin-properties.js';
 import type { ClientRegistry } from './client-registry.js';
 import { DYNAMIC_CLIENT_PREFIX } from './client-kind.js';
@@ -59,6 +60,11 @@ export async function createStaticClient(db: Db, box: SecretBox, provider: Provi
   const grantTypes = [
     ...(input.redirectUris.length ? ['authorization_code', 'refresh_token'] : []),
     ...(input.confidential ? ['client_credentials'] : []),
+    // An MCP server's own client exchanges the tokens it receives (docs/DELEGATION.md).
+    ...(input.confidential && input.resource ? [TOKEN_EXCHANGE] : []),
+    // A confidential client acting for people may present their IdP's identity assertions instead of a browser
+    // sign-in (docs/ENTERPRISE-MANAGED-AUTHORIZATION.md); a machine agent (no redirect URI) acts for nobody.
+    ...(input.confidential && input.redirectUris.length && !input.adminApi ? [JWT_BEARER] : []),
   ];
   if (input.clientId !== undefined && (!CLIENT_ID_SHAPE.test(input.clientId) || input.clientId.startsWith(DYNAMIC_CLIENT_PREFIX))) {
     throw new ClientInputError(`client_id must be 3 to 100 letters, digits or . _ ~ - and must not start with ${DYNAMIC_CLIENT_PREFIX}`);
@@ -142,7 +148,12 @@ export async function updateStaticClient(
     ...current,
     client_name: name,
     redirect_uris: redirectUris,
-    grant_types: [...(redirectUris.length ? ['authorization_code', 'refresh_token'] : []), ...(confidential ? ['client_credentials'] : [])],
+    grant_types: [
+      ...(redirectUris.length ? ['authorization_code', 'refresh_token'] : []),
+      ...(confidential ? ['client_credentials'] : []),
+      ...(confidential && typeof current[RESOURCE_PROPERTY] === 'string' ? [TOKEN_EXCHANGE] : []),
+      ...(confidential && redirectUris.length && current[ADMIN_API_PROPERTY] === undefined ? [JWT_BEARER] : []),
+    ],
     response_types: redirectUris.length ? ['code'] : [],
   };
   await storeValidated(deps.db, deps.box, deps.provider, metadata, deps.redirectUriSchemes ?? []);

@@ -26,6 +26,12 @@ export interface ConnectionSpec {
   // addresses (never link-local or the cloud metadata service). Off, every request of the connection goes only
   // to public addresses (docs/SECURITY.md, "Issue 16").
   allowPrivateNetwork: boolean;
+  // Accept identity assertions (ID-JAG) this IdP signs for its people (docs/ENTERPRISE-MANAGED-AUTHORIZATION.md):
+  // a client then gets a token for an MCP server with no sign-in page. Off unless an administrator turns it on
+  // (connectionSpec() fills false; optional only so specs written before it still type-check).
+  idJag?: boolean | undefined;
+  // The MCP server an assertion is for when it names none (Okta's carry no `resource`).
+  idJagResource?: string | undefined;
 }
 
 export type SpecField = keyof ConnectionSpec;
@@ -104,17 +110,18 @@ const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
 // sets hostedDomains on an okta connection must not believe a restriction is in force when it is not.
 const USES: Record<ConnectionKindName, SpecField[]> = {
   local: [],
-  oidc: ['issuer', 'clientId', 'clientSecret', 'scopes', 'groupsClaim', 'storeTokens', 'allowPrivateNetwork'],
-  okta: ['issuer', 'clientId', 'clientSecret', 'scopes', 'groupsClaim', 'storeTokens', 'allowPrivateNetwork'],
-  entra: ['issuer', 'clientId', 'clientSecret', 'scopes', 'tenant', 'allowedTenants', 'groupsClaim', 'storeTokens', 'allowPrivateNetwork'],
-  google: ['issuer', 'clientId', 'clientSecret', 'scopes', 'hostedDomains', 'storeTokens', 'allowPrivateNetwork'],
+  // idJag needs an issuer and its JWKS: the OpenID Connect kinds have both, GitHub and local accounts neither.
+  oidc: ['issuer', 'clientId', 'clientSecret', 'scopes', 'groupsClaim', 'storeTokens', 'allowPrivateNetwork', 'idJag', 'idJagResource'],
+  okta: ['issuer', 'clientId', 'clientSecret', 'scopes', 'groupsClaim', 'storeTokens', 'allowPrivateNetwork', 'idJag', 'idJagResource'],
+  entra: ['issuer', 'clientId', 'clientSecret', 'scopes', 'tenant', 'allowedTenants', 'groupsClaim', 'storeTokens', 'allowPrivateNetwork', 'idJag', 'idJagResource'],
+  google: ['issuer', 'clientId', 'clientSecret', 'scopes', 'hostedDomains', 'storeTokens', 'allowPrivateNetwork', 'idJag', 'idJagResource'],
   github: ['issuer', 'clientId', 'clientSecret', 'scopes', 'orgs', 'storeTokens', 'allowPrivateNetwork'],
 };
 /** The optional settings a kind reads (the console shows these fields for it). */
 export function connectionFields(kind: ConnectionKindName): readonly SpecField[] {
   return USES[kind];
 }
-const OPTIONAL: SpecField[] = ['issuer', 'clientId', 'clientSecret', 'scopes', 'tenant', 'allowedTenants', 'hostedDomains', 'groupsClaim', 'orgs', 'storeTokens', 'allowPrivateNetwork'];
+const OPTIONAL: SpecField[] = ['issuer', 'clientId', 'clientSecret', 'scopes', 'tenant', 'allowedTenants', 'hostedDomains', 'groupsClaim', 'orgs', 'storeTokens', 'allowPrivateNetwork', 'idJag', 'idJagResource'];
 
 function isSet(value: unknown): boolean {
   return Array.isArray(value) ? value.length > 0 : value !== undefined && value !== false && value !== '';
@@ -125,7 +132,10 @@ export function commonProblems(spec: ConnectionSpec, production: boolean): Array
   const problems: Array<[SpecField, string]> = [];
   for (const field of OPTIONAL) {
     // issuer is judged by each kind (entra and google derive theirs and say so).
-    if (field !== 'issuer' && isSet(spec[field]) && !USES[spec.kind].includes(field)) problems.push([field, `not used by ${/^[aeiou]/.test(spec.kind) ? 'an' : 'a'} ${spec.kind} connection`]);
+    if (field !== 'issuer' && isSet(spec[field]) && !USES[spec.kind].includes(field)) {
+      const what = field === 'idJag' || field === 'idJagResource' ? ': identity assertions need an OpenID Connect issuer and its keys (oidc, okta, entra, google)' : '';
+      problems.push([field, `not used by ${/^[aeiou]/.test(spec.kind) ? 'an' : 'a'} ${spec.kind} connection${what}`]);
+    }
   }
   if (!SLUG.test(spec.id)) problems.push(['id', 'must be 1-40 lower-case letters, digits or dashes']);
   if (!spec.name.trim() || spec.name.length > 60) problems.push(['name', 'must be 1-60 characters']);
@@ -134,7 +144,16 @@ export function commonProblems(spec: ConnectionSpec, production: boolean): Array
   if (spec.groupsClaim !== undefined && !/^[A-Za-z0-9_:./-]{1,100}$/.test(spec.groupsClaim)) {
     problems.push(['groupsClaim', 'must be a claim name']);
   }
+  if (spec.idJagResource !== undefined && USES[spec.kind].includes('idJagResource')) problems.push(...idJagResourceProblems(spec.idJagResource));
   return problems;
+}
+
+/** An MCP server's resource URI (RFC 8707): absolute, no fragment. Whether it is registered is asked at each request. */
+function idJagResourceProblems(uri: string): Array<[SpecField, string]> {
+  const url = URL.canParse(uri) ? new URL(uri) : undefined;
+  if (!url || !/^https?:$/.test(url.protocol)) return [['idJagResource', 'must be an absolute http(s) URL (an MCP server\'s resource URI)']];
+  if (url.hash || uri.includes('#')) return [['idJagResource', 'must not have a fragment']];
+  return [];
 }
 
 /** https, or http on a loopback host outside production (a local test IdP). */

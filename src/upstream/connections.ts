@@ -55,6 +55,7 @@ export function connectionSpec(input: Partial<ConnectionSpec> & Pick<ConnectionS
     orgs: [],
     storeTokens: false,
     allowPrivateNetwork: false,
+    idJag: false,
     ...Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)),
   } as unknown as ConnectionSpec;
 }

@@ -55,6 +55,11 @@ export interface UpstreamTokens {
 export interface StartOptions {
   /** The person must authenticate again at the IdP, not ride an IdP session. */
   freshLogin?: boolean | undefined;
+  /**
+   * Upstream scopes asked for on top of the connection's own (the connect-account page's incremental consent,
+   * docs/CONNECT-ACCOUNT.md); each kind also asks for what keeps a refresh token covering them.
+   */
+  scopes?: string[] | undefined;
 }
 
 /** What a connection's discovery found (the console's Test): the IdP's endpoints and what it supports. */
@@ -87,6 +92,33 @@ export interface RedirectConnector {
   discover(): Promise<DiscoveryReport>;
   /** Asks the IdP about a person again with the upstream tokens kept from their login (Revalidation). */
   revalidate(known: Identity, tokens: UpstreamTokens | undefined): Promise<Revalidation>;
+  /**
+   * Redeems `tokens.refreshToken` for new tokens (docs/TOKEN-VAULT.md). Throws RefreshRefused when the IdP says the
+   * refresh token is dead (invalid_grant: revoked, expired, single-use already spent); anything else thrown is an
+   * outage and says nothing about the token. An answer without a refresh token keeps `tokens.refreshToken`.
+   */
+  refresh(tokens: UpstreamTokens, request?: RefreshRequest): Promise<RefreshedTokens>;
+  /** The kind's refresh tokens span resources (Entra): refresh(…, { resource }) returns that resource's token. */
+  readonly multiResource?: boolean;
+}
+
+export interface RefreshRequest {
+  /** Upstream scopes the caller needs (the vault checked them against the grant already). */
+  scopes?: string[] | undefined;
+  /** Another resource than the connection's own; honoured only by a multiResource kind, ignored by the others. */
+  resource?: string | undefined;
+}
+
+/** Refreshed tokens; `resource` set when the access token is for that resource, not the connection's own. */
+export interface RefreshedTokens extends UpstreamTokens {
+  resource?: string | undefined;
+}
+
+/** The IdP refused the refresh token itself (invalid_grant): it will never work again; the person must sign in. */
+export class RefreshRefused extends Error {
+  constructor(readonly reason: string) {
+    super(reason);
+  }
 }
 
 export type Connector = PasswordConnector | RedirectConnector;

@@ -35,6 +35,9 @@ const VARIABLE: Record<SpecField, string> = {
   orgs: 'UPSTREAM_ORGS',
   storeTokens: 'UPSTREAM_STORE_TOKENS',
   allowPrivateNetwork: 'UPSTREAM_ALLOW_PRIVATE_NETWORK',
+  // Not settable from the environment: an administrator turns identity assertions on in a door that audits it.
+  idJag: 'UPSTREAM_PROVIDER',
+  idJagResource: 'UPSTREAM_PROVIDER',
 };
 
 export function connectionFromEnv(env: UpstreamEnv): ConnectionSpec {

@@ -14,12 +14,17 @@
 // One upstream call per identity at a time across every instance: a lease on the identity's row (a conditional
 // UPDATE) is taken before the call; a refresh that finds the lease held waits for it to clear and reuses the stored
 // result. Within an instance, concurrent refreshes share one promise, so only one of them polls.
+//
+// The upstream refresh token is redeemed only inside the token vault's lease on the upstream_tokens row
+// (vault.exclusive, docs/TOKEN-VAULT.md), with the tokens read after the lease is taken and what the IdP returned
+// stored before it is released: a vault refresh and a re-validation never spend the same refresh token (GitHub's are
+// single use: the second redemption would be refused, and read here as "the person is gone").
 import type { AuditLog } from '../audit/writer.js';
 import type { Db } from '../db/connection.js';
 import type { Account, Accounts } from './accounts.js';
 import type { Identity, Revalidation } from './connector.js';
 import type { Connections } from './connections.js';
-import type { UpstreamTokenStore } from './upstream-tokens.js';
+import type { TokenVaultApi } from './token-vault.js';
 
 export interface RevalidationSettings {
   /** How long a re-validation counts (0: every refresh asks). */
@@ -81,7 +86,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export interface RevalidatorDeps {
   db: Db;
   connections: Connections;
-  tokens: UpstreamTokenStore;
+  /** The upstream tokens, redeemed only under the vault's lease. */
+  vault: TokenVaultApi;
   accounts: Accounts;
   audit: AuditLog;
   settings: RevalidationSettings;
@@ -166,7 +172,7 @@ export class Revalidator {
 
   /** Holding the lease: asks the IdP, stores the outcome and releases the lease in the same statement. */
   async #ask(row: IdentityRow): Promise<Settled> {
-    const { db, connections, tokens, accounts, audit } = this.deps;
+    const { db, connections, vault, accounts, audit } = this.deps;
     const known: Identity = {
       connector: row.connection_id,
       issuer: row.issuer,
@@ -190,7 +196,18 @@ export class Revalidator {
       const connection = await connections.find(row.connection_id);
       if (!connection) return await finish('cannot', 'the connection was removed');
       const connector = connections.connector(connection);
-      answer = connector.kind === 'password' ? await connector.revalidate(known) : await connector.revalidate(known, await tokens.find(row.account_id, row.connection_id));
+      answer =
+        connector.kind === 'password'
+          ? await connector.revalidate(known)
+          : await vault.exclusive(row.account_id, row.connection_id, async (stored) => {
+              const result = await connector.revalidate(known, stored);
+              return {
+                result,
+                // Kept before the lease is released: the next redemption uses the rotated refresh token.
+                tokens: result.outcome === 'current' ? result.tokens : undefined,
+                refused: result.outcome === 'gone' && result.refreshTokenRefused ? result.reason : undefined,
+              };
+            });
     } catch (err) {
       const detail = `the identity provider could not be reached or answered wrongly: ${err instanceof Error ? err.message : String(err)}`;
       const settled = await finish('unavailable', detail);
@@ -214,7 +231,6 @@ export class Revalidator {
       return finish('gone', answer.reason);
     }
     const identity = answer.identity;
-    if (answer.tokens) await tokens.save(row.account_id, row.connection_id, answer.tokens);
     const profile = { email: identity.email ?? null, email_verified: !!identity.email && identity.emailVerified === true, name: identity.name ?? null, groups: identity.groups };
     const changes = changedFields(known, profile);
     if (!changes.length) return finish('ok', null);

@@ -18,6 +18,21 @@ export interface UpstreamTransaction {
   checks: UpstreamChecks;
 }
 
+export interface ConnectTransactionRequest {
+  /** Upstream scopes asked for beyond the connection's. */
+  scopes: string[];
+  /** The client_id the page was opened for: only ever a name to show on the done page. */
+  clientId?: string | undefined;
+}
+
+export interface ConnectTransaction {
+  connectionId: string;
+  checks: UpstreamChecks;
+  request: ConnectTransactionRequest;
+}
+
+const connectKey = (accountId: string, key: string) => `connect:${accountId}:${key}`;
+
 export class UpstreamTransactions {
   constructor(
     private readonly db: Db,
@@ -59,6 +74,39 @@ export class UpstreamTransactions {
   /** Whether the interaction still has a live transaction: after a refused `take`, tells a wrong state from none. */
   async pending(interactionId: string): Promise<boolean> {
     return !!(await this.db('upstream_transactions').where({ interaction_id: interactionId }).where('expires_at', '>', new Date()).first('interaction_id'));
+  }
+
+  /**
+   * The connect-account page's upstream leg (docs/CONNECT-ACCOUNT.md): the same row, state digest and single take,
+   * keyed `connect:<account id>:<random key>` — the key lives in the browser's own connect cookie, the account in
+   * its account session — so it never meets an interaction id (which has no colon) and only that browser, signed in
+   * as that person, can finish it. What the page asked for (scopes, the client to name) is sealed with the checks.
+   */
+  async beginConnect(accountId: string, key: string, connectionId: string, checks: UpstreamChecks, request: ConnectTransactionRequest): Promise<void> {
+    const id = connectKey(accountId, key);
+    await this.db('upstream_transactions')
+      .insert({
+        interaction_id: id,
+        connection_id: connectionId,
+        checks: this.box.seal(JSON.stringify({ ...checks, connect: request }), `${PURPOSE}:${id}`),
+        state_digest: sha256(checks.state),
+        expires_at: new Date(Date.now() + TRANSACTION_TTL_MS),
+      })
+      .onConflict('interaction_id')
+      .merge();
+  }
+
+  /** Removes and returns the connect transaction if `state` is its state (one statement, as `take`). */
+  async takeConnect(accountId: string, key: string, state: string): Promise<ConnectTransaction | undefined> {
+    const tx = await this.take(connectKey(accountId, key), state);
+    if (!tx) return undefined;
+    const { connect, ...checks } = tx.checks as UpstreamChecks & { connect?: ConnectTransactionRequest };
+    return { connectionId: tx.connectionId, checks, request: { scopes: connect?.scopes ?? [], clientId: connect?.clientId } };
+  }
+
+  /** Whether this browser's connect transaction is still live (a wrong state from a spent or expired one). */
+  pendingConnect(accountId: string, key: string): Promise<boolean> {
+    return this.pending(connectKey(accountId, key));
   }
 
   async deleteExpired(): Promise<number> {

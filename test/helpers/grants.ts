@@ -29,6 +29,6 @@ export async function consentedCode(gh: TestServer, redirectUri: string): Promis
 /** Redeems the code (expects 200) and returns the tokens. */
 export async function redeemCode(gh: TestServer, g: Pick<Consented, 'clientId' | 'code' | 'verifier' | 'redirectUri'>) {
   const res = await tokenRequest(gh.issuer, { grant_type: 'authorization_code', code: g.code, code_verifier: g.verifier, client_id: g.clientId, redirect_uri: g.redirectUri });
-  expect(res.status).toBe(200);
+  expect({ status: res.status, body: res.status === 200 ? undefined : res.body }).toEqual({ status: 200, body: undefined });
   return res.body as { access_token: string; refresh_token: string };
 }

@@ -64,7 +64,16 @@ export class StubIdp {
   githubRateLimited = false;
   /** While true, every request is answered 503. */
   down = false;
+  /** False: Google's habit, a refresh answers no new refresh token and the old one stays valid. */
+  rotateRefreshTokens = true;
+  /** Refresh tokens older than this are refused with invalid_grant (Google's 7-day expiry for "Testing" apps). */
+  refreshTokenMaxAgeMs: number | undefined;
+  /** How long the token endpoint takes to answer a refresh (so concurrent callers really overlap). */
+  refreshDelayMs = 0;
+  /** GitHub App user tokens: the code grant answers an expiring token and a refresh token too. */
+  githubApp = false;
   readonly #refreshTokens = new Map<string, Grant>();
+  readonly #refreshIssuedAt = new Map<string, number>();
   readonly #intercepted = new Set<string>();
   readonly #codes = new Map<string, Grant>();
   readonly #tokens = new Map<string, Grant>();
@@ -200,9 +209,10 @@ export class StubIdp {
     this.#tokens.set(accessToken, grant);
     const scopes = (grant.params.get('scope') ?? '').split(' ');
     const offline = scopes.includes('offline_access') || grant.params.get('access_type') === 'offline';
-    if (github) return json(res, 200, { access_token: accessToken, token_type: 'bearer', scope: scopes.join(',') });
-    const refreshToken = offline ? randomBytes(16).toString('base64url') : undefined;
-    if (refreshToken) this.#refreshTokens.set(refreshToken, grant);
+    if (github && !this.githubApp) return json(res, 200, { access_token: accessToken, token_type: 'bearer', scope: scopes.join(',') });
+    const refreshToken = offline || github ? randomBytes(16).toString('base64url') : undefined;
+    if (refreshToken) this.#keepRefreshToken(refreshToken, grant);
+    if (github) return json(res, 200, { access_token: accessToken, token_type: 'bearer', expires_in: 28800, refresh_token: refreshToken, refresh_token_expires_in: 15897600, scope: '' });
     return json(res, 200, {
       access_token: accessToken,
       token_type: 'Bearer',
@@ -215,25 +225,58 @@ export class StubIdp {
 
   /** A refresh: a new access token and ID token for the account as it is now (`account`), the refresh token rotated. */
   async #refresh(form: URLSearchParams, github: boolean, res: ServerResponse): Promise<void> {
-    const old = this.#refreshTokens.get(form.get('refresh_token') ?? '');
+    if (this.refreshDelayMs) await new Promise((r) => setTimeout(r, this.refreshDelayMs));
+    const presented = form.get('refresh_token') ?? '';
+    const old = this.#refreshTokens.get(presented);
     if (this.refreshRefusal) return json(res, this.refreshRefusalStatus, { error: this.refreshRefusal });
-    if (!old) return json(res, 400, { error: 'invalid_grant' });
-    this.#refreshTokens.delete(form.get('refresh_token') ?? '');
+    const issuedAt = this.#refreshIssuedAt.get(presented) ?? 0;
+    const expired = this.refreshTokenMaxAgeMs !== undefined && Date.now() - issuedAt > this.refreshTokenMaxAgeMs;
+    // GitHub answers a spent or unknown refresh token with HTTP 200 and an error field.
+    if (!old && github) return json(res, 200, { error: 'bad_refresh_token', error_description: 'The refresh token passed is incorrect or expired.' });
+    if (!old || expired) return json(res, 400, { error: 'invalid_grant', ...(expired ? { error_description: 'Token has been expired or revoked.' } : {}) });
     const grant: Grant = { params: new URLSearchParams(old.params), account: structuredClone(this.account) };
     grant.params.delete('nonce');
+    // A scope on the refresh asks for another resource's token (Entra's `{resource}/.default`): no ID token then.
+    const asked = form.get('scope');
+    if (asked) grant.params.set('scope', asked);
     const accessToken = randomBytes(16).toString('base64url');
-    const refreshToken = randomBytes(16).toString('base64url');
     this.#tokens.set(accessToken, grant);
-    this.#refreshTokens.set(refreshToken, grant);
+    let refreshToken: string | undefined;
+    if (this.rotateRefreshTokens) {
+      this.#refreshTokens.delete(presented);
+      refreshToken = randomBytes(16).toString('base64url');
+      this.#keepRefreshToken(refreshToken, grant);
+    }
     const scopes = (grant.params.get('scope') ?? '').split(' ');
-    if (github) return json(res, 200, { access_token: accessToken, token_type: 'bearer', expires_in: 28800, refresh_token: refreshToken });
+    if (github) return json(res, 200, { access_token: accessToken, token_type: 'bearer', expires_in: 28800, refresh_token: refreshToken, refresh_token_expires_in: 15897600, scope: '' });
     return json(res, 200, {
       access_token: accessToken,
       token_type: 'Bearer',
       expires_in: 3600,
-      refresh_token: refreshToken,
+      ...(refreshToken ? { refresh_token: refreshToken } : {}),
+      ...(asked ? { scope: scopes.filter((s) => s !== 'offline_access').join(' ') } : {}),
       ...(scopes.includes('openid') ? { id_token: await this.#idToken(grant) } : {}),
     });
+  }
+
+  #keepRefreshToken(token: string, grant: Grant): void {
+    this.#refreshTokens.set(token, grant);
+    this.#refreshIssuedAt.set(token, Date.now());
+  }
+
+  /** The refresh token grants received (each one a redemption). */
+  refreshRequests(): URLSearchParams[] {
+    return this.tokenRequests.filter((f) => f.get('grant_type') === 'refresh_token');
+  }
+
+  /** Moves every live refresh token's issue time `ms` into the past (no test waits seven days). */
+  ageRefreshTokens(ms: number): void {
+    for (const [token, at] of this.#refreshIssuedAt) this.#refreshIssuedAt.set(token, at - ms);
+  }
+
+  /** The scope an access token was issued for (`undefined` for an unknown token). */
+  scopeOf(accessToken: string): string | undefined {
+    return this.#tokens.get(accessToken)?.params.get('scope') ?? undefined;
   }
 
   /** Every access token stops working (revoked at the IdP): its APIs answer 401. */

@@ -34,6 +34,10 @@ export interface MockIdpOptions {
   clientSecret?: string;
   /** Rotate refresh tokens on every use (a reused one is refused and ends the upstream grant, as Keycloak and Auth0 do). */
   rotateRefreshTokens?: boolean;
+  /** Scopes beyond openid/email/profile/offline_access the IdP grants (an API's, for incremental consent). */
+  extraScopes?: string[];
+  /** The host in the issuer (default 127.0.0.1; `localhost` keeps a real browser's cookies apart from Gatehouse's). */
+  host?: string;
 }
 
 export interface MockIdp {
@@ -73,7 +77,7 @@ const INTERACTION = /^\/idp-interaction\/([A-Za-z0-9_-]+)(\/login|\/abort)?$/;
 
 export async function startMockIdp(options: MockIdpOptions): Promise<MockIdp> {
   const port = await freePort();
-  const issuer = `http://127.0.0.1:${port}`;
+  const issuer = `http://${options.host ?? '127.0.0.1'}:${port}`;
   const clientId = options.clientId ?? 'gatehouse-at-mock-idp';
   const clientSecret = options.clientSecret ?? 'mock-idp-client-secret-0123456789abcdef';
   const callbackUrl = `${options.gatehouseIssuer}/upstream/callback`;
@@ -99,7 +103,7 @@ export async function startMockIdp(options: MockIdpOptions): Promise<MockIdp> {
     cookies: { keys: COOKIE_KEYS },
     responseTypes: ['code'],
     pkce: { required: () => true },
-    scopes: ['openid', 'email', 'profile', 'offline_access'],
+    scopes: ['openid', 'email', 'profile', 'offline_access', ...(options.extraScopes ?? [])],
     claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', 'groups'] },
     // Put the scopes' claims in the ID token (not only at UserInfo), as Okta and Entra do for these claims.
     conformIdTokenClaims: false,
@@ -157,7 +161,8 @@ export async function startMockIdp(options: MockIdpOptions): Promise<MockIdp> {
     }
     const sub = form.get('sub') ?? '';
     if (!accounts[sub]) return html(res, 401, '<p id="error">unknown account</p>');
-    // Login and consent in one step: a grant for everything the client asked (openid email profile offline_access).
+    // Login and consent in one step: a grant for everything the client asked (openid email profile offline_access,
+    // and any extra scope: an access token without a resource carries them all, as the token response's `scope`).
     const clientId = String(details.params.client_id);
     const grant = details.grantId ? await provider.Grant.find(details.grantId) : undefined;
     const g = grant && grant.accountId === sub ? grant : new provider.Grant({ accountId: sub, clientId });

@@ -78,7 +78,7 @@ describe('MCP servers', () => {
     expect(res.json).toEqual({
       uri: URI, name: 'Docs', description: 'The documentation',
       scopes: { 'docs:read': { description: 'Read the docs', tools: ['search', 'fetch'] }, 'docs:write': { description: 'Write docs', tools: [] } },
-      access: { email_domains: ['example.com'], groups: [] }, tool_approval: { purge: 'each-call' }, destructive_tools_approval: null,
+      access: { email_domains: ['example.com'], groups: [] }, tool_approval: { purge: 'each-call' }, destructive_tools_approval: null, delegation: { connections: {}, resources: {} },
       default: false, managed_by: null, from_environment: false, version: expect.any(String),
     });
     const rows = await events('resource.created', { resource: URI });
@@ -152,6 +152,18 @@ describe('MCP servers', () => {
     expect(stale).toMatchObject({ status: 409, json: { field: 'version' } });
     const invalid = checked('updateMcpServer', await call(server(URI), { method: 'PATCH', token: writer, body: { tool_approval: { purge: 'sometimes' } } }));
     expect(invalid).toMatchObject({ status: 400, json: { field: 'tool_approval.purge' } });
+  });
+
+  it('delegation (docs/DELEGATION.md): set with downstream URIs made canonical, refused for the server itself, cleared with null', async () => {
+    const set = checked('updateMcpServer', await call(server(URI), { method: 'PATCH', token: writer, body: { delegation: { connections: { github: ['repo', 'repo'] }, resources: { 'HTTPS://Files.Example.test/mcp': ['files:read'] } } } }));
+    expect(set.status).toBe(200);
+    expect(set.json.delegation).toEqual({ connections: { github: ['repo'] }, resources: { 'https://files.example.test/mcp': ['files:read'] } });
+    const self = checked('updateMcpServer', await call(server(URI), { method: 'PATCH', token: writer, body: { delegation: { resources: { [URI]: [] } } } }));
+    expect(self).toMatchObject({ status: 400, json: { field: 'delegation.resources' } });
+    const badId = checked('updateMcpServer', await call(server(URI), { method: 'PATCH', token: writer, body: { delegation: { connections: { 'Not An Id': [] } } } }));
+    expect(badId.status).toBe(400);
+    const cleared = checked('updateMcpServer', await call(server(URI), { method: 'PATCH', token: writer, body: { delegation: null } }));
+    expect(cleared.json.delegation).toEqual({ connections: {}, resources: {} });
   });
 
   it('scopes: set one (description, tools, access rule, approval), refuse a bad name (audited), remove one', async () => {

@@ -86,6 +86,11 @@ const V2 = version(
         description: Change the docs
         tools: [edit_page]
         approval: each-call
+    delegation:
+      connections:
+        okta: [openid, openid]
+      resources:
+        HTTPS://Files.Example.test/mcp: [files:read]
 clients:
   - client_id: desk-app
     name: Desk
@@ -223,7 +228,7 @@ describe('the configuration file, through the admin service layer', () => {
     const file = load(V2, CLIENT_SECRET_2);
     const planned = await planConfigFile(file, ctx);
     expect(shown(planned)).toEqual([
-      `~ mcp_server ${DOCS} (name, scopes)`,
+      `~ mcp_server ${DOCS} (name, scopes, delegation)`,
       '~ connection okta (groups_claim)',
       '~ client desk-app (redirect_uris)',
       '~ client ci-agent (secret)',
@@ -233,6 +238,8 @@ describe('the configuration file, through the admin service layer', () => {
     expect(await applyConfigFile(file, ctx)).toEqual(planned);
     expect(await planConfigFile(file, ctx)).toEqual([]);
     expect(await ctx.resources.find(TICKETS)).toBeUndefined();
+    // The delegation policy as stored: the downstream URI canonical, scopes once (docs/DELEGATION.md).
+    expect((await ctx.resources.find(DOCS))!.delegation).toEqual({ connections: { okta: ['openid'] }, resources: { 'https://files.example.test/mcp': ['files:read'] } });
     expect(await ctx.resources.find(UNMANAGED)).toBeDefined();
     expect((await ctx.policy.entries()).find((e) => e.name === 'REGISTRATION')?.overridden).toBe(false);
     expect((await clientMetadata(ctx.db, ctx.box, 'ci-agent'))?.client_secret).toBe(CLIENT_SECRET_2);
@@ -315,7 +322,7 @@ describe('the configuration file, as an operator uses it', () => {
     const plan = await run(['config', 'plan', '--file', V1], { CI_AGENT_SECRET: CLIENT_SECRET_1 });
     expect(plan.code).toBe(0);
     expect(plan.stdout.trim().split('\n')).toEqual([
-      `~ mcp_server ${DOCS} (name, scopes)`,
+      `~ mcp_server ${DOCS} (name, scopes, delegation)`,
       `+ mcp_server ${TICKETS}`,
       '~ connection okta (groups_claim)',
       '~ client desk-app (redirect_uris)',

@@ -14,6 +14,7 @@ const resource = (over: Partial<Resource> = {}): Resource => ({
   },
   toolApproval: { purge: 'each-call' },
   isDefault: false,
+  delegation: { connections: {}, resources: {} },
   managedBy: null,
   ...over,
 });

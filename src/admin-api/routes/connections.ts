@@ -31,6 +31,8 @@ export const Connection = z
     orgs: z.array(z.string()),
     store_tokens: z.boolean(),
     allow_private_network: z.boolean(),
+    id_jag: z.boolean().meta({ description: 'Accepts identity assertions (ID-JAG) from this IdP (docs/ENTERPRISE-MANAGED-AUTHORIZATION.md).' }),
+    id_jag_resource: z.string().nullable().meta({ description: 'The MCP server an assertion without `resource` is for (Okta sends none).' }),
     has_global_logout_secret: z.boolean().meta({ description: 'Whether a global token revocation credential is set (docs/UNIVERSAL-LOGOUT.md; it is never answered again).' }),
     source: z.string().meta({ description: 'Who added it: env (UPSTREAM_*, put back by every start), console, cli, api, config.' }),
     managed_by: z.string().nullable().meta({ description: 'The configuration file that manages it; only that file changes it.' }),
@@ -55,6 +57,8 @@ const settings = {
   orgs: list.optional(),
   store_tokens: z.boolean().optional(),
   allow_private_network: z.boolean().optional(),
+  id_jag: z.boolean().optional().meta({ description: 'Accept identity assertions (ID-JAG) from this IdP; oidc, okta, entra and google only. Default false.' }),
+  id_jag_resource: text(2000).optional().meta({ description: 'The MCP server resource URI used when an assertion carries no `resource` (as Okta\'s do).' }),
 };
 
 const ConnectionInput = z
@@ -82,13 +86,15 @@ const ConnectionId = z.object({ id: z.string().min(1).max(200) });
 const SNAKE: Record<SpecField, string> = {
   id: 'id', kind: 'kind', name: 'name', issuer: 'issuer', clientId: 'client_id', clientSecret: 'client_secret', scopes: 'scopes', tenant: 'tenant',
   allowedTenants: 'allowed_tenants', hostedDomains: 'hosted_domains', groupsClaim: 'groups_claim', orgs: 'orgs', storeTokens: 'store_tokens', allowPrivateNetwork: 'allow_private_network',
+  idJag: 'id_jag', idJagResource: 'id_jag_resource',
 };
 
 export function connectionJson(c: ConnectionView) {
   return {
     id: c.id, name: c.name, kind: c.kind, issuer: c.issuer ?? null, client_id: c.clientId ?? null, has_client_secret: c.hasClientSecret,
     scopes: c.scopes, tenant: c.tenant ?? null, allowed_tenants: c.allowedTenants, hosted_domains: c.hostedDomains, groups_claim: c.groupsClaim ?? null,
-    orgs: c.orgs, store_tokens: c.storeTokens, allow_private_network: c.allowPrivateNetwork, has_global_logout_secret: c.hasGlobalLogoutSecret, source: c.source, managed_by: c.managedBy,
+    orgs: c.orgs, store_tokens: c.storeTokens, allow_private_network: c.allowPrivateNetwork,
+    id_jag: !!c.idJag, id_jag_resource: c.idJagResource ?? null, has_global_logout_secret: c.hasGlobalLogoutSecret, source: c.source, managed_by: c.managedBy,
     created_at: c.createdAt.toISOString(), updated_at: c.updatedAt.toISOString(),
     // The service's own version (admin/connections.ts), so If-Match compares what its update compares.
     version: ConnectionAdmin.version(c),
@@ -114,7 +120,7 @@ function specOf(id: string, kind: ConnectionSpec['kind'], body: z.output<typeof 
   return connectionSpec({
     id, kind, name: body.name, issuer: body.issuer, clientId: body.client_id, clientSecret, scopes: body.scopes, tenant: body.tenant,
     allowedTenants: body.allowed_tenants, hostedDomains: body.hosted_domains, groupsClaim: body.groups_claim, orgs: body.orgs,
-    storeTokens: body.store_tokens, allowPrivateNetwork: body.allow_private_network,
+    storeTokens: body.store_tokens, allowPrivateNetwork: body.allow_private_network, idJag: body.id_jag, idJagResource: body.id_jag_resource,
   });
 }
 

@@ -28,6 +28,9 @@ export const McpServer = z
     access: AccessRule.nullable().meta({ description: 'Who may get tokens for it at all; null: everyone who may sign in.' }),
     tool_approval: z.record(z.string(), ApprovalMode),
     destructive_tools_approval: ApprovalMode.nullable(),
+    delegation: z
+      .object({ connections: z.record(z.string(), z.array(z.string())), resources: z.record(z.string(), z.array(z.string())) })
+      .meta({ description: 'docs/DELEGATION.md: connection id → upstream scopes, and MCP server URI → scopes, it may obtain by token exchange.' }),
     default: z.boolean().meta({ description: 'Used for clients that send no resource parameter.' }),
     managed_by: z.string().nullable().meta({ description: 'The configuration file that manages it; only that file changes it.' }),
     from_environment: z.boolean().meta({ description: 'Defined by RESOURCES: seeded again at every start, so a change here lasts until then.' }),
@@ -51,6 +54,7 @@ const ServerPatch = z
     access: resourceSeed.shape.access.unwrap().nullable().optional(),
     tool_approval: resourceSeed.shape.tool_approval.unwrap().nullable().optional(),
     destructive_tools_approval: resourceSeed.shape.destructive_tools_approval.unwrap().nullable().optional(),
+    delegation: resourceSeed.shape.delegation.unwrap().nullable().optional(),
     default: z.boolean().optional(),
     version: Version.optional(),
   })

@@ -60,6 +60,8 @@ export async function exportConfig(ctx: ConfigContext): Promise<Record<string, u
       ...(c.orgs.length ? { orgs: c.orgs } : {}),
       ...(c.storeTokens ? { store_tokens: true } : {}),
       ...(c.allowPrivateNetwork ? { allow_private_network: true } : {}),
+      ...(c.idJag ? { id_jag: true } : {}),
+      id_jag_resource: c.idJagResource,
     }));
 
   const policy = Object.fromEntries((await ctx.policy.entries()).filter((e) => e.overridden).map((e) => [e.name, e.effective]));

@@ -118,7 +118,7 @@ function lineOf(doc: Document, counter: LineCounter, path: Path): number {
 const SPEC_KEY: Record<SpecField, string> = {
   id: 'id', kind: 'kind', name: 'name', issuer: 'issuer', clientId: 'client_id', clientSecret: 'client_secret', scopes: 'scopes',
   tenant: 'tenant', allowedTenants: 'allowed_tenants', hostedDomains: 'hosted_domains', groupsClaim: 'groups_claim', orgs: 'orgs',
-  storeTokens: 'store_tokens', allowPrivateNetwork: 'allow_private_network',
+  storeTokens: 'store_tokens', allowPrivateNetwork: 'allow_private_network', idJag: 'id_jag', idJagResource: 'id_jag_resource',
 };
 
 /** Reads, parses and checks the file; throws ConfigFileError with one line per problem. */
@@ -253,6 +253,8 @@ export function loadConfigText(text: string, path: string, options: LoadOptions)
       orgs: c.orgs,
       storeTokens: c.store_tokens,
       allowPrivateNetwork: c.allow_private_network,
+      idJag: c.id_jag,
+      idJagResource: c.id_jag_resource,
     });
     for (const [field, message] of validateConnection(spec, !!options.production)) {
       const p = ['connections', i, SPEC_KEY[field]];

@@ -7,7 +7,7 @@
 import type { ResourceInput } from '../../config.js';
 import { STATIC_SCOPES } from '../../oauth/provider.js';
 import { clientMetadata } from '../../oauth/static-clients.js';
-import type { Resource } from '../../oauth/resources.js';
+import { canonicalResource, type Resource } from '../../oauth/resources.js';
 import type { ConnectionSpec } from '../../upstream/connection.js';
 import type { StoredConnection } from '../../upstream/connections.js';
 import { AdminError } from '../admin-error.js';
@@ -41,7 +41,7 @@ function differing(want: Record<string, unknown>, have: Record<string, unknown>,
   return keys.filter((k) => !same({ v: want[k] }, { v: have[k] }));
 }
 
-const RESOURCE_FIELDS = ['name', 'description', 'scopes', 'access', 'tool_approval', 'destructive_tools_approval', 'default'] as const;
+const RESOURCE_FIELDS = ['name', 'description', 'scopes', 'access', 'tool_approval', 'destructive_tools_approval', 'delegation', 'default'] as const;
 
 /**
  * A file entry in the shape resourceInputOf gives a stored server: what ResourceRegistry.upsert makes of it (a
@@ -64,8 +64,25 @@ export function normalisedServer(seed: ResourceInput & { uri: string }): Record<
     access: rule(seed.access),
     tool_approval: seed.tool_approval && Object.keys(seed.tool_approval).length ? { ...seed.tool_approval } : undefined,
     destructive_tools_approval: seed.destructive_tools_approval,
+    delegation: normalisedDelegation(seed.delegation),
     default: seed.default ?? false,
   };
+}
+
+/** As ResourceRegistry stores it: downstream URIs canonical, scopes deduplicated, absent when it allows nothing. */
+function normalisedDelegation(d: ResourceInput['delegation']): Record<string, unknown> | undefined {
+  if (!d) return undefined;
+  const unique = (v: string[]) => [...new Set(v)];
+  const canonical = (uri: string) => {
+    try {
+      return canonicalResource(uri);
+    } catch {
+      return uri;
+    }
+  };
+  const connections = Object.fromEntries(Object.entries(d.connections ?? {}).map(([id, s]) => [id, unique(s)]));
+  const resources = Object.fromEntries(Object.entries(d.resources ?? {}).map(([uri, s]) => [canonical(uri), unique(s)]));
+  return Object.keys(connections).length || Object.keys(resources).length ? { connections, resources } : undefined;
 }
 
 function storedServer(r: Resource): Record<string, unknown> {
@@ -77,6 +94,7 @@ const CONNECTION_FIELDS: Array<[keyof ConnectionSpec, string]> = [
   ['name', 'name'], ['issuer', 'issuer'], ['clientId', 'client_id'], ['clientSecret', 'client_secret'], ['scopes', 'scopes'],
   ['tenant', 'tenant'], ['allowedTenants', 'allowed_tenants'], ['hostedDomains', 'hosted_domains'], ['groupsClaim', 'groups_claim'],
   ['orgs', 'orgs'], ['storeTokens', 'store_tokens'], ['allowPrivateNetwork', 'allow_private_network'],
+  ['idJag', 'id_jag'], ['idJagResource', 'id_jag_resource'],
 ];
 
 function connectionFields(want: ConnectionSpec, have: StoredConnection): string[] {

@@ -81,6 +81,9 @@ export const connectionEntry = z
     orgs: names.default([]),
     store_tokens: z.boolean().default(false),
     allow_private_network: z.boolean().default(false),
+    // Identity assertions (docs/ENTERPRISE-MANAGED-AUTHORIZATION.md): oidc, okta, entra and google only.
+    id_jag: z.boolean().default(false),
+    id_jag_resource: z.string().min(1).max(2000).optional(),
   })
   .strict();
 export type ConnectionEntry = z.infer<typeof connectionEntry>;

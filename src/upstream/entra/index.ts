@@ -55,6 +55,9 @@ function entraProblems(spec: ConnectionSpec): Array<[SpecField, string]> {
 }
 
 export class EntraConnector extends OidcConnector {
+  /** A Microsoft refresh token is good for every resource the person consented to (docs/TOKEN-VAULT.md). */
+  readonly multiResource = true;
+
   constructor(spec: ConnectionSpec, deps: ConnectorDeps) {
     // `profile` carries `oid`, the subject: keep it even in a custom scope list.
     const scopes = spec.scopes.length && !spec.scopes.includes('profile') ? [...spec.scopes, 'profile'] : spec.scopes;
@@ -75,6 +78,14 @@ export class EntraConnector extends OidcConnector {
       );
     }
     if (!str(claims.oid)) throw new Error('Microsoft sent no oid claim (the profile scope was not granted)');
+  }
+
+  /**
+   * Another resource's token (https://graph.microsoft.com, an API's application id URI): `.default` asks for every
+   * permission already consented for it, offline_access for the rotated refresh token. Never more than consented.
+   */
+  protected override resourceScope(resource: string): string {
+    return `${resource.replace(/\/+$/, '')}/.default offline_access`;
   }
 
   /** `email` is an unverified directory attribute; only `xms_edov` (an optional claim) vouches for its domain. */

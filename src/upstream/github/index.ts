@@ -12,8 +12,8 @@
 //   answers 403): an owner must approve Gatehouse's app for the organisation.
 import * as oc from 'openid-client';
 import { commonProblems, connectionFetch, insecureAllowed, type ConnectionKind, type ConnectionSpec, type ConnectorDeps, type SpecField } from '../connection.js';
-import { UpstreamError, type DiscoveryReport, type Identity, type RedirectConnector, type Revalidation, type UpstreamChecks, type UpstreamTokens } from '../connector.js';
-import { refusedByIdp, tokensOf } from '../oidc/oidc-client.js';
+import { RefreshRefused, UpstreamError, type DiscoveryReport, type Identity, type RedirectConnector, type RefreshedTokens, type Revalidation, type StartOptions, type UpstreamChecks, type UpstreamTokens } from '../connector.js';
+import { tokensOf } from '../oidc/oidc-client.js';
 
 export const GITHUB_BASE = 'https://github.com';
 const ORG = /^[a-z0-9](?:[a-z0-9-]{0,38})$/i;
@@ -80,12 +80,13 @@ export class GithubConnector implements RedirectConnector {
     this.#config[oc.customFetch] = this.#fetch as oc.CustomFetch;
   }
 
-  async start(): Promise<{ url: URL; checks: UpstreamChecks }> {
+  async start(options: StartOptions = {}): Promise<{ url: URL; checks: UpstreamChecks }> {
     const codeVerifier = oc.randomPKCECodeVerifier();
     const checks = { state: oc.randomState(), codeVerifier };
     const url = oc.buildAuthorizationUrl(this.#config, {
       redirect_uri: this.deps.redirectUri,
-      scope: this.#scopes.join(' '),
+      // Incremental consent (docs/CONNECT-ACCOUNT.md): GitHub asks the person again for the added scopes.
+      scope: [...new Set([...this.#scopes, ...(options.scopes ?? [])])].join(' '),
       code_challenge: await oc.calculatePKCECodeChallenge(codeVerifier),
       code_challenge_method: 'S256',
       state: checks.state,
@@ -148,11 +149,9 @@ export class GithubConnector implements RedirectConnector {
     let current = tokens;
     if (tokens?.refreshToken && (!tokens.accessToken || (tokens.expiresAt && tokens.expiresAt.getTime() <= Date.now() + 60_000))) {
       try {
-        const refreshed = tokensOf(await oc.refreshTokenGrant(this.#config, tokens.refreshToken));
-        current = { ...refreshed, refreshToken: refreshed.refreshToken ?? tokens.refreshToken };
+        current = await this.refresh(tokens);
       } catch (err) {
-        const refusal = refusedByIdp(err, 'refresh');
-        if (refusal) return { outcome: 'gone', reason: refusal, refreshTokenRefused: true };
+        if (err instanceof RefreshRefused) return { outcome: 'gone', reason: err.reason, refreshTokenRefused: true };
         throw err;
       }
     }
@@ -174,6 +173,41 @@ export class GithubConnector implements RedirectConnector {
     const email = await this.#primaryEmail(token);
     const identity: Identity = { connector: this.spec.id, issuer: this.#base, subject: String(user.id), ...email, name: (typeof user.name === 'string' && user.name) || user.login, groups };
     return { outcome: 'current', identity, ...(current !== tokens ? { tokens: current } : {}) };
+  }
+
+  /**
+   * Redeems a GitHub App's expiring user token's refresh token (docs/TOKEN-VAULT.md). Each is single use: the answer
+   * carries the next one, which must be kept. GitHub answers errors with HTTP 200 and an `error` field (or 4xx):
+   * `bad_refresh_token` (spent, expired or revoked) and `invalid_grant` mean the token is dead; any other error, an
+   * unreadable answer or a 5xx is an outage. OAuth Apps' tokens never expire and come with no refresh token.
+   */
+  async refresh(tokens: UpstreamTokens): Promise<RefreshedTokens> {
+    if (!tokens.refreshToken) throw new RefreshRefused('no GitHub refresh token is kept (an OAuth App token, which does not expire)');
+    const endpoint = this.#config.serverMetadata().token_endpoint!;
+    const response = await this.#fetch(endpoint, {
+      method: 'POST',
+      headers: { accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded', 'user-agent': 'Gatehouse' },
+      body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: tokens.refreshToken, client_id: this.spec.clientId!, client_secret: this.spec.clientSecret ?? '' }),
+      redirect: 'error',
+      signal: AbortSignal.timeout(TIMEOUT_S * 1000),
+    });
+    const body = (await response.json().catch(() => undefined)) as Record<string, unknown> | undefined;
+    const error = typeof body?.error === 'string' ? body.error : undefined;
+    if (error === 'bad_refresh_token' || error === 'invalid_grant') {
+      const description = typeof body?.error_description === 'string' ? `: ${body.error_description}` : '';
+      throw new RefreshRefused(`GitHub answered ${error}${description}`);
+    }
+    if (response.status !== 200 || error || typeof body?.access_token !== 'string') {
+      throw new Error(`GitHub answered the refresh with HTTP ${response.status}${error ? ` (${error})` : ''}`);
+    }
+    const next = tokensOf({
+      access_token: body.access_token,
+      refresh_token: typeof body.refresh_token === 'string' ? body.refresh_token : undefined,
+      expires_in: typeof body.expires_in === 'number' ? body.expires_in : undefined,
+      scope: typeof body.scope === 'string' ? body.scope : undefined,
+    });
+    // An empty scope is GitHub App tokens' (their permissions are the app's): keep what was stored.
+    return { ...next, refreshToken: next.refreshToken ?? tokens.refreshToken, scope: next.scope || tokens.scope };
   }
 
   /** The primary address, verified or not; without the user:email grant (404/403), no address at all. */

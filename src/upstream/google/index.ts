@@ -49,6 +49,11 @@ export class GoogleConnector extends OidcConnector {
     };
   }
 
+  /** Added scopes need a refresh token covering them and the earlier ones: a fresh consent that keeps past grants. */
+  protected override incrementalParams(): Record<string, string> {
+    return { access_type: 'offline', prompt: 'consent', include_granted_scopes: 'true' };
+  }
+
   protected override emailVerified(claims: Record<string, unknown>): boolean {
     const email = str(claims.email)?.toLowerCase() ?? '';
     const hosted = str(claims.hd) !== undefined || email.endsWith('@gmail.com') || email.endsWith('@googlemail.com');

@@ -1,7 +1,7 @@
 // Generic OpenID Connect: any IdP with discovery (Keycloak, Auth0, Authentik, Ping, an Okta or Entra set up by
 // hand…). The okta, entra and google kinds extend this connector with their own request parameters and checks.
 import { commonProblems, connectionFetch, insecureAllowed, type ConnectionKind, type ConnectionSpec, type ConnectorDeps, type SpecField, oidcRevalidation } from '../connection.js';
-import { UpstreamError, type DiscoveryReport, type Identity, type RedirectConnector, type Revalidation, type StartOptions, type UpstreamChecks, type UpstreamTokens } from '../connector.js';
+import { RefreshRefused, UpstreamError, type DiscoveryReport, type Identity, type RedirectConnector, type RefreshedTokens, type RefreshRequest, type Revalidation, type StartOptions, type UpstreamChecks, type UpstreamTokens } from '../connector.js';
 import { groupsFrom, OidcClient, refusedByIdp, str, type IdTokenClaims } from './oidc-client.js';
 
 export const DEFAULT_OIDC_SCOPES = ['openid', 'email', 'profile'];
@@ -45,6 +45,11 @@ export class OidcConnector implements RedirectConnector {
     return {};
   }
 
+  /** A kind's extra authorization parameters when more scopes are asked for (StartOptions.scopes). */
+  protected incrementalParams(): Record<string, string> {
+    return {};
+  }
+
   /** A kind's own checks on the validated ID token; throws UpstreamError to refuse. */
   protected verify(_claims: IdTokenClaims): void {}
 
@@ -72,8 +77,11 @@ export class OidcConnector implements RedirectConnector {
   start(options: StartOptions = {}): Promise<{ url: URL; checks: UpstreamChecks }> {
     const params = this.authorizationParams();
     // OIDC Core §3.1.2.1: prompt=login makes the IdP re-authenticate (Google's prompt=consent is kept beside it).
+    // Incremental consent (docs/CONNECT-ACCOUNT.md): the asked scopes join the connection's, with what keeps a refresh token.
+    const more = options.scopes?.length ? [...options.scopes, ...this.offlineScopes()] : [];
+    if (more.length) Object.assign(params, this.incrementalParams());
     if (options.freshLogin) params.prompt = [...new Set([...(params.prompt ?? '').split(' ').filter(Boolean), 'login'])].join(' ');
-    return this.client.start(params);
+    return this.client.start(params, more);
   }
 
   async finish(callback: URL, checks: UpstreamChecks): Promise<{ identity: Identity; tokens?: UpstreamTokens }> {
@@ -99,10 +107,9 @@ export class OidcConnector implements RedirectConnector {
     if (tokens?.refreshToken) {
       let refreshed;
       try {
-        refreshed = await this.client.refresh(tokens.refreshToken);
+        refreshed = await this.#redeem(tokens.refreshToken);
       } catch (err) {
-        const refusal = refusedByIdp(err, 'refresh');
-        if (refusal) return { outcome: 'gone', reason: refusal, refreshTokenRefused: true };
+        if (err instanceof RefreshRefused) return { outcome: 'gone', reason: err.reason, refreshTokenRefused: true };
         throw err;
       }
       const { claims, accessToken } = refreshed;
@@ -131,6 +138,33 @@ export class OidcConnector implements RedirectConnector {
       return this.#current(known, this.#claimsOf(known, profile), profile, groupsClaim);
     }
     return { outcome: 'cannot', reason: tokens?.accessToken ? 'no upstream refresh token, and the access token from the login has expired' : 'no upstream token kept from the login' };
+  }
+
+  /**
+   * The token vault's refresh (docs/TOKEN-VAULT.md): the same grant as re-validation's. A kind whose refresh tokens
+   * span resources (resourceScope) asks for another resource's token; the others give the connection's own.
+   */
+  async refresh(tokens: UpstreamTokens, request: RefreshRequest = {}): Promise<RefreshedTokens> {
+    if (!tokens.refreshToken) throw new RefreshRefused('no upstream refresh token is kept');
+    const scope = request.resource ? this.resourceScope(request.resource) : undefined;
+    const { tokens: next } = await this.#redeem(tokens.refreshToken, scope ? { scope } : {});
+    return { ...next, refreshToken: next.refreshToken ?? tokens.refreshToken, ...(scope ? { resource: request.resource } : {}) };
+  }
+
+  /** The scope that asks for `resource`'s token with this kind's refresh token; undefined: the kind cannot. */
+  protected resourceScope(_resource: string): string | undefined {
+    return undefined;
+  }
+
+  /** The refresh grant; the IdP's refusal of the refresh token itself becomes RefreshRefused. */
+  async #redeem(refreshToken: string, parameters: Record<string, string> = {}) {
+    try {
+      return await this.client.refresh(refreshToken, parameters);
+    } catch (err) {
+      const refusal = refusedByIdp(err, 'refresh');
+      if (refusal) throw new RefreshRefused(refusal);
+      throw err;
+    }
   }
 
   /** UserInfo's answer in the ID token's shape, for the kind's checks and subject. */

@@ -54,13 +54,13 @@ export class OidcClient {
   }
 
   /** The URL to send the browser to, with only the parameters given here: never an MCP client's. */
-  async start(extra: Record<string, string> = {}): Promise<{ url: URL; checks: UpstreamChecks }> {
+  async start(extra: Record<string, string> = {}, moreScopes: string[] = []): Promise<{ url: URL; checks: UpstreamChecks }> {
     const config = await this.configuration();
     const codeVerifier = oc.randomPKCECodeVerifier();
     const checks = { state: oc.randomState(), nonce: oc.randomNonce(), codeVerifier };
     const url = oc.buildAuthorizationUrl(config, {
       redirect_uri: this.options.redirectUri,
-      scope: this.options.scopes.join(' '),
+      scope: [...new Set([...this.options.scopes, ...moreScopes])].join(' '),
       code_challenge: await oc.calculatePKCECodeChallenge(codeVerifier),
       code_challenge_method: 'S256',
       state: checks.state,
@@ -93,8 +93,8 @@ export class OidcClient {
    * The refresh token grant (docs/IDENTITY-LIFECYCLE.md): a new access token and, when the IdP sends one, an ID token
    * validated like a login's (signature, issuer, audience, expiry). A refresh token the IdP omits keeps the old one.
    */
-  async refresh(refreshToken: string): Promise<{ claims: IdTokenClaims | undefined; accessToken: string; tokens: UpstreamTokens }> {
-    const response = await oc.refreshTokenGrant(await this.configuration(), refreshToken);
+  async refresh(refreshToken: string, parameters: Record<string, string> = {}): Promise<{ claims: IdTokenClaims | undefined; accessToken: string; tokens: UpstreamTokens }> {
+    const response = await oc.refreshTokenGrant(await this.configuration(), refreshToken, parameters);
     return { claims: response.claims(), accessToken: response.access_token, tokens: tokensOf(response) };
   }
 }

@@ -231,6 +231,27 @@ describe('an MCP server page', () => {
     expect((await gh.services.resources.find(NOTES))!.toolApproval).toEqual({ delete_note: 'each-call', export: 'once-per-grant' });
   });
 
+  it('sets the delegation policy (docs/DELEGATION.md): connections and MCP servers with their scopes, shown back; bad lines refused, nothing stored', async () => {
+    const form = { name: 'Notes', description: '', scopes: 'notes:read', emailDomains: '', groups: '', destructiveApproval: '', toolApprovals: '' };
+    const res = await admin.submit(`/resources/${id(NOTES)}`, `/resources/${id(NOTES)}`, { ...form, delegateConnections: 'github | repo read:user\nentra', delegateResources: 'https://files.example.test/mcp | files:read' });
+    expect(res.status).toBe(303);
+    expect((await gh.services.resources.find(NOTES))!.delegation).toEqual({ connections: { github: ['repo', 'read:user'], entra: [] }, resources: { 'https://files.example.test/mcp': ['files:read'] } });
+    const page = decode((await admin.page(`/resources/${id(NOTES)}`)).html);
+    expect(page).toContain('entra\ngithub | repo read:user</textarea>');
+    expect(page).toContain('https://files.example.test/mcp | files:read</textarea>');
+    for (const [field, value, message] of [
+      ['delegateConnections', 'Not An Id | repo', 'is not a connection id'],
+      ['delegateConnections', 'github | a | b', 'Line 1: expected'],
+      ['delegateResources', 'not a url | x', 'must be an absolute URL'],
+      ['delegateResources', `${NOTES} | notes:read`, 'does not exchange tokens for itself'],
+    ] as const) {
+      const bad = await admin.submit(`/resources/${id(NOTES)}`, `/resources/${id(NOTES)}`, { ...form, delegateConnections: '', delegateResources: '', [field]: value });
+      expect({ value, status: bad.status }).toEqual({ value, status: 400 });
+      expect(decode(await bad.text())).toContain(message);
+    }
+    expect((await gh.services.resources.find(NOTES))!.delegation.connections).toEqual({ github: ['repo', 'read:user'], entra: [] });
+  });
+
   it('shows HTML in names and descriptions escaped', async () => {
     const uri = 'https://escape.example.test/mcp';
     const res = await create({ uri, name: EVIL, description: EVIL, scopes: `s | ${EVIL.replace(/\|/g, '')}`, emailDomains: '', groups: '' });

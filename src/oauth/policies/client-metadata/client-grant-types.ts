@@ -14,21 +14,45 @@
 // - static-admin: client_credentials only with a client secret.
 // - stored: client_credentials is dropped from a client without the machine mark (defence in depth: nothing else
 //   should have written one).
+//
+// Delegation (docs/DELEGATION.md): token exchange (RFC 8693) belongs only to an MCP server's own client — confidential,
+// admin-created, bound to its resource (gatehouse_resource) — since it hands out the person's upstream tokens. The
+// identity assertion grant (jwt-bearer, ID-JAG) needs a confidential client of any source: a CIMD client keeps it
+// when its document authenticates with private_key_jwt; a public client never gets it.
 import type { ClientMetadataRule, ClientSource } from '../../client-metadata-policy.js';
-import { MACHINE_CLIENT_PROPERTY } from './client-admin-properties.js';
+import { MACHINE_CLIENT_PROPERTY, RESOURCE_PROPERTY } from './client-admin-properties.js';
+import { clientKind } from '../../client-kind.js';
 
 const PERSON_GRANTS = new Set(['authorization_code', 'refresh_token']);
 const CLIENT_CREDENTIALS = 'client_credentials';
+export const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+export const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
+
 
 function allowedGrants(source: ClientSource, meta: Record<string, unknown>): Set<string> {
-  if (source === 'static-admin' && meta.token_endpoint_auth_method !== 'none') return new Set([...PERSON_GRANTS, CLIENT_CREDENTIALS]);
-  return PERSON_GRANTS;
+  const allowed = new Set(PERSON_GRANTS);
+  // oidc-provider's default method is client_secret_basic (provider.ts clientDefaults): unset counts as confidential
+  // for an admin's client; a metadata document must say private_key_jwt itself.
+  const isConfidential = source === 'cimd' ? meta.token_endpoint_auth_method === 'private_key_jwt' : meta.token_endpoint_auth_method !== 'none';
+  if (isConfidential) allowed.add(JWT_BEARER);
+  if (source === 'static-admin' && meta.token_endpoint_auth_method !== 'none') {
+    allowed.add(CLIENT_CREDENTIALS);
+    if (typeof meta[RESOURCE_PROPERTY] === 'string') allowed.add(TOKEN_EXCHANGE);
+  }
+  return allowed;
 }
 
 export const clientGrantTypes: ClientMetadataRule = (meta, source) => {
   const grants = meta.grant_types;
   if (source === 'stored') {
-    if (Array.isArray(grants) && meta[MACHINE_CLIENT_PROPERTY] !== true) meta.grant_types = grants.filter((g) => g !== CLIENT_CREDENTIALS);
+    if (Array.isArray(grants)) {
+      const serverOwn = typeof meta[RESOURCE_PROPERTY] === 'string' && meta[MACHINE_CLIENT_PROPERTY] === true && clientKind(String(meta.client_id)) === 'static';
+      meta.grant_types = grants.filter(
+        (g) => (g !== CLIENT_CREDENTIALS || meta[MACHINE_CLIENT_PROPERTY] === true) && (g !== TOKEN_EXCHANGE || serverOwn) && (g !== JWT_BEARER || meta.token_endpoint_auth_method !== 'none'),
+      );
+      // An MCP server's own client made before token exchange existed gains it (docs/DELEGATION.md).
+      if (serverOwn && !grants.includes(TOKEN_EXCHANGE)) (meta.grant_types as string[]).push(TOKEN_EXCHANGE);
+    }
     return undefined;
   }
   const responseTypes = meta.response_types;
@@ -40,7 +64,7 @@ export const clientGrantTypes: ClientMetadataRule = (meta, source) => {
     if (Array.isArray(grants)) {
       meta.grant_types = grants.filter((g) => allowed.has(String(g)));
       if (grants.length && !(meta.grant_types as unknown[]).length) {
-        return `grant_types names no grant this server gives an application identified by a metadata document (only authorization_code and refresh_token; it named ${grants.map(String).join(', ')})`;
+        return `grant_types names no grant this server gives an application identified by a metadata document (only authorization_code, refresh_token and, with private_key_jwt, ${JWT_BEARER}; it named ${grants.map(String).join(', ')})`;
       }
     }
     if (Array.isArray(responseTypes)) {
@@ -53,6 +77,8 @@ export const clientGrantTypes: ClientMetadataRule = (meta, source) => {
   if (Array.isArray(grants)) {
     const refused = grants.filter((g) => !allowed.has(String(g)));
     if (refused.includes(CLIENT_CREDENTIALS) && source === 'static-admin') return 'client_credentials needs a confidential client (with a client secret)';
+    if (refused.includes(TOKEN_EXCHANGE) && source === 'static-admin') return `${TOKEN_EXCHANGE} needs a confidential client bound to its MCP server (--resource)`;
+    if (refused.includes(JWT_BEARER)) return `${JWT_BEARER} needs a confidential client`;
     if (refused.length) return `grant type ${refused.map(String).join(', ')} ${source === 'static-admin' ? 'is not supported' : 'cannot be registered dynamically'}; only authorization_code and refresh_token`;
   }
   if (Array.isArray(responseTypes) && responseTypes.some((r) => r !== 'code')) return 'only the code response type is supported';

@@ -7,21 +7,13 @@
 //   again through the IdP, nothing revoked;
 // - the IdP cannot be asked and the outage rule refuses → 503 temporarily_unavailable with Retry-After; the
 //   grant and the refresh token stay, so the client tries again.
-import { errors, type KoaContextWithOIDC } from 'oidc-provider';
+import type { KoaContextWithOIDC } from 'oidc-provider';
 import { requestOrigin, type AuditLog } from '../../../audit/writer.js';
 import type { Account } from '../../../upstream/accounts.js';
 import type { IdentityRow, Revalidator } from '../../../upstream/revalidation.js';
 import { identitiesKey, takeAhead } from '../../read-ahead.js';
 
-class TemporarilyUnavailable extends errors.OIDCProviderError {
-  constructor(description: string) {
-    super(503, 'temporarily_unavailable');
-    // oidc-provider hides a 5xx behind server_error; this one is the answer RFC 6749 §5.2 names, meant to be read.
-    this.expose = true;
-    Object.assign(this, { error_description: description });
-  }
-  declare expose: boolean;
-}
+import { TemporarilyUnavailable } from '../../temporarily-unavailable.js';
 
 /** The account a refresh goes on with (re-validated), or undefined when it must be refused. */
 export async function revalidatedAtRefresh(ctx: KoaContextWithOIDC, deps: { revalidator?: Revalidator | undefined; audit: AuditLog }, account: Account): Promise<Account | undefined> {

@@ -1,13 +1,19 @@
-// The caller's access token, as the MCP server forwards it with an approval request (docs/TOOL-APPROVALS.md): Gatehouse
-// checks it itself — its own published keys, iss, typ at+jwt, exp, aud = the reporting server's resource — and takes
-// the approval's binding from it, so an MCP server can ask only on behalf of someone who called it with a live token.
+// A Gatehouse access token an MCP server hands back: with an approval request (docs/TOOL-APPROVALS.md) or as the
+// subject token of a token exchange (docs/DELEGATION.md). Gatehouse checks it itself — its own published keys, iss,
+// typ at+jwt, exp, aud = the presenting server's resource — and takes the binding from it, so an MCP server acts
+// only on behalf of someone who called it with a live token minted for it.
 import { createLocalJWKSet, jwtVerify, type JWTVerifyGetKey } from 'jose';
-import type { KeySet } from '../oauth/keys.js';
+import type { KeySet } from './keys.js';
 
 export interface TokenBinding {
   accountId: string;
   clientId: string;
   grantId: string;
+  scopes: string[];
+  /** Seconds since the epoch. */
+  expiresAt: number;
+  /** The `act` claim of a token obtained by token exchange (docs/DELEGATION.md). */
+  actor?: unknown;
 }
 
 export class AccessTokenChecker {
@@ -35,6 +41,7 @@ export class AccessTokenChecker {
     const { sub, client_id: clientId, grant_id: grantId } = payload;
     if (typeof sub !== 'string' || typeof clientId !== 'string') throw new Error('access_token names no subject or client (a client-credentials token has no person to ask)');
     if (typeof grantId !== 'string') throw new Error('access_token carries no grant: sign in again for a new token');
-    return { accountId: sub, clientId, grantId };
+    const scopes = typeof payload.scope === 'string' ? payload.scope.split(' ').filter(Boolean) : [];
+    return { accountId: sub, clientId, grantId, scopes, expiresAt: Number(payload.exp), ...(payload.act !== undefined ? { actor: payload.act } : {}) };
   }
 }

@@ -1,0 +1,183 @@
+// RFC 8693 token exchange at /token (docs/DELEGATION.md): an MCP server, authenticated as its own confidential client
+// bound to its resource, trades the Gatehouse access token a person's client sent it for
+// - the person's upstream token at a connection (`audience=<connection id>`, optional upstream `resource` and
+//   `scope`), from the token vault; or
+// - a Gatehouse token for another registered MCP server (`resource=<its URI>`), naming the calling server as the
+//   actor (`act: {sub: <client id>}`), with scopes the person granted.
+// Rules, in order: the caller is an admin-created confidential client bound to an MCP server; the subject token
+// verifies with Gatehouse's keys and its `aud` is exactly that server (a server exchanges only tokens minted for it:
+// no confused deputy); it is not itself delegated; the grant behind it is live and the person still active; the
+// server's delegation policy lists the target and the scopes. Each refusal is an OAuth error, audited by
+// audit/provider-events.ts as `token.refused`; each success as `token.issued`.
+import { errors, type KoaContextWithOIDC } from 'oidc-provider';
+import { AccessTokenChecker, type TokenBinding } from '../access-token.js';
+import { clientKind } from '../client-kind.js';
+import { RESOURCE_PROPERTY } from '../policies/client-metadata/client-admin-properties.js';
+import { TOKEN_EXCHANGE } from '../policies/client-metadata/client-grant-types.js';
+import { TemporarilyUnavailable } from '../temporarily-unavailable.js';
+import { refusedAccess } from '../policies/hooks/resource-access.js';
+import type { Resource } from '../resources.js';
+import { connectAccountUrl } from '../../upstream/connect-url.js';
+import { VaultUnavailable } from '../../upstream/token-vault.js';
+import { setActor } from './actor.js';
+import type { GrantDeps, GrantType } from './index.js';
+
+export const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
+
+/** oidc-provider's InvalidGrant keeps its detail to itself; a refusal here says what failed. */
+function invalidGrant(description: string): errors.InvalidGrant {
+  return Object.assign(new errors.InvalidGrant(description), { error_description: description });
+}
+
+const one = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+const scopesOf = (v: unknown): string[] => [...new Set((one(v) ?? '').split(' ').filter(Boolean))];
+
+/** The MCP server the calling client speaks for, or a refusal: only its own confidential client may exchange. */
+async function callingServer(ctx: KoaContextWithOIDC, deps: GrantDeps): Promise<Resource> {
+  const client = ctx.oidc.client!;
+  if (client.clientAuthMethod === 'none' || clientKind(client.clientId) !== 'static') {
+    throw new errors.UnauthorizedClient('token exchange is only for an MCP server\'s own confidential client, created by an administrator');
+  }
+  const bound = (client as unknown as Record<string, unknown>)[RESOURCE_PROPERTY];
+  const server = typeof bound === 'string' ? await deps.resources.find(bound) : undefined;
+  if (!server) throw new errors.UnauthorizedClient('this client is not bound to a registered MCP server (client add --resource)');
+  return server;
+}
+
+/** The person behind the subject token, with a live grant; a refusal names what failed. */
+async function subjectOf(ctx: KoaContextWithOIDC, deps: GrantDeps, checker: AccessTokenChecker, server: Resource): Promise<TokenBinding> {
+  const { params } = ctx.oidc;
+  if (params!.subject_token_type !== ACCESS_TOKEN_TYPE) throw new errors.InvalidRequest(`subject_token_type must be ${ACCESS_TOKEN_TYPE}`);
+  if (params!.actor_token !== undefined || params!.actor_token_type !== undefined) {
+    throw new errors.InvalidRequest('actor_token is not supported: the authenticated client is the actor');
+  }
+  if (params!.requested_token_type !== undefined && params!.requested_token_type !== ACCESS_TOKEN_TYPE) {
+    throw new errors.InvalidRequest(`requested_token_type must be ${ACCESS_TOKEN_TYPE}`);
+  }
+  let binding: TokenBinding;
+  try {
+    binding = await checker.check(String(params!.subject_token), server.uri);
+  } catch (err) {
+    throw invalidGrant(`subject_token: ${(err as Error).message.replace('access_token ', '')}`);
+  }
+  if (binding.actor !== undefined) throw invalidGrant('subject_token was itself obtained by token exchange: it cannot be exchanged again');
+  const grant = await ctx.oidc.provider.Grant.find(binding.grantId);
+  if (!grant || grant.accountId !== binding.accountId || grant.clientId !== binding.clientId) {
+    throw invalidGrant('the grant behind subject_token was revoked or has expired');
+  }
+  const account = await deps.accounts.findById(binding.accountId);
+  if (!account || account.disabled || account.deprovisionedAt) throw invalidGrant('the person behind subject_token may no longer sign in');
+  return binding;
+}
+
+/** Scopes the caller asked for, each allowed by `allowed` (a refusal names the first that is not). */
+function requestedWithin(requested: string[], allowed: readonly string[], what: string): void {
+  const outside = requested.find((s) => !allowed.includes(s));
+  if (outside) throw new errors.InvalidScope(`scope ${outside} is not one this MCP server may obtain ${what}`, outside);
+}
+
+async function upstreamToken(ctx: KoaContextWithOIDC, deps: GrantDeps, server: Resource, binding: TokenBinding, connectionId: string): Promise<void> {
+  const { params } = ctx.oidc;
+  const allowed = server.delegation.connections[connectionId];
+  if (!allowed) throw new errors.InvalidTarget(`this MCP server may not obtain tokens for the connection ${connectionId} (its delegation policy)`);
+  const connection = await deps.connections.find(connectionId);
+  if (!connection || connection.kind === 'local') throw new errors.InvalidTarget(`${connectionId} is not a connection to an identity provider`);
+  const scopes = scopesOf(params!.scope);
+  requestedWithin(scopes, allowed, `at ${connectionId}`);
+  const resource = one(params!.resource);
+  let answer;
+  try {
+    answer = await deps.vault.accessToken(binding.accountId, connectionId, { scopes, resource });
+  } catch (err) {
+    if (!(err instanceof VaultUnavailable)) throw err;
+    ctx.set('Retry-After', String(err.retryAfterSeconds));
+    throw new TemporarilyUnavailable(`${connection.name} could not be reached to refresh the person's token; nothing was revoked. Try again later.`);
+  }
+  if (answer.kind === 'token') {
+    ctx.body = {
+      access_token: answer.accessToken,
+      issued_token_type: ACCESS_TOKEN_TYPE,
+      token_type: 'Bearer',
+      ...(answer.expiresAt ? { expires_in: Math.max(0, Math.floor((answer.expiresAt.getTime() - Date.now()) / 1000)) } : {}),
+      ...(answer.scope ? { scope: answer.scope } : {}),
+    };
+    return;
+  }
+  const description = {
+    not_linked: `the person has not connected their ${connection.name} account: send them to connect_url`,
+    needs_reauth: `the person must connect their ${connection.name} account again: send them to connect_url`,
+    insufficient_scope: `the person has not granted ${connection.name} the scopes asked for: send them to connect_url`,
+  }[answer.kind];
+  connectRequired(ctx, description, connectAccountUrl(deps.config.ISSUER, connectionId, { scopes: answer.kind === 'insufficient_scope' ? answer.missing : scopes, clientId: binding.clientId }));
+}
+
+/** invalid_grant with the page where the person fixes it (the MCP server shows it in a URL-mode elicitation). */
+function connectRequired(ctx: KoaContextWithOIDC, description: string, url: string): void {
+  const err = invalidGrant(description);
+  ctx.status = 400;
+  ctx.body = { error: 'invalid_grant', error_description: description, connect_url: url };
+  // Audited like every other refusal of the token endpoint (audit/provider-events.ts).
+  ctx.oidc.provider.emit('grant.error', ctx, err);
+}
+
+async function downstreamToken(ctx: KoaContextWithOIDC, deps: GrantDeps, server: Resource, binding: TokenBinding, target: string): Promise<void> {
+  const { client, params, provider } = ctx.oidc;
+  const downstream = await deps.resources.find(target);
+  if (!downstream) throw new errors.InvalidTarget(`${target} is neither a connection nor a registered MCP server`);
+  const allowed = server.delegation.resources[downstream.uri];
+  if (!allowed) throw new errors.InvalidTarget(`this MCP server may not obtain tokens for ${downstream.uri} (its delegation policy)`);
+  const requested = scopesOf(params!.scope);
+  // Nothing named: everything the policy allows that the person granted and the server defines.
+  const scopes = requested.length ? requested : allowed.filter((s) => binding.scopes.includes(s) && Object.hasOwn(downstream.scopes, s));
+  requestedWithin(scopes, allowed, `at ${downstream.uri}`);
+  const undefinedScope = scopes.find((s) => !Object.hasOwn(downstream.scopes, s));
+  if (undefinedScope) throw new errors.InvalidScope(`${downstream.uri} defines no scope ${undefinedScope}`, undefinedScope);
+  const notGranted = scopes.find((s) => !binding.scopes.includes(s));
+  if (notGranted) throw new errors.InvalidScope(`the person did not grant ${notGranted}: a delegated token carries at most what subject_token does`, notGranted);
+  if (!scopes.length) throw new errors.InvalidScope('no scope both allowed by the delegation policy and granted by the person', allowed.join(' '));
+  const person = await deps.accounts.findById(binding.accountId);
+  const refusal = person && refusedAccess(downstream, scopes, { email: person.email ?? null, emailVerified: person.emailVerified, groups: person.groups });
+  if (refusal) throw invalidGrant(`the person is ${refusal.reason}`);
+
+  const key = deps.keys().signingKey('ES256');
+  if (!key) throw new Error('no active ES256 signing key');
+  // Never outlives the token it was exchanged for.
+  const expiresIn = Math.max(1, Math.min(deps.config.ACCESS_TOKEN_TTL, binding.expiresAt - Math.floor(Date.now() / 1000)));
+  const token = new provider.AccessToken({
+    accountId: binding.accountId,
+    client: client!,
+    grantId: binding.grantId,
+    gty: TOKEN_EXCHANGE,
+    scope: scopes.join(' '),
+    expiresIn,
+  });
+  token.resourceServer = new provider.ResourceServer(downstream.uri, {
+    scope: scopes.join(' '), audience: downstream.uri, accessTokenTTL: expiresIn, accessTokenFormat: 'jwt', jwt: { sign: { alg: 'ES256', kid: key.kid } },
+  });
+  setActor(token, { sub: client!.clientId });
+  ctx.oidc.entity('AccessToken', token);
+  const value = await token.save();
+  ctx.body = { access_token: value, issued_token_type: ACCESS_TOKEN_TYPE, token_type: 'Bearer', expires_in: token.expiration, scope: scopes.join(' ') };
+}
+
+export const tokenExchangeGrant: GrantType = {
+  name: TOKEN_EXCHANGE,
+  params: ['subject_token', 'subject_token_type', 'actor_token', 'actor_token_type', 'requested_token_type', 'audience', 'resource', 'scope'],
+  handler: (deps) => {
+    const checker = new AccessTokenChecker(deps.config.ISSUER, deps.keys);
+    return async (ctx) => {
+      const oidc = (ctx as KoaContextWithOIDC).oidc;
+      const server = await callingServer(ctx as KoaContextWithOIDC, deps);
+      if (!one(oidc.params!.subject_token)) throw new errors.InvalidRequest('subject_token is required');
+      const binding = await subjectOf(ctx as KoaContextWithOIDC, deps, checker, server);
+      const audience = one(oidc.params!.audience);
+      const resource = one(oidc.params!.resource);
+      // A connection is named by `audience`; another MCP server by `resource` (or `audience` = its URI).
+      if (audience && !/^[a-z][a-z0-9+.-]*:/i.test(audience)) return upstreamToken(ctx as KoaContextWithOIDC, deps, server, binding, audience);
+      const target = resource ?? audience;
+      if (!target) throw new errors.InvalidRequest('name a connection (audience) or an MCP server (resource)');
+      if (audience && resource && audience !== resource) throw new errors.InvalidRequest('audience and resource name different MCP servers');
+      return downstreamToken(ctx as KoaContextWithOIDC, deps, server, binding, target);
+    };
+  },
+};

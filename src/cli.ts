@@ -524,7 +524,7 @@ cimd
 // MCP servers over the admin API (docs/ADMIN-API.md, "MCP servers"): --json prints the API's answer.
 const resource = program.command('resource').description('MCP servers (RFC 8707 resources; over the admin API when a server is running: docs/ADMIN-API.md)');
 type ScopeJson = { description: string; tools: string[]; access?: { email_domains: string[]; groups: string[] }; approval?: string };
-type McpServerJson = { uri: string; name: string; description: string | null; scopes: Record<string, ScopeJson>; access: { email_domains: string[]; groups: string[] } | null; tool_approval: Record<string, string>; destructive_tools_approval: string | null; default: boolean; managed_by: string | null; from_environment: boolean; version: string };
+type McpServerJson = { uri: string; name: string; description: string | null; scopes: Record<string, ScopeJson>; access: { email_domains: string[]; groups: string[] } | null; tool_approval: Record<string, string>; destructive_tools_approval: string | null; delegation?: { connections: Record<string, string[]>; resources: Record<string, string[]> }; default: boolean; managed_by: string | null; from_environment: boolean; version: string };
 const SCOPE_NAME = /^[\x21\x23-\x5B\x5D-\x7E]+$/; // RFC 6749 §3.3, as config.ts checks RESOURCES
 const TOOL_NAME = /^[A-Za-z0-9_.\/-]{1,128}$/;
 const isMode = (v: string) => (APPROVAL_MODES as readonly string[]).includes(v);
@@ -544,6 +544,19 @@ const approvalOption = (flag: string, description: string, none = false) => new 
 type ResourceOpts = {
   name?: string; description?: string; scope: string[]; tool: Array<[string, string]>; allowEmailDomain: string[]; allowGroup: string[]; scopeAllowGroup: Array<[string, string]>;
   toolApproval: Array<[string, string]>; scopeApproval: Array<[string, string]>; destructiveApproval?: string; default?: boolean; ifVersion?: string; json?: boolean;
+  delegateConnection: Array<[string, string[]]>; delegateResource: Array<[string, string[]]>;
+};
+/**
+ * `<target>` or `<target>=<scope>,<scope>` (docs/DELEGATION.md): split at the last `=` whose tail is a scope list, so a
+ * URI's own `=` stays in the URI.
+ */
+const delegationOption = (raw: string, previous: Array<[string, string[]]> = []) => {
+  const i = raw.lastIndexOf('=');
+  const split = i > 0 && !/[/?#]/.test(raw.slice(i + 1));
+  const target = split ? raw.slice(0, i) : raw;
+  const scopes = split ? raw.slice(i + 1).split(',').map((s) => s.trim()).filter(Boolean) : [];
+  if (!target) throw new InvalidArgumentError('expected <target> or <target>=<scope>,<scope>');
+  return [...previous, [target, scopes] as [string, string[]]];
 };
 /** The flags that describe a server (`add` and `update`). */
 const resourceFlags = (c: Command) =>
@@ -557,6 +570,8 @@ const resourceFlags = (c: Command) =>
     .option('--scope-allow-group <scope=group>', 'only members of this group may get that scope (repeatable)', pairOption(), [])
     .option('--tool-approval <tool=mode>', 'a person approves this tool\'s calls: each-call or once-per-grant (repeatable; docs/TOOL-APPROVALS.md)', toolModes, [])
     .option('--scope-approval <scope=mode>', 'a person approves the calls of every tool of that scope: each-call or once-per-grant (repeatable)', scopeModes, [])
+    .option('--delegate-connection <id=scopes>', 'the server may obtain the person\'s token at this connection, asking for these upstream scopes (comma-separated; repeatable; with update: replaces the delegation policy; docs/DELEGATION.md)', delegationOption, [])
+    .option('--delegate-resource <uri=scopes>', 'the server may obtain a token for this MCP server on the person\'s behalf, with these scopes (repeatable)', delegationOption, [])
     .option('--if-version <version>', 'refuse if the server changed since this version (its `version`)')
     .option('--json', 'print one JSON object');
 /** The RESOURCES-shaped fields the flags give; only those given (scopes when any --scope is). */
@@ -581,6 +596,9 @@ function resourceFields(opts: ResourceOpts): Record<string, unknown> {
     ...(opts.scope.length ? { scopes } : {}),
     ...(restricted ? { access: { email_domains: opts.allowEmailDomain.map((d) => d.toLowerCase()), groups: opts.allowGroup } } : {}),
     ...(opts.toolApproval.length ? { tool_approval: Object.fromEntries(opts.toolApproval) } : {}),
+    ...(opts.delegateConnection.length || opts.delegateResource.length
+      ? { delegation: { connections: Object.fromEntries(opts.delegateConnection), resources: Object.fromEntries(opts.delegateResource) } }
+      : {}),
   };
 }
 const serverLines = (r: McpServerJson) =>
@@ -592,6 +610,8 @@ const serverLines = (r: McpServerJson) =>
     ...(r.access ? [`  access: ${[...r.access.email_domains, ...r.access.groups].join(' ') || 'nobody'}`] : []),
     ...Object.entries(r.tool_approval).map(([t, m]) => `  tool ${t}: approval ${m}`),
     ...(r.destructive_tools_approval ? [`  destructive tools: approval ${r.destructive_tools_approval}`] : []),
+    ...Object.entries(r.delegation?.connections ?? {}).map(([id, s]) => `  may obtain tokens at connection ${id}${s.length ? ` [scopes: ${s.join(' ')}]` : ''}`),
+    ...Object.entries(r.delegation?.resources ?? {}).map(([uri, s]) => `  may obtain tokens for ${uri}${s.length ? ` [scopes: ${s.join(' ')}]` : ''}`),
     `  version: ${r.version}`,
   ].join('\n');
 /** The answer of an operation, or undefined when it is a 404. */
@@ -629,12 +649,14 @@ resourceFlags(resource.command('update <uri>').description('change only the fiel
   .option('--clear-description', 'remove the description')
   .option('--clear-access', 'remove the access rule (everyone who may sign in)')
   .option('--clear-tool-approvals', 'remove every tool\'s approval mark')
-  .action(async (uri: string, opts: ResourceOpts & { clearDescription?: boolean; clearAccess?: boolean; clearToolApprovals?: boolean }) => {
+  .option('--clear-delegation', 'the server may obtain no token on anyone\'s behalf')
+  .action(async (uri: string, opts: ResourceOpts & { clearDescription?: boolean; clearAccess?: boolean; clearToolApprovals?: boolean; clearDelegation?: boolean }) => {
     const body: Record<string, unknown> = {
       ...resourceFields(opts),
       ...(opts.clearDescription ? { description: null } : {}),
       ...(opts.clearAccess ? { access: null } : {}),
       ...(opts.clearToolApprovals ? { tool_approval: null } : {}),
+      ...(opts.clearDelegation ? { delegation: null } : {}),
       ...(opts.destructiveApproval ? { destructive_tools_approval: opts.destructiveApproval === 'none' ? null : opts.destructiveApproval } : {}),
       ...(opts.default !== undefined ? { default: opts.default } : {}),
     };

@@ -417,6 +417,12 @@ describe('the CLI with GATEHOUSE_URL (docs/ADMIN-API.md, "The CLI")', () => {
     expect(scoped.json.scopes['r:write']).toEqual({ description: 'r:write', tools: ['put'], approval: 'each-call' });
     const stale = await cli(['resource', 'update', uri, '--name', 'Lost', '--if-version', shown.json.version]);
     expect(stale).toMatchObject({ ok: false, json: { error: 'conflict', field: 'version', status: 409 } });
+    // The delegation policy (docs/DELEGATION.md): a URI keeps its own `=`; the scopes follow the last one.
+    const delegated = await cli(['resource', 'update', uri, '--delegate-connection', 'github=repo,read:user', '--delegate-connection', 'entra', '--delegate-resource', 'https://files.example.test/mcp?v=2=files:read']);
+    expect(delegated.json.delegation).toEqual({ connections: { github: ['repo', 'read:user'], entra: [] }, resources: { 'https://files.example.test/mcp?v=2': ['files:read'] } });
+    const text = await runCli(['resource', 'show', uri], remote());
+    expect(text.stdout).toContain('may obtain tokens at connection github [scopes: repo read:user]');
+    expect((await cli(['resource', 'update', uri, '--clear-delegation'])).json.delegation).toEqual({ connections: {}, resources: {} });
     const listed = await cli(['resource', 'list', '--search', 'cli-remote']);
     expect(listed.json).toEqual({ items: [(await call(server(uri), { token: reader })).json], next: null });
     expect((await cli(['resource', 'remove-scope', uri, 'r:write'])).json.scopes['r:write']).toBeUndefined();
@@ -429,7 +435,9 @@ describe('the CLI with GATEHOUSE_URL (docs/ADMIN-API.md, "The CLI")', () => {
     expect((await cli(['policy', 'reset', 'CIMD_ALLOWED_DOMAINS'])).json).toMatchObject({ effective: [], overridden: false });
 
     const mine = (await knex()('audit_events').where({ resource: uri }).orderBy('id', 'asc')) as Row[];
-    expect(mine.map((r) => [r.type, r.outcome])).toEqual([['resource.created', 'success'], ['resource.updated', 'success'], ['resource.updated', 'failure'], ['resource.updated', 'success'], ['resource.deleted', 'success']]);
+    expect(mine.map((r) => [r.type, r.outcome])).toEqual([
+      ['resource.created', 'success'], ['resource.updated', 'success'], ['resource.updated', 'failure'], ['resource.updated', 'success'], ['resource.updated', 'success'], ['resource.updated', 'success'], ['resource.deleted', 'success'],
+    ]);
     expect(mine.every((r) => r.actor === writerId && details(r).via === 'api_client')).toBe(true);
   }, 240_000);
 });

@@ -7,6 +7,7 @@
 // Rules that live inside oidc-provider, and so hold for every route it serves, are composed in oauth/provider.ts
 // (PKCE, resource indicators, refresh-token policy, introspection policy, CIMD trust, the client-metadata policy,
 // the client_credentials rule).
+import { connectUrlInAnswer } from './oauth/grants/token-exchange.js';
 import { idJagEnabled } from './oauth/grants/id-jag-assertion.js';
 import type { Middleware } from 'koa';
 import compose from 'koa-compose';
@@ -126,6 +127,7 @@ export function policyTable(deps: AppDeps): PolicyTable {
         rule('one resource per request', oneResource({ audit, endpoint: 'token' }), ['POST']),
         approval('token', ['POST']),
         rule('unauthorized_client for a grant type not allowed', unauthorizedGrantType(), ['POST']),
+        rule('connect_url on a token exchange that needs the person (docs/DELEGATION.md)', connectUrlInAnswer(), ['POST']),
         rule('admin API default scope', adminApiDefaultScope(currentProvider), ['POST']),
       ],
       handler: provider,

@@ -7,6 +7,7 @@
 // state. What comes back is linked only when it may be: a connection the person signs in with must return that
 // same upstream person, and an upstream identity that signs in to another account is refused. Every refusal is
 // audited and ends on a page; the done page links nowhere the request named (no open redirect).
+import type { ResourceRegistry } from '../oauth/resources.js';
 import { randomBytes } from 'node:crypto';
 import type { Context } from 'koa';
 import * as oc from 'openid-client';
@@ -43,6 +44,8 @@ export interface ConnectDeps {
   cimdClients: CimdClients;
   audit: AuditLog;
   log: Logger;
+  /** The MCP servers' delegation policies: a link asks only for upstream scopes one of them may use. */
+  resources: Pick<ResourceRegistry, 'list'>;
 }
 
 /** What the page helpers of account/index.ts give this module. */
@@ -90,6 +93,17 @@ export function connectAccount(deps: ConnectDeps, pages: ConnectPages) {
     return list.length <= MAX_SCOPES && list.every((s) => SCOPE_TOKEN.test(s)) ? list : undefined;
   }
 
+  /**
+   * Scopes of the link no MCP server's delegation policy lists for this connection (docs/DELEGATION.md): a crafted
+   * link must not make the person grant the IdP more than any server may ask for.
+   */
+  async function undelegable(connectionId: string, scopes: string[]): Promise<string[]> {
+    if (!scopes.length) return [];
+    const allowed = new Set<string>();
+    for (const r of await deps.resources.list()) if (Object.hasOwn(r.delegation.connections, connectionId)) for (const s of r.delegation.connections[connectionId]!) allowed.add(s);
+    return scopes.filter((s) => !allowed.has(s));
+  }
+
   const clientIdOf = (value: unknown) => (typeof value === 'string' && value.length > 0 && value.length <= MAX_CLIENT_ID ? value : undefined);
 
   /** The client's name as this server knows it (never fetched, never trusted): undefined for an unknown id. */
@@ -119,6 +133,11 @@ export function connectAccount(deps: ConnectDeps, pages: ConnectPages) {
     if (!('connection' in u)) return refuseUnusable(ctx, account, id, u);
     const scopes = scopesOf(ctx.query.scope);
     if (!scopes) return pages.problem(ctx, 400, 'This link is not valid', 'The permissions it asks for are not a list of scope names. Ask the application again.');
+    const stray = await undelegable(u.connection.id, scopes);
+    if (stray.length) {
+      await audit(ctx, account, 'failure', `the link asks for scopes no MCP server may use: ${stray.join(' ').slice(0, 200)}`, { connection: u.connection.id });
+      return pages.problem(ctx, 400, 'This link is not valid', `It asks ${u.connection.name} for permissions no MCP server here may use (${stray.join(' ').slice(0, 200)}). Ask the application again, or your administrator.`);
+    }
     const clientId = clientIdOf(ctx.query.client_id);
     const client = await clientNamed(clientId);
     const signsIn = (await deps.accounts.identities(account.id)).some((i) => i.connectionId === u.connection.id);
@@ -145,6 +164,7 @@ export function connectAccount(deps: ConnectDeps, pages: ConnectPages) {
     if (!('connection' in u)) return refuseUnusable(ctx, account, id, u);
     const scopes = scopesOf(form.scope);
     if (!scopes) return pages.problem(ctx, 400, 'This form is not valid', 'The permissions it asks for are not a list of scope names.');
+    if ((await undelegable(u.connection.id, scopes)).length) return pages.problem(ctx, 400, 'This form is not valid', 'It asks for permissions no MCP server here may use.');
     let begun: Awaited<ReturnType<RedirectConnector['start']>>;
     try {
       begun = await u.connector.start({ scopes });

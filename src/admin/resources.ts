@@ -218,6 +218,12 @@ export class ResourceAdmin {
 
   /** The input checked with the RESOURCES schema and its URI made canonical; a refusal names the field at fault. */
   async #valid(actor: Actor, verb: Verb, uriShown: string, input: ResourceInput): Promise<ResourceInput & { uri: string }> {
+    // JSON.parse makes `__proto__` an own key, which zod's records would drop without a word: refuse it by name.
+    const reserved = reservedKeyPath(input);
+    if (reserved) {
+      await this.#record(actor, verb, 'failure', uriShown, { reason: 'invalid input', details: { problems: [`${reserved}: is a reserved name`] } });
+      throw new AdminError('invalid_request', `${reserved}: is a reserved name`, reserved.split('.').slice(0, -1).join('.') || undefined);
+    }
     const parsed = resourceSeed.safeParse(input);
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
@@ -232,6 +238,8 @@ export class ResourceAdmin {
       // Downstream servers by canonical URI, as tokens name them; never the server itself (docs/DELEGATION.md).
       const downstream = Object.keys(parsed.data.delegation?.resources ?? {}).map(canonicalResource);
       if (downstream.includes(uri)) throw new InvalidResourceUri('an MCP server does not exchange tokens for itself');
+      const twice = downstream.find((d, i) => downstream.indexOf(d) !== i);
+      if (twice) throw new InvalidResourceUri(`${twice} is listed twice (in two spellings)`);
       return { ...parsed.data, uri };
     } catch (err) {
       if (!(err instanceof InvalidResourceUri)) throw err;
@@ -321,4 +329,17 @@ export function gatehouseOwn(uri: string, issuer: string): boolean {
 function issueMessage(issue: { code: string; message: string; input?: unknown; issues?: Array<{ message: string }> }): string {
   if (issue.code !== 'invalid_key') return issue.message;
   return `${JSON.stringify(issue.input)} ${issue.issues?.[0]?.message ?? 'is not a valid key'}`;
+}
+
+const RESERVED = new Set(['__proto__', 'constructor', 'prototype']);
+
+/** The path of the first own key that would be an object's machinery rather than a key, if any. */
+function reservedKeyPath(value: unknown, path: string[] = []): string | undefined {
+  if (!value || typeof value !== 'object' || path.length > 6) return undefined;
+  for (const key of Object.keys(value)) {
+    if (RESERVED.has(key)) return [...path, key].join('.');
+    const inner = reservedKeyPath((value as Record<string, unknown>)[key], [...path, key]);
+    if (inner) return inner;
+  }
+  return undefined;
 }

@@ -61,6 +61,8 @@ export function jsonProblem(value: unknown, depth = 0): string | undefined {
     }
   } else if (value && typeof value === 'object') {
     for (const [k, v] of Object.entries(value)) {
+      // JSON.parse makes it an own key, which would set an object's prototype once copied: never a name of anything.
+      if (k === '__proto__') return 'has a "__proto__" key';
       const p = valueProblem(k) ?? jsonProblem(v, depth + 1);
       if (p) return p;
     }

@@ -220,7 +220,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
   applyClientCredentialsRule(provider);
   if (config.CIMD) deps.cimd?.attach(provider);
   registerGrants(provider, {
-    config, db: deps.db, keys: () => deps.keys, resources: deps.resources, accounts: deps.accounts, audit: deps.audit, policy: deps.policy, ...deps.delegation,
+    config, db: deps.db, keys: () => deps.keys, resources: deps.resources, accounts: deps.accounts, audit: deps.audit, policy: deps.policy, registry: deps.registry, ...deps.delegation,
   });
   provider.use(settlePendingConsumes((key) => spendRefreshToken(deps.db, key)));
   return provider;

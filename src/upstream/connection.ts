@@ -138,6 +138,8 @@ export function commonProblems(spec: ConnectionSpec, production: boolean): Array
     }
   }
   if (!SLUG.test(spec.id)) problems.push(['id', 'must be 1-40 lower-case letters, digits or dashes']);
+  // A connection id is a key of an MCP server's delegation policy (docs/DELEGATION.md): never an object's own machinery.
+  else if (spec.id === 'constructor' || spec.id === 'prototype') problems.push(['id', `${spec.id} is a reserved name`]);
   if (!spec.name.trim() || spec.name.length > 60) problems.push(['name', 'must be 1-60 characters']);
   if (spec.kind !== 'local' && !spec.clientId) problems.push(['clientId', `required for a ${spec.kind} connection`]);
   if (spec.issuer !== undefined) problems.push(...issuerProblems(spec.issuer, production));

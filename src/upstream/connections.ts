@@ -119,7 +119,16 @@ export class Connections {
     if (current.kind !== spec.kind) throw new ConnectionError([['kind', 'cannot change: remove the connection and add another']]);
     const full = options.keepSecret ? { ...spec, clientSecret: this.fromRow(current).clientSecret } : spec;
     this.check(full);
-    await this.db('upstream_connections').where({ id: spec.id }).update({ ...this.toRow(full, current.source), updated_at: new Date() });
+    const before = this.fromRow(current);
+    // Tokens kept from one IdP (or one client registration) are never sent to another (docs/TOKEN-VAULT.md): the
+    // people connect again.
+    const otherIdp = (['issuer', 'clientId', 'tenant'] as const).some((f) => (before[f] ?? null) !== (full[f] ?? null));
+    await this.db.transaction(async (trx) => {
+      await trx('upstream_connections').where({ id: spec.id }).update({ ...this.toRow(full, current.source), updated_at: new Date() });
+      if (otherIdp) {
+        await trx('upstream_tokens').where({ connection_id: spec.id }).update({ access_token: null, refresh_token: null, access_token_expires_at: null, status: 'needs_reauth', status_detail: 'the connection now points at another identity provider or client registration' });
+      }
+    });
     this.#cache = undefined;
     return (await this.find(spec.id))!;
   }

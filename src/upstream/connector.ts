@@ -115,6 +115,15 @@ export interface RefreshedTokens extends UpstreamTokens {
 }
 
 /** The IdP refused the refresh token itself (invalid_grant): it will never work again; the person must sign in. */
+/**
+ * An IdP's error_description as Gatehouse keeps it (audit rows, a vault row's detail): short, printable, and with any
+ * long token-like run masked — an IdP that echoes the refresh token it refused must not put it in the audit log.
+ */
+export function idpDescription(text: unknown): string {
+  if (typeof text !== 'string') return '';
+  return text.replace(/[^\x20-\x7E]/g, ' ').replace(/[A-Za-z0-9._~+/=-]{20,}/g, '…').slice(0, 160);
+}
+
 export class RefreshRefused extends Error {
   constructor(readonly reason: string) {
     super(reason);

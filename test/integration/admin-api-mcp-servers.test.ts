@@ -162,6 +162,13 @@ describe('MCP servers', () => {
     expect(self).toMatchObject({ status: 400, json: { field: 'delegation.resources' } });
     const badId = checked('updateMcpServer', await call(server(URI), { method: 'PATCH', token: writer, body: { delegation: { connections: { 'Not An Id': [] } } } }));
     expect(badId.status).toBe(400);
+    const twice = checked('updateMcpServer', await call(server(URI), { method: 'PATCH', token: writer, body: { delegation: { resources: { 'https://files.example.test/mcp': ['a'], 'HTTPS://FILES.example.test/mcp': ['b'] } } } }));
+    expect(twice).toMatchObject({ status: 400, json: { field: 'delegation.resources', error_description: expect.stringMatching(/listed twice/) } });
+    // A `__proto__` key (an own key once JSON.parse made it) is refused by name, never dropped without a word.
+    const raw = await fetch(server(URI), { method: 'PATCH', headers: { authorization: `Bearer ${writer}`, 'content-type': 'application/json' }, body: '{"delegation":{"connections":{"__proto__":["x"]}}}' });
+    expect(raw.status).toBe(400);
+    expect(((await raw.json()) as { error_description: string }).error_description).toMatch(/__proto__/);
+    expect((await call(server(URI), { token: reader })).json.delegation).toEqual({ connections: { github: ['repo'] }, resources: { 'https://files.example.test/mcp': ['files:read'] } });
     const cleared = checked('updateMcpServer', await call(server(URI), { method: 'PATCH', token: writer, body: { delegation: null } }));
     expect(cleared.json.delegation).toEqual({ connections: {}, resources: {} });
   });

@@ -13,7 +13,8 @@ import { launchChromium } from '../helpers/chromium.js';
 import { connectionSpec } from '../helpers/connection-spec.js';
 import { formAction, MultiOriginBrowser } from '../helpers/multi-origin-browser.js';
 import { registerPublicClient } from '../helpers/browser-flow.js';
-import { freePort, startTestServer, type TestServer } from '../helpers/server.js';
+import { freePort, startTestServer, TEST_RESOURCE, type TestServer } from '../helpers/server.js';
+import { resourceInputOf } from '../../src/admin/resources.js';
 import { startMockIdp, type MockIdp } from '../helpers/upstream-idp.js';
 import { connectAccountUrl } from '../../src/upstream/connect-url.js';
 import { entraKind } from '../../src/upstream/entra/index.js';
@@ -58,8 +59,15 @@ beforeAll(async () => {
   const common = { kind: 'oidc' as const, issuer: idp.issuer, clientId: idp.clientId, clientSecret: idp.clientSecret, allowPrivateNetwork: true };
   await gh.services.connections.add(connectionSpec('oidc', { ...common, id: 'mock', name: 'Mock IdP', storeTokens: true }), 'cli');
   await gh.services.connections.add(connectionSpec('oidc', { ...common, id: 'nostore', name: 'Plain IdP', storeTokens: false }), 'cli');
+  await delegate(gh, { mock: ['files.read', 'files.write'], nostore: ['files.read'] });
   clientId = (await registerPublicClient(gh.issuer, ['http://127.0.0.1:9/callback'], { client_name: CLIENT_NAME })).client_id;
 });
+
+/** The MCP server's delegation policy lists these upstream scopes: a link may ask only for those. */
+async function delegate(server: TestServer, connections: Record<string, string[]>): Promise<void> {
+  const r = (await server.services.resources.find(TEST_RESOURCE))!;
+  await server.services.resources.upsert({ ...resourceInputOf(r), delegation: { connections, resources: {} } });
+}
 
 afterAll(async () => {
   await gh?.close();
@@ -192,6 +200,19 @@ describe('the page: a GET shows, never starts', () => {
     expect(await expectRefusal(post, 400)).toContain('keep upstream tokens');
     const refusals = (await auditOf('account.upstream_connected')).filter((r) => r.actor === p.email);
     expect(refusals.map((r) => r.reason)).toEqual(['unknown connection', 'connection keeps no upstream tokens (local)', 'connection has storeTokens off', 'connection has storeTokens off']);
+  });
+
+  it('refuses a link asking the IdP for a scope no MCP server\'s delegation policy lists (a crafted link cannot widen the grant)', async () => {
+    const p = await localPerson();
+    const idpRequests = idp.authorizationRequests.length;
+    const wide = await connectPage(p, 'mock', { scopes: ['files.read', 'admin.everything'] });
+    expect(wide.page.status).toBe(400);
+    expect(wide.html).toContain('admin.everything');
+    expect(wide.action).toBeUndefined();
+    const { fields } = await connectPage(p, 'mock', { scopes: ['files.read'] });
+    const post = await p.browser.postForm(`${gh.issuer}/account/connect/mock`, { ...fields, scope: 'files.read admin.everything' });
+    await expectRefusal(post, 400);
+    expect(idp.authorizationRequests.length).toBe(idpRequests);
   });
 
   it('refuses a POST without the CSRF token, or from another origin: no redirect to the IdP, audited', async () => {
@@ -394,6 +415,7 @@ describe('in a real browser', () => {
     browserDb = await createTestDatabase();
     browserGh = await startTestServer({ ...browserDb.env }, port);
     await browserGh.services.connections.add(connectionSpec('oidc', { id: 'mock', name: 'Mock IdP', kind: 'oidc', issuer: browserIdp.issuer, clientId: browserIdp.clientId, clientSecret: browserIdp.clientSecret, allowPrivateNetwork: true, storeTokens: true }), 'cli');
+    await delegate(browserGh, { mock: ['files.read'] });
     chromium = await launchChromium();
   });
 

@@ -68,7 +68,7 @@ beforeAll(async () => {
   gh = await startTestServer(db.env, undefined, { upstreamFetch });
   // The second instance is the same authorization server (one ISSUER) behind another port, as behind a load balancer.
   if (db.realPostgres) gh2 = await startTestServer({ ...db.env, ISSUER: gh.issuer }, undefined, { upstreamFetch });
-  for (let i = 0; i < 12; i++) people.push(await consentedPerson());
+  for (let i = 0; i < 16; i++) people.push(await consentedPerson());
   await gh.services.connections.add(connectionSpec('okta', { id: 'okta', name: 'Okta', issuer: idp.origin, storeTokens: true }), 'test');
   await gh.services.resources.upsert({ uri: DOWNSTREAM, name: 'Files', scopes: { 'tools:read': 'Read', 'tools:write': 'Write' } });
   await gh.services.resources.upsert({ uri: UNLISTED, name: 'Unlisted', scopes: { 'tools:read': 'Read' } });
@@ -136,7 +136,19 @@ describe('token exchange for another MCP server', () => {
     const upstream = await exchange(server, { subject_token: person.accessToken, subject_token_type: ACCESS, audience: 'github' });
     expect(upstream.status).toBe(400);
     expect(upstream.json.error).toBe('invalid_target');
-    expect((await lastRefusal(server.id))?.reason).toMatch(/connection github/);
+    expect((await lastRefusal(server.id))?.reason).toMatch(/connection "github"/);
+    // A target named like an object's own machinery finds nothing inherited, with or without a scope (no 500).
+    for (const audience of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) {
+      for (const scope of [undefined, 'openid']) {
+        const odd = await exchange(server, { subject_token: person.accessToken, subject_token_type: ACCESS, audience, ...(scope ? { scope } : {}) });
+        expect({ audience, scope, status: odd.status, error: odd.json.error }).toEqual({ audience, scope, status: 400, error: 'invalid_target' });
+      }
+    }
+    // A long or hostile value is quoted short in the answer.
+    const long = await exchange(server, { subject_token: person.accessToken, subject_token_type: ACCESS, audience: `x${'a'.repeat(5000)}\u202e` });
+    expect(long.json.error).toBe('invalid_target');
+    expect(long.json.error_description.length).toBeLessThan(300);
+    expect(long.json.error_description).not.toContain('\u202e');
   });
 
   it('refuses a scope wider than the policy or than the person granted', async () => {
@@ -149,6 +161,35 @@ describe('token exchange for another MCP server', () => {
     expect(ungranted.status).toBe(400);
     expect(ungranted.json).toMatchObject({ error: 'invalid_scope', error_description: expect.stringMatching(/did not grant tools:write/) });
     expect((await lastRefusal(server.id))?.reason).toMatch(/invalid_scope/);
+  });
+
+  it('ends with the person\'s access: a disabled client, a sign-in policy or server rule narrowed since the token', async () => {
+    const disabledClient = await personToken();
+    await gh.services.registry.setStatus(disabledClient.clientId, 'disabled', 'test');
+    const refused = await exchange(server, { subject_token: disabledClient.accessToken, subject_token_type: ACCESS, resource: DOWNSTREAM });
+    expect(refused.json).toMatchObject({ error: 'invalid_grant', error_description: expect.stringMatching(/disabled/) });
+    await gh.services.registry.setStatus(disabledClient.clientId, 'active', 'test');
+
+    const narrowed = await personToken();
+    await gh.services.policy.set('ALLOWED_EMAIL_DOMAINS', 'elsewhere.example', 'test');
+    try {
+      for (const target of [{ resource: DOWNSTREAM }, { audience: 'okta' }] as Array<Record<string, string>>) {
+        const res = await exchange(server, { subject_token: narrowed.accessToken, subject_token_type: ACCESS, ...target });
+        expect({ target, error: res.json.error }).toEqual({ target, error: 'invalid_grant' });
+      }
+    } finally {
+      await gh.services.policy.reset('ALLOWED_EMAIL_DOMAINS');
+    }
+    const main = (await gh.services.resources.find(TEST_RESOURCE))!;
+    const { resourceInputOf } = await import('../../src/admin/resources.js');
+    await gh.services.resources.upsert({ ...resourceInputOf(main), access: { email_domains: ['elsewhere.example'], groups: [] } });
+    try {
+      const res = await exchange(server, { subject_token: narrowed.accessToken, subject_token_type: ACCESS, resource: DOWNSTREAM });
+      expect(res.json).toMatchObject({ error: 'invalid_grant', error_description: expect.stringMatching(/not allowed/) });
+    } finally {
+      await gh.services.resources.upsert(resourceInputOf(main));
+    }
+    expect((await exchange(server, { subject_token: narrowed.accessToken, subject_token_type: ACCESS, resource: DOWNSTREAM })).status).toBe(200);
   });
 
   it('refuses a public client and a confidential client not bound to an MCP server', async () => {
@@ -197,6 +238,7 @@ describe('token exchange for the person\'s upstream token (the vault)', () => {
 
   it('nothing linked: invalid_grant with the connect URL, audited; linked: the upstream token, no-store', async () => {
     const person = await personToken();
+    const lastId = Number((await gh.services.handle.db('audit_events').max('id as id').first())?.id ?? 0);
     const before = await exchange(server, { subject_token: person.accessToken, subject_token_type: ACCESS, audience: 'okta', scope: 'openid' });
     expect(before.status).toBe(400);
     expect(before.json).toMatchObject({ error: 'invalid_grant', error_description: expect.stringMatching(/has not connected their Okta account/) });
@@ -205,6 +247,8 @@ describe('token exchange for the person\'s upstream token (the vault)', () => {
     expect(connect.searchParams.get('scope')).toBe('openid');
     expect(connect.searchParams.get('client_id')).toBe(person.clientId);
     expect((await lastRefusal(server.id))?.reason).toMatch(/has not connected/);
+    // A refusal is never also audited as a token issued.
+    expect(await gh.services.handle.db('audit_events').where({ type: 'token.issued', client_id: server.id }).where('id', '>', lastId).first()).toBeUndefined();
 
     const kept = await linkOkta(person.accountId);
     const after = await exchange(server, { subject_token: person.accessToken, subject_token_type: ACCESS, audience: 'okta', scope: 'openid' });
@@ -249,6 +293,24 @@ describe('token exchange for the person\'s upstream token (the vault)', () => {
     const again = await exchange(server, { subject_token: person.accessToken, subject_token_type: ACCESS, audience: 'okta' });
     expect(again.json.error).toBe('invalid_grant');
     expect(idp.tokenRequests).toHaveLength(0);
+  });
+
+  it('tokens kept from one IdP are never sent to another: changing the connection\'s issuer makes people connect again', async () => {
+    const person = await personToken();
+    await linkOkta(person.accountId, expired);
+    const okta = (await gh.services.connections.find('okta'))!;
+    const other = await StubIdp.start();
+    try {
+      await gh.services.connections.update({ ...okta, issuer: other.origin }, { keepSecret: true });
+      const res = await exchange(server, { subject_token: person.accessToken, subject_token_type: ACCESS, audience: 'okta' });
+      expect(res.json).toMatchObject({ error: 'invalid_grant', connect_url: expect.stringContaining('/account/connect/okta') });
+      expect(other.tokenRequests).toHaveLength(0);
+      expect(idp.tokenRequests).toHaveLength(0);
+      expect((await gh.services.vault.linked(person.accountId, 'okta'))?.status).toBe('needs_reauth');
+    } finally {
+      await gh.services.connections.update(okta, { keepSecret: true });
+      await other.close();
+    }
   });
 
   it('an upstream outage is 503 temporarily_unavailable with Retry-After, and revokes nothing', async () => {

@@ -11,6 +11,7 @@ import type { Connections } from '../../upstream/connections.js';
 import type { TokenVaultApi } from '../../upstream/token-vault.js';
 import type { KeySet } from '../keys.js';
 import type { ResourceRegistry } from '../resources.js';
+import type { ClientRegistry } from '../client-registry.js';
 import { tokenExchangeGrant } from './token-exchange.js';
 import { identityAssertionGrant } from './identity-assertion.js';
 
@@ -24,6 +25,8 @@ export interface GrantDeps {
   vault: TokenVaultApi;
   audit: AuditLog;
   policy: PolicyReader;
+  /** Whether a client is active (an administrator may disable or hold one). */
+  registry: Pick<ClientRegistry, 'findForGate'>;
 }
 
 export interface GrantType {

@@ -6,16 +6,18 @@
 //   actor (`act: {sub: <client id>}`), with scopes the person granted.
 // Rules, in order: the caller is an admin-created confidential client bound to an MCP server; the subject token
 // verifies with Gatehouse's keys and its `aud` is exactly that server (a server exchanges only tokens minted for it:
-// no confused deputy); it is not itself delegated; the grant behind it is live and the person still active; the
+// no confused deputy); it is not itself delegated; the grant behind it is live, its client still active, and the
+// person still admitted (disabled, deprovisioned, the sign-in policy and the server's access rules of today); the
 // server's delegation policy lists the target and the scopes. Each refusal is an OAuth error, audited by
 // audit/provider-events.ts as `token.refused`; each success as `token.issued`.
+import type { Context, Middleware } from 'koa';
 import { errors, type KoaContextWithOIDC } from 'oidc-provider';
 import { AccessTokenChecker, type TokenBinding } from '../access-token.js';
 import { clientKind } from '../client-kind.js';
 import { RESOURCE_PROPERTY } from '../policies/client-metadata/client-admin-properties.js';
 import { TOKEN_EXCHANGE } from '../policies/client-metadata/client-grant-types.js';
 import { TemporarilyUnavailable } from '../temporarily-unavailable.js';
-import { refusedAccess } from '../policies/hooks/resource-access.js';
+import { currentAccessRefusal } from '../policies/hooks/current-access.js';
 import type { Resource } from '../resources.js';
 import { connectAccountUrl } from '../../upstream/connect-url.js';
 import { VaultUnavailable } from '../../upstream/token-vault.js';
@@ -30,6 +32,10 @@ function invalidGrant(description: string): errors.InvalidGrant {
 }
 
 const one = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+/** A value the caller sent, as a refusal quotes it: short and printable. */
+const quoted = (v: string) => JSON.stringify(v.length > 100 ? `${v.slice(0, 100)}…` : v).replace(/[^\x20-\x7E]/g, '?');
+/** The policy's list for a target: own keys only (a connection named `constructor` finds nothing inherited). */
+const listed = (m: Record<string, string[]>, key: string): string[] | undefined => (Object.hasOwn(m, key) ? m[key] : undefined);
 const scopesOf = (v: unknown): string[] => [...new Set((one(v) ?? '').split(' ').filter(Boolean))];
 
 /** The MCP server the calling client speaks for, or a refusal: only its own confidential client may exchange. */
@@ -65,8 +71,14 @@ async function subjectOf(ctx: KoaContextWithOIDC, deps: GrantDeps, checker: Acce
   if (!grant || grant.accountId !== binding.accountId || grant.clientId !== binding.clientId) {
     throw invalidGrant('the grant behind subject_token was revoked or has expired');
   }
+  // A client an administrator disabled (or has not approved) can use none of its tokens, here neither.
+  const status = (await deps.registry.findForGate(binding.clientId))?.status ?? 'active';
+  if (status !== 'active') throw invalidGrant(`the client subject_token was issued to is ${status === 'pending' ? 'awaiting approval' : 'disabled'}`);
   const account = await deps.accounts.findById(binding.accountId);
   if (!account || account.disabled || account.deprovisionedAt) throw invalidGrant('the person behind subject_token may no longer sign in');
+  // Narrowing a policy ends access: the sign-in policy and the calling server's rules as they are today.
+  const refusal = await currentAccessRefusal(deps, account, [{ resource: server.uri, scopes: binding.scopes }]);
+  if (refusal) throw invalidGrant(refusal);
   return binding;
 }
 
@@ -78,10 +90,10 @@ function requestedWithin(requested: string[], allowed: readonly string[], what: 
 
 async function upstreamToken(ctx: KoaContextWithOIDC, deps: GrantDeps, server: Resource, binding: TokenBinding, connectionId: string): Promise<void> {
   const { params } = ctx.oidc;
-  const allowed = server.delegation.connections[connectionId];
-  if (!allowed) throw new errors.InvalidTarget(`this MCP server may not obtain tokens for the connection ${connectionId} (its delegation policy)`);
+  const allowed = listed(server.delegation.connections, connectionId);
+  if (!allowed) throw new errors.InvalidTarget(`this MCP server may not obtain tokens for the connection ${quoted(connectionId)} (its delegation policy)`);
   const connection = await deps.connections.find(connectionId);
-  if (!connection || connection.kind === 'local') throw new errors.InvalidTarget(`${connectionId} is not a connection to an identity provider`);
+  if (!connection || connection.kind === 'local') throw new errors.InvalidTarget(`${quoted(connectionId)} is not a connection to an identity provider`);
   const scopes = scopesOf(params!.scope);
   requestedWithin(scopes, allowed, `at ${connectionId}`);
   const resource = one(params!.resource);
@@ -108,23 +120,34 @@ async function upstreamToken(ctx: KoaContextWithOIDC, deps: GrantDeps, server: R
     needs_reauth: `the person must connect their ${connection.name} account again: send them to connect_url`,
     insufficient_scope: `the person has not granted ${connection.name} the scopes asked for: send them to connect_url`,
   }[answer.kind];
-  connectRequired(ctx, description, connectAccountUrl(deps.config.ISSUER, connectionId, { scopes: answer.kind === 'insufficient_scope' ? answer.missing : scopes, clientId: binding.clientId }));
+  return connectRequired(ctx, description, connectAccountUrl(deps.config.ISSUER, connectionId, { scopes: answer.kind === 'insufficient_scope' ? answer.missing : scopes, clientId: binding.clientId }));
 }
 
+// The page where the person fixes a refusal, per request: thrown as an ordinary invalid_grant (audited as every
+// refusal), and added to the error body on its way out by `connectUrlInAnswer`.
+const connectUrls = new WeakMap<object, string>();
+
 /** invalid_grant with the page where the person fixes it (the MCP server shows it in a URL-mode elicitation). */
-function connectRequired(ctx: KoaContextWithOIDC, description: string, url: string): void {
-  const err = invalidGrant(description);
-  ctx.status = 400;
-  ctx.body = { error: 'invalid_grant', error_description: description, connect_url: url };
-  // Audited like every other refusal of the token endpoint (audit/provider-events.ts).
-  ctx.oidc.provider.emit('grant.error', ctx, err);
+function connectRequired(ctx: KoaContextWithOIDC, description: string, url: string): never {
+  connectUrls.set(ctx, url);
+  throw invalidGrant(description);
+}
+
+/** A rule of the token route (src/policy-table.ts): a token exchange's `connect_url` joins its invalid_grant answer. */
+export function connectUrlInAnswer(): Middleware {
+  return async (ctx: Context, next) => {
+    await next();
+    const url = connectUrls.get(ctx);
+    const body = ctx.body as Record<string, unknown> | undefined;
+    if (url && ctx.status === 400 && body && typeof body === 'object' && body.error === 'invalid_grant') body.connect_url = url;
+  };
 }
 
 async function downstreamToken(ctx: KoaContextWithOIDC, deps: GrantDeps, server: Resource, binding: TokenBinding, target: string): Promise<void> {
   const { client, params, provider } = ctx.oidc;
   const downstream = await deps.resources.find(target);
-  if (!downstream) throw new errors.InvalidTarget(`${target} is neither a connection nor a registered MCP server`);
-  const allowed = server.delegation.resources[downstream.uri];
+  if (!downstream) throw new errors.InvalidTarget(`${quoted(target)} is neither a connection nor a registered MCP server`);
+  const allowed = listed(server.delegation.resources, downstream.uri);
   if (!allowed) throw new errors.InvalidTarget(`this MCP server may not obtain tokens for ${downstream.uri} (its delegation policy)`);
   const requested = scopesOf(params!.scope);
   // Nothing named: everything the policy allows that the person granted and the server defines.
@@ -136,8 +159,8 @@ async function downstreamToken(ctx: KoaContextWithOIDC, deps: GrantDeps, server:
   if (notGranted) throw new errors.InvalidScope(`the person did not grant ${notGranted}: a delegated token carries at most what subject_token does`, notGranted);
   if (!scopes.length) throw new errors.InvalidScope('no scope both allowed by the delegation policy and granted by the person', allowed.join(' '));
   const person = await deps.accounts.findById(binding.accountId);
-  const refusal = person && refusedAccess(downstream, scopes, { email: person.email ?? null, emailVerified: person.emailVerified, groups: person.groups });
-  if (refusal) throw invalidGrant(`the person is ${refusal.reason}`);
+  const refusal = person && (await currentAccessRefusal(deps, person, [{ resource: downstream.uri, scopes }]));
+  if (refusal) throw invalidGrant(refusal);
 
   const key = deps.keys().signingKey('ES256');
   if (!key) throw new Error('no active ES256 signing key');

@@ -12,7 +12,7 @@
 //   answers 403): an owner must approve Gatehouse's app for the organisation.
 import * as oc from 'openid-client';
 import { commonProblems, connectionFetch, insecureAllowed, type ConnectionKind, type ConnectionSpec, type ConnectorDeps, type SpecField } from '../connection.js';
-import { RefreshRefused, UpstreamError, type DiscoveryReport, type Identity, type RedirectConnector, type RefreshedTokens, type Revalidation, type StartOptions, type UpstreamChecks, type UpstreamTokens } from '../connector.js';
+import { idpDescription, RefreshRefused, UpstreamError, type DiscoveryReport, type Identity, type RedirectConnector, type RefreshedTokens, type Revalidation, type StartOptions, type UpstreamChecks, type UpstreamTokens } from '../connector.js';
 import { tokensOf } from '../oidc/oidc-client.js';
 
 export const GITHUB_BASE = 'https://github.com';
@@ -194,7 +194,7 @@ export class GithubConnector implements RedirectConnector {
     const body = (await response.json().catch(() => undefined)) as Record<string, unknown> | undefined;
     const error = typeof body?.error === 'string' ? body.error : undefined;
     if (error === 'bad_refresh_token' || error === 'invalid_grant') {
-      const description = typeof body?.error_description === 'string' ? `: ${body.error_description}` : '';
+      const description = typeof body?.error_description === 'string' ? `: ${idpDescription(body.error_description)}` : '';
       throw new RefreshRefused(`GitHub answered ${error}${description}`);
     }
     if (response.status !== 200 || error || typeof body?.access_token !== 'string') {

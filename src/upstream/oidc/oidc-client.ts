@@ -5,7 +5,7 @@
 // the IdP's JWKS (openid-client skips the signature for TLS-fetched ID tokens unless non-repudiation checks are
 // enabled; we enable them so a compromised TLS path alone cannot mint identities). Every OIDC-based kind uses this.
 import * as oc from 'openid-client';
-import type { UpstreamChecks, UpstreamTokens } from '../connector.js';
+import { idpDescription, type UpstreamChecks, type UpstreamTokens } from '../connector.js';
 
 export interface OidcClientOptions {
   /** The issuer to discover (`<issuer>/.well-known/openid-configuration`). */
@@ -107,7 +107,7 @@ export class OidcClient {
  */
 export function refusedByIdp(err: unknown, stage: 'refresh' | 'userinfo'): string | undefined {
   if (stage === 'refresh') {
-    return err instanceof oc.ResponseBodyError && err.error === 'invalid_grant' ? `the identity provider answered invalid_grant${err.error_description ? `: ${err.error_description}` : ''}` : undefined;
+    return err instanceof oc.ResponseBodyError && err.error === 'invalid_grant' ? `the identity provider answered invalid_grant${err.error_description ? `: ${idpDescription(err.error_description)}` : ''}` : undefined;
   }
   if (err instanceof oc.WWWAuthenticateChallengeError && err.status === 401) return 'the identity provider no longer accepts the token (401)';
   // A 401 without a WWW-Authenticate challenge: openid-client keeps the response as the cause.

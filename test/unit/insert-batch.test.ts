@@ -17,6 +17,11 @@ function recorder(behaviour: (rows: number[]) => Promise<void> = async () => {})
   return { batch, calls, committed, failures };
 }
 
+/** Resolves once the recorder has been asked for its first INSERT (a sleep would race a loaded machine's loop). */
+async function inFlight(calls: number[][]): Promise<void> {
+  while (!calls.length) await new Promise((r) => setImmediate(r));
+}
+
 describe('InsertBatch', () => {
   it('answers a caller only after its row is committed', async () => {
     let release!: () => void;
@@ -35,7 +40,7 @@ describe('InsertBatch', () => {
   it('writes the rows that arrive during an INSERT together in the next one', async () => {
     const { batch, calls, committed } = recorder(() => new Promise((r) => setTimeout(r, 20)));
     const first = batch.add(0);
-    await new Promise((r) => setTimeout(r, 5)); // the first INSERT is in flight
+    await inFlight(calls);
     await Promise.all([first, ...Array.from({ length: 30 }, (_, i) => batch.add(i + 1))]);
     expect(calls).toEqual([[0], Array.from({ length: 30 }, (_, i) => i + 1)]);
     expect(committed).toHaveLength(31);
@@ -70,7 +75,7 @@ describe('InsertBatch', () => {
     const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
     const { batch, calls, failures } = recorder(() => new Promise((_, reject) => setTimeout(() => reject(refused), 20)));
     const first = batch.add(0);
-    await new Promise((r) => setTimeout(r, 5)); // the first INSERT is in flight
+    await inFlight(calls);
     await Promise.all([first, ...Array.from({ length: 5 }, (_, i) => batch.add(i + 1))]);
     // One INSERT was tried; the five rows behind it did not each wait out a timeout of their own.
     expect(calls).toEqual([[0]]);

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { CLI_ACTOR, CONFIG_ACTOR } from '../../src/admin/actor.js';
 import { AdminError } from '../../src/admin/admin-error.js';
 import { PolicyAdmin } from '../../src/admin/policy.js';
+import { PolicySettings } from '../../src/policy/settings.js';
 import { ResourceAdmin } from '../../src/admin/resources.js';
 import { adminApiClient, adminApiToken, call } from '../helpers/admin-api.js';
 import { oneJson, runCli } from '../helpers/cli.js';
@@ -209,7 +210,8 @@ describe('MCP servers and policy through the console, the CLI and the admin API'
     }
     for (const step of POLICY_STEPS) {
       policy.cli.push(await viaCli([...step.cli]));
-      policyStates.cli.push(await server().services.policy.get('REGISTRATION'));
+      // The server caches policy for 2 s; the CLI on PostgreSQL writes beside it: read what the database holds.
+      policyStates.cli.push(await new PolicySettings(server().services.handle.db, server().services.config).get('REGISTRATION'));
     }
 
     // ---- the same results ----

@@ -18,6 +18,10 @@ import { DocumentHost, makeTestPki } from '../helpers/cimd-fixture.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { manage, postRegistration } from '../helpers/registration.js';
 import { startTestServer, TEST_RESOURCE, type TestServer } from '../helpers/server.js';
+import { connectionSpec } from '../helpers/connection-spec.js';
+import { startIdJagIdp } from '../helpers/id-jag-idp.js';
+
+const JWT_BEARER_GRANT = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 
 const USER = { email: 'ada@example.com', password: 'analytical engine notes' };
 const CLAUDE_REDIRECT = 'https://claude.ai/api/mcp/auth_callback';
@@ -242,6 +246,35 @@ describe('documents shaped like the real MCP clients\' complete sign-in, consent
       token_endpoint_auth_method: 'private_key_jwt', token_endpoint_auth_signing_alg: 'RS256', jwks_uri: key.jwksUri,
     });
     await completeFlow(clientId, CHATGPT_REDIRECT, async () => ({ client_id: clientId, client_assertion_type: ASSERTION_TYPE, client_assertion: await key.assertion(clientId) }));
+  });
+});
+
+describe('a metadata-document client with private_key_jwt presents an identity assertion (docs/ENTERPRISE-MANAGED-AUTHORIZATION.md)', () => {
+  it('keeps jwt-bearer from its document and gets a token for the assertion; without private_key_jwt the grant is dropped', async () => {
+    const idp = await startIdJagIdp();
+    try {
+      await gh.services.connections.add(connectionSpec('oidc', { id: 'corp', name: 'Corp IdP', issuer: idp.issuer, idJag: true, idJagResource: TEST_RESOURCE, allowPrivateNetwork: true }), 'test');
+      const key = await servedKey('agent.cimd.test', '/ent/jwks.json');
+      const clientId = serve('agent.cimd.test', '/ent/client.json', {
+        client_name: 'Enterprise agent', redirect_uris: ['https://agent.example/callback'], response_types: ['code'],
+        grant_types: ['authorization_code', 'refresh_token', JWT_BEARER_GRANT], token_endpoint_auth_method: 'private_key_jwt', jwks_uri: key.jwksUri,
+      });
+      const assertion = await idp.assertion({ sub: 'ent-person', aud: gh.issuer, client_id: clientId, scope: 'tools:read', email: 'ent@example.com', email_verified: true });
+      const res = await tokenRequest(gh.issuer, { grant_type: JWT_BEARER_GRANT, assertion, client_id: clientId, client_assertion_type: ASSERTION_TYPE, client_assertion: await key.assertion(clientId) });
+      expect(res.status).toBe(200);
+      expect(res.body.refresh_token).toBeUndefined();
+      expect(decodeJwt(res.body.access_token)).toMatchObject({ aud: TEST_RESOURCE, client_id: clientId, scope: 'tools:read' });
+      // The same grant in a public document (as claude.ai lists it) is dropped: the client cannot use it.
+      const publicId = serve('agent.cimd.test', '/ent/public.json', {
+        client_name: 'Public agent', redirect_uris: ['https://agent.example/callback'], grant_types: ['authorization_code', 'refresh_token', JWT_BEARER_GRANT], token_endpoint_auth_method: 'none',
+      });
+      const refused = await tokenRequest(gh.issuer, { grant_type: JWT_BEARER_GRANT, assertion: await idp.assertion({ sub: 'ent-person', aud: gh.issuer, client_id: publicId }), client_id: publicId });
+      expect(refused.status).toBe(400);
+      expect(refused.body.error).toBe('unauthorized_client');
+    } finally {
+      await gh.services.connections.remove('corp');
+      await idp.close();
+    }
   });
 });
 

@@ -119,15 +119,9 @@ export class Connections {
     if (current.kind !== spec.kind) throw new ConnectionError([['kind', 'cannot change: remove the connection and add another']]);
     const full = options.keepSecret ? { ...spec, clientSecret: this.fromRow(current).clientSecret } : spec;
     this.check(full);
-    const before = this.fromRow(current);
-    // Tokens kept from one IdP (or one client registration) are never sent to another (docs/TOKEN-VAULT.md): the
-    // people connect again.
-    const otherIdp = (['issuer', 'clientId', 'tenant'] as const).some((f) => (before[f] ?? null) !== (full[f] ?? null));
     await this.db.transaction(async (trx) => {
       await trx('upstream_connections').where({ id: spec.id }).update({ ...this.toRow(full, current.source), updated_at: new Date() });
-      if (otherIdp) {
-        await trx('upstream_tokens').where({ connection_id: spec.id }).update({ access_token: null, refresh_token: null, access_token_expires_at: null, status: 'needs_reauth', status_detail: 'the connection now points at another identity provider or client registration' });
-      }
+      await this.forgetTokensOfAnotherIdp(trx, current, full);
     });
     this.#cache = undefined;
     return (await this.find(spec.id))!;
@@ -156,6 +150,7 @@ export class Connections {
         await trx('upstream_connections').insert(row);
       } else if (this.changed(current, spec)) {
         await trx('upstream_connections').where({ id: spec.id }).update({ ...row, created_at: current.created_at, updated_at: new Date() });
+        await this.forgetTokensOfAnotherIdp(trx, current, spec);
       }
     });
     this.#cache = undefined;
@@ -207,6 +202,19 @@ export class Connections {
   private check(spec: ConnectionSpec): void {
     const problems = validateConnection(spec, this.deps.production);
     if (problems.length) throw new ConnectionError(problems);
+  }
+
+  /**
+   * Tokens kept from one IdP (or one client registration) are never sent to another (docs/TOKEN-VAULT.md): when a
+   * connection's issuer, client id or tenant changes — through any door, UPSTREAM_* at a start included — they are
+   * forgotten and the people connect again.
+   */
+  private async forgetTokensOfAnotherIdp(trx: Db, row: Row, next: ConnectionSpec): Promise<void> {
+    const before = this.fromRow(row);
+    if (!(['issuer', 'clientId', 'tenant'] as const).some((f) => (before[f] ?? null) !== (next[f] ?? null))) return;
+    await trx('upstream_tokens')
+      .where({ connection_id: next.id })
+      .update({ access_token: null, refresh_token: null, access_token_expires_at: null, status: 'needs_reauth', status_detail: 'the connection now points at another identity provider or client registration' });
   }
 
   private changed(row: Row, spec: ConnectionSpec): boolean {

@@ -159,7 +159,7 @@ describe('token exchange for another MCP server', () => {
     // tools:write is allowed by the policy, but the person granted only tools:read.
     const ungranted = await exchange(server, { subject_token: person.accessToken, subject_token_type: ACCESS, resource: DOWNSTREAM, scope: 'tools:read tools:write' });
     expect(ungranted.status).toBe(400);
-    expect(ungranted.json).toMatchObject({ error: 'invalid_scope', error_description: expect.stringMatching(/did not grant tools:write/) });
+    expect(ungranted.json).toMatchObject({ error: 'invalid_scope', error_description: expect.stringMatching(/did not grant "tools:write"/) });
     expect((await lastRefusal(server.id))?.reason).toMatch(/invalid_scope/);
   });
 
@@ -256,9 +256,14 @@ describe('token exchange for the person\'s upstream token (the vault)', () => {
     expect(after.headers.get('cache-control')).toContain('no-store');
     expect(after.json).toMatchObject({ access_token: kept.accessToken, issued_token_type: ACCESS, token_type: 'Bearer' });
     expect(idp.tokenRequests).toHaveLength(0);
-    // A scope the policy does not list is refused before the vault is asked.
-    const wider = await exchange(server, { subject_token: person.accessToken, subject_token_type: ACCESS, audience: 'okta', scope: 'offline_access admin' });
+    // A scope the policy does not list is refused before the vault is asked, quoted short; so is an upstream resource.
+    const wider = await exchange(server, { subject_token: person.accessToken, subject_token_type: ACCESS, audience: 'okta', scope: `offline_access ${'Z'.repeat(3000)}` });
     expect(wider.json.error).toBe('invalid_scope');
+    expect(wider.json.error_description.length).toBeLessThan(300);
+    expect(wider.json.scope).toBeUndefined();
+    const otherApi = await exchange(server, { subject_token: person.accessToken, subject_token_type: ACCESS, audience: 'okta', resource: 'https://management.azure.com' });
+    expect(otherApi.json).toMatchObject({ error: 'invalid_target', error_description: expect.stringMatching(/may not obtain tokens for "https:\/\/management\.azure\.com" at okta/) });
+    expect(idp.tokenRequests).toHaveLength(0);
   });
 
   it('20 concurrent exchanges needing a refresh (two instances on PostgreSQL) make one upstream call and all get its token', async () => {
@@ -311,6 +316,13 @@ describe('token exchange for the person\'s upstream token (the vault)', () => {
       await gh.services.connections.update(okta, { keepSecret: true });
       await other.close();
     }
+    // The same when UPSTREAM_* names another issuer at the next start (the environment's connection is seeded again).
+    const seeded = connectionSpec('oidc', { id: 'envidp', name: 'Env IdP', issuer: idp.origin, storeTokens: true, allowPrivateNetwork: true });
+    await gh.services.connections.seed(seeded);
+    await gh.services.vault.link(person.accountId, 'envidp', { issuer: idp.origin, subject: 'env-subject' }, { accessToken: 'at-env', refreshToken: 'rt-env', expiresAt: new Date(Date.now() - 1000) });
+    await gh.services.connections.seed({ ...seeded, issuer: 'https://elsewhere.example.com' });
+    expect((await gh.services.vault.linked(person.accountId, 'envidp'))?.status).toBe('needs_reauth');
+    expect(await gh.services.upstreamTokens.find(person.accountId, 'envidp')).toMatchObject({ accessToken: undefined, refreshToken: undefined });
   });
 
   it('an upstream outage is 503 temporarily_unavailable with Retry-After, and revokes nothing', async () => {

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { ConfigError } from '../../src/config.js';
 import { loadConfiguration } from '../../src/configuration.js';
-import { ConfigFile, ConfigFileError, loadConfigFile, type LoadOptions } from '../../src/admin/config-file/load.js';
+import { ConfigFile, ConfigFileError, loadConfigFile, loadConfigText, type LoadOptions } from '../../src/admin/config-file/load.js';
 import { placeholder } from '../../src/admin/config-file/export.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-config-file-'));
@@ -54,6 +54,16 @@ describe('loading the configuration file', () => {
       `${path} line 10: clients[0].redirect_uris: a public client needs at least one redirect URI`,
       `${path} line 14: policy.REGISTRATION: must be a string or a list of strings`,
     ]);
+  });
+
+  it('refuses a __proto__ key by name and line, which the schema would otherwise drop without a word', () => {
+    let problems: string[] = [];
+    try {
+      loadConfigText('mcp_servers:\n  - uri: https://a.example.com/mcp\n    delegation:\n      connections:\n        __proto__: [repo]\n', 'gatehouse.yaml', { env: {} });
+    } catch (err) {
+      problems = (err as ConfigFileError).problems;
+    }
+    expect(problems).toEqual(['gatehouse.yaml line 5: mcp_servers[0].delegation.connections.__proto__: "__proto__" is a reserved name']);
   });
 
   it('refuses an inline secret, naming the field, and never repeats its value', () => {

@@ -157,6 +157,9 @@ export function loadConfigText(text: string, path: string, options: LoadOptions)
   }
   const at = (p: Path) => `${path} line ${lineOf(doc, counter, p)}`;
   const raw = doc.toJS() ?? {};
+  // A `__proto__` key would be dropped by the schema without a word (docs/DELEGATION.md): refused by name.
+  const reserved = protoKeyPath(raw);
+  if (reserved) fail(lineOf(doc, counter, reserved), `${formatPath(reserved)}: "__proto__" is a reserved name`);
   const parsed = configFileSchema.safeParse(raw);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
@@ -278,4 +281,16 @@ export function loadConfigText(text: string, path: string, options: LoadOptions)
 
   if (problems.length) throw new ConfigFileError(problems);
   return new ConfigFile(path, basename(path), servers, clients, connections, policy);
+}
+
+/** The path of the first own `__proto__` key in the parsed file, if any. */
+function protoKeyPath(value: unknown, path: Path = []): Path | undefined {
+  if (!value || typeof value !== 'object' || path.length > 12) return undefined;
+  for (const key of Object.keys(value)) {
+    const here = [...path, Array.isArray(value) ? Number(key) : key];
+    if (key === '__proto__') return here;
+    const inner = protoKeyPath((value as Record<string, unknown>)[key], here);
+    if (inner) return inner;
+  }
+  return undefined;
 }

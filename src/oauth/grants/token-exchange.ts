@@ -31,9 +31,14 @@ function invalidGrant(description: string): errors.InvalidGrant {
   return Object.assign(new errors.InvalidGrant(description), { error_description: description });
 }
 
+/** invalid_scope naming the scope in its description only (never the caller's value echoed whole as `scope`). */
+function invalidScope(description: string): errors.InvalidScope {
+  return Object.assign(new errors.InvalidScope(description, ''), { scope: undefined });
+}
+
 const one = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 /** A value the caller sent, as a refusal quotes it: short and printable. */
-const quoted = (v: string) => JSON.stringify(v.length > 100 ? `${v.slice(0, 100)}…` : v).replace(/[^\x20-\x7E]/g, '?');
+const quoted = (v: string) => `"${(v.length > 100 ? `${v.slice(0, 100)}...` : v).replace(/[^\x20-\x7E]|"/g, '?')}"`;
 /** The policy's list for a target: own keys only (a connection named `constructor` finds nothing inherited). */
 const listed = (m: Record<string, string[]>, key: string): string[] | undefined => (Object.hasOwn(m, key) ? m[key] : undefined);
 const scopesOf = (v: unknown): string[] => [...new Set((one(v) ?? '').split(' ').filter(Boolean))];
@@ -85,7 +90,7 @@ async function subjectOf(ctx: KoaContextWithOIDC, deps: GrantDeps, checker: Acce
 /** Scopes the caller asked for, each allowed by `allowed` (a refusal names the first that is not). */
 function requestedWithin(requested: string[], allowed: readonly string[], what: string): void {
   const outside = requested.find((s) => !allowed.includes(s));
-  if (outside) throw new errors.InvalidScope(`scope ${outside} is not one this MCP server may obtain ${what}`, outside);
+  if (outside) throw invalidScope(`scope ${quoted(outside)} is not one this MCP server may obtain ${what}`);
 }
 
 async function upstreamToken(ctx: KoaContextWithOIDC, deps: GrantDeps, server: Resource, binding: TokenBinding, connectionId: string): Promise<void> {
@@ -96,7 +101,9 @@ async function upstreamToken(ctx: KoaContextWithOIDC, deps: GrantDeps, server: R
   if (!connection || connection.kind === 'local') throw new errors.InvalidTarget(`${quoted(connectionId)} is not a connection to an identity provider`);
   const scopes = scopesOf(params!.scope);
   requestedWithin(scopes, allowed, `at ${connectionId}`);
+  // An upstream resource (Entra: another API under the same refresh token) is listed in the policy like a scope.
   const resource = one(params!.resource);
+  if (resource && !allowed.includes(resource)) throw new errors.InvalidTarget(`this MCP server may not obtain tokens for ${quoted(resource)} at ${connectionId} (its delegation policy)`);
   let answer;
   try {
     answer = await deps.vault.accessToken(binding.accountId, connectionId, { scopes, resource });
@@ -154,10 +161,10 @@ async function downstreamToken(ctx: KoaContextWithOIDC, deps: GrantDeps, server:
   const scopes = requested.length ? requested : allowed.filter((s) => binding.scopes.includes(s) && Object.hasOwn(downstream.scopes, s));
   requestedWithin(scopes, allowed, `at ${downstream.uri}`);
   const undefinedScope = scopes.find((s) => !Object.hasOwn(downstream.scopes, s));
-  if (undefinedScope) throw new errors.InvalidScope(`${downstream.uri} defines no scope ${undefinedScope}`, undefinedScope);
+  if (undefinedScope) throw invalidScope(`${downstream.uri} defines no scope ${quoted(undefinedScope)}`);
   const notGranted = scopes.find((s) => !binding.scopes.includes(s));
-  if (notGranted) throw new errors.InvalidScope(`the person did not grant ${notGranted}: a delegated token carries at most what subject_token does`, notGranted);
-  if (!scopes.length) throw new errors.InvalidScope('no scope both allowed by the delegation policy and granted by the person', allowed.join(' '));
+  if (notGranted) throw invalidScope(`the person did not grant ${quoted(notGranted)}: a delegated token carries at most what subject_token does`);
+  if (!scopes.length) throw invalidScope('no scope both allowed by the delegation policy and granted by the person');
   const person = await deps.accounts.findById(binding.accountId);
   const refusal = person && (await currentAccessRefusal(deps, person, [{ resource: downstream.uri, scopes }]));
   if (refusal) throw invalidGrant(refusal);

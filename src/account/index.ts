@@ -73,19 +73,32 @@ export function accountRoutes(deps: AccountDeps): Middleware {
   const tokenMinutes = Math.ceil(deps.config.ACCESS_TOKEN_TTL / 60);
   const connect = connectAccount(deps, { render, problem });
 
+  /** The person of this browser's account session, if it may still use these pages. */
+  const signedIn = async (ctx: Context) => {
+    const session = await deps.sessions.find(ctx.cookies.get(ACCOUNT_COOKIE));
+    const account = session ? await deps.accounts.findById(session.accountId) : undefined;
+    return session && account && !account.disabled && !account.deprovisionedAt ? { session, account } : undefined;
+  };
+
+  // The upstream response of a connect leg, ahead of the guard: only the session that started it can finish it, so a
+  // browser without one is refused rather than sent to sign in (a sign-in now could not match it; docs/CONNECT-ACCOUNT.md).
+  const connectCallback = new Router({ sensitive: true, strict: true });
+  connectCallback.get(CONNECT_CALLBACK_PATH, async (ctx) => {
+    ctx.set('Cache-Control', 'no-store');
+    const who = await signedIn(ctx);
+    if (!who) {
+      await deps.audit.record({ type: 'account.upstream_connected', outcome: 'failure', reason: 'connect callback without an account session', ...requestOrigin(ctx) });
+      return problem(ctx, 401, 'Sign in first', 'Your session ended before the account was connected, so nothing was connected. Open the link from your application again.');
+    }
+    await connect.finish(ctx, who.account);
+  });
+
   const guard: Middleware = async (ctx, next) => {
     if (signIn.match(ctx.path, ctx.method).route) return next();
     ctx.set('Cache-Control', 'no-store');
-    const session = await deps.sessions.find(ctx.cookies.get(ACCOUNT_COOKIE));
-    const account = session ? await deps.accounts.findById(session.accountId) : undefined;
+    const who = await signedIn(ctx);
     const reading = ctx.method === 'GET' || ctx.method === 'HEAD';
-    if (!session || !account || account.disabled || account.deprovisionedAt) {
-      if (ctx.path === CONNECT_CALLBACK_PATH) {
-        // An upstream response for a connect leg is only ever finished by the session that started it: a sign-in
-        // now could not match it (docs/CONNECT-ACCOUNT.md).
-        await deps.audit.record({ type: 'account.upstream_connected', outcome: 'failure', reason: 'connect callback without an account session', ...requestOrigin(ctx) });
-        return problem(ctx, 401, 'Sign in first', 'Your session ended before the account was connected, so nothing was connected. Open the link from your application again.');
-      }
+    if (!who) {
       if (reading) {
         // The query comes back too (the connect page's scope and client_id), re-encoded; sign-in.ts safeNext decides.
         const query = new URLSearchParams(ctx.querystring).toString();
@@ -94,6 +107,7 @@ export function accountRoutes(deps: AccountDeps): Middleware {
       }
       return problem(ctx, 401, 'Sign in first', 'Your session has ended. Open the link again to sign in.');
     }
+    const { session, account } = who;
     let form: Record<string, string> = {};
     if (!reading) {
       const sent = ctx.get('Origin');
@@ -145,10 +159,6 @@ export function accountRoutes(deps: AccountDeps): Middleware {
   pages.post('/account/connect/:connection', async (ctx) => {
     const { account, form } = state(ctx);
     await connect.start(ctx, account, form);
-  });
-
-  pages.get(CONNECT_CALLBACK_PATH, async (ctx) => {
-    await connect.finish(ctx, state(ctx).account);
   });
 
   pages.post('/account/upstream/disconnect', async (ctx) => {
@@ -215,5 +225,5 @@ export function accountRoutes(deps: AccountDeps): Middleware {
     render(ctx, 200, 'error', { title: 'Signed out', error: 'signed_out', description: 'You are signed out of your Gatehouse account pages.' });
   });
 
-  return compose([signIn.routes() as Middleware, guard, pages.routes() as Middleware]);
+  return compose([signIn.routes() as Middleware, connectCallback.routes() as Middleware, guard, pages.routes() as Middleware]);
 }

@@ -87,6 +87,16 @@ export function buildProvider(deps: ProviderDeps): Provider {
   const base = issuerBase(config.ISSUER);
   const refreshLifetime = { ttl: config.REFRESH_TOKEN_TTL, absoluteTtl: config.REFRESH_TOKEN_ABSOLUTE_TTL };
   const sessionCookieOptions = base ? { ...cookieOptions, path: base } : cookieOptions;
+  // One definition of what a token for a resource is (audience, scopes, lifetime, JWT signing): the authorization
+  // endpoints' and the grants Gatehouse adds (grants/index.ts) alike.
+  const indicators = resourceIndicators({
+    resources: deps.resources,
+    firstParty: deps.firstParty,
+    keys: () => deps.keys,
+    accessTokenTtl: config.ACCESS_TOKEN_TTL,
+    caps: { resources: config.DCR_ALLOWED_RESOURCES, scopes: config.DCR_ALLOWED_SCOPES },
+    adminApiAudience: adminApiAudience(config.ISSUER),
+  });
 
   const configuration: Configuration = {
     adapter: (name: string) => new PostgresAdapter(name, { db: deps.db, box: deps.box }),
@@ -126,14 +136,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
       clientCredentials: { enabled: true },
       userinfo: { enabled: true },
       rpInitiatedLogout: { enabled: false },
-      resourceIndicators: resourceIndicators({
-        resources: deps.resources,
-        firstParty: deps.firstParty,
-        keys: () => deps.keys,
-        accessTokenTtl: config.ACCESS_TOKEN_TTL,
-        caps: { resources: config.DCR_ALLOWED_RESOURCES, scopes: config.DCR_ALLOWED_SCOPES },
-        adminApiAudience: adminApiAudience(config.ISSUER),
-      }) as never,
+      resourceIndicators: indicators as never,
       clientIdMetadataDocument: config.CIMD && deps.cimd ? deps.cimd.feature() : { enabled: false },
       pushedAuthorizationRequests: { enabled: false },
     },
@@ -220,7 +223,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
   applyClientCredentialsRule(provider);
   if (config.CIMD) deps.cimd?.attach(provider);
   registerGrants(provider, {
-    config, db: deps.db, keys: () => deps.keys, resources: deps.resources, accounts: deps.accounts, audit: deps.audit, policy: deps.policy, registry: deps.registry, ...deps.delegation,
+    config, db: deps.db, keys: () => deps.keys, resources: deps.resources, accounts: deps.accounts, audit: deps.audit, policy: deps.policy, registry: deps.registry, resourceServerInfo: indicators.getResourceServerInfo, ...deps.delegation,
   });
   provider.use(settlePendingConsumes((key) => spendRefreshToken(deps.db, key)));
   return provider;

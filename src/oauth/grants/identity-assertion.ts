@@ -13,9 +13,6 @@ import { errors, type KoaContextWithOIDC, type ResourceServer } from 'oidc-provi
 import type { Middleware } from 'koa';
 import { requestOrigin } from '../../audit/writer.js';
 import { IdpKeys } from '../../upstream/idp-jwt.js';
-import { adminApiAudience } from '../admin-api-audience.js';
-import { FirstPartyClients } from '../first-party-clients.js';
-import { resourceIndicators } from '../policies/hooks/resource-indicators.js';
 import { canonicalOrSame } from '../resources.js';
 import { AssertionRefusal, idJagEnabled, JWT_BEARER_GRANT, spendAssertion, verifyAssertion, type VerifiedAssertion } from './id-jag-assertion.js';
 import { personOf } from './id-jag-person.js';
@@ -78,16 +75,6 @@ function scopesOf(asserted: string[], requested: string[], offered: string[], re
 
 function handler(deps: GrantDeps): Middleware {
   const idpKeys = new IdpKeys(deps.connections);
-  // The resource rules of every other token (policies/hooks/resource-indicators.ts): registered servers only, the
-  // dynamic clients' caps, the admin API kept apart, the same signing key and lifetime.
-  const indicators = resourceIndicators({
-    resources: deps.resources,
-    firstParty: new FirstPartyClients(),
-    keys: deps.keys,
-    accessTokenTtl: deps.config.ACCESS_TOKEN_TTL,
-    caps: { resources: deps.config.DCR_ALLOWED_RESOURCES, scopes: deps.config.DCR_ALLOWED_SCOPES },
-    adminApiAudience: adminApiAudience(deps.config.ISSUER),
-  });
 
   return async (koaCtx) => {
     const ctx = koaCtx as unknown as KoaContextWithOIDC;
@@ -112,7 +99,9 @@ function handler(deps: GrantDeps): Middleware {
       const resource = resourceOf(a, params.resource);
       let info: ResourceServer;
       try {
-        info = await indicators.getResourceServerInfo(ctx, resource, client);
+        // The resource rules of every other token: registered servers only, the dynamic clients' caps, the admin API
+        // kept apart, the same signing key and lifetime.
+        info = await deps.resourceServerInfo(ctx, resource, client);
       } catch (err) {
         if (err instanceof errors.InvalidTarget) throw new AssertionRefusal('invalid_target', String(err.error_description));
         throw err;

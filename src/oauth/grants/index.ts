@@ -1,6 +1,7 @@
 // The grant types Gatehouse adds to oidc-provider's (docs/DELEGATION.md): each is one module exporting a GrantType,
 // registered here, so an auditor finds every way a token is minted in one list.
 import type Provider from 'oidc-provider';
+import type { Client, KoaContextWithOIDC, ResourceServer } from 'oidc-provider';
 import type { Middleware } from 'koa';
 import type { AuditLog } from '../../audit/writer.js';
 import type { Config } from '../../config.js';
@@ -27,6 +28,8 @@ export interface GrantDeps {
   policy: PolicyReader;
   /** Whether a client is active (an administrator may disable or hold one). */
   registry: Pick<ClientRegistry, 'findForGate'>;
+  /** What a token for a resource is, as the provider's resource indicators define it (policies/hooks/resource-indicators.ts). */
+  resourceServerInfo: (ctx: KoaContextWithOIDC, resource: string, client: Client) => Promise<ResourceServer>;
 }
 
 export interface GrantType {

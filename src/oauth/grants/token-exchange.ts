@@ -27,8 +27,8 @@ import type { GrantDeps, GrantType } from './index.js';
 export const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
 
 /** oidc-provider's InvalidGrant keeps its detail to itself; a refusal here says what failed. */
-function invalidGrant(description: string): errors.InvalidGrant {
-  return Object.assign(new errors.InvalidGrant(description), { error_description: description });
+function invalidGrant(description: string): errors.CustomOIDCProviderError {
+  return new errors.CustomOIDCProviderError('invalid_grant', description);
 }
 
 /** invalid_scope naming the scope in its description only (never the caller's value echoed whole as `scope`). */
@@ -169,10 +169,10 @@ async function downstreamToken(ctx: KoaContextWithOIDC, deps: GrantDeps, server:
   const refusal = person && (await currentAccessRefusal(deps, person, [{ resource: downstream.uri, scopes }]));
   if (refusal) throw invalidGrant(refusal);
 
-  const key = deps.keys().signingKey('ES256');
-  if (!key) throw new Error('no active ES256 signing key');
-  // Never outlives the token it was exchanged for.
-  const expiresIn = Math.max(1, Math.min(deps.config.ACCESS_TOKEN_TTL, binding.expiresAt - Math.floor(Date.now() / 1000)));
+  // A token for the downstream server as any other (its audience, signing key, lifetime), never outliving the token
+  // it was exchanged for.
+  const info = await deps.resourceServerInfo(ctx, downstream.uri, client!);
+  const expiresIn = Math.max(1, Math.min(info.accessTokenTTL ?? deps.config.ACCESS_TOKEN_TTL, binding.expiresAt - Math.floor(Date.now() / 1000)));
   const token = new provider.AccessToken({
     accountId: binding.accountId,
     client: client!,
@@ -181,9 +181,7 @@ async function downstreamToken(ctx: KoaContextWithOIDC, deps: GrantDeps, server:
     scope: scopes.join(' '),
     expiresIn,
   });
-  token.resourceServer = new provider.ResourceServer(downstream.uri, {
-    scope: scopes.join(' '), audience: downstream.uri, accessTokenTTL: expiresIn, accessTokenFormat: 'jwt', jwt: { sign: { alg: 'ES256', kid: key.kid } },
-  });
+  token.resourceServer = new provider.ResourceServer(downstream.uri, { ...info, scope: scopes.join(' '), accessTokenTTL: expiresIn });
   setActor(token, { sub: client!.clientId });
   ctx.oidc.entity('AccessToken', token);
   const value = await token.save();

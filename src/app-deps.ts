@@ -14,7 +14,6 @@ import type { Accounts } from './upstream/accounts.js';
 import type { Connections } from './upstream/connections.js';
 import type { LocalAccounts } from './upstream/local/accounts.js';
 import type { UpstreamTransactions } from './upstream/transactions.js';
-import type { UpstreamTokenStore } from './upstream/upstream-tokens.js';
 import type { TokenVaultApi } from './upstream/token-vault.js';
 import type { ConsoleSessions } from './console/sessions.js';
 import type { PolicySettings } from './policy/settings.js';
@@ -40,7 +39,6 @@ export interface AppDeps {
   users: LocalAccounts;
   connections: Connections;
   transactions: UpstreamTransactions;
-  upstreamTokens: UpstreamTokenStore;
   /** The person's upstream tokens for MCP servers (docs/TOKEN-VAULT.md). */
   vault: TokenVaultApi;
   views: Views;

@@ -104,6 +104,7 @@ export async function openServices(config: Config, options: { log?: Logger; migr
       guard: options.upstreamGuard,
     });
     const audit = new AuditLog(handle.db, log, { repeatLimit: config.AUDIT_REPEAT_LIMIT });
+    const accounts = new Accounts(handle.db);
     return {
       config,
       log,
@@ -112,11 +113,11 @@ export async function openServices(config: Config, options: { log?: Logger; migr
       secretKey,
       resources: new ResourceRegistry(handle.db),
       users,
-      accounts: new Accounts(handle.db),
+      accounts,
       connections,
       transactions: new UpstreamTransactions(handle.db, box),
       upstreamTokens: new UpstreamTokenStore(handle.db, box),
-      vault: new TokenVault({ db: handle.db, box, connections, audit }),
+      vault: new TokenVault({ db: handle.db, box, connections, audit, accounts }),
       audit,
       registry: new ClientRegistry(handle.db),
       cimdClients: new CimdClients(handle.db),
@@ -317,7 +318,7 @@ export async function startGatehouse(config: Config, options: StartOptions = {})
     const app = buildApp({
       firstParty,
       config, db: handle.db, log, secretKey: services.secretKey, holder, resources, accounts, users, connections: services.connections,
-      transactions: services.transactions, upstreamTokens: services.upstreamTokens, vault: services.vault, views, audit, registry: services.registry, rateLimits,
+      transactions: services.transactions, vault: services.vault, views, audit, registry: services.registry, rateLimits,
       box, cimdClients: services.cimdClients, consoleSessions, policy: services.policy, metrics,
       accountSessions, inventories, approvals, approvalStore, localCli, personRevocation,
     });

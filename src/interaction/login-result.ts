@@ -10,7 +10,6 @@ import type { Accounts } from '../upstream/accounts.js';
 import { decideAccess } from '../upstream/access-policy.js';
 import type { Identity, UpstreamTokens } from '../upstream/connector.js';
 import { LOCAL_ISSUER } from '../upstream/local/accounts.js';
-import type { UpstreamTokenStore } from '../upstream/upstream-tokens.js';
 import type { TokenVaultApi } from '../upstream/token-vault.js';
 import { finishInteraction } from './interaction-result.js';
 import { freshLoginAcr, type FirstPartyClients } from '../oauth/first-party-clients.js';
@@ -20,9 +19,8 @@ export interface LoginDeps {
   config: Config;
   provider: () => Provider;
   accounts: Accounts;
-  upstreamTokens: UpstreamTokenStore;
   /** The token vault: a login's upstream tokens are linked there with the identity (docs/CONNECT-ACCOUNT.md). */
-  vault?: TokenVaultApi | undefined;
+  vault: TokenVaultApi;
   audit: AuditLog;
   pages: Pages;
   /** Who may log in (ALLOWED_EMAIL_DOMAINS, ALLOWED_GROUPS) is the policy in force, read at each login. */
@@ -52,10 +50,7 @@ export async function completeLogin(deps: LoginDeps, ctx: Context, d: Details, i
     await deps.audit.record({ type: 'login', outcome: 'failure', reason: 'account disabled', details: { ...details, accountId: account.id }, ...meta });
     return deps.pages.refuse(ctx, 403, 'Access not allowed', 'Your account has been disabled by an administrator.');
   }
-  if (tokens) {
-    if (deps.vault) await deps.vault.link(account.id, identity.connector, { issuer: identity.issuer, subject: identity.subject }, tokens);
-    else await deps.upstreamTokens.save(account.id, identity.connector, tokens);
-  }
+  if (tokens) await deps.vault.link(account.id, identity.connector, { issuer: identity.issuer, subject: identity.subject }, tokens);
   await deps.audit.record({ type: 'login', outcome: 'success', details: { ...details, accountId: account.id, admin: decision.admin }, ...meta });
   const clientId = String(d.params.client_id);
   const acr = deps.firstParty?.has(clientId) && typeof d.params.state === 'string' ? { acr: freshLoginAcr(d.params.state) } : {};

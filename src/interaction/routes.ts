@@ -19,7 +19,7 @@ import type { ResourceRegistry } from '../oauth/resources.js';
 import type { Accounts } from '../upstream/accounts.js';
 import type { Connections } from '../upstream/connections.js';
 import type { UpstreamTransactions } from '../upstream/transactions.js';
-import type { UpstreamTokenStore } from '../upstream/upstream-tokens.js';
+import type { TokenVaultApi } from '../upstream/token-vault.js';
 import { completeLogin } from './login-result.js';
 import { interactionPages, type Details } from './pages.js';
 import { upstreamLeg } from './upstream-leg.js';
@@ -40,7 +40,7 @@ export interface InteractionDeps {
   accounts: Accounts;
   connections: Connections;
   transactions: UpstreamTransactions;
-  upstreamTokens: UpstreamTokenStore;
+  vault: TokenVaultApi;
   views: Views;
   audit: AuditLog;
   log: Logger;

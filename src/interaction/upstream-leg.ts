@@ -21,7 +21,6 @@ import type { Accounts } from '../upstream/accounts.js';
 import { UpstreamError } from '../upstream/connector.js';
 import type { Connections, StoredConnection } from '../upstream/connections.js';
 import { TRANSACTION_TTL_MS, type UpstreamTransactions } from '../upstream/transactions.js';
-import type { UpstreamTokenStore } from '../upstream/upstream-tokens.js';
 import type { TokenVaultApi } from '../upstream/token-vault.js';
 import { finishInteraction } from './interaction-result.js';
 import { completeLogin } from './login-result.js';
@@ -54,12 +53,8 @@ export interface UpstreamLegDeps {
   connections: Connections;
   transactions: UpstreamTransactions;
   accounts: Accounts;
-  upstreamTokens: UpstreamTokenStore;
-  /**
-   * Where a login's upstream tokens go (docs/CONNECT-ACCOUNT.md): linked in the token vault with the identity that
-   * signed in. Optional only because the interaction routes' own deps type does not name it; the app always has it.
-   */
-  vault?: TokenVaultApi | undefined;
+  /** Where a login's upstream tokens go (docs/CONNECT-ACCOUNT.md): linked in the token vault with the identity that signed in. */
+  vault: TokenVaultApi;
   audit: AuditLog;
   log: Logger;
   pages: Pages;

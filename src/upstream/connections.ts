@@ -2,6 +2,7 @@
 // sealed with SECRET_KEY. UPSTREAM_* seeds one connection at start (source "env", owned by the environment);
 // `gatehouse connection add` and the console add more. Each instance reads them through a 2 s cache and keeps one
 // connector per connection version, so the IdP's discovery document is fetched once per hour, not per login.
+import { forgetConnectionTokens } from './upstream-tokens.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import type { Db } from '../db/connection.js';
 import { CONNECTION_KINDS, connectionFetch, type ConnectionKindName, type ConnectionSpec, type ConnectorDeps, type SpecField } from './connection.js';
@@ -212,9 +213,7 @@ export class Connections {
   private async forgetTokensOfAnotherIdp(trx: Db, row: Row, next: ConnectionSpec): Promise<void> {
     const before = this.fromRow(row);
     if (!(['issuer', 'clientId', 'tenant'] as const).some((f) => (before[f] ?? null) !== (next[f] ?? null))) return;
-    await trx('upstream_tokens')
-      .where({ connection_id: next.id })
-      .update({ access_token: null, refresh_token: null, access_token_expires_at: null, status: 'needs_reauth', status_detail: 'the connection now points at another identity provider or client registration' });
+    await forgetConnectionTokens(trx, next.id, 'the connection now points at another identity provider or client registration');
   }
 
   private changed(row: Row, spec: ConnectionSpec): boolean {

@@ -12,6 +12,7 @@ import { TtlCache } from '../cache/ttl-cache.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import type { Db } from '../db/connection.js';
 import type { Connections } from './connections.js';
+import type { Accounts } from './accounts.js';
 import { RefreshRefused, type RedirectConnector, type UpstreamTokens } from './connector.js';
 import { OUTAGE_PREFIX, UpstreamTokenStore, type VaultRow } from './upstream-tokens.js';
 
@@ -81,6 +82,8 @@ export interface TokenVaultDeps {
   box: SecretBox;
   connections: Connections;
   audit: AuditLog;
+  /** Whose sign-in identity a row kept before the vault recorded the upstream account is. */
+  accounts: Pick<Accounts, 'identities'>;
 }
 
 /** An access token must stay valid this long after it is handed out; otherwise it is refreshed first. */
@@ -155,7 +158,7 @@ export class TokenVault implements TokenVaultApi {
     let who = row.issuer && row.subject ? { issuer: row.issuer, subject: row.subject } : undefined;
     // Rows kept by a login before the vault recorded who: the sign-in identity of that connection is who.
     if (!who) {
-      const identity = (await this.deps.db('identities').where({ account_id: accountId, connection_id: connectionId }).first('issuer', 'subject')) as UpstreamAccount | undefined;
+      const identity = (await this.deps.accounts.identities(accountId)).find((i) => i.connectionId === connectionId);
       who = identity ? { issuer: identity.issuer, subject: identity.subject } : undefined;
     }
     return who ? { ...who, status: row.status, scope: row.tokens.scope } : undefined;

@@ -47,6 +47,11 @@ export const OUTAGE_PREFIX = 'unavailable: ';
 
 const purpose = (kind: 'access' | 'refresh', accountId: string, connectionId: string) => `upstream-${kind}-token:${accountId}:${connectionId}`;
 
+/** Forgets every token kept for a connection (in the caller's transaction): its people must connect again. */
+export async function forgetConnectionTokens(trx: Db, connectionId: string, detail: string): Promise<void> {
+  await trx('upstream_tokens').where({ connection_id: connectionId }).update({ access_token: null, refresh_token: null, access_token_expires_at: null, status: 'needs_reauth', status_detail: detail });
+}
+
 export class UpstreamTokenStore {
   constructor(
     private readonly db: Db,

@@ -11,6 +11,7 @@ import { migrateLatest } from '../../src/db/migrations.js';
 import { createLogger } from '../../src/log.js';
 import type { ConnectionSpec } from '../../src/upstream/connection.js';
 import { Connections } from '../../src/upstream/connections.js';
+import { Accounts } from '../../src/upstream/accounts.js';
 import { RefreshRefused, type RedirectConnector, type UpstreamTokens } from '../../src/upstream/connector.js';
 import { missingScopes, TokenVault, VaultUnavailable } from '../../src/upstream/token-vault.js';
 import { connectionSpec, STUB_REDIRECT } from '../helpers/connection-spec.js';
@@ -44,7 +45,7 @@ function instance(handle: DbHandle): Instance {
   const audit = new AuditLog(handle.db, createLogger('silent'));
   const events: AuditEvent[] = [];
   audit.observe((e) => events.push(e));
-  return { vault: new TokenVault({ db: handle.db, box, connections, audit }), connections, events };
+  return { vault: new TokenVault({ db: handle.db, box, connections, audit, accounts: new Accounts(handle.db) }), connections, events };
 }
 
 beforeAll(async () => {

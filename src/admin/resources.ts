@@ -5,6 +5,7 @@
 // `details.via`; a refusal (invalid input, an existing URI, a server the configuration file manages, a stale version)
 // is audited as a failure of the same type. A server RESOURCES defines is seeded again at every start: a change here
 // lasts until then, which `fromEnvironment` tells the adapters so they can say so.
+import { ownKeyPath } from '../http/input-sanity.js';
 import type { AuditLog } from '../audit/writer.js';
 import { resourceSeed, type Config, type ResourceInput } from '../config.js';
 import { canonicalResource, definedByEnvironment, InvalidResourceUri, type AccessRule, type ApprovalMode, type Resource, type ResourceRegistry } from '../oauth/resources.js';
@@ -219,7 +220,7 @@ export class ResourceAdmin {
   /** The input checked with the RESOURCES schema and its URI made canonical; a refusal names the field at fault. */
   async #valid(actor: Actor, verb: Verb, uriShown: string, input: ResourceInput): Promise<ResourceInput & { uri: string }> {
     // JSON.parse makes `__proto__` an own key, which zod's records would drop without a word: refuse it by name.
-    const reserved = reservedKeyPath(input);
+    const reserved = ownKeyPath(input, RESERVED)?.join('.');
     if (reserved) {
       await this.#record(actor, verb, 'failure', uriShown, { reason: 'invalid input', details: { problems: [`${reserved}: is a reserved name`] } });
       throw new AdminError('invalid_request', `${reserved}: is a reserved name`, reserved.split('.').slice(0, -1).join('.') || undefined);
@@ -332,14 +333,3 @@ function issueMessage(issue: { code: string; message: string; input?: unknown; i
 }
 
 const RESERVED = new Set(['__proto__', 'constructor', 'prototype']);
-
-/** The path of the first own key that would be an object's machinery rather than a key, if any. */
-function reservedKeyPath(value: unknown, path: string[] = []): string | undefined {
-  if (!value || typeof value !== 'object' || path.length > 6) return undefined;
-  for (const key of Object.keys(value)) {
-    if (RESERVED.has(key)) return [...path, key].join('.');
-    const inner = reservedKeyPath((value as Record<string, unknown>)[key], [...path, key]);
-    if (inner) return inner;
-  }
-  return undefined;
-}

@@ -171,15 +171,16 @@ export function parseResourceForm(values: ResourceFormValues, existingUri?: stri
 
 /** `key | scope scope …` lines (a key alone allows no scope but the token as granted). */
 function delegationLines(raw: string, field: Field, what: string, problems: Problems): Record<string, string[]> {
-  const out: Record<string, string[]> = {};
+  // A Map, then own properties: a line named `__proto__` stays a key the schema refuses, never the object's prototype.
+  const out = new Map<string, string[]>();
   raw.split(/\r?\n/).forEach((line, i) => {
     if (!line.trim() || line.trim().startsWith('#')) return;
     const [key = '', scopes = '', ...rest] = line.split('|').map((c) => c.trim());
     if (!key || rest.length) return add(problems, field, `Line ${i + 1}: expected "${what} | scope scope …"`);
-    if (Object.hasOwn(out, key)) return add(problems, field, `Line ${i + 1}: ${key} is listed twice`);
-    out[key] = scopes.split(/[\s,]+/).filter(Boolean);
+    if (out.has(key)) return add(problems, field, `Line ${i + 1}: ${key} is listed twice`);
+    out.set(key, scopes.split(/[\s,]+/).filter(Boolean));
   });
-  return out;
+  return Object.fromEntries(out);
 }
 
 const capitalise = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);

@@ -82,3 +82,18 @@ export class BadInput extends Error {
     return this.message;
   }
 }
+
+/**
+ * The path of the first own key among `names` anywhere in a parsed value (JSON.parse and YAML make `__proto__` an
+ * own key, which a schema's record would drop without a word), or undefined.
+ */
+export function ownKeyPath(value: unknown, names: ReadonlySet<string>, path: Array<string | number> = []): Array<string | number> | undefined {
+  if (!value || typeof value !== 'object' || path.length > 32) return undefined;
+  for (const key of Object.keys(value)) {
+    const here = [...path, Array.isArray(value) ? Number(key) : key];
+    if (names.has(key)) return here;
+    const inner = ownKeyPath((value as Record<string, unknown>)[key], names, here);
+    if (inner) return inner;
+  }
+  return undefined;
+}

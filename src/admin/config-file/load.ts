@@ -2,6 +2,7 @@
 // problem is one line naming the file, the line and the field path (`gatehouse.yaml line 12: mcp_servers[0].scopes:
 // …`), so an operator finds it without counting; secrets are resolved here from their references and never kept in
 // anything that is printed.
+import { ownKeyPath } from '../../http/input-sanity.js';
 import { readFileSync } from 'node:fs';
 import { basename, dirname, extname, resolve } from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
@@ -81,6 +82,7 @@ export interface LoadOptions {
 }
 
 type Path = ReadonlyArray<PropertyKey>;
+const PROTO = new Set(['__proto__']);
 
 /** `mcp_servers[0].scopes.tools:read`: the field path as an operator reads it. */
 export function formatPath(path: Path): string {
@@ -158,7 +160,7 @@ export function loadConfigText(text: string, path: string, options: LoadOptions)
   const at = (p: Path) => `${path} line ${lineOf(doc, counter, p)}`;
   const raw = doc.toJS() ?? {};
   // A `__proto__` key would be dropped by the schema without a word (docs/DELEGATION.md): refused by name.
-  const reserved = protoKeyPath(raw);
+  const reserved = ownKeyPath(raw, PROTO);
   if (reserved) fail(lineOf(doc, counter, reserved), `${formatPath(reserved)}: "__proto__" is a reserved name`);
   const parsed = configFileSchema.safeParse(raw);
   if (!parsed.success) {
@@ -283,14 +285,3 @@ export function loadConfigText(text: string, path: string, options: LoadOptions)
   return new ConfigFile(path, basename(path), servers, clients, connections, policy);
 }
 
-/** The path of the first own `__proto__` key in the parsed file, if any. */
-function protoKeyPath(value: unknown, path: Path = []): Path | undefined {
-  if (!value || typeof value !== 'object' || path.length > 12) return undefined;
-  for (const key of Object.keys(value)) {
-    const here = [...path, Array.isArray(value) ? Number(key) : key];
-    if (key === '__proto__') return here;
-    const inner = protoKeyPath((value as Record<string, unknown>)[key], here);
-    if (inner) return inner;
-  }
-  return undefined;
-}

@@ -244,6 +244,7 @@ describe('an MCP server page', () => {
       ['delegateConnections', 'github | a | b', 'Line 1: expected'],
       ['delegateResources', 'not a url | x', 'must be an absolute URL'],
       ['delegateResources', `${NOTES} | notes:read`, 'does not exchange tokens for itself'],
+      ['delegateConnections', '__proto__ | repo', 'is a reserved name'],
     ] as const) {
       const bad = await admin.submit(`/resources/${id(NOTES)}`, `/resources/${id(NOTES)}`, { ...form, delegateConnections: '', delegateResources: '', [field]: value });
       expect({ value, status: bad.status }).toEqual({ value, status: 400 });

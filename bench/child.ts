@@ -24,7 +24,8 @@ export async function startChild<T>(script: string, env: Record<string, string> 
   // BENCH_SERVER_FLAGS: node flags for both servers alike (say, `--max-semi-space-size=4` to weigh RSS against GC).
   const flags = (process.env.BENCH_SERVER_FLAGS ?? '').split(' ').filter(Boolean);
   // The servers are plain JavaScript (servers/*.mjs) under plain node: no TypeScript loader in their memory.
-  const proc: ChildProcess = spawn(process.execPath, [...flags, ...profile, fileURLToPath(new URL(script, import.meta.url))], {
+  const path = script.startsWith('/') ? script : fileURLToPath(new URL(script, import.meta.url));
+  const proc: ChildProcess = spawn(process.execPath, [...flags, ...profile, path], {
     stdio: ['pipe', 'pipe', 'inherit'],
     env: { ...process.env, ...env },
   });

@@ -10,6 +10,8 @@
 //
 // Knobs: BENCH_DURATION (s per load, 10), BENCH_ROUNDS (2), BENCH_CONNECTIONS (50), BENCH_FLOW_CONCURRENCY (8),
 // BENCH_ONLY (comma list of a,b,c,d), BENCH_DATABASE_URL (a database to use instead of a fresh one).
+// BENCH_BEFORE=<a built checkout of another commit>: its Gatehouse runs as a third contender in the same rounds, so a
+// change is measured against its parent in one process tree (docs/PERFORMANCE.md, "Measuring a change").
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import autocannon from 'autocannon';
@@ -141,18 +143,31 @@ function printPair(title: string, gh: ReturnType<typeof summarise>, base: Return
   return ratio;
 }
 
-/** Runs the same load on both servers, alternating which goes first, ROUNDS times. */
+/**
+ * Runs the same load on each server (Gatehouse, the baseline, and the BENCH_BEFORE Gatehouse when there is one),
+ * rotating which goes first, ROUNDS times.
+ */
 async function paired(gh: Child<ServerInfo>, base: Child<ServerInfo>, optsFor: (c: Child<ServerInfo>) => Promise<Record<string, unknown>> | Record<string, unknown>) {
-  await load(gh, { ...(await optsFor(gh)), duration: 2 }); // warm-up (JIT, pools, caches)
-  await load(base, { ...(await optsFor(base)), duration: 2 });
-  const out = { gh: [] as Measured[], base: [] as Measured[] };
+  const contenders = [gh, base, ...(before ? [before] : [])];
+  for (const c of contenders) await load(c, { ...(await optsFor(c)), duration: 2 }); // warm-up (JIT, pools, caches)
+  const out = new Map<Child<ServerInfo>, Measured[]>(contenders.map((c) => [c, []]));
   for (let r = 0; r < ROUNDS; r++) {
-    for (const which of (r % 2 ? ['base', 'gh'] : ['gh', 'base']) as ('gh' | 'base')[]) {
-      const child = which === 'gh' ? gh : base;
-      out[which].push(await load(child, await optsFor(child)));
+    for (let i = 0; i < contenders.length; i++) {
+      const child = contenders[(r + i) % contenders.length]!;
+      out.get(child)!.push(await load(child, await optsFor(child)));
     }
   }
-  return { gh: summarise(out.gh), base: summarise(out.base) };
+  const beforeRounds = before && out.get(before);
+  return { gh: summarise(out.get(gh)!), base: summarise(out.get(base)!), ...(beforeRounds ? { before: summarise(beforeRounds) } : {}) };
+}
+
+/** The change against BENCH_BEFORE, measured in the same rounds. */
+function printBefore(r: { gh: ReturnType<typeof summarise>; base: ReturnType<typeof summarise>; before?: ReturnType<typeof summarise> }) {
+  if (!r.before) return;
+  const b = r.before;
+  const cpu = b.cpuMsPerRequest;
+  console.log(`  ${'before'.padEnd(14)} ${String(b.reqPerSec).padStart(8)} ${String(b.p50).padStart(7)} ${String(b.p99).padStart(7)} ${String(b.peakRssMb).padStart(12)} ${String(b.non2xx + b.errors).padStart(8)}   ${cpu.server.toFixed(3)}, ${cpu.postgres.toFixed(3)}, ${cpu.loadGenerator.toFixed(3)}`);
+  console.log(`  before (${process.env.BENCH_BEFORE}): ratio ${(b.reqPerSec / r.base.reqPerSec).toFixed(3)}; this change ${(r.gh.reqPerSec / b.reqPerSec).toFixed(3)}× its throughput, ${(r.gh.cpuMsPerRequest.server / cpu.server).toFixed(3)}× its server CPU per request`);
 }
 
 // (a) ------------------------------------------------------------------------------------------------------------
@@ -260,33 +275,39 @@ async function queriesPer(gh: Child<ServerInfo>, n: number, request: () => Promi
 console.log(`node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB; ${DURATION} s × ${ROUNDS} rounds, ${CONNECTIONS} connections`);
 const gh = await startChild<ServerInfo>('./servers/gatehouse.mjs');
 const base = await startChild<ServerInfo>('./servers/baseline.mjs');
-const idle = { gatehouse: round1(gh.rssMb()), baseline: round1(base.rssMb()) };
-console.log(`idle RSS: gatehouse ${idle.gatehouse} MB, baseline ${idle.baseline} MB`);
+const before = process.env.BENCH_BEFORE ? await startChild<ServerInfo>(`${process.env.BENCH_BEFORE.replace(/\/$/, '')}/bench/servers/gatehouse.mjs`) : undefined;
+const idle = { gatehouse: round1(gh.rssMb()), baseline: round1(base.rssMb()), ...(before ? { before: round1(before.rssMb()) } : {}) };
+console.log(`idle RSS: gatehouse ${idle.gatehouse} MB, baseline ${idle.baseline} MB${before ? `, before ${idle.before} MB` : ''}`);
 try {
   if (ONLY.has('a')) {
     const r = await paired(gh, base, clientCredentials);
-    const ratio = printPair(`(a) client_credentials at /token, ${CONNECTIONS} connections`, r.gh, r.base, 0.7);
+    const ratio = printPair(`(a) client_credentials at /token, ${CONNECTIONS} connections`, r.gh, r.base, 0.75);
+    printBefore(r);
     const cc = clientCredentials(gh);
     const queries = await queriesPer(gh, 100, async () => void (await fetch(cc.url, { method: 'POST', headers: cc.headers, body: cc.body })).arrayBuffer());
     console.log(`  SQL queries per client_credentials /token at Gatehouse: ${queries}`);
-    write('token-client-credentials', { gatehouse: r.gh, baseline: r.base, ratio, target: 0.7, ceilingPerSecond: Math.round(ceilingPerSecond(r.gh.cpuMsPerRequest)), queriesPerRequest: queries, idleRssMb: idle });
+    write('token-client-credentials', { gatehouse: r.gh, baseline: r.base, ...(r.before ? { before: r.before } : {}), ratio, target: 0.75, ceilingPerSecond: Math.round(ceilingPerSecond(r.gh.cpuMsPerRequest)), queriesPerRequest: queries, idleRssMb: idle });
   }
   if (ONLY.has('b')) {
     const pool = Math.max(CONNECTIONS * 2, 60);
     console.log(`\nminting ${pool * (ROUNDS + 1)} refresh tokens at Gatehouse (real flows)…`);
     const ghTokens = await gatehouseRefreshTokens(gh.info, pool * (ROUNDS + 1) + 5);
+    const beforeTokens = before && (await gatehouseRefreshTokens(before.info, pool * (ROUNDS + 1)));
     // The baseline's in-memory adapter is an LRU of 1,000 entries: tokens minted ahead of time would be evicted by
     // the warm-up's rotations, so its tokens are minted (through its models) right before each load.
     const r = await paired(gh, base, async (c) =>
-      c === gh ? rotation(c, ghTokens.clientId, ghTokens.tokens.splice(0, pool)) : rotation(c, c.info.publicClient!, (await base.ask(`refresh ${pool}`)) as string[]));
-    const ratio = printPair(`(b) refresh-token rotation at /token, ${CONNECTIONS} connections`, r.gh, r.base, 0.7);
+      c === gh ? rotation(c, ghTokens.clientId, ghTokens.tokens.splice(0, pool))
+        : c === before ? rotation(c, beforeTokens!.clientId, beforeTokens!.tokens.splice(0, pool))
+          : rotation(c, c.info.publicClient!, (await base.ask(`refresh ${pool}`)) as string[]));
+    const ratio = printPair(`(b) refresh-token rotation at /token, ${CONNECTIONS} connections`, r.gh, r.base, 0.45);
+    printBefore(r);
     let rt = ghTokens.tokens.pop()!;
     const queries = await queriesPer(gh, 50, async () => {
       const res = await tokenRequest(gh.info.issuer, { grant_type: 'refresh_token', refresh_token: rt, client_id: ghTokens.clientId });
       rt = res.body.refresh_token;
     });
     console.log(`  SQL queries per refresh at Gatehouse: ${queries}`);
-    write('token-refresh-rotation', { gatehouse: r.gh, baseline: r.base, ratio, target: 0.7, ceilingPerSecond: Math.round(ceilingPerSecond(r.gh.cpuMsPerRequest)), queriesPerRequest: queries });
+    write('token-refresh-rotation', { gatehouse: r.gh, baseline: r.base, ...(r.before ? { before: r.before } : {}), ratio, target: 0.45, ceilingPerSecond: Math.round(ceilingPerSecond(r.gh.cpuMsPerRequest)), queriesPerRequest: queries });
   }
   if (ONLY.has('c')) {
     const results = [];
@@ -310,4 +331,5 @@ try {
 } finally {
   await gh.stop();
   await base.stop();
+  await before?.stop();
 }

@@ -14,6 +14,10 @@ const MALFORMED_PERCENT = /%(?![0-9A-Fa-f]{2})/;
 
 /** Decodes one percent-encoded component strictly (`plus` also turns '+' into a space, as forms do). */
 export function strictDecode(raw: string, plus = false): { value: string } | { problem: string } {
+  if (!raw.includes('%') && !(plus && raw.includes('+'))) {
+    const problem = valueProblem(raw);
+    return problem ? { problem } : { value: raw };
+  }
   if (MALFORMED_PERCENT.test(raw)) return { problem: 'malformed percent-encoding' };
   let value: string;
   try {

@@ -22,6 +22,7 @@ import type { Context } from 'koa';
 import { RateLimiterPostgres, RateLimiterRes } from 'rate-limiter-flexible';
 import { requestOrigin, type AuditLog } from '../audit/writer.js';
 import type { Config } from '../config.js';
+import { memoize } from '../cache/memo.js';
 import { sha256 } from '../crypto/digest.js';
 import type { Db } from '../db/connection.js';
 import { addressSource } from '../net/address-source.js';
@@ -95,9 +96,11 @@ export class RateLimit {
   // Client ids (CIMD URLs) and emails can be long and personal: the table keeps their digest. Addresses stay
   // readable, counted by source: an IPv6 /64 shares one budget, a mapped IPv4 is its IPv4 (net/address-source.ts).
   #key(key: string): string {
-    return this.kind === 'ip' ? addressSource(key) : sha256(key);
+    return this.kind === 'ip' ? addressSource(key) : keyDigest(key);
   }
 }
+
+const keyDigest = memoize(sha256);
 
 /** The email a person typed, as the per-account counter knows it (case and surrounding spaces do not matter). */
 export function normaliseAccountKey(email: string): string {

@@ -4,9 +4,12 @@
 // is the smallest unit a provider assigns to one subscriber. An IPv4-mapped IPv6 address (::ffff:192.0.2.1, how
 // a dual-stack socket reports an IPv4 peer) is that IPv4 address. Audit rows keep the full address.
 import ipaddr from 'ipaddr.js';
+import { memoize } from '../cache/memo.js';
 
 /** `192.0.2.1` → `192.0.2.1`; `2001:db8:1:2:a:b:c:d` → `2001:db8:1:2::/64`; `::ffff:192.0.2.1` → `192.0.2.1`. */
-export function addressSource(address: string): string {
+export const addressSource = memoize(sourceOf);
+
+function sourceOf(address: string): string {
   const text = withoutPort(address.trim());
   // Not an address (a proxy writing something else into X-Forwarded-For): counted as written, which is no worse
   // than before and keeps the answer deterministic.

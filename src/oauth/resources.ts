@@ -2,6 +2,7 @@
 // resource, named by its canonical URI (MCP authorization spec, "Canonical Server URI"): lower-case scheme and
 // host, no default port, no fragment, and no trailing slash on an empty path, so `https://h` and `https://h/`
 // are one resource.
+import { memoize } from '../cache/memo.js';
 import type { Db } from '../db/connection.js';
 import { canonicalResource as kitCanonicalResource } from '../../packages/resource-server/src/canonical-resource.js';
 import type { APPROVAL_MODES, ResourceInput } from '../config.js';
@@ -55,12 +56,19 @@ export class InvalidResourceUri extends Error {}
 
 /** One definition of the canonical form, the kit's: Gatehouse writes `aud` exactly as MCP servers compare it. */
 export function canonicalResource(value: string): string {
-  try {
-    return kitCanonicalResource(value);
-  } catch (err) {
-    throw new InvalidResourceUri((err as Error).message);
-  }
+  const answer = canonicalAnswer(value);
+  if ('problem' in answer) throw new InvalidResourceUri(answer.problem);
+  return answer.uri;
 }
+
+// Every token request names its resource: parsed once per distinct value.
+const canonicalAnswer = memoize((value): { uri: string } | { problem: string } => {
+  try {
+    return { uri: kitCanonicalResource(value) };
+  } catch (err) {
+    return { problem: (err as Error).message };
+  }
+});
 
 /** Canonical form if `value` is a valid resource URI, else the value unchanged (the registry lookup then fails). */
 export function canonicalOrSame(value: string): string {

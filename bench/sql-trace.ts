@@ -19,7 +19,7 @@ const gh = await startTestServer(db.env);
 const issuer = gh.issuer;
 try {
   let seen: string[] = [];
-  gh.services.handle.db.on('query', (q: { sql: string }) => seen.push(FULL ? q.sql : q.sql.replace(/\s+/g, ' ').trim().slice(0, 140)));
+  gh.services.handle.db.on('query', (q: { sql: string; bindings?: unknown[] }) => seen.push(`${FULL ? q.sql : q.sql.replace(/\s+/g, ' ').trim().slice(0, 140)}${/oidc_payloads/.test(q.sql) && typeof q.bindings?.[0] === 'string' ? `  [${q.bindings[0]}]` : ''}`));
   // Each HTTP request as a heading, so a statement is seen with the request that ran it (no query string: codes).
   gh.server.prependListener('request', (req: { method?: string; url?: string }) => seen.push(`-> ${req.method} ${(req.url ?? '').split('?')[0]}`));
   await gh.services.users.create(USER);

@@ -84,6 +84,8 @@ if (cluster.isWorker) {
     RESOURCES: JSON.stringify([{ uri: RESOURCE, name: 'Bench MCP', scopes: { 'tools:read': 'Read', 'tools:write': 'Write' }, default: true }]),
     ...Object.fromEntries(['REGISTRATION_RATE_LIMIT', 'TOKEN_RATE_LIMIT', 'TOKEN_RATE_LIMIT_IP', 'AUTHORIZE_RATE_LIMIT', 'LOGIN_RATE_LIMIT', 'LOGIN_RATE_LIMIT_IP'].map((name) => [name, LIMITS])),
     DCR_MAX_CLIENTS: process.env.DCR_MAX_CLIENTS ?? '1000000',
+    // Every flow of (c) registers a client from one address: the per-source cap would end the run.
+    DCR_MAX_CLIENTS_PER_SOURCE: process.env.DCR_MAX_CLIENTS_PER_SOURCE ?? '1000000',
     WORKERS: String(WORKERS),
     ...(process.env.NODE_ENV ? { NODE_ENV: process.env.NODE_ENV } : {}),
   };

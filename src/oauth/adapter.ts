@@ -16,6 +16,7 @@ import { storable } from '../db/storable-text.js';
 import { RESOURCE_CONSENT_MARKER } from './policies/hooks/consent-covers-resource.js';
 import { TtlCache } from '../cache/ttl-cache.js';
 import { alreadyUsed, deferConsume, takePendingConsume } from './refresh-rotation.js';
+import { forgetReads, readOnce } from '../db/request-reads.js';
 import { grantKey, readTokenAhead, redeeming, sessionKey, takeAhead, type PayloadRow } from './read-ahead.js';
 
 const PLAIN_ID_MODELS = new Set(['Client', 'Grant']);
@@ -24,6 +25,8 @@ const PLAIN_ID_MODELS = new Set(['Client', 'Grant']);
 const SECONDARY_LOOKUP_MODELS = new Set(['Session', 'DeviceCode', 'BackchannelAuthenticationRequest']);
 const SEALED_JTI = '_sealedJti';
 const SEALED_MODELS = new Set(['Client']);
+// Read several times by one sign-in step (db/request-reads.ts).
+const KEPT_PER_REQUEST = new Set(['Interaction', 'Session']);
 // Reusing a code twice, even concurrently, is an attack signal: the grant and everything it issued goes.
 const REVOKE_ON_CONSUME_RACE = new Set(['AuthorizationCode', 'DeviceCode', 'BackchannelAuthenticationRequest']);
 
@@ -105,6 +108,7 @@ export class PostgresAdapter implements Adapter {
   }
 
   async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
+    forgetReads(`${this.model}:`);
     const row = {
       model: this.model,
       id: this.key(id),
@@ -129,7 +133,14 @@ export class PostgresAdapter implements Adapter {
   }
 
   /** The stored row with its payload unsealed: what decode() and the client cache take. */
-  private async row(where: Record<string, string>): Promise<Row | undefined> {
+  private row(where: Record<string, string>): Promise<Row | undefined> {
+    // A sign-in step's interaction and session, read once per request (db/request-reads.ts); decode() builds a new
+    // payload from the kept row at each find, so no caller sees another's changes.
+    if (!KEPT_PER_REQUEST.has(this.model)) return this.readRow(where);
+    return readOnce(`${this.model}:${Object.entries(where).flat().join(':')}`, () => this.readRow(where));
+  }
+
+  private async readRow(where: Record<string, string>): Promise<Row | undefined> {
     const row = (await this.deps.db('oidc_payloads')
       .select('payload', 'consumed_at', 'expires_at')
       .where({ model: this.model, ...where })
@@ -170,6 +181,7 @@ export class PostgresAdapter implements Adapter {
   }
 
   async consume(id: string): Promise<void> {
+    forgetReads(`${this.model}:`);
     // A refresh token is spent together with the save of its successor, in one statement (refresh-rotation.ts).
     if (this.model === 'RefreshToken' && deferConsume(this.key(id))) return;
     if (await spend(this.deps.db, this.model, this.key(id))) return;
@@ -184,11 +196,13 @@ export class PostgresAdapter implements Adapter {
   }
 
   async destroy(id: string): Promise<void> {
+    forgetReads(`${this.model}:`);
     await this.deps.db('oidc_payloads').where({ model: this.model, id: this.key(id) }).delete();
     if (this.model === 'Client') forgetCachedClient(this.deps.db, id);
   }
 
   async revokeByGrantId(grantId: string): Promise<void> {
+    forgetReads(`${this.model}:`);
     await this.deps.db('oidc_payloads').where({ model: this.model, grant_id: grantId }).delete();
   }
 }

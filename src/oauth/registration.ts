@@ -69,11 +69,12 @@ export function registrationPolicy(deps: RegistrationDeps, route: 'create' | 'ma
           return refuse(ctx, 401, 'invalid_token', `registration is closed: ${problem}`);
         }
       }
-      if ((await registry.countDynamic()) >= config.DCR_MAX_CLIENTS) {
+      const registered = await registry.countDynamicWithSource(ctx.ip);
+      if (registered.all >= config.DCR_MAX_CLIENTS) {
         return refuse(ctx, 400, 'invalid_client_metadata', 'the maximum number of registered clients has been reached; ask an administrator');
       }
       // One source cannot hold the whole table (docs/SECURITY.md, "Issue 16"): its live clients are capped too.
-      if ((await registry.countDynamicFrom(ctx.ip)) >= config.DCR_MAX_CLIENTS_PER_SOURCE) {
+      if (registered.fromSource >= config.DCR_MAX_CLIENTS_PER_SOURCE) {
         return refuse(ctx, 400, 'invalid_client_metadata', 'the maximum number of clients registered from this address has been reached; ask an administrator');
       }
     }

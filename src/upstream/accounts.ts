@@ -6,6 +6,7 @@
 // administrator now is decided on every console request from the rule in force (console/admins.ts).
 import { randomUUID } from 'node:crypto';
 import type { Db } from '../db/connection.js';
+import { forgetReads, readOnce } from '../db/request-reads.js';
 import type { Identity } from './connector.js';
 import { LOCAL_ISSUER } from './local/accounts.js';
 
@@ -89,6 +90,12 @@ const linkedIdentity = (r: IdentityRow): LinkedIdentity => ({
   revalidationDetail: r.revalidation_detail ?? null,
 });
 
+/** Accounts read in this request (db/request-reads.ts): every write of an account forgets them. */
+const ACCOUNT_READS = 'Account:';
+const accountReadKey = (id: string) => `${ACCOUNT_READS}${id}`;
+/** Accounts are also written by re-validation (upstream/revalidation.ts). */
+export const forgetAccountReads = () => forgetReads(ACCOUNT_READS);
+
 export class Accounts {
   constructor(private readonly db: Db) {}
 
@@ -98,7 +105,9 @@ export class Accounts {
   }
 
   async findById(id: string): Promise<Account | undefined> {
-    const row = (await this.db('accounts').where({ id }).first()) as AccountRow | undefined;
+    // A sign-in step asks for its person in several places: one read per request (db/request-reads.ts), a new
+    // Account object for each caller.
+    const row = await readOnce(accountReadKey(id), async () => (await this.db('accounts').where({ id }).first()) as AccountRow | undefined);
     return row ? accountFromRow(row) : undefined;
   }
 
@@ -121,6 +130,7 @@ export class Accounts {
 
   /** Disables (refused at login, token refresh and the console) or enables an account; false when it is unknown. */
   async setDisabled(id: string, disabled: boolean): Promise<boolean> {
+    forgetReads(ACCOUNT_READS);
     const updated = await this.db('accounts').where({ id }).update({ disabled_at: disabled ? new Date() : null });
     return updated > 0;
   }
@@ -130,6 +140,7 @@ export class Accounts {
    * sign-in through the IdP clears it: the IdP vouching again is the same authority changing its mind.
    */
   async markDeprovisioned(id: string, reason: string): Promise<void> {
+    forgetReads(ACCOUNT_READS);
     await this.db('accounts').where({ id }).update({ deprovisioned_at: new Date(), deprovisioned_reason: reason.slice(0, 500) });
   }
 
@@ -190,6 +201,7 @@ export class Accounts {
    */
   async addLocal(user: { id: string; email: string; name: string | null }, connectionId: string, db: Db = this.db): Promise<Account> {
     const profile = { email: user.email, email_verified: true, name: user.name, groups: JSON.stringify([]) };
+    forgetReads(ACCOUNT_READS);
     await db('accounts').insert({ id: user.id, ...profile, is_admin: false }).onConflict('id').ignore();
     await db('identities').insert({ connection_id: connectionId, issuer: LOCAL_ISSUER, subject: user.id, account_id: user.id, ...profile }).onConflict(['connection_id', 'issuer', 'subject']).ignore();
     return accountFromRow((await db('accounts').where({ id: user.id }).first()) as AccountRow);
@@ -210,6 +222,7 @@ export class Accounts {
     };
     // The IdP vouched for the person just now: the outage grace starts again, and an earlier deprovisioning ends.
     const vouched = { revalidated_at: profile.last_login_at, revalidation_checked_at: profile.last_login_at, revalidation_outcome: 'login', revalidation_detail: null };
+    forgetReads(ACCOUNT_READS);
     return this.db.transaction(async (trx) => {
       let link = (await trx('identities').where(key).first('account_id')) as { account_id: string } | undefined;
       if (!link) {

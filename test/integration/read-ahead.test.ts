@@ -4,7 +4,7 @@
 // answer as four separate reads — an account disabled, a grant deleted or a session ended just before the request
 // still stops it, and rows kept for one request never serve another.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { authorizeUrl, Browser, formAction, pkcePair, registerPublicClient, tokenRequest } from '../helpers/browser-flow.js';
+import { authorizeThrough, authorizeUrl, Browser, formAction, pkcePair, registerPublicClient, tokenRequest } from '../helpers/browser-flow.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { consentedCode, redeemCode } from '../helpers/grants.js';
 import { startTestServer, TEST_RESOURCE, type TestServer } from '../helpers/server.js';
@@ -132,9 +132,9 @@ describe('sign-in and consent end the interaction they already read', () => {
     let afterLogin!: Response;
     const atLogin = await statementsOf(async () => (afterLogin = await browser.postForm(new URL(formAction(loginHtml), gh.issuer).href, { email: user.email, password: user.password })));
     expect(afterLogin.status).toBe(302);
-    // Two: the approval gate of the sign-in under way reads the interaction's client (policy-table.ts), then the
-    // login reads it once more through oidc-provider's interactionDetails; nothing reads it a third time.
-    expect(readsOf(atLogin, 'Interaction')).toBe(2);
+    // Once: the approval gate of the sign-in under way reads the interaction's client (policy-table.ts), and the
+    // login's interactionDetails gets the same row, kept for the request (db/request-reads.ts).
+    expect(readsOf(atLogin, 'Interaction')).toBe(1);
 
     const consentPage = (await browser.follow(afterLogin)) as Response;
     const consentHtml = await consentPage.text();
@@ -142,7 +142,7 @@ describe('sign-in and consent end the interaction they already read', () => {
     let afterConsent!: Response;
     const atConsent = await statementsOf(async () => (afterConsent = await browser.postForm(new URL(formAction(consentHtml), gh.issuer).href, { decision: 'allow' })));
     expect(afterConsent.status).toBe(302);
-    expect(readsOf(atConsent, 'Interaction')).toBe(2);
+    expect(readsOf(atConsent, 'Interaction')).toBe(1);
     expect(readsOf(atConsent, 'Session')).toBe(1);
 
     // The resume still checks the session, and the code is good.
@@ -164,6 +164,65 @@ describe('sign-in and consent end the interaction they already read', () => {
     await gh.services.handle.db('oidc_payloads').where({ model: 'Session' }).whereRaw(`payload::jsonb ->> 'accountId' = ?`, [accountId]).delete();
     const end = await browser.follow(await browser.postForm(new URL(formAction(consentHtml), gh.issuer).href, { decision: 'allow' }));
     // Either the Allow itself or the resume stops it; never a redirect carrying a code.
+    if (end instanceof URL) expect(end.searchParams.get('code')).toBeNull();
+    else expect(end.status).toBeGreaterThanOrEqual(400);
+  });
+});
+
+describe('a sign-in step reads each interaction, session and account once (src/db/request-reads.ts)', () => {
+  /** Every request of a browser flow from `first` on, following redirects within the issuer, with its statements. */
+  async function requestsFrom(browser: Browser, first: () => Promise<Response>) {
+    const requests: Array<{ url: string; statements: Statement[] }> = [];
+    let res!: Response;
+    requests.push({ url: 'first', statements: await statementsOf(async () => (res = await first())) });
+    while (res.status >= 300 && res.status < 400) {
+      const next = new URL(res.headers.get('location')!, gh.issuer);
+      if (next.origin !== new URL(gh.issuer).origin) return { requests, end: next as URL | Response };
+      requests.push({ url: next.pathname, statements: await statementsOf(async () => (res = await browser.get(next.href))) });
+    }
+    return { requests, end: res as URL | Response };
+  }
+  const rowReads = (seen: Statement[]) => reads(seen).filter((q) => /from "(oidc_payloads|accounts)"/.test(q.sql)).map((q) => `${q.sql} ${JSON.stringify(q.bindings)}`);
+
+  it('no request of a signed-in authorize + consent reads the same row twice, and the flow ends with a good code', async () => {
+    const user = { email: `reader${++n}@example.com`, password: 'a passphrase long enough 123' };
+    await gh.services.users.create(user);
+    const browser = new Browser(gh.issuer);
+    // Signed in once (the first flow), so the second flow skips the login page: the SSO path of the benchmark.
+    const first = await registerPublicClient(gh.issuer, [REDIRECT]);
+    const { challenge: c1 } = pkcePair();
+    await authorizeThrough(browser, gh.issuer, { client_id: first.client_id, redirect_uri: REDIRECT, code_challenge: c1, code_challenge_method: 'S256', scope: 'tools:read', resource: TEST_RESOURCE, state: 's' }, user);
+
+    const client = await registerPublicClient(gh.issuer, [REDIRECT]);
+    const { verifier, challenge } = pkcePair();
+    const toConsent = await requestsFrom(browser, () => browser.get(authorizeUrl(gh.issuer, { client_id: client.client_id, redirect_uri: REDIRECT, code_challenge: challenge, code_challenge_method: 'S256', scope: 'tools:read', resource: TEST_RESOURCE })));
+    const consentHtml = await (toConsent.end as Response).text();
+    expect(consentHtml).toContain('name="decision"');
+    const toCallback = await requestsFrom(browser, () => browser.postForm(new URL(formAction(consentHtml), gh.issuer).href, { decision: 'allow' }));
+    expect(toCallback.end).toBeInstanceOf(URL);
+
+    const steps = [...toConsent.requests, ...toCallback.requests];
+    expect(steps.length).toBeGreaterThanOrEqual(4); // /authorize, /interaction, the Allow POST, the resume
+    for (const step of steps) {
+      const seen = rowReads(step.statements);
+      expect({ step: step.url, repeated: seen.filter((r, i) => seen.indexOf(r) !== i) }).toEqual({ step: step.url, repeated: [] });
+    }
+    const code = (toCallback.end as URL).searchParams.get('code')!;
+    expect((await redeem({ clientId: client.client_id, code, verifier })).refresh_token).toBeTruthy();
+  });
+
+  it('a row kept by one request never answers the next: an account disabled between two steps stops the flow', async () => {
+    const user = { email: `reader${++n}@example.com`, password: 'a passphrase long enough 123' };
+    const accountId = (await gh.services.users.create(user)).id;
+    const client = await registerPublicClient(gh.issuer, [REDIRECT]);
+    const { challenge } = pkcePair();
+    const browser = new Browser(gh.issuer);
+    const loginPage = (await browser.follow(await browser.get(authorizeUrl(gh.issuer, { client_id: client.client_id, redirect_uri: REDIRECT, code_challenge: challenge, code_challenge_method: 'S256', scope: 'tools:read', resource: TEST_RESOURCE })))) as Response;
+    const consentPage = (await browser.follow(await browser.postForm(new URL(formAction(await loginPage.text()), gh.issuer).href, user))) as Response;
+    const consentHtml = await consentPage.text();
+    expect(consentHtml).toContain('name="decision"');
+    await gh.services.handle.db('accounts').where({ id: accountId }).update({ disabled_at: new Date() });
+    const end = await browser.follow(await browser.postForm(new URL(formAction(consentHtml), gh.issuer).href, { decision: 'allow' }));
     if (end instanceof URL) expect(end.searchParams.get('code')).toBeNull();
     else expect(end.status).toBeGreaterThanOrEqual(400);
   });

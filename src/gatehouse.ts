@@ -1,5 +1,6 @@
 // One Gatehouse instance: config → database → migrations → keys → provider → app. main.ts listens and handles
 // signals; tests start one on an ephemeral port with the same function.
+import { limitHeapGrowth } from './heap-growth.js';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { buildApp } from './app.js';
@@ -248,6 +249,7 @@ export interface StartOptions {
 }
 
 export async function startGatehouse(config: Config, options: StartOptions = {}): Promise<RunningGatehouse> {
+  limitHeapGrowth();
   const services = await openServices(config, options);
   const { log, handle, box, resources, accounts, users, audit } = services;
   const timers: NodeJS.Timeout[] = [];

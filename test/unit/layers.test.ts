@@ -14,6 +14,7 @@ export const LAYERS: Record<string, number> = {
   net: 0,
   'log.ts': 0,
   'package-version.ts': 0,
+  'heap-growth.ts': 0, // a V8 setting made at start (docs/PERFORMANCE.md, "Memory")
   'config.ts': 0, // the settings' schema; the checks of modules above it are added by configuration.ts
   db: 2,
   views: 2,

@@ -116,6 +116,18 @@ describe('token redemption reads its context in one statement', () => {
   });
 });
 
+/** A new person signed in through the login page of a new client's flow, stopped at its consent page. */
+async function signedInAtConsent() {
+  const user = { email: `reader${++n}@example.com`, password: 'a passphrase long enough 123' };
+  const accountId = (await gh.services.users.create(user)).id;
+  const client = await registerPublicClient(gh.issuer, [REDIRECT]);
+  const { challenge } = pkcePair();
+  const browser = new Browser(gh.issuer);
+  const loginPage = (await browser.follow(await browser.get(authorizeUrl(gh.issuer, { client_id: client.client_id, redirect_uri: REDIRECT, code_challenge: challenge, code_challenge_method: 'S256', scope: 'tools:read', resource: TEST_RESOURCE })))) as Response;
+  const consentPage = (await browser.follow(await browser.postForm(new URL(formAction(await loginPage.text()), gh.issuer).href, user))) as Response;
+  return { accountId, browser, consentHtml: await consentPage.text() };
+}
+
 describe('sign-in and consent end the interaction they already read', () => {
   /** Reads of one model (`select … where model = ?`) among the statements seen. */
   const readsOf = (seen: Statement[], model: string) => reads(seen).filter((q) => q.bindings[0] === model).length;
@@ -153,14 +165,7 @@ describe('sign-in and consent end the interaction they already read', () => {
   });
 
   it('an Allow whose session ended meanwhile gets no code: the resume refuses it', async () => {
-    const user = { email: `reader${++n}@example.com`, password: 'a passphrase long enough 123' };
-    const accountId = (await gh.services.users.create(user)).id;
-    const client = await registerPublicClient(gh.issuer, [REDIRECT]);
-    const { challenge } = pkcePair();
-    const browser = new Browser(gh.issuer);
-    const loginPage = (await browser.follow(await browser.get(authorizeUrl(gh.issuer, { client_id: client.client_id, redirect_uri: REDIRECT, code_challenge: challenge, code_challenge_method: 'S256', scope: 'tools:read', resource: TEST_RESOURCE })))) as Response;
-    const consentPage = (await browser.follow(await browser.postForm(new URL(formAction(await loginPage.text()), gh.issuer).href, user))) as Response;
-    const consentHtml = await consentPage.text();
+    const { accountId, browser, consentHtml } = await signedInAtConsent();
     await gh.services.handle.db('oidc_payloads').where({ model: 'Session' }).whereRaw(`payload::jsonb ->> 'accountId' = ?`, [accountId]).delete();
     const end = await browser.follow(await browser.postForm(new URL(formAction(consentHtml), gh.issuer).href, { decision: 'allow' }));
     // Either the Allow itself or the resume stops it; never a redirect carrying a code.
@@ -212,14 +217,7 @@ describe('a sign-in step reads each interaction, session and account once (src/d
   });
 
   it('a row kept by one request never answers the next: an account disabled between two steps stops the flow', async () => {
-    const user = { email: `reader${++n}@example.com`, password: 'a passphrase long enough 123' };
-    const accountId = (await gh.services.users.create(user)).id;
-    const client = await registerPublicClient(gh.issuer, [REDIRECT]);
-    const { challenge } = pkcePair();
-    const browser = new Browser(gh.issuer);
-    const loginPage = (await browser.follow(await browser.get(authorizeUrl(gh.issuer, { client_id: client.client_id, redirect_uri: REDIRECT, code_challenge: challenge, code_challenge_method: 'S256', scope: 'tools:read', resource: TEST_RESOURCE })))) as Response;
-    const consentPage = (await browser.follow(await browser.postForm(new URL(formAction(await loginPage.text()), gh.issuer).href, user))) as Response;
-    const consentHtml = await consentPage.text();
+    const { accountId, browser, consentHtml } = await signedInAtConsent();
     expect(consentHtml).toContain('name="decision"');
     await gh.services.handle.db('accounts').where({ id: accountId }).update({ disabled_at: new Date() });
     const end = await browser.follow(await browser.postForm(new URL(formAction(consentHtml), gh.issuer).href, { decision: 'allow' }));

@@ -11,7 +11,7 @@ import { sha256 } from '../crypto/digest.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import { affectedRows } from '../db/affected-rows.js';
 import type { Db } from '../db/connection.js';
-import { scoped } from '../db/transaction-scope.js';
+import { scoped, transactionOpen } from '../db/transaction-scope.js';
 import { storable } from '../db/storable-text.js';
 import { RESOURCE_CONSENT_MARKER } from './policies/hooks/consent-covers-resource.js';
 import { TtlCache } from '../cache/ttl-cache.js';
@@ -32,7 +32,8 @@ const REVOKE_ON_CONSUME_RACE = new Set(['AuthorizationCode', 'DeviceCode', 'Back
 
 // Client metadata is read on every /token, /revoke and /introspect request and changes rarely: each instance keeps
 // the rows it found for CLIENT_CACHE_MS (cache/ttl-cache.ts), the same bound as the client-approval gate's cache.
-// Writes and deletes through the adapter, and ClientRegistry.remove, drop the entry at once (forgetCachedClient).
+// A write through the adapter outside a unit of work leaves the row as written; deletes, writes inside a unit of
+// work and ClientRegistry.remove drop the entry at once (forgetCachedClient).
 // Only found clients are kept: a client registered on another instance is never hidden by a remembered miss.
 // Rows are kept unsealed (AES-GCM per request was a twentieth of a client_credentials request's CPU): the secret is
 // in this process's memory either way, as oidc-provider keeps every client it built.
@@ -86,7 +87,10 @@ export class PostgresAdapter implements Adapter {
     if (this.model === 'Interaction' && typeof session?.cookie === 'string') {
       stored = { ...stored, session: { ...session, cookie: this.deps.box.seal(session.cookie, 'interaction-session') } };
     }
-    const json = JSON.stringify(stored);
+    return JSON.stringify(stored);
+  }
+
+  private seal(json: string): string {
     return this.sealed ? this.deps.box.seal(json, `oidc:${this.model}`) : json;
   }
 
@@ -109,10 +113,11 @@ export class PostgresAdapter implements Adapter {
 
   async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
     forgetReads(`${this.model}:`);
+    const json = this.encode(payload);
     const row = {
       model: this.model,
       id: this.key(id),
-      payload: this.encode(payload),
+      payload: this.seal(json),
       grant_id: payload.grantId ?? null,
       uid: payload.uid ? this.key(payload.uid) : null,
       user_code: payload.userCode ? this.key(payload.userCode) : null,
@@ -129,7 +134,11 @@ export class PostgresAdapter implements Adapter {
       .insert(row)
       .onConflict(['model', 'id'])
       .merge(['payload', 'grant_id', 'uid', 'user_code', 'expires_at']);
-    if (this.model === 'Client') forgetCachedClient(this.deps.db, id);
+    if (this.model !== 'Client') return;
+    // Committed outside a unit of work: this instance's cache starts from the row as written (a registration's
+    // first /authorize follows at once). Inside one it could still roll back, so the entry is only dropped.
+    if (transactionOpen()) forgetCachedClient(this.deps.db, id);
+    else clientCache(this.deps.db).set(id, { payload: json, consumed_at: null, expires_at: row.expires_at });
   }
 
   /** The stored row with its payload unsealed: what decode() and the client cache take. */

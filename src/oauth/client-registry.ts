@@ -61,7 +61,7 @@ export class ClientRegistry {
   constructor(private readonly db: Db) {}
 
   async record(input: { clientId: string; origin: ClientOrigin; status: ClientStatus; clientName?: string | undefined; ip?: string | undefined }): Promise<void> {
-    await this.db('client_registry')
+    const [row] = (await this.db('client_registry')
       .insert({
         client_id: input.clientId,
         origin: input.origin,
@@ -72,8 +72,12 @@ export class ClientRegistry {
         registered_source: input.ip === undefined ? null : addressSource(input.ip),
       })
       .onConflict('client_id')
-      .merge(['client_name']);
-    this.#gateCache.delete(input.clientId);
+      .merge(['client_name'])
+      .returning('*')) as Row[];
+    // The row as committed: the approval gate of this instance starts from it (a new client's first /authorize
+    // follows at once) instead of reading it back.
+    if (row) this.#gateCache.set(input.clientId, toClient(row));
+    else this.#gateCache.delete(input.clientId);
   }
 
   /** find(), cached for GATE_CACHE_MS: for the per-request approval gate only. */

@@ -216,6 +216,16 @@ describe('a sign-in step reads each interaction, session and account once (src/d
     expect((await redeem({ clientId: client.client_id, code, verifier })).refresh_token).toBeTruthy();
   });
 
+  it("a new client's first /authorize reads neither its client nor its registry row: the registration left both on this instance", async () => {
+    const client = await registerPublicClient(gh.issuer, [REDIRECT]);
+    const { challenge } = pkcePair();
+    const browser = new Browser(gh.issuer);
+    let page!: Response;
+    const seen = await statementsOf(async () => (page = await browser.get(authorizeUrl(gh.issuer, { client_id: client.client_id, redirect_uri: REDIRECT, code_challenge: challenge, code_challenge_method: 'S256', scope: 'tools:read', resource: TEST_RESOURCE }))));
+    expect(page.status).toBe(303);
+    expect(seen.filter((q) => /^\s*select/i.test(q.sql) && (/from "client_registry"/.test(q.sql) || q.bindings[0] === 'Client'))).toEqual([]);
+  });
+
   it('a row kept by one request never answers the next: an account disabled between two steps stops the flow', async () => {
     const { accountId, browser, consentHtml } = await signedInAtConsent();
     expect(consentHtml).toContain('name="decision"');

@@ -26,3 +26,40 @@ describe('memoize', () => {
     }
   });
 });
+
+describe('memoize is bounded in bytes, not only in entries', () => {
+  it('a value longer than MAX_LENGTH is answered every time and never kept', async () => {
+    const { MAX_LENGTH } = await import('../../src/cache/memo.js');
+    const calls: number[] = [];
+    const length = memoize((v) => (calls.push(v.length), v.length));
+    const long = 'x'.repeat(MAX_LENGTH + 1);
+    expect([length(long), length(long)]).toEqual([MAX_LENGTH + 1, MAX_LENGTH + 1]);
+    expect(calls).toEqual([MAX_LENGTH + 1, MAX_LENGTH + 1]);
+  });
+
+  it('a short value sliced out of a large request body does not keep the body alive', async () => {
+    const { memoryUsage } = await import('node:process');
+    const { setFlagsFromString } = await import('node:v8');
+    const { runInNewContext } = await import('node:vm');
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    gc();
+    const id = memoize((v) => `${v}!`);
+    const before = memoryUsage().heapUsed;
+    for (let i = 0; i < 2000; i++) {
+      // What a form parser hands on: a slice of a 64 KiB body.
+      const body = `resource=https://r${i}.example/mcp&pad=${'p'.repeat(64 * 1024)}`;
+      id(body.slice(9, body.indexOf('&')));
+    }
+    gc();
+    // 2,000 bodies of 64 KiB would be 125 MiB if each kept slice held its body.
+    expect(memoryUsage().heapUsed - before).toBeLessThan(40 * 2 ** 20);
+    expect(id('https://r7.example/mcp')).toBe('https://r7.example/mcp!');
+  });
+
+  it('lone surrogates survive the copy: the answer is the function of the very value asked', () => {
+    const id = memoize((v) => [...v].map((c) => c.codePointAt(0)!.toString(16)).join(','));
+    expect(id('a\uD800b')).toBe('61,d800,62');
+    expect(id('a\uD800b')).toBe('61,d800,62');
+  });
+});

@@ -16,7 +16,7 @@ export function memoize<R extends NonNullable<unknown>>(fn: (value: string) => R
     if (answer === undefined) {
       const own = detached(value);
       answer = fn(own);
-      answers.set(own, typeof answer === 'string' ? (detached(answer) as R) : answer);
+      answers.set(own, typeof answer === 'string' ? (detached(answer) as unknown as R) : answer);
     }
     return answer;
   };

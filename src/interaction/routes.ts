@@ -97,9 +97,11 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     await deps.audit.record({ type: 'authorization.refused', outcome: 'failure', actor: d.session?.accountId, clientId, reason: `access rule: ${refusal.reason}`, resource: [d.params.resource].flat().filter(Boolean).join(' ') || undefined, ...requestOrigin(ctx) });
     return page(ctx, 403, 'denied', {
       title: 'Access not allowed',
-      description: refusal.scope
-        ? `Your account may not grant the permission ${refusal.scope}. Ask an administrator if you need it.`
-        : 'Your account may not use this MCP server. Ask an administrator if you need it.',
+      description: refusal.accountDisabled
+        ? 'Your account is disabled. Ask an administrator if you need it.'
+        : refusal.scope
+          ? `Your account may not grant the permission ${refusal.scope}. Ask an administrator if you need it.`
+          : 'Your account may not use this MCP server. Ask an administrator if you need it.',
       clientName: client?.clientName ?? clientId,
       action: `${base}/interaction/${d.uid}/confirm`,
     });

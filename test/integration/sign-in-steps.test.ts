@@ -77,4 +77,55 @@ describe('a client disabled during a sign-in gets nothing from the steps still t
     const refused = await gh.services.audit.recent({ type: 'authorization.refused' });
     expect(refused.some((e) => e.client_id === clientId && /disabled/.test(String(e.reason)))).toBe(true);
   });
+
+  it('a resume at another path with the resume cookie of the disabled client\'s sign-in is refused too (outside attack, issue 22)', async () => {
+    const clientId = await newClient();
+    const { browser, html } = await start(clientId);
+    const consentPage = (await browser.follow(await browser.postForm(new URL(formAction(html), gh.issuer).href, USER))) as Response;
+    const allowed = await browser.postForm(new URL(formAction(await consentPage.text()), gh.issuer).href, { decision: 'allow' });
+    const resume = new URL(allowed.headers.get('location')!, gh.issuer);
+    // The cookies a browser sends to the real resume path, carried by hand to other paths.
+    const cookies = browser.jar.header(resume.href);
+    expect(cookies).toContain('_interaction_resume');
+    // Another sign-in under way, of an active client: its uid is a live interaction.
+    const other = await start(await newClient());
+    const otherUid = new URL(other.page.url).pathname.split('/').pop()!;
+    await disable(clientId);
+    for (const uid of ['doesnotexist', otherUid]) {
+      const res = await fetch(`${gh.issuer}/authorize/${uid}`, { headers: { cookie: cookies }, redirect: 'manual' });
+      const location = res.headers.get('location') ?? '';
+      expect({ uid, status: res.status, code: new URL(location, gh.issuer).searchParams.get('code') }).toEqual({ uid, status: 403, code: null });
+    }
+  });
+
+  it('an account disabled while its person is on the consent page: Allow is refused, no grant and no remembered consent (outside attack, issue 22)', async () => {
+    const person = { email: `disabled-midway-${Date.now()}@example.com`, password: 'correct horse battery staple' };
+    const accountId = (await gh.services.users.create(person)).id;
+    const clientId = await newClient();
+    const { browser, html } = await start(clientId);
+    const consentPage = (await browser.follow(await browser.postForm(new URL(formAction(html), gh.issuer).href, person))) as Response;
+    const consentHtml = await consentPage.text();
+    expect(consentHtml).toContain('Allow');
+    await gh.services.handle.db('accounts').where({ id: accountId }).update({ disabled_at: new Date() });
+    const allowed = await browser.postForm(new URL(formAction(consentHtml), gh.issuer).href, { decision: 'allow' });
+    expect(allowed.status).toBe(403);
+    expect(await allowed.text()).toContain('Your account is disabled');
+    expect(await consents(clientId)).toEqual([]);
+    const grants = await gh.services.handle.db('oidc_payloads').where({ model: 'Grant' }).whereRaw(`payload::jsonb ->> 'accountId' = ?`, [accountId]);
+    expect(grants).toEqual([]);
+  });
+
+  it('an account disabled between its Allow and the resume: no code, and a page rather than a 500 (outside attack, issue 22)', async () => {
+    const person = { email: `disabled-at-resume-${Date.now()}@example.com`, password: 'correct horse battery staple' };
+    const accountId = (await gh.services.users.create(person)).id;
+    const clientId = await newClient();
+    const { browser, html } = await start(clientId);
+    const consentPage = (await browser.follow(await browser.postForm(new URL(formAction(html), gh.issuer).href, person))) as Response;
+    const allowed = await browser.postForm(new URL(formAction(await consentPage.text()), gh.issuer).href, { decision: 'allow' });
+    expect(allowed.status).toBe(302);
+    await gh.services.handle.db('accounts').where({ id: accountId }).update({ disabled_at: new Date() });
+    const res = await browser.get(new URL(allowed.headers.get('location')!, gh.issuer).href);
+    const location = res.headers.get('location') ?? '';
+    expect({ status: res.status < 500, code: new URL(location, gh.issuer).searchParams.get('code') }).toEqual({ status: true, code: null });
+  });
 });

@@ -10,6 +10,9 @@ export interface Person {
   email: string | null;
   emailVerified: boolean;
   groups: string[];
+  /** An administrator disabled the account, or its IdP said the person is gone: nothing is granted any more. */
+  disabled?: boolean;
+  deprovisionedAt?: Date | null;
 }
 
 export function ruleAdmits(rule: AccessRule | undefined, person: Person): boolean {
@@ -18,7 +21,7 @@ export function ruleAdmits(rule: AccessRule | undefined, person: Person): boolea
   return (!!domain && rule.emailDomains.includes(domain)) || person.groups.some((g) => rule.groups.includes(g));
 }
 
-export type AccessRefusal = { scope?: string; reason: string };
+export type AccessRefusal = { scope?: string; reason: string; accountDisabled?: true };
 
 /** The first rule the request breaks, if any: the resource's own, then each requested scope's. */
 export function refusedAccess(resource: Resource, requestedScopes: readonly string[], person: Person): AccessRefusal | undefined {
@@ -45,6 +48,9 @@ export async function requestRefusal(lookup: AccessLookup, accountId: string | u
   const indicators = [params.resource].flat().filter((v): v is string => typeof v === 'string');
   const resource = await lookup.resources.resolve(indicators);
   const account = await lookup.accounts.findById(accountId);
+  // Disabled while signing in (outside attack, issue 22): a consent given now would create a grant after
+  // disabling revoked the others.
+  if (account && (account.disabled || account.deprovisionedAt)) return { reason: 'the account is disabled', accountDisabled: true };
   if (!resource || !account) return undefined;
   return refusedAccess(resource, String(params.scope ?? '').split(' ').filter(Boolean), account);
 }

@@ -41,8 +41,7 @@ import { registrationResponse } from './oauth/policies/request/registration-resp
 import { unauthorizedGrantType } from './oauth/policies/request/unauthorized-grant-type.js';
 import { STATIC_SCOPES } from './oauth/provider.js';
 import { publishedKeys } from './oauth/published-keys.js';
-import { interactionClientId, stepInteraction } from './oauth/interaction-client.js';
-import { signInPersonActive } from './oauth/policies/request/sign-in-person.js';
+import { interactionClientId } from './oauth/interaction-client.js';
 import { registrationPolicy } from './oauth/registration.js';
 import { inventoryRoute, reportRateLimit, toolCallsRoute } from './reporting/routes.js';
 import { toolApprovalsRoute } from './approvals/routes.js';
@@ -82,8 +81,6 @@ export function policyTable(deps: AppDeps): PolicyTable {
     'client approval of the sign-in under way',
     clientApproval({ endpoint: 'sign-in step', registry, views, audit, clientIdOf: interactionClientId(currentProvider) }),
   );
-  // The resume: the person of the sign-in under way is still allowed to sign in (an account disabled after its Allow).
-  const resumePerson = rule('the person of the sign-in under way is not disabled', signInPersonActive({ accounts: deps.accounts, views, audit, interactionOf: stepInteraction(currentProvider) }));
   const corsRule = rule('CORS', cors());
   const form = rule('parse the form once', providerForm(), ['POST']);
   const canonicalResource = rule('canonical resource', canonicalResourceParam());
@@ -119,7 +116,7 @@ export function policyTable(deps: AppDeps): PolicyTable {
       ],
       handler: provider,
     },
-    resume: { rules: [stepApproval, resumePerson], handler: provider },
+    resume: { rules: [stepApproval], handler: provider },
     token: {
       rules: [
         corsRule,

@@ -2,7 +2,7 @@
 // by the outside review of issue 15): the approval gate (oauth/policies/request/client-approval.ts) stands on every
 // page of the sign-in under way (/interaction/<uid>/…) and on the resume (/authorize/<uid>), where the client is the
 // interaction's, not only on /authorize. No consent is remembered, no code is sent, the refusal is audited.
-import { authorizeUrl, Browser, formAction, pkcePair } from '../helpers/browser-flow.js';
+import { authorizeThrough, authorizeUrl, Browser, formAction, pkcePair } from '../helpers/browser-flow.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { startTestServer, TEST_RESOURCE, type TestServer } from '../helpers/server.js';
 import { addStaticClient } from '../../src/oauth/static-clients.js';
@@ -115,7 +115,7 @@ describe('a client disabled during a sign-in gets nothing from the steps still t
     expect(grants).toEqual([]);
   });
 
-  it('an account disabled between its Allow and the resume: no code, and a page rather than a 500 (outside attack, issue 22)', async () => {
+  it('an account disabled between its Allow and the resume: no code, and a new sign-in rather than a 500 (outside attack, issue 22)', async () => {
     const person = { email: `disabled-at-resume-${Date.now()}@example.com`, password: 'correct horse battery staple' };
     const accountId = (await gh.services.users.create(person)).id;
     const clientId = await newClient();
@@ -127,5 +127,23 @@ describe('a client disabled during a sign-in gets nothing from the steps still t
     const res = await browser.get(new URL(allowed.headers.get('location')!, gh.issuer).href);
     const location = res.headers.get('location') ?? '';
     expect({ status: res.status < 500, code: new URL(location, gh.issuer).searchParams.get('code') }).toEqual({ status: true, code: null });
+  });
+
+  it('a browser signed in as an account disabled since: /authorize asks for a sign-in again, never a 500 (outside attack, issue 22)', async () => {
+    const person = { email: `disabled-since-${Date.now()}@example.com`, password: 'correct horse battery staple' };
+    const accountId = (await gh.services.users.create(person)).id;
+    const clientId = await newClient();
+    const browser = new Browser(gh.issuer);
+    const { challenge } = pkcePair();
+    const params = { client_id: clientId, redirect_uri: REDIRECT, code_challenge: challenge, code_challenge_method: 'S256', resource: TEST_RESOURCE, scope: 'tools:read', state: 's' };
+    expect((await authorizeThrough(browser, gh.issuer, params, person)).searchParams.get('code')).toBeTruthy();
+    await gh.services.handle.db('accounts').where({ id: accountId }).update({ disabled_at: new Date() });
+    // The consent is remembered: without the check the request went on to the consent checks with nobody and failed.
+    const page = (await browser.follow(await browser.get(authorizeUrl(gh.issuer, params)))) as Response;
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('name="password"');
+    const silent = await browser.follow(await browser.get(authorizeUrl(gh.issuer, { ...params, prompt: 'none' })));
+    expect(silent).toBeInstanceOf(URL);
+    expect({ error: (silent as URL).searchParams.get('error'), code: (silent as URL).searchParams.get('code') }).toEqual({ error: 'login_required', code: null });
   });
 });

@@ -2,6 +2,7 @@
 // but not for a new resource requested with no scope. This check closes that gap: a remembered grant for one MCP
 // server never silently yields tokens for another.
 import { interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
+import { sessionAccountCheck } from './session-account.js';
 
 const { Check } = interactionPolicy;
 
@@ -24,8 +25,10 @@ export function consentCoversResourceCheck() {
   });
 }
 
+/** oidc-provider's prompts with Gatehouse's checks: a session's person must still exist, consent covers the resource. */
 export function interactionPolicyWithResourceConsent() {
   const policy = interactionPolicy.base();
+  policy.get('login')!.checks.add(sessionAccountCheck(), 0);
   policy.get('consent')!.checks.add(consentCoversResourceCheck());
   return policy;
 }

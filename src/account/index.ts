@@ -20,7 +20,7 @@ import type { FirstPartyClients } from '../oauth/first-party-clients.js';
 import { GrantActivity } from '../oauth/grant-activity.js';
 import type { ResourceRegistry } from '../oauth/resources.js';
 import type { McpServerInventories } from '../reporting/inventory.js';
-import type { Account } from '../upstream/accounts.js';
+import { accountActive, type Account } from '../upstream/accounts.js';
 import { ACCOUNT_COOKIE, accountPath } from './account-client.js';
 import { accountSignIn, type AccountSignInDeps } from './sign-in.js';
 import { argumentsView } from './arguments-view.js';
@@ -77,7 +77,7 @@ export function accountRoutes(deps: AccountDeps): Middleware {
   const signedIn = async (ctx: Context) => {
     const session = await deps.sessions.find(ctx.cookies.get(ACCOUNT_COOKIE));
     const account = session ? await deps.accounts.findById(session.accountId) : undefined;
-    return session && account && !account.disabled && !account.deprovisionedAt ? { session, account } : undefined;
+    return session && account && accountActive(account) ? { session, account } : undefined;
   };
 
   // The upstream response of a connect leg, ahead of the guard: only the session that started it can finish it, so a

@@ -18,7 +18,7 @@
 import type { Config } from '../config.js';
 import type { PolicyReader } from '../policy/settings.js';
 import { decideAccess } from '../upstream/access-policy.js';
-import type { Account, Accounts } from '../upstream/accounts.js';
+import { accountActive, type Account, type Accounts } from '../upstream/accounts.js';
 import type { LocalAccounts } from '../upstream/local/accounts.js';
 
 export interface AdministratorsDeps {
@@ -39,7 +39,7 @@ export class Administrators {
   /** The ids of those of these accounts that are administrators now (one query per table, for a page of people). */
   async among(accounts: Account[]): Promise<Set<string>> {
     // A person their IdP said is gone is no administrator until they sign in through it again.
-    const live = accounts.filter((a) => !a.disabled && !a.deprovisionedAt);
+    const live = accounts.filter(accountActive);
     if (!live.length) return new Set();
     const policy = await this.deps.policy.effective();
     const rules = {

@@ -5,7 +5,7 @@ import Provider, { type Configuration } from 'oidc-provider';
 import type { Config } from '../config.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import type { Db } from '../db/connection.js';
-import { accountFromRow, type AccountRow, type Accounts } from '../upstream/accounts.js';
+import { accountActive, accountFromRow, type AccountRow, type Accounts } from '../upstream/accounts.js';
 import { accountKey, takeAhead } from './read-ahead.js';
 import type { Views } from '../views/views.js';
 import { proxyOptions } from '../http/client-address.js';
@@ -185,7 +185,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
       const ahead = takeAhead<AccountRow>(accountKey(sub));
       const stored = ahead === undefined ? await deps.accounts.findById(sub) : ahead && accountFromRow(ahead);
       // A deprovisioned account (its IdP said it is gone) waits for a new sign-in through that IdP.
-      if (!stored || stored.disabled || stored.deprovisionedAt) return undefined;
+      if (!stored || !accountActive(stored)) return undefined;
       // A refresh first asks the IdP about the person again (docs/IDENTITY-LIFECYCLE.md).
       const account = await revalidatedAtRefresh(ctx, deps, stored);
       if (!account) return undefined;

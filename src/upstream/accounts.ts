@@ -36,6 +36,9 @@ export interface AccountRow {
   last_login_at: Date | null;
 }
 
+/** Whether the person may still act: not disabled by an administrator, not deprovisioned by their IdP. */
+export const accountActive = (a: { disabled?: boolean; deprovisionedAt?: Date | null }): boolean => !a.disabled && !a.deprovisionedAt;
+
 /** An accounts row (every column, as `select *` or `to_jsonb` gives it) as an Account. */
 export const accountFromRow = (r: AccountRow): Account => ({
   id: r.id,

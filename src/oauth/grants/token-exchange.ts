@@ -10,6 +10,7 @@
 // person still admitted (disabled, deprovisioned, the sign-in policy and the server's access rules of today); the
 // server's delegation policy lists the target and the scopes. Each refusal is an OAuth error, audited by
 // audit/provider-events.ts as `token.refused`; each success as `token.issued`.
+import { accountActive } from '../../upstream/accounts.js';
 import type { Context, Middleware } from 'koa';
 import { errors, type KoaContextWithOIDC } from 'oidc-provider';
 import { AccessTokenChecker, type TokenBinding } from '../access-token.js';
@@ -80,7 +81,7 @@ async function subjectOf(ctx: KoaContextWithOIDC, deps: GrantDeps, checker: Acce
   const status = (await deps.registry.findForGate(binding.clientId))?.status ?? 'active';
   if (status !== 'active') throw invalidGrant(`the client subject_token was issued to is ${status === 'pending' ? 'awaiting approval' : 'disabled'}`);
   const account = await deps.accounts.findById(binding.accountId);
-  if (!account || account.disabled || account.deprovisionedAt) throw invalidGrant('the person behind subject_token may no longer sign in');
+  if (!account || !accountActive(account)) throw invalidGrant('the person behind subject_token may no longer sign in');
   // Narrowing a policy ends access: the sign-in policy and the calling server's rules as they are today.
   const refusal = await currentAccessRefusal(deps, account, [{ resource: server.uri, scopes: binding.scopes }]);
   if (refusal) throw invalidGrant(refusal);

@@ -3,6 +3,7 @@
 // admits everyone who may sign in. Checked when a person is about to consent and before a remembered grant is reused,
 // so a step-up to a restricted scope, or a rule tightened since the last consent, ends in a clear denial rather than
 // a token.
+import { accountActive } from '../../../upstream/accounts.js';
 import { verifiedDomain } from '../../../upstream/access-policy.js';
 import type { AccessRule, Resource, ResourceRegistry } from '../../resources.js';
 
@@ -50,7 +51,7 @@ export async function requestRefusal(lookup: AccessLookup, accountId: string | u
   const account = await lookup.accounts.findById(accountId);
   // Disabled while signing in (outside attack, issue 22): a consent given now would create a grant after
   // disabling revoked the others.
-  if (account && (account.disabled || account.deprovisionedAt)) return { reason: 'the account is disabled', accountDisabled: true };
+  if (account && !accountActive(account)) return { reason: 'the account is disabled', accountDisabled: true };
   if (!resource || !account) return undefined;
   return refusedAccess(resource, String(params.scope ?? '').split(' ').filter(Boolean), account);
 }

@@ -14,9 +14,10 @@ export function memoize<R extends NonNullable<unknown>>(fn: (value: string) => R
     if (value.length > MAX_LENGTH) return fn(value);
     let answer = answers.get(value);
     if (answer === undefined) {
+      // The answer is computed from the copy, so whatever it keeps of its input is that short copy too.
       const own = detached(value);
       answer = fn(own);
-      answers.set(own, typeof answer === 'string' ? (detached(answer) as unknown as R) : answer);
+      answers.set(own, answer);
     }
     return answer;
   };

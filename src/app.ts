@@ -3,14 +3,13 @@
 // path the mount (issuer-path.ts) comes before every middleware that matches a path.
 import Koa from 'koa';
 import { requestOrigin } from './audit/writer.js';
-import { withRequestReads } from './db/request-reads.js';
 import { proxyOptions } from './http/client-address.js';
 import { errorHandler } from './http/errors.js';
 import { pinIssuerOrigin } from './http/issuer-origin.js';
 import { issuerBase, issuerPath } from './http/issuer-path.js';
 import { policyDispatch } from './http/policy-dispatch.js';
 import { requestLog } from './http/request-log.js';
-import { routeOf, routeResolution } from './http/route-resolution.js';
+import { routeResolution } from './http/route-resolution.js';
 import { OIDC_DISCOVERY_PATH, RFC8414_PATH, ROOT_PATHS } from './http/route-table.js';
 import { securityHeaders } from './http/security-headers.js';
 import { cookieKeys } from './oauth/provider.js';
@@ -19,8 +18,6 @@ import type { AppDeps } from './app-deps.js';
 import { policyTable } from './policy-table.js';
 
 export type { AppDeps };
-
-const KEEPS_READS = new Set(['authorization', 'resume', 'interaction']);
 
 export function buildApp(deps: AppDeps): Koa {
   // TRUST_PROXY hops: ctx.ip is the X-Forwarded-For entry that many hops from the right (http/client-address.ts).
@@ -47,9 +44,6 @@ export function buildApp(deps: AppDeps): Koa {
       },
     }),
   );
-  // The steps of a browser sign-in read one interaction, session and account in several places: once per request
-  // (db/request-reads.ts). Only there: other routes read each row once already.
-  app.use((ctx, next) => (KEEPS_READS.has(routeOf(ctx)?.id ?? '') ? withRequestReads(next) : next()));
   // Each route's declared rules, then its handler (src/policy-table.ts).
   app.use(policyDispatch(policyTable(deps)));
   return app;

@@ -42,6 +42,7 @@ import { unauthorizedGrantType } from './oauth/policies/request/unauthorized-gra
 import { STATIC_SCOPES } from './oauth/provider.js';
 import { publishedKeys } from './oauth/published-keys.js';
 import { interactionClientId } from './oauth/interaction-client.js';
+import { withRequestReads } from './db/request-reads.js';
 import { registrationPolicy } from './oauth/registration.js';
 import { inventoryRoute, reportRateLimit, toolCallsRoute } from './reporting/routes.js';
 import { toolApprovalsRoute } from './approvals/routes.js';
@@ -81,6 +82,9 @@ export function policyTable(deps: AppDeps): PolicyTable {
     'client approval of the sign-in under way',
     clientApproval({ endpoint: 'sign-in step', registry, views, audit, clientIdOf: interactionClientId(currentProvider) }),
   );
+  // A browser sign-in step reads its interaction, session and account in several places: once per request, for the
+  // rules after this one and the handler (db/request-reads.ts). Only there: other routes read each row once already.
+  const keptReads = rule('reads kept for the request', (_ctx, next) => withRequestReads(next));
   const corsRule = rule('CORS', cors());
   const form = rule('parse the form once', providerForm(), ['POST']);
   const canonicalResource = rule('canonical resource', canonicalResourceParam());
@@ -107,6 +111,7 @@ export function policyTable(deps: AppDeps): PolicyTable {
     discovery: { rules: [corsRule, rule('MCP metadata completion', metadata({ resources: deps.resources, cimd: deps.config.CIMD, globalTokenRevocationEndpoint: `${deps.config.ISSUER}${GLOBAL_TOKEN_REVOCATION_PATH}`, idJag: () => idJagEnabled(deps.connections) }))], handler: provider },
     authorization: {
       rules: [
+        keptReads,
         rule('rate limit per IP', authorizeRateLimit(limits)),
         rule('CIMD first-use limit', cimdFirstUseLimit(limits, 'page')),
         canonicalResource,
@@ -116,7 +121,7 @@ export function policyTable(deps: AppDeps): PolicyTable {
       ],
       handler: provider,
     },
-    resume: { rules: [stepApproval], handler: provider },
+    resume: { rules: [keptReads, stepApproval], handler: provider },
     token: {
       rules: [
         corsRule,
@@ -157,7 +162,7 @@ export function policyTable(deps: AppDeps): PolicyTable {
     global_token_revocation: { rules: [signalLimit], handler: globalTokenRevocationRoute(signals) },
     ssf_events: { rules: [signalLimit], handler: securityEventRoute(signals) },
     interaction: {
-      rules: [stepApproval],
+      rules: [keptReads, stepApproval],
       handler: routerMiddleware(interactionRoutes({ ...deps, provider: currentProvider, upstreamMetrics: upstreamMetrics(deps.metrics) })),
     },
     upstream_callback: { rules: [], handler: upstreamCallback({ audit, pages: interactionPages(views, currentProvider), base }) },

@@ -96,8 +96,6 @@ const linkedIdentity = (r: IdentityRow): LinkedIdentity => ({
 /** Accounts read in this request (db/request-reads.ts): every write of an account forgets them. */
 const ACCOUNT_READS = 'Account:';
 const accountReadKey = (id: string) => `${ACCOUNT_READS}${id}`;
-/** Accounts are also written by re-validation (upstream/revalidation.ts). */
-export const forgetAccountReads = () => forgetReads(ACCOUNT_READS);
 
 export class Accounts {
   constructor(private readonly db: Db) {}
@@ -145,6 +143,12 @@ export class Accounts {
   async markDeprovisioned(id: string, reason: string): Promise<void> {
     forgetReads(ACCOUNT_READS);
     await this.db('accounts').where({ id }).update({ deprovisioned_at: new Date(), deprovisioned_reason: reason.slice(0, 500) });
+  }
+
+  /** The profile the IdP gave at a re-validation (upstream/revalidation.ts), stored as the account's. */
+  async updateProfile(id: string, profile: { email: string | null; email_verified: boolean; name: string | null; groups: string }): Promise<void> {
+    forgetReads(ACCOUNT_READS);
+    await this.db('accounts').where({ id }).update(profile);
   }
 
   /** The account linked to one identity of one connection (docs/UNIVERSAL-LOGOUT.md: an `iss_sub` subject). */

@@ -21,7 +21,7 @@
 // single use: the second redemption would be refused, and read here as "the person is gone").
 import type { AuditLog } from '../audit/writer.js';
 import type { Db } from '../db/connection.js';
-import { forgetAccountReads, type Account, type Accounts } from './accounts.js';
+import type { Account, Accounts } from './accounts.js';
 import type { Identity, Revalidation } from './connector.js';
 import type { Connections } from './connections.js';
 import type { TokenVaultApi } from './token-vault.js';
@@ -235,8 +235,7 @@ export class Revalidator {
     const changes = changedFields(known, profile);
     if (!changes.length) return finish('ok', null);
     const stored = { ...profile, groups: JSON.stringify(profile.groups) };
-    forgetAccountReads();
-    await db('accounts').where({ id: row.account_id }).update(stored);
+    await accounts.updateProfile(row.account_id, stored);
     await audit.record({ type: 'identity.revalidated', outcome: 'success', actor: profile.email ?? row.account_id, details: { accountId: row.account_id, connector: row.connection_id, changed: changes } });
     return finish('updated', `changed: ${changes.join(', ')}`, stored);
   }

@@ -129,14 +129,18 @@ function ceilingPerSecond(cpu: CpuMs): number {
   return (cpus().length * 1000) / (cpu.server + cpu.postgres + cpu.loadGenerator);
 }
 
+/** One contender's line of a load's table. */
+function printRow(name: string, s: ReturnType<typeof summarise>) {
+  const cpu = s.cpuMsPerRequest;
+  console.log(`  ${name.padEnd(14)} ${String(s.reqPerSec).padStart(8)} ${String(s.p50).padStart(7)} ${String(s.p99).padStart(7)} ${String(s.peakRssMb).padStart(12)} ${String(s.non2xx + s.errors).padStart(8)}   ${cpu.server.toFixed(3)}, ${cpu.postgres.toFixed(3)}, ${cpu.loadGenerator.toFixed(3)}`);
+}
+
 function printPair(title: string, gh: ReturnType<typeof summarise>, base: ReturnType<typeof summarise>, target?: number) {
   const ratio = gh.reqPerSec / base.reqPerSec;
   console.log(`\n${title}`);
   console.log(`  ${''.padEnd(14)} ${'req/s'.padStart(8)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'peak RSS MB'.padStart(12)} ${'non-2xx'.padStart(8)}   CPU ms/request: server, PostgreSQL, load generator`);
-  for (const [name, s] of [['gatehouse', gh], ['baseline', base]] as const) {
-    const cpu = s.cpuMsPerRequest;
-    console.log(`  ${name.padEnd(14)} ${String(s.reqPerSec).padStart(8)} ${String(s.p50).padStart(7)} ${String(s.p99).padStart(7)} ${String(s.peakRssMb).padStart(12)} ${String(s.non2xx + s.errors).padStart(8)}   ${cpu.server.toFixed(3)}, ${cpu.postgres.toFixed(3)}, ${cpu.loadGenerator.toFixed(3)}`);
-  }
+  printRow('gatehouse', gh);
+  printRow('baseline', base);
   console.log(`  ratio gatehouse/baseline = ${ratio.toFixed(3)}${target ? ` — target ≥ ${target}: ${ratio >= target ? 'met' : 'MISSED'}` : ''}`);
   const ceiling = ceilingPerSecond(gh.cpuMsPerRequest);
   console.log(`  ceiling on this machine (every core busy on nothing but this load): ${Math.round(ceiling)} req/s${target ? `; the target needs ${Math.round(target * base.reqPerSec)}` : ''}`);
@@ -165,9 +169,8 @@ async function paired(gh: Child<ServerInfo>, base: Child<ServerInfo>, optsFor: (
 function printBefore(r: { gh: ReturnType<typeof summarise>; base: ReturnType<typeof summarise>; before?: ReturnType<typeof summarise> }) {
   if (!r.before) return;
   const b = r.before;
-  const cpu = b.cpuMsPerRequest;
-  console.log(`  ${'before'.padEnd(14)} ${String(b.reqPerSec).padStart(8)} ${String(b.p50).padStart(7)} ${String(b.p99).padStart(7)} ${String(b.peakRssMb).padStart(12)} ${String(b.non2xx + b.errors).padStart(8)}   ${cpu.server.toFixed(3)}, ${cpu.postgres.toFixed(3)}, ${cpu.loadGenerator.toFixed(3)}`);
-  console.log(`  before (${process.env.BENCH_BEFORE}): ratio ${(b.reqPerSec / r.base.reqPerSec).toFixed(3)}; this change ${(r.gh.reqPerSec / b.reqPerSec).toFixed(3)}× its throughput, ${(r.gh.cpuMsPerRequest.server / cpu.server).toFixed(3)}× its server CPU per request`);
+  printRow('before', b);
+  console.log(`  before (${process.env.BENCH_BEFORE}): ratio ${(b.reqPerSec / r.base.reqPerSec).toFixed(3)}; this change ${(r.gh.reqPerSec / b.reqPerSec).toFixed(3)}× its throughput, ${(r.gh.cpuMsPerRequest.server / b.cpuMsPerRequest.server).toFixed(3)}× its server CPU per request`);
 }
 
 // (a) ------------------------------------------------------------------------------------------------------------

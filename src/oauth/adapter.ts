@@ -112,7 +112,7 @@ export class PostgresAdapter implements Adapter {
   }
 
   async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
-    forgetReads(`${this.model}:`);
+    this.forgetKept();
     const json = this.encode(payload);
     const row = {
       model: this.model,
@@ -139,6 +139,11 @@ export class PostgresAdapter implements Adapter {
     // first /authorize follows at once). Inside one it could still roll back, so the entry is only dropped.
     if (transactionOpen()) forgetCachedClient(this.deps.db, id);
     else clientCache(this.deps.db).set(id, { payload: json, consumed_at: null, expires_at: row.expires_at });
+  }
+
+  /** A write of a kept model: the request's kept reads of that model are forgotten (db/request-reads.ts). */
+  private forgetKept(): void {
+    if (KEPT_PER_REQUEST.has(this.model)) forgetReads(`${this.model}:`);
   }
 
   /** The stored row with its payload unsealed: what decode() and the client cache take. */
@@ -190,7 +195,7 @@ export class PostgresAdapter implements Adapter {
   }
 
   async consume(id: string): Promise<void> {
-    forgetReads(`${this.model}:`);
+    this.forgetKept();
     // A refresh token is spent together with the save of its successor, in one statement (refresh-rotation.ts).
     if (this.model === 'RefreshToken' && deferConsume(this.key(id))) return;
     if (await spend(this.deps.db, this.model, this.key(id))) return;
@@ -205,13 +210,13 @@ export class PostgresAdapter implements Adapter {
   }
 
   async destroy(id: string): Promise<void> {
-    forgetReads(`${this.model}:`);
+    this.forgetKept();
     await this.deps.db('oidc_payloads').where({ model: this.model, id: this.key(id) }).delete();
     if (this.model === 'Client') forgetCachedClient(this.deps.db, id);
   }
 
   async revokeByGrantId(grantId: string): Promise<void> {
-    forgetReads(`${this.model}:`);
+    this.forgetKept();
     await this.deps.db('oidc_payloads').where({ model: this.model, grant_id: grantId }).delete();
   }
 }

@@ -170,11 +170,6 @@ export class ClientRegistry {
     };
   }
 
-  async countDynamic(): Promise<number> {
-    const row = (await this.db('client_registry').where({ origin: 'dynamic' }).count<{ count: string | number }[]>('client_id as count').first()) as { count: string | number };
-    return Number(row.count);
-  }
-
   /**
    * Dynamic clients in all, and those registered from the source of `ip` (its IPv4 address or IPv6 /64) that are
    * still here — pending, active or disabled alike, until they are swept as unused or deleted — in one statement.

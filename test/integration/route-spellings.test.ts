@@ -128,7 +128,7 @@ const CLIENT = { redirect_uris: [REDIRECT], token_endpoint_auth_method: 'none', 
 const REGISTRATION_SPELLINGS = ['/REGISTER', '/Register', '/register/', '//register', '/%72egister', '/./register'];
 
 async function dynamicCount(gh: TestServer): Promise<number> {
-  return gh.services.registry.countDynamic();
+  return (await gh.services.registry.countDynamicWithSource('127.0.0.1')).all;
 }
 async function storedClients(gh: TestServer): Promise<number> {
   const row = (await gh.services.handle.db('oidc_payloads').where({ model: 'Client' }).count('id as n').first()) as { n: string | number };

@@ -21,6 +21,7 @@ import { rule, type PolicyTable } from './http/policy-dispatch.js';
 import type { Method } from './http/route-table.js';
 import { providerForm } from './http/provider-form.js';
 import { staticFiles } from './http/static-files.js';
+import { landingPage } from './http/landing-page.js';
 import { interactionPages } from './interaction/pages.js';
 import { interactionRoutes } from './interaction/routes.js';
 import { setupRoutes } from './interaction/setup-routes.js';
@@ -108,6 +109,7 @@ export function policyTable(deps: AppDeps): PolicyTable {
   };
 
   return {
+    home: { rules: [], handler: landingPage({ issuer: deps.config.ISSUER, views }) },
     discovery: { rules: [corsRule, rule('MCP metadata completion', metadata({ resources: deps.resources, cimd: deps.config.CIMD, globalTokenRevocationEndpoint: `${deps.config.ISSUER}${GLOBAL_TOKEN_REVOCATION_PATH}`, idJag: () => idJagEnabled(deps.connections) }))], handler: provider },
     authorization: {
       rules: [

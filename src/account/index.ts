@@ -64,7 +64,7 @@ export function accountRoutes(deps: AccountDeps): Middleware {
     ctx.status = status;
     ctx.type = 'html';
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = deps.views.render(view, data);
+    ctx.body = deps.views.page(ctx, view, data);
   };
   const problem = (ctx: Context, status: number, title: string, description: string) => render(ctx, status, 'error', { title, error: status === 403 ? 'access_denied' : 'invalid_request', description });
   // Its own view of grant_activity: it reads and forgets rows; the writes come from the token endpoint (gatehouse.ts).

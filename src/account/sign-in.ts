@@ -81,7 +81,7 @@ export function accountSignIn(deps: AccountSignInDeps): Router {
       ctx.status = status;
       ctx.type = 'html';
       ctx.set('Cache-Control', 'no-store');
-      ctx.body = deps.views.render('error', { title: 'Sign-in could not be completed', error: status === 403 ? 'access_denied' : 'invalid_request', description });
+      ctx.body = deps.views.errorPage(ctx, { title: 'Sign-in could not be completed', error: status === 403 ? 'access_denied' : 'invalid_request', description });
     };
 
     // A code of this client is spent whatever follows; another client's code is left for its owner.

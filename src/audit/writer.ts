@@ -1,11 +1,13 @@
 // The one audit writer every module calls: security-relevant events with who, what client, what
 // resource, from where, and why a refusal happened. Never secrets: details are filtered by key name as a backstop.
+import type { IncomingMessage } from 'node:http';
 import type { Knex } from 'knex';
 import { affectedRows } from '../db/affected-rows.js';
 import type { Db } from '../db/connection.js';
 import { scoped, transactionOpen } from '../db/transaction-scope.js';
 import { storable } from '../db/storable-text.js';
 import type { Logger } from '../log.js';
+import { requestIdOf } from '../request-id.js';
 import { InsertBatch } from '../db/insert-batch.js';
 import { RepeatedRefusals } from './repeats.js';
 
@@ -21,11 +23,13 @@ export interface AuditEvent {
   userAgent?: string | undefined;
   reason?: string | undefined;
   details?: Record<string, unknown> | undefined;
+  /** The request that caused it (request-id.ts): the same id as its log line and any error page it showed. */
+  requestId?: string | undefined;
 }
 
 /** Where a request came from, as every audit event records it. */
-export function requestOrigin(ctx: { ip: string; get(header: string): string }): Pick<AuditEvent, 'ip' | 'userAgent'> {
-  return { ip: ctx.ip, userAgent: ctx.get('user-agent') || undefined };
+export function requestOrigin(ctx: { ip: string; get(header: string): string; req?: IncomingMessage }): Pick<AuditEvent, 'ip' | 'userAgent' | 'requestId'> {
+  return { ip: ctx.ip, userAgent: ctx.get('user-agent') || undefined, requestId: requestIdOf(ctx) };
 }
 
 const SECRET_KEY_NAMES = /secret|password|token|code|verifier|cookie|authorization|assertion/i;
@@ -38,7 +42,7 @@ function scrub(details: Record<string, unknown> | undefined): Record<string, unk
 // Audited values quote what a client sent: see db/storable-text.ts for why they are made storable first. Each field
 // is clipped, and so is every value in `details` and the details as a whole: an unauthenticated request must not be
 // able to store more than a few kilobytes (issue 16, finding 3; docs/SECURITY.md).
-export const FIELD_LIMITS = { actor: 320, client_id: 2048, resource: 2048, ip: 64, user_agent: 512, reason: 1000 } as const;
+export const FIELD_LIMITS = { request_id: 64, actor: 320, client_id: 2048, resource: 2048, ip: 64, user_agent: 512, reason: 1000 } as const;
 /** The most a row's `details` may take, as JSON text in UTF-8 bytes. */
 export const DETAILS_MAX_BYTES = 4096;
 const DETAIL_STRING = 512;
@@ -85,6 +89,7 @@ export function toRow(event: AuditEvent): AuditRow {
     user_agent: clip(event.userAgent, FIELD_LIMITS.user_agent),
     reason: clip(event.reason, FIELD_LIMITS.reason),
     details: detailsJson(scrub(event.details)),
+    request_id: clip(event.requestId, FIELD_LIMITS.request_id),
   };
 }
 

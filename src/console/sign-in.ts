@@ -51,7 +51,7 @@ export function signInRoutes(deps: SignInDeps): Router {
     ctx.status = status;
     ctx.type = 'html';
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = deps.views.render(view, data);
+    ctx.body = deps.views.page(ctx, view, data);
   };
   const refuse = (ctx: Context, status: number, title: string, description: string) =>
     page(ctx, status, 'error', { title, error: status === 403 ? 'access_denied' : 'invalid_request', description });

@@ -14,6 +14,7 @@ import * as toolApprovals from '../../migrations/20261217_010_tool_approvals.js'
 import * as adminManaged from '../../migrations/20261218_011_admin_managed.js';
 import * as identityLifecycle from '../../migrations/20261219_012_identity_lifecycle.js';
 import * as delegation from '../../migrations/20261220_013_delegation.js';
+import * as auditRequestId from '../../migrations/20261221_014_audit_request_id.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -34,6 +35,7 @@ const MIGRATIONS: Array<[string, Migration]> = [
   ['20261218_011_admin_managed', adminManaged],
   ['20261219_012_identity_lifecycle', identityLifecycle],
   ['20261220_013_delegation', delegation],
+  ['20261221_014_audit_request_id', auditRequestId],
 ];
 
 const source: Knex.MigrationSource<[string, Migration]> = {

@@ -6,6 +6,7 @@ import type { Context, Middleware } from 'koa';
 import { isDatabaseUnavailable, UNAVAILABLE_RETRY_AFTER } from '../db/unavailable.js';
 import type { Logger } from '../log.js';
 import type { Views } from '../views/views.js';
+import { requestIdOf } from '../request-id.js';
 import { pathForLog } from './request-log.js';
 
 // Requests whose oidc-provider answer was a 500 caused by the database (see noteProviderServerError).
@@ -28,13 +29,13 @@ export function errorHandler(log: Logger, views: Views): Middleware {
     ctx.status = status;
     if (ctx.accepts('json', 'html') === 'html') {
       ctx.type = 'html';
-      ctx.body = views.render('error', { title: status === 503 ? 'Temporarily unavailable' : 'Something went wrong', error, description });
+      ctx.body = views.errorPage(ctx, { title: status === 503 ? 'Temporarily unavailable' : 'Something went wrong', error, description });
     } else {
       ctx.body = { error, error_description: description };
     }
   }
   function unavailable(ctx: Context, err?: unknown) {
-    log.warn({ path: pathForLog(ctx), reason: err instanceof Error ? err.message : 'database unavailable' }, 'database unavailable');
+    log.warn({ request_id: requestIdOf(ctx), path: pathForLog(ctx), reason: err instanceof Error ? err.message : 'database unavailable' }, 'database unavailable');
     ctx.set('Retry-After', String(UNAVAILABLE_RETRY_AFTER));
     ctx.set('Cache-Control', 'no-store');
     answer(ctx, 503, 'temporarily_unavailable', UNAVAILABLE_DESCRIPTION);
@@ -50,7 +51,7 @@ export function errorHandler(log: Logger, views: Views): Middleware {
       if (status < 400 || status > 599) status = 500;
       const error = e.error ?? (status === 413 ? 'invalid_request' : status >= 500 ? 'server_error' : 'invalid_request');
       const description = status >= 500 ? 'an unexpected error occurred' : (e.error_description ?? e.message ?? 'bad request');
-      if (status >= 500) log.error({ err, path: pathForLog(ctx) }, 'unhandled error');
+      if (status >= 500) log.error({ request_id: requestIdOf(ctx), err, path: pathForLog(ctx) }, 'unhandled error');
       answer(ctx, status, error, description);
     }
   };

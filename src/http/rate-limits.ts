@@ -199,7 +199,7 @@ export function answerPage(ctx: Context, views: Views, refusal: Refusal): void {
   ctx.set('Retry-After', String(refusal.verdict.retryAfterSeconds));
   ctx.set('Cache-Control', 'no-store');
   ctx.type = 'html';
-  ctx.body = views.render('error', {
+  ctx.body = views.errorPage(ctx, {
     title: 'Too many attempts',
     error: 'temporarily_unavailable',
     description: `There have been ${WHAT[refusal.limit.name]}. Try again in ${waitText(refusal.verdict.retryAfterSeconds)}.`,

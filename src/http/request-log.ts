@@ -3,8 +3,11 @@
 // parameter the route table does not declare loggable replaced by its `:name` — the first-admin setup token above
 // all (docs/SECURITY.md, "Issue 16: first-admin setup and token lifetimes"). A request that resolved to no route
 // (a refused spelling may still carry a real token: `/setup/<token>/`) is logged by its first segment only.
+// The request's id (request-id.ts) opens the line: the answer's X-Request-Id header, its audit rows and any error
+// page it showed carry the same one.
 import type { Context, Middleware } from 'koa';
 import type { Logger } from '../log.js';
+import { assignRequestId } from '../request-id.js';
 import { routeOf } from './route-resolution.js';
 
 /** The path any log line may show for this request (errors.ts uses it too). */
@@ -18,11 +21,13 @@ export function pathForLog(ctx: Context): string {
 export function requestLog(log: Logger): Middleware {
   return async (ctx, next) => {
     const started = process.hrtime.bigint();
+    const requestId = assignRequestId(ctx.req);
+    ctx.set('X-Request-Id', requestId);
     try {
       await next();
     } finally {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      log.info({ method: ctx.method, route: routeOf(ctx)?.id ?? null, path: pathForLog(ctx), status: ctx.status, ms: Math.round(ms * 10) / 10, ip: ctx.ip }, 'request');
+      log.info({ request_id: requestId, method: ctx.method, route: routeOf(ctx)?.id ?? null, path: pathForLog(ctx), status: ctx.status, ms: Math.round(ms * 10) / 10, ip: ctx.ip }, 'request');
     }
   };
 }

@@ -25,6 +25,7 @@ export const GLOBAL_TOKEN_REVOCATION_PATH = '/global-token-revocation';
 export const SSF_EVENTS_PATH = '/ssf/events';
 
 export type RouteId =
+  | 'home'
   | 'discovery'
   | 'authorization'
   | 'resume'
@@ -81,6 +82,8 @@ export interface RouteSpec {
 const GET = ['GET', 'HEAD'] as const;
 
 export const ROUTE_TABLE: readonly RouteSpec[] = [
+  // What this server is and where to go (docs/ARCHITECTURE.md, "The landing page"): ISSUER's own root.
+  { id: 'home', path: '/', methods: GET },
   { id: 'discovery', path: RFC8414_PATH, methods: [...GET, 'OPTIONS'] },
   { id: 'discovery', path: OIDC_DISCOVERY_PATH, methods: [...GET, 'OPTIONS'] },
   // GET only: oidc-provider's POST form of the endpoint is off (enableHttpPostMethods), so it is not a route.
@@ -123,6 +126,7 @@ export const ROUTE_TABLE: readonly RouteSpec[] = [
   { id: 'account', path: '/account', methods: [...GET, 'POST'], area: true, loggedTail: 1 },
   { id: 'static', path: '/static/style.css', methods: GET },
   { id: 'static', path: '/static/console.css', methods: GET },
+  { id: 'static', path: '/static/copy.js', methods: GET },
   { id: 'health', path: '/healthz', methods: GET, root: true },
   { id: 'readiness', path: '/readyz', methods: GET, root: true },
   { id: 'metrics', path: '/metrics', methods: GET, root: true },

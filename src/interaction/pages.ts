@@ -21,7 +21,7 @@ export function interactionPages(views: Views, provider: () => Provider): Pages 
     ctx.status = status;
     ctx.type = 'html';
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = views.render(view, data);
+    ctx.body = views.page(ctx, view, data);
   };
   const refuse: Pages['refuse'] = (ctx, status, title, description, error = status === 403 ? 'access_denied' : 'invalid_request') =>
     page(ctx, status, 'error', { title, error, description });

@@ -10,6 +10,7 @@ export const ROUTE_NAMES = [
 export type RouteName = (typeof ROUTE_NAMES)[number];
 
 const NAMES: Record<RouteId, RouteName> = {
+  home: 'static', // the landing page: the same for every visitor
   discovery: 'metadata',
   authorization: 'authorize',
   resume: 'authorize',

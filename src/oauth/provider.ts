@@ -17,6 +17,7 @@ import { clientMetadataHook } from './client-metadata-hook.js';
 import { applyClientCredentialsRule } from './patches/client-grant-type-allowed.js';
 import { guardedFetch } from '../net/guarded-fetch.js';
 import { failureMessage, type CimdTrust } from './cimd/trust.js';
+import { personWording } from './error-wording.js';
 import type { KeySet } from './keys.js';
 import type { ResourceRegistry } from './resources.js';
 import { interactionPolicyWithResourceConsent } from './policies/hooks/consent-covers-resource.js';
@@ -205,14 +206,16 @@ export function buildProvider(deps: ProviderDeps): Provider {
     // Tokens endpoints are called from browser-based MCP clients too; they carry no cookies, so any origin is safe.
     clientBasedCORS: () => true,
     renderError: async (ctx, out) => {
-      // A CIMD refusal names the client_id host and the reason; the error code stays oidc-provider's.
+      // A CIMD refusal names the client_id host and the reason; any other error is put in words for the person, the
+      // code and oidc-provider's own wording kept for the developer (error-wording.ts).
       const cimdFailure = deps.cimd?.failureFor(ctx);
+      const error = String(out.error ?? 'server_error');
+      const detail = out.error_description === undefined ? undefined : String(out.error_description);
+      const wording = cimdFailure
+        ? { title: 'This application could not be verified', description: failureMessage(cimdFailure) }
+        : personWording(error, detail);
       ctx.type = 'html';
-      ctx.body = deps.views.render('error', {
-        title: cimdFailure ? 'This application could not be verified' : 'Sign-in could not continue',
-        error: String(out.error ?? 'server_error'),
-        description: cimdFailure ? failureMessage(cimdFailure) : String(out.error_description ?? 'An unexpected error occurred.'),
-      });
+      ctx.body = deps.views.errorPage(ctx, { ...wording, error, detail: cimdFailure ? undefined : detail });
     },
   };
 

@@ -40,15 +40,19 @@ export function spellings(path: string): string[] {
     const hex = path.charCodeAt(firstLetter).toString(16);
     return `${path.slice(0, firstLetter)}%${hexCase === 'upper' ? hex.toUpperCase() : hex}${path.slice(firstLetter + 1)}`;
   };
-  const variants = [
+  // The landing page (`/`) has no letter to change the case of or to percent-encode.
+  const lettered = firstLetter < 0 ? [] : [
     path.toUpperCase(),
     `${path.slice(0, firstLetter)}${path[firstLetter]!.toUpperCase()}${path.slice(firstLetter + 1)}`,
+    encode('upper'),
+    encode('lower'),
+  ];
+  const variants = [
+    ...lettered,
     `${path}/`,
     `${path}//`,
     `/${path}`,
     segments.length > 1 ? `/${segments.slice(0, -1).join('/')}//${segments.at(-1)}` : `${path.replace(/^\//, '//')}`,
-    encode('upper'),
-    encode('lower'),
     `/.${path}`,
     `/x/..${path}`,
     `/%2e${path}`,

@@ -16,6 +16,7 @@ export const LAYERS: Record<string, number> = {
   'package-version.ts': 0,
   'heap-growth.ts': 0, // a V8 setting made at start (docs/PERFORMANCE.md, "Memory")
   'config.ts': 0, // the settings' schema; the checks of modules above it are added by configuration.ts
+  'request-id.ts': 0, // the id every log line, audit row and error page of one request carries
   db: 2,
   views: 2,
   audit: 3,

@@ -43,7 +43,7 @@ export function clientApproval(deps: {
     if (authorize) {
       ctx.status = 403;
       ctx.type = 'html';
-      ctx.body = deps.views.render(status === 'pending' ? 'pending' : 'error', {
+      ctx.body = deps.views.page(ctx, status === 'pending' ? 'pending' : 'error', {
         title: status === 'pending' ? 'Waiting for approval' : 'This application is disabled',
         clientName: client?.clientName ?? clientId,
         clientId,

@@ -28,7 +28,7 @@ export function oneResource(deps: { audit: AuditLog; views?: Views; endpoint: 'a
     ctx.set('Cache-Control', 'no-store');
     if (deps.views) {
       ctx.type = 'html';
-      ctx.body = deps.views.render('error', { title: 'This request names several MCP servers', error: 'invalid_target', description: `${REASON}. Ask the application to request access to one server at a time.` });
+      ctx.body = deps.views.errorPage(ctx, { title: 'This request names several MCP servers', error: 'invalid_target', description: `${REASON}. Ask the application to request access to one server at a time.` });
     } else {
       ctx.body = { error: 'invalid_target', error_description: REASON };
     }

@@ -24,12 +24,20 @@ export function noteProviderServerError(ctx: object, err: unknown): boolean {
   return true;
 }
 
+/** The error page's heading for a person who typed or followed an address (the code and description say the rest). */
+function pageTitle(status: number): string {
+  if (status === 404) return 'Page not found';
+  if (status === 405) return 'This address does not take that kind of request';
+  if (status === 503) return 'Temporarily unavailable';
+  return status >= 500 ? 'Something went wrong' : 'The request could not be handled';
+}
+
 export function errorHandler(log: Logger, views: Views): Middleware {
   function answer(ctx: Context, status: number, error: string, description: string) {
     ctx.status = status;
     if (ctx.accepts('json', 'html') === 'html') {
       ctx.type = 'html';
-      ctx.body = views.errorPage(ctx, { title: status === 503 ? 'Temporarily unavailable' : 'Something went wrong', error, description });
+      ctx.body = views.errorPage(ctx, { title: pageTitle(status), error, description });
     } else {
       ctx.body = { error, error_description: description };
     }

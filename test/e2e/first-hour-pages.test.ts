@@ -69,7 +69,8 @@ describe('the landing page', () => {
     expect(text).not.toContain(packageVersion());
     expect(text).not.toMatch(/version/i);
 
-    const links = await page.locator('main a').evaluateAll((as) => as.map((a) => [a.textContent, (a as HTMLAnchorElement).href]));
+    // Absolute URLs as the browser resolved them (the DOM's `href` property).
+    const links = await page.locator('main a').evaluateAll((as) => as.map((a) => [a.textContent, (a as unknown as { href: string }).href]));
     expect(links).toEqual([
       ['Your account', `${issuer}/account`],
       ['Admin console', `${issuer}/console`],
@@ -138,6 +139,13 @@ describe('error pages in words, with the request id', () => {
     const text = await page.locator('main').innerText();
     expect(text).toContain('Go back to your application and sign in again from there.');
     expect(text).toContain(`Request id: ${res?.headers()['x-request-id']}`);
+  });
+
+  it('an address nobody serves: “Page not found” with the request id, not a bare Not Found', async () => {
+    const res = await page.goto(`${issuer}/nothing-here`);
+    expect(res?.status()).toBe(404);
+    expect(await page.locator('h1').innerText()).toBe('Page not found');
+    expect(await page.locator('main').innerText()).toContain(`Request id: ${res?.headers()['x-request-id']}`);
   });
 
   it('every answer carries its own request id, JSON errors too, and a client cannot choose it', async () => {

@@ -21,7 +21,8 @@
 // Environment:
 //   ISSUER    the Gatehouse issuer (default http://localhost:8080)
 //   RESOURCE  the MCP server to get a token for (optional: without it, Gatehouse uses its default resource)
-//   SCOPE     space-separated scopes to request (optional; without any scope Gatehouse currently answers access_denied)
+//   SCOPE     space-separated scopes to request (optional; without it Gatehouse asks for every scope the resource
+//             defines, RFC 6749 §3.3, and the consent page lists them all: docs/DESIGN.md, "Default scope")
 //   TIMEOUT   seconds to wait for the browser to come back (default 300)
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';

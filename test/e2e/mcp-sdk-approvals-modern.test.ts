@@ -8,6 +8,8 @@
 // approved → the tool runs once; rejected → a tool error; nobody decided within `approvalWaitMs` → input_required
 // again. The client pins 2026-07-28 (`versionNegotiation: { mode: { pin } }`): in 2.4.0 the default mode is
 // 'legacy' (initialize, 2025-11-25). The legacy forms (-32042, the tool error) are test/e2e/mcp-sdk-approvals.test.ts.
+// What this file proves for docs/COMPATIBILITY.md (scripts/compatibility.ts reads these lines):
+// compatibility: client=sdk-v2 covers=bearer
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { protectedResource, type ProtectedResource } from '@gatehouse/resource-server';

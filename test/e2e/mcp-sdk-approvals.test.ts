@@ -6,6 +6,9 @@
 // browser, an expired approval and concurrent retries are refused; a client without URL elicitation is told the URL in
 // a tool error; the v2 client (@modelcontextprotocol/client) receives the same elicitation. The raw-HTTP side of the
 // same contract is test/integration/tool-approvals.test.ts.
+// What this file proves for docs/COMPATIBILITY.md (scripts/compatibility.ts reads these lines):
+// compatibility: client=sdk-v1 covers=dcr,step-up,bearer
+// compatibility: client=sdk-v2 covers=bearer
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Client as ClientV2, ProtocolError as ProtocolErrorV2, StreamableHTTPClientTransport as StreamableHTTPClientTransportV2, UrlElicitationRequiredError as UrlElicitationRequiredErrorV2 } from '@modelcontextprotocol/client';

@@ -1,6 +1,8 @@
 // End to end as a person meets it: the official MCP SDK client connects to an MCP server, gets a 401, discovers
 // Gatehouse through RFC 9728 + RFC 8414, registers by DCR, and sends the person's browser (real chromium) to
 // /authorize; they sign in and click Allow; the SDK exchanges the code and calls a tool with the JWT.
+// What this file proves for docs/COMPATIBILITY.md (scripts/compatibility.ts reads these lines):
+// compatibility: client=sdk-v1 covers=dcr,bearer
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';

@@ -4,6 +4,8 @@
 // → DCR or CIMD → authorization → token → tools/list → tools/call; an access token the server no longer accepts →
 // the SDK refreshes; a revoked grant → the SDK re-authorizes; step-up to a wider scope; a scope the access rules
 // refuse; a token for another resource.
+// What this file proves for docs/COMPATIBILITY.md (scripts/compatibility.ts reads these lines):
+// compatibility: client=sdk-v1 covers=dcr,cimd,refresh,step-up,bearer
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';

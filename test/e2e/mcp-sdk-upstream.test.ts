@@ -2,6 +2,8 @@
 // gets a 401, discovers Gatehouse and registers; real chromium follows /authorize to the organisation's IdP (a real
 // oidc-provider instance, UPSTREAM_PROVIDER=oidc), signs in there, comes back to Gatehouse's own consent page and
 // clicks Allow; the SDK exchanges the code and calls a tool with a Gatehouse JWT — never an upstream token.
+// What this file proves for docs/COMPATIBILITY.md (scripts/compatibility.ts reads these lines):
+// compatibility: client=sdk-v1 covers=dcr,bearer
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';

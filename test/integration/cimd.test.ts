@@ -6,6 +6,8 @@
 // on 127.0.0.1 with a throwaway CA; host names are mapped by an injected resolver (never real DNS); and a connect
 // spy fails any attempt to open a socket to anything but loopback, so even a broken guard could not reach 10.x or
 // 169.254.x from here.
+// What this file proves for docs/COMPATIBILITY.md (scripts/compatibility.ts reads these lines):
+// compatibility: registration=claude-code covers=cimd,refresh
 import { decodeJwt } from 'jose';
 import type { ResolvedAddress } from '../../src/net/guarded-fetch.js';
 import { authorizeThrough, authorizeUrl, Browser, login, pkcePair, tokenRequest } from '../helpers/browser-flow.js';

@@ -7,6 +7,9 @@
 // The server here runs with REGISTRATION=closed, as in the attack; dynamic clients register with an initial
 // access token. CIMD documents come from a local HTTPS fixture (test/helpers/cimd-fixture.ts): host names map to
 // 127.0.0.1 through an injected resolver, and a connect spy fails any socket to anything else.
+// What this file proves for docs/COMPATIBILITY.md (scripts/compatibility.ts reads these lines):
+// compatibility: registration=claude-ai covers=cimd,refresh
+// compatibility: registration=chatgpt covers=cimd,private_key_jwt,refresh
 import { randomBytes } from 'node:crypto';
 import { decodeJwt, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import type { ResolvedAddress } from '../../src/net/guarded-fetch.js';

@@ -4,6 +4,13 @@
 // (201) with a response that keeps the shape rules and that the SDK's schema parses, and then carry a person through
 // a full authorization with the client authentication it registered: none, client_secret_post or
 // client_secret_basic.
+// What this file proves for docs/COMPATIBILITY.md (scripts/compatibility.ts reads these lines):
+// compatibility: client=sdk-v1 covers=dcr,refresh
+// compatibility: registration=claude-code covers=dcr,refresh
+// compatibility: registration=claude-ai covers=dcr,refresh
+// compatibility: registration=vs-code covers=dcr,refresh
+// compatibility: registration=cursor covers=dcr,refresh
+// compatibility: registration=mcp-remote covers=dcr,refresh
 import { randomBytes } from 'node:crypto';
 import { decodeJwt } from 'jose';
 import {

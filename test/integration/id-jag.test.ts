@@ -3,6 +3,8 @@
 // with id_jag on (the admin API); a confidential client trades an assertion for an access token at /token, and the
 // MCP SDK client calls a tool of the notes server (protected by the kit) with it. Every refusal the draft and the
 // issue name is one invalid_grant (or invalid_scope / invalid_target) answer naming what failed, and one audit row.
+// What this file proves for docs/COMPATIBILITY.md (scripts/compatibility.ts reads these lines):
+// compatibility: client=sdk-v1 covers=bearer
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { decodeJwt, decodeProtectedHeader } from 'jose';

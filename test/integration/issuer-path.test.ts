@@ -3,6 +3,8 @@
 // Discovery §4 (appended after it) say, with `issuer` byte-identical to ISSUER and every endpoint under the path; the
 // whole flow — DCR, login, consent, code, token, refresh, and the upstream leg — runs under it, with cookies scoped
 // under it; and nothing else on the host answers, apart from the root health checks.
+// What this file proves for docs/COMPATIBILITY.md (scripts/compatibility.ts reads these lines):
+// compatibility: client=sdk-v1 covers=dcr,refresh
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import {
   buildDiscoveryUrls,

@@ -7,6 +7,8 @@
 //     counts the rest, and once Gatehouse is back the held events arrive and the drops are recorded;
 //   - the console's MCP server page shows the reported tools, and follows a changed list;
 //   - no argument value reaches any audit row.
+// What this file proves for docs/COMPATIBILITY.md (scripts/compatibility.ts reads these lines):
+// compatibility: client=sdk-v1 covers=dcr,bearer
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';

@@ -1,6 +1,8 @@
 // The resource-server kit (@gatehouse/resource-server, packages/resource-server) in front of real MCP servers — plain node:http, Express, Koa
 // and the official SDK's transport — on loopback ports, with access tokens issued by a real Gatehouse through the
 // browser flow, and tokens forged with Gatehouse's own signing key where the attack needs a valid signature.
+// What this file proves for docs/COMPATIBILITY.md (scripts/compatibility.ts reads these lines):
+// compatibility: client=sdk-v1 covers=dcr,step-up,bearer
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';

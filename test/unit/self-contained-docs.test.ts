@@ -46,7 +46,7 @@ const FORBIDDEN: Array<{ what: string; pattern: RegExp }> = [
 ];
 
 describe('nothing cites a file outside the repository', () => {
-  it('no tracked file outside node_modules cites ../shared, the shared design file, a numbered design section or a seed article', () => {
+  it('no tracked file outside node_modules cites a path beside the checkout, the design file there, a numbered design section or a seed article', () => {
     const hits: string[] = [];
     for (const path of trackedFiles()) {
       if (path.split('/').includes('node_modules')) continue;

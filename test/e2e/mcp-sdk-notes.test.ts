@@ -6,11 +6,13 @@
 // refuse; a token for another resource.
 // What this file proves for docs/COMPATIBILITY.md (scripts/compatibility.ts reads these lines):
 // compatibility: client=sdk-v1 covers=dcr,cimd,refresh,step-up,bearer
+// compatibility: client=sdk-v2 covers=dcr,refresh,step-up,bearer
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { Client as ClientV2, StreamableHTTPClientTransport as TransportV2, UnauthorizedError as UnauthorizedV2 } from '@modelcontextprotocol/client';
 import { decodeJwt } from 'jose';
 import { authorizeThrough, Browser, pkcePair, registerPublicClient, tokenRequest } from '../helpers/browser-flow.js';
 import { TestOAuthProvider, type TestOAuthProviderOptions } from '../helpers/sdk-oauth-provider.js';
@@ -214,6 +216,46 @@ describe('the official MCP SDK client against the demo server', () => {
     });
     expect(res.status).toBe(401);
     expect(res.headers.get('www-authenticate')).toMatch(/error="invalid_token"/);
+  });
+});
+
+describe('the official MCP SDK v2 client (@modelcontextprotocol/client) against the demo server', () => {
+  // v2 re-authorizes on 403 insufficient_scope even while it holds a refresh token (unlike v1, above), and checks the
+  // callback's `iss` (RFC 9207), so finishAuth is given the whole callback query.
+  it('DCR → sign-in and consent → tools/call; refreshes when the token is refused; steps up with its refresh token kept', async () => {
+    const provider = new Provider({ clientName: 'SDK v2 notes client' });
+    const first = new TransportV2(new URL(notes.url), { authProvider: provider });
+    await expect(new ClientV2({ name: 'notes-e2e-v2', version: '2.0.0' }).connect(first)).rejects.toBeInstanceOf(UnauthorizedV2);
+    expect((provider.info as { client_id: string }).client_id).toMatch(/^dyn_/);
+    const back = (await personAuthorizes(provider.authorizationUrl!)) as URL;
+    expect(back.searchParams.get('iss')).toBe(gh.issuer);
+    await first.finishAuth(back.searchParams);
+    expect(provider.saved?.refresh_token).toBeTruthy();
+
+    const transport = new TransportV2(new URL(notes.url), { authProvider: provider });
+    const client = new ClientV2({ name: 'notes-e2e-v2', version: '2.0.0' });
+    await client.connect(transport);
+    expect(JSON.parse(text(await client.callTool({ name: 'list_notes', arguments: {} })))).toEqual([]);
+
+    // What an expired token meets at the server (401 invalid_token): v2 refreshes, with rotation, and goes on.
+    const before = provider.saved!;
+    provider.saved = { ...before, access_token: `${before.access_token.slice(0, -4)}AAAA` };
+    const again = new ClientV2({ name: 'notes-e2e-v2', version: '2.0.0' });
+    await again.connect(new TransportV2(new URL(notes.url), { authProvider: provider }));
+    expect(JSON.parse(text(await again.callTool({ name: 'whoami', arguments: {} }))).scopes).toEqual(['notes:read']);
+    expect(provider.saved!.refresh_token).not.toBe(before.refresh_token);
+    await again.close();
+
+    // Step-up: a tool that needs notes:delete → 403 insufficient_scope → a new authorization for the wider scope.
+    provider.authorizationUrl = undefined;
+    await expect(client.callTool({ name: 'delete_note', arguments: { id: 1 } })).rejects.toBeInstanceOf(UnauthorizedV2);
+    // v2 asks for offline_access as well, to be given a refresh token again.
+    expect(provider.authorizationUrl!.searchParams.get('scope')!.split(' ').sort()).toEqual(['notes:delete', 'notes:read', 'offline_access']);
+    const wider = (await personAuthorizes(provider.authorizationUrl!)) as URL;
+    await transport.finishAuth(wider.searchParams);
+    expect(text(await client.callTool({ name: 'delete_note', arguments: { id: 999 } }))).toBe('no note 999');
+    expect(String(decodeJwt(provider.saved!.access_token).scope).split(' ')).toEqual(expect.arrayContaining(['notes:delete', 'notes:read']));
+    await client.close();
   });
 });
 

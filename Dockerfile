@@ -1,7 +1,8 @@
 # Gatehouse container image: a build stage that installs everything and compiles the server and the resource-server
-# kit (npm run build), and a runtime stage with production dependencies only, running as the unprivileged `node`
-# user. The image holds no TypeScript sources, so bin/gatehouse.js runs the compiled JavaScript in dist/server
-# whatever NODE_ENV is (no TypeScript loader in memory: about 70 MB less RSS, see docs/PERFORMANCE.md).
+# kit (npm run build), and a runtime stage with production dependencies only (no dev and no optional dependencies:
+# no PGlite, no tsx), running as the unprivileged `node` user. The image holds no TypeScript sources, so
+# bin/gatehouse.js runs the compiled JavaScript in dist/server whatever NODE_ENV is (no TypeScript loader in memory:
+# about 70 MB less RSS, see docs/PERFORMANCE.md).
 FROM node:22-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -27,13 +28,19 @@ COPY package.json package-lock.json ./
 # itself runs the kit's shared sources compiled into dist/server.
 COPY packages/resource-server/package.json ./packages/resource-server/
 # argon2 ships prebuilt binaries for linux x64/arm64 (glibc), so no install scripts and no compiler are needed.
-RUN npm ci --omit=dev --no-audit --no-fund --ignore-scripts && npm cache clean --force
+# --omit=optional leaves out the embedded database (@electric-sql/pglite, knex-pglite) and the TypeScript loader
+# (tsx), package.json's optionalDependencies: the image runs the compiled server against DATABASE_URL only, and
+# without DATABASE_URL it stops with one line naming it (src/db/embedded-driver.ts).
+RUN npm ci --omit=dev --omit=optional --no-audit --no-fund --ignore-scripts && npm cache clean --force
 COPY bin ./bin
 COPY views ./views
 COPY --from=build /app/dist ./dist
 RUN mkdir -p /app/data && chown node:node /app/data
-USER node
+# Numeric (the node user's uid and gid), so Kubernetes' runAsNonRoot can check it without a runAsUser of its own.
+USER 1000:1000
 EXPOSE 8080
-HEALTHCHECK --interval=10s --timeout=3s --start-period=20s \
-  CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+# Healthy = ready: /readyz answers 200 once the database is reachable and no migration is pending (/healthz only says
+# the process is up). The image has no curl: node's own fetch calls it.
+HEALTHCHECK --interval=10s --timeout=5s --start-period=30s \
+  CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/readyz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 CMD ["node", "bin/gatehouse.js", "serve"]

@@ -12,7 +12,14 @@ const sources = new URL('../src/cli.ts', import.meta.url);
 if (existsSync(build) && (process.env.NODE_ENV === 'production' || !existsSync(sources))) {
   await import(build.href);
 } else {
-  const { register } = await import('tsx/esm/api');
-  register();
+  // tsx is an optionalDependency (package.json): an install with --omit=optional has no TypeScript loader.
+  const tsx = await import('tsx/esm/api').catch((err) => {
+    if (err?.code !== 'ERR_MODULE_NOT_FOUND') throw err;
+  });
+  if (!tsx) {
+    process.stderr.write('gatehouse: no build in dist/server and tsx is not installed: run `npm install` (optional dependencies included), or `npm run build` and set NODE_ENV=production\n');
+    process.exit(1);
+  }
+  tsx.register();
   await import(sources.href);
 }

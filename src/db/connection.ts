@@ -2,7 +2,7 @@
 // Both speak the same SQL, so the same migrations and queries run on each.
 import { join } from 'node:path';
 import knexFactory, { type Knex } from 'knex';
-import ClientPgLite from 'knex-pglite';
+import { loadEmbeddedDriver } from './embedded-driver.js';
 import pg from 'pg';
 import { lockDataDir } from './data-dir-lock.js';
 import { namePreparedStatements } from './prepared-statements.js';
@@ -54,7 +54,7 @@ export async function openDatabase(options: { databaseUrl?: string; dataDir: str
   const release = lockDataDir(options.dataDir);
   try {
     const db = knexFactory({
-      client: ClientPgLite as unknown as typeof Knex.Client,
+      client: (await loadEmbeddedDriver()) as unknown as typeof Knex.Client,
       dialect: 'postgres',
       connection: { filename: join(options.dataDir, 'pgdata') },
     } as Knex.Config);

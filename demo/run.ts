@@ -8,6 +8,7 @@ import { startGatehouse } from '../src/gatehouse.js';
 import { createLogger } from '../src/log.js';
 import { addStaticClient } from '../src/oauth/static-clients.js';
 import { generatePassword } from '../src/upstream/local/accounts.js';
+import { readBootstrapAdmin } from '../src/upstream/local/bootstrap-admin.js';
 import { NOTES_APPROVALS, NOTES_SCOPES, startNotesServer } from './notes-server.js';
 
 const env = environment();
@@ -19,6 +20,11 @@ const resource = `http://localhost:${mcpPort}/mcp`;
 const DEMO_EMAIL = 'demo@example.com';
 
 mkdirSync(dataDir, { recursive: true });
+// A demo login (an administrator, so the console can be tried too): its password is kept beside the demo database so
+// every run can print it, and Gatehouse creates it at start as BOOTSTRAP_ADMIN_EMAIL (README, "Configuration"), so a
+// demo never meets the first-administrator setup link.
+const passwordFile = join(dataDir, 'demo-password.txt');
+if (!existsSync(passwordFile)) writeFileSync(passwordFile, `${generatePassword()}\n`, { mode: 0o600 });
 const config = loadConfig({
   ...env,
   PORT: String(gatehousePort),
@@ -27,17 +33,11 @@ const config = loadConfig({
   DATA_DIR: dataDir,
   LOG_LEVEL: env.LOG_LEVEL ?? 'warn',
   RESOURCES: JSON.stringify([{ uri: resource, name: 'Demo notes', description: 'A notes service protected by Gatehouse', scopes: NOTES_SCOPES, tool_approval: NOTES_APPROVALS, default: true }]),
+  BOOTSTRAP_ADMIN_EMAIL: DEMO_EMAIL,
+  BOOTSTRAP_ADMIN_PASSWORD_FILE: passwordFile,
 });
-const gatehouse = await startGatehouse(config, { log: createLogger(config.LOG_LEVEL) });
-
-// A demo login (an administrator, so the console can be tried too), created once; its password is kept beside the demo database so every run can print it.
-const passwordFile = join(dataDir, 'demo-password.txt');
-if (!(await gatehouse.services.users.findByEmail(DEMO_EMAIL))) {
-  const password = generatePassword();
-  await gatehouse.services.users.create({ email: DEMO_EMAIL, password, name: 'Demo user', isAdmin: true });
-  writeFileSync(passwordFile, `${password}\n`, { mode: 0o600 });
-}
-const password = existsSync(passwordFile) ? readFileSync(passwordFile, 'utf8').trim() : '(set when this demo database was created)';
+const gatehouse = await startGatehouse(config, { log: createLogger(config.LOG_LEVEL), bootstrapAdmin: readBootstrapAdmin(config) });
+const password = readFileSync(passwordFile, 'utf8').trim();
 // The notes server's own confidential client (what `gatehouse client add --confidential --resource <uri>` makes), so
 // it reports its tools and every tool call; created once, its secret kept beside the demo database like the password.
 const reporterFile = join(dataDir, 'notes-server-client.json');

@@ -171,7 +171,12 @@ const resourcesJson = z.string().transform((raw, ctx) => {
 
 const schema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
-  PORT: z.coerce.number().int('must be an integer').min(0).max(65535).default(8080),
+  PORT: z.coerce
+    .number({ error: 'must be a port number (0 to 65535)' })
+    .int('must be a port number (0 to 65535)')
+    .min(0, 'must be a port number (0 to 65535)')
+    .max(65535, 'must be a port number (0 to 65535)')
+    .default(8080),
   // Unset: 127.0.0.1 outside production, 0.0.0.0 in production (see loadConfig; docs/SECURITY.md, "Issue 16").
   HOST: z.string().min(1).optional(),
   ISSUER: z.string().optional(),
@@ -179,6 +184,14 @@ const schema = z.object({
     .string()
     .optional()
     .refine((v) => v === undefined || /^postgres(ql)?:\/\//.test(v), 'must be a postgres:// URL'),
+  // How long the server waits at start for DATABASE_URL to accept connections (db/connect-retry.ts), so the order
+  // in which compose or Kubernetes starts it and PostgreSQL does not matter; 0: one attempt.
+  DB_CONNECT_RETRY_SECONDS: z.coerce
+    .number({ error: 'must be a whole number of seconds (0: do not retry)' })
+    .int('must be a whole number of seconds (0: do not retry)')
+    .min(0, 'must be a whole number of seconds (0: do not retry)')
+    .max(3600, 'must be at most 3600 seconds')
+    .default(30),
   DATA_DIR: z.string().min(1).default('./data'),
   SECRET_KEY: z
     .string()
@@ -273,7 +286,61 @@ const schema = z.object({
   // The declarative configuration file (docs/CONFIG-FILE.md): YAML, or JSON by its .json name. configuration.ts
   // loads and checks it with the other settings; the server applies it at start.
   GATEHOUSE_CONFIG: z.string().min(1).optional(),
+  // Unattended installs (upstream/local/bootstrap-admin.ts): the first local administrator, created at start while no
+  // administrator exists. The password comes from a file (or `-`, standard input), never from the environment.
+  BOOTSTRAP_ADMIN_EMAIL: z.string().trim().min(1).optional(),
+  BOOTSTRAP_ADMIN_PASSWORD_FILE: z.string().min(1).optional(),
 });
+
+/**
+ * Variables Gatehouse reads outside the schema: the CLI's admin API client (cli.ts) and a cluster worker's slot
+ * (cluster/supervisor.ts). With the schema's names they are the known names the spelling check compares against.
+ */
+const OTHER_VARIABLES = ['GATEHOUSE_URL', 'GATEHOUSE_CLIENT_ID', 'GATEHOUSE_CLIENT_SECRET', 'GATEHOUSE_CLIENT_SECRET_FILE', 'GATEHOUSE_WORKER'];
+const KNOWN_VARIABLES = new Set([...Object.keys(schema.shape), ...OTHER_VARIABLES]);
+
+/** Damerau-Levenshtein distance (adjacent swaps count as one edit), for "did you mean". */
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+// Kubernetes gives every container `<SERVICE>_SERVICE_HOST`, `<SERVICE>_PORT_8080_TCP_ADDR`, … for each Service in
+// its namespace; a Service named gatehouse must not read as a dozen misspelt settings.
+const SERVICE_LINK = /_(SERVICE_HOST|SERVICE_PORT(_[A-Z0-9_]+)?|PORT(_\d+_(TCP|UDP|SCTP)(_(PROTO|PORT|ADDR))?)?)$/;
+
+/**
+ * A warning for each variable that looks like a misspelt Gatehouse setting, which would otherwise be ignored in
+ * silence: one in a family of Gatehouse's variables (a first word two or more of them share: UPSTREAM_, CIMD_,
+ * GATEHOUSE_, …) that is not one of them, or one a typo or two away from a known name (REGISTRATON). Both families and
+ * names come from the schema, so a new variable is known here without another list.
+ */
+export function misspeltVariables(env: Record<string, unknown>, known: ReadonlySet<string> = KNOWN_VARIABLES): string[] {
+  const firstWords = new Map<string, number>();
+  for (const name of known) {
+    const word = name.split('_')[0]!;
+    if (word !== name) firstWords.set(word, (firstWords.get(word) ?? 0) + 1);
+  }
+  const families = [...firstWords].filter(([, n]) => n >= 2).map(([word]) => `${word}_`);
+  const warnings: string[] = [];
+  for (const name of Object.keys(env)) {
+    if (known.has(name) || SERVICE_LINK.test(name)) continue;
+    const nearest = [...known]
+      .map((k) => ({ k, d: editDistance(name, k) }))
+      .filter(({ k, d }) => d <= (Math.min(name.length, k.length) >= 8 ? 2 : 1) && Math.min(name.length, k.length) >= 4)
+      .sort((a, b) => a.d - b.d)[0];
+    if (!nearest && !families.some((f) => name.startsWith(f))) continue;
+    warnings.push(`${name}: not a Gatehouse setting, ignored${nearest ? `; did you mean ${nearest.k}?` : ''}`);
+  }
+  return warnings;
+}
 
 /** Settings an admin may override from the console (policy/settings.ts), parsed exactly as the environment is. */
 export const POLICY_SETTINGS = ['REGISTRATION', 'CIMD_ALLOWED_DOMAINS', 'CIMD_BLOCKED_DOMAINS', 'ALLOWED_EMAIL_DOMAINS', 'ALLOWED_GROUPS'] as const;
@@ -328,10 +395,14 @@ export function loadConfig(env: Record<string, string | undefined> = environment
   try {
     issuerUrl = new URL(issuer);
   } catch {
-    problems.push('ISSUER: must be an absolute URL such as https://auth.example.com');
+    // nothing more to check
+  }
+  // `localhost:8080` parses as a URL of scheme "localhost:": one problem, not a scheme problem and a path problem.
+  if (!issuerUrl || !['http:', 'https:'].includes(issuerUrl.protocol)) {
+    issuerUrl = undefined;
+    problems.push(`ISSUER: must be an absolute http(s) URL such as https://auth.example.com or http://localhost:${c.PORT}`);
   }
   if (issuerUrl) {
-    if (!['http:', 'https:'].includes(issuerUrl.protocol)) problems.push('ISSUER: must be an http(s) URL');
     if (issuer.endsWith('/')) problems.push('ISSUER: must not end with a slash');
     if (issuerUrl.search || issuerUrl.hash) problems.push('ISSUER: must not have a query or fragment');
     // A path mounts Gatehouse under it (http/issuer-path.ts). Plain segments only, so the issuer string, the path
@@ -340,6 +411,10 @@ export function loadConfig(env: Record<string, string | undefined> = environment
       problems.push('ISSUER: its path must be one or more segments of letters, digits, "-", "_", "~" or "." (such as /tenant1), none of them "." or ".." and not /.well-known');
     }
   }
+  // docs/SECURITY.md ("The first administrator"): the password is read from a file or standard input only.
+  if (cleaned.BOOTSTRAP_ADMIN_PASSWORD !== undefined) problems.push('BOOTSTRAP_ADMIN_PASSWORD: not accepted (a password in the environment is readable by anything that can read the process environment); put it in a file and set BOOTSTRAP_ADMIN_PASSWORD_FILE to its path, or to - for standard input');
+  if (c.BOOTSTRAP_ADMIN_EMAIL && !c.BOOTSTRAP_ADMIN_PASSWORD_FILE && cleaned.BOOTSTRAP_ADMIN_PASSWORD === undefined) problems.push('BOOTSTRAP_ADMIN_PASSWORD_FILE: required with BOOTSTRAP_ADMIN_EMAIL (the path of a file holding the password, or - for standard input)');
+  if (c.BOOTSTRAP_ADMIN_PASSWORD_FILE && !c.BOOTSTRAP_ADMIN_EMAIL) problems.push('BOOTSTRAP_ADMIN_EMAIL: required with BOOTSTRAP_ADMIN_PASSWORD_FILE (the first administrator\'s email)');
   if (c.APPROVAL_WEBHOOK_URL && !c.APPROVAL_WEBHOOK_SECRET) problems.push('APPROVAL_WEBHOOK_SECRET: required with APPROVAL_WEBHOOK_URL (at least 32 characters; the requests are signed with it)');
   if (moreProblems) problems.push(...moreProblems(c as Config));
   if (c.WORKERS > 1 && !c.DATABASE_URL) {
@@ -352,7 +427,7 @@ export function loadConfig(env: Record<string, string | undefined> = environment
     if (c.CIMD_ALLOW_PRIVATE_ADDRESSES) problems.push('CIMD_ALLOW_PRIVATE_ADDRESSES: must not be true in production');
   }
   if (problems.length) throw new ConfigError(problems);
-  const warnings = [booleanProxySpelling(cleaned.TRUST_PROXY)].filter((w): w is string => !!w);
+  const warnings = [booleanProxySpelling(cleaned.TRUST_PROXY), ...misspeltVariables(cleaned)].filter((w): w is string => !!w);
   // A development server listens on loopback only, as its ISSUER (localhost) says; a container or a production
   // host sets HOST (the Dockerfile sets 0.0.0.0). Production keeps its old default, 0.0.0.0, so an upgrade does
   // not move a deployed server off the interface its proxy reaches.

@@ -10,6 +10,7 @@ import type { Config } from './config.js';
 import { SecretBox } from './crypto/secret-box.js';
 import { resolveSecretKey } from './crypto/secret-key.js';
 import { openDatabase, type DbHandle } from './db/connection.js';
+import { waitForDatabase } from './db/connect-retry.js';
 import { migrateLatest } from './db/migrations.js';
 import { backfillMachineClientMark } from './oauth/machine-client-backfill.js';
 import { Views } from './views/views.js';
@@ -30,7 +31,10 @@ import type { ConnectorDeps } from './upstream/connection.js';
 import { Connections } from './upstream/connections.js';
 import { connectionFromEnv } from './upstream/env-connection.js';
 import { LocalAccounts } from './upstream/local/accounts.js';
-import { issueFirstAdminLink } from './upstream/local/first-admin.js';
+import { createBootstrapAdmin, issueFirstAdminLink } from './upstream/local/first-admin.js';
+import type { BootstrapAdmin } from './upstream/local/bootstrap-admin.js';
+import { AccountError } from './upstream/local/accounts.js';
+import { ConfigError } from './config.js';
 import { UpstreamTransactions } from './upstream/transactions.js';
 import { UpstreamTokenStore } from './upstream/upstream-tokens.js';
 import { TokenVault } from './upstream/token-vault.js';
@@ -85,10 +89,17 @@ export interface Services {
   policy: PolicySettings;
 }
 
-/** Opens the database and the services the server and the CLI share. Runs migrations when asked. */
-export async function openServices(config: Config, options: { log?: Logger; migrate?: boolean; upstreamFetch?: typeof fetch; upstreamGuard?: ConnectorDeps['guard'] } = {}): Promise<Services> {
+/**
+ * Opens the database and the services the server and the CLI share. Runs migrations when asked. PostgreSQL is waited
+ * for first, for DB_CONNECT_RETRY_SECONDS unless `connectRetrySeconds` says otherwise (the CLI tries once): an
+ * unreachable database is one DatabaseUnreachableError line (db/connect-retry.ts).
+ */
+export async function openServices(config: Config, options: { log?: Logger; migrate?: boolean; connectRetrySeconds?: number; upstreamFetch?: typeof fetch; upstreamGuard?: ConnectorDeps['guard'] } = {}): Promise<Services> {
   const log = options.log ?? createLogger(config.LOG_LEVEL);
   const secretKey = resolveSecretKey(config);
+  if (config.DATABASE_URL) {
+    await waitForDatabase(config.DATABASE_URL, { retrySeconds: options.connectRetrySeconds ?? config.DB_CONNECT_RETRY_SECONDS, onWait: (line) => log.warn(`waiting for the database: ${line}`) });
+  }
   const handle = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.dataDir });
   try {
     if (options.migrate !== false) {
@@ -246,17 +257,42 @@ export interface StartOptions {
   upstreamGuard?: ConnectorDeps['guard'];
   /** false: do not issue and log the first-administrator link (every worker but the first, cluster/supervisor.ts). */
   announceSetup?: boolean;
+  /** BOOTSTRAP_ADMIN_* as main.ts read them (upstream/local/bootstrap-admin.ts): created before listening if no admin exists. */
+  bootstrapAdmin?: BootstrapAdmin | undefined;
+}
+
+/**
+ * Creates the BOOTSTRAP_ADMIN_EMAIL administrator unless an administrator exists (first-admin.ts), audited; safe on
+ * every start of every instance. A local account of that email that is not an admin stops the start (ConfigError).
+ */
+export async function bootstrapFirstAdmin(services: Services, admin: BootstrapAdmin): Promise<void> {
+  let created;
+  try {
+    created = await createBootstrapAdmin(services.handle.db, services.users, admin);
+  } catch (err) {
+    if (err instanceof AccountError) throw new ConfigError([err.message]);
+    throw err;
+  }
+  if (!created) return;
+  await services.audit.record({ type: 'admin.created', outcome: 'success', actor: 'system', reason: 'BOOTSTRAP_ADMIN_EMAIL at start', details: { email: created.email } });
+  services.log.info({ email: created.email }, 'first administrator created from BOOTSTRAP_ADMIN_EMAIL');
+  if (!(await services.connections.list()).some((c) => c.kind === 'local')) {
+    services.log.warn('BOOTSTRAP_ADMIN_EMAIL: no password sign-in (local connection) is enabled, so this administrator cannot sign in until one is');
+  }
 }
 
 export async function startGatehouse(config: Config, options: StartOptions = {}): Promise<RunningGatehouse> {
   limitHeapGrowth();
-  const services = await openServices(config, options);
+  // Warnings first: a misspelt variable (config.ts) may be why the database wait below never ends.
+  const startLog = options.log ?? createLogger(config.LOG_LEVEL);
+  for (const warning of config.warnings) startLog.warn(warning);
+  const services = await openServices(config, { ...options, log: startLog });
   const { log, handle, box, resources, accounts, users, audit } = services;
   const timers: NodeJS.Timeout[] = [];
-  for (const warning of config.warnings) log.warn(warning);
   try {
     // A cluster's primary applied the configuration file before forking its workers (cluster/supervisor.ts).
     await seedDatabase(services, { applyConfigFile: !cluster.isWorker });
+    if (options.bootstrapAdmin) await bootstrapFirstAdmin(services, options.bootstrapAdmin);
     const views = new Views(issuerBase(config.ISSUER));
     const metrics = new Metrics(handle.db);
     audit.observe(auditMetrics(metrics));

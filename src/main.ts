@@ -1,31 +1,71 @@
 // Entry point for `npm start` / `gatehouse serve`: configuration errors print one line per problem and exit 1
 // before anything listens; SIGTERM/SIGINT shut down gracefully. With WORKERS > 1 this process supervises that many
-// server processes (cluster/supervisor.ts) and each of them comes through here again as a cluster worker.
+// server processes (cluster/supervisor.ts) and each of them comes through here again as a cluster worker. An
+// unreachable database is one line too (db/connect-retry.ts), after DB_CONNECT_RETRY_SECONDS of retries.
 import cluster from 'node:cluster';
 import { joinCluster } from './cluster/worker.js';
 import { superviseWorkers } from './cluster/supervisor.js';
 import { loadConfiguration } from './configuration.js';
-import { ConfigError } from './config.js';
+import { ConfigError, type Config } from './config.js';
 import { DataDirLockedError } from './db/data-dir-lock.js';
-import { startGatehouse } from './gatehouse.js';
-import { createLogger } from './log.js';
+import { bootstrapFirstAdmin, openServices, startGatehouse } from './gatehouse.js';
+import { createLogger, type Logger } from './log.js';
+import { readBootstrapAdmin, STDIN, type BootstrapAdmin } from './upstream/local/bootstrap-admin.js';
+
+const configurationError = (err: ConfigError): never => {
+  for (const p of err.problems) process.stderr.write(`gatehouse: configuration error: ${p}\n`);
+  process.exit(1);
+};
+
+async function readStdin(): Promise<string> {
+  if (process.stdin.isTTY) return ''; // refused by readBootstrapAdmin, which says why
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/**
+ * BOOTSTRAP_ADMIN_* (upstream/local/bootstrap-admin.ts), read once by the process that starts the server: never by a
+ * cluster worker, which has neither the primary's standard input nor need of it (the primary created the admin).
+ */
+async function bootstrapAdmin(config: Config): Promise<BootstrapAdmin | undefined> {
+  if (cluster.isWorker || !config.BOOTSTRAP_ADMIN_EMAIL) return undefined;
+  const stdin = config.BOOTSTRAP_ADMIN_PASSWORD_FILE === STDIN ? await readStdin() : '';
+  try {
+    return readBootstrapAdmin(config, () => stdin);
+  } catch (err) {
+    if (err instanceof ConfigError) return configurationError(err);
+    throw err;
+  }
+}
+
+/** With WORKERS > 1 the primary creates the bootstrap administrator before it forks, so workers never race to. */
+async function bootstrapBeforeWorkers(config: Config, log: Logger, admin: BootstrapAdmin): Promise<void> {
+  const services = await openServices(config, { log });
+  try {
+    await bootstrapFirstAdmin(services, admin);
+  } finally {
+    await services.handle.close();
+  }
+}
 
 export async function serve(): Promise<void> {
   let config;
   try {
     config = loadConfiguration();
   } catch (err) {
-    if (err instanceof ConfigError) {
-      for (const p of err.problems) process.stderr.write(`gatehouse: configuration error: ${p}\n`);
-      process.exit(1);
-    }
+    if (err instanceof ConfigError) configurationError(err);
     throw err;
   }
+  const admin = await bootstrapAdmin(config);
   if (config.WORKERS > 1 && cluster.isPrimary) {
     let supervisor;
     try {
-      supervisor = await superviseWorkers(config, createLogger(config.LOG_LEVEL));
+      const log = createLogger(config.LOG_LEVEL);
+      if (admin) await bootstrapBeforeWorkers(config, log, admin);
+      supervisor = await superviseWorkers(config, log);
     } catch (err) {
+      if (err instanceof ConfigError) configurationError(err);
       process.stderr.write(`gatehouse: could not start: ${(err as Error).message}\n`);
       process.exit(1);
     }
@@ -35,8 +75,9 @@ export async function serve(): Promise<void> {
   const log = slot ? createLogger(config.LOG_LEVEL).child({ worker: slot, pid: process.pid }) : createLogger(config.LOG_LEVEL);
   let running;
   try {
-    running = await startGatehouse(config, { log, announceSetup: slot === undefined || slot === 1 });
+    running = await startGatehouse(config, { log, announceSetup: slot === undefined || slot === 1, bootstrapAdmin: admin });
   } catch (err) {
+    if (err instanceof ConfigError) configurationError(err);
     if (err instanceof DataDirLockedError) {
       process.stderr.write(`gatehouse: ${err.message}\n`);
       process.exit(1);

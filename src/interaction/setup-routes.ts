@@ -15,14 +15,15 @@ export function setupRoutes(deps: { config: Config; db: Db; accounts: LocalAccou
   const router = new Router({ prefix: '/setup/:token', sensitive: true });
   // The route matches below ISSUER's path (http/issuer-path.ts); the form posts to the full path.
   const base = issuerBase(deps.config.ISSUER);
-  const invalid = { title: 'This setup link is not valid', error: 'invalid_request', description: 'The link was already used, has expired, was replaced by a newer one, or an administrator exists already. Use `npx gatehouse user add --admin` instead.' };
+  // A refused link says why it may be dead and what to run instead (views/setup.eta), not the end-user error card.
+  const invalid = { invalid: true };
 
   router.get('/', async (ctx) => {
     ctx.set('Cache-Control', 'no-store');
     ctx.type = 'html';
     if (!(await setupTokenValid(deps.db, ctx.params.token!))) {
       ctx.status = 404;
-      ctx.body = deps.views.render('error', invalid);
+      ctx.body = deps.views.render('setup', invalid);
       return;
     }
     ctx.body = deps.views.render('setup', { action: `${base}${ctx.path}` });
@@ -37,7 +38,7 @@ export function setupRoutes(deps: { config: Config; db: Db; accounts: LocalAccou
       const user = await completeFirstAdmin(deps.db, deps.accounts, ctx.params.token!, { email: form.email ?? '', password: form.password ?? '' });
       if (!user) {
         ctx.status = 404;
-        ctx.body = deps.views.render('error', invalid);
+        ctx.body = deps.views.render('setup', invalid);
         return;
       }
       await deps.audit.record({ type: 'admin.created', outcome: 'success', actor: user.email, reason: 'first-admin setup link', ...requestOrigin(ctx) });

@@ -1,4 +1,7 @@
 // Bad configuration stops the process before it listens, with one line per problem naming the variable.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { runCli } from '../helpers/cli.js';
 import { createTestDatabase } from '../helpers/database.js';
 import type { AddressInfo } from 'node:net';
@@ -177,4 +180,58 @@ describe('UPSTREAM_ALLOW_PRIVATE_NETWORK', () => {
     expect(problems({ ...oidc, UPSTREAM_ALLOW_PRIVATE_NETWORK: 'true' })).toEqual([]);
     expect(problems({ NODE_ENV: 'production', ISSUER: 'https://auth.example.com', SECRET_KEY: 'x'.repeat(40), DATABASE_URL: 'postgres://u@db/gh', ...oidc, UPSTREAM_ALLOW_PRIVATE_NETWORK: 'true' })).toEqual([]);
   });
+});
+
+// Issue 23: what a new operator's first typos meet.
+describe('the first hour: PORT, ISSUER, misspelt variables, DB_CONNECT_RETRY_SECONDS, BOOTSTRAP_ADMIN_*', () => {
+  it('PORT=abc says it must be a port number; ISSUER=localhost:8080 is one problem, not two', () => {
+    for (const bad of ['abc', '70000', '-1', '80.5']) expect(problems({ PORT: bad })).toEqual([expect.stringMatching(/^PORT: must be a port number/)]);
+    expect(problems({ ISSUER: 'localhost:8080' })).toEqual([expect.stringMatching(/^ISSUER: must be an absolute http\(s\) URL such as https:\/\/auth\.example\.com/)]);
+    expect(problems({ ISSUER: 'localhost:8080', NODE_ENV: 'production', SECRET_KEY: 'x'.repeat(40), DATABASE_URL: 'postgres://u@db/gh' })).toHaveLength(1);
+  });
+
+  it('a misspelt Gatehouse variable is a warning with a suggestion; unrelated and Kubernetes service variables are not', () => {
+    const c = loadConfig({ REGISTRATON: 'closed', UPSTREAM_CLIENTID: 'x', CIMD_ALOWED_DOMAINS: 'a.example', UPSTREAM_COLOUR: 'blue', PATH: '/usr/bin', HOME: '/root', PGHOST: 'db', NODE_OPTIONS: '--x', GATEHOUSE_SERVICE_HOST: '10.0.0.1', GATEHOUSE_PORT_8080_TCP_ADDR: '10.0.0.1', GATEHOUSE_URL: 'https://a' });
+    expect(c.REGISTRATION).toBe('open');
+    expect([...c.warnings].sort()).toEqual([
+      'CIMD_ALOWED_DOMAINS: not a Gatehouse setting, ignored; did you mean CIMD_ALLOWED_DOMAINS?',
+      'REGISTRATON: not a Gatehouse setting, ignored; did you mean REGISTRATION?',
+      'UPSTREAM_CLIENTID: not a Gatehouse setting, ignored; did you mean UPSTREAM_CLIENT_ID?',
+      'UPSTREAM_COLOUR: not a Gatehouse setting, ignored',
+    ]);
+  });
+
+  it('DB_CONNECT_RETRY_SECONDS defaults to 30 and is a non-negative whole number', () => {
+    expect(loadConfig({}).DB_CONNECT_RETRY_SECONDS).toBe(30);
+    expect(loadConfig({ DB_CONNECT_RETRY_SECONDS: '0' }).DB_CONNECT_RETRY_SECONDS).toBe(0);
+    for (const bad of ['-1', '2.5', 'soon']) expect(problems({ DB_CONNECT_RETRY_SECONDS: bad })).toEqual([expect.stringMatching(/^DB_CONNECT_RETRY_SECONDS: must be a whole number of seconds/)]);
+  });
+
+  it('bad BOOTSTRAP_ADMIN_* settings are one line each naming the variable; a password in the environment is refused', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bootstrap-config-'));
+    const write = (name: string, text: string) => {
+      writeFileSync(join(dir, name), text);
+      return join(dir, name);
+    };
+    const good = write('good', 'a long enough passphrase\n');
+    const cases: Array<[Record<string, string>, RegExp]> = [
+      [{ BOOTSTRAP_ADMIN_EMAIL: 'not-an-email', BOOTSTRAP_ADMIN_PASSWORD_FILE: good }, /^BOOTSTRAP_ADMIN_EMAIL: not a valid email address/],
+      [{ BOOTSTRAP_ADMIN_EMAIL: 'a@example.com', BOOTSTRAP_ADMIN_PASSWORD_FILE: join(dir, 'missing') }, /^BOOTSTRAP_ADMIN_PASSWORD_FILE: .*missing: no such file/],
+      [{ BOOTSTRAP_ADMIN_EMAIL: 'a@example.com', BOOTSTRAP_ADMIN_PASSWORD_FILE: write('empty', '\n') }, /^BOOTSTRAP_ADMIN_PASSWORD_FILE: .*empty is empty/],
+      [{ BOOTSTRAP_ADMIN_EMAIL: 'a@example.com', BOOTSTRAP_ADMIN_PASSWORD_FILE: write('weak', 'short\n') }, /^BOOTSTRAP_ADMIN_PASSWORD_FILE: the password in .*weak: must be at least 12 characters/],
+      [{ BOOTSTRAP_ADMIN_EMAIL: 'a@example.com' }, /^BOOTSTRAP_ADMIN_PASSWORD_FILE: required with BOOTSTRAP_ADMIN_EMAIL/],
+      [{ BOOTSTRAP_ADMIN_PASSWORD_FILE: good }, /^BOOTSTRAP_ADMIN_EMAIL: required with BOOTSTRAP_ADMIN_PASSWORD_FILE/],
+      [{ BOOTSTRAP_ADMIN_EMAIL: 'a@example.com', BOOTSTRAP_ADMIN_PASSWORD: 'a long enough passphrase' }, /^BOOTSTRAP_ADMIN_PASSWORD: not accepted/],
+    ];
+    for (const [env, line] of cases) expect(problems(env)).toEqual([expect.stringMatching(line)]);
+    expect(problems({ BOOTSTRAP_ADMIN_EMAIL: 'a@example.com', BOOTSTRAP_ADMIN_PASSWORD_FILE: good })).toEqual([]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('`gatehouse serve` reads the password from standard input with BOOTSTRAP_ADMIN_PASSWORD_FILE=-, and stops on a weak one', async () => {
+    const res = await runCli(['serve'], { BOOTSTRAP_ADMIN_EMAIL: 'a@example.com', BOOTSTRAP_ADMIN_PASSWORD_FILE: '-', DATA_DIR: '/tmp/gatehouse-never-created' }, 'short\n');
+    expect(res.code).toBe(1);
+    expect(res.stderr.trim().split('\n').filter((l) => l.startsWith('gatehouse:'))).toEqual(['gatehouse: configuration error: BOOTSTRAP_ADMIN_PASSWORD_FILE: the password in standard input: must be at least 12 characters']);
+    expect(res.stderr).not.toContain('short');
+  }, 30_000);
 });

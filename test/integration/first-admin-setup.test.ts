@@ -3,17 +3,28 @@
 // ones stayed valid; two links posted at once made two admins; an admin who signed in through an IdP did not stop
 // a restart from printing a link that creates a local admin; and the request log carried the token in its path.
 // Real servers on one database and one port, restarted as an operator restarts them, their log lines captured.
+// Issue 23: a dead link's page says what to run (the real command, no markdown), the done page links to the console,
+// and BOOTSTRAP_ADMIN_EMAIL + BOOTSTRAP_ADMIN_PASSWORD_FILE create the first admin once, with no link printed.
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import type { Browser } from 'playwright-core';
 import { loadConfiguration } from '../../src/configuration.js';
 import { sha256 } from '../../src/crypto/digest.js';
 import { startGatehouse, type RunningGatehouse } from '../../src/gatehouse.js';
 import { createLogger } from '../../src/log.js';
+import { verifyPassword } from '../../src/upstream/local/passwords.js';
+import { readBootstrapAdmin } from '../../src/upstream/local/bootstrap-admin.js';
+import { createBootstrapAdmin } from '../../src/upstream/local/first-admin.js';
+import { launchChromium } from '../helpers/chromium.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { freePort } from '../helpers/server.js';
 
 let db: TestDatabase;
 let port: number;
+let chromium: Browser;
 let running: { gh: RunningGatehouse; lines: Array<Record<string, unknown>> } | undefined;
 /** Every log line of every start, for the check that no request line ever shows a token. */
 const allLines: Array<Record<string, unknown>> = [];
@@ -22,15 +33,20 @@ const tokens: string[] = [];
 beforeAll(async () => {
   db = await createTestDatabase();
   port = await freePort();
+  chromium = await launchChromium();
 });
 
 afterAll(async () => {
+  await chromium?.close();
   await running?.gh.close();
   await db?.drop();
 });
 
-/** Stops the running server (if any) and starts another on the same database; returns the link it printed. */
-async function restart(): Promise<string | undefined> {
+/**
+ * Stops the running server (if any) and starts another on the same database; returns the link it printed. `env` adds
+ * variables; BOOTSTRAP_ADMIN_* among them are read as main.ts reads them.
+ */
+async function restart(env: Record<string, string> = {}): Promise<string | undefined> {
   await running?.gh.close();
   const lines: Array<Record<string, unknown>> = [];
   const sink = new Writable({
@@ -43,8 +59,8 @@ async function restart(): Promise<string | undefined> {
       done();
     },
   });
-  const config = loadConfiguration({ NODE_ENV: 'test', PORT: String(port), HOST: '127.0.0.1', ISSUER: `http://127.0.0.1:${port}`, LOG_LEVEL: 'info', ...db.env });
-  running = { gh: await startGatehouse(config, { log: createLogger('info', sink) }), lines };
+  const config = loadConfiguration({ NODE_ENV: 'test', PORT: String(port), HOST: '127.0.0.1', ISSUER: `http://127.0.0.1:${port}`, LOG_LEVEL: 'info', ...db.env, ...env });
+  running = { gh: await startGatehouse(config, { log: createLogger('info', sink), bootstrapAdmin: readBootstrapAdmin(config) }), lines };
   const link = lines.find((l) => typeof l.setupLink === 'string')?.setupLink as string | undefined;
   if (link) tokens.push(link.slice(link.lastIndexOf('/') + 1));
   return link;
@@ -115,5 +131,75 @@ describe('the first-admin setup link', () => {
     for (const line of allLines.filter((l) => typeof l.setupLink !== 'string')) {
       for (const token of tokens) expect(JSON.stringify(line)).not.toContain(token);
     }
+  });
+});
+
+describe('the pages of the setup link (issue 23)', () => {
+  it('a dead link says why and gives the real command, with --email, as plain text', async () => {
+    const dead = `http://127.0.0.1:${port}/setup/${tokens[0]}`;
+    for (const res of [await fetch(dead), await fetch(dead, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'email=a%40example.com&password=long+enough+password' })]) {
+      expect(res.status).toBe(404);
+      const html = await res.text();
+      expect(html).toContain('<code>npx gatehouse user add --email you@example.com --admin</code>');
+      expect(html).toContain('replaced by a newer one');
+      expect(html).not.toContain('`');
+      expect(html).not.toMatch(/start again from your application/i);
+    }
+  });
+
+  it('in a browser: the administrator-created page links to the console, where the new admin signs in', async () => {
+    await dbNow()('users').delete();
+    await dbNow()('accounts').delete();
+    const link = await restart();
+    const page = await chromium.newPage();
+    try {
+      await page.goto(link!);
+      await page.getByLabel('Email').fill('first-admin@example.com');
+      await page.getByLabel('Password').fill('the first admin passphrase');
+      await page.getByRole('button', { name: 'Create administrator' }).click();
+      await page.getByText('was created').waitFor();
+      await page.getByRole('link', { name: 'Open the admin console' }).click();
+      await page.getByLabel('Email').fill('first-admin@example.com');
+      await page.getByLabel('Password').fill('the first admin passphrase');
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('heading', { name: 'Overview' }).waitFor();
+      expect(new URL(page.url()).pathname).toMatch(/^\/console/);
+    } finally {
+      await page.close();
+    }
+  });
+});
+
+describe('BOOTSTRAP_ADMIN_EMAIL and BOOTSTRAP_ADMIN_PASSWORD_FILE (issue 23)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bootstrap-'));
+  const file = join(dir, 'admin-password');
+  const env = { BOOTSTRAP_ADMIN_EMAIL: 'Boot@Example.com', BOOTSTRAP_ADMIN_PASSWORD_FILE: file };
+  const passwordIs = async (email: string, password: string) => verifyPassword((await dbNow()('users').where({ email }).first('password_hash')).password_hash, password);
+  const created = async () => Number((await dbNow()('audit_events').where({ type: 'admin.created', reason: 'BOOTSTRAP_ADMIN_EMAIL at start' }).count<{ n: string }[]>('* as n'))[0]!.n);
+
+  it('creates the administrator once, across restarts, with no setup link; its password signs in', async () => {
+    await dbNow()('users').delete();
+    await dbNow()('accounts').delete();
+    writeFileSync(file, 'bootstrap admin passphrase\n', { mode: 0o600 });
+    expect(await restart(env)).toBeUndefined();
+    expect(await admins()).toEqual(['boot@example.com']);
+    expect(running!.lines.some((l) => /no administrator exists/.test(String(l.msg)))).toBe(false);
+    // The file's final newline is not part of the password.
+    expect(await passwordIs('boot@example.com', 'bootstrap admin passphrase')).toBe(true);
+    // A restart with another password in the file changes nothing: the password only creates the first admin.
+    writeFileSync(file, 'a different passphrase\n');
+    expect(await restart(env)).toBeUndefined();
+    expect(await admins()).toEqual(['boot@example.com']);
+    expect(await passwordIs('boot@example.com', 'bootstrap admin passphrase')).toBe(true);
+    expect(await created()).toBe(1);
+  });
+
+  it('two instances bootstrapping at once create one administrator', async () => {
+    await dbNow()('users').delete();
+    const services = running!.gh.services;
+    const admin = { email: 'race@example.com', password: 'a racing admin passphrase' };
+    const results = await Promise.all([0, 1, 2].map(() => createBootstrapAdmin(services.handle.db, services.users, admin)));
+    expect(results.filter(Boolean)).toHaveLength(1);
+    expect(await admins()).toEqual(['race@example.com']);
   });
 });

@@ -6,10 +6,13 @@
 //     IdP ends the link, and no new one is issued;
 //   - creation is serialised by one advisory lock, taken by issuing and by using a link, so two links (or two
 //     posts of one) racing on separate connections cannot both create an admin.
+// An unattended install names the first admin in its environment instead (bootstrap-admin.ts): created under the same
+// lock, so two instances starting at once, or every restart, create it once; once it exists no link is issued.
 import { randomBytes } from 'node:crypto';
 import { sha256 } from '../../crypto/digest.js';
 import type { Db } from '../../db/connection.js';
-import type { LocalAccounts, User } from './accounts.js';
+import { AccountError, type LocalAccounts, type User } from './accounts.js';
+import type { BootstrapAdmin } from './bootstrap-admin.js';
 
 const TTL_MS = 24 * 3600 * 1000;
 const PURPOSE = 'first-admin';
@@ -67,5 +70,22 @@ export async function completeFirstAdmin(
     if (used !== 1) return undefined;
     if (await administratorExists(trx)) return undefined;
     return accounts.create({ ...input, isAdmin: true }, trx);
+  });
+}
+
+/**
+ * Creates the BOOTSTRAP_ADMIN_EMAIL administrator if no administrator of any kind exists, under the lock, and ends any
+ * setup link; undefined when one exists already (a restart, or another instance that got there first). Refuses,
+ * rather than take over, a local account of that email that is not an administrator.
+ */
+export async function createBootstrapAdmin(db: Db, accounts: LocalAccounts, admin: BootstrapAdmin): Promise<User | undefined> {
+  return db.transaction(async (trx) => {
+    await lock(trx);
+    if (await administratorExists(trx)) return undefined;
+    if (await trx('users').where({ email: admin.email }).first('id')) {
+      throw new AccountError(`BOOTSTRAP_ADMIN_EMAIL: ${admin.email} has a local account already, not an administrator; make it one with npx gatehouse user make-admin ${admin.email}, or name another email`);
+    }
+    await trx('setup_tokens').where({ purpose: PURPOSE }).delete();
+    return accounts.create({ email: admin.email, password: admin.password, isAdmin: true }, trx);
   });
 }

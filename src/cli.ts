@@ -8,6 +8,7 @@ import { InvokeError, localInvoker, localServerTarget, remoteInvoker, type Invoc
 import { loadConfiguration } from './configuration.js';
 import { APPROVAL_MODES, ConfigError, POLICY_SETTINGS, type Config } from './config.js';
 import { DataDirLockedError } from './db/data-dir-lock.js';
+import { DatabaseUnreachableError } from './db/connect-retry.js';
 import { migrateLatest } from './db/migrations.js';
 import { openServices, sweepUnusedClients, type Services } from './gatehouse.js';
 import { Views } from './views/views.js';
@@ -42,7 +43,8 @@ function config(): Config {
 /** Opens the services for one command, runs it, and always closes the database (releasing the data-dir lock). */
 async function withServices<T>(fn: (s: Services) => Promise<T>, options: { migrate?: boolean } = {}): Promise<T> {
   const cfg = config();
-  const services = await openServices(cfg, { log: createLogger(cfg.LOG_LEVEL === 'info' ? 'warn' : cfg.LOG_LEVEL), migrate: options.migrate });
+  // One attempt: a command against an unreachable database says so at once (db/connect-retry.ts), in one line.
+  const services = await openServices(cfg, { log: createLogger(cfg.LOG_LEVEL === 'info' ? 'warn' : cfg.LOG_LEVEL), migrate: options.migrate, connectRetrySeconds: 0 });
   try {
     return await fn(services);
   } finally {
@@ -930,7 +932,7 @@ async function onDatabaseOrServer<T>(direct: (s: Services) => Promise<T>, overAp
   const cfg = config();
   let services: Services;
   try {
-    services = await openServices(cfg, { log: createLogger(cfg.LOG_LEVEL === 'info' ? 'warn' : cfg.LOG_LEVEL) });
+    services = await openServices(cfg, { log: createLogger(cfg.LOG_LEVEL === 'info' ? 'warn' : cfg.LOG_LEVEL), connectRetrySeconds: 0 });
   } catch (err) {
     const local = err instanceof DataDirLockedError ? localServerTarget(cfg.dataDir) : undefined;
     if (!local) throw err;
@@ -1011,6 +1013,7 @@ try {
     if (err instanceof InvokeError) jsonError(err.error, err.message, { ...(err.field ? { field: err.field } : {}), status: err.status });
     else if (err instanceof ConfigError) jsonError('configuration_error', err.problems.join('; '), { problems: err.problems });
     else if (err instanceof DataDirLockedError) jsonError('database_in_use', err.message, { status: 503 });
+    else if (err instanceof DatabaseUnreachableError) jsonError('database_unavailable', err.message, { status: 503 });
     else if (err instanceof CliError || err instanceof AccountError) jsonError('invalid_request', err.message, { status: 400 });
     else jsonError(err instanceof AdminError ? err.code : 'server_error', (err as { error_description?: string; message?: string }).error_description ?? (err as Error).message ?? String(err), err instanceof AdminError ? { status: err.status } : { status: 500 });
     process.exitCode = 1;
@@ -1019,7 +1022,7 @@ try {
     process.exitCode = 1;
   } else if (err instanceof ConfigError) {
     for (const p of err.problems) process.stderr.write(`gatehouse: configuration error: ${p}\n`);
-  } else if (err instanceof DataDirLockedError || err instanceof AccountError || err instanceof CliError) {
+  } else if (err instanceof DataDirLockedError || err instanceof DatabaseUnreachableError || err instanceof AccountError || err instanceof CliError) {
     process.stderr.write(`gatehouse: ${err.message}\n`);
   } else {
     const e = err as { message?: string; error_description?: string };

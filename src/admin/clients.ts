@@ -10,6 +10,7 @@ import type { Db } from '../db/connection.js';
 import type { CimdClient, CimdClients } from '../oauth/cimd/cimd-clients.js';
 import { clientIdUrlProblem } from '../oauth/cimd/client-id-url.js';
 import { clientKind } from '../oauth/client-kind.js';
+import { forgetCachedClient } from '../oauth/adapter.js';
 import type { RegisteredClient, ClientRegistry } from '../oauth/client-registry.js';
 import type { ResourceRegistry } from '../oauth/resources.js';
 import { addStaticClient, clientMetadata, ClientInputError, rotateStaticSecret, updateStaticClient, type CreatedClient } from '../oauth/static-clients.js';
@@ -190,15 +191,21 @@ export class ClientAdmin {
     if (c.kind !== 'static') return this.#conflict(actor, 'updated', c, 'Only a client an administrator created can be changed here: a dynamic client updates itself (RFC 7592), a CIMD client through its document.');
     await this.#guardManaged(actor, 'updated', c);
     await this.#guardVersion(actor, 'updated', c, expectedVersion);
-    if (change.name !== undefined && change.name.trim().length > 200) throw new AdminError('invalid_request', 'The name is longer than 200 characters.', 'name');
-    if (change.redirectUris !== undefined && change.redirectUris.length > 20) throw new AdminError('invalid_request', 'At most 20 redirect URIs.', 'redirect_uris');
+    const refuse = async (field: string | undefined, message: string): Promise<never> => {
+      await this.#record(actor, 'client.updated', 'failure', c, { reason: message });
+      throw new AdminError('invalid_request', message, field);
+    };
+    if (change.name !== undefined && !change.name.trim()) return refuse('name', 'Give the client a name: people see it on the consent page.');
+    if (change.name !== undefined && change.name.trim().length > 200) return refuse('name', 'The name is longer than 200 characters.');
+    if (change.redirectUris !== undefined && change.redirectUris.length > 20) return refuse('redirect_uris', 'At most 20 redirect URIs.');
     try {
+      // The whole metadata passes the client-metadata policy and oidc-provider's schema before anything is written.
       await updateStaticClient({ ...this.#clientStore(), registry: this.deps.registry }, c.clientId, { name: change.name?.trim(), redirectUris: change.redirectUris });
     } catch (err) {
       if (!(err instanceof ClientInputError)) throw err;
-      await this.#record(actor, 'client.updated', 'failure', c, { reason: err.message });
-      throw new AdminError('invalid_request', err.message, fieldOfRefusal(err.message));
+      return refuse(fieldOfRefusal(err.message), err.message);
     }
+    forgetCachedClient(this.deps.db, c.clientId);
     await this.#record(actor, 'client.updated', 'success', c, { details: { ...(change.name !== undefined ? { name: change.name.trim() } : {}), ...(change.redirectUris ? { redirect_uris: change.redirectUris } : {}) } });
     return (await this.find(c.clientId))!;
   }
@@ -216,6 +223,8 @@ export class ClientAdmin {
       if (!(err instanceof ClientInputError)) throw err;
       return this.#conflict(actor, 'secret_rotated', c, 'A public client has no secret.');
     }
+    // This instance reads the client again at once; other instances within their 2 s cache (docs/SECURITY.md).
+    forgetCachedClient(this.deps.db, c.clientId);
     await this.#record(actor, 'client.secret_rotated', 'success', c);
     return { client: c, clientSecret };
   }

@@ -68,6 +68,29 @@ function detailOf(err: unknown): string {
   return parts.join(' <- ');
 }
 
+/**
+ * An enabled connection whose test failed was not saved (docs/SECURITY.md, "Connections are tested before they go
+ * live"): the adapter shows `problem` and asks whether to save it disabled or enable it anyway.
+ */
+export class ConnectionTestFailed extends AdminError {
+  constructor(readonly problem: string) {
+    super('conflict', `The test failed, so the connection was not saved enabled: ${problem}`, 'enabled');
+  }
+}
+
+/**
+ * How a save that leaves a connection enabled treats its test: `required` runs it first and refuses with
+ * ConnectionTestFailed when it fails (the console, until the admin confirms); `skipped` saves as asked (the admin
+ * API, the CLI and the configuration file, which test with their own call; a confirmed "enable anyway").
+ */
+export type TestBeforeEnabling = 'required' | 'skipped';
+
+/** A stored connection's settings, without what the store adds (its source, state, marks and dates). */
+function specOfStored(c: StoredConnection): ConnectionSpec {
+  const { source: _s, managedBy: _m, hasGlobalLogoutSecret: _g, enabled: _e, createdAt: _c, updatedAt: _u, ...spec } = c;
+  return spec;
+}
+
 export interface ConnectionTest {
   connection: ConnectionView;
   /** What discovery found; undefined for a kind with nothing to discover, or on a problem. */
@@ -97,7 +120,7 @@ export interface GlobalLogoutSecret {
   endpoints: LogoutEndpoints;
 }
 
-type Verb = 'added' | 'updated' | 'removed' | 'tested' | 'global_logout_secret_rotated' | 'global_logout_secret_cleared';
+type Verb = 'added' | 'updated' | 'removed' | 'tested' | 'enabled' | 'disabled' | 'global_logout_secret_rotated' | 'global_logout_secret_cleared';
 
 // What a connection's `source` records of who added it (the console shows it).
 const SOURCE: Record<Actor['kind'], string> = { person: 'console', cli: 'cli', api_client: 'api', config: 'config' };
@@ -138,17 +161,19 @@ export class ConnectionAdmin {
   }
 
   /** Adds a connection (the login page offers "Continue with <name>"); refuses invalid settings or a taken id. */
-  async add(actor: Actor, spec: ConnectionSpec): Promise<ConnectionView> {
+  async add(actor: Actor, spec: ConnectionSpec, options: { enabled?: boolean; testing?: TestBeforeEnabling } = {}): Promise<ConnectionView> {
+    const enabled = options.enabled ?? true;
+    if (enabled && options.testing === 'required' && !(await this.deps.connections.find(spec.id))) await this.#testBeforeEnabling(actor, 'added', spec);
     let saved: StoredConnection;
     try {
-      saved = await this.deps.connections.add(spec, SOURCE[actor.kind]);
+      saved = await this.deps.connections.add(spec, SOURCE[actor.kind], enabled);
     } catch (err) {
       if (!(err instanceof ConnectionError)) throw err;
       const exists = err instanceof ConnectionExists;
       await this.#record(actor, 'added', 'failure', { id: spec.id.slice(0, 60), kind: String(spec.kind).slice(0, 40), problems: err.problems.map(([f, m]) => `${f}: ${m}`) }, exists ? 'connection exists' : 'invalid settings');
       throw new ConnectionRefused(exists ? 'conflict' : 'invalid_request', err.problems);
     }
-    await this.#record(actor, 'added', 'success', { id: saved.id, kind: saved.kind, name: saved.name, issuer: saved.issuer ?? null, allowPrivateNetwork: saved.allowPrivateNetwork, idJag: !!saved.idJag, idJagResource: saved.idJagResource ?? null });
+    await this.#record(actor, 'added', 'success', { id: saved.id, kind: saved.kind, name: saved.name, issuer: saved.issuer ?? null, allowPrivateNetwork: saved.allowPrivateNetwork, idJag: !!saved.idJag, idJagResource: saved.idJagResource ?? null, enabled: saved.enabled });
     return viewOf(saved);
   }
 
@@ -156,7 +181,7 @@ export class ConnectionAdmin {
    * Changes a connection's settings (not its id or kind). `keepSecret` keeps the stored client secret whatever
    * `spec` says, so a form never has to show it. `expectedVersion` (versionOf a view) refuses a stale update.
    */
-  async update(actor: Actor, spec: ConnectionSpec, options: { keepSecret: boolean }, expectedVersion?: string): Promise<ConnectionView> {
+  async update(actor: Actor, spec: ConnectionSpec, options: { keepSecret: boolean; enabled?: boolean | undefined; testing?: TestBeforeEnabling }, expectedVersion?: string): Promise<ConnectionView> {
     const c = await this.#known(spec.id);
     await this.#changeable(actor, 'updated', c);
     try {
@@ -165,9 +190,12 @@ export class ConnectionAdmin {
       await this.#record(actor, 'updated', 'failure', { id: c.id, kind: c.kind }, 'stale version');
       throw err;
     }
+    if ((options.enabled ?? c.enabled) && options.testing === 'required' && c.kind === spec.kind) {
+      await this.#testBeforeEnabling(actor, 'updated', options.keepSecret ? { ...spec, clientSecret: c.clientSecret } : spec);
+    }
     let saved: StoredConnection;
     try {
-      saved = await this.deps.connections.update(spec, options);
+      saved = await this.deps.connections.update(spec, { keepSecret: options.keepSecret, enabled: options.enabled });
     } catch (err) {
       if (!(err instanceof ConnectionError)) throw err;
       await this.#record(actor, 'updated', 'failure', { id: c.id, kind: c.kind, problems: err.problems.map(([f, m]) => `${f}: ${m}`) }, 'invalid settings');
@@ -175,8 +203,47 @@ export class ConnectionAdmin {
     }
     await this.#record(actor, 'updated', 'success', {
       id: saved.id, kind: saved.kind, name: saved.name, issuer: saved.issuer ?? null, allowPrivateNetwork: saved.allowPrivateNetwork, idJag: !!saved.idJag, idJagResource: saved.idJagResource ?? null, credentialReplaced: !options.keepSecret && !!spec.clientSecret,
+      enabled: saved.enabled,
     });
     return viewOf(saved);
+  }
+
+  /**
+   * Offers a connection on the sign-in page again (`required`: only once its test passes), or takes it off
+   * (its settings, linked identities and kept tokens stay). The environment's and the file's are refused.
+   */
+  async setEnabled(actor: Actor, id: string, enabled: boolean, testing: TestBeforeEnabling = 'skipped'): Promise<ConnectionView> {
+    const c = await this.#known(id);
+    const verb = enabled ? 'enabled' : 'disabled';
+    await this.#changeable(actor, verb, c);
+    if (c.enabled === enabled) {
+      await this.#record(actor, verb, 'failure', { id: c.id, kind: c.kind }, `already ${verb}`);
+      throw new AdminError('conflict', `This connection is already ${verb}.`);
+    }
+    const spec = specOfStored(c);
+    if (enabled && testing === 'required') await this.#testBeforeEnabling(actor, verb, spec);
+    const saved = await this.deps.connections.update(spec, { keepSecret: true, enabled });
+    await this.#record(actor, verb, 'success', { id: c.id, kind: c.kind, ...(enabled && testing === 'skipped' ? { tested: false } : {}) });
+    return viewOf(saved);
+  }
+
+  /**
+   * The test an enabled connection passes before it is saved (docs/SECURITY.md, "Connections are tested before they
+   * go live"). Settings with problems are not tested: the save refuses them, naming the fields. A failure is
+   * audited as the change's failure and refused with ConnectionTestFailed; nothing is written.
+   */
+  async #testBeforeEnabling(actor: Actor, verb: Verb, spec: ConnectionSpec): Promise<void> {
+    if (this.deps.connections.problems(spec).length) return;
+    let problem: string | undefined;
+    try {
+      await this.deps.connections.discover(spec);
+    } catch (err) {
+      problem = testProblem(err);
+      this.deps.log.warn({ connection: spec.id, reason: detailOf(err) }, 'connection test before enabling failed');
+    }
+    if (!problem) return;
+    await this.#record(actor, verb, 'failure', { id: spec.id.slice(0, 60), kind: spec.kind, issuer: spec.issuer ?? null, test: 'failed' }, `test failed: ${problem}`);
+    throw new ConnectionTestFailed(problem);
   }
 
   /** Removes a connection: accounts linked through it stay; its stored upstream tokens are deleted. */

@@ -2,7 +2,10 @@
 // created by an admin "static") and those identified by a metadata-document URL ("CIMD", recorded when first
 // used) — with filters and pages; a page per client (its metadata, who consented, its live grants, its recent
 // audit events); and the admin's actions: approve, disable, re-enable, delete (everything it holds is revoked),
-// block the host of a CIMD client, and create a static client (as `gatehouse client add` does).
+// block the host of a CIMD client, and create a static client (as `gatehouse client add` does). A static client's
+// name and redirect URIs are edited here and a confidential one's secret rotated (shown once, with a copy button:
+// views/static/copy.js); dynamic and CIMD clients describe themselves (RFC 7592, their document), so only their
+// state is governed here. Every change is ClientAdmin's (admin/clients.ts), which checks, writes and audits.
 import { consoleRouter } from './router.js';
 import type Router from '@koa/router';
 import type { Context } from 'koa';
@@ -213,8 +216,14 @@ export function clientsPages(deps: ConsoleDeps): Router {
     return DomainPolicy.fromConfig([], await deps.policy.get('CIMD_BLOCKED_DOMAINS')).problem(hostname);
   }
 
-  router.get('/console/clients/:id', async (ctx) => {
-    const c = await known(ctx);
+  interface EditForm {
+    name: string;
+    redirectUris: string;
+    version: string;
+  }
+
+  /** The client's page; `edit` carries what was typed and the refusal when an edit was refused. */
+  async function showClient(ctx: Context, c: Known, edit?: { form: EditForm; problem: { field: 'name' | 'redirectUris' | 'form'; text: string } }, status = 200): Promise<void> {
     const [metadata, consents, grants, audit, hostBlocked] = await Promise.all([
       c.kind === 'cimd' ? Promise.resolve(undefined) : metadataOf(c.clientId),
       registry.consents(c.clientId),
@@ -230,8 +239,21 @@ export function clientsPages(deps: ConsoleDeps): Router {
       const a = id ? people.get(id) : undefined;
       return { label: a ? (a.email ?? a.name ?? id!) : (id ?? 'unknown'), name: a?.email && a.name ? a.name : null };
     };
+    const view = c.kind === 'static' ? await admin.view(c) : undefined;
+    const editable = c.kind === 'static' && !c.managedBy;
     pages.render(ctx, 'clients', 'client', {
       title: `Client ${display(c)}`,
+      edit: editable
+        ? {
+            action: href(c.clientId, '/edit'),
+            form: edit?.form ?? { name: c.name ?? '', redirectUris: view!.redirect_uris.join('\n'), version: await admin.version(c) },
+            problem: edit?.problem,
+            confidential: view!.confidential,
+            adminApi: !!view!.admin_api_scopes,
+            rotateAction: href(c.clientId, '/rotate-secret'),
+          }
+        : undefined,
+      selfDescribed: c.kind === 'dcr' ? 'dcr' : c.kind === 'cimd' ? 'cimd' : undefined,
       client: {
         clientId: c.clientId,
         name: display(c),
@@ -262,8 +284,10 @@ export function clientsPages(deps: ConsoleDeps): Router {
       auditHref: pages.url(`/audit?client=${encodeURIComponent(c.clientId)}`),
       deleteHref: href(c.clientId, '/delete'),
       listHref: pages.url('/clients'),
-    });
-  });
+    }, status);
+  }
+
+  router.get('/console/clients/:id', async (ctx) => showClient(ctx, await known(ctx)));
 
   router.get('/console/clients/:id/delete', async (ctx) => {
     const c = await known(ctx);
@@ -279,6 +303,31 @@ export function clientsPages(deps: ConsoleDeps): Router {
 
   /** Where to go after an action: the list when it was used there, else the client's page. */
   const back = (ctx: Context, clientId: string) => (consoleState(ctx).form.from === 'list' ? '/clients' : `/clients/${encodeURIComponent(clientId)}`);
+
+  router.post('/console/clients/:id/edit', async (ctx) => {
+    const c = await known(ctx);
+    const { form: raw } = consoleState(ctx);
+    const form: EditForm = { name: (raw.name ?? '').slice(0, 1000), redirectUris: (raw.redirect_uris ?? '').slice(0, 20_000), version: raw.version ?? '' };
+    const redirectUris = form.redirectUris.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+    try {
+      // The version the form was read at: an edit made meanwhile by someone else is refused, not overwritten.
+      const changed = await admin.update(adminActor(ctx), c.clientId, { name: form.name, redirectUris }, form.version || undefined);
+      pages.redirect(ctx, `/clients/${encodeURIComponent(changed.clientId)}`, `${display(changed)} is saved: its name and redirect URIs apply from the next authorization.`);
+    } catch (err) {
+      if (!(err instanceof AdminError)) throw err;
+      if (err.status === 404) ctx.throw(404, err.message);
+      const field = err.field === 'name' ? 'name' : err.field === 'redirect_uris' ? 'redirectUris' : 'form';
+      // A stale version: the form starts again from the client as it is now.
+      const current = err.field === 'version' ? { ...form, version: await admin.version(c) } : form;
+      await showClient(ctx, c, { form: current, problem: { field, text: err.message } }, err.status);
+    }
+  });
+
+  router.post('/console/clients/:id/rotate-secret', async (ctx) => {
+    const { client: c, clientSecret } = await act(ctx, () => admin.rotateSecret(adminActor(ctx), String(ctx.params.id)));
+    // Shown once, never stored readable again: a page of its own (no-store), not a redirect with a notice cookie.
+    pages.render(ctx, 'clients', 'client-secret', { title: `New secret of ${display(c)}`, client: { clientId: c.clientId, name: display(c) }, clientSecret, href: href(c.clientId) });
+  });
 
   router.post('/console/clients/:id/approve', async (ctx) => {
     const c = await act(ctx, () => admin.approve(adminActor(ctx), String(ctx.params.id)));

@@ -8,13 +8,16 @@
 // (admin/connections.ts; docs/ARCHITECTURE.md "The admin service layer"), which audits it as `connection.*`.
 // A connection's page also says how its people are re-validated at refresh (the kind's own sentence), and makes its
 // global logout secret for Okta Universal Logout: shown once, with the endpoint URL to paste (docs/UNIVERSAL-LOGOUT.md).
+// A connection goes live (on the sign-in page) only once its Test passes: a failing one is not saved until the admin
+// chooses "Save disabled" or "Save and enable anyway" under the failure in words (docs/SECURITY.md, "Connections are
+// tested before they go live"); Disable takes one off the sign-in page and Enable tests it again.
 import { consoleRouter } from './router.js';
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { CALLBACK_PATH } from '../interaction/upstream-leg.js';
 import { personActor, type Actor } from '../admin/actor.js';
 import { AdminError } from '../admin/admin-error.js';
-import { ConnectionAdmin, ConnectionRefused, type ConnectionView } from '../admin/connections.js';
+import { ConnectionAdmin, ConnectionRefused, ConnectionTestFailed, type ConnectionView, type TestBeforeEnabling } from '../admin/connections.js';
 import { requestOrigin } from '../audit/writer.js';
 import { CONNECTION_KINDS, connectionFields, type ConnectionKindName, type ConnectionSpec, type SpecField } from '../upstream/connection.js';
 import { connectionSpec } from '../upstream/connections.js';
@@ -92,6 +95,16 @@ function specFrom(form: Record<string, string>, kind: ConnectionKindName, id: st
   });
 }
 
+/**
+ * What the buttons under a form ask for (`decision`): Save (test first when it leaves the connection enabled),
+ * "Save disabled", or "Save and enable anyway" once a failed test was shown.
+ */
+function decisionOf(form: Record<string, string>): { enabled: boolean | undefined; testing: TestBeforeEnabling } {
+  if (form.decision === 'disabled') return { enabled: false, testing: 'skipped' };
+  if (form.decision === 'enable_anyway') return { enabled: true, testing: 'skipped' };
+  return { enabled: undefined, testing: 'required' };
+}
+
 /** The values a form shows: what was typed, or what is stored; never a secret. */
 function valuesOf(source: Record<string, string> | ConnectionView): Record<string, string | boolean> {
   const out: Record<string, string | boolean> = {};
@@ -122,6 +135,13 @@ function limitsOf(c: ConnectionView): string {
 }
 
 const SOURCES: Record<string, string> = { env: 'environment (UPSTREAM_*)', cli: 'CLI', console: 'console', api: 'admin API', config: 'configuration file' };
+
+/** What the page says after a save: whether people now see it on the sign-in page. */
+function savedNotice(c: ConnectionView, done: 'added' | 'saved' | 'enabled' | 'disabled'): string {
+  return c.enabled
+    ? `Connection ${c.id} ${done}: the sign-in page offers ${c.kind === 'local' ? 'the email and password form' : `"Continue with ${c.name}"`}.`
+    : `Connection ${c.id} ${done}, disabled: the sign-in page does not offer it. Enable it on its page once its Test passes.`;
+}
 
 // The Test page's wording is the service's (admin/connections.ts); re-exported for the pages' tests.
 export { TEST_REFUSED, TEST_UNREACHABLE, testProblem } from '../admin/connections.js';
@@ -154,7 +174,7 @@ export function connectionsPages(deps: ConsoleDeps): Router {
     return problems;
   }
 
-  function showNew(ctx: Context, kind: ConnectionKindName, values: Record<string, string | boolean>, problems: Problems = {}, status = 200): void {
+  function showNew(ctx: Context, kind: ConnectionKindName, values: Record<string, string | boolean>, problems: Problems = {}, status = 200, untested?: Untested): void {
     // A problem with a field the form does not show for this kind still has to be seen: it goes to the top.
     const shown = new Set<string>(['kind', ...fieldsOf(kind, false)]);
     const other = Object.entries(problems).filter(([f]) => !shown.has(f)).flatMap(([, m]) => m ?? []);
@@ -166,11 +186,20 @@ export function connectionsPages(deps: ConsoleDeps): Router {
       values,
       problems: { ...problems, form: [...(problems.form ?? []), ...other] },
       redirectUri,
+      untested,
     }, status);
   }
 
+  /**
+   * A failed test before going live: the failure in words, and the secret the admin typed, put back in its field so
+   * that "Save disabled" or "enable anyway" does not lose it (the page is the admin's own answer, never cached).
+   */
+  type Untested = { problem: string; secret: string };
+  const untestedOf = (err: ConnectionTestFailed, form: Record<string, string>): Untested => ({ problem: err.problem, secret: form.clientSecret ?? '' });
+
   function detailFacts(c: ConnectionView) {
     return {
+      enabled: c.enabled,
       id: c.id,
       kind: c.kind,
       kindName: KINDS[c.kind].displayName,
@@ -193,7 +222,7 @@ export function connectionsPages(deps: ConsoleDeps): Router {
     };
   }
 
-  function showDetail(ctx: Context, c: ConnectionView, form?: { values: Record<string, string | boolean>; problems: Problems }, status = 200): void {
+  function showDetail(ctx: Context, c: ConnectionView, form?: { values: Record<string, string | boolean>; problems: Problems; untested?: Untested; enabling?: Untested }, status = 200): void {
     const editable = c.source !== 'env' && !c.managedBy;
     const fields = editable ? formFor(c.kind, true) : [];
     const shown = new Set<string>(fields.map((f) => f.name));
@@ -207,6 +236,8 @@ export function connectionsPages(deps: ConsoleDeps): Router {
       values: form?.values ?? valuesOf(c),
       problems: { ...problems, form: other },
       redirectUri,
+      untested: form?.untested,
+      enabling: form?.enabling,
     }, status);
   }
 
@@ -233,10 +264,12 @@ export function connectionsPages(deps: ConsoleDeps): Router {
     const asked = String(form.kind ?? '').slice(0, 40);
     const kind = isKind(asked) ? asked : 'oidc';
     const spec = specFrom(form, asked as ConnectionKindName, text(form.id) ?? asked);
+    const { enabled, testing } = decisionOf(form);
     try {
-      const saved = await admin.add(actorOf(ctx), spec);
-      pages.redirect(ctx, `/connections/${encodeURIComponent(saved.id)}`, `Connection ${saved.id} added: the login page offers "Continue with ${saved.name}". Register ${redirectUri} as its redirect URI at the identity provider.`);
+      const saved = await admin.add(actorOf(ctx), spec, { enabled: enabled ?? true, testing });
+      pages.redirect(ctx, `/connections/${encodeURIComponent(saved.id)}`, `${savedNotice(saved, 'added')} Register ${redirectUri} as its redirect URI at the identity provider.`);
     } catch (err) {
+      if (err instanceof ConnectionTestFailed) return showNew(ctx, kind, values, {}, err.status, untestedOf(err, form));
       if (!(err instanceof ConnectionRefused)) throw err;
       showNew(ctx, kind, values, problemsOf(err), err.status);
     }
@@ -249,14 +282,42 @@ export function connectionsPages(deps: ConsoleDeps): Router {
   router.post('/console/connections/:id', async (ctx) => {
     const c = await connectionOf(ctx);
     const { form } = consoleState(ctx);
+    const { enabled, testing } = decisionOf(form);
     try {
-      const saved = await admin.update(actorOf(ctx), specFrom(form, c.kind, c.id), { keepSecret: !form.clientSecret });
-      pages.redirect(ctx, `/connections/${encodeURIComponent(saved.id)}`, `Connection ${saved.id} saved.`);
+      const saved = await admin.update(actorOf(ctx), specFrom(form, c.kind, c.id), { keepSecret: !form.clientSecret, enabled, testing });
+      pages.redirect(ctx, `/connections/${encodeURIComponent(saved.id)}`, savedNotice(saved, 'saved'));
     } catch (err) {
+      if (err instanceof ConnectionTestFailed) return showDetail(ctx, c, { values: valuesOf(form), problems: {}, untested: untestedOf(err, form) }, err.status);
       if (err instanceof ConnectionRefused) return showDetail(ctx, c, { values: valuesOf(form), problems: problemsOf(err) }, err.status);
       if (err instanceof AdminError && err.status !== 404) return showDetail(ctx, c, { values: valuesOf(c), problems: { form: [err.message] } }, err.status);
       if (err instanceof AdminError) ctx.throw(404, err.message);
       throw err;
+    }
+  });
+
+  router.post('/console/connections/:id/enable', async (ctx) => {
+    const c = await connectionOf(ctx);
+    const { testing } = decisionOf(consoleState(ctx).form);
+    try {
+      const saved = await admin.setEnabled(actorOf(ctx), c.id, true, testing);
+      pages.redirect(ctx, `/connections/${encodeURIComponent(saved.id)}`, savedNotice(saved, 'enabled'));
+    } catch (err) {
+      if (err instanceof ConnectionTestFailed) return showDetail(ctx, c, { values: valuesOf(c), problems: {}, enabling: { problem: err.problem, secret: '' } }, err.status);
+      if (!(err instanceof AdminError)) throw err;
+      if (err.status === 404) ctx.throw(404, err.message);
+      showDetail(ctx, c, { values: valuesOf(c), problems: { form: [err.message] } }, err.status);
+    }
+  });
+
+  router.post('/console/connections/:id/disable', async (ctx) => {
+    const c = await connectionOf(ctx);
+    try {
+      const saved = await admin.setEnabled(actorOf(ctx), c.id, false);
+      pages.redirect(ctx, `/connections/${encodeURIComponent(saved.id)}`, savedNotice(saved, 'disabled'));
+    } catch (err) {
+      if (!(err instanceof AdminError)) throw err;
+      if (err.status === 404) ctx.throw(404, err.message);
+      showDetail(ctx, c, { values: valuesOf(c), problems: { form: [err.message] } }, err.status);
     }
   });
 

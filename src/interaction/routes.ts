@@ -107,14 +107,17 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     });
   }
 
+  /** The connections people may sign in with: a disabled one is neither listed nor started (docs/ADMIN-API.md, "Connections"). */
+  const offered = async () => (await deps.connections.list()).filter((c) => c.enabled);
+
   router.get('/', async (ctx) => {
     const d = await details(ctx);
     if (!d) return expired(ctx);
     if (d.prompt.name === 'login') {
-      const connections = await deps.connections.list();
+      const connections = await offered();
       const local = connections.find((c) => c.kind === 'local');
       const redirects = connections.filter((c) => c.kind !== 'local');
-      // One IdP and no password form: there is nothing to choose, so go straight to the IdP.
+      // One IdP and no password form: there is nothing to choose, so go straight to the IdP (an enabled one only).
       if (!local && redirects.length === 1) return upstream.start(ctx, d, redirects[0]!);
       if (!local && !redirects.length) {
         return pages.refuse(ctx, 503, 'Sign-in is not configured', 'No identity provider is configured for this service. Ask its administrator.', 'temporarily_unavailable');
@@ -131,7 +134,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
 
   async function loginView(d: Details, local: boolean, extra: Record<string, unknown> = {}) {
     const client = await deps.provider().Client.find(String(d.params.client_id));
-    const connections = (await deps.connections.list())
+    const connections = (await offered())
       .filter((c) => c.kind !== 'local')
       .map((c) => ({ name: c.name, action: `${base}/interaction/${d.uid}/upstream/${c.id}` }));
     return { action: `${base}/interaction/${d.uid}/login`, clientName: client?.clientName ?? undefined, connections, local, ...extra };
@@ -141,7 +144,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     assertSameOrigin(ctx, deps.config.ISSUER);
     const d = await details(ctx);
     if (!d || d.prompt.name !== 'login') return expired(ctx);
-    const local = (await deps.connections.list()).find((c) => c.kind === 'local');
+    const local = (await offered()).find((c) => c.kind === 'local');
     if (!local) return pages.refuse(ctx, 404, 'Password sign-in is off', 'This service does not accept passwords. Use your organisation\'s sign-in.');
     const form = await readForm(ctx);
     const email = (form.email ?? '').slice(0, 320);
@@ -169,7 +172,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     assertSameOrigin(ctx, deps.config.ISSUER);
     const d = await details(ctx);
     if (!d || d.prompt.name !== 'login') return expired(ctx);
-    const connection = await deps.connections.find(ctx.params.connection!);
+    const connection = (await offered()).find((c) => c.id === ctx.params.connection);
     if (!connection || connection.kind === 'local') return pages.refuse(ctx, 404, 'Unknown sign-in option', 'This sign-in option does not exist. Start again from your application.');
     return upstream.start(ctx, d, connection);
   });

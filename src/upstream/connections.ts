@@ -15,6 +15,11 @@ export interface StoredConnection extends ConnectionSpec {
   managedBy: string | null;
   /** A global token revocation credential is set (only its digest is stored: docs/UNIVERSAL-LOGOUT.md). */
   hasGlobalLogoutSecret: boolean;
+  /**
+   * Offered on the sign-in page. A disabled connection keeps its settings, linked identities and kept tokens, but
+   * nobody signs in through it. A state, not a setting: saving the settings keeps it (setEnabled changes it).
+   */
+  enabled: boolean;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -32,7 +37,8 @@ interface Row {
   updated_at: Date;
 }
 
-type Settings = Omit<ConnectionSpec, 'id' | 'name' | 'kind' | 'clientSecret'>;
+// `enabled: false` rides in the settings column (absent: enabled), so no migration is needed for it.
+type Settings = Omit<ConnectionSpec, 'id' | 'name' | 'kind' | 'clientSecret'> & { enabled?: boolean };
 
 const SECRET_PURPOSE = 'upstream-connection-secret';
 const CACHE_MS = 2000;
@@ -99,11 +105,11 @@ export class Connections {
   }
 
   /** Adds a connection; refuses an invalid one or an id already in use. */
-  async add(spec: ConnectionSpec, source: string): Promise<StoredConnection> {
+  async add(spec: ConnectionSpec, source: string, enabled = true): Promise<StoredConnection> {
     this.check(spec);
     const existing = await this.db('upstream_connections').where({ id: spec.id }).first();
     if (existing) throw new ConnectionExists([['id', `a connection with id ${spec.id} already exists`]]);
-    await this.db('upstream_connections').insert(this.toRow(spec, source));
+    await this.db('upstream_connections').insert(this.toRow(spec, source, enabled));
     this.#cache = undefined;
     return (await this.find(spec.id))!;
   }
@@ -113,15 +119,16 @@ export class Connections {
    * the stored client secret whatever `spec` says, so a form never has to show it. The environment's connection is
    * refused: seed() would put UPSTREAM_* back at the next start.
    */
-  async update(spec: ConnectionSpec, options: { keepSecret: boolean }): Promise<StoredConnection> {
+  async update(spec: ConnectionSpec, options: { keepSecret: boolean; enabled?: boolean | undefined }): Promise<StoredConnection> {
     const current = (await this.db('upstream_connections').where({ id: spec.id }).first()) as Row | undefined;
     if (!current) throw new ConnectionError([['id', `no connection with id ${spec.id}`]]);
     if (current.source === 'env') throw new ConnectionError([['id', `connection ${spec.id} comes from UPSTREAM_*: change the environment instead`]]);
     if (current.kind !== spec.kind) throw new ConnectionError([['kind', 'cannot change: remove the connection and add another']]);
-    const full = options.keepSecret ? { ...spec, clientSecret: this.fromRow(current).clientSecret } : spec;
+    const stored = this.fromRow(current);
+    const full = options.keepSecret ? { ...spec, clientSecret: stored.clientSecret } : spec;
     this.check(full);
     await this.db.transaction(async (trx) => {
-      await trx('upstream_connections').where({ id: spec.id }).update({ ...this.toRow(full, current.source), updated_at: new Date() });
+      await trx('upstream_connections').where({ id: spec.id }).update({ ...this.toRow(full, current.source, options.enabled ?? stored.enabled), updated_at: new Date() });
       await this.forgetTokensOfAnotherIdp(trx, current, full);
     });
     this.#cache = undefined;
@@ -132,7 +139,7 @@ export class Connections {
    * Runs a connection's discovery now, on a connector of its own (never the cached one: the answer must be today's,
    * and a failure must not disturb logins). Undefined for a kind with nothing to discover (local accounts).
    */
-  async discover(connection: StoredConnection): Promise<DiscoveryReport | undefined> {
+  async discover(connection: ConnectionSpec): Promise<DiscoveryReport | undefined> {
     const connector = KINDS[connection.kind].create(connection, this.deps);
     return connector.kind === 'redirect' ? connector.discover() : undefined;
   }
@@ -200,8 +207,13 @@ export class Connections {
     return removed > 0;
   }
 
+  /** What is wrong with a connection's settings (nothing: it may be saved). */
+  problems(spec: ConnectionSpec): Array<[SpecField, string]> {
+    return validateConnection(spec, this.deps.production);
+  }
+
   private check(spec: ConnectionSpec): void {
-    const problems = validateConnection(spec, this.deps.production);
+    const problems = this.problems(spec);
     if (problems.length) throw new ConnectionError(problems);
   }
 
@@ -218,17 +230,17 @@ export class Connections {
 
   private changed(row: Row, spec: ConnectionSpec): boolean {
     const stored = this.fromRow(row);
-    const { source: _s, managedBy: _m, hasGlobalLogoutSecret: _g, createdAt: _c, updatedAt: _u, ...before } = stored;
+    const { source: _s, managedBy: _m, hasGlobalLogoutSecret: _g, enabled: _e, createdAt: _c, updatedAt: _u, ...before } = stored;
     return JSON.stringify(sorted(before)) !== JSON.stringify(sorted(spec));
   }
 
-  private toRow(spec: ConnectionSpec, source: string) {
+  private toRow(spec: ConnectionSpec, source: string, enabled = true) {
     const { id, name, kind, clientSecret, ...settings } = spec;
     return {
       id,
       name,
       kind,
-      settings: JSON.stringify(settings),
+      settings: JSON.stringify(enabled ? settings : { ...settings, enabled: false }),
       client_secret: clientSecret ? this.box.seal(clientSecret, SECRET_PURPOSE) : null,
       source,
       updated_at: new Date(),
@@ -236,9 +248,10 @@ export class Connections {
   }
 
   private fromRow(row: Row): StoredConnection {
-    const settings = (typeof row.settings === 'string' ? JSON.parse(row.settings) : row.settings) as Settings;
+    const { enabled, ...settings } = (typeof row.settings === 'string' ? JSON.parse(row.settings) : row.settings) as Settings;
     return {
       ...connectionSpec({ id: row.id, kind: row.kind as ConnectionKindName, ...settings }),
+      enabled: enabled !== false,
       name: row.name,
       clientSecret: row.client_secret ? this.box.open(row.client_secret, SECRET_PURPOSE) : undefined,
       source: row.source,

@@ -195,6 +195,7 @@ describe('authentication and scopes', () => {
 
 describe('clients', () => {
   let created: { client_id: string };
+  let firstSecret: string;
 
   it('create: 201, the secret once, audited once with the API client as actor', async () => {
     const res = checked('createClient', await call(`${api}/clients`, { method: 'POST', token: writer, body: { name: 'Build bot', confidential: true } }));
@@ -202,6 +203,7 @@ describe('clients', () => {
     expect(res.json.client_secret).toEqual(expect.any(String));
     expect(res.json.client).toMatchObject({ kind: 'static', status: 'active', name: 'Build bot', confidential: true });
     created = res.json.client;
+    firstSecret = res.json.client_secret;
     const rows = (await events('client.created')).filter((r) => r.client_id === created.client_id);
     expect(rows).toHaveLength(1);
     expect(rows[0]!.actor).toBe(writerId);
@@ -261,10 +263,35 @@ describe('clients', () => {
     expect(checked('enableClient', await call(`${api}/clients/${created.client_id}/enable`, { method: 'POST', token: writer })).status).toBe(200);
   });
 
-  it('rotate-secret: a new secret once; the old one no longer gets tokens', async () => {
+  it('update: a refused redirect URI or an empty name is 400 naming the field, audited, nothing changed; a dynamic client is 409', async () => {
+    const before = (await call(`${api}/clients/${created.client_id}`, { token: reader })).json;
+    const since = Number(((await knex()('audit_events').max('id as max').first()) as { max: number | string }).max);
+    const badUri = checked('updateClient', await call(`${api}/clients/${created.client_id}`, { method: 'PATCH', token: writer, body: { name: 'Half written', redirect_uris: ['javascript:alert(1)'] } }));
+    expect(badUri).toMatchObject({ status: 400, json: { error: 'invalid_request', field: 'redirect_uris' } });
+    const blank = checked('updateClient', await call(`${api}/clients/${created.client_id}`, { method: 'PATCH', token: writer, body: { name: '   ' } }));
+    expect(blank).toMatchObject({ status: 400, json: { error: 'invalid_request', field: 'name' } });
+    expect((await call(`${api}/clients/${created.client_id}`, { token: reader })).json).toEqual(before);
+    expect((await events('client.updated')).filter((r) => r.client_id === created.client_id && Number(r.id) > since).map((r) => r.outcome)).toEqual(['failure', 'failure']);
+    const dcr = await postRegistration(gh.issuer, { client_name: 'Self-described', redirect_uris: ['http://127.0.0.1:9/cb'] });
+    const dynamic = checked('updateClient', await call(`${api}/clients/${String(dcr.body.client_id)}`, { method: 'PATCH', token: writer, body: { name: 'Renamed by an admin' } }));
+    expect(dynamic).toMatchObject({ status: 409, json: { error: 'conflict', error_description: expect.stringContaining('RFC 7592') } });
+  });
+
+  it('rotate-secret: a new secret once; the old one no longer gets tokens, at once', async () => {
+    const token = (secret: string) =>
+      fetch(`${gh.issuer}/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${created.client_id}:${secret}`).toString('base64')}` },
+        body: new URLSearchParams({ grant_type: 'client_credentials', resource: 'https://mcp.example.test/mcp' }),
+      });
+    expect((await token(firstSecret)).status).toBe(200); // cached on this instance now
     const res = checked('rotateClientSecret', await call(`${api}/clients/${created.client_id}/rotate-secret`, { method: 'POST', token: writer }));
     expect(res.status).toBe(200);
     expect(res.json.client_secret).toEqual(expect.any(String));
+    const old = await token(firstSecret);
+    expect(old.status).toBe(401);
+    expect(((await old.json()) as { error: string }).error).toBe('invalid_client');
+    expect((await token(res.json.client_secret)).status).toBe(200);
     expect((await events('client.secret_rotated')).filter((r) => r.client_id === created.client_id)).toHaveLength(1);
   });
 

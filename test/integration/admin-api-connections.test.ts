@@ -144,6 +144,25 @@ describe('connections', () => {
     expect(tested.map((r) => [details(r).id, r.outcome, r.actor, details(r).via])).toEqual([['local', 'success', writerId, 'api_client'], ['loopback', 'failure', writerId, 'api_client']]);
   });
 
+  it('enabled: added disabled it is off the sign-in page; enable tests it first (a failure is 409 naming it, nothing changed), anyway=true enables it; disable; audited', async () => {
+    const added = checked('addConnection', await call(`${api}/connections`, { method: 'POST', token: writer, body: { id: 'off', kind: 'oidc', name: 'Off IdP', issuer: 'http://127.0.0.1:9/', client_id: 'x', enabled: false } }));
+    expect(added).toMatchObject({ status: 201, json: { id: 'off', enabled: false } });
+    expect((await gh.services.connections.find('off'))!.enabled).toBe(false);
+    // A loopback issuer without allow_private_network fails its test before any connection is made.
+    const untested = checked('enableConnection', await call(`${api}/connections/off/enable`, { method: 'POST', token: writer }));
+    expect(untested).toMatchObject({ status: 409, json: { error: 'conflict', field: 'enabled', error_description: expect.stringContaining('Refused before connecting') } });
+    expect(checked('getConnection', await call(`${api}/connections/off`, { token: reader })).json.enabled).toBe(false);
+    expect(checked('enableConnection', await call(`${api}/connections/off/enable?anyway=true`, { method: 'POST', token: writer }))).toMatchObject({ status: 200, json: { enabled: true } });
+    expect(checked('enableConnection', await call(`${api}/connections/off/enable`, { method: 'POST', token: writer })).status).toBe(409); // already enabled
+    expect(checked('disableConnection', await call(`${api}/connections/off/disable`, { method: 'POST', token: writer }))).toMatchObject({ status: 200, json: { enabled: false } });
+    // Replacing the settings keeps the state: a disabled connection stays off the sign-in page.
+    expect(checked('replaceConnection', await call(`${api}/connections/off`, { method: 'PUT', token: writer, body: { name: 'Still off', issuer: 'http://127.0.0.1:9/', client_id: 'x' } })).json).toMatchObject({ name: 'Still off', enabled: false });
+    expect(checked('disableConnection', await call(`${api}/connections/local/disable`, { method: 'POST', token: writer })).status).toBe(409); // the environment's
+    expect(of(await events('connection.enabled'), 'off').map((r) => [r.outcome, r.reason?.slice(0, 30) ?? null])).toEqual([['failure', 'test failed: Refused before co'], ['success', null], ['failure', 'already enabled']]);
+    expect(of(await events('connection.disabled'), 'off').map((r) => r.outcome)).toEqual(['success']);
+    expect(checked('removeConnection', await call(`${api}/connections/off`, { method: 'DELETE', token: writer })).status).toBe(200);
+  });
+
   it('the environment\'s connection and one the configuration file manages are refused with 409, naming why', async () => {
     const env = checked('removeConnection', await call(`${api}/connections/local`, { method: 'DELETE', token: writer }));
     expect(env).toMatchObject({ status: 409, json: { error: 'conflict' } });

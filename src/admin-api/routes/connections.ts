@@ -33,6 +33,7 @@ export const Connection = z
     allow_private_network: z.boolean(),
     id_jag: z.boolean().meta({ description: 'Accepts identity assertions (ID-JAG) from this IdP (docs/ENTERPRISE-MANAGED-AUTHORIZATION.md).' }),
     id_jag_resource: z.string().nullable().meta({ description: 'The MCP server an assertion without `resource` is for (Okta sends none).' }),
+    enabled: z.boolean().meta({ description: 'Offered on the sign-in page; a disabled connection keeps its settings and linked identities, but nobody signs in through it.' }),
     has_global_logout_secret: z.boolean().meta({ description: 'Whether a global token revocation credential is set (docs/UNIVERSAL-LOGOUT.md; it is never answered again).' }),
     source: z.string().meta({ description: 'Who added it: env (UPSTREAM_*, put back by every start), console, cli, api, config.' }),
     managed_by: z.string().nullable().meta({ description: 'The configuration file that manages it; only that file changes it.' }),
@@ -67,6 +68,7 @@ const ConnectionInput = z
     kind: Kind,
     ...settings,
     client_secret: text(2000).optional().meta({ description: 'Write-only: stored sealed, never answered.' }),
+    enabled: z.boolean().optional().meta({ description: 'Default true. Not tested on the way in: POST /connections/{id}/test, or add it disabled and enable it (which tests).' }),
   })
   .strict()
   .meta({ id: 'ConnectionInput' });
@@ -94,7 +96,7 @@ export function connectionJson(c: ConnectionView) {
     id: c.id, name: c.name, kind: c.kind, issuer: c.issuer ?? null, client_id: c.clientId ?? null, has_client_secret: c.hasClientSecret,
     scopes: c.scopes, tenant: c.tenant ?? null, allowed_tenants: c.allowedTenants, hosted_domains: c.hostedDomains, groups_claim: c.groupsClaim ?? null,
     orgs: c.orgs, store_tokens: c.storeTokens, allow_private_network: c.allowPrivateNetwork,
-    id_jag: !!c.idJag, id_jag_resource: c.idJagResource ?? null, has_global_logout_secret: c.hasGlobalLogoutSecret, source: c.source, managed_by: c.managedBy,
+    id_jag: !!c.idJag, id_jag_resource: c.idJagResource ?? null, enabled: c.enabled, has_global_logout_secret: c.hasGlobalLogoutSecret, source: c.source, managed_by: c.managedBy,
     created_at: c.createdAt.toISOString(), updated_at: c.updatedAt.toISOString(),
     // The service's own version (admin/connections.ts), so If-Match compares what its update compares.
     version: ConnectionAdmin.version(c),
@@ -158,8 +160,8 @@ export const connectionOperations: Operation[] = [
   operation(
     { id: 'addConnection', method: 'post', path: '/connections', tag: 'Connections', summary: 'Add a connection (the login page offers "Continue with <name>")', scope: 'admin:write', status: 201, body: ConnectionInput, response: Connection },
     async ({ body, actor, services }) => {
-      const { id, kind, client_secret, ...rest } = body;
-      return shown(await refusalsNamed(() => services.connections.add(actor, specOf(id ?? kind, kind, rest, client_secret))));
+      const { id, kind, client_secret, enabled, ...rest } = body;
+      return shown(await refusalsNamed(() => services.connections.add(actor, specOf(id ?? kind, kind, rest, client_secret), { enabled })));
     },
   ),
   operation(
@@ -208,6 +210,18 @@ export const connectionOperations: Operation[] = [
         },
       };
     },
+  ),
+  operation(
+    {
+      id: 'enableConnection', method: 'post', path: '/connections/{id}/enable', tag: 'Connections',
+      summary: 'Put a disabled connection back on the sign-in page once its test passes (a failure is 409 naming it, field `enabled`; `anyway=true` enables it untested)', scope: 'admin:write', status: 200,
+      params: ConnectionId, query: z.object({ anyway: z.enum(['true', 'false']).optional().meta({ description: 'true: enable without testing (the console\'s "enable anyway").' }) }), response: Connection,
+    },
+    async ({ params, query, actor, services }) => ({ body: connectionJson(await services.connections.setEnabled(actor, params.id, true, query.anyway === 'true' ? 'skipped' : 'required')) }),
+  ),
+  operation(
+    { id: 'disableConnection', method: 'post', path: '/connections/{id}/disable', tag: 'Connections', summary: 'Take a connection off the sign-in page (its settings, linked identities and kept tokens stay)', scope: 'admin:write', status: 200, params: ConnectionId, response: Connection },
+    async ({ params, actor, services }) => ({ body: connectionJson(await services.connections.setEnabled(actor, params.id, false)) }),
   ),
   operation(
     {

@@ -69,7 +69,7 @@ describe('the connections list and the add form', () => {
     expect(page.html).toContain('<h1>Connections</h1>');
     expect(page.html).toMatch(/aria-current="page">Connections</);
     expect(page.html).toContain('href="/console/connections/new">Add connection</a>');
-    expect(page.html).toMatch(/<td><a href="\/console\/connections\/local">local<\/a><\/td>\s*<td>local<\/td>\s*<td>Email and password<\/td>\s*<td class="wrap"><\/td>\s*<td>environment \(UPSTREAM_\*\)<\/td>/);
+    expect(page.html).toMatch(/<td><a href="\/console\/connections\/local">local<\/a><\/td>\s*<td>local<\/td>\s*<td>Email and password<\/td>\s*<td><span class="status-active">enabled<\/span><\/td>\s*<td class="wrap"><\/td>\s*<td>environment \(UPSTREAM_\*\)<\/td>/);
     expect(page.html).toContain(`${gh.issuer}/upstream/callback`);
   });
 
@@ -189,7 +189,7 @@ describe('testing a connection', () => {
   });
 
   it('reports a dead issuer as a failure in plain words (no 5xx), audited', async () => {
-    expect((await add({ kind: 'oidc', id: 'dead', name: 'Dead IdP', issuer: deadIssuer, clientId: 'x', allowPrivateNetwork: 'on' })).status).toBe(303);
+    expect((await add({ kind: 'oidc', id: 'dead', name: 'Dead IdP', issuer: deadIssuer, clientId: 'x', allowPrivateNetwork: 'on', decision: 'disabled' })).status).toBe(303);
     const res = await admin.submit('/connections/dead/test', '/connections/dead', {});
     expect(res.status).toBe(200);
     const html = decode(await res.text());
@@ -215,8 +215,8 @@ describe('testing a connection', () => {
     await new Promise<void>((resolve) => banner.listen(0, '127.0.0.1', resolve));
     try {
       const open = `http://127.0.0.1:${(banner.address() as { port: number }).port}`;
-      expect((await add({ kind: 'oidc', id: 'open-port', name: 'Open port', issuer: open, clientId: 'x', allowPrivateNetwork: 'on' })).status).toBe(303);
-      expect((await add({ kind: 'oidc', id: 'closed-port', name: 'Closed port', issuer: deadIssuer, clientId: 'x', allowPrivateNetwork: 'on' })).status).toBe(303);
+      expect((await add({ kind: 'oidc', id: 'open-port', name: 'Open port', issuer: open, clientId: 'x', allowPrivateNetwork: 'on', decision: 'disabled' })).status).toBe(303);
+      expect((await add({ kind: 'oidc', id: 'closed-port', name: 'Closed port', issuer: deadIssuer, clientId: 'x', allowPrivateNetwork: 'on', decision: 'disabled' })).status).toBe(303);
       const answer = async (id: string) => {
         const html = decode(await (await admin.submit(`/connections/${id}/test`, `/connections/${id}`, {})).text());
         const reason = String((await lastEvent('connection.tested'))!.reason);
@@ -243,7 +243,7 @@ describe('testing a connection', () => {
     await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
     try {
       const issuer = `http://127.0.0.1:${(listener.address() as { port: number }).port}`;
-      expect((await add({ kind: 'oidc', id: 'loopback', name: 'Loopback', issuer, clientId: 'x' })).status).toBe(303);
+      expect((await add({ kind: 'oidc', id: 'loopback', name: 'Loopback', issuer, clientId: 'x', decision: 'disabled' })).status).toBe(303);
       expect((await gh.services.connections.find('loopback'))!.allowPrivateNetwork).toBe(false);
       const html = decode(await (await admin.submit('/connections/loopback/test', '/connections/loopback', {})).text());
       expect(html).toContain(TEST_REFUSED);
@@ -312,7 +312,7 @@ describe('editing a connection', () => {
   });
 
   it('shows HTML in a display name escaped (list, detail, login page)', async () => {
-    expect((await add({ kind: 'oidc', id: 'evil', name: EVIL, issuer: idp.issuer, clientId: 'x' })).status).toBe(303);
+    expect((await add({ kind: 'oidc', id: 'evil', name: EVIL, issuer: idp.issuer, clientId: 'x', decision: 'enable_anyway' })).status).toBe(303);
     for (const html of [(await admin.page('/connections')).html, (await admin.page('/connections/evil')).html, (await admin.page('/connections/evil/remove')).html, (await loginPage()).html]) {
       expect(html).not.toContain('<script>alert(1)');
       expect(html).not.toContain('<img src=x');

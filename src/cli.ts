@@ -294,9 +294,9 @@ user
   });
 
 const grant = program.command('grant').description('what people consented to, per client (over the admin API when a server is running)');
-type GrantJson = { grant_id: string; account_id: string; client_id: string; resources: Record<string, string[]>; openid_scope: string | null; granted_at: string };
+type GrantJson = { grant_id: string; account_id: string; client_id: string; resources: Record<string, string[]>; openid_scope: string | null; granted_at: string; expires_at: string | null };
 const grantLine = (g: GrantJson) =>
-  `${g.grant_id}  ${g.client_id}  ${g.account_id}  ${[...Object.entries(g.resources).map(([uri, scopes]) => `${uri} [${scopes.join(' ')}]`), ...(g.openid_scope ? [g.openid_scope] : [])].join(', ')}  granted ${g.granted_at}`;
+  `${g.grant_id}  ${g.client_id}  ${g.account_id}  ${[...Object.entries(g.resources).map(([uri, scopes]) => `${uri} [${scopes.join(' ')}]`), ...(g.openid_scope ? [g.openid_scope] : [])].join(', ')}  granted ${g.granted_at}  ${g.expires_at ? `refresh token expires ${g.expires_at}` : 'no live refresh token'}`;
 pagingFlags(
   grant
     .command('list')

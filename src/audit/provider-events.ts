@@ -1,5 +1,5 @@
 // Turns oidc-provider's events into audit events: tokens issued and refreshed, refusals with their reason,
-// grants revoked (code replay, refresh token reuse), registrations.
+// grants revoked (code replay), refresh-token reuse, registrations.
 //
 // oidc-provider emits its events synchronously and does not wait for listeners, so a bare `void audit.record(…)`
 // let the response (a refusal, a token) reach the client before its audit row was written: on real PostgreSQL the
@@ -24,6 +24,22 @@ function reason(err: unknown): string {
   return [e.error, e.error_description ?? e.message].filter(Boolean).join(': ');
 }
 
+/** The audit type of a refresh token presented again after its rotation (docs/SECURITY.md, refresh-token reuse). */
+export const REFRESH_REUSED = 'token.refresh.reused';
+const REUSED_DETAIL = 'refresh token already used';
+
+/**
+ * Whether this token request presented a refresh token that was already spent: oidc-provider then revokes the grant
+ * with every token issued under it (OAuth 2.1 §4.3.1) and refuses with invalid_grant. The spent token is the request's
+ * RefreshToken entity, marked consumed; two concurrent refreshes of one unspent token, where the loser is refused
+ * with the same words (oauth/refresh-rotation.ts), are not reuse and revoke nothing.
+ */
+function refreshReuse(ctx: KoaContextWithOIDC | undefined): { grantId?: string; accountId?: string } | undefined {
+  if (ctx?.oidc?.route !== 'token' || ctx.oidc.params?.grant_type !== 'refresh_token') return undefined;
+  const token = ctx.oidc.entities?.RefreshToken as { consumed?: unknown; grantId?: string; accountId?: string } | undefined;
+  return token?.consumed ? token : undefined;
+}
+
 export function auditProviderEvents(provider: Provider, audit: AuditLog): void {
   provider.use(awaitResponseWrites);
   // AuditLog.record never rejects: a failed write is logged, not thrown.
@@ -35,12 +51,27 @@ export function auditProviderEvents(provider: Provider, audit: AuditLog): void {
     record(ctx, { type, outcome: 'success', actor: ctx.oidc.account?.accountId, details: { grant_type: grantType }, ...meta(ctx) });
   });
   provider.on('grant.error', (ctx: KoaContextWithOIDC, err: unknown) => {
+    const reused = (err as { error_detail?: unknown }).error_detail === REUSED_DETAIL ? refreshReuse(ctx) : undefined;
+    if (reused) {
+      // One row for the refused request, its own type, so reuse (a stolen token, or a client that lost a rotation)
+      // is not read as a plain revocation; it stands for the grant.revoked row oidc-provider's revoke also emits.
+      record(ctx, {
+        type: REFRESH_REUSED,
+        outcome: 'failure',
+        actor: reused.accountId,
+        reason: 'invalid_grant: refresh token reused — grant revoked',
+        details: { grant_type: 'refresh_token', grant_id: reused.grantId },
+        ...meta(ctx),
+      });
+      return;
+    }
     record(ctx, { type: 'token.refused', outcome: 'failure', reason: reason(err), details: { grant_type: String(ctx.oidc?.params?.grant_type ?? '') }, ...meta(ctx) });
   });
   provider.on('authorization.error', (ctx: KoaContextWithOIDC, err: unknown) => {
     record(ctx, { type: 'authorization.refused', outcome: 'failure', reason: reason(err), ...meta(ctx) });
   });
   provider.on('grant.revoked', (ctx: KoaContextWithOIDC, grantId: string) => {
+    if (refreshReuse(ctx)) return; // audited as token.refresh.reused by grant.error, which always follows
     record(ctx, { type: 'grant.revoked', outcome: 'success', reason: `revoked during ${ctx.oidc?.route ?? 'request'}`, details: { grant_id: grantId }, ...meta(ctx) });
   });
   provider.on('revocation.error', (ctx: KoaContextWithOIDC, err: unknown) => {

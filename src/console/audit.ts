@@ -5,7 +5,7 @@ import { consoleRouter } from './router.js';
 import { Readable } from 'node:stream';
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import { auditPage, AuditFilterError, FILTER_FIELDS, parseAuditQuery, type AuditQuery, type AuditRow, type FilterField } from '../audit/queries.js';
+import { auditPage, auditTypes, AuditFilterError, FILTER_FIELDS, parseAuditQuery, type AuditQuery, type AuditRow, type FilterField } from '../audit/queries.js';
 import type { ConsoleDeps } from './deps.js';
 import { inLane } from '../admin/serialized.js';
 import { personActor } from '../admin/actor.js';
@@ -34,6 +34,32 @@ export function csvCell(value: unknown): string {
 
 const csvLine = (cells: unknown[]) => `${cells.map(csvCell).join(',')}\r\n`;
 
+// What a few events mean, in words, beside their type (the type stays the thing to filter by).
+const IN_WORDS: Record<string, string> = {
+  'token.refresh.reused': 'refresh token reused — grant revoked',
+  'token.issued': 'tokens issued',
+  'token.refreshed': 'tokens refreshed',
+  'token.refused': 'token request refused',
+  'token.revoked': 'token revoked by its client',
+  'grant.revoked': 'grant revoked',
+  'authorization.refused': 'authorization refused',
+  'console.refused': 'console request refused',
+};
+
+/**
+ * The type filter's list: the types the log holds (audit/queries.ts auditTypes, bounded), and for each family of
+ * two or more (client.created, client.updated…) its prefix (client.*), which the filter also takes.
+ */
+function typeChoices(types: string[]): Array<{ value: string; label: string }> {
+  const families = new Map<string, number>();
+  for (const t of types) {
+    const dot = t.indexOf('.');
+    if (dot > 0) families.set(t.slice(0, dot), (families.get(t.slice(0, dot)) ?? 0) + 1);
+  }
+  const prefixes = [...families].filter(([, n]) => n > 1).map(([f]) => ({ value: `${f}.*`, label: `every ${f}.… event` }));
+  return [...prefixes, ...types.map((t) => ({ value: t, label: IN_WORDS[t] ?? '' }))].sort((a, b) => a.value.localeCompare(b.value));
+}
+
 /** The query string of a filter (only the fields given), with an optional page position. */
 function queryString(values: Record<FilterField, string>, extra: Record<string, string | number> = {}): string {
   const q = new URLSearchParams();
@@ -49,26 +75,36 @@ export function auditPages(deps: ConsoleDeps): Router {
   const auditLog = inLane(new AuditAdmin({ db, audit: deps.audit }), deps);
 
   /** The page's filter, or undefined once the 400 page naming the bad values has been rendered. */
-  const parsed = (ctx: Context): AuditQuery | undefined => {
+  const parsed = async (ctx: Context): Promise<AuditQuery | undefined> => {
     try {
       return parseAuditQuery(ctx.query);
     } catch (err) {
       if (!(err instanceof AuditFilterError)) throw err;
-      pages.render(ctx, 'audit', 'audit', { title: 'Audit log', values: err.values, problems: err.problems, events: [], links: {} }, 400);
+      pages.render(ctx, 'audit', 'audit', { title: 'Audit log', values: err.values, problems: err.problems, events: [], links: {}, types: typeChoices(await auditTypes(db)) }, 400);
       return undefined;
     }
   };
 
   router.get('/console/audit', async (ctx) => {
-    const query = parsed(ctx);
+    const query = await parsed(ctx);
     if (!query) return;
-    const { events, older, newer } = await auditPage(db, query);
+    const [{ events, older, newer }, types] = await Promise.all([auditPage(db, query), auditTypes(db)]);
     const filterQuery = queryString(query.values);
     pages.render(ctx, 'audit', 'audit', {
       title: 'Audit log',
       values: query.values,
       problems: {},
-      events: events.map((e) => ({ ...e, at: e.at.toISOString().slice(0, 19).replace('T', ' '), details: e.details ? JSON.stringify(e.details) : '' })),
+      types: typeChoices(types),
+      // The person by email when the actor is an account id (token events), the id kept for a hover; the details
+      // indented, so the page can wrap them between keys and values rather than inside a word.
+      events: events.map((e) => ({
+        ...e,
+        at: e.at.toISOString().slice(0, 19).replace('T', ' '),
+        person: e.actorEmail ?? e.actor ?? '',
+        actorId: e.actorEmail ? e.actor : undefined,
+        inWords: IN_WORDS[e.type],
+        details: e.details ? JSON.stringify(e.details, null, 2) : '',
+      })),
       links: {
         newer: newer ? pages.url(`/audit${queryString(query.values, { after: newer })}`) : undefined,
         older: older ? pages.url(`/audit${queryString(query.values, { before: older })}`) : undefined,
@@ -81,7 +117,7 @@ export function auditPages(deps: ConsoleDeps): Router {
 
   for (const format of ['jsonl', 'csv'] as const) {
     router.get(`/console/audit/export.${format}`, async (ctx) => {
-      const query = parsed(ctx);
+      const query = await parsed(ctx);
       if (!query) return;
       // The service layer exports and audits it (`audit.exported`, the admin as actor), as for the admin API.
       const { rows } = await auditLog.export(personActor(consoleState(ctx).account, requestOrigin(ctx)), query.values, { format });

@@ -56,8 +56,14 @@ export function policyPages(deps: ConsoleDeps): Router {
   const admin = inLane(new PolicyAdmin(deps), deps);
   const actorOf = (ctx: Context) => personActor(consoleState(ctx).account, requestOrigin(ctx));
 
-  /** The page; after a refused change, that setting shows the submitted text and the problem next to its field. */
+  /**
+   * The page; after a refused change, that setting shows the submitted text and the problem next to its field. Each
+   * form posts to its setting's anchor (#setting-NAME), which the refusal's page and the redirect after a save both
+   * land on (a 303 keeps the fragment), so the problem or the notice is where the admin is looking, not at the top
+   * of a long page (the notice is then shown beside the setting, `?saved=NAME`).
+   */
   async function show(ctx: Context, refused?: { name: PolicySettingName; raw: string; problem: string }, status = 400): Promise<void> {
+    const savedName = typeof ctx.query.saved === 'string' && isPolicySetting(ctx.query.saved) ? ctx.query.saved : undefined;
     const entries = await admin.entries();
     const settings = entries.map((e: PolicyEntry) => ({
       name: e.name,
@@ -72,12 +78,13 @@ export function policyPages(deps: ConsoleDeps): Router {
       problem: refused?.name === e.name ? refused.problem : undefined,
       managedBy: e.managedBy,
       version: admin.version(e),
+      saved: !refused && savedName === e.name,
     }));
     pages.render(
       ctx,
       'policy',
       'policy',
-      { title: 'Policy', settings, modes: REGISTRATION_MODES, adminEmails: deps.config.ADMIN_EMAILS.join(', '), adminGroups: deps.config.ADMIN_GROUPS.join(', ') },
+      { title: 'Policy', settings, noticeInline: !refused && !!savedName, modes: REGISTRATION_MODES, adminEmails: deps.config.ADMIN_EMAILS.join(', '), adminGroups: deps.config.ADMIN_GROUPS.join(', ') },
       refused ? status : 200,
     );
   }
@@ -90,6 +97,8 @@ export function policyPages(deps: ConsoleDeps): Router {
 
   router.get('/console/policy', (ctx) => show(ctx));
 
+  const savedAt = (name: PolicySettingName) => `/policy?saved=${name}#setting-${name}`;
+
   // The version the page was read at (a hidden field): a change made meanwhile is not silently overwritten.
   const versionOf = (ctx: Context) => consoleState(ctx).form.version || undefined;
 
@@ -98,7 +107,7 @@ export function policyPages(deps: ConsoleDeps): Router {
     const raw = consoleState(ctx).form.value ?? '';
     try {
       const saved = await admin.set(actorOf(ctx), name, raw, versionOf(ctx));
-      pages.redirect(ctx, '/policy', `${name} is now ${shown(name, saved.effective)} (every instance within a few seconds).`);
+      pages.redirect(ctx, savedAt(name), `${name} is now ${shown(name, saved.effective)} (every instance within a few seconds).`);
     } catch (err) {
       if (!(err instanceof AdminError)) throw err;
       await show(ctx, { name, raw, problem: err.message }, err.status);
@@ -109,7 +118,7 @@ export function policyPages(deps: ConsoleDeps): Router {
     const name = settingOf(ctx);
     try {
       const saved = await admin.reset(actorOf(ctx), name, versionOf(ctx));
-      pages.redirect(ctx, '/policy', `${name} now follows the environment: ${shown(name, saved.environment)}.`);
+      pages.redirect(ctx, savedAt(name), `${name} now follows the environment: ${shown(name, saved.environment)}.`);
     } catch (err) {
       if (!(err instanceof AdminError)) throw err;
       await show(ctx, { name, raw: asInput((await admin.entry(name)).effective), problem: err.message }, err.status);

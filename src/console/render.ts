@@ -34,7 +34,8 @@ export class ConsolePages {
     return `${this.base}/console${path}`;
   }
 
-  render(ctx: Context, section: Section, view: string, data: Record<string, unknown> & { title: string }, status = 200): void {
+  /** Renders a console page; `section` is the nav entry marked current (none for a page of no section, a 404). */
+  render(ctx: Context, section: Section | undefined, view: string, data: Record<string, unknown> & { title: string }, status = 200): void {
     const { session, account } = consoleState(ctx);
     const cookieOptions = { path: this.url(), httpOnly: true, sameSite: 'strict' as const, secure: this.secure, signed: true, overwrite: true };
     const notice = ctx.cookies.get(NOTICE_COOKIE, { signed: true });

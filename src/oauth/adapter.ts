@@ -288,6 +288,11 @@ export interface GrantSummary {
   /** The OpenID Connect scopes granted without a resource (openid, profile…), if any. */
   openidScope: string | null;
   grantedAt: Date;
+  /**
+   * When the access it gives ends unless the client refreshes: the expiry of its live refresh token (each rotation
+   * moves it, never past REFRESH_TOKEN_ABSOLUTE_TTL from the sign-in; policies/hooks/refresh-lifetime.ts). Not the
+   * Grant row's own expiry, a year that only bounds the remembered consent. null when it holds no live refresh token.
+   */
   expiresAt: Date | null;
 }
 
@@ -316,6 +321,7 @@ async function liveGrantsWhere(db: Db, field: PayloadField, value: string): Prom
     .select('id', 'payload', 'created_at', 'expires_at')
     .orderBy('created_at', 'desc')
     .limit(1000)) as Array<{ id: string; payload: string; created_at: Date | string; expires_at: Date | string | null }>;
+  const refreshEnds = await refreshExpiries(db, rows.map((r) => r.id));
   return rows.map((r) => {
     const p = JSON.parse(r.payload) as GrantPayload;
     return {
@@ -330,9 +336,29 @@ async function liveGrantsWhere(db: Db, field: PayloadField, value: string): Prom
       ),
       openidScope: p.openid?.scope ?? null,
       grantedAt: p.iat ? new Date(p.iat * 1000) : new Date(r.created_at),
-      expiresAt: r.expires_at ? new Date(r.expires_at) : null,
+      expiresAt: refreshEnds.get(r.id) ?? null,
     };
   });
+}
+
+/**
+ * The latest expiry of each grant's live (unspent, unexpired) refresh tokens, in one statement per 500 grants on the
+ * grant_id index; a grant with none is absent.
+ */
+async function refreshExpiries(db: Db, grantIds: string[]): Promise<Map<string, Date>> {
+  const ends = new Map<string, Date>();
+  for (let i = 0; i < grantIds.length; i += 500) {
+    const rows = (await db('oidc_payloads')
+      .where({ model: 'RefreshToken' })
+      .whereIn('grant_id', grantIds.slice(i, i + 500))
+      .whereNull('consumed_at')
+      .where('expires_at', '>', new Date())
+      .groupBy('grant_id')
+      .select('grant_id')
+      .max('expires_at as expires_at')) as Array<{ grant_id: string; expires_at: Date | string }>;
+    for (const r of rows) ends.set(r.grant_id, new Date(r.expires_at));
+  }
+  return ends;
 }
 
 /** The live grants of one account, newest first. */

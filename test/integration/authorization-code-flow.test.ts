@@ -81,7 +81,7 @@ describe('authorization code + PKCE flow for an MCP client', () => {
     expect(afterReuse.body.error).toBe('invalid_grant');
 
     const events = (await gh.services.audit.recent({ limit: 50 })).map((e) => `${e.type}:${e.outcome}`);
-    expect(events).toEqual(expect.arrayContaining(['login:success', 'consent:success', 'token.issued:success', 'token.refreshed:success', 'token.refused:failure', 'grant.revoked:success']));
+    expect(events).toEqual(expect.arrayContaining(['login:success', 'consent:success', 'token.issued:success', 'token.refreshed:success', 'token.refused:failure', 'token.refresh.reused:failure']));
   });
 
   it('remembers consent per person and client, and asks again for a new scope', async () => {

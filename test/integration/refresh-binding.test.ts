@@ -7,6 +7,7 @@ import { tokenRequest } from '../helpers/browser-flow.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { consentedCode, redeemCode } from '../helpers/grants.js';
 import { OTHER_RESOURCE, startTestServer, TEST_RESOURCE, type TestServer } from '../helpers/server.js';
+import { grantsOfAccount } from '../../src/oauth/adapter.js';
 
 const REDIRECT = 'http://127.0.0.1:45125/cb';
 let db: TestDatabase;
@@ -87,5 +88,61 @@ describe('refresh tokens keep what was granted', () => {
     const json = (await res.json()) as Record<string, unknown>;
     expect(res.status).toBe(200);
     expect(decodeJwt(json.access_token as string).aud).toBe(TEST_RESOURCE);
+  });
+});
+
+describe('refresh-token reuse and a grant\'s expiry', () => {
+  const rowsOf = (clientId: string) => gh.services.handle.db('audit_events').where({ client_id: clientId }).orderBy('id') as Promise<Array<{ type: string; outcome: string; actor: string | null; reason: string | null; details: Record<string, unknown> | string | null }>>;
+  const detailsOf = (r: { details: Record<string, unknown> | string | null }) => (typeof r.details === 'string' ? (JSON.parse(r.details) as Record<string, unknown>) : (r.details ?? {}));
+
+  it('a refresh token redeemed twice: invalid_grant, the grant revoked, audited as token.refresh.reused (not a plain revocation)', async () => {
+    const g = await consentedCode(gh, REDIRECT);
+    const first = (await redeemCode(gh, g)).refresh_token;
+    const rotated = await tokenRequest(gh.issuer, { grant_type: 'refresh_token', refresh_token: first, client_id: g.clientId });
+    expect(rotated.status).toBe(200);
+    const [grant] = await grantsOfAccount(gh.services.handle.db, g.accountId);
+    expect(grant).toBeDefined();
+
+    expectNoToken(await tokenRequest(gh.issuer, { grant_type: 'refresh_token', refresh_token: first, client_id: g.clientId }), 'invalid_grant');
+    // The grant is gone with every token under it: the rotated token no longer refreshes.
+    expectNoToken(await tokenRequest(gh.issuer, { grant_type: 'refresh_token', refresh_token: rotated.body.refresh_token as string, client_id: g.clientId }), 'invalid_grant');
+    expect(await grantsOfAccount(gh.services.handle.db, g.accountId)).toEqual([]);
+    expect(await gh.services.handle.db('oidc_payloads').where({ model: 'Grant', id: grant!.grantId })).toEqual([]);
+
+    const rows = await rowsOf(g.clientId);
+    const reused = rows.filter((r) => r.type === 'token.refresh.reused');
+    expect(reused).toHaveLength(1);
+    expect(reused[0]).toMatchObject({ outcome: 'failure', actor: g.accountId, reason: 'invalid_grant: refresh token reused — grant revoked' });
+    expect(detailsOf(reused[0]!)).toMatchObject({ grant_type: 'refresh_token', grant_id: grant!.grantId });
+    // Not also a plain revocation, nor a second refusal row for the same request: the one after it is the rotated
+    // token's refusal, whose grant was gone.
+    expect(rows.filter((r) => r.type === 'grant.revoked')).toEqual([]);
+    expect(rows.filter((r) => r.type === 'token.refused')).toHaveLength(1);
+  });
+
+  it('a grant\'s expiry is its live refresh token\'s, not the grant\'s one-year lifetime; each rotation moves it', async () => {
+    const c = await consentedCode(gh, REDIRECT);
+    const g = { clientId: c.clientId, refreshToken: (await redeemCode(gh, c)).refresh_token };
+    const owner = c.accountId;
+    const liveRefresh = async () =>
+      (await gh.services.handle.db('oidc_payloads').where({ model: 'RefreshToken' }).whereNull('consumed_at').whereRaw(`payload::jsonb ->> 'clientId' = ?`, [g.clientId]).first()) as { expires_at: Date | string; grant_id: string };
+    const grantRow = (await gh.services.handle.db('oidc_payloads').where({ model: 'Grant', id: (await liveRefresh()).grant_id }).first()) as { expires_at: Date | string };
+
+    const [before] = await grantsOfAccount(gh.services.handle.db, owner);
+    expect(before!.expiresAt?.getTime()).toBe(new Date((await liveRefresh()).expires_at).getTime());
+    // REFRESH_TOKEN_TTL (30 days by default), well before the Grant row's year.
+    expect(before!.expiresAt!.getTime()).toBeLessThan(new Date(grantRow.expires_at).getTime() - 300 * 86_400_000);
+
+    // A token that ends sooner (as one whose chain nears REFRESH_TOKEN_ABSOLUTE_TTL does) is what the grant shows.
+    const soon = new Date(Date.now() + 3_600_000);
+    await gh.services.handle.db('oidc_payloads').where({ model: 'RefreshToken' }).whereRaw(`payload::jsonb ->> 'clientId' = ?`, [g.clientId]).update({ expires_at: soon });
+    expect((await grantsOfAccount(gh.services.handle.db, owner))[0]!.expiresAt?.getTime()).toBe(soon.getTime());
+
+    // Refreshing issues a new token with a new expiry; the spent one no longer counts.
+    const ok = await tokenRequest(gh.issuer, { grant_type: 'refresh_token', refresh_token: g.refreshToken, client_id: g.clientId });
+    expect(ok.status).toBe(200);
+    const [after] = await grantsOfAccount(gh.services.handle.db, owner);
+    expect(after!.expiresAt?.getTime()).toBe(new Date((await liveRefresh()).expires_at).getTime());
+    expect(after!.expiresAt!.getTime()).toBeGreaterThan(soon.getTime());
   });
 });

@@ -15,7 +15,10 @@ export const Grant = z
     resources: z.record(z.string(), z.array(z.string())).meta({ description: 'MCP server URI → the scopes granted for it.' }),
     openid_scope: z.string().nullable().meta({ description: 'The OpenID Connect scopes granted without a resource, if any.' }),
     granted_at: z.string(),
-    expires_at: z.string().nullable(),
+    expires_at: z.string().nullable().meta({
+      description:
+        'When the access it gives ends unless the client refreshes: the expiry of its live refresh token (each refresh moves it, never past REFRESH_TOKEN_ABSOLUTE_TTL from the sign-in). null when it holds no live refresh token.',
+    }),
   })
   .meta({ id: 'Grant' });
 

@@ -74,7 +74,11 @@ export async function migrateLatest(db: Knex): Promise<string[]> {
   return applied;
 }
 
+/**
+ * The migrations this code knows that the database has not applied. A database ahead of this code (a newer version's
+ * migration applied during a rolling upgrade) is not an error here: the older instances stay ready until replaced.
+ */
 export async function pendingMigrations(db: Knex): Promise<string[]> {
-  const [, pending] = (await db.migrate.list(migrationConfig)) as [unknown, Array<{ file?: string } | [string, Migration]>];
+  const [, pending] = (await db.migrate.list({ ...migrationConfig, disableMigrationsListValidation: true })) as [unknown, Array<{ file?: string } | [string, Migration]>];
   return pending.map((p) => (Array.isArray(p) ? p[0] : String(p.file)));
 }

@@ -117,3 +117,18 @@ describe('signing key rotation', () => {
     expect(kids).toContain(set.signingKey('ES256', Date.now() + 3601_000)!.kid);
   });
 });
+
+describe('a rolling upgrade', () => {
+  it('an instance stays ready when the database already has a newer version’s migration', async () => {
+    const server = gh ?? (await restart());
+    const knex = server.services.handle.db;
+    await knex('knex_migrations').insert({ name: '29991231_999_from_a_newer_version', batch: 999, migration_time: new Date() });
+    try {
+      const res = await fetch(`${server.issuer}/readyz`);
+      expect(await res.json()).toEqual({ status: 'ready' });
+      expect(res.status).toBe(200);
+    } finally {
+      await knex('knex_migrations').where({ name: '29991231_999_from_a_newer_version' }).delete();
+    }
+  });
+});

@@ -1,6 +1,6 @@
-// Waiting for PostgreSQL at start (docs/ARCHITECTURE.md, "Start-up"): compose and Kubernetes start Gatehouse and its
-// database in no particular order, so a start retries the first connection for DB_CONNECT_RETRY_SECONDS with backoff
-// before it gives up. Whatever fails, the operator reads one line naming DATABASE_URL by host, port and database
+// Waiting for PostgreSQL at start (README, "Configuration": DB_CONNECT_RETRY_SECONDS): compose and Kubernetes start
+// Gatehouse and its database in no particular order, so a start retries the first connection with backoff before it
+// gives up. Whatever fails, the operator reads one line naming DATABASE_URL by host, port and database
 // (never the password, never the whole URL) and the cause, with no stack trace.
 import pg from 'pg';
 

@@ -298,6 +298,9 @@ describe('the CLI beside the server: the same operations, the same answers', () 
     expect(viaApi.items).toHaveLength(1);
     const listed = await runCli(['grant', 'list', '--person', 'bob@example.com', '--json'], db.env);
     expect(oneJson(listed.stdout)).toEqual(viaApi);
+    // The text line says what the API's expires_at does: this consent's code was never redeemed, so no refresh token.
+    expect(viaApi.items[0].expires_at).toBeNull();
+    expect((await runCli(['grant', 'list', '--person', 'bob@example.com'], db.env)).stdout).toContain('granted ' + viaApi.items[0].granted_at + '  no live refresh token');
     const ofClient = await runCli(['grant', 'list', '--client', viaApi.items[0].client_id, '--limit', '1', '--json'], db.env);
     expect(oneJson(ofClient.stdout).items).toHaveLength(1);
     const revoked = await runCli(['grant', 'revoke', viaApi.items[0].grant_id, '--json'], db.env);

@@ -70,9 +70,14 @@ describe('a full flow is counted: requests by route, tokens by grant type, regis
     expect(tokens.status).toBe(200);
     const refreshed = await tokenRequest(gh.issuer, { grant_type: 'refresh_token', refresh_token: tokens.body.refresh_token, client_id: client.client_id });
     expect(refreshed.status).toBe(200);
+    // The spent refresh token again: reuse, counted once, under its own audit type (not also as token.refused).
+    const reused = await tokenRequest(gh.issuer, { grant_type: 'refresh_token', refresh_token: tokens.body.refresh_token, client_id: client.client_id });
+    expect(reused.body.error).toBe('invalid_grant');
 
     const after = await scrape(gh.issuer);
     const delta = (name: string, labels: Record<string, string>) => value(after, name, labels) - value(before, name, labels);
+    expect(delta('gatehouse_refusals_total', { type: 'token.refresh.reused', reason: 'invalid_grant' })).toBe(1);
+    expect(delta('gatehouse_refusals_total', { type: 'token.refused' })).toBe(0);
 
     expect(delta('gatehouse_registrations_total', { kind: 'dcr' })).toBe(1);
     expect(delta('gatehouse_tokens_issued_total', { grant_type: 'authorization_code' })).toBe(1);

@@ -8,7 +8,7 @@ import { superviseWorkers } from './cluster/supervisor.js';
 import { loadConfiguration } from './configuration.js';
 import { ConfigError, type Config } from './config.js';
 import { DataDirLockedError } from './db/data-dir-lock.js';
-import { bootstrapFirstAdmin, openServices, startGatehouse } from './gatehouse.js';
+import { bootstrapFirstAdmin, openServices, seedDatabase, startGatehouse } from './gatehouse.js';
 import { createLogger, type Logger } from './log.js';
 import { readBootstrapAdmin, STDIN, type BootstrapAdmin } from './upstream/local/bootstrap-admin.js';
 
@@ -39,10 +39,15 @@ async function bootstrapAdmin(config: Config): Promise<BootstrapAdmin | undefine
   }
 }
 
-/** With WORKERS > 1 the primary creates the bootstrap administrator before it forks, so workers never race to. */
+/**
+ * With WORKERS > 1 the primary creates the bootstrap administrator before it forks, so workers never race to. Seeded
+ * first, as a single process is, so the connections it checks for a password sign-in are there (seeding is idempotent;
+ * the supervisor's own seeding then changes nothing).
+ */
 async function bootstrapBeforeWorkers(config: Config, log: Logger, admin: BootstrapAdmin): Promise<void> {
   const services = await openServices(config, { log });
   try {
+    await seedDatabase(services);
     await bootstrapFirstAdmin(services, admin);
   } finally {
     await services.handle.close();

@@ -33,7 +33,7 @@ export async function startFakePostgres(error: { code: string; message: string }
     socket.on('error', () => socket.destroy());
     let buffered = Buffer.alloc(0);
     socket.on('data', (chunk) => {
-      buffered = Buffer.concat([buffered, chunk]);
+      buffered = Buffer.concat([buffered, chunk as Buffer]);
       while (buffered.length >= 8 && buffered.length >= buffered.readInt32BE(0)) {
         const length = buffered.readInt32BE(0);
         const code = buffered.readInt32BE(4);

@@ -431,10 +431,11 @@ const auditFilters = (c: Command) =>
     .option('--client <client_id>', 'the exact client_id')
     .option('--resource <uri>', 'the exact resource URI')
     .option('--tool <name>', 'the exact tool name')
+    .option('--request <id>', 'the exact request id (X-Request-Id; the "Request id" of an error page)')
     .option('--from <when>', 'from this UTC date or date-time on')
     .option('--to <when>', 'up to the end of this UTC date or date-time');
-type AuditOpts = { type?: string; outcome?: string; actor?: string; client?: string; resource?: string; tool?: string; from?: string; to?: string; limit?: number; cursor?: string; json?: boolean };
-const auditQuery = (o: AuditOpts) => ({ type: o.type, outcome: o.outcome, actor: o.actor, client: o.client, resource: o.resource, tool: o.tool, from: o.from, to: o.to, limit: o.limit === undefined ? undefined : String(o.limit), cursor: o.cursor });
+type AuditOpts = { type?: string; outcome?: string; actor?: string; client?: string; resource?: string; tool?: string; request?: string; from?: string; to?: string; limit?: number; cursor?: string; json?: boolean };
+const auditQuery = (o: AuditOpts) => ({ type: o.type, outcome: o.outcome, actor: o.actor, client: o.client, resource: o.resource, tool: o.tool, request: o.request, from: o.from, to: o.to, limit: o.limit === undefined ? undefined : String(o.limit), cursor: o.cursor });
 
 auditFilters(audit.command('list').description('audit events matching a filter, newest first'))
   .option('--limit <n>', `at most this many (1 to ${MAX_LIMIT})`, positiveInt)

@@ -24,6 +24,7 @@ export function auditRecord(e: AuditRow) {
     user_agent: e.userAgent,
     reason: e.reason,
     details: e.details,
+    request_id: e.requestId,
   };
 }
 

@@ -20,6 +20,8 @@ export interface AuditFilter {
   resource?: string;
   /** The exact MCP tool name of a reported tool call (`details.tool`; docs/MCP-SERVER-REPORTING.md). */
   tool?: string;
+  /** The exact id of the request that wrote the event (X-Request-Id, an error page's "Request id"; src/request-id.ts). */
+  request?: string;
   /** From this instant on (inclusive). */
   from?: Date;
   /** Up to the end of the unit given (a day, a minute, a second): events before `toExclusive`. */
@@ -34,7 +36,7 @@ export interface AuditQuery {
   after?: number;
 }
 
-export const FILTER_FIELDS = ['type', 'outcome', 'actor', 'client', 'resource', 'tool', 'from', 'to'] as const;
+export const FILTER_FIELDS = ['type', 'outcome', 'actor', 'client', 'resource', 'tool', 'request', 'from', 'to'] as const;
 export type FilterField = (typeof FILTER_FIELDS)[number];
 
 export class AuditFilterError extends Error {
@@ -58,6 +60,7 @@ export interface AuditRow {
   userAgent: string | null;
   reason: string | null;
   details: Record<string, unknown> | null;
+  requestId: string | null;
   /** The email of the account the actor names, when the actor is an account id (a page's rows only). */
   actorEmail?: string | null;
 }
@@ -121,6 +124,10 @@ export function parseAuditQuery(query: Record<string, string | string[] | undefi
     if (values.tool.length <= TOOL_MAX && !CONTROL.test(values.tool) && values.tool.isWellFormed()) filter.tool = values.tool;
     else problems.tool = `Tool is an exact tool name: at most ${TOOL_MAX} characters, no control characters`;
   }
+  if (values.request && !problems.request) {
+    if (REQUEST_ID.test(values.request)) filter.request = values.request.toLowerCase();
+    else problems.request = 'Request id is the id an error page or the X-Request-Id header shows (a UUID)';
+  }
   if (values.from && !problems.from) {
     const from = parseWhen(values.from);
     if (from) filter.from = from.at;
@@ -145,6 +152,9 @@ export function parseAuditQuery(query: Record<string, string | string[] | undefi
   return { filter, values, ...position };
 }
 
+/** A request id as request-id.ts makes them (a UUID), in either letter case. */
+const REQUEST_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 const likeEscape = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
 
 function filtered(db: Db, filter: AuditFilter) {
@@ -163,6 +173,7 @@ function filtered(db: Db, filter: AuditFilter) {
   if (filter.client) q.where({ client_id: filter.client });
   if (filter.resource) q.where({ resource: filter.resource });
   if (filter.tool) q.whereRaw("details->>'tool' = ?", [filter.tool]);
+  if (filter.request) q.where({ request_id: filter.request });
   if (filter.from) q.where('at', '>=', filter.from);
   if (filter.toExclusive) q.where('at', '<', filter.toExclusive);
   return q;
@@ -180,6 +191,7 @@ interface DbRow {
   user_agent: string | null;
   reason: string | null;
   details: Record<string, unknown> | string | null;
+  request_id?: string | null;
   actor_email?: string | null;
 }
 
@@ -195,6 +207,7 @@ const toRow = (r: DbRow): AuditRow => ({
   userAgent: r.user_agent,
   reason: r.reason,
   details: typeof r.details === 'string' ? (JSON.parse(r.details) as Record<string, unknown>) : r.details,
+  requestId: r.request_id ?? null,
   ...(r.actor_email !== undefined ? { actorEmail: r.actor_email } : {}),
 });
 

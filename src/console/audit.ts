@@ -13,7 +13,7 @@ import { AuditAdmin, auditRecord } from '../admin/audit.js';
 import { requestOrigin } from '../audit/writer.js';
 import { consoleState } from './guard.js';
 
-const COLUMNS = ['id', 'at', 'type', 'outcome', 'actor', 'client_id', 'resource', 'ip', 'user_agent', 'reason', 'details'] as const;
+const COLUMNS = ['id', 'at', 'type', 'outcome', 'actor', 'client_id', 'resource', 'ip', 'user_agent', 'reason', 'details', 'request_id'] as const;
 
 // One shape for an exported event, the admin API's (admin/audit.ts).
 const record = (e: AuditRow): Record<(typeof COLUMNS)[number], unknown> => auditRecord(e);

@@ -20,6 +20,7 @@ const AuditEvent = z
     user_agent: z.string().nullable(),
     reason: z.string().nullable(),
     details: z.record(z.string(), z.unknown()).nullable(),
+    request_id: z.string().nullable().meta({ description: 'The request that wrote the event: its X-Request-Id, shown on any error page it answered with.' }),
   })
   .meta({ id: 'AuditEvent' });
 
@@ -30,6 +31,7 @@ const Filter = z.object({
   client: text(2048).optional().meta({ description: 'The exact client_id.' }),
   resource: text(2048).optional().meta({ description: 'The exact resource URI.' }),
   tool: text(256).optional().meta({ description: 'The exact tool name of a reported tool call.' }),
+  request: text(36).optional().meta({ description: 'The exact request id (X-Request-Id; the "Request id" of an error page).' }),
   from: text(30).optional().meta({ description: 'From this UTC date or date-time on (2026-01-31, 2026-01-31T10:00).' }),
   to: text(30).optional().meta({ description: 'Up to the end of this UTC date or date-time.' }),
 });

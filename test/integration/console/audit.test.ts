@@ -155,6 +155,29 @@ describe('the audit page filters', () => {
     expect((await admin.page('/audit/export.jsonl?outcome=x')).status).toBe(400);
   });
 
+  it('finds the rows one request wrote by the request id its answer and error page showed, in the page and the exports', async () => {
+    const refused = await fetch(`${gh.issuer}/authorize?client_id=no-such-client&response_type=code`, { headers: { accept: 'text/html' } });
+    const requestId = refused.headers.get('x-request-id')!;
+    expect(await refused.text()).toContain(requestId);
+    let page = await admin.page(`/audit?request=${requestId}`);
+    for (let i = 0; i < 40 && idsOn(page.html).length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 50)); // the audit row's group commit
+      page = await admin.page(`/audit?request=${requestId}`);
+    }
+    expect(page.status).toBe(200);
+    const [row] = (await gh.services.handle.db('audit_events').where({ request_id: requestId })) as Array<{ id: number | string; type: string }>;
+    expect(row?.type).toBe('authorization.refused');
+    expect(idsOn(page.html)).toEqual([Number(row!.id)]);
+    expect(page.html).toContain(`href="/console/audit?request=${requestId}"`);
+    // Upper case is the same id; anything that is not a request id is refused beside the field.
+    expect(idsOn((await admin.page(`/audit?request=${requestId.toUpperCase()}`)).html)).toEqual([Number(row!.id)]);
+    const bad = await admin.page('/audit?request=not-an-id');
+    expect(bad.status).toBe(400);
+    expect(bad.html).toMatch(/id="problem-request" role="alert">Request id is/);
+    const jsonl = await (await admin.get(`${gh.issuer}/console/audit/export.jsonl?request=${requestId}`)).text();
+    expect(JSON.parse(jsonl.trim())).toMatchObject({ id: Number(row!.id), request_id: requestId });
+  });
+
   it('escapes HTML in event text', async () => {
     const page = await admin.page('/audit?type=seedx.gamma&from=2025-01-01T08%3A00&to=2025-01-01T08%3A00');
     expect(idsOn(page.html)).toEqual(expected((s) => s.i === 8));
@@ -188,7 +211,7 @@ describe('exports', () => {
     expect(res.headers.get('content-disposition')).toMatch(/^attachment; filename="gatehouse-audit-\d{4}-\d{2}-\d{2}\.csv"$/);
     const rows = parseCsv(await res.text());
     const header = rows[0]!;
-    expect(header).toEqual(['id', 'at', 'type', 'outcome', 'actor', 'client_id', 'resource', 'ip', 'user_agent', 'reason', 'details']);
+    expect(header).toEqual(['id', 'at', 'type', 'outcome', 'actor', 'client_id', 'resource', 'ip', 'user_agent', 'reason', 'details', 'request_id']);
     const body = rows.slice(1).map((r) => Object.fromEntries(header.map((h, k) => [h, r[k]])));
     expect(body.map((r) => Number(r.id))).toEqual(expected((s) => s.i >= 7 && s.i <= 10));
     const byI = (i: number) => body.find((r) => Number(r.id) === seeds[i]!.id)!;

@@ -43,7 +43,7 @@ export function consoleGuard(deps: GuardDeps): Middleware {
     ctx.status = status;
     ctx.type = 'html';
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = deps.views.render('console/forbidden', { title, description, csrf, signedIn: !!csrf });
+    ctx.body = deps.views.page(ctx, 'console/forbidden', { title, description, csrf, signedIn: !!csrf });
   };
 
   return async (ctx, next) => {

@@ -43,7 +43,7 @@ export class ConsolePages {
     ctx.status = status;
     ctx.type = 'html';
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = this.views.render(`console/${view}`, {
+    ctx.body = this.views.page(ctx, `console/${view}`, {
       ...data,
       section,
       nav: NAV.map((n) => ({ ...n, href: this.url(n.path), current: n.id === section })),

@@ -179,6 +179,7 @@ describe('a 404 inside /console', () => {
       await admin.getByRole('heading', { name: 'Not found' }).waitFor();
       expect(await admin.getByRole('navigation', { name: 'Console sections' }).getByRole('link', { name: 'Audit log' }).count()).toBe(1);
       expect(await admin.locator('main').innerText()).toMatch(/no such page in the console/);
+      expect(await admin.locator('main').innerText()).toContain(`Request id: ${res?.headers()['x-request-id']}`);
       expect(await admin.getByRole('button', { name: 'Sign out' }).count()).toBe(1);
     }
   });

@@ -24,8 +24,9 @@ export interface Subject {
 export const CLIENTS: readonly Subject[] = [
   { id: 'sdk-v1', name: 'official TypeScript SDK v1 (`@modelcontextprotocol/sdk`)', evidence: /@modelcontextprotocol\/sdk\/client/, whenAbsent: 'not driven by any test' },
   { id: 'sdk-v2', name: 'official TypeScript SDK v2 (`@modelcontextprotocol/client`)', evidence: /@modelcontextprotocol\/client'/, whenAbsent: 'not driven by any test' },
-  { id: 'mcp-remote', name: 'mcp-remote (the program)', evidence: /mcp-remote/, whenAbsent: 'not driven: not installed; its registration is replayed below' },
-  { id: 'inspector-cli', name: 'MCP Inspector CLI (`@modelcontextprotocol/inspector --cli`)', evidence: /@modelcontextprotocol\/inspector/, whenAbsent: 'not driven: not installed' },
+  // The two programs are run from node_modules (spawned, as MCP hosts and people run them), not imported.
+  { id: 'mcp-remote', name: 'mcp-remote 0.15 (the program)', evidence: /node_modules\/mcp-remote\//, whenAbsent: 'not driven by any test; its registration is replayed below' },
+  { id: 'inspector-cli', name: 'MCP Inspector CLI v1 (`@modelcontextprotocol/inspector-cli`, what `inspector --cli` runs)', evidence: /node_modules\/@modelcontextprotocol\/inspector/, whenAbsent: 'not driven by any test' },
 ];
 
 /** Registration shapes: real clients' DCR bodies or metadata documents, replayed over real HTTP. */

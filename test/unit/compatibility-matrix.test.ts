@@ -37,6 +37,21 @@ describe('the compatibility markers in test/', () => {
     }
     expect(undeclared).toEqual([]);
   });
+
+  it('are declared by every test file that runs mcp-remote or the Inspector CLI from node_modules', () => {
+    const programs = CLIENTS.filter((c) => !c.id.startsWith('sdk-'));
+    expect(programs.map((c) => c.id)).toEqual(['mcp-remote', 'inspector-cli']);
+    const undeclared: string[] = [];
+    const walk = (dir: string): string[] =>
+      readdirSync(join(ROOT, dir), { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(`${dir}/${e.name}`) : e.name.endsWith('.test.ts') ? [`${dir}/${e.name}`] : []));
+    for (const file of walk('test')) {
+      const source = readFileSync(join(ROOT, file), 'utf8');
+      for (const program of programs) {
+        if (program.evidence.test(source) && !markers.some((m) => m.file === file && m.kind === 'client' && m.id === program.id)) undeclared.push(`${file}: runs ${program.id} without a "client=${program.id}" marker`);
+      }
+    }
+    expect(undeclared).toEqual([]);
+  });
 });
 
 describe('docs/COMPATIBILITY.md', () => {

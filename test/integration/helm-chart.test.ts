@@ -47,6 +47,7 @@ const ALL_OPTIONS = {
   imagePullSecrets: [{ name: 'regcred' }],
   secretKey: { secretName: 'gh-keys', key: 'secret-key' },
   databaseUrl: { secretName: 'gh-db', key: 'url' },
+  bootstrapAdmin: { email: 'ops@example.com', passwordSecret: { secretName: 'gh-admin', key: 'first-password' } },
   env: { UPSTREAM_PROVIDER: 'oidc', ADMIN_EMAILS: 'ops@example.com' },
   extraEnv: [{ name: 'UPSTREAM_CLIENT_SECRET', valueFrom: { secretKeyRef: { name: 'gh-upstream', key: 'client-secret' } } }],
   service: { type: 'ClusterIP', port: 8080, annotations: { 'example.com/team': 'identity' } },
@@ -171,6 +172,11 @@ describe('Helm chart deploy/helm/gatehouse', () => {
     expect(env.get('UPSTREAM_PROVIDER')).toEqual({ name: 'UPSTREAM_PROVIDER', value: 'oidc' });
     expect(env.get('ADMIN_EMAILS')).toEqual({ name: 'ADMIN_EMAILS', value: 'ops@example.com' });
     expect(env.get('UPSTREAM_CLIENT_SECRET')).toEqual(ALL_OPTIONS.extraEnv[0]);
+    // The first administrator: the email in the environment, the password only as a file from its Secret.
+    expect(env.get('BOOTSTRAP_ADMIN_EMAIL')).toEqual({ name: 'BOOTSTRAP_ADMIN_EMAIL', value: 'ops@example.com' });
+    expect(env.get('BOOTSTRAP_ADMIN_PASSWORD_FILE')).toEqual({ name: 'BOOTSTRAP_ADMIN_PASSWORD_FILE', value: '/run/secrets/gatehouse-bootstrap/password' });
+    expect(container.volumeMounts).toContainEqual({ name: 'bootstrap-admin', mountPath: '/run/secrets/gatehouse-bootstrap', readOnly: true });
+    expect(pod.volumes).toContainEqual({ name: 'bootstrap-admin', secret: { secretName: 'gh-admin', defaultMode: 0o440, items: [{ key: 'first-password', path: 'password' }] } });
 
     const ingress = one(docs, 'Ingress');
     expect(ingress.apiVersion).toBe('networking.k8s.io/v1');
@@ -189,6 +195,10 @@ describe('Helm chart deploy/helm/gatehouse', () => {
     const docs = await render({ issuer: ISSUER, replicaCount: 1, migrations: { enabled: false }, serviceAccount: { create: false, name: 'existing' } }, 'minimal');
     expect(docs.map((d) => d.kind).sort()).toEqual(['Deployment', 'Service']);
     expect(one(docs, 'Deployment').spec.template.spec.serviceAccountName).toBe('existing');
+    // No bootstrap administrator asked for: neither its variables nor its Secret.
+    const [container] = one(docs, 'Deployment').spec.template.spec.containers;
+    expect([...envOf(container).keys()].filter((n) => n.startsWith('BOOTSTRAP_'))).toEqual([]);
+    expect(one(docs, 'Deployment').spec.template.spec.volumes.map((v: { name: string }) => v.name)).toEqual(['tmp']);
     const withJob = await render({ issuer: ISSUER, serviceAccount: { create: false, name: 'existing' } }, 'existing-sa');
     expect(one(withJob, 'Job').spec.template.spec.serviceAccountName).toBe('existing');
   });
@@ -202,6 +212,8 @@ describe('Helm chart deploy/helm/gatehouse', () => {
     ['privilege escalation', { issuer: ISSUER, securityContext: { allowPrivilegeEscalation: true } }, /allowPrivilegeEscalation/],
     ['an empty Secret name', { issuer: ISSUER, databaseUrl: { secretName: '', key: 'DATABASE_URL' } }, /databaseUrl/],
     ['an unknown value (a typo)', { issuer: ISSUER, replicas: 3 }, /replicas/],
+    ['a bootstrap administrator without the Secret of its password', { issuer: ISSUER, bootstrapAdmin: { email: 'ops@example.com', passwordSecret: { secretName: '', key: 'password' } } }, /bootstrapAdmin/],
+    ['a bootstrap administrator whose email is not one', { issuer: ISSUER, bootstrapAdmin: { email: 'ops', passwordSecret: { secretName: 'gh-admin', key: 'password' } } }, /bootstrapAdmin/],
   ])('Helm refuses %s against values.schema.json', async (_name, values, message) => {
     await expect(render(values, 'bad')).rejects.toThrow(message);
   });

@@ -76,6 +76,14 @@ passes the same production checks as `serve`. SECRET_KEY and DATABASE_URL only e
     secretKeyRef:
       name: {{ .Values.databaseUrl.secretName | quote }}
       key: {{ .Values.databaseUrl.key | quote }}
+{{- with .Values.bootstrapAdmin }}
+{{- if .email }}
+- name: BOOTSTRAP_ADMIN_EMAIL
+  value: {{ .email | quote }}
+- name: BOOTSTRAP_ADMIN_PASSWORD_FILE
+  value: /run/secrets/gatehouse-bootstrap/password
+{{- end }}
+{{- end }}
 {{- range $name, $value := .Values.env }}
 - name: {{ $name }}
   value: {{ $value | quote }}

@@ -70,6 +70,7 @@ export function connectAccount(deps: ConnectDeps, pages: ConnectPages) {
   async function usable(id: string): Promise<Usable> {
     const connection = await deps.connections.find(id);
     if (!connection) return { status: 404, title: 'No such account to connect', description: 'This server has no upstream connection by that name. The link may be out of date: ask the application again.', reason: 'unknown connection' };
+    if (!connection.enabled) return { status: 403, title: `${connection.name} is turned off`, description: `An administrator turned off ${connection.name}: no account can be connected through it now. Ask your administrator.`, reason: 'connection disabled' };
     const connector = connection.kind === 'local' ? undefined : deps.connections.connector(connection);
     if (!connector || connector.kind !== 'redirect') {
       return { status: 400, title: 'Nothing to connect', description: `${connection.name} is this server's own password sign-in: it has no upstream account or tokens to connect.`, reason: 'connection keeps no upstream tokens (local)' };
@@ -259,12 +260,17 @@ export function connectAccount(deps: ConnectDeps, pages: ConnectPages) {
     });
   }
 
-  /** The /account page's "Upstream accounts": every connection the vault can serve, linked or not. */
+  /**
+   * The /account page's "Upstream accounts": every connection the vault can serve, linked or not. A disabled one
+   * offers no Connect (it would be refused), only the Disconnect of tokens still kept for it (docs/SECURITY.md, "A
+   * disabled connection refuses all but revocations").
+   */
   async function upstreamAccounts(accountId: string) {
     const out = [];
     for (const connection of await deps.connections.list()) {
       if (connection.kind === 'local' || !connection.storeTokens) continue;
       const linked = await linkedView(accountId, connection.id);
+      if (!connection.enabled && (!linked || linked.status === 'revoked')) continue;
       out.push({ id: connection.id, name: connection.name, linked, connectUrl: `${base}/account/connect/${encodeURIComponent(connection.id)}` });
     }
     return out;

@@ -144,6 +144,12 @@ export function upstreamLeg(deps: UpstreamLegDeps) {
       await refused(ctx, 'connection removed during sign-in', { clientId, connection: tx.connectionId });
       return pages.expired(ctx);
     }
+    // Disabled while the person was at the IdP: no sign-in finishes through it (docs/SECURITY.md, "A disabled
+    // connection refuses all but revocations").
+    if (!connection.enabled) {
+      await refused(ctx, 'connection disabled during sign-in', { clientId, connection: tx.connectionId });
+      return pages.refuse(ctx, 403, `Sign-in with ${connection.name} is turned off`, `An administrator turned off sign-in with ${connection.name}. Start again from your application and choose another way to sign in, or ask your administrator.`, 'access_denied');
+    }
     // openid-client checks the response against the URL the IdP redirected to: the fixed callback.
     const callback = new URL(`${deps.config.ISSUER}${CALLBACK_PATH}`);
     callback.search = ctx.querystring;

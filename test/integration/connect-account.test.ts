@@ -402,6 +402,42 @@ describe('refusals after the IdP', () => {
   });
 });
 
+describe('a connection an administrator disabled', () => {
+  it('is refused on the page, at Connect and at a callback already on its way (403, audited, nothing linked); a kept link can still be disconnected', async () => {
+    const linkedPerson = await localPerson();
+    await connectAs(linkedPerson, upstreamAccount('olga'));
+    const p = await localPerson();
+    const { action, fields } = await connectPage(p, 'mock', { scopes: ['files.read'] });
+    const held = await idp.login(p.browser, await pressConnect(p, 'mock', { scopes: ['files.read'] }), upstreamAccount('oscar'));
+    const mock = (await gh.services.connections.find('mock'))!;
+    await gh.services.connections.update(mock, { keepSecret: true, enabled: false });
+    try {
+      const requests = idp.authorizationRequests.length;
+      const shown = await connectPage(p, 'mock', { scopes: ['files.read'] });
+      expect(shown.page.status).toBe(403);
+      expect(shown.html).toContain('Mock IdP is turned off');
+      expect(shown.action).toBeUndefined();
+      expect(await expectRefusal(await p.browser.postForm(action!, fields), 403)).toContain('Mock IdP is turned off');
+      expect(idp.authorizationRequests.length).toBe(requests);
+      // Started before the administrator turned it off: the IdP's answer connects nothing.
+      expect(await expectRefusal(await p.browser.open(held, leavesGatehouse), 403)).toContain('Mock IdP is turned off');
+      expect(await gh.services.vault.linked(p.accountId, 'mock')).toBeUndefined();
+      const reasons = (await auditOf('account.upstream_connected')).filter((r) => r.actor === p.email && r.outcome === 'failure').map((r) => r.reason);
+      expect(reasons).toEqual(['connection disabled', 'connection disabled', 'connection disabled']);
+      // /account offers no Connect for it; a person whose tokens are still kept sees them, with Disconnect.
+      expect(await (await p.browser.get(`${gh.issuer}/account`)).text()).not.toContain('data-connection="mock"');
+      const home = await linkedPerson.browser.get(`${gh.issuer}/account`);
+      const html = await home.text();
+      expect(html).toContain('data-connection="mock"');
+      const res = await linkedPerson.browser.postForm(formAction(html, home.url, 'value="mock"'), hiddenFields(html, 'value="mock"'));
+      expect(await res.text()).toContain('Mock IdP is disconnected');
+      expect((await gh.services.vault.linked(linkedPerson.accountId, 'mock'))?.status).toBe('revoked');
+    } finally {
+      await gh.services.connections.update(mock, { keepSecret: true, enabled: true });
+    }
+  });
+});
+
 describe('in a real browser', () => {
   let chromium: Chromium;
   let browserIdp: MockIdp;

@@ -525,6 +525,18 @@ describe('one connection\'s credential never reaches another connection\'s peopl
     expect(await grants(lin)).toBeGreaterThan(0);
   });
 
+  it('a disabled connection\'s global token revocation still acts (a revocation is always honoured)', async () => {
+    expect((await call(`${api}/connections/other/disable`, { method: 'POST', token: writer })).status).toBe(200);
+    try {
+      const res = await revoke(byEmail('lin@example.com'), bearer(otherSecret));
+      expect(res.status).toBe(204);
+      expect(await lastAudit('person.global_logout')).toMatchObject({ outcome: 'success', actor: 'connection:other', details: { connection: 'other', via: 'secret', accounts: ['acct-lin-elsewhere'] } });
+      expect(await grants(lin)).toBeGreaterThan(0);
+    } finally {
+      expect((await call(`${api}/connections/other/enable?anyway=true`, { method: 'POST', token: writer })).status).toBe(200);
+    }
+  });
+
   it('a SET signed by this IdP sent to the other connection\'s receiver is refused', async () => {
     const token = await idp.signJwt({ iss: idp.issuer, aud: `${gh.issuer}/ssf/events/other`, iat: now(), jti: randomUUID(), sub_id: { format: 'email', email: 'lin@example.com' }, events: { 'https://schemas.openid.net/secevent/risc/event-type/account-disabled': {} } }, { typ: 'secevent+jwt' });
     const res = await fetch(`${gh.issuer}/ssf/events/other`, { method: 'POST', headers: { 'content-type': 'application/secevent+jwt' }, body: token });

@@ -294,6 +294,31 @@ describe('with an IdP trusted for identity assertions', () => {
     expect(doc.authorization_grant_profiles_supported).toEqual([PROFILE]);
   });
 
+  it('a disabled connection\'s assertions are not trusted, and the metadata follows; enabled again, they are', async () => {
+    expect((await call(`${api}/connections/corp/disable`, { method: 'POST', token: admin })).status).toBe(200);
+    try {
+      // The only connection that trusted assertions is off: the grant is gone from the metadata and /token.
+      expect((await metadataDoc()).grant_types_supported).not.toContain(JWT_BEARER);
+      expect((await exchange(await good(), { scope: 'notes:read' })).body).toMatchObject({ error: 'unsupported_grant_type' });
+      // Another IdP still trusted: the disabled connection's issuer is refused by name.
+      const partner = { id: 'partner', kind: 'oidc', issuer: stranger.issuer, client_id: 'gatehouse-at-partner', allow_private_network: true, id_jag: true, id_jag_resource: notes.url };
+      expect((await call(`${api}/connections`, { method: 'POST', token: admin, body: partner })).status).toBe(201);
+      try {
+        const res = await exchange(await good(), { scope: 'notes:read' });
+        expect(res.status).toBe(400);
+        expect(res.body).toMatchObject({ error: 'invalid_grant', error_description: expect.stringMatching(/issuer .* is not trusted/) });
+        expect(res.body.access_token).toBeUndefined();
+        expect((await lastIdJagEvent())!.reason).toMatch(/is not trusted/);
+      } finally {
+        expect((await call(`${api}/connections/partner`, { method: 'DELETE', token: admin })).status).toBeLessThan(300);
+      }
+    } finally {
+      expect((await call(`${api}/connections/corp/enable`, { method: 'POST', token: admin })).status).toBe(200);
+    }
+    expect((await exchange(await good(), { scope: 'notes:read' })).status).toBe(200);
+    expect((await metadataDoc()).grant_types_supported).toContain(JWT_BEARER);
+  });
+
   it('turning the connection\'s id_jag off ends the grant at once', async () => {
     const current = await call(`${api}/connections/corp`, { token: admin });
     const { kind, name, issuer, client_id, allow_private_network } = current.json;

@@ -338,4 +338,24 @@ describe('token exchange for the person\'s upstream token (the vault)', () => {
     const later = await exchange(server, { subject_token: person.accessToken, subject_token_type: ACCESS, audience: 'okta' });
     expect(later.status).toBe(200);
   });
+
+  it('a disabled connection hands out no upstream token, not even a live one the vault holds; enabled again, it does', async () => {
+    const person = await personToken();
+    const kept = await linkOkta(person.accountId);
+    const okta = (await gh.services.connections.find('okta'))!;
+    await gh.services.connections.update(okta, { keepSecret: true, enabled: false });
+    try {
+      const res = await exchange(server, { subject_token: person.accessToken, subject_token_type: ACCESS, audience: 'okta' });
+      expect(res.status).toBe(400);
+      expect(res.json).toMatchObject({ error: 'invalid_target', error_description: expect.stringMatching(/connection "okta" is turned off by an administrator/) });
+      expect(res.json.access_token).toBeUndefined();
+      expect(res.json.connect_url).toBeUndefined(); // connecting again would not help
+      expect((await lastRefusal(server.id))?.reason).toMatch(/turned off/);
+      expect(idp.tokenRequests).toHaveLength(0);
+    } finally {
+      await gh.services.connections.update(okta, { keepSecret: true, enabled: true });
+    }
+    const again = await exchange(server, { subject_token: person.accessToken, subject_token_type: ACCESS, audience: 'okta' });
+    expect(again).toMatchObject({ status: 200, json: { access_token: kept.accessToken } });
+  });
 });

@@ -4,9 +4,10 @@
 // ever Gatehouse's identity source: the MCP client's token names Gatehouse's account, never the IdP's subject,
 // tokens or issuer, and consent is Gatehouse's per MCP client, whatever the IdP remembered.
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
-import { tokenRequest } from '../helpers/browser-flow.js';
+import { authorizeUrl, pkcePair, tokenRequest } from '../helpers/browser-flow.js';
+import { connectionSpec } from '../helpers/connection-spec.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
-import { MultiOriginBrowser } from '../helpers/multi-origin-browser.js';
+import { formAction, MultiOriginBrowser } from '../helpers/multi-origin-browser.js';
 import { freePort, startTestServer, TEST_RESOURCE, type TestServer } from '../helpers/server.js';
 import {
   answerConsent,
@@ -299,6 +300,42 @@ describe('the IdP refuses the person', () => {
     expect(browser.history.some((h) => h.url.startsWith(client.redirectUri))).toBe(false);
     const events = await audit(gh, 'upstream.callback');
     expect(events.find((e) => e.details.interaction === started.uid)).toMatchObject({ outcome: 'failure', reason: expect.stringMatching(/^state mismatch/) });
+  });
+});
+
+describe('a connection an administrator disables while the person is at the IdP', () => {
+  it('ends the sign-in on a 403 page naming it: audited, nobody signed in or linked, nothing sent to the client', async () => {
+    // A second connection (the environment's cannot be disabled) to the same IdP; the sign-in page then offers both.
+    const second = connectionSpec('oidc', { id: 'second', name: 'Second IdP', issuer: idp.issuer, clientId: idp.clientId, clientSecret: idp.clientSecret, allowPrivateNetwork: true });
+    await gh.services.connections.add(second, 'test');
+    const DORA = 'idp-sub-dora-5a1e';
+    idp.accounts[DORA] = { email: 'dora@example.com', email_verified: true, name: 'Dora', groups: [] };
+    try {
+      const client = await newClient('Disabled Connection Client');
+      const browser = new MultiOriginBrowser('dora');
+      const { challenge } = pkcePair();
+      const url = authorizeUrl(gh.issuer, { client_id: client.clientId, redirect_uri: client.redirectUri, code_challenge: challenge, code_challenge_method: 'S256', scope: 'tools:read', state: 'client-state-dora' });
+      const signIn = await openAtGatehouse(browser, gh.issuer, url);
+      if (!(signIn instanceof Response)) throw new Error(`expected the sign-in page, was sent to ${signIn.href}`);
+      const toIdp = await browser.follow(await browser.postForm(formAction(await signIn.text(), signIn.url, 'Continue with Second IdP'), {}), (next) => next.origin !== new URL(gh.issuer).origin);
+      if (!(toIdp instanceof URL)) throw new Error(`expected the IdP, got ${toIdp.status} ${toIdp.url}`);
+      const callback = await idp.login(browser, toIdp, DORA);
+
+      await gh.services.connections.update(second, { keepSecret: true, enabled: false });
+      const result = await openAtGatehouse(browser, gh.issuer, callback);
+      expect(result).toBeInstanceOf(Response);
+      const page = result as Response;
+      expect(page.status).toBe(403);
+      expect(await page.text()).toContain('Sign-in with Second IdP is turned off');
+      expect(browser.history.some((h) => h.url.startsWith(client.redirectUri))).toBe(false);
+      const uid = new URL(page.url).pathname.split('/')[2];
+      const events = await audit(gh, 'upstream.callback');
+      expect(events.find((e) => e.details.interaction === uid)).toMatchObject({ outcome: 'failure', reason: 'connection disabled during sign-in', client_id: client.clientId, details: { connector: 'second' } });
+      expect(await gh.services.handle.db('identities').where({ subject: DORA }).first()).toBeUndefined();
+      expect((await audit(gh, 'login')).some((e) => e.client_id === client.clientId)).toBe(false);
+    } finally {
+      await gh.services.connections.remove('second');
+    }
   });
 });
 

@@ -17,9 +17,9 @@ export const ID_JAG_MAX_LIFETIME_S = 600;
 
 const typOk = (typ: string | undefined) => !!typ && [ID_JAG_TYP, `application/${ID_JAG_TYP}`].includes(typ.toLowerCase());
 
-/** The connections an administrator lets issue identity assertions. */
+/** The connections an administrator lets issue identity assertions (a disabled connection issues none). */
 export async function idJagConnections(connections: Pick<Connections, 'list'>): Promise<StoredConnection[]> {
-  return (await connections.list()).filter((c) => c.idJag === true);
+  return (await connections.list()).filter((c) => c.idJag === true && c.enabled);
 }
 
 /** Whether any connection accepts identity assertions: the grant and its metadata exist only then. */

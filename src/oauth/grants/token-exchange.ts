@@ -100,6 +100,9 @@ async function upstreamToken(ctx: KoaContextWithOIDC, deps: GrantDeps, server: R
   if (!allowed) throw new errors.InvalidTarget(`this MCP server may not obtain tokens for the connection ${quoted(connectionId)} (its delegation policy)`);
   const connection = await deps.connections.find(connectionId);
   if (!connection || connection.kind === 'local') throw new errors.InvalidTarget(`${quoted(connectionId)} is not a connection to an identity provider`);
+  // A disabled connection hands out no upstream token, stored or fresh (docs/SECURITY.md, "A disabled connection
+  // refuses all but revocations").
+  if (!connection.enabled) throw new errors.InvalidTarget(`the connection ${quoted(connectionId)} is turned off by an administrator`);
   const scopes = scopesOf(params!.scope);
   requestedWithin(scopes, allowed, `at ${connectionId}`);
   // An upstream resource (Entra: another API under the same refresh token) is listed in the policy like a scope.

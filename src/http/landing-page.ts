@@ -1,6 +1,6 @@
 // `GET /`: a small page saying what this server is, its issuer, and where to go (the account page, the console, the
 // RFC 8414 metadata). Nothing a visitor could not read from the metadata already: no version, no connections, no
-// clients (docs/SECURITY.md, "Issue 23"). Under an ISSUER with a path it is that path's root (issuer-path.ts).
+// clients (docs/SECURITY.md, "Browser pages"). Under an ISSUER with a path it is that path's root (issuer-path.ts).
 import type { Middleware } from 'koa';
 import type { Views } from '../views/views.js';
 import { RFC8414_PATH } from './route-table.js';

@@ -7,7 +7,7 @@ import { createServer, type Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { Browser as Chromium, BrowserContext, Page } from 'playwright-core';
 import { authorizeUrl, pkcePair, registerPublicClient } from '../helpers/browser-flow.js';
-import { launchChromium } from '../helpers/chromium.js';
+import { launchChromium, signInToConsole } from '../helpers/chromium.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { startTestServer, TEST_RESOURCE, type TestServer } from '../helpers/server.js';
 import { startMockIdp, type MockIdp } from '../helpers/upstream-idp.js';
@@ -41,11 +41,7 @@ beforeAll(async () => {
   chromium = await launchChromium();
   adminContext = await chromium.newContext({ permissions: ['clipboard-read', 'clipboard-write'] });
   admin = await adminContext.newPage();
-  await admin.goto(`${gh.issuer}/console`);
-  await admin.getByLabel('Email').fill(ADMIN.email);
-  await admin.getByLabel('Password').fill(ADMIN.password);
-  await admin.getByRole('button', { name: 'Sign in' }).click();
-  await admin.getByRole('heading', { name: 'Overview' }).waitFor();
+  await signInToConsole(admin, gh.issuer, ADMIN);
 });
 
 afterAll(async () => {

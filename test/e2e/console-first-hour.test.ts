@@ -5,7 +5,7 @@
 // the policy page's refusal where the admin is looking; grants showing their refresh token's expiry.
 import type { Browser as Chromium, BrowserContext, Page } from 'playwright-core';
 import { registerPublicClient, tokenRequest } from '../helpers/browser-flow.js';
-import { launchChromium } from '../helpers/chromium.js';
+import { launchChromium, signInToConsole } from '../helpers/chromium.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { consentedCode, redeemCode, type Consented } from '../helpers/grants.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -41,11 +41,7 @@ beforeAll(async () => {
   chromium = await launchChromium();
   context = await chromium.newContext({ viewport: DESKTOP });
   admin = await context.newPage();
-  await admin.goto(`${gh.issuer}/console`);
-  await admin.getByLabel('Email').fill(ADMIN.email);
-  await admin.getByLabel('Password').fill(ADMIN.password);
-  await admin.getByRole('button', { name: 'Sign in' }).click();
-  await admin.getByRole('heading', { name: 'Overview' }).waitFor();
+  await signInToConsole(admin, gh.issuer, ADMIN);
 });
 
 afterAll(async () => {

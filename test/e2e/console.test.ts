@@ -5,7 +5,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import type { Browser as Chromium, BrowserContext, Page } from 'playwright-core';
 import { authorizeUrl, pkcePair, registerPublicClient, tokenRequest } from '../helpers/browser-flow.js';
-import { launchChromium } from '../helpers/chromium.js';
+import { launchChromium, signInToConsole } from '../helpers/chromium.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
 import { startTestServer, TEST_RESOURCE, type TestServer } from '../helpers/server.js';
 
@@ -53,11 +53,7 @@ async function photograph(page: Page, name: string): Promise<void> {
 }
 
 async function signInAsAdmin(): Promise<void> {
-  await admin.goto(`${gh.issuer}/console`);
-  await admin.getByLabel('Email').fill(ADMIN.email);
-  await admin.getByLabel('Password').fill(ADMIN.password);
-  await admin.getByRole('button', { name: 'Sign in' }).click();
-  await admin.getByRole('heading', { name: 'Overview' }).waitFor();
+  await signInToConsole(admin, gh.issuer, ADMIN);
 }
 
 const nav = (section: string) => admin.getByRole('navigation', { name: 'Console sections' }).getByRole('link', { name: section }).click();

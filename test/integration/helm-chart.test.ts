@@ -110,6 +110,8 @@ describe('Helm chart deploy/helm/gatehouse', () => {
     expect(pod.automountServiceAccountToken).toBe(false);
     expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
     expect(pod.volumes).toContainEqual({ name: 'tmp', emptyDir: { sizeLimit: '64Mi' } });
+    // No Ingress of the chart's: no proxy whose X-Forwarded-For the server may believe.
+    expect(envOf(pod.containers[0]).get('TRUST_PROXY')).toEqual({ name: 'TRUST_PROXY', value: '0' });
     const [container] = pod.containers;
     expect(pod.containers).toHaveLength(1);
     expect(container.args).toEqual(['node', 'bin/gatehouse.js', 'serve']);
@@ -172,6 +174,8 @@ describe('Helm chart deploy/helm/gatehouse', () => {
     expect(env.get('UPSTREAM_PROVIDER')).toEqual({ name: 'UPSTREAM_PROVIDER', value: 'oidc' });
     expect(env.get('ADMIN_EMAILS')).toEqual({ name: 'ADMIN_EMAILS', value: 'ops@example.com' });
     expect(env.get('UPSTREAM_CLIENT_SECRET')).toEqual(ALL_OPTIONS.extraEnv[0]);
+    // Behind the chart's Ingress, its controller is the one proxy.
+    expect(env.get('TRUST_PROXY')).toEqual({ name: 'TRUST_PROXY', value: '1' });
     // The first administrator: the email in the environment, the password only as a file from its Secret.
     expect(env.get('BOOTSTRAP_ADMIN_EMAIL')).toEqual({ name: 'BOOTSTRAP_ADMIN_EMAIL', value: 'ops@example.com' });
     expect(env.get('BOOTSTRAP_ADMIN_PASSWORD_FILE')).toEqual({ name: 'BOOTSTRAP_ADMIN_PASSWORD_FILE', value: '/run/secrets/gatehouse-bootstrap/password' });
@@ -189,6 +193,13 @@ describe('Helm chart deploy/helm/gatehouse', () => {
     expect(one(docs, 'Service').metadata.annotations).toEqual(ALL_OPTIONS.service.annotations);
     expect(one(docs, 'PodDisruptionBudget').spec.minAvailable).toBe(2);
     expect(one(docs, 'Job').spec).toMatchObject({ backoffLimit: 0, activeDeadlineSeconds: 300 });
+    // The Job migrates only: it neither gets the first administrator's variables nor would find its password file.
+    const jobEnv = [...envOf(one(docs, 'Job').spec.template.spec.containers[0]).keys()];
+    expect(jobEnv).toContain('DATABASE_URL');
+    expect(jobEnv.filter((n) => n.startsWith('BOOTSTRAP_'))).toEqual([]);
+    // An explicit TRUST_PROXY wins over the Ingress rule.
+    const twoHops = await render({ ...ALL_OPTIONS, trustProxy: 2 }, 'two-hops');
+    expect(envOf(one(twoHops, 'Deployment').spec.template.spec.containers[0]).get('TRUST_PROXY')).toEqual({ name: 'TRUST_PROXY', value: '2' });
   });
 
   it('leaves out the PDB with one replica, the Job when migrations are off, and names an existing ServiceAccount in the Job', async () => {

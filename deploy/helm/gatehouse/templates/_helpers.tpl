@@ -53,6 +53,30 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 The environment of every Gatehouse container (server and migrations Job): the same configuration, so `migrate`
 passes the same production checks as `serve`. SECRET_KEY and DATABASE_URL only ever come from Secrets.
 */}}
+{{/*
+TRUST_PROXY: as set; when unset, 1 behind the chart's own Ingress (its controller is the one proxy) and 0 otherwise,
+so a client reaching a LoadBalancer or NodePort Service directly cannot choose its address with X-Forwarded-For.
+*/}}
+{{- define "gatehouse.trustProxy" -}}
+{{- if kindIs "invalid" .Values.trustProxy -}}
+{{- if .Values.ingress.enabled }}1{{ else }}0{{ end -}}
+{{- else -}}
+{{- .Values.trustProxy -}}
+{{- end -}}
+{{- end }}
+
+{{/* The server's first administrator (values bootstrapAdmin): in the Deployment only, where its Secret is mounted. */}}
+{{- define "gatehouse.bootstrapEnv" -}}
+{{- with .Values.bootstrapAdmin }}
+{{- if .email }}
+- name: BOOTSTRAP_ADMIN_EMAIL
+  value: {{ .email | quote }}
+- name: BOOTSTRAP_ADMIN_PASSWORD_FILE
+  value: /run/secrets/gatehouse-bootstrap/password
+{{- end }}
+{{- end }}
+{{- end }}
+
 {{- define "gatehouse.env" -}}
 - name: NODE_ENV
   value: {{ .Values.nodeEnv | quote }}
@@ -63,7 +87,7 @@ passes the same production checks as `serve`. SECRET_KEY and DATABASE_URL only e
 - name: HOST
   value: "0.0.0.0"
 - name: TRUST_PROXY
-  value: {{ .Values.trustProxy | quote }}
+  value: {{ include "gatehouse.trustProxy" . | quote }}
 - name: LOG_LEVEL
   value: {{ .Values.logLevel | quote }}
 - name: SECRET_KEY
@@ -76,14 +100,6 @@ passes the same production checks as `serve`. SECRET_KEY and DATABASE_URL only e
     secretKeyRef:
       name: {{ .Values.databaseUrl.secretName | quote }}
       key: {{ .Values.databaseUrl.key | quote }}
-{{- with .Values.bootstrapAdmin }}
-{{- if .email }}
-- name: BOOTSTRAP_ADMIN_EMAIL
-  value: {{ .email | quote }}
-- name: BOOTSTRAP_ADMIN_PASSWORD_FILE
-  value: /run/secrets/gatehouse-bootstrap/password
-{{- end }}
-{{- end }}
 {{- range $name, $value := .Values.env }}
 - name: {{ $name }}
   value: {{ $value | quote }}

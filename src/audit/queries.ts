@@ -216,7 +216,11 @@ const toRow = (r: DbRow): AuditRow => ({
  * lookup per row of the page, never a query per row from the caller).
  */
 const withActorEmail = (db: Db, q: ReturnType<typeof filtered>) =>
-  q.select('audit_events.*', db.raw('(select accounts.email from accounts where accounts.id = audit_events.actor) as actor_email'));
+  q.select(
+    'audit_events.*',
+    // An email an identity provider did not verify is marked, so a person cannot pass for another who has it.
+    db.raw("(select case when accounts.email_verified then accounts.email else accounts.email || ' (unverified)' end from accounts where accounts.id = audit_events.actor) as actor_email"),
+  );
 
 /** At most this many distinct event types are offered as the type filter's list. */
 export const TYPE_LIST_CAP = 300;

@@ -178,6 +178,19 @@ describe('the audit page filters', () => {
     expect(JSON.parse(jsonl.trim())).toMatchObject({ id: Number(row!.id), request_id: requestId });
   });
 
+  it('shows an account by its email, marking one its identity provider did not verify (nobody passes for the admin)', async () => {
+    const verified = await gh.services.accounts.link({ connector: 'local', issuer: 'urn:test:idp', subject: 'v-1', email: 'same@example.com', emailVerified: true, groups: [] }, false);
+    const unverified = await gh.services.accounts.link({ connector: 'local', issuer: 'urn:test:idp', subject: 'u-1', email: 'same@example.com', emailVerified: false, groups: [] }, false);
+    for (const account of [verified, unverified]) await gh.services.audit.record({ type: 'probe.person', outcome: 'success', actor: account.id });
+    let page = await admin.page('/audit?type=probe.person');
+    for (let i = 0; i < 40 && idsOn(page.html).length < 2; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      page = await admin.page('/audit?type=probe.person');
+    }
+    const people = [...page.html.matchAll(/<td class="wrap person"[^>]*>([^<]*)<\/td>/g)].map((m) => decode(m[1]!));
+    expect(people.sort()).toEqual(['same@example.com', 'same@example.com (unverified)']);
+  });
+
   it('escapes HTML in event text', async () => {
     const page = await admin.page('/audit?type=seedx.gamma&from=2025-01-01T08%3A00&to=2025-01-01T08%3A00');
     expect(idsOn(page.html)).toEqual(expected((s) => s.i === 8));

@@ -146,6 +146,9 @@ describe('an invitation link', () => {
     // Two passwords that differ, a weak one and a cross-site post leave the link as it was.
     expect((await useLink(tokenOf(url), 'a first long password', 'a different long password')).status).toBe(400);
     expect((await useLink(tokenOf(url), 'short')).html).toContain('at least 12 characters');
+    // Long enough, but one key held down or a short pattern repeated.
+    expect((await useLink(tokenOf(url), 'aaaaaaaaaaaaaaaa')).html).toContain('at least 6 different characters');
+    expect((await useLink(tokenOf(url), 'abcabcabcabcabc')).html).toContain('at least 6 different characters');
     expect((await useLink(tokenOf(url), 'a cross site password!', undefined, 'https://evil.example')).status).toBe(403);
     expect((await knex()('users').where({ id }).first()).password_hash).toBeNull();
 

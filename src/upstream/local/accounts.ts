@@ -39,8 +39,12 @@ export function normaliseEmail(email: string): string {
   return e;
 }
 
+/** Fewer different characters than this is a keyboard pattern or one key held down (`aaaaaaaaaaaa`, `abcabcabcabc`). */
+export const MIN_DISTINCT_CHARACTERS = 6;
+
 export function checkPasswordStrength(password: string): void {
   if (password.length < MIN_PASSWORD_LENGTH) throw new AccountError(`password must be at least ${MIN_PASSWORD_LENGTH} characters`);
+  if (new Set(password).size < MIN_DISTINCT_CHARACTERS) throw new AccountError(`password must use at least ${MIN_DISTINCT_CHARACTERS} different characters`);
   if (password.length > 1024) throw new AccountError('password must be at most 1024 characters');
 }
 

@@ -67,8 +67,15 @@ const sentence = (message: string | undefined): string | undefined => {
   return `${said.charAt(0).toUpperCase()}${said.slice(1)}${/[.!?]$/.test(said) ? '' : '.'}`;
 };
 
+/**
+ * A page's own 404 names the missing thing ("No such MCP server: the link may be mistyped, or it was removed.");
+ * only a path no route answers gets the generic sentence.
+ */
 function notFound(pages: ConsolePages, ctx: Context, what?: string): void {
-  const description = `${what ? `${what} ` : ''}There is no such page in the console: the link may be mistyped, or what it named was removed.`;
+  const named = what?.replace(/[.!?]$/, '');
+  const description = named
+    ? `${named}${named.includes(':') ? '. The' : ': the'} link may be mistyped, or it was removed.`
+    : 'There is no such page in the console: the link may be mistyped, or what it named was removed.';
   pages.render(ctx, undefined, 'not-found', { title: 'Not found', description }, 404);
 }
 

@@ -400,8 +400,11 @@ describe('tool calls', () => {
     expect(page.status).toBe(200);
     const rows = [...page.html.matchAll(/<tr id="event-\d+">([\s\S]*?)<\/tr>/g)].map((m) => m[1]!);
     expect(rows).toHaveLength(6);
+    // Each row's details, shown as indented JSON (escaped HTML), name the tool.
+    const unescaped = (html: string) => html.replace(/&(quot|#39|lt|gt|amp);/g, (_m, e: string) => ({ quot: '"', '#39': "'", lt: '<', gt: '>', amp: '&' })[e]!);
     for (const row of rows) {
-      expect(row).toContain('&quot;tool&quot;:&quot;delete_note&quot;');
+      const shown = /<td class="details"><pre>([\s\S]*?)<\/pre>/.exec(row)?.[1];
+      expect(JSON.parse(unescaped(shown ?? 'null'))).toMatchObject({ tool: 'delete_note' });
       expect(row).toContain(NOTES);
     }
     const byTool = await admin.page('/audit?tool=delete_note');

@@ -359,7 +359,7 @@ describe('a new static client', () => {
     expect(res.headers.get('cache-control')).toBe('no-store');
     const html = await res.text();
     const clientId = /<code>(gh_[^<]+)<\/code>/.exec(html)![1]!;
-    const secret = /<section class="secret"[\s\S]*?<code class="wrap">([^<]+)<\/code>/.exec(html)![1]!;
+    const secret = /<section class="secret"[\s\S]*?<code class="wrap" id="client-secret">([^<]+)<\/code>/.exec(html)![1]!;
     expect(html).toContain('it will not be shown again');
     expect(await gh.services.registry.find(clientId)).toMatchObject({ origin: 'static', status: 'active', clientName: 'Machine Agent' });
     const event = await audit('client.created');

@@ -79,8 +79,9 @@ export class BadInput extends Error {
   readonly status = 400;
   readonly expose = true;
   readonly error = 'invalid_request';
-  constructor(where: string, problem: string) {
-    super(`${where} ${problem}`);
+  /** `where` and `problem` read as one sentence: ('the path', 'contains a NUL character'). */
+  constructor(where: string, problem?: string) {
+    super(problem === undefined ? where : `${where} ${problem}`);
   }
   get error_description(): string {
     return this.message;

@@ -134,7 +134,7 @@ export function routeResolution(options: { resolver?: RouteResolver; onRefusal?:
   const resolver = options.resolver ?? new RouteResolver();
   const refuse = async (ctx: Context, refusal: EdgeRefusal, audit: boolean) => {
     await options.onRefusal?.(ctx, refusal, audit);
-    if (refusal.status === 400) throw new BadInput('the request', refusal.reason);
+    if (refusal.status === 400) throw new BadInput(refusal.reason);
     const err = Object.assign(new Error(refusal.reason), {
       status: refusal.status,
       expose: true,

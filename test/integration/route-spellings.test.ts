@@ -220,6 +220,8 @@ describe('bad input in any path, query or form field is a 400, never a 5xx', () 
     const res = await rawRequest(gh.issuer, `${path}?q=${bad}&client_id=${bad}`, { method: ROUTE_TABLE.find((s) => concrete(s) === path)!.methods[0] });
     expect(res.status).toBe(400);
     expect(res.json().error).toBe('invalid_request');
+    // One sentence naming where the problem is (not "the request the query string: …").
+    expect(res.json().error_description).toMatch(/^the (query string|path): /);
   });
 
   it.each(BAD)('a path segment with %s is a 400 (RFC 7592 management, interaction, setup, console, the Shared Signals receiver)', async (bad) => {

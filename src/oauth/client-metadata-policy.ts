@@ -6,7 +6,8 @@
 //
 //   client-admin-properties   Gatehouse's own metadata (gatehouse_resource, gatehouse_machine_client) is set by an
 //                             administrator only, never self-asserted
-//   client-redirect-uris      https, http on loopback only, private-use schemes reverse-domain or REDIRECT_URI_SCHEMES
+//   client-redirect-uris      https, http on loopback only, private-use schemes reverse-domain or REDIRECT_URI_SCHEMES;
+//                             each in canonical form (canonical-redirect-uri.ts), as it is matched exactly
 //   client-grant-types        authorization_code and refresh_token for everyone; client_credentials only for an
 //                             admin-created confidential client; a metadata document is narrowed, not refused
 //   client-scope              resource scopes dropped from the registered scope (it must not become a cap)

@@ -23,6 +23,7 @@ import { manage, postRegistration } from '../helpers/registration.js';
 import { startTestServer, TEST_RESOURCE, type TestServer } from '../helpers/server.js';
 import { connectionSpec } from '../helpers/connection-spec.js';
 import { startIdJagIdp } from '../helpers/id-jag-idp.js';
+import { adminApiClient, adminApiToken, call } from '../helpers/admin-api.js';
 
 const JWT_BEARER_GRANT = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 
@@ -298,6 +299,62 @@ describe('a metadata document passes the redirect-URI rules (issue 15, finding 4
     const refused = (await gh.services.audit.recent({ type: 'cimd.refused', limit: 100 })).find((e) => e.client_id === clientId);
     expect(refused).toMatchObject({ outcome: 'failure', details: { stage: 'document', host: `app.cimd.test:${host.port}` } });
     expect(refused?.reason).toMatch(reason);
+  });
+});
+
+describe('a redirect URI must be in canonical form, from every source (docs/SECURITY.md, "Exact redirect URIs")', () => {
+  // A security tester's spellings, which each source stored verbatim and /authorize then accepted.
+  const CR_HEADER = 'https://app.example.com/cb\rSet-Cookie: pwn=1';
+  const BACKSLASH = 'https://app.example.com\\@evil.com/cb';
+  const WILDCARD = 'https://*.example.com/cb';
+  const IDEOGRAPHIC = 'https://app。example。com/cb';
+  const recent = async (type: string) => gh.services.audit.recent({ type, limit: 100 });
+
+  it('DCR (POST /register): 400 invalid_redirect_uri naming the index and the character, audited registration.refused', async () => {
+    const res = await registerDynamic({ client_name: 'Header smuggler', redirect_uris: ['https://app.example.com/cb', CR_HEADER], token_endpoint_auth_method: 'none' });
+    expect(res.status).toBe(400);
+    expect(res.body).toEqual({ error: 'invalid_redirect_uri', error_description: 'redirect_uris[1] "https://app.example.com/cb\\rSet-Cookie: pwn=1" contains a control character (U+000D)' });
+    expect((await recent('registration.refused')).some((e) => e.reason === `invalid_redirect_uri: ${res.body.error_description}`)).toBe(true);
+  });
+
+  it('RFC 7592 update (PUT /register/<id>): 400 invalid_redirect_uri, audited, the client unchanged', async () => {
+    const reg = await registerDynamic({ client_name: 'Backslasher', redirect_uris: ['https://app.example.com/cb'], token_endpoint_auth_method: 'none' });
+    expect(reg.status).toBe(201);
+    const { registration_client_uri: uri, registration_access_token: token, client_id: clientId } = reg.body;
+    const update = await manage('PUT', uri, token, { client_id: clientId, client_name: 'Backslasher', redirect_uris: [BACKSLASH], grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], token_endpoint_auth_method: 'none' });
+    expect(update.status).toBe(400);
+    expect(update.body).toEqual({ error: 'invalid_redirect_uri', error_description: 'redirect_uris[0] "https://app.example.com\\\\@evil.com/cb" contains a backslash, which some parsers read as "/"' });
+    expect((await recent('registration.refused')).find((e) => e.client_id === clientId)?.reason).toBe(`invalid_redirect_uri: ${update.body.error_description}`);
+    expect((await manage('GET', uri, token)).body.redirect_uris).toEqual(['https://app.example.com/cb']);
+  });
+
+  it('a Client ID Metadata Document with a wildcard host: the error page names it, cimd.refused is audited, no code', async () => {
+    const clientId = serve('app.cimd.test', '/redirect/wildcard.json', { client_name: 'Wildcard', redirect_uris: [WILDCARD], token_endpoint_auth_method: 'none' });
+    const res = await authorizeOnce(clientId, WILDCARD);
+    expect(res.status).toBe(400);
+    expect(res.location).toBeNull();
+    expect(res.html).toMatch(/Error code: <code>invalid_redirect_uri<\/code>/);
+    expect(res.html.replace(/&quot;/g, '"')).toContain('has host *.example.com, which is not an IP address or a host name');
+    const refused = (await recent('cimd.refused')).find((e) => e.client_id === clientId);
+    expect(refused).toMatchObject({ outcome: 'failure', details: { stage: 'document' } });
+    expect(refused?.reason).toContain('was refused: redirect_uris[0] "https://*.example.com/cb" has host *.example.com');
+  });
+
+  it('an administrator (admin API, source static-admin): 400 naming redirect_uris and the canonical form, audited client.updated failure, nothing stored', async () => {
+    const token = await adminApiToken(gh, await adminApiClient(gh, 'admin:read admin:write', 'canonical-check'));
+    const api = `${gh.issuer}/admin/api/v1`;
+    const created = await call(`${api}/clients`, { method: 'POST', token, body: { name: 'Edited app', redirect_uris: ['https://app.example.com/cb'] } });
+    expect(created.status).toBe(201);
+    const id = String(created.json.client.client_id);
+    const edit = await call(`${api}/clients/${id}`, { method: 'PATCH', token, body: { redirect_uris: [IDEOGRAPHIC] } });
+    expect(edit.status).toBe(400);
+    expect(edit.json).toMatchObject({ error: 'invalid_request', field: 'redirect_uris', error_description: 'redirect_uris[0] "https://app。example。com/cb" contains a non-ASCII character (U+3002); did you mean https://app.example.com/cb' });
+    expect((await recent('client.updated')).find((e) => e.client_id === id && e.outcome === 'failure')?.reason).toBe(edit.json.error_description);
+    expect((await call(`${api}/clients/${id}`, { token })).json.redirect_uris).toEqual(['https://app.example.com/cb']);
+    // /authorize does not take the raw spelling either: it was never registered.
+    const res = await authorizeOnce(id, IDEOGRAPHIC);
+    expect(res.status).toBe(400);
+    expect(res.location).toBeNull();
   });
 });
 

@@ -54,6 +54,59 @@ describe('a metadata document is narrowed to what this server grants (RFC 7591 �
   });
 });
 
+describe('a redirect URI is in canonical form, for every source (docs/SECURITY.md, "Exact redirect URIs")', () => {
+  const app = (...redirectUris: string[]) => ({ client_name: 'App', redirect_uris: redirectUris, grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], token_endpoint_auth_method: 'none' });
+  // A security tester's spellings, accepted verbatim before this rule: each means something different to another parser.
+  const HOSTILE: [string, string, RegExp][] = [
+    ['a CR and a header in the path', 'https://app.example.com/cb\rSet-Cookie: pwn=1', /redirect_uris\[0\] "https:\/\/app\.example\.com\/cb\\rSet-Cookie: pwn=1" contains a control character \(U\+000D\)$/],
+    ['a control character', 'https://app.example.com/cb2\x01x', /contains a control character \(U\+0001\)$/],
+    ['a space', 'https://app.example.com/c b', /contains a space$/],
+    ['a backslash before @', 'https://app.example.com\\@evil.com/cb', /contains a backslash, which some parsers read as "\/"$/],
+    ['ideographic full stops', 'https://app。example。com/cb', /contains a non-ASCII character \(U\+3002\); did you mean https:\/\/app\.example\.com\/cb$/],
+    ['a wildcard host', 'https://*.example.com/cb', /has host \*\.example\.com, which is not an IP address or a host name/],
+    ['an underscore in the host', 'https://app_1.example.com/cb', /has host app_1\.example\.com, which is not/],
+    ['an empty label', 'https://app..example.com/cb', /has host app\.\.example\.com, which is not/],
+    ['an upper-case scheme and host', 'HTTPS://App.Example.com/cb', /is not in canonical form; did you mean https:\/\/app\.example\.com\/cb$/],
+    ['a default port', 'https://app.example.com:443/cb', /did you mean https:\/\/app\.example\.com\/cb$/],
+    ['no path', 'https://app.example.com', /did you mean https:\/\/app\.example\.com\/$/],
+    ['dot segments', 'https://app.example.com/x/../cb', /did you mean https:\/\/app\.example\.com\/cb$/],
+    ['a shorthand loopback address', 'http://127.1/callback', /did you mean http:\/\/127\.0\.0\.1\/callback$/],
+    ['an encoded unreserved character', 'https://app.example.com/%7Euser/cb', /percent-encoding, RFC 3986 §6\.2\.2\); did you mean https:\/\/app\.example\.com\/~user\/cb$/],
+    ['a broken percent escape', 'https://app.example.com/cb?x=%zz', /has a "%" that does not start a percent-encoded octet$/],
+    ['an upper-case private-use scheme', 'Com.Example.App:/callback', /did you mean com\.example\.app:\/callback$/],
+    ['a space in a private-use URI', 'com.example.app:/call back', /contains a space$/],
+  ];
+
+  it.each(HOSTILE)('refuses %s (%j) from every source, naming it', (_what, uri, reason) => {
+    for (const source of ['dynamic', 'update', 'cimd', 'static-admin'] as ClientSource[]) {
+      const decision = decide(app(uri), source);
+      expect(!decision.ok && decision.refusal).toMatchObject({ error: 'invalid_redirect_uri', rule: 'client-redirect-uris' });
+      expect(!decision.ok && decision.refusal.error_description).toMatch(reason);
+    }
+  });
+
+  it('names the URI by its index', () => {
+    const decision = decide(app('https://claude.ai/api/mcp/auth_callback', 'https://App.example.com/cb'), 'dynamic');
+    expect(!decision.ok && decision.refusal.error_description).toBe('redirect_uris[1] "https://App.example.com/cb" is not in canonical form; did you mean https://app.example.com/cb');
+  });
+
+  it('never refuses a stored client (it passed when it was created)', () => {
+    expect(decide(app('https://*.example.com/cb'), 'stored').ok).toBe(true);
+  });
+
+  it.each([
+    'http://localhost:33418/callback', 'http://localhost/callback', 'http://127.0.0.1:53123/callback', 'http://127.0.0.1/', 'http://[::1]:8080/oauth/callback',
+    'cursor://anysphere.cursor-retrieval/oauth/user-info/callback', 'cursor://anysphere.cursor-mcp/oauth/callback', 'com.example.app:/callback', 'com.example.app:callback',
+    'https://claude.ai/api/mcp/auth_callback', 'https://chatgpt.com/connector_platform_oauth_redirect', 'https://vscode.dev/redirect', 'https://insiders.vscode.dev/redirect',
+    'https://xn--bcher-kva.example/cb', 'https://10.0.0.1:8443/cb', 'https://[2001:db8::1]/cb', 'https://app.example.com/cb?tenant=a%2Fb', 'https://app.example.com/cb?',
+  ])('keeps accepting the canonical %s', (uri) => {
+    for (const source of ['dynamic', 'cimd', 'static-admin'] as ClientSource[]) {
+      const decision = decide(app(uri), source);
+      expect(decision.ok ? 'accepted' : decision.refusal.error_description).toBe('accepted');
+    }
+  });
+});
+
 describe('registration and updates are refused, not narrowed, so the registrant learns what it will not get', () => {
   it.each<ClientSource>(['dynamic', 'update'])('%s: client_credentials and the machine mark are refused', (source) => {
     const cc = decide({ redirect_uris: ['https://app.example/cb'], grant_types: ['authorization_code', 'client_credentials'], token_endpoint_auth_method: 'client_secret_basic' }, source);

@@ -3,13 +3,18 @@
 // com.example.app:/callback). Plain http to any other host would hand codes to whoever is on the network path.
 // Schemes that run code or read local data are never allowed. Clients whose private-use scheme is not a reverse
 // domain (Cursor's `cursor://…`, `vscode://…`) are allowed only when an admin lists the scheme in
-// REDIRECT_URI_SCHEMES.
+// REDIRECT_URI_SCHEMES. Whatever its scheme, a redirect URI must also be in canonical form (canonical-redirect-uri.ts).
+import { canonicalRedirectUriProblem } from './canonical-redirect-uri.js';
 import { loopbackWithoutPort } from './loopback-redirect.js';
 
 const FORBIDDEN_SCHEMES = new Set(['javascript:', 'data:', 'file:', 'vbscript:', 'blob:', 'about:', 'ftp:', 'ws:', 'wss:']);
 
-/** Returns why the URI is refused, or undefined when it is acceptable. */
-export function redirectUriProblem(uri: string, allowedSchemes: readonly string[] = []): string | undefined {
+/** Returns why the URI is refused, or undefined when it is acceptable; `name` (`redirect_uris[0]`) names it. */
+export function redirectUriProblem(uri: string, allowedSchemes: readonly string[] = [], name?: string): string | undefined {
+  return schemeProblem(uri, allowedSchemes) ?? canonicalRedirectUriProblem(uri, name);
+}
+
+function schemeProblem(uri: string, allowedSchemes: readonly string[]): string | undefined {
   const url = URL.parse(uri);
   if (!url) return `${uri} is not an absolute URI`;
   if (url.hash || uri.includes('#')) return `${uri} must not contain a fragment`;

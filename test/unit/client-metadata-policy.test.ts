@@ -68,7 +68,7 @@ describe('a redirect URI is in canonical form, for every source (docs/SECURITY.m
     ['an empty label', 'https://app..example.com/cb', /has host app\.\.example\.com, which is not/],
     ['an upper-case scheme and host', 'HTTPS://App.Example.com/cb', /is not in canonical form; did you mean https:\/\/app\.example\.com\/cb$/],
     ['a default port', 'https://app.example.com:443/cb', /did you mean https:\/\/app\.example\.com\/cb$/],
-    ['no path', 'https://app.example.com', /did you mean https:\/\/app\.example\.com\/$/],
+    ['no path, with a query', 'https://app.example.com?x=1', /did you mean https:\/\/app\.example\.com\/\?x=1$/],
     ['dot segments', 'https://app.example.com/x/../cb', /did you mean https:\/\/app\.example\.com\/cb$/],
     ['a shorthand loopback address', 'http://127.1/callback', /did you mean http:\/\/127\.0\.0\.1\/callback$/],
     ['an encoded unreserved character', 'https://app.example.com/%7Euser/cb', /percent-encoding, RFC 3986 §6\.2\.2\); did you mean https:\/\/app\.example\.com\/~user\/cb$/],
@@ -98,6 +98,8 @@ describe('a redirect URI is in canonical form, for every source (docs/SECURITY.m
     'http://localhost:33418/callback', 'http://localhost/callback', 'http://127.0.0.1:53123/callback', 'http://127.0.0.1/', 'http://[::1]:8080/oauth/callback',
     'cursor://anysphere.cursor-retrieval/oauth/user-info/callback', 'cursor://anysphere.cursor-mcp/oauth/callback', 'com.example.app:/callback', 'com.example.app:callback',
     'https://claude.ai/api/mcp/auth_callback', 'https://chatgpt.com/connector_platform_oauth_redirect', 'https://vscode.dev/redirect', 'https://insiders.vscode.dev/redirect',
+    // A bare origin: its serialization but for the root "/", which every parser adds alike.
+    'http://127.0.0.1:33418', 'https://app.example.com',
     'https://xn--bcher-kva.example/cb', 'https://10.0.0.1:8443/cb', 'https://[2001:db8::1]/cb', 'https://app.example.com/cb?tenant=a%2Fb', 'https://app.example.com/cb?',
   ])('keeps accepting the canonical %s', (uri) => {
     for (const source of ['dynamic', 'cimd', 'static-admin'] as ClientSource[]) {

@@ -5,7 +5,7 @@
 //     non-ASCII), and percent-encoding in RFC 3986 §6.2.2 normal form: every "%" starts an octet in uppercase hex,
 //     never one of an unreserved character (`%7E` is `~`);
 //   - exactly its WHATWG serialization (`new URL(uri).href`): lowercase scheme and host, no default port, no dot
-//     segments, a path of at least "/" for http(s), IDNA already applied;
+//     segments, IDNA already applied — a bare origin without the root path's "/" allowed, as clients register it;
 //   - for http(s), a host that is an IP literal or an RFC 1123 host name: labels of letters, digits and inner
 //     hyphens, none empty (so no "*" wildcard, no "_", no trailing dot).
 // A private-use URI (RFC 8252 §7.1) must equally be its own serialization. A refusal names the canonical form when
@@ -61,7 +61,10 @@ export function canonicalRedirectUriProblem(uri: string, name = 'the redirect UR
   const normal = normalPercentEncoding(uri);
   if (normal !== uri) return `${name} ${shown} is not in canonical form (percent-encoding, RFC 3986 §6.2.2); did you mean ${URL.parse(normal)?.href ?? normal}`;
   if (!url) return `${name} ${shown} is not an absolute URI`;
-  if (url.href !== uri) return `${name} ${shown} is not in canonical form${suggestion}`;
+  // A bare origin (`http://127.0.0.1:33418`) is its serialization but for the root path's "/", which every parser
+  // adds alike: clients register it that way, and it means one thing.
+  const bareOrigin = url.href === `${uri}/` && url.pathname === '/' && !url.search && !url.hash;
+  if (url.href !== uri && !bareOrigin) return `${name} ${shown} is not in canonical form${suggestion}`;
   if ((url.protocol === 'https:' || url.protocol === 'http:') && !isHostName(url.hostname)) {
     return `${name} ${shown} has host ${url.hostname}, which is not an IP address or a host name (RFC 1123: letters, digits and inner hyphens, no empty label, no "*" or "_")`;
   }

@@ -10,7 +10,7 @@ const huge = 'A'.repeat(20_000);
 describe('an attacker-sized value cannot make a large audit row', () => {
   it('clips every text field and every details value, and the details JSON as a whole', () => {
     const row = toRow({
-      type: 'console.refused', outcome: 'failure', actor: huge, clientId: huge, resource: huge, ip: huge, userAgent: huge, reason: huge,
+      type: 'console.refused', outcome: 'failure', actor: huge, clientId: huge, resource: huge, ip: huge, userAgent: huge, reason: huge, requestId: huge,
       details: { path: huge, nested: { a: { b: { c: { d: huge } } } }, list: Array.from({ length: 5000 }, () => huge), ['k'.repeat(5000)]: 1 },
     });
     for (const [field, max] of Object.entries(FIELD_LIMITS)) expect(row[field]!.length).toBeLessThanOrEqual(max);

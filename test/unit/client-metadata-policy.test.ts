@@ -75,6 +75,7 @@ describe('a redirect URI is in canonical form, for every source (docs/SECURITY.m
     ['a broken percent escape', 'https://app.example.com/cb?x=%zz', /has a "%" that does not start a percent-encoded octet$/],
     ['an upper-case private-use scheme', 'Com.Example.App:/callback', /did you mean com\.example\.app:\/callback$/],
     ['a space in a private-use URI', 'com.example.app:/call back', /contains a space$/],
+    ['credentials in a private-use URI', 'com.example.app://user:pw@host/cb', /has credentials \(user:password@\) before its host$/],
   ];
 
   it.each(HOSTILE)('refuses %s (%j) from every source, naming it', (_what, uri, reason) => {

@@ -65,6 +65,9 @@ export function canonicalRedirectUriProblem(uri: string, name = 'the redirect UR
   // adds alike: clients register it that way, and it means one thing.
   const bareOrigin = url.href === `${uri}/` && url.pathname === '/' && !url.search && !url.hash;
   if (url.href !== uri && !bareOrigin) return `${name} ${shown} is not in canonical form${suggestion}`;
+  // Credentials before a host (`app://user:pw@host/cb`) are refused for every scheme: a consent page or a person
+  // reading the URI may take the user part for the host.
+  if (url.username || url.password) return `${name} ${shown} has credentials (user:password@) before its host`;
   if ((url.protocol === 'https:' || url.protocol === 'http:') && !isHostName(url.hostname)) {
     return `${name} ${shown} has host ${url.hostname}, which is not an IP address or a host name (RFC 1123: letters, digits and inner hyphens, no empty label, no "*" or "_")`;
   }

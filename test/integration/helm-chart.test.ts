@@ -224,6 +224,7 @@ describe('Helm chart deploy/helm/gatehouse', () => {
     ['an empty Secret name', { issuer: ISSUER, databaseUrl: { secretName: '', key: 'DATABASE_URL' } }, /databaseUrl/],
     ['an unknown value (a typo)', { issuer: ISSUER, replicas: 3 }, /replicas/],
     ['a bootstrap administrator without the Secret of its password', { issuer: ISSUER, bootstrapAdmin: { email: 'ops@example.com', passwordSecret: { secretName: '', key: 'password' } } }, /bootstrapAdmin/],
+    ['more proxy hops than the server accepts', { issuer: ISSUER, trustProxy: 11 }, /trustProxy/],
     ['a bootstrap administrator whose email is not one', { issuer: ISSUER, bootstrapAdmin: { email: 'ops', passwordSecret: { secretName: 'gh-admin', key: 'password' } } }, /bootstrapAdmin/],
   ])('Helm refuses %s against values.schema.json', async (_name, values, message) => {
     await expect(render(values, 'bad')).rejects.toThrow(message);

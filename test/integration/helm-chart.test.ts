@@ -197,6 +197,9 @@ describe('Helm chart deploy/helm/gatehouse', () => {
     const jobEnv = [...envOf(one(docs, 'Job').spec.template.spec.containers[0]).keys()];
     expect(jobEnv).toContain('DATABASE_URL');
     expect(jobEnv.filter((n) => n.startsWith('BOOTSTRAP_'))).toEqual([]);
+    // An Ingress beside a LoadBalancer Service: clients may come in around the controller, so no hop is trusted.
+    const around = await render({ ...ALL_OPTIONS, service: { type: 'LoadBalancer', port: 80, annotations: {} } }, 'around');
+    expect(envOf(one(around, 'Deployment').spec.template.spec.containers[0]).get('TRUST_PROXY')).toEqual({ name: 'TRUST_PROXY', value: '0' });
     // An explicit TRUST_PROXY wins over the Ingress rule.
     const twoHops = await render({ ...ALL_OPTIONS, trustProxy: 2 }, 'two-hops');
     expect(envOf(one(twoHops, 'Deployment').spec.template.spec.containers[0]).get('TRUST_PROXY')).toEqual({ name: 'TRUST_PROXY', value: '2' });

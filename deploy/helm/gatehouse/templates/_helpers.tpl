@@ -54,12 +54,13 @@ The environment of every Gatehouse container (server and migrations Job): the sa
 passes the same production checks as `serve`. SECRET_KEY and DATABASE_URL only ever come from Secrets.
 */}}
 {{/*
-TRUST_PROXY: as set; when unset, 1 behind the chart's own Ingress (its controller is the one proxy) and 0 otherwise,
-so a client reaching a LoadBalancer or NodePort Service directly cannot choose its address with X-Forwarded-For.
+TRUST_PROXY: as set; when unset, 1 behind the chart's own Ingress with a ClusterIP Service (the controller is then
+the only way in, and the one proxy) and 0 otherwise, so a client reaching a LoadBalancer or NodePort Service
+directly cannot choose its address with X-Forwarded-For.
 */}}
 {{- define "gatehouse.trustProxy" -}}
 {{- if kindIs "invalid" .Values.trustProxy -}}
-{{- if .Values.ingress.enabled }}1{{ else }}0{{ end -}}
+{{- if and .Values.ingress.enabled (eq .Values.service.type "ClusterIP") }}1{{ else }}0{{ end -}}
 {{- else -}}
 {{- .Values.trustProxy -}}
 {{- end -}}

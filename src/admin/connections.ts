@@ -139,7 +139,8 @@ export class ConnectionAdmin {
   }
 
   async #known(id: string): Promise<StoredConnection> {
-    const found = id && id.length <= 200 ? await this.deps.connections.find(id) : undefined;
+    // As stored now, not the 2 s cache: a change is checked and made on what another instance may just have written.
+    const found = id && id.length <= 200 ? await this.deps.connections.current(id) : undefined;
     if (!found) throw new AdminError('not_found', 'There is no such connection.');
     return found;
   }
@@ -220,9 +221,10 @@ export class ConnectionAdmin {
       await this.#record(actor, verb, 'failure', { id: c.id, kind: c.kind }, `already ${verb}`);
       throw new AdminError('conflict', `This connection is already ${verb}.`);
     }
-    const spec = specOfStored(c);
-    if (enabled && testing === 'required') await this.#testBeforeEnabling(actor, verb, spec);
-    const saved = await this.deps.connections.update(spec, { keepSecret: true, enabled });
+    if (enabled && testing === 'required') await this.#testBeforeEnabling(actor, verb, specOfStored(c));
+    // The flag only: the settings are not written back, so an edit made meanwhile elsewhere stays.
+    const saved = await this.deps.connections.setEnabled(c.id, enabled);
+    if (!saved) throw new AdminError('not_found', 'There is no such connection.');
     await this.#record(actor, verb, 'success', { id: c.id, kind: c.kind, ...(enabled && testing === 'skipped' ? { tested: false } : {}) });
     return viewOf(saved);
   }

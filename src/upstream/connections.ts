@@ -94,6 +94,32 @@ export class Connections {
     return (await this.list()).find((c) => c.id === id);
   }
 
+  /**
+   * The connection as stored now, never the 2 s cache: administration reads, checks versions and writes on this, so
+   * a change on another instance a moment ago is neither missed nor written over.
+   */
+  async current(id: string): Promise<StoredConnection | undefined> {
+    const row = (await this.db('upstream_connections').where({ id }).first()) as Row | undefined;
+    return row && this.fromRow(row);
+  }
+
+  /**
+   * Enables or disables a connection, changing that flag only (in one statement on the stored settings), whatever
+   * else another instance changed since this one read it.
+   */
+  async setEnabled(id: string, enabled: boolean): Promise<StoredConnection | undefined> {
+    const changed = await this.db.transaction(async (trx) => {
+      const row = (await trx('upstream_connections').where({ id }).forUpdate().first()) as Row | undefined;
+      if (!row) return false;
+      const settings = (typeof row.settings === 'string' ? JSON.parse(row.settings) : row.settings) as Settings;
+      const { enabled: _was, ...rest } = settings;
+      await trx('upstream_connections').where({ id }).update({ settings: JSON.stringify(enabled ? rest : { ...rest, enabled: false }), updated_at: new Date() });
+      return true;
+    });
+    this.#cache = undefined;
+    return changed ? this.current(id) : undefined;
+  }
+
   /** The connector for a connection, rebuilt only when the connection changed. */
   connector(connection: StoredConnection): Connector {
     const version = connection.updatedAt.getTime();

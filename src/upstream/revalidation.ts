@@ -195,6 +195,9 @@ export class Revalidator {
     try {
       const connection = await connections.find(row.connection_id);
       if (!connection) return await finish('cannot', 'the connection was removed');
+      // A disabled connection is not asked (nor sent its refresh tokens): its people's refreshes wait for a new
+      // sign-in, which it no longer offers (docs/IDENTITY-LIFECYCLE.md, outcome login_required).
+      if (!connection.enabled) return await finish('login_required', 'the connection is disabled by an administrator');
       const connector = connections.connector(connection);
       answer =
         connector.kind === 'password'

@@ -5,9 +5,9 @@
 // the environment's connection is refused to both; secrets never reach an answer or the audit log; registration
 // tokens are created (shown once), listed by id and revoked.
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
-import { CONFIG_ACTOR } from '../../src/admin/actor.js';
+import { CLI_ACTOR, CONFIG_ACTOR } from '../../src/admin/actor.js';
 import { ConnectionAdmin } from '../../src/admin/connections.js';
-import { connectionSpec } from '../../src/upstream/connections.js';
+import { connectionSpec, Connections } from '../../src/upstream/connections.js';
 import { oneJson, runCli } from '../helpers/cli.js';
 import { consoleSignIn } from '../helpers/console.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
@@ -140,3 +140,23 @@ it('registration tokens: created once, listed by id without the value, revoked; 
   expect(events.map((e) => [e.type, e.actor])).toEqual([['registration_token.created', 'cli'], ['registration_token.revoked', 'cli']]);
   expect(JSON.stringify(events)).not.toContain(created.initial_access_token);
 }, 600_000);
+
+it('two instances: a disable on one whose 2 s cache is stale keeps the edit another just made, and a stale version is refused', async () => {
+  gh ??= await startTestServer(db.env);
+  const { handle, box, users, audit, log } = gh.services;
+  const serviceA = new ConnectionAdmin({ connections: gh.services.connections, audit, log });
+  // Instance B: its own Connections (and 2 s cache) on the same database, as a second process would have.
+  const connectionsB = new Connections(handle.db, box, { redirectUri: `${gh.issuer}/upstream/callback`, production: false, local: users });
+  const serviceB = new ConnectionAdmin({ connections: connectionsB, audit, log });
+  const spec = connectionSpec({ id: 'two-instances', kind: 'okta', name: 'Before', issuer: ISSUER, clientId: 'gh-two', clientSecret: SECRET, idJag: true });
+  await serviceA.add(CLI_ACTOR, spec);
+  // B's console shows the connection (this fills B's cache) and keeps the version it read.
+  const seenByB = (await serviceB.find(spec.id))!;
+  expect(seenByB).toMatchObject({ name: 'Before', idJag: true, enabled: true });
+
+  await serviceA.update(CLI_ACTOR, { ...spec, name: 'After', idJag: false }, { keepSecret: true }, ConnectionAdmin.version((await serviceA.find(spec.id))!));
+  await expect(serviceB.update(CLI_ACTOR, { ...spec, name: 'Overwritten' }, { keepSecret: true }, ConnectionAdmin.version(seenByB))).rejects.toMatchObject({ code: 'conflict', field: 'version' });
+  expect(await serviceB.setEnabled(CLI_ACTOR, spec.id, false)).toMatchObject({ name: 'After', idJag: false, enabled: false });
+  expect(await gh.services.connections.current(spec.id)).toMatchObject({ name: 'After', idJag: false, enabled: false, clientSecret: SECRET });
+  expect(await serviceB.setEnabled(CLI_ACTOR, spec.id, true)).toMatchObject({ name: 'After', idJag: false, enabled: true });
+}, 120_000);

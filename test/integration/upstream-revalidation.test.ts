@@ -3,9 +3,12 @@
 // every MCP token — a narrowed group meets the resource's rule, a person removed upstream loses every grant and
 // session at once, an IdP outage answers temporarily_unavailable and never revokes, and concurrent refreshes of one
 // person ask the IdP once (with PostgreSQL, across two instances).
+import { CLI_ACTOR } from '../../src/admin/actor.js';
+import { ConnectionAdmin } from '../../src/admin/connections.js';
 import { authorizeThrough, authorizeUrl, Browser, pkcePair, registerPublicClient, tokenRequest } from '../helpers/browser-flow.js';
+import { connectionSpec } from '../helpers/connection-spec.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.js';
-import { MultiOriginBrowser } from '../helpers/multi-origin-browser.js';
+import { formAction, MultiOriginBrowser } from '../helpers/multi-origin-browser.js';
 import { freePort, startTestServer, TEST_RESOURCE, OTHER_RESOURCE, type TestServer } from '../helpers/server.js';
 import { answerConsent, openAtGatehouse, registerMcpClient, startMockIdp, type McpClientUnderTest, type MockIdp } from '../helpers/upstream-idp.js';
 
@@ -153,6 +156,54 @@ describe('re-validation at refresh, with the default interval', () => {
     const again = await signIn(s, BOB);
     expect((await gh.services.accounts.findById(accountId))?.deprovisionedAt).toBeNull();
     expect((await refresh(gh, again.client, again.refreshToken)).status).toBe(200);
+  });
+
+  it('a disabled connection is not asked: its people\'s refreshes need a new sign-in; enabled again, the IdP is asked again', async () => {
+    const gh = s.servers[0]!;
+    const CAT = 'idp-cat-2b7f';
+    s.idp.accounts[CAT] = { email: 'cat@example.com', email_verified: true, name: 'Cat', groups: [] };
+    // A second connection to the same IdP (the environment's cannot be disabled), keeping tokens so it can be asked.
+    await gh.services.connections.add(connectionSpec('oidc', { id: 'second', name: 'Second IdP', issuer: s.idp.issuer, clientId: s.idp.clientId, clientSecret: s.idp.clientSecret, allowPrivateNetwork: true, storeTokens: true }), 'test');
+    const admin = new ConnectionAdmin({ connections: gh.services.connections, audit: gh.services.audit, log: gh.services.log });
+    const signInThroughSecond = async () => {
+      const browser = new MultiOriginBrowser();
+      const mcp = await registerMcpClient(gh.issuer, `http://127.0.0.1:${nextPort++}/callback`);
+      const { verifier, challenge } = pkcePair();
+      const page = await openAtGatehouse(browser, gh.issuer, authorizeUrl(gh.issuer, { client_id: mcp.clientId, redirect_uri: mcp.redirectUri, code_challenge: challenge, code_challenge_method: 'S256', scope: 'tools:read', resource: TEST_RESOURCE, state: 'st' }));
+      if (!(page instanceof Response)) throw new Error(`expected the sign-in page, was sent to ${page.href}`);
+      const toIdp = await browser.follow(await browser.postForm(formAction(await page.text(), page.url, 'Continue with Second IdP'), {}), (next) => next.origin !== new URL(gh.issuer).origin);
+      if (!(toIdp instanceof URL)) throw new Error(`expected the IdP, got ${toIdp.status} ${toIdp.url}`);
+      let step = await openAtGatehouse(browser, gh.issuer, await s.idp.login(browser, toIdp, CAT));
+      if (step instanceof Response) step = await answerConsent(browser, gh.issuer, step, 'allow');
+      if (!(step instanceof URL)) throw new Error(`flow ended on ${step.status}`);
+      const tokens = await tokenRequest(gh.issuer, { grant_type: 'authorization_code', code: step.searchParams.get('code')!, code_verifier: verifier, client_id: mcp.clientId, redirect_uri: mcp.redirectUri });
+      expect(tokens.status).toBe(200);
+      return { client: mcp, refreshToken: String(tokens.body.refresh_token) };
+    };
+    const passed = () => gh.services.handle.db('identities').where({ connection_id: 'second', subject: CAT }).update({ revalidation_checked_at: new Date(Date.now() - 3600_000) });
+    try {
+      const first = await signInThroughSecond();
+      await admin.setEnabled(CLI_ACTOR, 'second', false);
+      await passed();
+      const before = s.idp.tokenRequests();
+      const refused = await refresh(gh, first.client, first.refreshToken);
+      expect(refused.status).toBe(400);
+      expect(refused.body.error).toBe('invalid_grant');
+      expect(s.idp.tokenRequests()).toBe(before);
+      const identity = await gh.services.handle.db('identities').where({ connection_id: 'second', subject: CAT }).first();
+      expect(identity).toMatchObject({ revalidation_outcome: 'login_required', revalidation_detail: 'the connection is disabled by an administrator' });
+      expect((await auditOf(s, 'token.refused')).some((e) => e.details.connector === 'second' && e.reason === 'the person must sign in again: the connection is disabled by an administrator')).toBe(true);
+
+      // Enabled again: the person signs in through it, and the next re-validation asks the IdP.
+      await admin.setEnabled(CLI_ACTOR, 'second', true);
+      const again = await signInThroughSecond();
+      await passed();
+      const asked = s.idp.tokenRequests();
+      expect((await refresh(gh, again.client, again.refreshToken)).status).toBe(200);
+      expect(s.idp.tokenRequests()).toBe(asked + 1);
+    } finally {
+      await gh.services.connections.remove('second');
+    }
   });
 });
 

@@ -1,8 +1,7 @@
 // Just enough of the PostgreSQL wire protocol to refuse a connection the way a real server does: it reads the startup
 // message and answers with an ErrorResponse (SQLSTATE and message), then closes. What a wrong password (28P01) or a
 // missing database (3D000) looks like to a client, on a machine whose own PostgreSQL trusts every local connection.
-// Also a plain TCP forwarder that listens on a chosen port, for a database that "appears" late.
-import { connect, createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 
 export interface FakePostgres {
   port: number;
@@ -52,36 +51,6 @@ export async function startFakePostgres(error: { code: string; message: string }
   return {
     port: (server.address() as { port: number }).port,
     attempts: () => attempts,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  };
-}
-
-/** Listens on 127.0.0.1:`port` and forwards every connection to `target`: a database that appears on that port. */
-export async function forwardPort(port: number, target: { host: string; port: number }): Promise<{ close(): Promise<void> }> {
-  const sockets = new Set<Socket>();
-  const track = (s: Socket) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-    s.on('error', () => s.destroy());
-  };
-  const server = createServer((client) => {
-    track(client);
-    const upstream = connect(target.port, target.host);
-    track(upstream);
-    client.pipe(upstream);
-    upstream.pipe(client);
-    client.on('close', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', resolve);
-  });
-  return {
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();

@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli, spawnServe } from '../helpers/cli.js';
 import { createTestDatabase } from '../helpers/database.js';
-import { forwardPort, startFakePostgres, type FakePostgres } from '../helpers/fake-postgres.js';
+import { startFakePostgres, type FakePostgres } from '../helpers/fake-postgres.js';
+import { startTcpProxy } from '../helpers/tcp-proxy.js';
 import { freePort } from '../helpers/server.js';
 
 const PASSWORD = 'the-db-pass-w0rd';
@@ -100,7 +101,7 @@ if (process.env.TEST_DATABASE_URL) {
         await until(() => s.output().includes('waiting for the database'));
         expect(s.output()).toContain(`DATABASE_URL (127.0.0.1:${latePort}/${real.pathname.slice(1)}): connection refused`);
         await new Promise((r) => setTimeout(r, 5_000)); // the database's own start
-        forward = await forwardPort(latePort, { host: real.hostname, port: Number(real.port || 5432) });
+        forward = await startTcpProxy({ host: real.hostname, port: Number(real.port || 5432) }, latePort);
         await until(async () => (await fetch(`${s.url}/readyz`).catch(() => undefined))?.status === 200);
         const lines = s.lines();
         expect(lines.some((l) => l.msg === 'first administrator created from BOOTSTRAP_ADMIN_EMAIL' && l.email === 'order@example.com')).toBe(true);

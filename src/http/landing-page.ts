@@ -3,13 +3,12 @@
 // clients (docs/SECURITY.md, "Browser pages"). Under an ISSUER with a path it is that path's root (issuer-path.ts).
 import type { Middleware } from 'koa';
 import type { Views } from '../views/views.js';
+import { issuerBase } from './issuer-path.js';
 import { RFC8414_PATH } from './route-table.js';
 
 /** The metadata URL an MCP client reads: the well-known segment before ISSUER's path (RFC 8414 §3.1). */
 function metadataUrl(issuer: string): string {
-  const url = new URL(issuer);
-  const path = url.pathname === '/' ? '' : url.pathname.replace(/\/$/, '');
-  return `${url.origin}${RFC8414_PATH}${path}`;
+  return `${new URL(issuer).origin}${RFC8414_PATH}${issuerBase(issuer)}`;
 }
 
 export function landingPage(options: { issuer: string; views: Views }): Middleware {

@@ -78,7 +78,23 @@ export async function serve(): Promise<void> {
   }
   const slot = cluster.isWorker ? Number(process.env.GATEHOUSE_WORKER) : undefined;
   const log = slot ? createLogger(config.LOG_LEVEL).child({ worker: slot, pid: process.pid }) : createLogger(config.LOG_LEVEL);
-  let running;
+  let running: Awaited<ReturnType<typeof startGatehouse>> | undefined;
+  // Handlers before the start: the server listens (and answers /readyz) before startGatehouse resolves, and a signal
+  // in that window must still shut down gracefully, once the start has settled.
+  let signalled: string | undefined;
+  const shutdown = (signal: string) => {
+    if (!running) {
+      signalled = signal;
+      return;
+    }
+    running.services.log.info({ signal }, 'shutting down');
+    running.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
   try {
     running = await startGatehouse(config, { log, announceSetup: slot === undefined || slot === 1, bootstrapAdmin: admin });
   } catch (err) {
@@ -90,14 +106,6 @@ export async function serve(): Promise<void> {
     process.stderr.write(`gatehouse: could not start: ${(err as Error).message}\n`);
     process.exit(1);
   }
-  const shutdown = (signal: string) => {
-    running.services.log.info({ signal }, 'shutting down');
-    running.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
-  };
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
-  process.once('SIGINT', () => shutdown('SIGINT'));
+  if (signalled) shutdown(signalled);
   if (cluster.isWorker) joinCluster(running.metrics, () => shutdown('primary gone'));
 }
